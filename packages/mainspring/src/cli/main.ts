@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { App, DataDirError } from '../core/app.js';
+import { ApiError } from '../core/errors.js';
+import { CliError } from './errors.js';
+import { serve } from './serve.js';
+import { superuserCommand } from './superuser.js';
+
+const USAGE = `Usage: mainspring <command> [options]
+
+Commands:
+  serve [--http=HOST:PORT] [--dir=PATH]     serve the API (default 127.0.0.1:8090, ./ms_data)
+  superuser upsert EMAIL PASSWORD [--dir]   create or update a superuser
+  superuser create EMAIL PASSWORD [--dir]   create a superuser
+  superuser update EMAIL PASSWORD [--dir]   change a superuser's password
+  superuser delete EMAIL [--dir]            delete a superuser
+  migrate [up] [--dir=PATH]                 apply pending system migrations
+  help                                      show this help
+`;
+
+const DIR_OPTION = { dir: { type: 'string' as const } };
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new CliError((err as Error).message.split('\n')[0] ?? 'invalid arguments', 2);
+  }
+}
+
+/** The data directory: --dir, else MS_DATA_DIR, else ./ms_data. */
+export function dataDirOf(values: { dir?: string | undefined }): string {
+  return values.dir ?? process.env.MS_DATA_DIR ?? 'ms_data';
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values, positionals } = parse(rest, { ...DIR_OPTION, http: { type: 'string' }, origins: { type: 'string' } });
+      if (positionals.length > 0) throw new CliError(`serve takes no arguments, got "${positionals[0]}"`, 2);
+      await serve({
+        http: values.http as string | undefined,
+        dir: dataDirOf(values as { dir?: string }),
+        origins: values.origins as string | undefined,
+      });
+      return;
+    }
+    case 'superuser': {
+      const { values, positionals } = parse(rest, DIR_OPTION);
+      await superuserCommand(positionals, dataDirOf(values as { dir?: string }));
+      return;
+    }
+    case 'migrate': {
+      const { values, positionals } = parse(rest, DIR_OPTION);
+      if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
+        throw new CliError('migrate takes only "up" (the default)', 2);
+      }
+      const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }) });
+      await app.close();
+      console.log(`Migrations are up to date in ${app.dataDir}.`);
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      throw new CliError(`unknown command "${command}"; run "mainspring help"`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    console.error(`error: ${err.message}`);
+    process.exit(err.exitCode);
+  }
+  if (err instanceof DataDirError) {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  }
+  if (err instanceof ApiError) {
+    const details = Object.entries(err.data)
+      .map(([k, v]) => `${k}: ${(v as { message?: string }).message ?? JSON.stringify(v)}`)
+      .join('; ');
+    console.error(`error: ${err.message}${details ? ` (${details})` : ''}`);
+    process.exit(1);
+  }
+  console.error(`error: ${(err as Error)?.message ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+import pino from 'pino';
+import { App } from '../core/app.js';
+import { buildServer } from '../http/server.js';
+import { CliError } from './errors.js';
+
+/** Parses `--http=HOST:PORT` (also `:PORT` and `PORT`). */
+export function parseHttpAddress(raw: string | undefined): { host: string; port: number } {
+  const value = raw ?? process.env.MS_HTTP ?? '127.0.0.1:8090';
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65_535) throw new CliError(`invalid --http address "${value}"; expected HOST:PORT such as 127.0.0.1:8090`, 2);
+  const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
+  return { host, port };
+}
+
+/** `mainspring serve`: opens the app, listens, and drains on SIGINT/SIGTERM. */
+export async function serve(options: { http: string | undefined; dir: string; origins: string | undefined }): Promise<void> {
+  const { host, port } = parseHttpAddress(options.http);
+  const logger = pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
+  const app = await App.open({ dataDir: options.dir, logger });
+  const origins = (options.origins ?? process.env.MS_CORS_ORIGINS)
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const server = await buildServer(app, origins ? { corsOrigins: origins } : {});
+  try {
+    await server.listen({ host, port });
+  } catch (err) {
+    await app.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new CliError(`${host}:${port} is already in use; stop the other server or pick another --http=HOST:PORT`);
+    if (code === 'EACCES') throw new CliError(`not allowed to listen on ${host}:${port}`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`cannot listen on ${host}:${port}: no such local address`);
+    throw err;
+  }
+  const shown = host.includes(':') ? `[${host}]` : host;
+  console.log(`Mainspring is serving http://${shown}:${port}/api/ (data in ${app.dataDir})`);
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) {
+      console.error(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    closing = true;
+    console.log(`${signal}: finishing in-flight requests…`);
+    server
+      .close()
+      .then(() => app.close())
+      .then(() => process.exit(0))
+      .catch((err) => {
+        console.error(`error while shutting down: ${(err as Error).message}`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}

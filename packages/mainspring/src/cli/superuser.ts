@@ -1,0 +1,47 @@
+import { App } from '../core/app.js';
+import type { Collection } from '../core/collections/model.js';
+import { EMPTY_REQUEST, type RequestInfo } from '../core/rules/request-info.js';
+import { CliError } from './errors.js';
+
+/** A request made by the CLI with superuser rights. */
+function cliSuperuser(superusers: Collection): RequestInfo {
+  return { ...EMPTY_REQUEST, method: 'POST', auth: { collection: superusers, record: { id: '' } } };
+}
+
+/** `mainspring superuser upsert|create|update|delete EMAIL [PASSWORD]`. */
+export async function superuserCommand(positionals: string[], dataDir: string): Promise<void> {
+  const [action, email, password, ...extra] = positionals;
+  const actions = ['upsert', 'create', 'update', 'delete'];
+  if (!action || !actions.includes(action)) throw new CliError(`superuser needs one of: ${actions.join(', ')}`, 2);
+  if (!email) throw new CliError(`superuser ${action} needs an EMAIL`, 2);
+  if (action !== 'delete' && !password) throw new CliError(`superuser ${action} needs an EMAIL and a PASSWORD`, 2);
+  if (extra.length > 0 || (action === 'delete' && password)) throw new CliError(`too many arguments for superuser ${action}`, 2);
+
+  const app = await App.open({ dataDir });
+  try {
+    const superusers = app.records.collection('_superusers');
+    const info = cliSuperuser(superusers);
+    const existing = await app.records.list(
+      superusers,
+      { filter: `email = "${email.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`, perPage: '1', skipTotal: '1' },
+      info,
+    );
+    const found = existing.items[0] as { id: string } | undefined;
+    const data = { email, password, passwordConfirm: password };
+    if (action === 'delete') {
+      if (!found) throw new CliError(`no superuser with the email ${email}`);
+      await app.records.delete(superusers, found.id, info);
+      console.log(`Deleted superuser ${email}.`);
+    } else if (found && action !== 'create') {
+      await app.records.update(superusers, found.id, { data, source: 'json' }, {}, info);
+      console.log(`Updated superuser ${email}.`);
+    } else if (!found && action !== 'update') {
+      await app.records.create(superusers, { data, source: 'json' }, {}, info);
+      console.log(`Created superuser ${email}.`);
+    } else {
+      throw new CliError(found ? `a superuser with the email ${email} already exists` : `no superuser with the email ${email}`);
+    }
+  } finally {
+    await app.close();
+  }
+}

@@ -1,0 +1,193 @@
+import type { ErrorData } from '../errors.js';
+import { fieldError } from '../errors.js';
+import { randomString } from '../ids.js';
+import type { AuthOptions, EmailTemplate, TokenConfig } from './model.js';
+
+/**
+ * Auth collection options: their defaults (PocketBase's durations) and how a
+ * submitted collection's options are read. Secrets are generated here and
+ * never leave the server.
+ */
+
+const SECRET_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+const newSecret = () => randomString(50, SECRET_ALPHABET);
+
+const template = (subject: string, lines: string[]): EmailTemplate => ({
+  subject,
+  body: lines.map((l) => `<p>${l}</p>`).join('\n'),
+});
+
+/** Mainspring's default mail templates ({APP_NAME}, {APP_URL}, {TOKEN}, {OTP} are replaced). */
+export const DEFAULT_TEMPLATES = {
+  verification: template('Confirm your email for {APP_NAME}', [
+    'Hi,',
+    'Please confirm this email address for your {APP_NAME} account:',
+    '<a href="{APP_URL}/_/#/auth/confirm-verification/{TOKEN}">Confirm my email</a>',
+    'If you did not create an account, you can ignore this message.',
+  ]),
+  resetPassword: template('Choose a new {APP_NAME} password', [
+    'Hi,',
+    'Someone asked to reset the password of your {APP_NAME} account. To choose a new one, open:',
+    '<a href="{APP_URL}/_/#/auth/confirm-password-reset/{TOKEN}">Choose a new password</a>',
+    'If it was not you, ignore this message: your password stays as it is.',
+  ]),
+  confirmEmailChange: template('Confirm your new email for {APP_NAME}', [
+    'Hi,',
+    'To use this address for your {APP_NAME} account from now on, confirm it:',
+    '<a href="{APP_URL}/_/#/auth/confirm-email-change/{TOKEN}">Confirm the new address</a>',
+    'If you did not ask for this change, ignore this message.',
+  ]),
+  otp: template('Your {APP_NAME} sign-in code', [
+    'Hi,',
+    'Your one-time sign-in code is <strong>{OTP}</strong>.',
+    'If you did not try to sign in, you can ignore this message.',
+  ]),
+  authAlert: template('New sign-in to your {APP_NAME} account', [
+    'Hi,',
+    'Your {APP_NAME} account was just used to sign in from a device we had not seen before: {ALERT_INFO}.',
+    'If that was not you, change your password now: that signs out every other device.',
+  ]),
+} as const;
+
+/** Default auth options; `authTokenDuration` differs for superusers (1 day). */
+export function defaultAuthOptions(authTokenDuration = 604_800): AuthOptions {
+  return {
+    authRule: '',
+    manageRule: null,
+    authAlert: { enabled: true, emailTemplate: DEFAULT_TEMPLATES.authAlert },
+    oauth2: { enabled: false, mappedFields: { id: '', name: '', username: '', avatarURL: '' }, providers: [] },
+    passwordAuth: { enabled: true, identityFields: ['email'] },
+    mfa: { enabled: false, duration: 1800, rule: '' },
+    otp: { enabled: false, duration: 180, length: 8, emailTemplate: DEFAULT_TEMPLATES.otp },
+    authToken: { duration: authTokenDuration, secret: newSecret() },
+    passwordResetToken: { duration: 1800, secret: newSecret() },
+    emailChangeToken: { duration: 1800, secret: newSecret() },
+    verificationToken: { duration: 259_200, secret: newSecret() },
+    fileToken: { duration: 180, secret: newSecret() },
+    verificationTemplate: DEFAULT_TEMPLATES.verification,
+    resetPasswordTemplate: DEFAULT_TEMPLATES.resetPassword,
+    confirmEmailChangeTemplate: DEFAULT_TEMPLATES.confirmEmailChange,
+  };
+}
+
+/** The keys of {@link AuthOptions} as they appear flat on a collection's JSON. */
+export const AUTH_OPTION_KEYS = Object.keys(defaultAuthOptions()) as (keyof AuthOptions)[];
+
+const TOKEN_KEYS = ['authToken', 'passwordResetToken', 'emailChangeToken', 'verificationToken', 'fileToken'] as const;
+const TEMPLATE_KEYS = ['verificationTemplate', 'resetPasswordTemplate', 'confirmEmailChangeTemplate'] as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Merges submitted auth options over `current`, checking each value's type.
+ * Secrets can be rotated by submitting a new one but are never required.
+ */
+export function mergeAuthOptions(current: AuthOptions, input: Record<string, unknown>, errors: ErrorData): AuthOptions {
+  const next: AuthOptions = structuredClone(current);
+  const bad = (key: string, message: string) => {
+    errors[key] = fieldError('validation_invalid_value', message);
+  };
+  const readTemplate = (key: string, raw: unknown, fallback: EmailTemplate): EmailTemplate => {
+    if (raw === undefined) return fallback;
+    if (
+      !isObject(raw) ||
+      typeof raw.subject !== 'string' ||
+      typeof raw.body !== 'string' ||
+      raw.subject.length > 500 ||
+      raw.body.length > 100_000
+    ) {
+      bad(key, 'Must be {subject, body} strings.');
+      return fallback;
+    }
+    return { subject: raw.subject, body: raw.body };
+  };
+  const readDuration = (key: string, raw: unknown, fallback: number): number => {
+    if (raw === undefined) return fallback;
+    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 10 || raw > 63_072_000) {
+      bad(key, 'Must be a whole number of seconds between 10 and 63072000.');
+      return fallback;
+    }
+    return raw;
+  };
+
+  for (const key of ['authRule', 'manageRule'] as const) {
+    if (key in input) {
+      const v = input[key];
+      if (v !== null && typeof v !== 'string') bad(key, 'Must be a string or null.');
+      else next[key] = v;
+    }
+  }
+  for (const key of TOKEN_KEYS) {
+    const raw = input[key];
+    if (raw === undefined) continue;
+    if (!isObject(raw)) {
+      bad(key, 'Must be an object.');
+      continue;
+    }
+    const cfg: TokenConfig = { ...next[key], duration: readDuration(key, raw.duration, next[key].duration) };
+    if (typeof raw.secret === 'string' && raw.secret.length >= 30 && raw.secret.length <= 255) cfg.secret = raw.secret;
+    next[key] = cfg;
+  }
+  for (const key of TEMPLATE_KEYS) next[key] = readTemplate(key, input[key], next[key]);
+
+  if (input.passwordAuth !== undefined) {
+    const raw = input.passwordAuth;
+    if (!isObject(raw)) bad('passwordAuth', 'Must be an object.');
+    else {
+      if (raw.enabled !== undefined) {
+        if (typeof raw.enabled !== 'boolean') bad('passwordAuth', 'enabled must be a boolean.');
+        else next.passwordAuth.enabled = raw.enabled;
+      }
+      if (raw.identityFields !== undefined) {
+        const f = raw.identityFields;
+        if (!Array.isArray(f) || f.length === 0 || f.length > 5 || f.some((x) => typeof x !== 'string')) {
+          bad('passwordAuth', 'identityFields must be a non-empty list of field names.');
+        } else next.passwordAuth.identityFields = [...new Set(f as string[])];
+      }
+    }
+  }
+  if (input.mfa !== undefined) {
+    const raw = input.mfa;
+    if (!isObject(raw)) bad('mfa', 'Must be an object.');
+    else {
+      if (typeof raw.enabled === 'boolean') next.mfa.enabled = raw.enabled;
+      next.mfa.duration = readDuration('mfa', raw.duration, next.mfa.duration);
+      if (typeof raw.rule === 'string') next.mfa.rule = raw.rule;
+    }
+  }
+  if (input.otp !== undefined) {
+    const raw = input.otp;
+    if (!isObject(raw)) bad('otp', 'Must be an object.');
+    else {
+      if (typeof raw.enabled === 'boolean') next.otp.enabled = raw.enabled;
+      next.otp.duration = readDuration('otp', raw.duration, next.otp.duration);
+      if (raw.length !== undefined) {
+        if (typeof raw.length !== 'number' || !Number.isInteger(raw.length) || raw.length < 4 || raw.length > 32) {
+          bad('otp', 'length must be a whole number from 4 to 32.');
+        } else next.otp.length = raw.length;
+      }
+      next.otp.emailTemplate = readTemplate('otp', raw.emailTemplate, next.otp.emailTemplate);
+    }
+  }
+  if (input.authAlert !== undefined) {
+    const raw = input.authAlert;
+    if (!isObject(raw)) bad('authAlert', 'Must be an object.');
+    else {
+      if (typeof raw.enabled === 'boolean') next.authAlert.enabled = raw.enabled;
+      next.authAlert.emailTemplate = readTemplate('authAlert', raw.emailTemplate, next.authAlert.emailTemplate);
+    }
+  }
+  if (input.oauth2 !== undefined) {
+    const raw = input.oauth2;
+    if (!isObject(raw)) bad('oauth2', 'Must be an object.');
+    else if (raw.enabled === true) bad('oauth2', 'OAuth2 sign-in is not available yet.');
+  }
+  return next;
+}
+
+/** The options as clients see them: every secret removed. */
+export function publicAuthOptions(options: AuthOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...options };
+  for (const key of TOKEN_KEYS) out[key] = { duration: options[key].duration };
+  return out;
+}

@@ -1,0 +1,64 @@
+import type { IndexSpec } from '../../storage/engine.js';
+
+/**
+ * Collection indexes are written as PocketBase writes them, as SQL text:
+ * "CREATE UNIQUE INDEX `idx_x` ON `posts` (`title` COLLATE NOCASE DESC)".
+ * The text is parsed into an {@link IndexSpec} and each engine writes its own
+ * DDL from that, so no index text from a client ever reaches the database.
+ */
+
+const IDENT = String.raw`(?:\x60([^\x60]+)\x60|"([^"]+)"|\[([^\]]+)\]|(\w+))`;
+const INDEX_RE = new RegExp(
+  String.raw`^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?${IDENT}\s+ON\s+${IDENT}\s*\(([^()]*)\)\s*(?:WHERE\s+(.+?))?\s*;?\s*$`,
+  'is',
+);
+const COLUMN_RE = new RegExp(String.raw`^\s*${IDENT}(\s+COLLATE\s+NOCASE)?(?:\s+(ASC|DESC))?\s*$`, 'i');
+const WHERE_NOT_EMPTY_RE = new RegExp(String.raw`^${IDENT}\s*!=\s*''$`, 'i');
+
+const pick = (m: RegExpExecArray, from: number) => m[from] ?? m[from + 1] ?? m[from + 2] ?? m[from + 3] ?? '';
+
+/** A parsed index, before its table name is bound. */
+export interface ParsedIndex {
+  name: string;
+  unique: boolean;
+  columns: { name: string; desc: boolean; nocase: boolean }[];
+  whereNotEmpty?: string;
+}
+
+/** Parses index SQL text; returns an error message when it is not a supported index. */
+export function parseIndex(sql: string): ParsedIndex | string {
+  if (typeof sql !== 'string' || sql.length > 2000) return 'Must be a CREATE INDEX statement.';
+  const m = INDEX_RE.exec(sql);
+  if (!m) return 'Must be a CREATE [UNIQUE] INDEX name ON table (columns) statement.';
+  const name = pick(m, 2);
+  if (!/^\w{1,100}$/.test(name)) return 'The index name must hold only letters, digits and _.';
+  const columns: ParsedIndex['columns'] = [];
+  for (const part of (m[10] ?? '').split(',')) {
+    const c = COLUMN_RE.exec(part);
+    if (!c) return `Unsupported index column "${part.trim().slice(0, 50)}".`;
+    columns.push({ name: pick(c, 1), nocase: Boolean(c[5]), desc: (c[6] ?? '').toUpperCase() === 'DESC' });
+  }
+  if (columns.length === 0) return 'An index needs at least one column.';
+  const parsed: ParsedIndex = { name, unique: Boolean(m[1]), columns };
+  const where = m[11]?.trim();
+  if (where) {
+    const w = WHERE_NOT_EMPTY_RE.exec(where);
+    if (!w) return "Only WHERE `column` != '' is supported as an index condition.";
+    parsed.whereNotEmpty = pick(w, 1);
+  }
+  return parsed;
+}
+
+/** Writes an index back as PocketBase-style SQL text for the given table. */
+export function formatIndex(index: ParsedIndex, table: string): string {
+  const cols = index.columns.map((c) => `\`${c.name}\`${c.nocase ? ' COLLATE NOCASE' : ''}${c.desc ? ' DESC' : ''}`).join(', ');
+  const where = index.whereNotEmpty ? ` WHERE \`${index.whereNotEmpty}\` != ''` : '';
+  return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX \`${index.name}\` ON \`${table}\` (${cols})${where}`;
+}
+
+/** The engine-neutral spec of an index on `table`. */
+export function indexSpec(index: ParsedIndex, table: string): IndexSpec {
+  return index.whereNotEmpty
+    ? { name: index.name, table, unique: index.unique, columns: index.columns, whereNotEmpty: index.whereNotEmpty }
+    : { name: index.name, table, unique: index.unique, columns: index.columns };
+}

@@ -1,0 +1,670 @@
+import { crc32 } from 'node:zlib';
+import { compileFilter, FilterError, parseFilter, parseSort, SqlParams } from '../../query/index.js';
+import type { ColumnSpec, Engine, Executor } from '../../storage/engine.js';
+import { nowString } from '../dates.js';
+import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
+import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
+import { buildField, defaultFieldId, kindOf } from './fields.js';
+import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
+import type { AuthOptions, Collection, Field, RuleName } from './model.js';
+import { CollectionRegistry } from './registry.js';
+
+const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
+/** System collections (`_superusers`) may start with an underscore; users' may not. */
+const SYSTEM_COLLECTION_NAME = /^_?[A-Za-z][A-Za-z0-9_]{0,99}$/;
+const RULES = ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule'] as const;
+/** The table that stores every collection's definition. */
+export const COLLECTIONS_TABLE = '_collections';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The fields every auth collection has, in PocketBase's order and with its options. */
+function authSystemFields(): Field[] {
+  const base = { system: true, hidden: false, presentable: false };
+  return [
+    {
+      ...base,
+      id: defaultFieldId('password', 'password'),
+      name: 'password',
+      type: 'password',
+      hidden: true,
+      required: true,
+      min: 8,
+      max: 0,
+      pattern: '',
+      cost: 0,
+    },
+    {
+      ...base,
+      id: defaultFieldId('text', 'tokenKey'),
+      name: 'tokenKey',
+      type: 'text',
+      hidden: true,
+      required: true,
+      min: 30,
+      max: 60,
+      pattern: '',
+      autogeneratePattern: '[a-zA-Z0-9]{50}',
+      primaryKey: false,
+    },
+    { ...base, id: defaultFieldId('email', 'email'), name: 'email', type: 'email', required: true, exceptDomains: null, onlyDomains: null },
+    { ...base, id: defaultFieldId('bool', 'emailVisibility'), name: 'emailVisibility', type: 'bool', required: false },
+    { ...base, id: defaultFieldId('bool', 'verified'), name: 'verified', type: 'bool', required: false },
+  ];
+}
+
+function idField(): Field {
+  return {
+    id: defaultFieldId('text', 'id'),
+    name: 'id',
+    type: 'text',
+    system: true,
+    hidden: false,
+    presentable: false,
+    required: true,
+    min: 15,
+    max: 15,
+    pattern: '^[a-z0-9]+$',
+    autogeneratePattern: '[a-z0-9]{15}',
+    primaryKey: true,
+  };
+}
+
+function autodate(name: 'created' | 'updated', system: boolean): Field {
+  return {
+    id: defaultFieldId('autodate', name),
+    name,
+    type: 'autodate',
+    system,
+    hidden: false,
+    presentable: false,
+    onCreate: true,
+    onUpdate: name === 'updated',
+  };
+}
+
+/**
+ * Collections: their validation, their JSON, and the schema migrations that
+ * keep each collection's table in step with its fields — every change in one
+ * transaction, data kept.
+ */
+export class CollectionService {
+  readonly registry = new CollectionRegistry();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Reads every collection into the registry. */
+  async load(db: Executor = this.engine): Promise<void> {
+    const rows = await db.all<{ data: string }>(`SELECT data FROM ${COLLECTIONS_TABLE}`);
+    this.registry.replace(rows.map((r) => JSON.parse(r.data) as Collection));
+  }
+
+  /** Runs schema changes one at a time in this process. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  // ------------------------------------------------------------------ JSON
+
+  /** A collection as the API shows it (PocketBase's flat shape, no secrets). */
+  toJSON(c: Collection): Record<string, unknown> {
+    const { auth, ...rest } = c;
+    const out: Record<string, unknown> = { ...rest };
+    if (auth) Object.assign(out, publicAuthOptions(auth));
+    return out;
+  }
+
+  // ------------------------------------------------------------ validation
+
+  /**
+   * Builds a complete collection from submitted JSON, over `current` for an
+   * update. Throws a 400 with per-key errors when anything is invalid.
+   * `pending` are collections of the same import, visible to relations and rules.
+   */
+  build(input: unknown, current: Collection | undefined, pending: Collection[] = [], system = false): Collection {
+    if (!isObject(input)) throw Errors.badRequest('Failed to load the submitted data due to invalid formatting.');
+    const errors: ErrorData = {};
+    const now = nowString();
+
+    const type = current?.type ?? (input.type === undefined ? 'base' : input.type);
+    if (type !== 'base' && type !== 'auth') {
+      errors.type = fieldError(
+        'validation_invalid_value',
+        type === 'view' ? 'View collections are not supported.' : 'Must be "base" or "auth".',
+      );
+    }
+    if (current && input.type !== undefined && input.type !== current.type) {
+      errors.type = fieldError('validation_collection_type_change', 'Collection type cannot be changed.');
+    }
+
+    let name = current?.name ?? '';
+    if (input.name !== undefined) {
+      if (typeof input.name !== 'string' || !(system ? SYSTEM_COLLECTION_NAME : COLLECTION_NAME).test(input.name)) {
+        errors.name = fieldError('validation_match_invalid', 'Must start with a letter and hold only letters, digits and _ (at most 100).');
+      } else if (current?.system && input.name !== current.name) {
+        errors.name = fieldError('validation_collection_system_name_change', 'System collection name cannot be changed.');
+      } else {
+        name = input.name;
+      }
+    }
+    if (!name && !errors.name) errors.name = fieldError('validation_required', 'Cannot be blank.');
+    const clash = name ? this.findIn(pending, name) : undefined;
+    if (clash && clash.id !== current?.id) {
+      errors.name = fieldError('validation_collection_name_exists', 'Collection name must be unique (case insensitive).');
+    }
+
+    let id = current?.id ?? '';
+    if (!current) {
+      if (input.id !== undefined && input.id !== '') {
+        if (typeof input.id !== 'string' || !/^\w{1,100}$/.test(input.id))
+          errors.id = fieldError('validation_match_invalid', 'Invalid collection id.');
+        else if (this.findIn(pending, input.id)) errors.id = fieldError('validation_collection_id_exists', 'The id is already in use.');
+        else id = input.id;
+      }
+      if (!id) id = `pbc_${crc32(`${String(type)}${name}`)}`;
+      if (this.findIn(pending, id) && !errors.id) id = `pbc_${crc32(`${String(type)}${name}${now}${Math.random()}`)}`;
+    }
+
+    const fields = this.buildFields(input, current, type === 'auth', errors);
+    const collection: Collection = {
+      id,
+      name,
+      type: type === 'auth' ? 'auth' : 'base',
+      system: current?.system ?? false,
+      fields,
+      indexes: [],
+      listRule: current?.listRule ?? null,
+      viewRule: current?.viewRule ?? null,
+      createRule: current?.createRule ?? null,
+      updateRule: current?.updateRule ?? null,
+      deleteRule: current?.deleteRule ?? null,
+      created: current?.created ?? now,
+      updated: now,
+    };
+    for (const rule of RULES) {
+      if (!(rule in input)) continue;
+      const v = input[rule];
+      if (v !== null && typeof v !== 'string') errors[rule] = fieldError('validation_invalid_value', 'Must be a string or null.');
+      else if (current?.system && current.name === '_superusers' && v !== current[rule]) {
+        errors[rule] = fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.');
+      } else collection[rule] = v;
+    }
+    if (collection.type === 'auth') {
+      const base: AuthOptions = current?.auth ?? defaultAuthOptions();
+      const optionInput: Record<string, unknown> = {};
+      for (const key of AUTH_OPTION_KEYS) if (key in input) optionInput[key] = input[key];
+      collection.auth = mergeAuthOptions(base, optionInput, errors);
+    }
+
+    collection.indexes = this.buildIndexes(input, current, collection, errors);
+    if (Object.keys(errors).length === 0) this.checkRules(collection, pending, errors);
+    if (Object.keys(errors).length > 0) {
+      throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
+    }
+    return collection;
+  }
+
+  private findIn(pending: Collection[], idOrName: string): Collection | undefined {
+    const lower = idOrName.toLowerCase();
+    return pending.find((c) => c.id === idOrName || c.name.toLowerCase() === lower) ?? this.registry.find(idOrName);
+  }
+
+  private buildFields(input: Record<string, unknown>, current: Collection | undefined, isAuth: boolean, errors: ErrorData): Field[] {
+    let fields: Field[] = current ? structuredClone(current.fields) : [];
+    if (input.fields !== undefined) {
+      if (!Array.isArray(input.fields) || input.fields.length > 1000) {
+        errors.fields = fieldError('validation_invalid_value', 'Must be a list of at most 1000 fields.');
+        return fields;
+      }
+      const fieldErrors: ErrorData = {};
+      const built: Field[] = [];
+      input.fields.forEach((raw, i) => {
+        const e: ErrorData = {};
+        const f = buildField(raw, e);
+        if (Object.keys(e).length > 0) fieldErrors[i] = e;
+        else if (f) built.push(f);
+      });
+      if (Object.keys(fieldErrors).length > 0) {
+        errors.fields = fieldErrors;
+        return fields;
+      }
+      fields = built;
+    }
+
+    // the id field always leads; auth fields are enforced; created/updated are there unless named otherwise
+    const byName = (n: string) => fields.find((f) => f.name === n);
+    const required: Field[] = [idField()];
+    if (isAuth) required.push(...authSystemFields());
+    for (const sys of required) {
+      const existing = byName(sys.name);
+      if (!existing) fields.push(sys);
+      else if (existing.type !== sys.type) {
+        errors.fields = fieldError('validation_system_field_change', `The "${sys.name}" field must be of type ${sys.type}.`);
+        return fields;
+      } else {
+        // system options win over what was submitted
+        fields[fields.indexOf(existing)] = withTunable(existing, sys);
+      }
+    }
+    if (!current) {
+      for (const n of ['created', 'updated'] as const) if (!byName(n)) fields.push(autodate(n, false));
+    }
+    // id first, then the auth system fields, then the rest as given
+    const leading = required.map((r) => fields.find((f) => f.name === r.name) as Field);
+    fields = [...leading, ...fields.filter((f) => !leading.includes(f))];
+
+    // names and ids unique; no primary key but id; system fields kept
+    const names = new Set<string>();
+    const ids = new Set<string>();
+    for (const [i, f] of fields.entries()) {
+      const lower = f.name.toLowerCase();
+      if (names.has(lower))
+        errors.fields = { [i]: { name: fieldError('validation_duplicated_field_name', `Duplicated field name "${f.name}".`) } };
+      if (ids.has(f.id)) errors.fields = { [i]: { id: fieldError('validation_duplicated_field_id', `Duplicated field id "${f.id}".`) } };
+      if (f.type === 'text' && f.primaryKey && f.name !== 'id') {
+        errors.fields = { [i]: { primaryKey: fieldError('validation_invalid_value', 'Only the id field is the primary key.') } };
+      }
+      if (f.type === 'password' && !isAuth) {
+        errors.fields = { [i]: { type: fieldError('validation_invalid_value', 'Password fields belong to auth collections.') } };
+      }
+      names.add(lower);
+      ids.add(f.id);
+    }
+    if (current) {
+      for (const old of current.fields) {
+        const now = fields.find((f) => f.id === old.id);
+        if (old.system && (!now || now.name !== old.name)) {
+          errors.fields = fieldError('validation_system_field_change', `System field "${old.name}" cannot be deleted or renamed.`);
+        }
+        if (now && now.type !== old.type) {
+          errors.fields = fieldError('validation_field_type_change', `The type of field "${old.name}" cannot be changed.`);
+        }
+      }
+    }
+    return fields;
+  }
+
+  private buildIndexes(input: Record<string, unknown>, current: Collection | undefined, c: Collection, errors: ErrorData): string[] {
+    let raw: unknown[] = current ? [...current.indexes] : [];
+    if (input.indexes !== undefined) {
+      if (!Array.isArray(input.indexes) || input.indexes.length > 100) {
+        errors.indexes = fieldError('validation_invalid_value', 'Must be a list of at most 100 index statements.');
+        return [];
+      }
+      raw = input.indexes;
+    } else if (current) {
+      // follow field renames in existing indexes
+      raw = raw.map((sql) => renameIndexColumns(sql as string, current, c));
+    }
+    const parsed: ParsedIndex[] = [];
+    const indexErrors: ErrorData = {};
+    raw.forEach((sql, i) => {
+      const p = parseIndex(sql as string);
+      if (typeof p === 'string') {
+        indexErrors[i] = fieldError('validation_invalid_index_expression', p);
+        return;
+      }
+      for (const col of [...p.columns.map((x) => x.name), ...(p.whereNotEmpty ? [p.whereNotEmpty] : [])]) {
+        if (!c.fields.some((f) => f.name === col)) {
+          indexErrors[i] = fieldError('validation_invalid_index_expression', `Unknown column "${col}".`);
+          return;
+        }
+      }
+      if (parsed.some((q) => q.name.toLowerCase() === p.name.toLowerCase())) {
+        indexErrors[i] = fieldError('validation_duplicated_index_name', `Duplicated index name "${p.name}".`);
+        return;
+      }
+      parsed.push(p);
+    });
+    if (c.type === 'auth') {
+      const has = (col: string) => parsed.some((p) => p.unique && p.columns.length === 1 && p.columns[0]?.name === col);
+      if (!has('tokenKey'))
+        parsed.push({ name: `idx_tokenKey_${c.id}`, unique: true, columns: [{ name: 'tokenKey', desc: false, nocase: false }] });
+      if (!has('email')) {
+        parsed.push({
+          name: `idx_email_${c.id}`,
+          unique: true,
+          columns: [{ name: 'email', desc: false, nocase: true }],
+          whereNotEmpty: 'email',
+        });
+      }
+    }
+    if (Object.keys(indexErrors).length > 0) errors.indexes = indexErrors;
+    return parsed.map((p) => formatIndex(p, c.name));
+  }
+
+  /** Compiles every rule against the collection so that a broken rule is refused when saved. */
+  private checkRules(c: Collection, pending: Collection[], errors: ErrorData) {
+    const lookup = (idOrName: string) =>
+      idOrName === c.id || idOrName.toLowerCase() === c.name.toLowerCase() ? c : this.findIn(pending, idOrName);
+    const names: RuleName[] = [...RULES];
+    const rules: Partial<Record<RuleName, string | null>> = { ...c };
+    if (c.auth) {
+      names.push('authRule', 'manageRule');
+      rules.authRule = c.auth.authRule;
+      rules.manageRule = c.auth.manageRule;
+    }
+    let n = 0;
+    for (const name of names) {
+      const rule = rules[name];
+      if (rule === null || rule === undefined || rule === '') continue;
+      try {
+        const expr = parseFilter(rule);
+        const scope: ResolverScope = {
+          dialect: this.engine.dialect,
+          params: new SqlParams(this.engine.dialect),
+          info: null,
+          lookup,
+          nextAlias: (p) => `__${p}${++n}`,
+        };
+        compileFilter(expr, new RecordResolver(scope, c, '__r', true), scope.dialect, scope.params);
+      } catch (err) {
+        if (!(err instanceof FilterError)) throw err;
+        errors[name] = fieldError('validation_invalid_rule', `Invalid rule: ${err.message}.`);
+      }
+    }
+  }
+
+  /** Checks relation fields point at existing collections. */
+  private checkRelations(c: Collection, pending: Collection[], errors: ErrorData) {
+    const fieldErrors: ErrorData = {};
+    c.fields.forEach((f, i) => {
+      if (f.type !== 'relation') return;
+      const target = f.collectionId === c.id ? c : this.findIn(pending, f.collectionId);
+      if (!target) fieldErrors[i] = { collectionId: fieldError('validation_missing_rel_collection', 'Unknown collection.') };
+      else f.collectionId = target.id;
+    });
+    if (Object.keys(fieldErrors).length > 0) errors.fields = fieldErrors;
+  }
+
+  // ------------------------------------------------------------- changes
+
+  /** Creates a collection and its table. */
+  create(input: unknown): Promise<Collection> {
+    return this.serialize(async () => {
+      const c = this.build(input, undefined);
+      const errors: ErrorData = {};
+      this.checkRelations(c, [], errors);
+      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to create collection.', errors);
+      await this.engine.transaction(async (tx) => {
+        await this.createIn(tx, c);
+      });
+      await this.load();
+      return this.registry.find(c.id) as Collection;
+    });
+  }
+
+  /** Updates a collection, migrating its table with its data. */
+  update(idOrName: string, input: unknown): Promise<Collection> {
+    return this.serialize(async () => {
+      const current = this.registry.find(idOrName);
+      if (!current) throw Errors.notFound();
+      const next = this.build(input, current);
+      const errors: ErrorData = {};
+      this.checkRelations(next, [], errors);
+      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to update collection.', errors);
+      await this.engine.transaction(async (tx) => {
+        await this.migrateIn(tx, current, next);
+      });
+      await this.load();
+      return this.registry.find(next.id) as Collection;
+    });
+  }
+
+  /** Deletes a collection and its table, unless it is a system one or another collection relates to it. */
+  delete(idOrName: string): Promise<void> {
+    return this.serialize(async () => {
+      const c = this.registry.find(idOrName);
+      if (!c) throw Errors.notFound();
+      this.assertDeletable(c, []);
+      await this.engine.transaction(async (tx) => {
+        await this.deleteIn(tx, c);
+      });
+      await this.load();
+    });
+  }
+
+  private assertDeletable(c: Collection, alsoDeleted: string[]) {
+    if (c.system) throw Errors.badRequest('System collections cannot be deleted.');
+    for (const other of this.registry.all()) {
+      if (other.id === c.id || alsoDeleted.includes(other.id)) continue;
+      const ref = other.fields.find((f) => f.type === 'relation' && f.collectionId === c.id);
+      if (ref) {
+        throw Errors.badRequest(`The collection is referenced by the "${ref.name}" field of "${other.name}"; remove that field first.`);
+      }
+    }
+  }
+
+  /**
+   * Replaces the schema with the submitted collections in one transaction:
+   * matching ones (by id, else name) are updated, new ones created, and with
+   * `deleteMissing` the others deleted.
+   */
+  importAll(input: unknown): Promise<void> {
+    return this.serialize(async () => {
+      if (!isObject(input) || !Array.isArray(input.collections) || input.collections.length === 0 || input.collections.length > 1000) {
+        throw Errors.validation('Failed to import collections.', {
+          collections: fieldError('validation_required', 'Must be a non-empty list of collections.'),
+        });
+      }
+      if (input.deleteMissing !== undefined && typeof input.deleteMissing !== 'boolean') {
+        throw Errors.validation('Failed to import collections.', {
+          deleteMissing: fieldError('validation_invalid_value', 'Must be a boolean.'),
+        });
+      }
+      const pending: Collection[] = [];
+      const plan: { current?: Collection; next: Collection }[] = [];
+      const errors: ErrorData = {};
+      input.collections.forEach((raw, i) => {
+        if (!isObject(raw)) {
+          errors[i] = fieldError('validation_invalid_value', 'Must be an object.');
+          return;
+        }
+        const current =
+          (typeof raw.id === 'string' && this.registry.find(raw.id)) ||
+          (typeof raw.name === 'string' && this.registry.find(raw.name)) ||
+          undefined;
+        try {
+          const next = this.build(current ? { ...raw, id: undefined, type: raw.type ?? current.type } : raw, current, pending);
+          pending.push(next);
+          plan.push(current ? { current, next } : { next });
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          errors[i] = err.data;
+        }
+      });
+      for (const [i, step] of plan.entries()) {
+        const e: ErrorData = {};
+        this.checkRelations(step.next, pending, e);
+        if (Object.keys(e).length > 0) errors[i] = e;
+      }
+      const removed = input.deleteMissing ? this.registry.all().filter((c) => !pending.some((p) => p.id === c.id)) : [];
+      for (const c of removed) {
+        try {
+          this.assertDeletable(
+            c,
+            removed.map((r) => r.id),
+          );
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          errors[c.name] = fieldError('validation_collection_delete', err.message);
+        }
+      }
+      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to import collections.', { collections: errors });
+      await this.engine.transaction(async (tx) => {
+        for (const c of removed) await this.deleteIn(tx, c);
+        for (const step of plan) {
+          if (step.current) await this.migrateIn(tx, step.current, step.next);
+          else await this.createIn(tx, step.next);
+        }
+      });
+      await this.load();
+    });
+  }
+
+  /** Inserts a built collection and creates its table, inside `tx`. Used by system migrations too. */
+  async createIn(tx: Executor, c: Collection): Promise<void> {
+    const d = this.engine.dialect;
+    await tx.run(`INSERT INTO ${COLLECTIONS_TABLE} (id, name, type, system, data, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+      c.id,
+      c.name,
+      c.type,
+      d.encode('bool', c.system),
+      JSON.stringify(c),
+      c.created,
+      c.updated,
+    ]);
+    await tx.run(d.createTable(c.name, c.fields.map(columnOf)));
+    for (const sql of c.indexes) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, c.name)));
+  }
+
+  private async deleteIn(tx: Executor, c: Collection): Promise<void> {
+    await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [c.id]);
+    await tx.run(this.engine.dialect.dropTable(c.name));
+  }
+
+  /** Moves a table from `from` to `to`: renames, column changes and index changes, keeping data. */
+  private async migrateIn(tx: Executor, from: Collection, to: Collection): Promise<void> {
+    const d = this.engine.dialect;
+    // an index survives when, after the renames, it is still wanted as it is;
+    // any other goes first (SQLite cannot drop a column an index uses)
+    const wanted = new Set(to.indexes);
+    const kept = new Set<string>();
+    for (const sql of from.indexes) {
+      const renamed = renameIndexColumns(sql, from, to);
+      if (wanted.has(renamed)) kept.add(renamed);
+      else await tx.run(d.dropIndex((parseIndex(sql) as ParsedIndex).name));
+    }
+    if (from.name !== to.name) await tx.run(d.renameTable(from.name, to.name));
+    for (const f of from.fields) {
+      const g = to.fields.find((x) => x.id === f.id);
+      if (!g) await tx.run(d.dropColumn(to.name, f.name));
+      else if (g.name !== f.name) await tx.run(d.renameColumn(to.name, f.name, g.name));
+    }
+    for (const g of to.fields) {
+      const f = from.fields.find((x) => x.id === g.id);
+      if (!f) {
+        await tx.run(d.addColumn(to.name, columnOf(g)));
+      } else {
+        const a = kindOf(f).column(f);
+        const b = kindOf(g).column(g);
+        if (a !== b && (b === 'array' || b === 'text')) for (const sql of d.convertColumn(to.name, g.name, b)) await tx.run(sql);
+      }
+    }
+    for (const sql of to.indexes) {
+      if (!kept.has(sql)) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, to.name)));
+    }
+    await tx.run(`UPDATE ${COLLECTIONS_TABLE} SET name = $1, data = $2, updated = $3 WHERE id = $4`, [
+      to.name,
+      JSON.stringify(to),
+      to.updated,
+      to.id,
+    ]);
+  }
+
+  /** A new collection object with the system defaults, for first start. */
+  scaffold(input: Record<string, unknown>, system: boolean): Collection {
+    const c = this.build(input, undefined, [], system);
+    c.system = system;
+    return c;
+  }
+}
+
+/** The column that stores a field. */
+export function columnOf(f: Field): ColumnSpec {
+  return f.type === 'text' && f.primaryKey ? { name: f.name, kind: 'text', primaryKey: true } : { name: f.name, kind: kindOf(f).column(f) };
+}
+
+/** Options a user may tune on system fields, as in PocketBase; the rest are fixed. */
+const TUNABLE: Record<string, string[]> = {
+  password: ['presentable', 'min', 'max', 'pattern', 'cost'],
+  email: ['presentable', 'onlyDomains', 'exceptDomains'],
+  emailVisibility: ['presentable'],
+  verified: ['presentable'],
+};
+
+/** `sys` with the tunable options taken from what the user submitted. */
+function withTunable(submitted: Field, sys: Field): Field {
+  const out: Record<string, unknown> = { ...sys };
+  for (const key of TUNABLE[sys.name] ?? []) {
+    if (key in submitted) out[key] = (submitted as unknown as Record<string, unknown>)[key];
+  }
+  return out as unknown as Field;
+}
+
+/** An index statement with its columns renamed after field renames between two versions. */
+function renameIndexColumns(sql: string, from: Collection, to: Collection): string {
+  const p = parseIndex(sql);
+  if (typeof p === 'string') return sql;
+  const rename = (name: string) => {
+    const f = from.fields.find((x) => x.name === name);
+    const g = f && to.fields.find((x) => x.id === f.id);
+    return g ? g.name : name;
+  };
+  const next: ParsedIndex = { ...p, columns: p.columns.map((c) => ({ ...c, name: rename(c.name) })) };
+  if (p.whereNotEmpty) next.whereNotEmpty = rename(p.whereNotEmpty);
+  return formatIndex(next, to.name);
+}
+
+/** The columns of `_collections` a superuser may filter and sort by. */
+const LISTABLE: Record<string, 'text' | 'bool' | 'date'> = {
+  id: 'text',
+  name: 'text',
+  type: 'text',
+  system: 'bool',
+  created: 'date',
+  updated: 'date',
+};
+
+/** Lists collections with PocketBase's filter, sort and paging parameters. */
+export async function listCollections(
+  engine: Engine,
+  service: CollectionService,
+  q: { filter?: string; sort?: string; page?: string; perPage?: string; skipTotal?: string },
+): Promise<{ page: number; perPage: number; totalItems: number; totalPages: number; items: unknown[] }> {
+  const d = engine.dialect;
+  const params = new SqlParams(d);
+  const where: string[] = [];
+  const resolver = {
+    resolve(name: string) {
+      const type = LISTABLE[name];
+      if (!type) throw new FilterError(`unknown field "${name}"`);
+      return { kind: 'sql' as const, sql: d.ident(name), type };
+    },
+  };
+  let order = 'rowid ASC';
+  try {
+    if (q.filter) where.push(compileFilter(parseFilter(q.filter), resolver, d, params));
+    if (q.sort) {
+      order = parseSort(q.sort)
+        .map((k) => {
+          if (!LISTABLE[k.name]) throw new FilterError(`cannot sort by "${k.name}"`);
+          return `${d.ident(k.name)} ${k.desc ? 'DESC' : 'ASC'}`;
+        })
+        .concat(order)
+        .join(', ');
+    }
+  } catch (err) {
+    if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+    throw err;
+  }
+  const page = Math.max(1, Number.parseInt(q.page ?? '1', 10) || 1);
+  const perPage = Math.min(1000, Math.max(1, Number.parseInt(q.perPage ?? '30', 10) || 30));
+  const whereSql = where.length > 0 ? ` WHERE ${where[0]}` : '';
+  const rows = await engine.all<{ id: string }>(
+    `SELECT id FROM ${COLLECTIONS_TABLE}${whereSql} ORDER BY ${order} LIMIT ${perPage} OFFSET ${(page - 1) * perPage}`,
+    params.values,
+  );
+  const items = rows
+    .map((r) => service.registry.find(r.id))
+    .filter((c): c is Collection => c !== undefined)
+    .map((c) => service.toJSON(c));
+  if (q.skipTotal === '1' || q.skipTotal === 'true') return { page, perPage, totalItems: -1, totalPages: -1, items };
+  const total = await engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${COLLECTIONS_TABLE}${whereSql}`, params.values);
+  const totalItems = Number(total?.n ?? 0);
+  return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
+}

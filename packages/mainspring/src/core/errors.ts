@@ -1,0 +1,77 @@
+/**
+ * Every error the API answers with, declared once: a stable code, an HTTP
+ * status and PocketBase's message. The body is PocketBase's
+ * `{status, message, data}`; validation errors put `{field: {code, message}}`
+ * in `data`.
+ */
+
+/** One field's validation failure, as PocketBase reports it. */
+export interface FieldError {
+  code: string;
+  message: string;
+  params?: Record<string, unknown>;
+}
+
+/** Validation failures by field name; nested for nested data (batch, options). */
+export type ErrorData = { [key: string]: FieldError | ErrorData };
+
+/** An error meant for the client. Anything else is an internal error. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: number,
+    /** A stable code for logs and clients, e.g. `record_not_found`. */
+    readonly code: string,
+    message: string,
+    readonly data: ErrorData = {},
+  ) {
+    super(message);
+  }
+
+  /** The PocketBase response body. */
+  toJSON(): { status: number; message: string; data: ErrorData } {
+    return { status: this.status, message: this.message, data: this.data };
+  }
+}
+
+/** A field validation error with PocketBase's code and message. */
+export function fieldError(code: string, message: string, params?: Record<string, unknown>): FieldError {
+  return params ? { code, message, params } : { code, message };
+}
+
+const DEFAULT_400 = 'Something went wrong while processing your request.';
+
+/** The catalogue of API errors. */
+export const Errors = {
+  badRequest: (message = DEFAULT_400, data: ErrorData = {}) => new ApiError(400, 'bad_request', message, data),
+  validation: (message: string, data: ErrorData) => new ApiError(400, 'validation_failed', message, data),
+  invalidFilter: (detail?: string) =>
+    new ApiError(400, 'invalid_filter', detail ? `Invalid filter: ${detail}` : `${DEFAULT_400} Invalid filter.`),
+  invalidQuery: (param: string, detail: string) => new ApiError(400, 'invalid_query', `Invalid ${param}: ${detail}`),
+  invalidBody: (detail = 'Failed to read the submitted data.') => new ApiError(400, 'invalid_body', detail),
+  bodyTooLarge: (limit: number) => new ApiError(413, 'body_too_large', `Request entity too large: the body is limited to ${limit} bytes.`),
+  unsupportedMediaType: () =>
+    new ApiError(415, 'unsupported_media_type', 'Unsupported Content-Type: send application/json or multipart/form-data.'),
+  unauthorized: (message = 'The request requires valid record authorization token.') => new ApiError(401, 'unauthorized', message),
+  forbidden: (message = 'You are not allowed to perform this request.') => new ApiError(403, 'forbidden', message),
+  superusersOnly: () => new ApiError(403, 'superusers_only', 'Only superusers can perform this action.'),
+  superuserFilterOnly: (field: string) => new ApiError(403, 'superuser_filter_only', `Only superusers can filter by ${field}`),
+  notFound: (message = "The requested resource wasn't found.") => new ApiError(404, 'not_found', message),
+  collectionNotFound: () => new ApiError(404, 'collection_not_found', 'Missing collection context.'),
+  routeNotFound: () => new ApiError(404, 'route_not_found', "The requested resource wasn't found."),
+  methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'Method not allowed.'),
+  createFailed: (data: ErrorData = {}) => new ApiError(400, 'create_failed', 'Failed to create record.', data),
+  updateFailed: (data: ErrorData = {}) => new ApiError(400, 'update_failed', 'Failed to update record.', data),
+  deleteReferenced: () =>
+    new ApiError(
+      400,
+      'delete_referenced',
+      'Failed to delete record. Make sure that the record is not part of a required relation reference.',
+    ),
+  authFailed: () => new ApiError(400, 'auth_failed', 'Failed to authenticate.'),
+  batchDisabled: () => new ApiError(403, 'batch_disabled', 'Batch requests are not allowed.'),
+  batchFailed: (data: ErrorData) => new ApiError(400, 'batch_failed', 'Batch transaction failed.', data),
+  tooManyRequests: () => new ApiError(429, 'rate_limited', 'Too Many Requests.'),
+  busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
+  internal: () => new ApiError(500, 'internal', 'Something went wrong while processing your request.'),
+} as const;

@@ -1,0 +1,101 @@
+import type { Engine, Executor } from '../storage/engine.js';
+import { defaultAuthOptions } from './collections/auth-options.js';
+import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { PARAMS_TABLE } from './settings.js';
+
+/**
+ * The system schema as an ordered list of migrations. Each runs once, in its
+ * own transaction, and is recorded in `_migrations`; `mainspring migrate` and
+ * every start apply the pending ones.
+ */
+interface Migration {
+  readonly name: string;
+  up(tx: Executor, engine: Engine, collections: CollectionService): Promise<void>;
+}
+
+const MIGRATIONS_TABLE = '_migrations';
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '0001_init',
+    async up(tx, engine, collections) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(COLLECTIONS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'name', kind: 'text' },
+          { name: 'type', kind: 'text' },
+          { name: 'system', kind: 'bool' },
+          { name: 'data', kind: 'json' },
+          { name: 'created', kind: 'date' },
+          { name: 'updated', kind: 'date' },
+        ]),
+      );
+      await tx.run(
+        d.createIndex({ name: 'idx__collections_name', table: COLLECTIONS_TABLE, unique: true, columns: [{ name: 'name', nocase: true }] }),
+      );
+      await tx.run(
+        d.createTable(PARAMS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'value', kind: 'json' },
+          { name: 'created', kind: 'date' },
+          { name: 'updated', kind: 'date' },
+        ]),
+      );
+
+      const superusers = collections.scaffold({ id: 'pbc_3142635823', name: '_superusers', type: 'auth' }, true);
+      superusers.auth = defaultAuthOptions(86_400);
+      for (const f of superusers.fields) if (f.type === 'autodate') f.system = true;
+      await collections.createIn(tx, superusers);
+
+      const owner = 'id = @request.auth.id';
+      const users = collections.scaffold(
+        {
+          id: '_pb_users_auth_',
+          name: 'users',
+          type: 'auth',
+          listRule: owner,
+          viewRule: owner,
+          createRule: '',
+          updateRule: owner,
+          deleteRule: owner,
+          fields: [
+            { name: 'name', type: 'text', max: 255 },
+            {
+              name: 'avatar',
+              type: 'file',
+              maxSelect: 1,
+              mimeTypes: ['image/jpeg', 'image/png', 'image/svg+xml', 'image/gif', 'image/webp'],
+            },
+          ],
+        },
+        false,
+      );
+      await collections.createIn(tx, users);
+    },
+  },
+];
+
+/** Applies every pending system migration; returns the names applied. */
+export async function migrate(engine: Engine, collections: CollectionService): Promise<string[]> {
+  const d = engine.dialect;
+  await engine.run(
+    `${d
+      .createTable(MIGRATIONS_TABLE, [
+        { name: 'file', kind: 'text', primaryKey: true },
+        { name: 'applied', kind: 'number' },
+      ])
+      .replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')}`,
+  );
+  const done = new Set((await engine.all<{ file: string }>(`SELECT file FROM ${MIGRATIONS_TABLE}`)).map((r) => r.file));
+  const applied: string[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.name)) continue;
+    await engine.transaction(async (tx) => {
+      await m.up(tx, engine, collections);
+      await tx.run(`INSERT INTO ${MIGRATIONS_TABLE} (file, applied) VALUES ($1, $2)`, [m.name, Date.now()]);
+    });
+    applied.push(m.name);
+  }
+  return applied;
+}

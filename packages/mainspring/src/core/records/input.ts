@@ -1,0 +1,206 @@
+import { Invalid, kindOf, type ValueSource } from '../collections/fields.js';
+import { type Collection, type Field, isMultiple } from '../collections/model.js';
+import { nowString } from '../dates.js';
+import { type ErrorData, fieldError } from '../errors.js';
+import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
+import type { RecordData } from '../rules/request-info.js';
+
+/**
+ * Turns submitted data into a record: strict per-field conversion, the
+ * `field+` / `+field` / `field-` modifiers, system fields, defaults, and
+ * validation of the whole result. Nothing here touches the database.
+ */
+
+/** Who is writing, which decides what they may set. */
+export interface WriteAccess {
+  /** Superusers may set hidden fields and skip every rule. */
+  superuser: boolean;
+  /** Superusers, and callers the auth collection's manageRule admits, may set `verified`, change `email` and set passwords without `oldPassword`. */
+  manage: boolean;
+}
+
+/** The outcome of applying input to a record. */
+export interface PreparedInput {
+  /** The record as it would be written (passwords still as stored hashes). */
+  data: RecordData;
+  /** Per-field problems; empty when the input is valid. */
+  errors: ErrorData;
+  /** A new plain password to hash and store. */
+  newPassword?: string;
+  /** The `oldPassword` the caller gave, to check against the stored hash. */
+  oldPassword?: string;
+  /** What rules see as `@request.body`: the submitted fields after modifiers. */
+  body: Record<string, unknown>;
+  /** Names of fields whose value was submitted. */
+  submitted: Set<string>;
+}
+
+const LIST_TYPES = new Set(['select', 'relation', 'file']);
+
+/** Splits `name+`, `+name`, `name-` into the field name and its modifier. */
+function splitKey(key: string): { name: string; mod: '' | 'append' | 'prepend' | 'remove' } {
+  if (key.endsWith('+')) return { name: key.slice(0, -1), mod: 'append' };
+  if (key.startsWith('+')) return { name: key.slice(1), mod: 'prepend' };
+  if (key.endsWith('-')) return { name: key.slice(0, -1), mod: 'remove' };
+  return { name: key, mod: '' };
+}
+
+const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : v ? [v as string] : []);
+
+/**
+ * Applies `input` to `current` (null for a new record) and validates the
+ * result. Unknown keys are ignored, as PocketBase does; hidden fields are
+ * ignored for non-superusers (the password of an auth record excepted).
+ */
+export function applyInput(
+  c: Collection,
+  current: RecordData | null,
+  input: Record<string, unknown>,
+  source: ValueSource,
+  access: WriteAccess,
+): PreparedInput {
+  const isNew = current === null;
+  const errors: ErrorData = {};
+  const data: Record<string, unknown> = {};
+  for (const f of c.fields) data[f.name] = current ? current[f.name] : kindOf(f).empty(f);
+  const body: Record<string, unknown> = {};
+  const submitted = new Set<string>();
+  const isAuth = c.type === 'auth';
+  let newPassword: string | undefined;
+  let passwordConfirm: string | undefined;
+  let oldPassword: string | undefined;
+
+  const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
+  const readString = (key: string, v: unknown): string | undefined => {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    errors[key] = fieldError('validation_invalid_type', 'Invalid value type: expected a string.');
+    return undefined;
+  };
+
+  // plain assignments first, then modifiers, so `tags` and `tags+` compose
+  const keys = Object.keys(input).sort((a, b) => Number(splitKey(a).mod !== '') - Number(splitKey(b).mod !== ''));
+  for (const key of keys) {
+    const raw = input[key];
+    if (isAuth && key === 'passwordConfirm') {
+      passwordConfirm = readString(key, raw);
+      body[key] = raw;
+      continue;
+    }
+    if (isAuth && key === 'oldPassword') {
+      oldPassword = readString(key, raw);
+      body[key] = raw;
+      continue;
+    }
+    const { name, mod } = splitKey(key);
+    const field = fieldsByName.get(name);
+    if (!field) {
+      if (!mod) body[key] = raw;
+      continue;
+    }
+    if (field.hidden && !access.superuser && !(isAuth && field.name === 'password')) continue;
+    if (field.type === 'autodate') continue;
+    if (field.name === 'id' && !isNew) {
+      if (raw !== current?.id) errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
+      continue;
+    }
+    if (field.type === 'password') {
+      if (mod) continue;
+      const plain = readString(key, raw);
+      if (plain !== undefined && plain !== '') newPassword = plain;
+      submitted.add(field.name);
+      continue;
+    }
+    const value = applyField(field, data[field.name], raw, mod, source);
+    if (value instanceof Invalid) {
+      errors[field.name] = value.error;
+      continue;
+    }
+    if (value === undefined) continue;
+    data[field.name] = value;
+    body[field.name] = value;
+    submitted.add(field.name);
+  }
+
+  // system values
+  if (isNew) {
+    if (data.id === '' || data.id === undefined) data.id = newRecordId();
+    for (const f of c.fields) {
+      if (f.type === 'text' && f.name !== 'id' && f.autogeneratePattern && data[f.name] === '') {
+        const spec = parseAutogeneratePattern(f.autogeneratePattern);
+        if (spec) data[f.name] = randomString(spec.length, spec.alphabet);
+      }
+    }
+  }
+  const now = nowString();
+  for (const f of c.fields) {
+    if (f.type === 'autodate' && ((isNew && f.onCreate) || (!isNew && f.onUpdate))) data[f.name] = now;
+  }
+
+  if (isAuth) {
+    if (!access.manage) {
+      if (!isNew && data.email !== current?.email) {
+        errors.email = fieldError(
+          'validation_values_mismatch',
+          'Only a superuser or a manager can change the email directly; use request-email-change.',
+        );
+      }
+      if (data.verified !== (isNew ? false : current?.verified)) {
+        errors.verified = fieldError('validation_values_mismatch', 'Only a superuser or a manager can change the verified state.');
+      }
+    }
+    const wantsPassword = isNew || newPassword !== undefined || passwordConfirm !== undefined || oldPassword !== undefined;
+    if (wantsPassword) {
+      if (!newPassword) errors.password = fieldError('validation_required', 'Cannot be blank.');
+      if (newPassword !== undefined && passwordConfirm !== newPassword) {
+        errors.passwordConfirm = passwordConfirm
+          ? fieldError('validation_values_mismatch', "Values don't match.")
+          : fieldError('validation_required', 'Cannot be blank.');
+      }
+      if (!isNew && !access.manage && !oldPassword) errors.oldPassword = fieldError('validation_required', 'Cannot be blank.');
+    }
+  }
+
+  for (const f of c.fields) {
+    if (errors[f.name]) continue;
+    if (f.type === 'password') {
+      if (newPassword !== undefined) {
+        const err = kindOf(f).validate(f, newPassword);
+        if (err) errors[f.name] = err;
+      }
+      continue;
+    }
+    if (f.type === 'text' && f.name === 'tokenKey') continue;
+    const err = kindOf(f).validate(f, data[f.name]);
+    if (err) errors[f.name] = err;
+  }
+
+  const prepared: PreparedInput = { data: data as RecordData, errors, body, submitted };
+  if (newPassword !== undefined) prepared.newPassword = newPassword;
+  if (oldPassword !== undefined) prepared.oldPassword = oldPassword;
+  return prepared;
+}
+
+/** One field's new value after a plain set or a modifier; undefined when nothing changes. */
+function applyField(field: Field, currentValue: unknown, raw: unknown, mod: string, source: ValueSource): unknown {
+  const kind = kindOf(field);
+  if (!mod) return kind.prepare(field, raw, source);
+  if (field.type === 'number') {
+    if (mod === 'prepend') return undefined;
+    const delta = kind.prepare(field, raw, source);
+    if (delta instanceof Invalid) return delta;
+    const next = (currentValue as number) + (mod === 'append' ? 1 : -1) * (delta as number);
+    return Number.isFinite(next) ? next : new Invalid(fieldError('validation_not_a_number', 'The result is not a finite number.'));
+  }
+  if (!LIST_TYPES.has(field.type)) return undefined;
+  const multi = { ...field, maxSelect: Math.max(2, (field as { maxSelect: number }).maxSelect) } as Field;
+  const values = kind.prepare(multi, raw, source);
+  if (values instanceof Invalid) return values;
+  const existing = asList(currentValue);
+  const list = values as string[];
+  let next: string[];
+  if (mod === 'append') next = [...existing, ...list.filter((v) => !existing.includes(v))];
+  else if (mod === 'prepend') next = [...list.filter((v) => !existing.includes(v)), ...existing];
+  else next = existing.filter((v) => !list.includes(v));
+  return isMultiple(field) ? next : (next[next.length - 1] ?? '');
+}

@@ -1,0 +1,456 @@
+import { FilterError, parseSort } from '../../query/index.js';
+import type { Engine, Executor, Row, SqlValue } from '../../storage/engine.js';
+import { hashPassword, verifyPassword } from '../auth/passwords.js';
+import type { ValueSource } from '../collections/fields.js';
+import { parseIndex } from '../collections/indexes.js';
+import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
+import type { CollectionRegistry } from '../collections/registry.js';
+import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import { newRecordId, randomString } from '../ids.js';
+import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
+import { RecordResolver } from '../rules/resolver.js';
+import { parseClientFilter, RecordAccess } from './access.js';
+import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
+import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
+import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
+import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
+
+/** PocketBase's paging: 30 per page by default, at most 1000. */
+export const DEFAULT_PER_PAGE = 30;
+export const MAX_PER_PAGE = 1000;
+
+/** What a list request asks for (the query string, as strings). */
+export interface ListQuery {
+  filter?: string;
+  sort?: string;
+  page?: string;
+  perPage?: string;
+  skipTotal?: string;
+  expand?: string;
+  fields?: string;
+}
+
+/** How a record request wants its result shaped. */
+export interface ShapeQuery {
+  expand?: string;
+  fields?: string;
+}
+
+/** A page of records, PocketBase's list shape. */
+export interface ListResult {
+  page: number;
+  perPage: number;
+  totalItems: number;
+  totalPages: number;
+  items: unknown[];
+}
+
+/** A write's submitted data and where it came from. */
+export interface WriteInput {
+  data: Record<string, unknown>;
+  source: ValueSource;
+}
+
+const TOKEN_KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+function intParam(raw: string | undefined, name: string, def: number, min: number): number {
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d{1,9}$/.test(raw)) throw Errors.invalidQuery(name, 'must be a positive whole number');
+  const n = Number(raw);
+  if (n < min) throw Errors.invalidQuery(name, `must be at least ${min}`);
+  return n;
+}
+
+/**
+ * Record CRUD with PocketBase's semantics: rules, validation, relations,
+ * expand and field selection. Every method may run inside a caller's
+ * transaction (`db`), which is how batch makes several writes atomic.
+ */
+export class RecordService {
+  readonly access: RecordAccess;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly registry: CollectionRegistry,
+  ) {
+    this.access = new RecordAccess(engine, registry);
+  }
+
+  /** The collection, or PocketBase's 404 "Missing collection context.". */
+  collection(idOrName: string): Collection {
+    const c = this.registry.find(idOrName);
+    if (!c) throw Errors.collectionNotFound();
+    return c;
+  }
+
+  private shape(c: Collection, q: ShapeQuery, info: RequestInfo | null): { expand: ExpandTree | null; fields: FieldsPick | null } {
+    const expand = q.expand ? parseExpand(q.expand) : null;
+    const fields = q.fields ? parseFields(q.fields) : null;
+    if (fields) checkFields(fields, c, info);
+    return { expand, fields };
+  }
+
+  private async output(
+    db: Executor,
+    c: Collection,
+    records: RecordData[],
+    q: { expand: ExpandTree | null; fields: FieldsPick | null },
+    info: RequestInfo | null,
+  ) {
+    const out = await serializeWithExpand(this.access, this.registry, db, c, records, q.expand, info);
+    return q.fields ? out.map((r) => pickFields(r, q.fields as FieldsPick)) : out;
+  }
+
+  // ------------------------------------------------------------------ read
+
+  /** `GET /records`: a page of what the list rule and the filter admit. */
+  async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
+    const superuser = isSuperuser(info);
+    if (c.listRule === null && !superuser) throw Errors.superusersOnly();
+    if (!superuser) {
+      for (const v of [q.filter, q.sort]) {
+        for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
+      }
+    }
+    const page = intParam(q.page, 'page', 1, 1);
+    const perPage = Math.min(intParam(q.perPage, 'perPage', DEFAULT_PER_PAGE, 1), MAX_PER_PAGE);
+    const skipTotal = q.skipTotal === '1' || q.skipTotal === 'true';
+    const shape = this.shape(c, q, info);
+    const d = this.engine.dialect;
+    const scope = this.access.scope(info);
+
+    const where: string[] = [];
+    try {
+      if (!superuser && c.listRule) where.push(this.access.rule(scope, c, c.listRule));
+      if (q.filter !== undefined && q.filter.trim() !== '')
+        where.push(this.access.filter(scope, c, parseClientFilter(q.filter), superuser));
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+      throw err;
+    }
+
+    let order: string[] = [];
+    try {
+      if (q.sort) {
+        const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
+        order = parseSort(q.sort).map((k) => `${sorter.resolveSort(k.name)} ${k.desc ? 'DESC' : 'ASC'}`);
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
+      throw err;
+    }
+    // a stable order for paging: insertion order breaks ties
+    const last = order.length > 0 ? (order[order.length - 1] as string) : '';
+    order.push(`${RECORD_ALIAS}.rowid ${last.endsWith('DESC') ? 'DESC' : 'ASC'}`);
+
+    const whereSql = where.length > 0 ? ` WHERE ${where.map((w) => `(${w})`).join(' AND ')}` : '';
+    const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
+    const params = scope.params.values;
+    const limit = scope.params.add(perPage);
+    const offset = scope.params.add((page - 1) * perPage);
+    const rows = await this.engine.all<Row>(
+      `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
+      params,
+    );
+    let totalItems = -1;
+    let totalPages = -1;
+    if (!skipTotal) {
+      const countParams = params.slice(0, params.length - 2);
+      const row = await this.engine.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${from}${whereSql}`, countParams);
+      totalItems = Number(row?.n ?? 0);
+      totalPages = Math.ceil(totalItems / perPage);
+    }
+    const records = rows.map((r) => decodeRow(c, r, d));
+    const items = await this.output(this.engine, c, records, shape, info);
+    return { page, perPage, totalItems, totalPages, items };
+  }
+
+  /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */
+  async view(
+    c: Collection,
+    id: string,
+    q: ShapeQuery,
+    info: RequestInfo | null,
+    db: Executor = this.engine,
+  ): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    if (c.viewRule === null && !superuser) throw Errors.superusersOnly();
+    const shape = this.shape(c, q, info);
+    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule);
+    if (!record) throw Errors.notFound();
+    return (await this.output(db, c, [record], shape, info))[0] as Record<string, unknown>;
+  }
+
+  private async find(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
+    try {
+      return await this.access.findOne(db, c, id, info, rule);
+    } catch (err) {
+      // a rule that cannot compile (a field since removed) denies
+      if (err instanceof FilterError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The stored record without rules, for internal use. */
+  findById(c: Collection, id: string, db: Executor = this.engine): Promise<RecordData | undefined> {
+    return this.find(db, c, id, null, null);
+  }
+
+  // ----------------------------------------------------------------- write
+
+  private async writeAccess(db: Executor, c: Collection, current: RecordData | null, info: RequestInfo | null): Promise<WriteAccess> {
+    const superuser = isSuperuser(info);
+    if (superuser) return { superuser, manage: true };
+    const rule = c.auth?.manageRule;
+    if (!current || !info?.auth || !rule) return { superuser, manage: false };
+    try {
+      return { superuser, manage: await this.access.admits(db, c, current.id, info, rule) };
+    } catch (err) {
+      if (err instanceof FilterError) return { superuser, manage: false };
+      throw err;
+    }
+  }
+
+  /** Hashes a new password (off the event loop) and checks the old one. */
+  private async preparePasswords(
+    c: Collection,
+    prepared: PreparedInput,
+    current: RecordData | null,
+    access: WriteAccess,
+  ): Promise<string | undefined> {
+    if (c.type !== 'auth' || prepared.newPassword === undefined) return undefined;
+    if (current && !access.manage) {
+      const ok = await verifyPassword(prepared.oldPassword ?? '', String(current.password ?? ''));
+      if (!ok) {
+        throw Errors.validation('Failed to update record.', {
+          oldPassword: fieldError('validation_invalid_old_password', 'Missing or invalid old password.'),
+        });
+      }
+    }
+    const field = c.fields.find((f) => f.type === 'password');
+    return hashPassword(prepared.newPassword, field?.type === 'password' ? field.cost : 0);
+  }
+
+  /** Checks every relation id exists; adds `validation_missing_rel_records` errors. */
+  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData): Promise<void> {
+    const d = this.engine.dialect;
+    for (const f of c.fields) {
+      if (f.type !== 'relation' || errors[f.name]) continue;
+      const ids = [...new Set(Array.isArray(data[f.name]) ? (data[f.name] as string[]) : data[f.name] ? [data[f.name] as string] : [])];
+      if (ids.length === 0) continue;
+      const target = this.registry.find(f.collectionId);
+      let found = 0;
+      if (target) {
+        const row = await db.get<{ n: number | string }>(
+          `SELECT COUNT(*) AS n FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${ids.map((_, i) => d.param(i + 1)).join(', ')})`,
+          ids,
+        );
+        found = Number(row?.n ?? 0);
+      }
+      if (found !== ids.length) {
+        errors[f.name] = fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
+      }
+    }
+  }
+
+  /** Runs `fn` in `db` when given (a batch), otherwise in a new transaction. */
+  private inTransaction<T>(db: Executor | undefined, fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return db ? fn(db) : this.engine.transaction(fn);
+  }
+
+  /** Maps a unique-constraint failure to the fields of the violated index. */
+  private uniqueErrors(c: Collection, err: unknown): ErrorData | null {
+    const violation = this.engine.dialect.uniqueViolation(err);
+    if (!violation) return null;
+    let columns = violation.columns;
+    if (!columns && violation.index) {
+      const idx = c.indexes.map((s) => parseIndex(s)).find((p) => typeof p !== 'string' && p.name === violation.index);
+      columns = idx && typeof idx !== 'string' ? idx.columns.map((x) => x.name) : [];
+    }
+    const errors: ErrorData = {};
+    for (const col of columns ?? []) {
+      errors[col] =
+        col === 'id'
+          ? fieldError('validation_pk_invalid', 'The record primary key is invalid or already exists.')
+          : fieldError('validation_not_unique', 'Value must be unique.');
+    }
+    return errors;
+  }
+
+  private async insertRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+    const d = this.engine.dialect;
+    const cols = c.fields.map((f) => d.ident(f.name)).join(', ');
+    const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
+    await tx.run(`INSERT INTO ${d.ident(c.name)} (${cols}) VALUES (${values.map((_, i) => d.param(i + 1)).join(', ')})`, values);
+  }
+
+  private async updateRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+    const d = this.engine.dialect;
+    const fields = c.fields.filter((f) => f.name !== 'id');
+    const values: SqlValue[] = fields.map((f) => encodeValue(f, data[f.name], d));
+    const sets = fields.map((f, i) => `${d.ident(f.name)} = ${d.param(i + 1)}`).join(', ');
+    values.push(data.id);
+    await tx.run(`UPDATE ${d.ident(c.name)} SET ${sets} WHERE ${d.ident('id')} = ${d.param(values.length)}`, values);
+  }
+
+  /** `POST /records`: validates, writes, then checks the create rule against the written row. */
+  async create(c: Collection, input: WriteInput, q: ShapeQuery, info: RequestInfo | null, db?: Executor): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    if (c.createRule === null && !superuser) throw Errors.superusersOnly();
+    const shape = this.shape(c, q, info);
+    const access = await this.writeAccess(db ?? this.engine, c, null, info);
+    const prepared = applyInput(c, null, input.data, input.source, access);
+    if (Object.keys(prepared.errors).length > 0) throw Errors.createFailed(prepared.errors);
+    const hash = await this.preparePasswords(c, prepared, null, access);
+    const data = prepared.data;
+    if (c.type === 'auth') {
+      data.password = hash ?? '';
+      if (!data.tokenKey) data.tokenKey = randomString(50, TOKEN_KEY_ALPHABET);
+    }
+
+    return this.inTransaction(db, async (tx) => {
+      const errors: ErrorData = {};
+      await this.checkRelations(tx, c, data, errors);
+      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+      try {
+        await this.insertRow(tx, c, data);
+      } catch (err) {
+        const unique = this.uniqueErrors(c, err);
+        if (unique) throw Errors.createFailed(unique);
+        throw err;
+      }
+      // checked on the row as written; the transaction rolls back, so a refused create writes nothing
+      if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, data.id, info, prepared.body, c.createRule))) {
+        throw Errors.createFailed();
+      }
+      return (await this.output(tx, c, [data], shape, info))[0] as Record<string, unknown>;
+    });
+  }
+
+  /**
+   * `PATCH /records/:id`. Input is applied to the row as it is inside the
+   * transaction, so `field+`/`field-` are atomic increments.
+   */
+  async update(
+    c: Collection,
+    id: string,
+    input: WriteInput,
+    q: ShapeQuery,
+    info: RequestInfo | null,
+    db?: Executor,
+  ): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    if (c.updateRule === null && !superuser) throw Errors.superusersOnly();
+    const shape = this.shape(c, q, info);
+
+    // a record the rule hides answers 404 before anything about the input is said;
+    // slow work (password checks and hashing) happens outside the transaction
+    const before = await this.find(db ?? this.engine, c, id, null, null);
+    if (!before) throw Errors.notFound();
+    const preAccess = await this.writeAccess(db ?? this.engine, c, before, info);
+    const pre = applyInput(c, before, input.data, input.source, preAccess);
+    if (!superuser && c.updateRule && !(await this.ruleAdmits(db ?? this.engine, c, id, info, pre.body, c.updateRule))) {
+      throw Errors.notFound();
+    }
+    if (Object.keys(pre.errors).length > 0) throw Errors.updateFailed(pre.errors);
+    const hash = await this.preparePasswords(c, pre, before, preAccess);
+
+    return this.inTransaction(db, async (tx) => {
+      const current = await this.find(tx, c, id, null, null);
+      if (!current) throw Errors.notFound();
+      const access = await this.writeAccess(tx, c, current, info);
+      const prepared = applyInput(c, current, input.data, input.source, access);
+      if (!superuser && c.updateRule && !(await this.ruleAdmits(tx, c, id, info, prepared.body, c.updateRule))) {
+        throw Errors.notFound();
+      }
+      if (Object.keys(prepared.errors).length > 0) throw Errors.updateFailed(prepared.errors);
+      const data = prepared.data;
+      if (c.type === 'auth' && prepared.newPassword !== undefined) {
+        // the hash was checked against the password as it was read before
+        if (current.password !== before.password || hash === undefined) {
+          throw Errors.updateFailed({ oldPassword: fieldError('validation_invalid_old_password', 'Missing or invalid old password.') });
+        }
+        data.password = hash;
+        data.tokenKey = randomString(50, TOKEN_KEY_ALPHABET);
+      }
+      const errors: ErrorData = {};
+      await this.checkRelations(tx, c, data, errors);
+      if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
+      try {
+        await this.updateRow(tx, c, data);
+      } catch (err) {
+        const unique = this.uniqueErrors(c, err);
+        if (unique) throw Errors.updateFailed(unique);
+        throw err;
+      }
+      return (await this.output(tx, c, [data], shape, info))[0] as Record<string, unknown>;
+    });
+  }
+
+  /** Whether `rule` admits record `id` with `body` as `@request.body`; a rule that fails to compile denies. */
+  private async ruleAdmits(
+    db: Executor,
+    c: Collection,
+    id: string,
+    info: RequestInfo | null,
+    body: Record<string, unknown>,
+    rule: string,
+  ): Promise<boolean> {
+    try {
+      return await this.access.admits(db, c, id, info ? { ...info, body } : null, rule);
+    } catch (err) {
+      if (err instanceof FilterError) return false;
+      throw err;
+    }
+  }
+
+  /** `DELETE /records/:id`, with PocketBase's relation handling (cascade, unlink, or refuse). */
+  async delete(c: Collection, id: string, info: RequestInfo | null, db?: Executor): Promise<void> {
+    const superuser = isSuperuser(info);
+    if (c.deleteRule === null && !superuser) throw Errors.superusersOnly();
+    await this.inTransaction(db, async (tx) => {
+      const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
+      if (!record) throw Errors.notFound();
+      await this.deleteWithRelations(tx, c, record.id, new Set());
+    });
+  }
+
+  private async deleteWithRelations(tx: Executor, c: Collection, id: string, seen: Set<string>): Promise<void> {
+    const key = `${c.id}/${id}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const d = this.engine.dialect;
+    for (const other of this.registry.all()) {
+      for (const f of other.fields) {
+        if (f.type !== 'relation' || f.collectionId !== c.id) continue;
+        const refs = await this.referencing(tx, other, f, id);
+        for (const ref of refs) {
+          if (other.id === c.id && ref.id === id) continue;
+          if (f.cascadeDelete) {
+            await this.deleteWithRelations(tx, other, ref.id, seen);
+            continue;
+          }
+          const remaining = (Array.isArray(ref[f.name]) ? (ref[f.name] as string[]) : [ref[f.name] as string]).filter((x) => x && x !== id);
+          if (f.required && remaining.length === 0) throw Errors.deleteReferenced();
+          const next = isMultiple(f) ? remaining : (remaining[0] ?? '');
+          await tx.run(`UPDATE ${d.ident(other.name)} SET ${d.ident(f.name)} = $1 WHERE ${d.ident('id')} = $2`, [
+            encodeValue(f, next, d),
+            ref.id,
+          ]);
+        }
+      }
+    }
+    await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [id]);
+  }
+
+  private async referencing(tx: Executor, c: Collection, f: RelationField, id: string): Promise<RecordData[]> {
+    const d = this.engine.dialect;
+    const col = `${RECORD_ALIAS}.${d.ident(f.name)}`;
+    const where = isMultiple(f) ? d.jsonArrayContains(col, '$1') : `${col} = $1`;
+    const rows = await tx.all<Row>(`SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where}`, [id]);
+    return rows.map((r) => decodeRow(c, r, d));
+  }
+}
+
+export { ApiError, newRecordId };

@@ -1,0 +1,575 @@
+import {
+  compileFilter,
+  type Expr,
+  FilterError,
+  parseFilterCached,
+  type Resolved,
+  type Resolver,
+  type SqlParams,
+  type SqlValue,
+  type ValueType,
+} from '../../query/index.js';
+import type { Dialect } from '../../storage/engine.js';
+import { type Collection, type Field, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
+import type { RequestInfo } from './request-info.js';
+
+/** How many relations a path may cross, as in PocketBase. */
+export const MAX_RELATION_DEPTH = 6;
+
+/** Auth fields `@request.auth.*` reads from the caller without a join. */
+const PLAIN_AUTH_FIELDS = new Set(['id', 'collectionId', 'collectionName', 'email', 'emailVisibility', 'verified']);
+const MODIFIERS = new Set(['isset', 'each', 'length', 'lower', 'changed']);
+const VIA = /^(\w+)_via_(\w+)$/;
+
+/** What every resolver of one statement shares. */
+export interface ResolverScope {
+  readonly dialect: Dialect;
+  readonly params: SqlParams;
+  readonly info: RequestInfo | null;
+  /** Finds a collection by id or name (case-insensitive name). */
+  lookup(idOrName: string): Collection | undefined;
+  /** A fresh alias for a self-contained subquery. */
+  nextAlias(prefix: string): string;
+}
+
+/** The value type a field has in filters. */
+export function valueTypeOf(field: Field): ValueType {
+  switch (field.type) {
+    case 'number':
+      return 'number';
+    case 'bool':
+      return 'bool';
+    case 'date':
+    case 'autodate':
+      return 'date';
+    case 'json':
+      return 'json';
+    default:
+      return 'text';
+  }
+}
+
+/** The multi-match subquery under construction: FROM items correlated to the outer row. */
+class Chain {
+  readonly from: string[] = [];
+  readonly where: string[] = [];
+  constructor(
+    public alias: string,
+    private readonly scope: ResolverScope,
+  ) {}
+
+  table(table: string, cond: string): string {
+    const alias = this.scope.nextAlias('mm');
+    const t = `${this.scope.dialect.ident(table)} ${alias}`;
+    if (this.from.length === 0) {
+      this.from.push(t);
+      this.where.push(cond.replaceAll('{{alias}}', alias));
+    } else {
+      this.from.push(`JOIN ${t} ON ${cond.replaceAll('{{alias}}', alias)}`);
+    }
+    this.alias = alias;
+    return alias;
+  }
+
+  jsonEach(arraySql: string): string {
+    const alias = this.scope.nextAlias('mmje');
+    const d = this.scope.dialect;
+    this.from.push(this.from.length === 0 ? d.jsonEach(arraySql, alias) : d.joinJsonEach(arraySql, alias, false));
+    return alias;
+  }
+
+  query(valueSql: string): string {
+    const where = this.where.length > 0 ? ` WHERE ${this.where.join(' AND ')}` : '';
+    return `SELECT ${valueSql} AS v FROM ${this.from.join(' ')}${where}`;
+  }
+}
+
+/**
+ * Resolves the names of a filter or rule over one collection into SQL
+ * (PocketBase's record field resolver). Paths across relations become LEFT
+ * JOINs in {@link joins}, which the caller wraps into one `EXISTS` so that
+ * conditions on the same path speak of the same related record; multi-valued
+ * paths also get a correlated subquery so plain operators can require every
+ * value to match.
+ */
+export class RecordResolver implements Resolver {
+  /** LEFT JOINs by alias, in order. */
+  readonly joins = new Map<string, string>();
+  private readonly aliasPrefix: string;
+
+  constructor(
+    private readonly scope: ResolverScope,
+    private readonly base: Collection,
+    private readonly baseAlias: string,
+    /** Superusers and rules may use hidden fields; clients' filters may not. */
+    public allowHidden: boolean,
+    aliasPrefix?: string,
+  ) {
+    this.aliasPrefix = aliasPrefix ?? baseAlias;
+  }
+
+  private get d() {
+    return this.scope.dialect;
+  }
+
+  private col(alias: string, name: string): string {
+    return `${alias}.${this.d.ident(name)}`;
+  }
+
+  private value(v: unknown): Resolved {
+    if (v === undefined || v === null) return { kind: 'value', value: null };
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return { kind: 'value', value: v };
+    return { kind: 'value', value: JSON.stringify(v) };
+  }
+
+  private join(alias: string, sql: string) {
+    if (!this.joins.has(alias)) this.joins.set(alias, sql);
+  }
+
+  /**
+   * The condition that limits a joined collection to what the caller may
+   * list, when the caller's own filter reaches into it. Superuser-only
+   * collections cannot be reached at all.
+   */
+  private listRuleCondition(collection: Collection, alias: string): string | null {
+    if (this.allowHidden) return null;
+    if (collection.listRule === null) {
+      throw new FilterError(`the fields of "${collection.name}" can be filtered only by superusers`);
+    }
+    if (collection.listRule === '') return null;
+    return compileRuleCondition(this.scope, collection, alias, collection.listRule, `${alias}_lr`);
+  }
+
+  private checkField(collection: Collection, name: string): Field {
+    const field = fieldByName(collection, name);
+    // hidden fields answer exactly as unknown ones: their existence is no oracle
+    if (!field || (field.hidden && !this.allowHidden)) throw new FilterError(`unknown field "${name}"`);
+    return field;
+  }
+
+  resolve(name: string): Resolved {
+    if (name.length > 500) throw new FilterError('field path too long');
+    const props = name.split('.');
+    if (props.some((p) => p === '')) throw new FilterError(`invalid field "${name}"`);
+    if (props[0] === '@request') return this.resolveRequest(name, props);
+    if (props[0] === '@collection') return this.resolveCollection(name, props);
+    if (props[0]?.startsWith('@')) throw new FilterError(`unknown name "${name}"`);
+    return this.walk(this.base, this.baseAlias, this.aliasPrefix, props, null, 0);
+  }
+
+  // ------------------------------------------------------------- @request
+
+  private resolveRequest(name: string, props: string[]): Resolved {
+    const info = this.scope.info;
+    const section = props[1];
+    if (!info) return this.value(null);
+    switch (section) {
+      case 'context':
+      case 'method':
+        if (props.length !== 2) throw new FilterError(`invalid field "${name}"`);
+        return this.value(section === 'context' ? info.context : info.method);
+      case 'query':
+      case 'headers':
+        return this.staticValue(section === 'query' ? info.query : info.headers, props.slice(2), name);
+      case 'auth':
+        return this.resolveAuth(name, props.slice(2));
+      case 'body':
+        return this.resolveBody(name, props.slice(2));
+      default:
+        throw new FilterError(`unknown name "${name}"`);
+    }
+  }
+
+  /** A value looked up in request data by a path; a missing key is NULL. */
+  private staticValue(data: unknown, path: string[], name: string, numeric = false): Resolved {
+    if (path.length === 0) throw new FilterError(`invalid field "${name}"`);
+    const last = path[path.length - 1] as string;
+    const [key, modifier] = splitModifier(last, name);
+    const keys = [...path.slice(0, -1), key];
+    let found = true;
+    let cur: unknown = data;
+    for (const k of keys) {
+      if (cur !== null && typeof cur === 'object' && Object.hasOwn(cur, k)) {
+        cur = (cur as Record<string, unknown>)[k];
+      } else {
+        found = false;
+        cur = undefined;
+        break;
+      }
+    }
+    if (modifier === 'isset') return this.value(found);
+    if (modifier && modifier !== 'lower') throw new FilterError(`the :${modifier} modifier cannot be used on "${name}"`);
+    if (numeric && typeof cur === 'string' && cur.trim() !== '' && Number.isFinite(Number(cur))) cur = Number(cur);
+    if (modifier === 'lower' && cur !== null && cur !== undefined) cur = String(cur).toLowerCase();
+    return this.value(cur);
+  }
+
+  private resolveAuth(name: string, path: string[]): Resolved {
+    const auth = this.scope.info?.auth;
+    if (path.length === 0) throw new FilterError(`invalid field "${name}"`);
+    if (!auth) {
+      splitModifier(path[path.length - 1] as string, name);
+      return this.value(null);
+    }
+    const plainKey = path.length === 1 ? (path[0] as string) : '';
+    if (PLAIN_AUTH_FIELDS.has(plainKey)) {
+      if (plainKey === 'collectionId') return this.value(auth.collection.id);
+      if (plainKey === 'collectionName') return this.value(auth.collection.name);
+      return this.value(auth.record[plainKey]);
+    }
+    // any other auth field is read from the caller's row, so relations can be followed
+    const alias = `${this.aliasPrefix}_auth`;
+    const idParam = this.scope.params.add(auth.record.id);
+    this.join(alias, `LEFT JOIN ${this.d.ident(auth.collection.name)} ${alias} ON ${this.col(alias, 'id')} = ${idParam}`);
+    const chain = new Chain(alias, this.scope);
+    chain.table(auth.collection.name, `${this.col('{{alias}}', 'id')} = ${idParam}`);
+    return this.walk(auth.collection, alias, alias, path, chain, 0, /* multi */ false, /* nullifyMissing */ true);
+  }
+
+  private resolveBody(name: string, path: string[]): Resolved {
+    const info = this.scope.info;
+    if (!info || path.length === 0) return this.value(null);
+    const [fieldName, modifier] = splitModifier(path[0] as string, name);
+    const field = fieldByName(this.base, fieldName);
+    if (!field) return this.staticValue(info.body, path, name);
+    const present = Object.hasOwn(info.body, fieldName);
+    const raw = present ? info.body[fieldName] : undefined;
+
+    if (path.length > 1) {
+      if (field.type !== 'relation' || modifier) return this.staticValue(info.body, path, name);
+      return this.resolveBodyRelation(field, raw, path.slice(1));
+    }
+    switch (modifier) {
+      case 'isset':
+        return this.value(present);
+      case 'length': {
+        if (!(field.type === 'select' || field.type === 'relation' || field.type === 'file')) {
+          throw new FilterError(`the :length modifier needs a multi-valued field, not "${fieldName}"`);
+        }
+        return this.value(toList(raw).length);
+      }
+      case 'lower':
+        return this.value(raw === undefined || raw === null ? null : String(raw).toLowerCase());
+      case 'each': {
+        if (!(field.type === 'select' || field.type === 'relation' || field.type === 'file')) {
+          throw new FilterError(`the :each modifier needs a multi-valued field, not "${fieldName}"`);
+        }
+        const listJson = JSON.stringify(toList(raw).map(String));
+        const alias = `${this.aliasPrefix}_body_${fieldName}_each`;
+        const p = this.scope.params.add(listJson);
+        this.join(alias, this.d.joinJsonEach(p, alias, true));
+        const chain = new Chain(this.baseAlias, this.scope);
+        const mmAlias = chain.jsonEach(this.scope.params.add(listJson));
+        const sql = `${alias}.value`;
+        return isMultiple(field)
+          ? { kind: 'sql', sql, type: 'text', multi: { query: chain.query(`${mmAlias}.value`), type: 'text' } }
+          : { kind: 'sql', sql, type: 'text' };
+      }
+      case 'changed': {
+        // submitted and different from the stored value
+        const expr = parseFilterCached(`@request.body.${fieldName}:isset = true && @request.body.${fieldName} != ${fieldName}`);
+        const sub = new RecordResolver(this.scope, this.base, this.baseAlias, true, `${this.aliasPrefix}_chg`);
+        const sql = wrapJoins(this.scope, sub, compileFilter(expr, sub, this.d, this.scope.params));
+        return { kind: 'sql', sql: `(${sql})`, type: 'bool', nullFallback: 'disabled' };
+      }
+      default:
+        return this.value(
+          field.type === 'number' && typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw,
+        );
+    }
+  }
+
+  private resolveBodyRelation(field: RelationField, raw: unknown, rest: string[]): Resolved {
+    const target = this.scope.lookup(field.collectionId);
+    const ids = toList(raw).filter((v): v is string => typeof v === 'string');
+    if (!target || ids.length === 0) return this.value(null);
+    const alias = `${this.aliasPrefix}_body_${field.name}`;
+    const inList = ids.map((id) => this.scope.params.add(id)).join(', ');
+    this.join(alias, `LEFT JOIN ${this.d.ident(target.name)} ${alias} ON ${this.col(alias, 'id')} IN (${inList})`);
+    const chain = new Chain(this.baseAlias, this.scope);
+    const mmInList = ids.map((id) => this.scope.params.add(id)).join(', ');
+    chain.table(target.name, `${this.col('{{alias}}', 'id')} IN (${mmInList})`);
+    return this.walk(target, alias, alias, rest, chain, 0, isMultiple(field));
+  }
+
+  // ---------------------------------------------------------- @collection
+
+  private resolveCollection(name: string, props: string[]): Resolved {
+    if (props.length < 3) throw new FilterError(`invalid field "${name}"`);
+    const [collName, aliasName] = (props[1] as string).split(':', 2) as [string, string | undefined];
+    if (aliasName !== undefined && !/^\w+$/.test(aliasName)) throw new FilterError(`invalid alias in "${name}"`);
+    const collection = this.scope.lookup(collName);
+    if (!collection) throw new FilterError(`unknown collection in "${name}"`);
+    const alias = `${this.aliasPrefix}_c_${aliasName ? `a_${aliasName}` : collection.name}`;
+    this.join(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON TRUE`);
+    const lr = this.listRuleCondition(collection, alias);
+    if (lr) this.joins.set(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON ${lr}`);
+    const chain = new Chain(this.baseAlias, this.scope);
+    chain.table(collection.name, 'TRUE');
+    return this.walk(collection, alias, alias, props.slice(2), chain, 0, true);
+  }
+
+  // ---------------------------------------------------------------- paths
+
+  /**
+   * Follows `props` from `collection` (joined as `alias`), one relation at a
+   * time, and resolves the last prop as a field of the collection reached.
+   */
+  private walk(
+    collection: Collection,
+    alias: string,
+    aliasPrefix: string,
+    props: string[],
+    chain: Chain | null,
+    depth: number,
+    multi = false,
+    nullifyMissing = false,
+  ): Resolved {
+    const prop = props[0] as string;
+    if (props.length === 1) return this.finish(collection, alias, prop, chain, multi, nullifyMissing);
+    if (depth >= MAX_RELATION_DEPTH) throw new FilterError(`a path may cross at most ${MAX_RELATION_DEPTH} relations`);
+
+    const field = fieldByName(collection, prop);
+    if (field?.hidden && !this.allowHidden) throw new FilterError(`unknown field "${prop}"`);
+    const rest = props.slice(1);
+    const c = chain ?? new Chain(alias, this.scope);
+
+    if (field?.type === 'json') {
+      const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+      if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
+      const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
+      if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled' };
+      const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
+      return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', multi: { query: c.query(mmSql), type: 'json' } };
+    }
+
+    if (!field) {
+      const via = VIA.exec(prop);
+      if (!via) {
+        if (nullifyMissing) return this.value(null);
+        throw new FilterError(`unknown field "${prop}"`);
+      }
+      return this.walkBackRelation(
+        collection,
+        alias,
+        aliasPrefix,
+        prop,
+        via[1] as string,
+        via[2] as string,
+        rest,
+        c,
+        depth,
+        nullifyMissing,
+      );
+    }
+    if (field.type !== 'relation') throw new FilterError(`"${prop}" is not a relation field`);
+    const target = this.scope.lookup(field.collectionId);
+    if (!target) throw new FilterError(`the collection of "${prop}" no longer exists`);
+
+    const many = isMultiple(field);
+    // `rel.id` of a single relation is the column itself
+    if (!many && rest.length === 1 && rest[0] === 'id') return this.finish(collection, alias, prop, chain, multi, nullifyMissing);
+
+    const newAlias = `${aliasPrefix}_${prop}`;
+    const lr = this.listRuleCondition(target, newAlias);
+    const extra = lr ? ` AND ${lr}` : '';
+    if (!many) {
+      this.join(
+        newAlias,
+        `LEFT JOIN ${this.d.ident(target.name)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${this.col(alias, prop)}${extra}`,
+      );
+      const from = c.alias;
+      c.table(target.name, `${this.col('{{alias}}', 'id')} = ${this.col(from, prop)}${lr ? ` AND ${this.chainRule(target)}` : ''}`);
+    } else {
+      const je = `${newAlias}_je`;
+      this.join(je, this.d.joinJsonEach(this.col(alias, prop), je, true));
+      this.join(newAlias, `LEFT JOIN ${this.d.ident(target.name)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${je}.value${extra}`);
+      const mje = c.jsonEach(this.col(c.alias, prop));
+      c.table(target.name, `${this.col('{{alias}}', 'id')} = ${mje}.value${lr ? ` AND ${this.chainRule(target)}` : ''}`);
+    }
+    return this.walk(target, newAlias, newAlias, rest, c, depth + 1, multi || many, nullifyMissing);
+  }
+
+  /** The list rule of `collection` on the chain's next alias (filled in by {@link Chain.table}). */
+  private chainRule(collection: Collection): string {
+    const rule = collection.listRule ?? '';
+    return compileRuleCondition(this.scope, collection, '{{alias}}', rule, this.scope.nextAlias('mmlr'));
+  }
+
+  private walkBackRelation(
+    collection: Collection,
+    alias: string,
+    aliasPrefix: string,
+    prop: string,
+    backName: string,
+    backFieldName: string,
+    rest: string[],
+    c: Chain,
+    depth: number,
+    nullifyMissing: boolean,
+  ): Resolved {
+    const back = this.scope.lookup(backName);
+    const backField = back ? fieldByName(back, backFieldName) : undefined;
+    if (!back || !backField || backField.type !== 'relation' || backField.collectionId !== collection.id) {
+      if (nullifyMissing) return this.value(null);
+      throw new FilterError(`invalid back-relation "${prop}"`);
+    }
+    if (backField.hidden && !this.allowHidden) throw new FilterError(`invalid back-relation "${prop}"`);
+    const newAlias = `${aliasPrefix}_${prop}`;
+    const lr = this.listRuleCondition(back, newAlias);
+    const extra = lr ? ` AND ${lr}` : '';
+    const link = (a: string, from: string) =>
+      isMultiple(backField)
+        ? this.d.jsonArrayContains(this.col(a, backFieldName), this.col(from, 'id'))
+        : `${this.col(a, backFieldName)} = ${this.col(from, 'id')}`;
+    this.join(newAlias, `LEFT JOIN ${this.d.ident(back.name)} ${newAlias} ON ${link(newAlias, alias)}${extra}`);
+    const from = c.alias;
+    c.table(back.name, `${link('{{alias}}', from)}${lr ? ` AND ${this.chainRule(back)}` : ''}`);
+    return this.walk(back, newAlias, newAlias, rest, c, depth + 1, true, nullifyMissing);
+  }
+
+  /** Resolves the last prop of a path: a field of `collection`, with an optional modifier. */
+  private finish(
+    collection: Collection,
+    alias: string,
+    prop: string,
+    chain: Chain | null,
+    multi: boolean,
+    nullifyMissing: boolean,
+  ): Resolved {
+    const [name, modifier] = splitModifier(prop, prop);
+    if (modifier === 'isset' || modifier === 'changed') {
+      throw new FilterError(`the :${modifier} modifier works only on @request.body fields`);
+    }
+    let field: Field;
+    try {
+      field = this.checkField(collection, name);
+    } catch (err) {
+      if (nullifyMissing && !fieldByName(collection, name)) return this.value(null);
+      throw err;
+    }
+    const column = this.col(alias, name);
+    const chainColumn = chain ? this.col(chain.alias, name) : column;
+    const listLike = field.type === 'select' || field.type === 'relation' || field.type === 'file';
+    const withMulti = (sql: string, type: ValueType, mmSql: string, extra: Partial<Extract<Resolved, { kind: 'sql' }>> = {}): Resolved =>
+      multi && chain
+        ? { kind: 'sql', sql, type, ...extra, multi: { query: chain.query(mmSql), type } }
+        : { kind: 'sql', sql, type, ...extra };
+
+    if (modifier === 'length') {
+      if (!listLike) throw new FilterError(`the :length modifier needs a multi-valued field, not "${name}"`);
+      const len = (col: string) => (isMultiple(field) ? this.d.jsonArrayLength(col) : `(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`);
+      return withMulti(len(column), 'number', len(chainColumn));
+    }
+    if (modifier === 'each') {
+      if (!listLike) throw new FilterError(`the :each modifier needs a multi-valued field, not "${name}"`);
+      if (!isMultiple(field)) return withMulti(column, 'text', chainColumn);
+      const je = `${alias}_${name}_each`;
+      this.join(je, this.d.joinJsonEach(column, je, true));
+      const c = chain ?? new Chain(alias, this.scope);
+      const mje = c.jsonEach(chainColumn);
+      return { kind: 'sql', sql: `${je}.value`, type: 'text', multi: { query: c.query(`${mje}.value`), type: 'text' } };
+    }
+
+    const type = valueTypeOf(field);
+    let sql = column;
+    let mmSql = chainColumn;
+    if (isMultiple(field)) {
+      // the raw stored list, compared as text (PocketBase's behaviour); use :each for items
+      sql = this.d.asText(column, 'json');
+      mmSql = this.d.asText(chainColumn, 'json');
+    }
+    if (modifier === 'lower') {
+      sql = `LOWER(${sql})`;
+      mmSql = `LOWER(${mmSql})`;
+    }
+    const resolved = withMulti(sql, isMultiple(field) ? 'text' : type, mmSql, type === 'json' ? { nullFallback: 'disabled' } : {});
+    if (name === 'email' && collection.type === 'auth' && !this.allowHidden) {
+      // a non-superuser may match emails only of records that show them
+      const visible = `${this.col(alias, 'emailVisibility')} = TRUE`;
+      return { ...resolved, wrap: (cmp: string) => `(${cmp} AND ${visible})` } as Resolved;
+    }
+    return resolved;
+  }
+
+  // ---------------------------------------------------------------- sort
+
+  /**
+   * An ORDER BY expression for a sort key: a field, or a path through
+   * single relations (as a scalar subquery). Multi-valued paths cannot be sorted.
+   */
+  resolveSort(name: string): string {
+    if (name === '@random') return this.d.random();
+    if (name === '@rowid') return 'rowid';
+    const props = name.split('.');
+    let collection = this.base;
+    let alias = this.baseAlias;
+    const wraps: { table: string; alias: string; cond: string }[] = [];
+    for (let i = 0; i < props.length - 1; i++) {
+      const prop = props[i] as string;
+      const field = fieldByName(collection, prop);
+      if (!field || (field.hidden && !this.allowHidden) || field.type !== 'relation' || isMultiple(field)) {
+        throw new FilterError(`cannot sort by "${name}"`);
+      }
+      if (i >= MAX_RELATION_DEPTH) throw new FilterError(`cannot sort by "${name}"`);
+      const target = this.scope.lookup(field.collectionId);
+      if (!target) throw new FilterError(`cannot sort by "${name}"`);
+      const next = this.scope.nextAlias('srt');
+      const lr = this.listRuleCondition(target, next);
+      wraps.push({ table: target.name, alias: next, cond: `${this.col(next, 'id')} = ${this.col(alias, prop)}${lr ? ` AND ${lr}` : ''}` });
+      collection = target;
+      alias = next;
+    }
+    const [fieldName, modifier] = splitModifier(props[props.length - 1] as string, name);
+    const field = this.checkField(collection, fieldName);
+    if (modifier && modifier !== 'lower' && modifier !== 'length') throw new FilterError(`cannot sort by "${name}"`);
+    let sql = this.col(alias, fieldName);
+    if (modifier === 'lower') sql = `LOWER(${sql})`;
+    if (modifier === 'length') {
+      if (!isMultiple(field)) throw new FilterError(`cannot sort by "${name}"`);
+      sql = this.d.jsonArrayLength(sql);
+    }
+    if (wraps.length === 0) return sql;
+    const [first, ...others] = wraps as [(typeof wraps)[0], ...typeof wraps];
+    const joins = others.map((w) => `JOIN ${this.d.ident(w.table)} ${w.alias} ON ${w.cond}`).join(' ');
+    return `(SELECT ${sql} FROM ${this.d.ident(first.table)} ${first.alias} ${joins} WHERE ${first.cond} LIMIT 1)`;
+  }
+}
+
+function splitModifier(prop: string, name: string): [string, string | undefined] {
+  const i = prop.indexOf(':');
+  if (i < 0) return [prop, undefined];
+  const modifier = prop.slice(i + 1);
+  if (!MODIFIERS.has(modifier)) throw new FilterError(`unknown modifier in "${name}"`);
+  return [prop.slice(0, i), modifier];
+}
+
+function toList(raw: unknown): unknown[] {
+  if (raw === undefined || raw === null || raw === '') return [];
+  return Array.isArray(raw) ? raw : [raw];
+}
+
+/** `sql` evaluated over the resolver's joins: one EXISTS, so a path means one related row. */
+export function wrapJoins(scope: ResolverScope, resolver: RecordResolver, sql: string): string {
+  if (resolver.joins.size === 0) return sql;
+  return `EXISTS (SELECT 1 FROM (SELECT 1 AS one) ${scope.nextAlias('j')} ${[...resolver.joins.values()].join(' ')} WHERE ${sql})`;
+}
+
+/**
+ * A rule of `collection` as a self-contained SQL condition on the row joined
+ * as `alias`. Rules are written by superusers, so they may read hidden fields.
+ */
+export function compileRuleCondition(
+  scope: ResolverScope,
+  collection: Collection,
+  alias: string,
+  rule: string,
+  aliasPrefix: string,
+): string {
+  if (rule === '') return 'TRUE';
+  const expr: Expr = parseFilterCached(rule);
+  const resolver = new RecordResolver(scope, collection, alias, true, aliasPrefix);
+  return wrapJoins(scope, resolver, compileFilter(expr, resolver, scope.dialect, scope.params));
+}
+
+export type { SqlValue };

@@ -1,0 +1,88 @@
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../core/app.js';
+import { Errors } from '../core/errors.js';
+import { type AuthState, isSuperuser, type RequestContext, type RequestInfo } from '../core/rules/request-info.js';
+
+/**
+ * Per-request state the routes share: the caller (resolved once, from the
+ * `Authorization` header with or without `Bearer `) and the request data
+ * that rules read as `@request.*`.
+ */
+
+const authCache = new WeakMap<FastifyRequest, Promise<AuthState | null>>();
+
+/** The bearer token of a request, if any. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || header === '') return null;
+  const token = header.startsWith('Bearer ') ? header.slice(7) : header;
+  return token.trim() || null;
+}
+
+/** The caller, or null; an invalid token is treated as no token. */
+export function callerOf(app: App, request: FastifyRequest): Promise<AuthState | null> {
+  let p = authCache.get(request);
+  if (!p) {
+    const token = bearerToken(request);
+    p = token ? app.auth.authenticate(token) : Promise.resolve(null);
+    authCache.set(request, p);
+  }
+  return p;
+}
+
+function firstValues(query: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof query !== 'object' || query === null) return out;
+  for (const [k, v] of Object.entries(query)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (typeof first === 'string') out[k] = first;
+  }
+  return out;
+}
+
+function normalizedHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(request.headers)) {
+    if (typeof v === 'string') out[k.toLowerCase().replaceAll('-', '_')] = v;
+    else if (Array.isArray(v) && typeof v[0] === 'string') out[k.toLowerCase().replaceAll('-', '_')] = v[0];
+  }
+  return out;
+}
+
+/** What rules see of this request. */
+export async function requestInfo(app: App, request: FastifyRequest, context: RequestContext = 'default'): Promise<RequestInfo> {
+  const auth = await callerOf(app, request);
+  const body =
+    typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)
+      ? (request.body as Record<string, unknown>)
+      : {};
+  return {
+    auth,
+    method: request.method,
+    context,
+    query: firstValues(request.query),
+    headers: normalizedHeaders(request),
+    body,
+  };
+}
+
+/** The query string as first values, for the record services. */
+export function queryOf(request: FastifyRequest): Record<string, string> {
+  return firstValues(request.query);
+}
+
+/** Throws 401 without a valid token and 403 for a non-superuser. */
+export async function requireSuperuser(app: App, request: FastifyRequest): Promise<RequestInfo> {
+  const info = await requestInfo(app, request);
+  if (!info.auth) throw Errors.unauthorized();
+  if (!isSuperuser(info)) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+  return info;
+}
+
+/** The submitted body as an object (a non-object JSON body is a 400). */
+export function bodyObject(request: FastifyRequest): Record<string, unknown> {
+  const body = request.body;
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw Errors.invalidBody('The request body must be a JSON object.');
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ApiError, Errors } from '../core/errors.js';
+import { FilterError } from '../query/index.js';
+import { EngineBusyError } from '../storage/sqlite/engine.js';
+
+/**
+ * Turns anything thrown into PocketBase's error body. Client errors keep their
+ * message; anything unexpected is logged with the request id and answered
+ * with a generic 500 that says nothing of its cause.
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof FilterError) return Errors.invalidFilter(err.message);
+  if (err instanceof EngineBusyError) return Errors.busy();
+  const fe = err as FastifyError;
+  switch (fe?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return Errors.bodyTooLarge(Number((fe.message.match(/\d+/) ?? ['0'])[0]));
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return Errors.unsupportedMediaType();
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return Errors.invalidBody();
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return Errors.badRequest();
+  }
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ApiError(
+      fe.statusCode,
+      'client_error',
+      fe.statusCode === 404 ? "The requested resource wasn't found." : Errors.badRequest().message,
+    );
+  }
+  return Errors.internal();
+}
+
+/** Installs the error and not-found handlers. */
+export function registerErrorHandlers(server: FastifyInstance): void {
+  server.setErrorHandler((err, request, reply) => {
+    const api = toApiError(err);
+    if (api.status >= 500) request.log.error({ err }, 'request failed');
+    if (api.status === 429) reply.header('Retry-After', '1');
+    reply.status(api.status).send(api.toJSON());
+  });
+  server.setNotFoundHandler((_request, reply) => {
+    const api = Errors.routeNotFound();
+    reply.status(api.status).send(api.toJSON());
+  });
+}

@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../../core/app.js';
+import { ApiError, type ErrorData, Errors, fieldError } from '../../core/errors.js';
+import { checkJsonValue } from '../body.js';
+import { bodyObject, requestInfo } from '../context.js';
+
+const RECORDS_PATH = /^\/api\/collections\/([^/?]+)\/records(?:\/([^/?]+))?$/;
+
+interface BatchItem {
+  method: string;
+  url: string;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+function readItems(raw: unknown, max: number): BatchItem[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw Errors.validation('Invalid batch request data.', { requests: fieldError('validation_required', 'Cannot be blank.') });
+  }
+  if (raw.length > max) {
+    throw Errors.validation('Invalid batch request data.', {
+      requests: fieldError('validation_length_too_long', `The length must be no more than ${max}.`),
+    });
+  }
+  const errors: ErrorData = {};
+  const items = raw.map((item, i) => {
+    const r = item as Record<string, unknown>;
+    const ok =
+      typeof r === 'object' &&
+      r !== null &&
+      typeof r.method === 'string' &&
+      typeof r.url === 'string' &&
+      r.url.length <= 2000 &&
+      (r.body === undefined || r.body === null || (typeof r.body === 'object' && !Array.isArray(r.body))) &&
+      (r.headers === undefined || r.headers === null || (typeof r.headers === 'object' && !Array.isArray(r.headers)));
+    if (!ok) {
+      errors[i] = fieldError('validation_invalid_value', 'Each request needs a method, a url and an object body.');
+      return undefined;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries((r.headers as Record<string, unknown>) ?? {})) if (typeof v === 'string') headers[k] = v;
+    return { method: (r.method as string).toUpperCase(), url: r.url as string, body: (r.body as Record<string, unknown>) ?? {}, headers };
+  });
+  if (Object.keys(errors).length > 0) throw Errors.validation('Invalid batch request data.', { requests: errors });
+  return items as BatchItem[];
+}
+
+/**
+ * `POST /api/batch`: record writes (create, update, upsert, delete) run in one
+ * transaction through the same record service and rules as the REST routes.
+ * The first failure rolls everything back and is reported with its index.
+ */
+export function batchRoutes(server: FastifyInstance, app: App): void {
+  server.post('/api/batch', async (request) => {
+    const settings = app.settings.batch;
+    if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
+    const items = readItems(bodyObject(request).requests, settings.maxRequests);
+    const base = await requestInfo(app, request, 'batch');
+    const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
+
+    return app.engine.transaction(async (tx) => {
+      const results: { status: number; body: unknown }[] = [];
+      for (const [i, item] of items.entries()) {
+        try {
+          if (Date.now() > deadline) throw Errors.badRequest('The batch transaction timed out.');
+          checkJsonValue(item.body);
+          const url = new URL(item.url, 'http://batch.invalid');
+          const m = RECORDS_PATH.exec(url.pathname);
+          if (!m) throw Errors.badRequest('Unknown batch request action.');
+          const c = app.records.collection(decodeURIComponent(m[1] as string));
+          let id = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+          const query = Object.fromEntries(url.searchParams);
+          const headers = { ...base.headers };
+          for (const [k, v] of Object.entries(item.headers)) {
+            if (k.toLowerCase() !== 'authorization') headers[k.toLowerCase().replaceAll('-', '_')] = v;
+          }
+          let method = item.method;
+          if (method === 'PUT' && id === undefined) {
+            // upsert: an update when the submitted id exists
+            const bodyId = typeof item.body.id === 'string' ? item.body.id : '';
+            if (bodyId && (await app.records.findById(c, bodyId, tx))) {
+              method = 'PATCH';
+              id = bodyId;
+            } else method = 'POST';
+          }
+          const info = { ...base, method, query, headers, body: item.body };
+          const input = { data: item.body, source: 'json' as const };
+          if (method === 'POST' && id === undefined) {
+            results.push({ status: 200, body: await app.records.create(c, input, query, info, tx) });
+          } else if (method === 'PATCH' && id !== undefined) {
+            results.push({ status: 200, body: await app.records.update(c, id, input, query, info, tx) });
+          } else if (method === 'DELETE' && id !== undefined) {
+            await app.records.delete(c, id, info, tx);
+            results.push({ status: 204, body: null });
+          } else {
+            throw Errors.badRequest('Unknown batch request action.');
+          }
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          throw Errors.batchFailed({
+            requests: { [i]: { code: 'batch_request_failed', message: 'Batch request failed.', response: err.toJSON() } as never },
+          });
+        }
+      }
+      return results;
+    });
+  });
+}

@@ -1,0 +1,44 @@
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../../core/app.js';
+import { listCollections } from '../../core/collections/service.js';
+import { Errors } from '../../core/errors.js';
+import { bodyObject, queryOf, requireSuperuser } from '../context.js';
+
+type Params = { collection: string };
+
+/** The collections API, superusers only: list, view, create, update, delete, import. */
+export function collectionRoutes(server: FastifyInstance, app: App): void {
+  server.get('/api/collections', async (request) => {
+    await requireSuperuser(app, request);
+    return listCollections(app.engine, app.collections, queryOf(request));
+  });
+
+  server.get<{ Params: Params }>('/api/collections/:collection', async (request) => {
+    await requireSuperuser(app, request);
+    const c = app.collections.registry.find(request.params.collection);
+    if (!c) throw Errors.notFound();
+    return app.collections.toJSON(c);
+  });
+
+  server.post('/api/collections', async (request) => {
+    await requireSuperuser(app, request);
+    return app.collections.toJSON(await app.collections.create(bodyObject(request)));
+  });
+
+  server.patch<{ Params: Params }>('/api/collections/:collection', async (request) => {
+    await requireSuperuser(app, request);
+    return app.collections.toJSON(await app.collections.update(request.params.collection, bodyObject(request)));
+  });
+
+  server.delete<{ Params: Params }>('/api/collections/:collection', async (request, reply) => {
+    await requireSuperuser(app, request);
+    await app.collections.delete(request.params.collection);
+    return reply.status(204).send();
+  });
+
+  server.put('/api/collections/import', async (request, reply) => {
+    await requireSuperuser(app, request);
+    await app.collections.importAll(bodyObject(request));
+    return reply.status(204).send();
+  });
+}

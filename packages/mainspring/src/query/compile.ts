@@ -1,0 +1,226 @@
+import { baseOp, type Expr, isAnyOp, type Operand, type Operator } from './ast.js';
+import { FilterError } from './errors.js';
+
+/** A value that is sent to the database as a bound parameter. */
+export type SqlValue = string | number | boolean | null;
+
+/** What kind of value an SQL operand holds, for engines that need casts. */
+export type ValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';
+
+/**
+ * The engine-specific SQL the compiler needs. Each storage dialect
+ * implements it; the compiler itself writes only portable SQL.
+ */
+export interface SqlFlavor {
+  /** The placeholder of the n-th (1-based) bound parameter. */
+  param(n: number): string;
+  /** Case-insensitive `left LIKE right ESCAPE '\'`, negated for `!~`. */
+  like(left: string, right: string, negate: boolean): string;
+  /** Null-safe equality (`IS`), negated for inequality (`IS NOT`). */
+  same(left: string, right: string, negate: boolean): string;
+  /** True when `sql` holds the "empty" value of its type (`''` or NULL); negated for non-empty. */
+  isEmpty(sql: string, type: ValueType, negate: boolean): string;
+  /** `sql` with NULL replaced by its type's empty value, comparable with `=`. */
+  coalesceEmpty(sql: string, type: ValueType): string;
+  /** `sql` cast to text, to wrap it in `%…%` for `~`. */
+  asText(sql: string, type: ValueType): string;
+}
+
+/**
+ * A multi-valued operand (a multi relation, a back-relation, `:each`,
+ * `@collection`): a correlated subquery `SELECT <value> AS v FROM …` over all
+ * of its values, used to require that every value matches.
+ */
+export interface MultiMatch {
+  readonly query: string;
+  readonly type: ValueType;
+}
+
+/** What a name in a filter resolves to. */
+export type Resolved =
+  /** A request or literal value: bound as a parameter (null becomes NULL). */
+  | { readonly kind: 'value'; readonly value: SqlValue }
+  | {
+      readonly kind: 'sql';
+      /** The expression, valid in the scope of the resolver's joins. */
+      readonly sql: string;
+      readonly type: ValueType;
+      /**
+       * How NULL and '' relate: `auto` treats them as one (PocketBase's
+       * non-nullable fields); `disabled` compares with `IS` (JSON values).
+       */
+      readonly nullFallback?: 'auto' | 'disabled';
+      /** Set when the operand has many values per record. */
+      readonly multi?: MultiMatch;
+      /** Wraps the finished comparison, e.g. to add `AND emailVisibility`. */
+      readonly wrap?: (comparison: string) => string;
+    };
+
+/** Maps the names in a filter (`title`, `author.name`, `@request.auth.id`) to SQL. */
+export interface Resolver {
+  /** Throws {@link FilterError} for a name the caller may not use or that does not exist. */
+  resolve(name: string): Resolved;
+}
+
+/** The ordered list of bound parameters of one statement. */
+export class SqlParams {
+  readonly values: SqlValue[] = [];
+  constructor(private readonly flavor: SqlFlavor) {}
+
+  /** Binds a value and returns its placeholder. */
+  add(value: SqlValue): string {
+    this.values.push(value);
+    return this.flavor.param(this.values.length);
+  }
+}
+
+/** Literal names that mean a value when the resolver does not know them. */
+const LITERAL_IDENTS: Record<string, SqlValue> = { null: null, true: true, false: false };
+
+const isEmptyValue = (r: Resolved) => r.kind === 'value' && (r.value === null || r.value === '');
+const isKnownNonEmpty = (r: Resolved) => r.kind === 'value' && r.value !== null && r.value !== '';
+
+/**
+ * The LIKE pattern for a `~` value. As in PocketBase, a value with an
+ * unescaped `%` is a pattern the caller wrote on purpose (`"Lorem%"` is a
+ * prefix match) and is used as it is; any other value is a literal to find
+ * anywhere: its `%`, `_` and `\` are escaped and it is wrapped in `%…%`.
+ */
+export function likePattern(value: string): string {
+  let escaped = false;
+  for (const c of value) {
+    if (c === '%' && !escaped) return value;
+    escaped = c === '\\' && !escaped;
+  }
+  return `%${value.replace(/[\\%_]/g, '\\$&')}%`;
+}
+
+/**
+ * Compiles a parsed filter into an SQL boolean expression whose every value
+ * is a bound parameter in `params`. Semantics follow PocketBase: NULL and ''
+ * are one value for ordinary fields, `~` is a case-insensitive "contains",
+ * and plain operators over a multi-valued operand require every value to
+ * match while the `?` forms require one.
+ */
+export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor, params: SqlParams): string {
+  const resolve = (operand: Operand): Resolved => {
+    switch (operand.kind) {
+      case 'text':
+        return { kind: 'value', value: operand.value };
+      case 'number':
+        return { kind: 'value', value: operand.value };
+      case 'call':
+        throw new FilterError(`unknown function "${operand.name}"`);
+      case 'ident': {
+        const lower = operand.name.toLowerCase();
+        try {
+          return resolver.resolve(operand.name);
+        } catch (err) {
+          if (lower in LITERAL_IDENTS) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
+          throw err;
+        }
+      }
+    }
+  };
+
+  const sqlOf = (r: Resolved): string => {
+    if (r.kind === 'sql') return r.sql;
+    if (r.value === null) return 'NULL';
+    if (typeof r.value === 'boolean') return r.value ? 'TRUE' : 'FALSE';
+    return params.add(r.value);
+  };
+
+  const typeOf = (r: Resolved): ValueType => {
+    if (r.kind === 'sql') return r.type;
+    if (typeof r.value === 'number') return 'number';
+    if (typeof r.value === 'boolean') return 'bool';
+    return 'text';
+  };
+
+  const equality = (equal: boolean, left: Resolved, right: Resolved): string => {
+    const noFallback =
+      (left.kind === 'sql' && left.nullFallback === 'disabled') || (right.kind === 'sql' && right.nullFallback === 'disabled');
+    if (noFallback) return flavor.same(sqlOf(left), sqlOf(right), !equal);
+
+    const leftEmpty = isEmptyValue(left);
+    const rightEmpty = isEmptyValue(right);
+    if (leftEmpty && rightEmpty) return equal ? 'TRUE' : 'FALSE';
+    if (leftEmpty) return flavor.isEmpty(sqlOf(right), typeOf(right), !equal);
+    if (rightEmpty) return flavor.isEmpty(sqlOf(left), typeOf(left), !equal);
+    if (isKnownNonEmpty(left) || isKnownNonEmpty(right)) {
+      return equal ? `${sqlOf(left)} = ${sqlOf(right)}` : flavor.same(sqlOf(left), sqlOf(right), true);
+    }
+    const l = flavor.coalesceEmpty(sqlOf(left), typeOf(left));
+    const r = flavor.coalesceEmpty(sqlOf(right), typeOf(right));
+    return equal ? `${l} = ${r}` : `${l} <> ${r}`;
+  };
+
+  const like = (negate: boolean, left: Resolved, right: Resolved): string => {
+    const l = flavor.asText(sqlOf(left), typeOf(left));
+    if (right.kind === 'value') {
+      const pattern = params.add(likePattern(right.value === null ? '' : String(right.value)));
+      return flavor.like(l, pattern, negate);
+    }
+    return flavor.like(l, `('%' || ${flavor.asText(right.sql, right.type)} || '%')`, negate);
+  };
+
+  const plain = (op: Operator, left: Resolved, right: Resolved): string => {
+    switch (op) {
+      case '=':
+        return equality(true, left, right);
+      case '!=':
+        return equality(false, left, right);
+      case '~':
+        return like(false, left, right);
+      case '!~':
+        return like(true, left, right);
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return `${sqlOf(left)} ${op} ${sqlOf(right)}`;
+      default:
+        throw new FilterError(`unknown operator "${op}"`);
+    }
+  };
+
+  /** Every value of a multi-valued side must satisfy the comparison. */
+  const everyValue = (op: Operator, multi: MultiMatch, other: Resolved, multiOnLeft: boolean): string => {
+    const alias = `__mm${params.values.length}_${Math.random().toString(36).slice(2, 8)}`;
+    const value: Resolved = { kind: 'sql', sql: `${alias}.v`, type: multi.type };
+    const cond = multiOnLeft ? plain(op, value, other) : plain(op, other, value);
+    return `NOT EXISTS (SELECT 1 FROM (${multi.query}) ${alias} WHERE NOT COALESCE(${cond}, FALSE))`;
+  };
+
+  const bothEvery = (op: Operator, left: MultiMatch, right: MultiMatch): string => {
+    const suffix = `${params.values.length}_${Math.random().toString(36).slice(2, 8)}`;
+    const l: Resolved = { kind: 'sql', sql: `__ml${suffix}.v`, type: left.type };
+    const r: Resolved = { kind: 'sql', sql: `__mr${suffix}.v`, type: right.type };
+    return `NOT EXISTS (SELECT 1 FROM (${left.query}) __ml${suffix} CROSS JOIN (${right.query}) __mr${suffix} WHERE NOT COALESCE(${plain(op, l, r)}, FALSE))`;
+  };
+
+  const comparison = (op: Operator, leftOperand: Operand, rightOperand: Operand): string => {
+    const left = resolve(leftOperand);
+    const right = resolve(rightOperand);
+    const base = baseOp(op);
+    let sql = plain(base, left, right);
+    if (!isAnyOp(op)) {
+      const lm = left.kind === 'sql' ? left.multi : undefined;
+      const rm = right.kind === 'sql' ? right.multi : undefined;
+      if (lm && rm) sql = `(${sql} AND ${bothEvery(base, lm, rm)})`;
+      else if (lm) sql = `(${sql} AND ${everyValue(base, lm, right, true)})`;
+      else if (rm) sql = `(${sql} AND ${everyValue(base, rm, left, false)})`;
+    }
+    if (left.kind === 'sql' && left.wrap) sql = left.wrap(sql);
+    if (right.kind === 'sql' && right.wrap) sql = right.wrap(sql);
+    return sql;
+  };
+
+  const walk = (node: Expr): string => {
+    if (node.kind === 'cmp') return comparison(node.op, node.left, node.right);
+    const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
+    return `(${node.items.map(walk).join(joiner)})`;
+  };
+
+  return walk(expr);
+}

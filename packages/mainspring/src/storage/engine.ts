@@ -1,0 +1,122 @@
+/**
+ * The seam between Mainspring and a database. Everything above `storage/`
+ * talks to an {@link Engine}; each engine folder (`sqlite/`, `postgres/`)
+ * implements it with the same file names, and SQL that differs between
+ * engines lives only in that engine's {@link Dialect}.
+ */
+
+/** A value bound to a statement parameter. */
+export type SqlValue = string | number | boolean | null;
+
+/** A row as the driver returns it, before {@link Dialect.decode}. */
+export type Row = Record<string, unknown>;
+
+/** How a column stores a field's value; decides its SQL type and its encoding. */
+export type ColumnKind =
+  /** a string, '' when empty */
+  | 'text'
+  /** a finite number, 0 when empty */
+  | 'number'
+  /** true or false */
+  | 'bool'
+  /** an instant, '' when empty; `YYYY-MM-DD HH:MM:SS.sssZ` in the API */
+  | 'date'
+  /** any JSON value, or null */
+  | 'json'
+  /** a JSON array of strings (multi select, relation, file) */
+  | 'array';
+
+/** One column of a collection table. */
+export interface ColumnSpec {
+  readonly name: string;
+  readonly kind: ColumnKind;
+  readonly primaryKey?: boolean;
+}
+
+/** An index on a collection table. Column names come from the schema registry. */
+export interface IndexSpec {
+  readonly name: string;
+  readonly table: string;
+  readonly unique: boolean;
+  readonly columns: readonly { readonly name: string; readonly desc?: boolean; readonly nocase?: boolean }[];
+  /** Skip rows where this column is '' (as PocketBase's unique email index does). */
+  readonly whereNotEmpty?: string;
+}
+
+/** Runs SQL: the engine itself, or one transaction of it. */
+export interface Executor {
+  /** Runs a query and returns every row. */
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  /** Runs a query and returns its first row, if any. */
+  get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /** Runs a statement and returns how many rows it changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+/** A database Mainspring can run on. */
+export interface Engine extends Executor {
+  /** The SQL that differs on this engine. */
+  readonly dialect: Dialect;
+  /**
+   * Runs `fn` in one transaction: committed when it resolves, rolled back when
+   * it throws. Writes inside must go through `tx`, never the engine.
+   */
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /** Waits for running work and closes every connection. */
+  close(): Promise<void>;
+}
+
+/** Engine-specific SQL: placeholders, quoting, types, DDL and filter fragments. */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+
+  /** The placeholder of the n-th (1-based) parameter. */
+  param(n: number): string;
+  /** A quoted identifier; `name` must come from the schema registry. */
+  ident(name: string): string;
+
+  /** `CREATE TABLE` for a collection table. */
+  createTable(table: string, columns: readonly ColumnSpec[]): string;
+  addColumn(table: string, column: ColumnSpec): string;
+  dropColumn(table: string, column: string): string;
+  renameColumn(table: string, from: string, to: string): string;
+  renameTable(from: string, to: string): string;
+  dropTable(table: string): string;
+  createIndex(index: IndexSpec): string;
+  dropIndex(name: string): string;
+  /** Statements that convert a column between one value (`text`) and a JSON list (`array`). */
+  convertColumn(table: string, column: string, to: 'text' | 'array'): string[];
+  /** The SQL that lists a table's index names as rows `{ name }`. */
+  listIndexes(table: string): { sql: string; params: SqlValue[] };
+
+  /** A JS value of `kind` as it is bound. */
+  encode(kind: ColumnKind, value: unknown): SqlValue;
+  /** A stored value of `kind` as the API shows it. */
+  decode(kind: ColumnKind, raw: unknown): unknown;
+
+  /** A FROM item that yields each element of a JSON array as column `value` under `alias`. */
+  jsonEach(arraySql: string, alias: string): string;
+  /** A `[LEFT] JOIN` of {@link jsonEach} after other FROM items (lateral where the engine needs it). */
+  joinJsonEach(arraySql: string, alias: string, left: boolean): string;
+  /** True when the JSON array holds the text value. */
+  jsonArrayContains(arraySql: string, valueSql: string): string;
+  /** The length of a JSON array. */
+  jsonArrayLength(arraySql: string): string;
+  /** A value inside a JSON column, by a path of keys and indexes bound as parameters. */
+  jsonExtract(jsonSql: string, path: readonly (string | number)[], param: (v: SqlValue) => string): string;
+
+  /** Case-insensitive `LIKE` with `\` as escape. */
+  like(left: string, right: string, negate: boolean): string;
+  /** Null-safe (in)equality. */
+  same(left: string, right: string, negate: boolean): string;
+  isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
+  coalesceEmpty(sql: string, type: FilterValueType): string;
+  asText(sql: string, type: FilterValueType): string;
+  /** An expression for random order. */
+  random(): string;
+  /** When a driver error is a unique-constraint violation: the columns, or the index, it names. */
+  uniqueViolation(err: unknown): { columns?: string[]; index?: string } | null;
+}
+
+/** The value type the filter compiler tracks (mirrors `query/`'s `ValueType`). */
+export type FilterValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';

@@ -1,0 +1,125 @@
+import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
+
+const COLUMN_TYPES: Record<ColumnKind, string> = {
+  text: "TEXT DEFAULT '' NOT NULL",
+  number: 'NUMERIC DEFAULT 0 NOT NULL',
+  bool: 'BOOLEAN DEFAULT FALSE NOT NULL',
+  date: "TEXT DEFAULT '' NOT NULL",
+  // TEXT, not JSON: a declared type of JSON gets NUMERIC affinity and would
+  // turn the text "1.0" into the integer 1.
+  json: 'TEXT DEFAULT NULL',
+  array: "TEXT DEFAULT '[]' NOT NULL",
+};
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+const columnDDL = (c: ColumnSpec) =>
+  c.primaryKey ? `${ident(c.name)} TEXT PRIMARY KEY NOT NULL` : `${ident(c.name)} ${COLUMN_TYPES[c.kind]}`;
+
+function parseJson(raw: unknown): unknown {
+  if (typeof raw !== 'string') return raw ?? null;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** SQLite's SQL: TEXT dates, 0/1 booleans, JSON as text and `json_each`. */
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  param: (n) => `$${n}`,
+  ident,
+
+  createTable: (table, columns) => `CREATE TABLE ${ident(table)} (${columns.map(columnDDL).join(', ')})`,
+  addColumn: (table, column) => `ALTER TABLE ${ident(table)} ADD COLUMN ${columnDDL(column)}`,
+  dropColumn: (table, column) => `ALTER TABLE ${ident(table)} DROP COLUMN ${ident(column)}`,
+  renameColumn: (table, from, to) => `ALTER TABLE ${ident(table)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
+  renameTable: (from, to) => `ALTER TABLE ${ident(from)} RENAME TO ${ident(to)}`,
+  dropTable: (table) => `DROP TABLE IF EXISTS ${ident(table)}`,
+  createIndex: (index: IndexSpec) => {
+    const cols = index.columns.map((c) => `${ident(c.name)}${c.nocase ? ' COLLATE NOCASE' : ''}${c.desc ? ' DESC' : ''}`).join(', ');
+    const where = index.whereNotEmpty ? ` WHERE ${ident(index.whereNotEmpty)} != ''` : '';
+    return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ident(index.name)} ON ${ident(index.table)} (${cols})${where}`;
+  },
+  dropIndex: (name) => `DROP INDEX IF EXISTS ${ident(name)}`,
+  convertColumn: (table, column, to) => {
+    const c = ident(column);
+    return to === 'array'
+      ? [
+          `UPDATE ${ident(table)} SET ${c} = CASE WHEN ${c} IS NULL OR ${c} = '' THEN '[]' WHEN json_valid(${c}) AND json_type(${c}) = 'array' THEN ${c} ELSE json_array(${c}) END`,
+        ]
+      : [
+          `UPDATE ${ident(table)} SET ${c} = CASE WHEN json_valid(${c}) AND json_type(${c}) = 'array' THEN COALESCE(json_extract(${c}, '$[#-1]'), '') ELSE COALESCE(${c}, '') END`,
+        ];
+  },
+  listIndexes: (table) => ({
+    sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
+    params: [table],
+  }),
+
+  encode(kind, value): SqlValue {
+    switch (kind) {
+      case 'text':
+      case 'date':
+        return value == null ? '' : String(value);
+      case 'number':
+        return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+      case 'bool':
+        return value ? 1 : 0;
+      case 'json':
+        return value === undefined || value === null ? null : JSON.stringify(value);
+      case 'array':
+        return JSON.stringify(Array.isArray(value) ? value : []);
+    }
+  },
+  decode(kind, raw) {
+    switch (kind) {
+      case 'text':
+      case 'date':
+        return raw == null ? '' : String(raw);
+      case 'number': {
+        const n = Number(raw);
+        return Number.isFinite(n) ? n : 0;
+      }
+      case 'bool':
+        return raw === 1 || raw === true || raw === '1';
+      case 'json':
+        return parseJson(raw);
+      case 'array': {
+        const v = parseJson(raw);
+        return Array.isArray(v) ? v : [];
+      }
+    }
+  },
+
+  jsonEach: (arraySql, alias) => `json_each(${arraySql}) ${alias}`,
+  joinJsonEach: (arraySql, alias, left) => `${left ? 'LEFT JOIN' : 'JOIN'} json_each(${arraySql}) ${alias}`,
+  jsonArrayContains: (arraySql, valueSql) => `EXISTS (SELECT 1 FROM json_each(${arraySql}) WHERE value = ${valueSql})`,
+  jsonArrayLength: (arraySql) => `json_array_length(${arraySql})`,
+  jsonExtract(jsonSql, path, param) {
+    let p = '$';
+    for (const key of path) p += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    return `json_extract(${jsonSql}, ${param(p)})`;
+  },
+
+  like: (left, right, negate) => `${left} ${negate ? 'NOT LIKE' : 'LIKE'} ${right} ESCAPE '\\'`,
+  same: (left, right, negate) => `${left} ${negate ? 'IS NOT' : 'IS'} ${right}`,
+  isEmpty: (sql, _type: FilterValueType, negate) =>
+    negate ? `(${sql} IS NOT '' AND ${sql} IS NOT NULL)` : `(${sql} = '' OR ${sql} IS NULL)`,
+  coalesceEmpty: (sql) => `COALESCE(${sql}, '')`,
+  asText: (sql) => sql,
+  random: () => 'RANDOM()',
+  uniqueViolation: (err) => {
+    const e = err as { code?: unknown; message?: unknown } | null;
+    if (!e || (e.code !== 'SQLITE_CONSTRAINT_UNIQUE' && e.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY')) return null;
+    // "UNIQUE constraint failed: posts.email, posts.title"
+    const list = String(e.message ?? '').split(':')[1] ?? '';
+    return {
+      columns: list
+        .split(',')
+        .map((s) => s.trim().split('.').pop() ?? '')
+        .filter(Boolean),
+    };
+  },
+};

@@ -1,0 +1,172 @@
+import Database from 'better-sqlite3';
+import type { Engine, Executor, Row, SqlValue } from '../engine.js';
+import { sqliteDialect } from './dialect.js';
+
+type Statement = Database.Statement<unknown[], Row>;
+
+/** Options of the embedded engine. */
+export interface SqliteOptions {
+  /** How long a write waits for the writer before giving up, in ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Thrown when a write waited longer than the busy timeout for the writer. */
+export class EngineBusyError extends Error {
+  override readonly name = 'EngineBusyError';
+}
+
+const STATEMENT_CACHE_LIMIT = 2000;
+
+/**
+ * A better-sqlite3 connection with a bounded cache of prepared statements.
+ * Parameters are `$1…$n`, which SQLite takes as named and binds from an object.
+ */
+class Connection implements Executor {
+  private readonly cache = new Map<string, Statement>();
+  constructor(readonly db: Database.Database) {}
+
+  private prepare(sql: string): Statement {
+    let stmt = this.cache.get(sql);
+    if (!stmt) {
+      if (this.cache.size >= STATEMENT_CACHE_LIMIT) this.cache.clear();
+      stmt = this.db.prepare(sql) as Statement;
+      this.cache.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private static bind(params: readonly SqlValue[] | undefined): [Record<string, unknown>] | [] {
+    if (!params || params.length === 0) return [];
+    const named: Record<string, unknown> = {};
+    for (let i = 0; i < params.length; i++) {
+      const v = params[i];
+      named[i + 1] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    }
+    return [named];
+  }
+
+  allSync<T>(sql: string, params?: readonly SqlValue[]): T[] {
+    return this.prepare(sql).all(...Connection.bind(params)) as T[];
+  }
+  getSync<T>(sql: string, params?: readonly SqlValue[]): T | undefined {
+    return this.prepare(sql).get(...Connection.bind(params)) as T | undefined;
+  }
+  runSync(sql: string, params?: readonly SqlValue[]): number {
+    const stmt = this.prepare(sql);
+    if (stmt.reader) {
+      stmt.all(...Connection.bind(params));
+      return 0;
+    }
+    return stmt.run(...Connection.bind(params)).changes;
+  }
+
+  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.allSync<T>(sql, params);
+  }
+  async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.getSync<T>(sql, params);
+  }
+  async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.runSync(sql, params);
+  }
+}
+
+/**
+ * The embedded engine: one SQLite file in WAL mode, a writer connection that
+ * one transaction at a time holds (an async queue in front of it), and a
+ * reader connection that sees only committed data.
+ */
+export class SqliteEngine implements Engine {
+  readonly dialect = sqliteDialect;
+  private readonly writer: Connection;
+  private readonly reader: Connection;
+  private queue: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private closed = false;
+  private readonly busyTimeoutMs: number;
+
+  constructor(file: string, options: SqliteOptions = {}) {
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    const writer = new Database(file);
+    for (const pragma of [
+      'journal_mode = WAL',
+      'synchronous = NORMAL',
+      'foreign_keys = ON',
+      `busy_timeout = ${this.busyTimeoutMs}`,
+      'temp_store = MEMORY',
+      'cache_size = -16000',
+    ]) {
+      writer.pragma(pragma);
+    }
+    const reader = new Database(file, { readonly: true });
+    reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    reader.pragma('cache_size = -16000');
+    this.writer = new Connection(writer);
+    this.reader = new Connection(reader);
+  }
+
+  /** Queues `fn` behind every earlier write; fails if the queue does not move in time. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
+    const prev = this.queue;
+    let release!: () => void;
+    const done = new Promise<void>((r) => {
+      release = r;
+    });
+    this.queue = prev.then(() => done);
+    this.pending++;
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new EngineBusyError('the database is busy; try again'));
+      }, this.busyTimeoutMs);
+      prev.then(async () => {
+        clearTimeout(timer);
+        try {
+          if (timedOut) return;
+          resolve(await fn());
+        } catch (err) {
+          reject(err);
+        } finally {
+          this.pending--;
+          release();
+        }
+      });
+    });
+  }
+
+  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.reader.allSync<T>(sql, params);
+  }
+  async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return this.reader.getSync<T>(sql, params);
+  }
+  run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.exclusive(async () => this.writer.runSync(sql, params));
+  }
+
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      this.writer.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.writer);
+        this.writer.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.writer.db.inTransaction) this.writer.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // let queued writes finish before closing
+    while (this.pending > 0) await this.queue;
+    this.closed = true;
+    this.reader.db.close();
+    this.writer.db.pragma('optimize');
+    this.writer.db.close();
+  }
+}
