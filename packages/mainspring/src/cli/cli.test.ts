@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+/**
+ * The `mainspring` command as a user runs it: the built binary in a child
+ * process (`npm test` builds first).
+ */
+
+const BIN = new URL('../../bin/mainspring.js', import.meta.url).pathname;
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ms-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MS_LOG_LEVEL: 'warn' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out: mainspring ${args.join(' ')}`));
+    }, timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `serve` and resolves once it answers /api/health. */
+async function startServe(dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', `--http=127.0.0.1:${port}`, `--dir=${dataDir}`], {
+    env: { ...process.env, MS_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+      if (res.ok) return child;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error('serve did not come up');
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.on('exit', (code) => resolve(code));
+  });
+}
+
+describe('mainspring CLI', () => {
+  test('help lists the commands', async () => {
+    const r = await run(['help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('serve [--http=HOST:PORT] [--dir=PATH]');
+    expect(r.stdout).toContain('superuser upsert EMAIL PASSWORD');
+  });
+
+  test('a bad flag, a bad address and an unknown command are one-line errors with a non-zero exit', async () => {
+    for (const args of [['serve', '--bogus'], ['serve', '--http=nonsense'], ['frobnicate'], ['superuser', 'upsert']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^error: /);
+    }
+  });
+
+  test('a data dir that cannot be written is a clear error', async () => {
+    const file = join(dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = await run(['serve', `--dir=${join(file, 'data')}`, '--http=127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot write the data directory .*ENOTDIR/);
+  });
+
+  test('a port in use is a clear error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = await run(['serve', `--http=127.0.0.1:${port}`, `--dir=${join(dir, 'busy')}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: 127.0.0.1:${port} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('migrate applies the schema; superuser upsert creates, updates and deletes', async () => {
+    const data = join(dir, 'app');
+    expect((await run(['migrate', `--dir=${data}`])).stdout).toContain('Migrations are up to date');
+    expect((await run(['superuser', 'upsert', 'root@example.com', 'first-password', `--dir=${data}`])).stdout).toContain(
+      'Created superuser',
+    );
+    expect((await run(['superuser', 'upsert', 'root@example.com', 'second-password', `--dir=${data}`])).stdout).toContain(
+      'Updated superuser',
+    );
+    const short = await run(['superuser', 'create', 'other@example.com', 'short', `--dir=${data}`]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/^error: Failed to create record\. \(password: Must be at least 8/);
+
+    const port = await freePort();
+    const child = await startServe(data, port);
+    try {
+      const login = (password: string) =>
+        fetch(`http://127.0.0.1:${port}/api/collections/_superusers/auth-with-password`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ identity: 'root@example.com', password }),
+        });
+      expect((await login('first-password')).status).toBe(400);
+      expect((await login('second-password')).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited(child);
+    }
+    expect((await run(['superuser', 'delete', 'root@example.com', `--dir=${data}`])).stdout).toContain('Deleted superuser');
+  });
+
+  test('SIGTERM lets an in-flight request finish, then exits cleanly', async () => {
+    const port = await freePort();
+    const data = join(dir, 'drain');
+    const child = await startServe(data, port);
+    // a request whose body arrives slowly is in flight when the signal comes
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/collections/users/records',
+          headers: { 'content-type': 'application/json' },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => {
+            body += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.write('{"email":"slow@example.com",');
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        setTimeout(() => req.end('"password":"password123","passwordConfirm":"password123"}'), 300);
+      }, 100);
+    });
+    const res = await response;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).id).toMatch(/^[a-z0-9]{15}$/);
+    expect(await exited(child)).toBe(0);
+
+    // the write is durable: a new server sees it
+    const again = await startServe(data, port);
+    try {
+      const list = await fetch(`http://127.0.0.1:${port}/api/collections/users/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'slow@example.com', password: 'password123' }),
+      });
+      expect(list.status).toBe(200);
+    } finally {
+      again.kill('SIGTERM');
+      await exited(again);
+    }
+  });
+});
