@@ -1,0 +1,464 @@
+// `npm run bench`: seeds a fresh Mainspring data dir, drives the server over
+// loopback with autocannon and prints one JSON line per scenario, each with the
+// ratio to a bare node:http endpoint measured in the same run. See README.md.
+//
+// stdout carries only the results (JSON lines, then a markdown table); progress
+// and diagnostics go to stderr so the output can be piped.
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import autocannon from 'autocannon';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
+const BARE = path.join(ROOT, 'bench/bare-server.mjs');
+const HOST = '127.0.0.1'; // all traffic stays on loopback
+const ALL_SCENARIOS = ['bare', 'health', 'view', 'list'];
+const BATCH_SIZE = 50; // the server's default batch.maxRequests
+const SU_EMAIL = 'bench-admin@example.com';
+const USER_EMAIL = 'bench-user@example.com';
+const PASSWORD = 'bench-password-123';
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --quick             1,000 records, 3 s per scenario (default 10,000 and 10 s)
+  --records=N         number of posts to seed
+  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
+  --connections=N     concurrent connections (default 50)
+  --duration=S        measured seconds per scenario
+  --warmup=S          unmeasured seconds before each scenario (default 2, --quick 1)
+`;
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+function positiveInt(name, raw, fallback) {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function readOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      records: { type: 'string' },
+      scenario: { type: 'string' },
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick;
+  if (values.scenario !== undefined && !ALL_SCENARIOS.includes(values.scenario)) {
+    throw new Error(`unknown --scenario "${values.scenario}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
+  }
+  // The ratio needs the ceiling from the same run, so bare always runs first.
+  const scenarios = values.scenario === undefined ? ALL_SCENARIOS : [...new Set(['bare', values.scenario])];
+  return {
+    records: positiveInt('records', values.records, quick ? 1_000 : 10_000),
+    connections: positiveInt('connections', values.connections, 50),
+    duration: positiveInt('duration', values.duration, quick ? 3 : 10),
+    warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
+    scenarios,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Clean-up: everything started registers how to undo itself; it runs once, in
+// reverse order, on success, failure, Ctrl-C and the time limit alike.
+
+const cleanups = [];
+let cleaning;
+let shuttingDown = false; // children exiting after this point are expected
+let currentLoad; // the running autocannon instance, stopped on abort
+
+function cleanup() {
+  shuttingDown = true;
+  cleaning ??= (async () => {
+    currentLoad?.stop();
+    for (const undo of cleanups.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        log(`clean-up step failed: ${err.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+async function exit(code) {
+  await cleanup();
+  process.exit(code);
+}
+
+function abort(reason, code) {
+  if (shuttingDown) return;
+  log(`${reason}: stopping`);
+  exit(code);
+}
+
+// ---------------------------------------------------------------------------
+// Child processes
+
+/** Spawns a child, keeps the tail of its output for error reports, and stops it on clean-up. */
+function startChild(name, args, env) {
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = { name, proc, tail: [], lines: 0, exit: undefined, onUnexpectedExit: undefined };
+  const keep = (chunk) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      child.lines++;
+      child.tail.push(line);
+      if (child.tail.length > 40) child.tail.shift();
+    }
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  proc.stdin.on('error', () => {}); // EPIPE if it died first
+  child.exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      child.exit = { code, signal };
+      if (!shuttingDown && !child.stopping) child.onUnexpectedExit?.(child.exit);
+      resolve(child.exit);
+    });
+  });
+  cleanups.push(() => stopChild(child));
+  return child;
+}
+
+/** SIGTERM (the server drains in-flight requests), then SIGKILL after 5 s. */
+async function stopChild(child) {
+  if (child.exit) return;
+  child.stopping = true;
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 5_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+function describeExit(child) {
+  const { code, signal } = child.exit ?? {};
+  const how = signal ? `signal ${signal}` : `exit code ${code}`;
+  return `${child.name} exited unexpectedly (${how}); last output:\n  ${child.tail.join('\n  ') || '(none)'}`;
+}
+
+/** A port nobody listens on right now (serve takes an explicit port). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// HTTP helpers for setup (not on the measured path)
+
+async function api(base, method, urlPath, { token, body } = {}) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = token;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + urlPath, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${urlPath} -> ${res.status}: ${text.slice(0, 500)}`);
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+}
+
+async function waitForHealth(base, child, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exit) throw new Error(describeExit(child));
+    try {
+      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
+}
+
+// ---------------------------------------------------------------------------
+// Setup
+
+async function setUp(opts) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mainspring-bench-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true })); // runs after the server stopped
+  log(`data dir ${dir}`);
+
+  // The superuser is written straight to the data dir, so the server must not be running yet.
+  await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
+    cwd: ROOT,
+    env: { ...process.env, MS_LOG_LEVEL: 'warn' },
+    timeout: 60_000,
+  });
+
+  const port = await freePort();
+  const base = `http://${HOST}:${port}`;
+  const server = startChild('mainspring', [CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], { MS_LOG_LEVEL: 'warn' });
+  await waitForHealth(base, server);
+  log(`mainspring serving ${base} (pid ${server.proc.pid})`);
+
+  const su = (
+    await api(base, 'POST', '/api/collections/_superusers/auth-with-password', { body: { identity: SU_EMAIL, password: PASSWORD } })
+  ).json.token;
+  await api(base, 'POST', '/api/collections', {
+    token: su,
+    body: {
+      name: 'posts',
+      type: 'base',
+      listRule: 'author = @request.auth.id',
+      viewRule: 'author = @request.auth.id',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'n', type: 'number' },
+        { name: 'author', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+      ],
+      indexes: ['CREATE INDEX idx_posts_n ON posts (n)'],
+    },
+  });
+  await api(base, 'POST', '/api/collections/users/records', {
+    body: { email: USER_EMAIL, password: PASSWORD, passwordConfirm: PASSWORD },
+  });
+  const auth = (
+    await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: USER_EMAIL, password: PASSWORD } })
+  ).json;
+  const userToken = auth.token;
+  const userId = auth.record.id;
+
+  const ids = await seed(base, su, userId, opts.records);
+  return { base, server, userToken, ids };
+}
+
+/** Creates `count` posts owned by the user, 50 per /api/batch transaction. */
+async function seed(base, suToken, userId, count) {
+  const ids = [];
+  const started = Date.now();
+  const step = Math.max(BATCH_SIZE, Math.ceil(count / 10 / BATCH_SIZE) * BATCH_SIZE); // about ten progress lines
+  let nextReport = step;
+  for (let first = 0; first < count; first += BATCH_SIZE) {
+    const requests = [];
+    for (let n = first; n < Math.min(first + BATCH_SIZE, count); n++) {
+      requests.push({ method: 'POST', url: '/api/collections/posts/records', body: { title: `Post number ${n}`, n, author: userId } });
+    }
+    const { json } = await api(base, 'POST', '/api/batch', { token: suToken, body: { requests } });
+    for (const item of json) {
+      if (item.status !== 200) throw new Error(`batch item failed: ${JSON.stringify(item).slice(0, 300)}`);
+      ids.push(item.body.id);
+    }
+    if (ids.length >= nextReport || ids.length === count) {
+      const secs = (Date.now() - started) / 1000;
+      log(`seeded ${ids.length}/${count} posts (${Math.round(ids.length / secs)} records/s)`);
+      nextReport += step;
+    }
+  }
+  return ids;
+}
+
+/** Starts the ceiling endpoint, answering with a real record so the payload sizes match. */
+async function startBare(sampleBody) {
+  const child = startChild('bare node:http', [BARE], { BARE_BODY: sampleBody });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare server did not start within 10 s')), 10_000);
+    let buf = '';
+    child.proc.stdout.on('data', (chunk) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(buf.slice(0, nl)).port);
+      }
+    });
+    child.exited.then(() => reject(new Error(describeExit(child))));
+  });
+  return { child, url: `http://${HOST}:${port}` };
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+/**
+ * One request template whose path walks through `paths` (shared by all
+ * connections). The bare scenario uses the same paths and headers as `view`,
+ * so the load generator does identical work per request for both and the
+ * ratio reflects the servers, not autocannon.
+ */
+function cycling(paths) {
+  let i = 0;
+  return [
+    {
+      method: 'GET',
+      setupRequest(req) {
+        req.path = paths[i++ % paths.length];
+        return req;
+      },
+    },
+  ];
+}
+
+function defineScenarios(ctx, records) {
+  const auth = { authorization: ctx.userToken, accept: 'application/json' };
+  const viewPaths = ctx.ids.map((id) => `/api/collections/posts/records/${id}`);
+  // 1,000 list queries with thresholds spread over the data set; each returns
+  // the 50 highest `n` above the threshold, plus the total count (the SDK's
+  // getList default), through the same owner rule.
+  const listPaths = Array.from({ length: 1_000 }, (_, i) => {
+    const x = Math.floor((i / 1_000) * Math.max(1, records - 50));
+    return `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent(`n > ${x}`)}`;
+  });
+  return {
+    bare: { url: ctx.bare.url, headers: auth, requests: cycling(viewPaths) },
+    health: { url: ctx.base, requests: [{ method: 'GET', path: '/api/health' }] },
+    view: { url: ctx.base, headers: auth, requests: cycling(viewPaths) },
+    list: { url: ctx.base, headers: auth, requests: cycling(listPaths) },
+  };
+}
+
+/** Fails fast if a scenario would be measuring error responses. */
+async function checkScenarios(ctx) {
+  const auth = { token: ctx.userToken };
+  const view = await api(ctx.base, 'GET', `/api/collections/posts/records/${ctx.ids[0]}`, auth);
+  if (view.json.id !== ctx.ids[0]) throw new Error(`view returned the wrong record: ${view.text.slice(0, 200)}`);
+  const anonymous = await fetch(`${ctx.base}/api/collections/posts/records/${ctx.ids[0]}`);
+  if (anonymous.ok) throw new Error(`the view rule let an anonymous caller through (${anonymous.status})`);
+  const list = await api(ctx.base, 'GET', `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent('n > 0')}`, auth);
+  if (list.json.items.length !== Math.min(50, ctx.ids.length - 1)) throw new Error(`list returned ${list.json.items.length} items`);
+  return view.text;
+}
+
+function load(options) {
+  return new Promise((resolve, reject) => {
+    if (shuttingDown) return reject(new Error('stopped'));
+    currentLoad = autocannon(options, (err, result) => {
+      currentLoad = undefined;
+      if (err) reject(err);
+      else resolve(result);
+    });
+  });
+}
+
+async function runScenario(name, def, opts, server) {
+  const base = { ...def, connections: opts.connections, timeout: 10 };
+  if (opts.warmup > 0) {
+    log(`${name}: warming up ${opts.warmup} s`);
+    await load({ ...base, duration: opts.warmup });
+  }
+  log(`${name}: measuring ${opts.duration} s with ${opts.connections} connections`);
+  const r = await load({ ...base, duration: opts.duration });
+  if (server.exit) throw new Error(describeExit(server));
+  return {
+    scenario: name,
+    requests_per_sec: Math.round(r.requests.average),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors, // connection errors, including timeouts
+    non2xx: r.non2xx,
+    timeouts: r.timeouts,
+    status_codes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count])),
+  };
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  const opts = readOptions(process.argv.slice(2));
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing; run "npm run build" (npm run bench does it)`);
+
+  // Bounded in time whatever happens: setup, seeding (generously 20 ms a
+  // record) and every scenario, plus a minute of slack.
+  const limitMs = 60_000 + opts.records * 20 + opts.scenarios.length * (opts.duration + opts.warmup + 15) * 1000;
+  setTimeout(() => abort(`time limit of ${Math.round(limitMs / 1000)} s reached`, 1), limitMs).unref();
+
+  log(
+    `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}; ` +
+      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario (+${opts.warmup} s warm-up)`,
+  );
+  const ctx = await setUp(opts);
+  const sample = await checkScenarios(ctx);
+  ctx.bare = await startBare(sample);
+  log(`bare node:http ceiling at ${ctx.bare.url} (record body ${Buffer.byteLength(sample)} bytes)`);
+
+  // If the server dies mid-run, stop the load at once and report it.
+  ctx.server.onUnexpectedExit = () => currentLoad?.stop();
+  ctx.bare.child.onUnexpectedExit = () => currentLoad?.stop();
+
+  const defs = defineScenarios(ctx, opts.records);
+  const rows = [];
+  let bareRps;
+  for (const name of opts.scenarios) {
+    const row = await runScenario(name, defs[name], opts, ctx.server);
+    if (ctx.bare.child.exit) throw new Error(describeExit(ctx.bare.child));
+    if (name === 'bare') bareRps = row.requests_per_sec;
+    const line = {
+      scenario: row.scenario,
+      requests_per_sec: row.requests_per_sec,
+      p50_ms: row.p50_ms,
+      p99_ms: row.p99_ms,
+      errors: row.errors,
+      non2xx: row.non2xx,
+      bare_requests_per_sec: bareRps,
+      ratio: Number((row.requests_per_sec / bareRps).toFixed(3)),
+    };
+    if (row.errors > 0 || row.non2xx > 0) line.detail = { timeouts: row.timeouts, status_codes: row.status_codes };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    rows.push(line);
+  }
+
+  // Anything the server logged at warn level or above during the run.
+  const logged = ctx.server.tail.filter((l) => !l.startsWith('Mainspring is serving'));
+  if (logged.length > 0) log(`the server logged ${logged.length} line(s) during the run; last ones:\n  ${logged.slice(-10).join('\n  ')}`);
+
+  process.stdout.write(
+    [
+      '',
+      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`,
+      '',
+      '| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | ratio to bare |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map(
+        (r) => `| ${r.scenario} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.ratio.toFixed(2)} |`,
+      ),
+      '',
+    ].join('\n'),
+  );
+
+  const failed = rows.filter((r) => r.errors > 0 || r.non2xx > 0).map((r) => r.scenario);
+  if (failed.length > 0) {
+    log(`errors in: ${failed.join(', ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+process.on('SIGINT', () => abort('SIGINT', 130));
+process.on('SIGTERM', () => abort('SIGTERM', 143));
+
+main().then(
+  (code) => exit(code),
+  (err) => {
+    log(`failed: ${err instanceof Error ? err.message : err}`);
+    exit(1);
+  },
+);
