@@ -5,6 +5,7 @@ import type { Engine } from '../storage/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import { AuthService } from './auth/service.js';
 import { CollectionService } from './collections/service.js';
+import { EventBus } from './events.js';
 import { migrate } from './migrations.js';
 import { RecordService } from './records/service.js';
 import { loadSettings, type Settings } from './settings.js';
@@ -33,6 +34,7 @@ export class App {
     readonly collections: CollectionService,
     readonly records: RecordService,
     readonly auth: AuthService,
+    readonly events: EventBus,
     public settings: Settings,
   ) {}
 
@@ -48,13 +50,15 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const engine = new SqliteEngine(join(dataDir, 'data.db'));
     try {
-      const collections = new CollectionService(engine);
+      const events = new EventBus();
+      events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
+      const collections = new CollectionService(engine, events);
       await migrate(engine, collections);
       await collections.load();
-      const records = new RecordService(engine, collections.registry);
-      const auth = new AuthService(engine, collections.registry, records.access);
+      const records = new RecordService(engine, collections.registry, events);
+      const auth = new AuthService(engine, collections.registry, records.access, events);
       const settings = await loadSettings(engine);
-      return new App(dataDir, engine, logger, collections, records, auth, settings);
+      return new App(dataDir, engine, logger, collections, records, auth, events, settings);
     } catch (err) {
       await engine.close();
       throw err;

@@ -49,19 +49,27 @@ function normalizedHeaders(request: FastifyRequest): Record<string, string> {
   return out;
 }
 
-/** What rules see of this request. */
+/** What rules see of this request; headers and query are read only if a rule asks. */
 export async function requestInfo(app: App, request: FastifyRequest, context: RequestContext = 'default'): Promise<RequestInfo> {
   const auth = await callerOf(app, request);
   const body =
     typeof request.body === 'object' && request.body !== null && !Array.isArray(request.body)
       ? (request.body as Record<string, unknown>)
       : {};
+  let query: Record<string, string> | undefined;
+  let headers: Record<string, string> | undefined;
   return {
     auth,
     method: request.method,
     context,
-    query: firstValues(request.query),
-    headers: normalizedHeaders(request),
+    get query() {
+      query ??= firstValues(request.query);
+      return query;
+    },
+    get headers() {
+      headers ??= normalizedHeaders(request);
+      return headers;
+    },
     body,
   };
 }

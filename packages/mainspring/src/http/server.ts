@@ -20,6 +20,22 @@ export interface ServerOptions {
   accessLog?: boolean;
 }
 
+/** Headers on every response (PocketBase's set). */
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'X-XSS-Protection': '1; mode=block',
+};
+
+// Request ids: a random prefix per process and a counter, unique without a
+// CSPRNG call per request.
+const idPrefix = randomString(6);
+let idCounter = 0;
+function nextRequestId(): string {
+  idCounter = (idCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${idPrefix}${idCounter.toString(36)}`;
+}
+
 /** The default body limit: 16 MiB. */
 export const DEFAULT_BODY_LIMIT = 16 << 20;
 
@@ -34,7 +50,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     // our own access line (below) leaves out query strings, which can hold tokens
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
-    genReqId: () => randomString(12),
+    genReqId: nextRequestId,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     return503OnClosing: true,
@@ -53,16 +69,16 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     maxAge: 86_400,
   });
 
-  server.addHook('onSend', async (_request, reply) => {
-    reply.header('X-Content-Type-Options', 'nosniff');
-    reply.header('X-Frame-Options', 'SAMEORIGIN');
-    reply.header('X-XSS-Protection', '1; mode=block');
+  server.addHook('onSend', (_request, reply, payload, done) => {
+    reply.headers(SECURITY_HEADERS);
+    done(null, payload);
   });
 
-  if (options.accessLog ?? true) {
-    server.addHook('onResponse', async (request, reply) => {
+  if ((options.accessLog ?? true) && app.logger.isLevelEnabled('info')) {
+    server.addHook('onResponse', (request, reply, done) => {
       const path = request.url.split('?', 1)[0];
       request.log.info({ method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+      done();
     });
   }
 

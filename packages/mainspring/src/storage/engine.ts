@@ -51,6 +51,11 @@ export interface Executor {
   get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * Runs `fn` once the surrounding transaction has committed (never if it
+   * rolls back); outside a transaction, at once.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /** A database Mainspring can run on. */

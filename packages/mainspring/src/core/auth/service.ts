@@ -2,12 +2,17 @@ import type { Engine, Row } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { Errors } from '../errors.js';
+import type { EventBus } from '../events.js';
 import type { RecordAccess } from '../records/access.js';
 import { publicRecord } from '../records/output.js';
 import { decodeRow, RECORD_ALIAS, selectList } from '../records/rows.js';
 import type { AuthState, RecordData, RequestInfo } from '../rules/request-info.js';
 import { verifyPassword } from './passwords.js';
 import { peekToken, signToken, verifyToken } from './tokens.js';
+
+/** How long a verified token is trusted without a lookup; any change to its record ends it sooner. */
+const AUTH_CACHE_TTL_MS = 60_000;
+const AUTH_CACHE_LIMIT = 10_000;
 
 /** The `type` claim of session tokens. */
 export const AUTH_TOKEN_TYPE = 'auth';
@@ -24,11 +29,48 @@ export interface AuthResponse {
  * could be mistaken for access.
  */
 export class AuthService {
+  /** Verified tokens → their caller, for a short while; dropped when the caller's record or the schema changes. */
+  private readonly cache = new Map<string, { auth: AuthState; until: number }>();
+  private readonly tokensByRecord = new Map<string, Set<string>>();
+
   constructor(
     private readonly engine: Engine,
     private readonly registry: CollectionRegistry,
     private readonly access: RecordAccess,
-  ) {}
+    events: EventBus,
+  ) {
+    events.on((event) => {
+      if (event.type === 'schema') this.forgetAll();
+      else if (this.registry.find(event.collectionId)?.type === 'auth') this.forget(`${event.collectionId}/${event.record.id}`);
+    });
+  }
+
+  /** Bumped on every forget, so a lookup that raced a change is not cached. */
+  private generation = 0;
+
+  private forgetAll(): void {
+    this.generation++;
+    this.cache.clear();
+    this.tokensByRecord.clear();
+  }
+
+  private forget(recordKey: string): void {
+    this.generation++;
+    for (const token of this.tokensByRecord.get(recordKey) ?? []) this.cache.delete(token);
+    this.tokensByRecord.delete(recordKey);
+  }
+
+  private remember(token: string, auth: AuthState, exp: number): void {
+    if (this.cache.size >= AUTH_CACHE_LIMIT) this.forgetAll();
+    this.cache.set(token, { auth, until: Math.min(exp * 1000, Date.now() + AUTH_CACHE_TTL_MS) });
+    const key = `${auth.collection.id}/${auth.record.id}`;
+    let set = this.tokensByRecord.get(key);
+    if (!set) {
+      set = new Set();
+      this.tokensByRecord.set(key, set);
+    }
+    set.add(token);
+  }
 
   private async loadRecord(c: Collection, id: string): Promise<RecordData | undefined> {
     const d = this.engine.dialect;
@@ -49,6 +91,12 @@ export class AuthService {
 
   /** Resolves a bearer token to its caller, or null for any token that is not a valid, current session. */
   async authenticate(token: string): Promise<AuthState | null> {
+    const hit = this.cache.get(token);
+    if (hit) {
+      if (hit.until > Date.now()) return hit.auth;
+      this.cache.delete(token);
+    }
+    const generation = this.generation;
     try {
       const claims = peekToken(token);
       if (!claims || claims.type !== AUTH_TOKEN_TYPE) return null;
@@ -58,7 +106,9 @@ export class AuthService {
       if (!record) return null;
       const key = this.key(c, record);
       if (!key || !verifyToken(token, key)) return null;
-      return { collection: c, record };
+      const auth = { collection: c, record };
+      if (generation === this.generation) this.remember(token, auth, claims.exp);
+      return auth;
     } catch {
       return null;
     }

@@ -3,6 +3,7 @@ import { compileFilter, FilterError, parseFilter, parseSort, SqlParams } from '.
 import type { ColumnSpec, Engine, Executor } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import type { EventBus } from '../events.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
@@ -93,12 +94,21 @@ export class CollectionService {
   readonly registry = new CollectionRegistry();
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly engine: Engine) {}
+  constructor(
+    private readonly engine: Engine,
+    private readonly events: EventBus,
+  ) {}
 
   /** Reads every collection into the registry. */
   async load(db: Executor = this.engine): Promise<void> {
     const rows = await db.all<{ data: string }>(`SELECT data FROM ${COLLECTIONS_TABLE}`);
     this.registry.replace(rows.map((r) => JSON.parse(r.data) as Collection));
+  }
+
+  /** Reloads the schema after a change and tells every listener. */
+  private async changed(): Promise<void> {
+    await this.load();
+    this.events.emit({ type: 'schema' });
   }
 
   /** Runs schema changes one at a time in this process. */
@@ -143,8 +153,15 @@ export class CollectionService {
 
     let name = current?.name ?? '';
     if (input.name !== undefined) {
-      if (typeof input.name !== 'string' || !(system ? SYSTEM_COLLECTION_NAME : COLLECTION_NAME).test(input.name)) {
+      if (input.name === '' || input.name === null) {
+        errors.name = fieldError('validation_required', 'Cannot be blank.');
+      } else if (typeof input.name !== 'string' || !(system ? SYSTEM_COLLECTION_NAME : COLLECTION_NAME).test(input.name)) {
         errors.name = fieldError('validation_match_invalid', 'Must start with a letter and hold only letters, digits and _ (at most 100).');
+      } else if (/^(sqlite|pg)_/i.test(input.name) || input.name.toLowerCase().includes('_via_')) {
+        errors.name = fieldError(
+          'validation_collection_name_invalid',
+          'The name is reserved (it may not start with sqlite_ or pg_, nor contain _via_).',
+        );
       } else if (current?.system && input.name !== current.name) {
         errors.name = fieldError('validation_collection_system_name_change', 'System collection name cannot be changed.');
       } else {
@@ -206,6 +223,23 @@ export class CollectionService {
       throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
     }
     return collection;
+  }
+
+  /**
+   * Runs a schema change in one transaction. Existing data that breaks a new
+   * unique index is the caller's problem to fix: a 400, and nothing changed.
+   */
+  private async applying(message: string, fn: (tx: Executor) => Promise<void>): Promise<void> {
+    try {
+      await this.engine.transaction(fn);
+    } catch (err) {
+      if (this.engine.dialect.uniqueViolation(err)) {
+        throw Errors.validation(message, {
+          indexes: fieldError('validation_index_failure', 'Existing records break a unique index; fix them or change the index.'),
+        });
+      }
+      throw err;
+    }
   }
 
   private findIn(pending: Collection[], idOrName: string): Collection | undefined {
@@ -276,14 +310,33 @@ export class CollectionService {
     }
     if (current) {
       for (const old of current.fields) {
-        const now = fields.find((f) => f.id === old.id);
+        const i = fields.findIndex((f) => f.id === old.id);
+        const now = fields[i];
         if (old.system && (!now || now.name !== old.name)) {
           errors.fields = fieldError('validation_system_field_change', `System field "${old.name}" cannot be deleted or renamed.`);
         }
         if (now && now.type !== old.type) {
-          errors.fields = fieldError('validation_field_type_change', `The type of field "${old.name}" cannot be changed.`);
+          errors.fields = {
+            [i]: { type: fieldError('validation_field_type_change', `The type of field "${old.name}" cannot be changed.`) },
+          };
+        }
+        if (now?.type === 'relation' && old.type === 'relation' && now.collectionId !== old.collectionId) {
+          const target = this.registry.find(now.collectionId);
+          if (target?.id !== old.collectionId) {
+            errors.fields = {
+              [i]: {
+                collectionId: fieldError(
+                  'validation_field_relation_change',
+                  'The related collection of a relation field cannot be changed.',
+                ),
+              },
+            };
+          }
         }
       }
+    }
+    if (fields.filter((f) => f.type === 'password').length > 1) {
+      errors.fields = fieldError('validation_invalid_value', 'A collection has at most one password field.');
     }
     return fields;
   }
@@ -316,6 +369,19 @@ export class CollectionService {
       }
       if (parsed.some((q) => q.name.toLowerCase() === p.name.toLowerCase())) {
         indexErrors[i] = fieldError('validation_duplicated_index_name', `Duplicated index name "${p.name}".`);
+        return;
+      }
+      // index names are global in a database
+      const owner = this.registry
+        .all()
+        .find(
+          (o) => o.id !== c.id && o.indexes.some((sql) => (parseIndex(sql) as ParsedIndex).name?.toLowerCase() === p.name.toLowerCase()),
+        );
+      if (owner) {
+        indexErrors[i] = fieldError(
+          'validation_existing_index_name',
+          `The index name "${p.name}" is used by the "${owner.name}" collection.`,
+        );
         return;
       }
       parsed.push(p);
@@ -375,7 +441,7 @@ export class CollectionService {
     c.fields.forEach((f, i) => {
       if (f.type !== 'relation') return;
       const target = f.collectionId === c.id ? c : this.findIn(pending, f.collectionId);
-      if (!target) fieldErrors[i] = { collectionId: fieldError('validation_missing_rel_collection', 'Unknown collection.') };
+      if (!target) fieldErrors[i] = { collectionId: fieldError('validation_field_relation_missing_collection', 'Unknown collection.') };
       else f.collectionId = target.id;
     });
     if (Object.keys(fieldErrors).length > 0) errors.fields = fieldErrors;
@@ -390,10 +456,8 @@ export class CollectionService {
       const errors: ErrorData = {};
       this.checkRelations(c, [], errors);
       if (Object.keys(errors).length > 0) throw Errors.validation('Failed to create collection.', errors);
-      await this.engine.transaction(async (tx) => {
-        await this.createIn(tx, c);
-      });
-      await this.load();
+      await this.applying('Failed to create collection.', (tx) => this.createIn(tx, c));
+      await this.changed();
       return this.registry.find(c.id) as Collection;
     });
   }
@@ -407,10 +471,8 @@ export class CollectionService {
       const errors: ErrorData = {};
       this.checkRelations(next, [], errors);
       if (Object.keys(errors).length > 0) throw Errors.validation('Failed to update collection.', errors);
-      await this.engine.transaction(async (tx) => {
-        await this.migrateIn(tx, current, next);
-      });
-      await this.load();
+      await this.applying('Failed to update collection.', (tx) => this.migrateIn(tx, current, next));
+      await this.changed();
       return this.registry.find(next.id) as Collection;
     });
   }
@@ -424,7 +486,7 @@ export class CollectionService {
       await this.engine.transaction(async (tx) => {
         await this.deleteIn(tx, c);
       });
-      await this.load();
+      await this.changed();
     });
   }
 
@@ -469,7 +531,9 @@ export class CollectionService {
           (typeof raw.name === 'string' && this.registry.find(raw.name)) ||
           undefined;
         try {
-          const next = this.build(current ? { ...raw, id: undefined, type: raw.type ?? current.type } : raw, current, pending);
+          const merged = current ? { ...raw, id: undefined, type: raw.type ?? current.type } : raw;
+          if (current && Array.isArray(raw.fields) && !input.deleteMissing) merged.fields = keepUnlisted(current, raw.fields);
+          const next = this.build(merged, current, pending);
           pending.push(next);
           plan.push(current ? { current, next } : { next });
         } catch (err) {
@@ -482,7 +546,7 @@ export class CollectionService {
         this.checkRelations(step.next, pending, e);
         if (Object.keys(e).length > 0) errors[i] = e;
       }
-      const removed = input.deleteMissing ? this.registry.all().filter((c) => !pending.some((p) => p.id === c.id)) : [];
+      const removed = input.deleteMissing ? this.registry.all().filter((c) => !c.system && !pending.some((p) => p.id === c.id)) : [];
       for (const c of removed) {
         try {
           this.assertDeletable(
@@ -495,14 +559,14 @@ export class CollectionService {
         }
       }
       if (Object.keys(errors).length > 0) throw Errors.validation('Failed to import collections.', { collections: errors });
-      await this.engine.transaction(async (tx) => {
+      await this.applying('Failed to import collections.', async (tx) => {
         for (const c of removed) await this.deleteIn(tx, c);
         for (const step of plan) {
           if (step.current) await this.migrateIn(tx, step.current, step.next);
           else await this.createIn(tx, step.next);
         }
       });
-      await this.load();
+      await this.changed();
     });
   }
 
@@ -539,12 +603,24 @@ export class CollectionService {
       if (wanted.has(renamed)) kept.add(renamed);
       else await tx.run(d.dropIndex((parseIndex(sql) as ParsedIndex).name));
     }
-    if (from.name !== to.name) await tx.run(d.renameTable(from.name, to.name));
+    if (from.name !== to.name) {
+      // SQLite compares table names without case: a case-only rename goes through a temporary name
+      if (from.name.toLowerCase() === to.name.toLowerCase()) {
+        await tx.run(d.renameTable(from.name, `${to.name}__ms_renaming`));
+        await tx.run(d.renameTable(`${to.name}__ms_renaming`, to.name));
+      } else {
+        await tx.run(d.renameTable(from.name, to.name));
+      }
+    }
+    const renamed: { from: string; to: string; tmp: string }[] = [];
     for (const f of from.fields) {
       const g = to.fields.find((x) => x.id === f.id);
       if (!g) await tx.run(d.dropColumn(to.name, f.name));
-      else if (g.name !== f.name) await tx.run(d.renameColumn(to.name, f.name, g.name));
+      else if (g.name !== f.name) renamed.push({ from: f.name, to: g.name, tmp: `__ms_renaming_${renamed.length}` });
     }
+    // through temporary names, so that fields can swap names
+    for (const r of renamed) await tx.run(d.renameColumn(to.name, r.from, r.tmp));
+    for (const r of renamed) await tx.run(d.renameColumn(to.name, r.tmp, r.to));
     for (const g of to.fields) {
       const f = from.fields.find((x) => x.id === g.id);
       if (!f) {
@@ -577,6 +653,27 @@ export class CollectionService {
 /** The column that stores a field. */
 export function columnOf(f: Field): ColumnSpec {
   return f.type === 'text' && f.primaryKey ? { name: f.name, kind: 'text', primaryKey: true } : { name: f.name, kind: kindOf(f).column(f) };
+}
+
+/**
+ * An imported field list over an existing collection, PocketBase's way when
+ * `deleteMissing` is off: fields not listed stay, and a listed field with the
+ * name and type of an existing one keeps that field's id (and so its data).
+ */
+function keepUnlisted(current: Collection, submitted: unknown[]): unknown[] {
+  const out = submitted.map((raw) => {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+    const f = raw as Record<string, unknown>;
+    if (f.id) return f;
+    const same = current.fields.find((x) => x.name === f.name && x.type === f.type);
+    return same ? { ...f, id: same.id } : f;
+  });
+  const listed = (x: Field) =>
+    out.some(
+      (raw) =>
+        typeof raw === 'object' && raw !== null && ((raw as { id?: unknown }).id === x.id || (raw as { name?: unknown }).name === x.name),
+    );
+  return [...out, ...current.fields.filter((x) => !listed(x))];
 }
 
 /** Options a user may tune on system fields, as in PocketBase; the rest are fixed. */

@@ -6,6 +6,7 @@ import { parseIndex } from '../collections/indexes.js';
 import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import type { EventBus, RecordEvent } from '../events.js';
 import { newRecordId, randomString } from '../ids.js';
 import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import { RecordResolver } from '../rules/resolver.js';
@@ -72,8 +73,14 @@ export class RecordService {
   constructor(
     private readonly engine: Engine,
     private readonly registry: CollectionRegistry,
+    private readonly events: EventBus,
   ) {
     this.access = new RecordAccess(engine, registry);
+  }
+
+  /** Publishes a change once the transaction that made it commits. */
+  private publish(tx: Executor, action: RecordEvent['action'], c: Collection, record: RecordData): void {
+    tx.afterCommit(() => this.events.emit({ type: 'record', action, collectionId: c.id, record }));
   }
 
   /** The collection, or PocketBase's 404 "Missing collection context.". */
@@ -320,6 +327,7 @@ export class RecordService {
         if (unique) throw Errors.createFailed(unique);
         throw err;
       }
+      this.publish(tx, 'create', c, data);
       // checked on the row as written; the transaction rolls back, so a refused create writes nothing
       if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, data.id, info, prepared.body, c.createRule))) {
         throw Errors.createFailed();
@@ -384,6 +392,7 @@ export class RecordService {
         if (unique) throw Errors.updateFailed(unique);
         throw err;
       }
+      this.publish(tx, 'update', c, data);
       return (await this.output(tx, c, [data], shape, info))[0] as Record<string, unknown>;
     });
   }
@@ -412,11 +421,12 @@ export class RecordService {
     await this.inTransaction(db, async (tx) => {
       const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
-      await this.deleteWithRelations(tx, c, record.id, new Set());
+      await this.deleteWithRelations(tx, c, record, new Set());
     });
   }
 
-  private async deleteWithRelations(tx: Executor, c: Collection, id: string, seen: Set<string>): Promise<void> {
+  private async deleteWithRelations(tx: Executor, c: Collection, record: RecordData, seen: Set<string>): Promise<void> {
+    const id = record.id;
     const key = `${c.id}/${id}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -428,7 +438,7 @@ export class RecordService {
         for (const ref of refs) {
           if (other.id === c.id && ref.id === id) continue;
           if (f.cascadeDelete) {
-            await this.deleteWithRelations(tx, other, ref.id, seen);
+            await this.deleteWithRelations(tx, other, ref, seen);
             continue;
           }
           const remaining = (Array.isArray(ref[f.name]) ? (ref[f.name] as string[]) : [ref[f.name] as string]).filter((x) => x && x !== id);

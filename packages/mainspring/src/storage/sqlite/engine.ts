@@ -23,7 +23,14 @@ const STATEMENT_CACHE_LIMIT = 2000;
  */
 class Connection implements Executor {
   private readonly cache = new Map<string, Statement>();
+  /** Callbacks waiting for the open transaction to commit; null outside one. */
+  pendingCommit: (() => void)[] | null = null;
   constructor(readonly db: Database.Database) {}
+
+  afterCommit(fn: () => void): void {
+    if (this.pendingCommit) this.pendingCommit.push(fn);
+    else fn();
+  }
 
   private prepare(sql: string): Statement {
     let stmt = this.cache.get(sql);
@@ -146,17 +153,28 @@ export class SqliteEngine implements Engine {
     return this.exclusive(async () => this.writer.runSync(sql, params));
   }
 
+  afterCommit(fn: () => void): void {
+    fn();
+  }
+
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     return this.exclusive(async () => {
-      this.writer.db.exec('BEGIN IMMEDIATE');
+      const writer = this.writer;
+      writer.db.exec('BEGIN IMMEDIATE');
+      const callbacks: (() => void)[] = [];
+      writer.pendingCommit = callbacks;
+      let result: T;
       try {
-        const result = await fn(this.writer);
-        this.writer.db.exec('COMMIT');
-        return result;
+        result = await fn(writer);
+        writer.db.exec('COMMIT');
       } catch (err) {
-        if (this.writer.db.inTransaction) this.writer.db.exec('ROLLBACK');
+        if (writer.db.inTransaction) writer.db.exec('ROLLBACK');
         throw err;
+      } finally {
+        writer.pendingCommit = null;
       }
+      for (const cb of callbacks) cb();
+      return result;
     });
   }
 
