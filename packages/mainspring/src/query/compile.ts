@@ -1,5 +1,6 @@
 import { baseOp, type Expr, isAnyOp, type Operand, type Operator } from './ast.js';
 import { FilterError } from './errors.js';
+import { macroValue } from './macros.js';
 
 /** A value that is sent to the database as a bound parameter. */
 export type SqlValue = string | number | boolean | null;
@@ -65,7 +66,16 @@ export interface Resolver {
 /** The ordered list of bound parameters of one statement. */
 export class SqlParams {
   readonly values: SqlValue[] = [];
+  private aliases = 0;
   constructor(private readonly flavor: SqlFlavor) {}
+
+  /**
+   * A fresh table alias for this statement. A counter, not a random name, so
+   * the same filter gives the same SQL text and its prepared statement is reused.
+   */
+  alias(prefix: string): string {
+    return `__${prefix}${++this.aliases}`;
+  }
 
   /** Binds a value and returns its placeholder. */
   add(value: SqlValue): string {
@@ -83,8 +93,9 @@ const isKnownNonEmpty = (r: Resolved) => r.kind === 'value' && r.value !== null 
 /**
  * The LIKE pattern for a `~` value. As in PocketBase, a value with an
  * unescaped `%` is a pattern the caller wrote on purpose (`"Lorem%"` is a
- * prefix match) and is used as it is; any other value is a literal to find
- * anywhere: its `%`, `_` and `\` are escaped and it is wrapped in `%…%`.
+ * prefix match) and is used as it is; any other value is text to find
+ * anywhere: its lone `%`, `_` and `\` are escaped (an already escaped
+ * `\%` stays one literal `%`) and it is wrapped in `%…%`.
  */
 export function likePattern(value: string): string {
   let escaped = false;
@@ -92,7 +103,20 @@ export function likePattern(value: string): string {
     if (c === '%' && !escaped) return value;
     escaped = c === '\\' && !escaped;
   }
-  return `%${value.replace(/[\\%_]/g, '\\$&')}%`;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    const next = value[i + 1];
+    if (c === '\\' && (next === '%' || next === '_' || next === '\\')) {
+      out += c + next;
+      i++;
+    } else if (c === '%' || c === '_' || c === '\\') {
+      out += `\\${c}`;
+    } else {
+      out += c;
+    }
+  }
+  return `%${out}%`;
 }
 
 /**
@@ -112,6 +136,8 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
       case 'call':
         throw new FilterError(`unknown function "${operand.name}"`);
       case 'ident': {
+        const macro = macroValue(operand.name);
+        if (macro !== undefined) return { kind: 'value', value: macro };
         const lower = operand.name.toLowerCase();
         try {
           return resolver.resolve(operand.name);
@@ -156,9 +182,13 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
   };
 
   const like = (negate: boolean, left: Resolved, right: Resolved): string => {
+    // NULL is contained in nothing and contains nothing, as in SQL: `x ~ null` must not match every row
+    if ((right.kind === 'value' && right.value === null) || (left.kind === 'value' && left.value === null)) {
+      return flavor.like(left.kind === 'value' && left.value === null ? 'NULL' : flavor.asText(sqlOf(left), typeOf(left)), 'NULL', negate);
+    }
     const l = flavor.asText(sqlOf(left), typeOf(left));
     if (right.kind === 'value') {
-      const pattern = params.add(likePattern(right.value === null ? '' : String(right.value)));
+      const pattern = params.add(likePattern(String(right.value)));
       return flavor.like(l, pattern, negate);
     }
     return flavor.like(l, `('%' || ${flavor.asText(right.sql, right.type)} || '%')`, negate);
@@ -186,14 +216,14 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
 
   /** Every value of a multi-valued side must satisfy the comparison. */
   const everyValue = (op: Operator, multi: MultiMatch, other: Resolved, multiOnLeft: boolean): string => {
-    const alias = `__mm${params.values.length}_${Math.random().toString(36).slice(2, 8)}`;
+    const alias = params.alias('mm');
     const value: Resolved = { kind: 'sql', sql: `${alias}.v`, type: multi.type };
     const cond = multiOnLeft ? plain(op, value, other) : plain(op, other, value);
     return `NOT EXISTS (SELECT 1 FROM (${multi.query}) ${alias} WHERE NOT COALESCE(${cond}, FALSE))`;
   };
 
   const bothEvery = (op: Operator, left: MultiMatch, right: MultiMatch): string => {
-    const suffix = `${params.values.length}_${Math.random().toString(36).slice(2, 8)}`;
+    const suffix = params.alias('mmx');
     const l: Resolved = { kind: 'sql', sql: `__ml${suffix}.v`, type: left.type };
     const r: Resolved = { kind: 'sql', sql: `__mr${suffix}.v`, type: right.type };
     return `NOT EXISTS (SELECT 1 FROM (${left.query}) __ml${suffix} CROSS JOIN (${right.query}) __mr${suffix} WHERE NOT COALESCE(${plain(op, l, r)}, FALSE))`;
