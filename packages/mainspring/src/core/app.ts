@@ -3,12 +3,16 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
+import { OtpService } from './auth/otp.js';
+import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
+import { SessionService } from './auth/sessions.js';
 import { CollectionService } from './collections/service.js';
 import { EventBus } from './events.js';
+import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordService } from './records/service.js';
-import { loadSettings, type Settings } from './settings.js';
+import { SettingsService } from './settings.js';
 
 /** How to open an app. */
 export interface AppOptions {
@@ -27,16 +31,41 @@ export class DataDirError extends Error {
  * domain services over them. The HTTP layer and the CLI hold one of these.
  */
 export class App {
+  readonly events = new EventBus();
+  readonly collections: CollectionService;
+  readonly settings: SettingsService;
+  readonly records: RecordService;
+  readonly mail: MailService;
+  readonly auth: AuthService;
+  readonly recovery: RecoveryService;
+  readonly otp: OtpService;
+  readonly sessions: SessionService;
+
   private constructor(
     readonly dataDir: string,
     readonly engine: Engine,
     readonly logger: Logger,
-    readonly collections: CollectionService,
-    readonly records: RecordService,
-    readonly auth: AuthService,
-    readonly events: EventBus,
-    public settings: Settings,
-  ) {}
+  ) {
+    this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
+    this.collections = new CollectionService(engine, this.events);
+    this.settings = new SettingsService(engine, this.events);
+    this.records = new RecordService(engine, this.collections.registry, this.events);
+    this.mail = new MailService(this.settings, dataDir, logger, this.events);
+    const deps = {
+      engine,
+      registry: this.collections.registry,
+      records: this.records,
+      access: this.records.access,
+      events: this.events,
+      settings: this.settings,
+      mail: this.mail,
+      logger,
+    };
+    this.auth = new AuthService(deps);
+    this.recovery = new RecoveryService(deps, this.auth);
+    this.otp = new OtpService(deps, this.auth);
+    this.sessions = new SessionService(deps, this.auth);
+  }
 
   /** Opens (and on first use creates) the app in `dataDir`, applying pending migrations. */
   static async open(options: AppOptions): Promise<App> {
@@ -50,15 +79,11 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const engine = new SqliteEngine(join(dataDir, 'data.db'));
     try {
-      const events = new EventBus();
-      events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
-      const collections = new CollectionService(engine, events);
-      await migrate(engine, collections);
-      await collections.load();
-      const records = new RecordService(engine, collections.registry, events);
-      const auth = new AuthService(engine, collections.registry, records.access, events);
-      const settings = await loadSettings(engine);
-      return new App(dataDir, engine, logger, collections, records, auth, events, settings);
+      const app = new App(dataDir, engine, logger);
+      await migrate(engine, app.collections);
+      await app.collections.load();
+      await app.settings.load();
+      return app;
     } catch (err) {
       await engine.close();
       throw err;

@@ -26,14 +26,18 @@ export function parseDateInput(input: string): string | null {
   const m = DATE_INPUT.exec(s);
   if (!m) return null;
   const [, y, mo, d, h = '00', mi = '00', sec = '00', frac = '', zone] = m;
+  // the calendar date and clock time as written must exist, whatever the offset
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return null;
   const ms = frac ? frac.padEnd(3, '0').slice(0, 3) : '000';
   const offset = !zone || zone.toUpperCase() === 'Z' ? 'Z' : zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
   const iso = `${y}-${mo}-${d}T${h}:${mi}:${sec}.${ms}${offset}`;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return null;
-  // reject rollovers such as 2024-02-31 that Date silently normalizes
-  if (offset === 'Z' && formatDate(date).slice(0, 10) !== `${y}-${mo}-${d}`) return null;
-  const year = date.getUTCFullYear();
-  if (year < 1 || year > 9999) return null;
+  const utcYear = date.getUTCFullYear();
+  if (utcYear < 1 || utcYear > 9999) return null;
   return formatDate(date);
 }

@@ -18,6 +18,8 @@ export type ErrorData = { [key: string]: FieldError | ErrorData };
 /** An error meant for the client. Anything else is an internal error. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
+  /** For 429s: seconds until the client may try again (the Retry-After header). */
+  retryAfter?: number;
   constructor(
     readonly status: number,
     /** A stable code for logs and clients, e.g. `record_not_found`. */
@@ -71,7 +73,11 @@ export const Errors = {
   authFailed: () => new ApiError(400, 'auth_failed', 'Failed to authenticate.'),
   batchDisabled: () => new ApiError(403, 'batch_disabled', 'Batch requests are not allowed.'),
   batchFailed: (data: ErrorData) => new ApiError(400, 'batch_failed', 'Batch transaction failed.', data),
-  tooManyRequests: () => new ApiError(429, 'rate_limited', 'Too Many Requests.'),
+  tooManyRequests: (retryAfterSeconds = 1) => {
+    const err = new ApiError(429, 'rate_limited', 'Too Many Requests.');
+    err.retryAfter = Math.max(1, Math.ceil(retryAfterSeconds));
+    return err;
+  },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
   internal: () => new ApiError(500, 'internal', 'Something went wrong while processing your request.'),
 } as const;

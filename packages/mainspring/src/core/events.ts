@@ -20,7 +20,19 @@ export interface SchemaEvent {
   readonly type: 'schema';
 }
 
-export type AppEvent = RecordEvent | SchemaEvent;
+/** The settings changed. */
+export interface SettingsEvent {
+  readonly type: 'settings';
+}
+
+/** A record's sessions changed (one revoked, or all): cached tokens of it are forgotten. */
+export interface SessionsEvent {
+  readonly type: 'sessions';
+  readonly collectionId: string;
+  readonly recordId: string;
+}
+
+export type AppEvent = RecordEvent | SchemaEvent | SettingsEvent | SessionsEvent;
 
 type Listener = (event: AppEvent) => void;
 

@@ -1,4 +1,8 @@
 import type { Engine, Executor } from '../storage/engine.js';
+import { USED_TOKENS_TABLE } from './auth/one-time.js';
+import { OTPS_TABLE } from './auth/otp.js';
+import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
+import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
 import { PARAMS_TABLE } from './settings.js';
@@ -72,6 +76,74 @@ const MIGRATIONS: readonly Migration[] = [
         false,
       );
       await collections.createIn(tx, users);
+    },
+  },
+  {
+    name: '0002_auth_flows',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      const text = (name: string) => ({ name, kind: 'text' as const });
+      const num = (name: string) => ({ name, kind: 'number' as const });
+      await tx.run(
+        d.createTable(OTPS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          text('collection_ref'),
+          text('record_ref'),
+          text('password'),
+          text('sent_to'),
+          num('created'),
+        ]),
+      );
+      await tx.run(
+        d.createTable(MFAS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          text('collection_ref'),
+          text('record_ref'),
+          text('method'),
+          num('created'),
+        ]),
+      );
+      await tx.run(d.createTable(USED_TOKENS_TABLE, [{ name: 'hash', kind: 'text', primaryKey: true }, num('expires')]));
+      await tx.run(
+        d.createIndex({ name: 'idx__ms_used_tokens_expires', table: USED_TOKENS_TABLE, unique: false, columns: [{ name: 'expires' }] }),
+      );
+      await tx.run(
+        d.createTable(SESSIONS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          text('collection_ref'),
+          text('record_ref'),
+          num('created'),
+          num('last_used'),
+          num('expires'),
+          { name: 'revoked', kind: 'bool' },
+          text('ip'),
+          text('user_agent'),
+        ]),
+      );
+      await tx.run(
+        d.createIndex({
+          name: 'idx__ms_sessions_record',
+          table: SESSIONS_TABLE,
+          unique: false,
+          columns: [{ name: 'collection_ref' }, { name: 'record_ref' }],
+        }),
+      );
+      await tx.run(
+        d.createTable(REFRESH_TOKENS_TABLE, [
+          { name: 'hash', kind: 'text', primaryKey: true },
+          text('session'),
+          num('created'),
+          num('used_at'),
+        ]),
+      );
+      await tx.run(
+        d.createIndex({
+          name: 'idx__ms_refresh_tokens_session',
+          table: REFRESH_TOKENS_TABLE,
+          unique: false,
+          columns: [{ name: 'session' }],
+        }),
+      );
     },
   },
 ];

@@ -1,15 +1,49 @@
-import type { Executor } from '../storage/engine.js';
+import type { Engine, Executor } from '../storage/engine.js';
+import { nowString } from './dates.js';
+import { type ErrorData, Errors, fieldError } from './errors.js';
+import type { EventBus } from './events.js';
 
 /**
- * Application settings, stored in `_params` under `settings`. Issue-by-issue
- * this grows to PocketBase's full settings object; what exists is used.
+ * Application settings (PocketBase's shape, plus Mainspring's own keys which
+ * PocketBase clients ignore), stored in `_params` under `settings`.
  */
-export interface Settings {
-  meta: { appName: string; appURL: string; senderName: string; senderAddress: string; hideControls: boolean };
-  batch: { enabled: boolean; maxRequests: number; timeout: number; maxBodySize: number };
+
+/** A request-rate rule: at most `maxRequests` per `duration` seconds per client IP. */
+export interface RateLimitRule {
+  /** `collection:tag`, `*:tag`, or a path prefix such as `/api/`. */
+  label: string;
+  maxRequests: number;
+  duration: number;
+  /** '' everyone, '@guest' unauthenticated only, '@auth' authenticated only. */
+  audience: '' | '@guest' | '@auth';
 }
 
-/** Defaults: batch on (PocketBase ships it off; SDK users expect it to work). */
+export interface Settings {
+  meta: { appName: string; appURL: string; senderName: string; senderAddress: string; hideControls: boolean };
+  smtp: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    username: string;
+    password: string;
+    authMethod: '' | 'PLAIN' | 'LOGIN';
+    tls: boolean;
+    localName: string;
+  };
+  batch: { enabled: boolean; maxRequests: number; timeout: number; maxBodySize: number };
+  rateLimits: { enabled: boolean; rules: RateLimitRule[] };
+  trustedProxy: { headers: string[]; useLeftmostIP: boolean };
+  /** Mainspring: refresh-token sessions under /api/ms/sessions. */
+  sessions: { refreshTokenDuration: number; reuseGraceSeconds: number };
+  /** Mainspring: lockout of an identity after failed sign-ins, doubling each time. */
+  loginProtection: { maxFailures: number; lockSeconds: number; maxLockSeconds: number };
+}
+
+/**
+ * Defaults. Unlike PocketBase, batch and the auth rate limits are on: SDK
+ * users expect batches to work, and sign-in endpoints must not be open to
+ * brute force on a fresh install.
+ */
 export function defaultSettings(): Settings {
   return {
     meta: {
@@ -19,21 +53,158 @@ export function defaultSettings(): Settings {
       senderAddress: 'support@example.com',
       hideControls: false,
     },
+    smtp: { enabled: false, host: 'smtp.example.com', port: 587, username: '', password: '', authMethod: '', tls: false, localName: '' },
     batch: { enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 },
+    rateLimits: {
+      enabled: true,
+      rules: [
+        { label: '*:auth', maxRequests: 10, duration: 10, audience: '' },
+        { label: '*:request', maxRequests: 5, duration: 60, audience: '' },
+        { label: '*:confirm', maxRequests: 10, duration: 60, audience: '' },
+      ],
+    },
+    trustedProxy: { headers: [], useLeftmostIP: false },
+    sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
+    loginProtection: { maxFailures: 5, lockSeconds: 30, maxLockSeconds: 900 },
   };
 }
 
 /** The table of key/value system parameters. */
 export const PARAMS_TABLE = '_params';
+const SETTINGS_KEY = 'settings';
 
-/** Reads stored settings over the defaults. */
-export async function loadSettings(db: Executor): Promise<Settings> {
-  const row = await db.get<{ value: string }>(`SELECT value FROM ${PARAMS_TABLE} WHERE id = $1`, ['settings']);
-  const defaults = defaultSettings();
-  if (!row) return defaults;
-  const stored = JSON.parse(row.value) as Partial<Settings>;
-  return {
-    meta: { ...defaults.meta, ...stored.meta },
-    batch: { ...defaults.batch, ...stored.batch },
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Merges `patch` over `base`, key by key, keeping each value's type: a
+ * submitted value of another type, or a key that does not exist, is an error.
+ */
+function mergeTyped(base: Record<string, unknown>, patch: Record<string, unknown>, errors: ErrorData, path = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const here = path ? `${path}.${key}` : key;
+    if (!(key in base)) {
+      errors[here] = fieldError('validation_unknown_field', 'Unknown setting.');
+      continue;
+    }
+    const current = base[key];
+    if (isObject(current)) {
+      if (!isObject(value)) errors[here] = fieldError('validation_invalid_value', 'Must be an object.');
+      else out[key] = mergeTyped(current, value, errors, here);
+    } else if (Array.isArray(current)) {
+      if (!Array.isArray(value)) errors[here] = fieldError('validation_invalid_value', 'Must be a list.');
+      else out[key] = value;
+    } else if (typeof value !== typeof current) {
+      errors[here] = fieldError('validation_invalid_value', `Must be a ${typeof current}.`);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function validate(s: Settings, errors: ErrorData): void {
+  const bad = (key: string, message: string) => {
+    errors[key] = fieldError('validation_invalid_value', message);
   };
+  const between = (key: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) bad(key, `Must be a whole number from ${min} to ${max}.`);
+  };
+  if (s.meta.appName.trim() === '' || s.meta.appName.length > 255) bad('meta.appName', 'Must be 1 to 255 characters.');
+  try {
+    const url = new URL(s.meta.appURL);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    bad('meta.appURL', 'Must be an http(s) URL.');
+  }
+  if (!/^[^\s@]+@[^\s@]+$/.test(s.meta.senderAddress)) bad('meta.senderAddress', 'Must be an email address.');
+  if (s.meta.senderName.length > 255) bad('meta.senderName', 'Must be at most 255 characters.');
+  if (s.smtp.enabled && s.smtp.host.trim() === '') bad('smtp.host', 'Cannot be blank when SMTP is enabled.');
+  between('smtp.port', s.smtp.port, 1, 65_535);
+  if (!['', 'PLAIN', 'LOGIN'].includes(s.smtp.authMethod)) bad('smtp.authMethod', 'Must be "", "PLAIN" or "LOGIN".');
+  between('batch.maxRequests', s.batch.maxRequests, 0, 1000);
+  between('batch.timeout', s.batch.timeout, 0, 600);
+  between('batch.maxBodySize', s.batch.maxBodySize, 0, 1 << 30);
+  s.rateLimits.rules.forEach((r, i) => {
+    const ok =
+      isObject(r) &&
+      typeof r.label === 'string' &&
+      /^(\*|\w+):\w+$|^\/[\w/.-]*$/.test(r.label) &&
+      Number.isInteger(r.maxRequests) &&
+      r.maxRequests > 0 &&
+      Number.isInteger(r.duration) &&
+      r.duration > 0 &&
+      ['', '@guest', '@auth'].includes(r.audience ?? '');
+    if (!ok)
+      bad(
+        `rateLimits.rules.${i}`,
+        'Each rule needs a label (collection:tag or /path), maxRequests and duration > 0, and an audience of "", "@guest" or "@auth".',
+      );
+  });
+  if (s.rateLimits.rules.length > 100) bad('rateLimits.rules', 'At most 100 rules.');
+  if (s.trustedProxy.headers.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(h)))
+    bad('trustedProxy.headers', 'Must be header names.');
+  between('sessions.refreshTokenDuration', s.sessions.refreshTokenDuration, 60, 10 * 365 * 86_400);
+  between('sessions.reuseGraceSeconds', s.sessions.reuseGraceSeconds, 0, 300);
+  between('loginProtection.maxFailures', s.loginProtection.maxFailures, 1, 1000);
+  between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
+  between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
+}
+
+/** Settings: read at start, changed by superusers through `/api/settings`, announced on the bus. */
+export class SettingsService {
+  private current: Settings = defaultSettings();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly events: EventBus,
+  ) {}
+
+  /** The settings in force. */
+  get(): Settings {
+    return this.current;
+  }
+
+  /** Reads stored settings over the defaults. */
+  async load(db: Executor = this.engine): Promise<void> {
+    const row = await db.get<{ value: string }>(`SELECT value FROM ${PARAMS_TABLE} WHERE id = $1`, [SETTINGS_KEY]);
+    const stored = row ? (JSON.parse(row.value) as Record<string, unknown>) : {};
+    const errors: ErrorData = {};
+    // stored settings from an older version may lack keys; unknown old keys are dropped
+    const merged = mergeTyped(defaultSettings() as unknown as Record<string, unknown>, stored, errors) as unknown as Settings;
+    this.current = merged;
+  }
+
+  /** Validates and stores a partial update; returns the new settings. */
+  async update(patch: unknown): Promise<Settings> {
+    if (!isObject(patch)) throw Errors.badRequest('Failed to load the submitted data due to invalid formatting.');
+    const errors: ErrorData = {};
+    const next = mergeTyped(this.current as unknown as Record<string, unknown>, patch, errors) as unknown as Settings;
+    if (Object.keys(errors).length === 0) validate(next, errors);
+    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
+    const now = nowString();
+    await this.engine.transaction(async (tx) => {
+      const changed = await tx.run(`UPDATE ${PARAMS_TABLE} SET value = $1, updated = $2 WHERE id = $3`, [
+        JSON.stringify(next),
+        now,
+        SETTINGS_KEY,
+      ]);
+      if (changed === 0) {
+        await tx.run(`INSERT INTO ${PARAMS_TABLE} (id, value, created, updated) VALUES ($1, $2, $3, $3)`, [
+          SETTINGS_KEY,
+          JSON.stringify(next),
+          now,
+        ]);
+      }
+    });
+    this.current = next;
+    this.events.emit({ type: 'settings' });
+    return next;
+  }
+
+  /** The settings as superusers see them: the SMTP password is never sent back. */
+  toJSON(s: Settings = this.current): Record<string, unknown> {
+    const { password: _password, ...smtp } = s.smtp;
+    return { ...s, smtp };
+  }
 }

@@ -24,6 +24,8 @@ export function toApiError(err: unknown): ApiError {
     case 'FST_ERR_BAD_URL':
     case 'FST_ERR_ASYNC_CONSTRAINT':
       return Errors.badRequest();
+    case 'FST_ERR_PARAM_TOO_LONG':
+      return Errors.notFound();
   }
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ApiError(
@@ -39,8 +41,8 @@ export function toApiError(err: unknown): ApiError {
 export function registerErrorHandlers(server: FastifyInstance): void {
   server.setErrorHandler((err, request, reply) => {
     const api = toApiError(err);
-    if (api.status >= 500) request.log.error({ err }, 'request failed');
-    if (api.status === 429) reply.header('Retry-After', '1');
+    if (api.status >= 500) request.log.error({ reqId: request.id, err }, 'request failed');
+    if (api.retryAfter !== undefined) reply.header('Retry-After', String(api.retryAfter));
     reply.status(api.status).send(api.toJSON());
   });
   server.setNotFoundHandler((_request, reply) => {

@@ -1,14 +1,17 @@
 import cors from '@fastify/cors';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { registerBodyParsers } from './body.js';
-import { registerErrorHandlers } from './errors.js';
+import { registerErrorHandlers, toApiError } from './errors.js';
+import { RateLimiter } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
 import { healthRoutes } from './routes/health.js';
+import { sessionRoutes } from './routes/ms-sessions.js';
 import { recordRoutes } from './routes/records.js';
+import { settingsRoutes } from './routes/settings.js';
 
 /** Options of the HTTP server. */
 export interface ServerOptions {
@@ -51,9 +54,17 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     genReqId: nextRequestId,
+    // no pino child per request (it costs more than the rest of a cached read);
+    // the few lines we log carry reqId themselves
+    childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // malformed URLs and over-long parameters answer in PocketBase's shape too
+    frameworkErrors: (err, _request, reply) => {
+      const api = toApiError(err);
+      (reply as unknown as FastifyReply).status(api.status).send(api.toJSON());
+    },
     forceCloseConnections: 'idle',
     connectionTimeout: 0,
     requestTimeout: 120_000,
@@ -77,15 +88,21 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   if ((options.accessLog ?? true) && app.logger.isLevelEnabled('info')) {
     server.addHook('onResponse', (request, reply, done) => {
       const path = request.url.split('?', 1)[0];
-      request.log.info({ method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+      request.log.info(
+        { reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        'request',
+      );
       done();
     });
   }
 
+  const limiter = new RateLimiter();
   healthRoutes(server);
   collectionRoutes(server, app);
   recordRoutes(server, app);
-  authRoutes(server, app);
+  authRoutes(server, app, limiter);
   batchRoutes(server, app);
+  settingsRoutes(server, app);
+  sessionRoutes(server, app, limiter);
   return server;
 }

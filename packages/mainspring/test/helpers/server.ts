@@ -21,10 +21,22 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** Test-only switches on top of the server options. */
+export interface TestServerOptions extends ServerOptions {
+  /**
+   * Keep the default request-rate limits and sign-in lockouts. Off by default:
+   * every test client shares 127.0.0.1, and most suites sign in many times.
+   */
+  protections?: boolean;
+}
+
 /** Starts a server in a new temporary data directory. */
-export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ms-test-'));
   const app = await App.open({ dataDir: dir, logger: pino({ level: process.env.MS_TEST_LOG ?? 'silent' }) });
+  if (!options.protections) {
+    await app.settings.update({ rateLimits: { enabled: false }, loginProtection: { maxFailures: 1000 } });
+  }
   const server = await buildServer(app, { accessLog: false, ...options });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const address = server.server.address();

@@ -1,52 +1,81 @@
+import type { Logger } from 'pino';
 import type { Engine, Row } from '../../storage/engine.js';
-import type { Collection } from '../collections/model.js';
+import { type Collection, fieldByName } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
-import { Errors } from '../errors.js';
+import { ApiError, Errors, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { newRecordId } from '../ids.js';
+import type { MailService } from '../mail/mailer.js';
 import type { RecordAccess } from '../records/access.js';
-import { publicRecord } from '../records/output.js';
 import { decodeRow, RECORD_ALIAS, selectList } from '../records/rows.js';
-import type { AuthState, RecordData, RequestInfo } from '../rules/request-info.js';
+import { newTokenKey, type RecordService } from '../records/service.js';
+import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
+import type { SettingsService } from '../settings.js';
+import { LoginGuard } from './lockout.js';
 import { verifyPassword } from './passwords.js';
-import { peekToken, signToken, verifyToken } from './tokens.js';
+import { claimsFor, issueToken, tokenValid } from './token-kinds.js';
+import { peekToken } from './tokens.js';
 
 /** How long a verified token is trusted without a lookup; any change to its record ends it sooner. */
 const AUTH_CACHE_TTL_MS = 60_000;
 const AUTH_CACHE_LIMIT = 10_000;
 
-/** The `type` claim of session tokens. */
-export const AUTH_TOKEN_TYPE = 'auth';
+/** The MFA sessions table: a first factor passed, waiting for a second. */
+export const MFAS_TABLE = '_mfas';
+/** Refresh-token sessions (Mainspring's); access tokens issued from one carry its id as `sid`. */
+export const SESSIONS_TABLE = '_ms_sessions';
 
-/** `{token, record}`, the answer of every auth endpoint. */
-export interface AuthResponse {
-  token: string;
-  record: Record<string, unknown>;
+/** The 401 that asks for a second factor: PocketBase's body `{mfaId}`, in our error shape. */
+export class MfaRequiredError extends ApiError {
+  constructor(readonly mfaId: string) {
+    super(401, 'mfa_required', 'An additional authentication method is required.');
+  }
+  override toJSON() {
+    return { ...super.toJSON(), mfaId: this.mfaId };
+  }
+}
+
+/** How the caller proved who they are, as `@request.context` and MFA see it. */
+export type AuthMethod = 'password' | 'otp' | 'refresh' | 'impersonate';
+
+/** What the auth services share. */
+export interface AuthDeps {
+  engine: Engine;
+  registry: CollectionRegistry;
+  records: RecordService;
+  access: RecordAccess;
+  events: EventBus;
+  settings: SettingsService;
+  mail: MailService;
+  logger: Logger;
 }
 
 /**
- * Sessions: issuing and checking tokens, and signing in with a password.
- * Any failure while resolving a token means "no auth", never an error that
- * could be mistaken for access.
+ * Sessions: issuing and checking tokens, signing in with a password, the
+ * authRule and MFA gate every sign-in passes, impersonation and "log out
+ * everywhere". Any failure while resolving a token means "no auth", never
+ * an error that could be mistaken for access.
  */
 export class AuthService {
-  /** Verified tokens → their caller, for a short while; dropped when the caller's record or the schema changes. */
+  /** Failed sign-ins per identity. */
+  readonly guard: LoginGuard;
   private readonly cache = new Map<string, { auth: AuthState; until: number }>();
   private readonly tokensByRecord = new Map<string, Set<string>>();
+  /** Bumped on every forget, so a lookup that raced a change is not cached. */
+  private generation = 0;
 
-  constructor(
-    private readonly engine: Engine,
-    private readonly registry: CollectionRegistry,
-    private readonly access: RecordAccess,
-    events: EventBus,
-  ) {
-    events.on((event) => {
+  constructor(private readonly d: AuthDeps) {
+    this.guard = new LoginGuard(() => d.settings.get().loginProtection);
+    d.events.on((event) => {
       if (event.type === 'schema') this.forgetAll();
-      else if (this.registry.find(event.collectionId)?.type === 'auth') this.forget(`${event.collectionId}/${event.record.id}`);
+      else if (event.type === 'sessions') this.forget(`${event.collectionId}/${event.recordId}`);
+      else if (event.type === 'record' && this.d.registry.find(event.collectionId)?.type === 'auth') {
+        this.forget(`${event.collectionId}/${event.record.id}`);
+      }
     });
   }
 
-  /** Bumped on every forget, so a lookup that raced a change is not cached. */
-  private generation = 0;
+  // ------------------------------------------------------------ token cache
 
   private forgetAll(): void {
     this.generation++;
@@ -72,21 +101,16 @@ export class AuthService {
     set.add(token);
   }
 
-  private async loadRecord(c: Collection, id: string): Promise<RecordData | undefined> {
-    const d = this.engine.dialect;
-    const row = await this.engine.get<Row>(
-      `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = $1`,
+  // ---------------------------------------------------------------- tokens
+
+  /** A record of an auth collection, read without rules. */
+  async loadRecord(c: Collection, id: string): Promise<RecordData | undefined> {
+    const dialect = this.d.engine.dialect;
+    const row = await this.d.engine.get<Row>(
+      `SELECT ${selectList(c, dialect)} FROM ${dialect.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${dialect.ident('id')} = $1`,
       [id],
     );
-    return row ? decodeRow(c, row, d) : undefined;
-  }
-
-  /** The key a record's tokens of one kind are signed with. */
-  private key(c: Collection, record: RecordData, kind: 'authToken' = 'authToken'): string | null {
-    const secret = c.auth?.[kind].secret;
-    const tokenKey = record.tokenKey;
-    if (!secret || typeof tokenKey !== 'string' || tokenKey === '') return null;
-    return `${tokenKey}${secret}`;
+    return row ? decodeRow(c, row, dialect) : undefined;
   }
 
   /** Resolves a bearer token to its caller, or null for any token that is not a valid, current session. */
@@ -99,13 +123,12 @@ export class AuthService {
     const generation = this.generation;
     try {
       const claims = peekToken(token);
-      if (!claims || claims.type !== AUTH_TOKEN_TYPE) return null;
-      const c = this.registry.find(claims.collectionId);
+      if (claims?.type !== 'auth') return null;
+      const c = this.d.registry.find(claims.collectionId);
       if (c?.type !== 'auth' || c.id !== claims.collectionId) return null;
       const record = await this.loadRecord(c, claims.id);
-      if (!record) return null;
-      const key = this.key(c, record);
-      if (!key || !verifyToken(token, key)) return null;
+      if (!record || !tokenValid(token, c, record, 'auth')) return null;
+      if (claims.sid !== undefined && !(await this.sessionActive(claims.sid, c.id, record.id))) return null;
       const auth = { collection: c, record };
       if (generation === this.generation) this.remember(token, auth, claims.exp);
       return auth;
@@ -114,84 +137,209 @@ export class AuthService {
     }
   }
 
-  /** A new session token for an auth record. */
-  newToken(c: Collection, record: RecordData): string {
-    const key = this.key(c, record);
-    if (!key || !c.auth) throw Errors.internal();
-    const exp = Math.floor(Date.now() / 1000) + c.auth.authToken.duration;
-    return signToken({ id: record.id, type: AUTH_TOKEN_TYPE, collectionId: c.id, refreshable: true, exp }, key);
+  private async sessionActive(sid: unknown, collectionId: string, recordId: string): Promise<boolean> {
+    if (typeof sid !== 'string') return false;
+    const row = await this.d.engine.get<{ revoked: unknown; expires: number | string }>(
+      `SELECT revoked, expires FROM ${SESSIONS_TABLE} WHERE id = $1 AND collection_ref = $2 AND record_ref = $3`,
+      [sid, collectionId, recordId],
+    );
+    return row !== undefined && !this.d.engine.dialect.decode('bool', row.revoked) && Number(row.expires) > Date.now();
   }
 
-  /** `{token, record}` for a signed-in record; it sees itself, email included. */
-  response(c: Collection, record: RecordData): AuthResponse {
-    const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'password', query: {}, headers: {}, body: {} };
-    return { token: this.newToken(c, record), record: publicRecord(c, record, self) };
+  /** A new session token; impersonation tokens cannot be refreshed. */
+  newToken(c: Collection, record: RecordData, options: { refreshable?: boolean; duration?: number; sid?: string } = {}): string {
+    const extra: Record<string, unknown> = { refreshable: options.refreshable ?? true };
+    if (options.sid) extra.sid = options.sid;
+    return issueToken(c, record, 'auth', extra, options.duration);
+  }
+
+  // --------------------------------------------------------------- sign-in
+
+  /** The auth collection named in a route, or PocketBase's 404. */
+  authCollection(idOrName: string): Collection {
+    const c = this.d.registry.find(idOrName);
+    if (c?.type !== 'auth' || !c.auth) throw Errors.notFound('Missing or invalid auth collection context.');
+    return c;
+  }
+
+  /** The lockout key of an identity in a collection. */
+  identityKey(c: Collection, identity: string): string {
+    return `${c.id}/${identity.trim().toLowerCase()}`;
+  }
+
+  /** Throws a 429 while `key` is locked out. */
+  checkLock(key: string): void {
+    const retry = this.guard.retryAfter(key);
+    if (retry > 0) throw rateLimited(retry);
   }
 
   /**
    * `auth-with-password`: finds the record by one of the identity fields and
    * checks the password. Unknown identity, wrong password and a record the
-   * authRule refuses all answer the same 400, after the same bcrypt work.
+   * authRule refuses all answer the same 400 after the same bcrypt work;
+   * repeated failures lock the identity out for a growing time.
    */
-  async withPassword(c: Collection, identity: unknown, password: unknown, identityField?: unknown): Promise<{ record: RecordData }> {
-    if (c.type !== 'auth' || !c.auth) throw Errors.badRequest('The collection is not an auth collection.');
-    if (!c.auth.passwordAuth.enabled) throw Errors.forbidden('The collection is not configured to allow password authentication.');
-    if (typeof identity !== 'string' || identity === '' || identity.length > 255 || typeof password !== 'string') {
-      throw Errors.validation('An error occurred while validating the submitted data.', {
-        ...(typeof identity !== 'string' || identity === ''
-          ? { identity: { code: 'validation_required', message: 'Cannot be blank.' } }
-          : {}),
-        ...(typeof password !== 'string' ? { password: { code: 'validation_required', message: 'Cannot be blank.' } } : {}),
-      });
-    }
-    let fields = c.auth.passwordAuth.identityFields;
+  async withPassword(c: Collection, identity: unknown, password: unknown, identityField?: unknown): Promise<RecordData> {
+    const a = c.auth;
+    if (!a) throw Errors.notFound('Missing or invalid auth collection context.');
+    if (!a.passwordAuth.enabled) throw Errors.forbidden('The collection is not configured to allow password authentication.');
+    const errors: Record<string, ReturnType<typeof fieldError>> = {};
+    if (typeof identity !== 'string' || identity.trim() === '') errors.identity = fieldError('validation_required', 'Cannot be blank.');
+    else if (identity.length > 255) errors.identity = fieldError('validation_length_too_long', 'The length must be no more than 255.');
+    if (typeof password !== 'string' || password === '') errors.password = fieldError('validation_required', 'Cannot be blank.');
+    let fields = a.passwordAuth.identityFields;
     if (identityField !== undefined && identityField !== '') {
       if (typeof identityField !== 'string' || !fields.includes(identityField)) {
-        throw Errors.validation('An error occurred while validating the submitted data.', {
-          identityField: { code: 'validation_in_invalid', message: 'Must be a valid value.' },
-        });
-      }
-      fields = [identityField];
+        errors.identityField = fieldError('validation_in_invalid', 'Must be a valid value.');
+      } else fields = [identityField];
     }
-    const record = await this.findByIdentity(c, fields, identity);
-    const ok = await verifyPassword(password, String(record?.password ?? ''));
-    if (!record || !ok) throw Errors.authFailed();
-    if (!(await this.passesAuthRule(c, record))) throw Errors.authFailed();
-    return { record };
+    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
+
+    const key = this.identityKey(c, identity as string);
+    this.checkLock(key);
+    const record = await this.findByIdentity(c, fields, identity as string);
+    const ok = await verifyPassword(password as string, String(record?.password ?? ''));
+    if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
+      const locked = this.guard.failure(key);
+      if (locked > 0) throw rateLimited(locked);
+      throw Errors.authFailed();
+    }
+    this.guard.success(key);
+    return record;
   }
 
   private async findByIdentity(c: Collection, fields: string[], identity: string): Promise<RecordData | undefined> {
-    const d = this.engine.dialect;
+    const dialect = this.d.engine.dialect;
     for (const name of fields) {
-      const field = c.fields.find((f) => f.name === name);
+      const field = fieldByName(c, name);
       if (!field) continue;
-      const col = `${RECORD_ALIAS}.${d.ident(name)}`;
+      const col = `${RECORD_ALIAS}.${dialect.ident(name)}`;
       const cond = field.type === 'email' ? `LOWER(${col}) = LOWER($1)` : `${col} = $1`;
-      const row = await this.engine.get<Row>(`SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${cond} LIMIT 1`, [
-        identity,
-      ]);
-      if (row) return decodeRow(c, row, d);
+      const row = await this.d.engine.get<Row>(
+        `SELECT ${selectList(c, dialect)} FROM ${dialect.ident(c.name)} ${RECORD_ALIAS} WHERE ${cond} LIMIT 1`,
+        [identity],
+      );
+      if (row) return decodeRow(c, row, dialect);
     }
     return undefined;
   }
 
+  /** A record by email (case-insensitive), for the recovery flows. */
+  async findByEmail(c: Collection, email: string): Promise<RecordData | undefined> {
+    return this.findByIdentity(c, ['email'], email);
+  }
+
   /** The collection's authRule, evaluated with the record itself as `@request.auth`. */
-  private async passesAuthRule(c: Collection, record: RecordData): Promise<boolean> {
+  async passesAuthRule(c: Collection, record: RecordData, method: AuthMethod): Promise<boolean> {
     const rule = c.auth?.authRule;
     if (rule === null || rule === undefined) return false;
     if (rule === '') return true;
-    const info: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'password', query: {}, headers: {}, body: {} };
+    const info: RequestInfo = {
+      auth: { collection: c, record },
+      method: 'POST',
+      context: method === 'otp' ? 'otp' : method === 'password' ? 'password' : 'default',
+      query: {},
+      headers: {},
+      body: {},
+    };
     try {
-      return await this.access.admits(this.engine, c, record.id, info, rule);
+      return await this.d.access.admits(this.d.engine, c, record.id, info, rule);
     } catch {
       return false;
     }
   }
 
-  /** `auth-refresh`: a fresh token for the caller's still-valid session. */
-  async refresh(c: Collection, auth: AuthState | null): Promise<RecordData> {
+  /**
+   * The last step of every sign-in: when the collection wants MFA for this
+   * record, the first method answers 401 `{mfaId}` and a second, different
+   * method must come with that `mfaId`.
+   */
+  async secondFactor(c: Collection, record: RecordData, method: AuthMethod, mfaId: unknown): Promise<void> {
+    const mfa = c.auth?.mfa;
+    if (!mfa?.enabled || method === 'refresh' || method === 'impersonate') return;
+    if (mfa.rule !== '') {
+      const info: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query: {}, headers: {}, body: {} };
+      let wants = false;
+      try {
+        wants = await this.d.access.admits(this.d.engine, c, record.id, info, mfa.rule);
+      } catch {
+        wants = true;
+      }
+      if (!wants) return;
+    }
+    const e = this.d.engine;
+    if (mfaId === undefined || mfaId === null || mfaId === '') {
+      const id = newRecordId();
+      await e.run(`INSERT INTO ${MFAS_TABLE} (id, collection_ref, record_ref, method, created) VALUES ($1, $2, $3, $4, $5)`, [
+        id,
+        c.id,
+        record.id,
+        method,
+        Date.now(),
+      ]);
+      throw new MfaRequiredError(id);
+    }
+    if (typeof mfaId !== 'string' || mfaId.length > 100) throw Errors.badRequest('Invalid or expired MFA session.');
+    const row = await e.get<{ collection_ref: string; record_ref: string; method: string; created: number | string }>(
+      `SELECT collection_ref, record_ref, method, created FROM ${MFAS_TABLE} WHERE id = $1`,
+      [mfaId],
+    );
+    if (!row || Number(row.created) + mfa.duration * 1000 < Date.now()) {
+      if (row) await e.run(`DELETE FROM ${MFAS_TABLE} WHERE id = $1`, [mfaId]);
+      throw Errors.badRequest('Invalid or expired MFA session.');
+    }
+    if (row.collection_ref !== c.id || row.record_ref !== record.id) throw Errors.badRequest('Invalid MFA session.');
+    if (row.method === method) throw Errors.badRequest('A different authentication method is required.');
+    await e.run(`DELETE FROM ${MFAS_TABLE} WHERE id = $1 OR created < $2`, [mfaId, Date.now() - mfa.duration * 1000]);
+  }
+
+  /** `auth-refresh`: the caller's still-valid, refreshable session, re-checked against the authRule. */
+  async refresh(c: Collection, auth: AuthState | null, token: string | null): Promise<RecordData> {
     if (!auth || auth.collection.id !== c.id) throw Errors.unauthorized();
-    if (!(await this.passesAuthRule(c, auth.record))) throw Errors.forbidden('The request requires valid record authorization token.');
+    const claims = token ? peekToken(token) : null;
+    if (claims?.refreshable === false) throw Errors.forbidden('The token cannot be refreshed.');
+    if (!(await this.passesAuthRule(c, auth.record, 'refresh'))) {
+      throw Errors.forbidden("The request doesn't satisfy the collection requirements to authenticate.");
+    }
     return auth.record;
   }
+
+  /** `impersonate/{id}` (superusers): a non-refreshable token for any auth record. */
+  async impersonate(info: RequestInfo, c: Collection, id: string, duration: unknown): Promise<{ record: RecordData; token: string }> {
+    if (!info.auth) throw Errors.unauthorized();
+    if (!isSuperuser(info)) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+    if (
+      duration !== undefined &&
+      duration !== 0 &&
+      (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > 63_072_000)
+    ) {
+      throw Errors.validation('An error occurred while validating the submitted data.', {
+        duration: fieldError('validation_invalid_value', 'Must be a whole number of seconds.'),
+      });
+    }
+    const record = await this.loadRecord(c, id);
+    if (!record) throw Errors.notFound();
+    const seconds = typeof duration === 'number' && duration > 0 ? duration : undefined;
+    return {
+      record,
+      token: this.newToken(c, record, seconds === undefined ? { refreshable: false } : { refreshable: false, duration: seconds }),
+    };
+  }
+
+  /** Signs the caller out everywhere: a new tokenKey revokes every token; refresh sessions end too. */
+  async logoutEverywhere(auth: AuthState): Promise<void> {
+    await this.d.records.systemUpdate(auth.collection, auth.record.id, { tokenKey: newTokenKey() });
+    await this.d.engine.run(`UPDATE ${SESSIONS_TABLE} SET revoked = $1 WHERE collection_ref = $2 AND record_ref = $3`, [
+      this.d.engine.dialect.encode('bool', true),
+      auth.collection.id,
+      auth.record.id,
+    ]);
+    this.d.events.emit({ type: 'sessions', collectionId: auth.collection.id, recordId: auth.record.id });
+  }
+
+  /** The claims of a token of another kind, for routes that accept one (file tokens, later). */
+  claims = claimsFor;
 }
+
+/** A 429 that says when to retry. */
+export const rateLimited = (retryAfterSeconds: number): ApiError => Errors.tooManyRequests(retryAfterSeconds);

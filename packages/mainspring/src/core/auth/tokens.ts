@@ -17,6 +17,8 @@ export interface TokenClaims {
   [key: string]: unknown;
 }
 
+const CANONICAL = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
+
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 /** Signs claims with a key. */
@@ -46,15 +48,11 @@ export function peekToken(token: string): TokenClaims | null {
 
 /** True when the token's signature is the key's and it has not expired. */
 export function verifyToken(token: string, key: string, nowSeconds = Date.now() / 1000): boolean {
+  // one spelling per token: Buffer.from would also accept padding, spaces and standard base64
+  if (!CANONICAL.test(token)) return false;
   const parts = token.split('.');
-  if (parts.length !== 3) return false;
-  const expected = createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest();
-  let given: Buffer;
-  try {
-    given = Buffer.from(parts[2] as string, 'base64url');
-  } catch {
-    return false;
-  }
+  const expected = Buffer.from(createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url'));
+  const given = Buffer.from(parts[2] as string);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
   const claims = peekToken(token);
   return claims !== null && claims.exp > nowSeconds;

@@ -213,6 +213,13 @@ export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
   'collectionname',
   'passwordconfirm',
   'oldpassword',
+  // words of the filter language, and SQLite's names for the row id
+  'null',
+  'true',
+  'false',
+  'rowid',
+  'oid',
+  '_rowid_',
   // never usable as keys: they are refused in every body
   '__proto__',
   'constructor',

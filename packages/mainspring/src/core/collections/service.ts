@@ -4,6 +4,7 @@ import type { ColumnSpec, Engine, Executor } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { pagingParam, skipTotalParam } from '../records/service.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
@@ -169,6 +170,10 @@ export class CollectionService {
       }
     }
     if (!name && !errors.name) errors.name = fieldError('validation_required', 'Cannot be blank.');
+    // SQLite keeps tables and indexes in one namespace
+    if (name && !errors.name && this.allIndexNames(current?.id).has(name.toLowerCase())) {
+      errors.name = fieldError('validation_collection_name_invalid', 'The name is already used by an index.');
+    }
     const clash = name ? this.findIn(pending, name) : undefined;
     if (clash && clash.id !== current?.id) {
       errors.name = fieldError('validation_collection_name_exists', 'Collection name must be unique (case insensitive).');
@@ -218,6 +223,21 @@ export class CollectionService {
     }
 
     collection.indexes = this.buildIndexes(input, current, collection, errors);
+    if (collection.auth && !errors.passwordAuth) {
+      for (const name of collection.auth.passwordAuth.identityFields) {
+        const f = collection.fields.find((x) => x.name === name);
+        const unique = collection.indexes.some((sql) => {
+          const p = parseIndex(sql);
+          return typeof p !== 'string' && p.unique && p.columns.length === 1 && p.columns[0]?.name === name;
+        });
+        if (!f || (f.type !== 'text' && f.type !== 'email') || f.hidden || !unique) {
+          errors.passwordAuth = fieldError(
+            'validation_invalid_identity_field',
+            `Identity field "${name}" must be a visible text or email field with a unique index.`,
+          );
+        }
+      }
+    }
     if (Object.keys(errors).length === 0) this.checkRules(collection, pending, errors);
     if (Object.keys(errors).length > 0) {
       throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
@@ -240,6 +260,19 @@ export class CollectionService {
       }
       throw err;
     }
+  }
+
+  /** Lowercased index names of every collection but `exceptId`. */
+  private allIndexNames(exceptId?: string): Set<string> {
+    const names = new Set<string>();
+    for (const o of this.registry.all()) {
+      if (o.id === exceptId) continue;
+      for (const sql of o.indexes) {
+        const p = parseIndex(sql);
+        if (typeof p !== 'string') names.add(p.name.toLowerCase());
+      }
+    }
+    return names;
   }
 
   private findIn(pending: Collection[], idOrName: string): Collection | undefined {
@@ -369,6 +402,15 @@ export class CollectionService {
       }
       if (parsed.some((q) => q.name.toLowerCase() === p.name.toLowerCase())) {
         indexErrors[i] = fieldError('validation_duplicated_index_name', `Duplicated index name "${p.name}".`);
+        return;
+      }
+      if (
+        this.findIn([], p.name) ||
+        p.name.toLowerCase() === c.name.toLowerCase() ||
+        p.name.startsWith('_') ||
+        /^(sqlite|pg)_/i.test(p.name)
+      ) {
+        indexErrors[i] = fieldError('validation_existing_index_name', `The index name "${p.name}" is taken or reserved.`);
         return;
       }
       // index names are global in a database
@@ -749,19 +791,23 @@ export async function listCollections(
     if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
     throw err;
   }
-  const page = Math.max(1, Number.parseInt(q.page ?? '1', 10) || 1);
-  const perPage = Math.min(1000, Math.max(1, Number.parseInt(q.perPage ?? '30', 10) || 30));
+  const page = pagingParam(q.page, 'page', 1);
+  const perPage = Math.min(pagingParam(q.perPage, 'perPage', 30), 1000);
+  const skipTotal = skipTotalParam(q.skipTotal);
   const whereSql = where.length > 0 ? ` WHERE ${where[0]}` : '';
+  const countParams = [...params.values];
+  const limit = params.add(perPage);
+  const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER));
   const rows = await engine.all<{ id: string }>(
-    `SELECT id FROM ${COLLECTIONS_TABLE}${whereSql} ORDER BY ${order} LIMIT ${perPage} OFFSET ${(page - 1) * perPage}`,
+    `SELECT id FROM ${COLLECTIONS_TABLE}${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     params.values,
   );
   const items = rows
     .map((r) => service.registry.find(r.id))
     .filter((c): c is Collection => c !== undefined)
     .map((c) => service.toJSON(c));
-  if (q.skipTotal === '1' || q.skipTotal === 'true') return { page, perPage, totalItems: -1, totalPages: -1, items };
-  const total = await engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${COLLECTIONS_TABLE}${whereSql}`, params.values);
+  if (skipTotal) return { page, perPage, totalItems: -1, totalPages: -1, items };
+  const total = await engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${COLLECTIONS_TABLE}${whereSql}`, countParams);
   const totalItems = Number(total?.n ?? 0);
   return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
 }

@@ -5,6 +5,7 @@ import type { ValueSource } from '../collections/fields.js';
 import { parseIndex } from '../collections/indexes.js';
 import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
+import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
 import { newRecordId, randomString } from '../ids.js';
@@ -54,12 +55,27 @@ export interface WriteInput {
 
 const TOKEN_KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-function intParam(raw: string | undefined, name: string, def: number, min: number): number {
+/** A fresh `tokenKey`: storing one revokes every token signed with the old. */
+export function newTokenKey(): string {
+  return randomString(50, TOKEN_KEY_ALPHABET);
+}
+
+/**
+ * A paging number, PocketBase's way: a whole number (else 400); zero or
+ * negative means the default.
+ */
+export function pagingParam(raw: string | undefined, name: string, def: number): number {
   if (raw === undefined || raw === '') return def;
-  if (!/^\d{1,9}$/.test(raw)) throw Errors.invalidQuery(name, 'must be a positive whole number');
+  if (!/^-?\d{1,19}$/.test(raw)) throw Errors.invalidQuery(name, 'must be a whole number');
   const n = Number(raw);
-  if (n < min) throw Errors.invalidQuery(name, `must be at least ${min}`);
-  return n;
+  return n <= 0 ? def : n;
+}
+
+/** `skipTotal`: a boolean flag; anything else is a 400. */
+export function skipTotalParam(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw Errors.invalidQuery('skipTotal', 'must be true or false');
 }
 
 /**
@@ -119,9 +135,11 @@ export class RecordService {
         for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
       }
     }
-    const page = intParam(q.page, 'page', 1, 1);
-    const perPage = Math.min(intParam(q.perPage, 'perPage', DEFAULT_PER_PAGE, 1), MAX_PER_PAGE);
-    const skipTotal = q.skipTotal === '1' || q.skipTotal === 'true';
+    const page = pagingParam(q.page, 'page', 1);
+    const perPage = Math.min(pagingParam(q.perPage, 'perPage', DEFAULT_PER_PAGE), MAX_PER_PAGE);
+    const skipTotal = skipTotalParam(q.skipTotal);
+    // a page past any possible row is simply empty
+    const offsetValue = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
     const shape = this.shape(c, q, info);
     const d = this.engine.dialect;
     const scope = this.access.scope(info);
@@ -154,7 +172,7 @@ export class RecordService {
     const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
     const params = scope.params.values;
     const limit = scope.params.add(perPage);
-    const offset = scope.params.add((page - 1) * perPage);
+    const offset = scope.params.add(offsetValue);
     const rows = await this.engine.all<Row>(
       `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
       params,
@@ -197,6 +215,31 @@ export class RecordService {
       if (err instanceof FilterError) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Sets field values directly, as the system: no rules and no input
+   * conversion (the values are already what is stored: a password hash, a
+   * new tokenKey). For flows such as verification, password reset and
+   * logout-everywhere. `updated` autodates move and the change is published.
+   */
+  async systemUpdate(c: Collection, id: string, values: Record<string, unknown>, db?: Executor): Promise<RecordData> {
+    return this.inTransaction(db, async (tx) => {
+      const current = await this.find(tx, c, id, null, null);
+      if (!current) throw Errors.notFound();
+      const data: RecordData = { ...current, ...values, id: current.id };
+      const now = nowString();
+      for (const f of c.fields) if (f.type === 'autodate' && f.onUpdate) data[f.name] = now;
+      try {
+        await this.updateRow(tx, c, data);
+      } catch (err) {
+        const unique = this.uniqueErrors(c, err);
+        if (unique) throw Errors.updateFailed(unique);
+        throw err;
+      }
+      this.publish(tx, 'update', c, data);
+      return data;
+    });
   }
 
   /** The stored record without rules, for internal use. */
@@ -313,7 +356,7 @@ export class RecordService {
     const data = prepared.data;
     if (c.type === 'auth') {
       data.password = hash ?? '';
-      if (!data.tokenKey) data.tokenKey = randomString(50, TOKEN_KEY_ALPHABET);
+      if (!data.tokenKey) data.tokenKey = newTokenKey();
     }
 
     return this.inTransaction(db, async (tx) => {
@@ -380,7 +423,7 @@ export class RecordService {
           throw Errors.updateFailed({ oldPassword: fieldError('validation_invalid_old_password', 'Missing or invalid old password.') });
         }
         data.password = hash;
-        data.tokenKey = randomString(50, TOKEN_KEY_ALPHABET);
+        data.tokenKey = newTokenKey();
       }
       const errors: ErrorData = {};
       await this.checkRelations(tx, c, data, errors);

@@ -31,7 +31,12 @@ export interface RequestInfo {
 
 /** True when the caller is a superuser: rules do not apply to them. */
 export function isSuperuser(info: RequestInfo | null): boolean {
-  return info?.auth?.collection.name === '_superusers';
+  return isSuperuserAuth(info?.auth ?? null);
+}
+
+/** True when an authenticated caller is a superuser. */
+export function isSuperuserAuth(auth: AuthState | null): boolean {
+  return auth?.collection.name === '_superusers';
 }
 
 /** A request with no caller and no data, for internal evaluation. */

@@ -1,37 +1,42 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
+import type { AuthMethod } from '../../core/auth/service.js';
 import type { Collection } from '../../core/collections/model.js';
 import { Errors } from '../../core/errors.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, parseFields, pickFields } from '../../core/records/output.js';
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
-import { bodyObject, callerOf, queryOf, requestInfo } from '../context.js';
+import { bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
+import { enforceRateLimit, type RateLimiter } from '../rate-limit.js';
 
 type Params = { collection: string };
 
-function authCollection(app: App, idOrName: string): Collection {
-  const c = app.records.collection(idOrName);
-  if (c.type !== 'auth' || !c.auth) throw Errors.badRequest('The collection is not an auth collection.');
-  return c;
-}
-
-/** `{token, record}` with the record expanded and picked as the query asks. */
-async function authResponse(app: App, c: Collection, record: RecordData, query: Record<string, string>) {
-  const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'password', query, headers: {}, body: {} };
-  const { token } = app.auth.response(c, record);
+/**
+ * `{token, record}` after a sign-in: the MFA gate first, then the record as
+ * the caller sees itself (email included), expanded and picked as asked.
+ */
+async function signedIn(app: App, request: FastifyRequest, c: Collection, record: RecordData, method: AuthMethod, token?: string) {
+  const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
+  const query = queryOf(request);
+  await app.auth.secondFactor(c, record, method, body.mfaId ?? query.mfaId);
+  const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query, headers: {}, body: {} };
   const expand = query.expand ? parseExpand(query.expand) : null;
   const fields = query.fields ? parseFields(query.fields) : null;
   if (fields) checkFields(fields, c, self);
   const [out] = await serializeWithExpand(app.records.access, app.collections.registry, app.engine, c, [record], expand, self);
-  return { token, record: fields ? pickFields(out, fields) : out };
+  return { token: token ?? app.auth.newToken(c, record), record: fields ? pickFields(out, fields) : out };
 }
 
-/** The auth routes of auth collections (password sign-in, refresh, methods). */
-export function authRoutes(server: FastifyInstance, app: App): void {
+/** PocketBase's auth routes of auth collections, each rate limited by its tags. */
+export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
   const base = '/api/collections/:collection';
+  const limit = (request: FastifyRequest<{ Params: Params }>, ...tags: string[]) => {
+    const c = app.auth.authCollection(request.params.collection);
+    return enforceRateLimit(app, limiter, request, tags, c.name).then(() => c);
+  };
 
   server.get<{ Params: Params }>(`${base}/auth-methods`, async (request) => {
-    const c = authCollection(app, request.params.collection);
+    const c = await limit(request, 'listAuthMethods');
     const a = c.auth as NonNullable<Collection['auth']>;
     return {
       password: { enabled: a.passwordAuth.enabled, identityFields: a.passwordAuth.identityFields },
@@ -42,18 +47,82 @@ export function authRoutes(server: FastifyInstance, app: App): void {
   });
 
   server.post<{ Params: Params }>(`${base}/auth-with-password`, async (request) => {
-    const c = authCollection(app, request.params.collection);
+    const c = await limit(request, 'authWithPassword', 'auth');
     const body = bodyObject(request);
-    const { record } = await app.auth.withPassword(c, body.identity, body.password, body.identityField);
-    return authResponse(app, c, record, queryOf(request));
+    const record = await app.auth.withPassword(c, body.identity, body.password, body.identityField);
+    return signedIn(app, request, c, record, 'password');
   });
 
   server.post<{ Params: Params }>(`${base}/auth-refresh`, async (request) => {
-    const c = authCollection(app, request.params.collection);
+    // as PocketBase: an unknown collection is a 404, then no token a 401 (even on a base collection), then another collection's token a 403
+    const target = app.collections.registry.find(request.params.collection);
+    if (!target) throw Errors.notFound('Missing or invalid auth collection context.');
     const auth = await callerOf(app, request);
-    if (auth && auth.collection.id !== c.id) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
-    const record = await app.auth.refresh(c, auth);
-    await requestInfo(app, request);
-    return authResponse(app, c, record, queryOf(request));
+    if (!auth) throw Errors.unauthorized();
+    if (auth.collection.id !== target.id) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+    const c = await limit(request, 'authRefresh');
+    const record = await app.auth.refresh(c, auth, bearerToken(request));
+    return signedIn(app, request, c, record, 'refresh');
+  });
+
+  server.post<{ Params: Params }>(`${base}/request-otp`, async (request) => {
+    const c = await limit(request, 'requestOTP', 'request');
+    return app.otp.requestOtp(c, bodyObject(request).email);
+  });
+
+  server.post<{ Params: Params }>(`${base}/auth-with-otp`, async (request) => {
+    const c = await limit(request, 'authWithOTP', 'auth');
+    const body = bodyObject(request);
+    const record = await app.otp.authWithOtp(c, body.otpId, body.password);
+    return signedIn(app, request, c, record, 'otp');
+  });
+
+  server.post<{ Params: Params }>(`${base}/request-verification`, async (request, reply) => {
+    const c = await limit(request, 'requestVerification', 'request');
+    app.recovery.requestVerification(c, bodyObject(request).email);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params }>(`${base}/confirm-verification`, async (request, reply) => {
+    const c = await limit(request, 'confirmVerification', 'confirm');
+    await app.recovery.confirmVerification(c, bodyObject(request).token);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params }>(`${base}/request-password-reset`, async (request, reply) => {
+    const c = await limit(request, 'requestPasswordReset', 'request');
+    app.recovery.requestPasswordReset(c, bodyObject(request).email);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params }>(`${base}/confirm-password-reset`, async (request, reply) => {
+    const c = await limit(request, 'confirmPasswordReset', 'confirm');
+    const body = bodyObject(request);
+    await app.recovery.confirmPasswordReset(c, body.token, body.password, body.passwordConfirm);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params }>(`${base}/request-email-change`, async (request, reply) => {
+    const c = await limit(request, 'requestEmailChange', 'request');
+    const auth = await callerOf(app, request);
+    if (!auth) throw Errors.unauthorized();
+    if (auth.collection.id !== c.id) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+    await app.recovery.requestEmailChange(c, auth.record, bodyObject(request).newEmail);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params }>(`${base}/confirm-email-change`, async (request, reply) => {
+    const c = await limit(request, 'confirmEmailChange', 'confirm');
+    const body = bodyObject(request);
+    await app.recovery.confirmEmailChange(c, body.token, body.password);
+    return reply.status(204).send();
+  });
+
+  server.post<{ Params: Params & { id: string } }>(`${base}/impersonate/:id`, async (request) => {
+    const c = app.auth.authCollection(request.params.collection);
+    const auth = await callerOf(app, request);
+    const info: RequestInfo = { auth, method: 'POST', context: 'default', query: {}, headers: {}, body: {} };
+    const { record, token } = await app.auth.impersonate(info, c, request.params.id, bodyObject(request).duration);
+    return signedIn(app, request, c, record, 'impersonate', token);
   });
 }

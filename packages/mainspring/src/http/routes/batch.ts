@@ -6,6 +6,20 @@ import { bodyObject, requestInfo } from '../context.js';
 
 const RECORDS_PATH = /^\/api\/collections\/([^/?]+)\/records(?:\/([^/?]+))?$/;
 
+/** A batch item's URL as a records route, or PocketBase's 400 for anything else. */
+function parseItemUrl(raw: string): { url: URL; collection: string; id: string | undefined } {
+  try {
+    const url = new URL(raw, 'http://batch.invalid');
+    const m = RECORDS_PATH.exec(url.pathname);
+    if (m && url.origin === 'http://batch.invalid') {
+      return { url, collection: decodeURIComponent(m[1] as string), id: m[2] === undefined ? undefined : decodeURIComponent(m[2]) };
+    }
+  } catch {
+    // a malformed URL or escape is the same unknown action
+  }
+  throw Errors.badRequest('Unknown batch request action.');
+}
+
 interface BatchItem {
   method: string;
   url: string;
@@ -52,7 +66,7 @@ function readItems(raw: unknown, max: number): BatchItem[] {
  */
 export function batchRoutes(server: FastifyInstance, app: App): void {
   server.post('/api/batch', async (request) => {
-    const settings = app.settings.batch;
+    const settings = app.settings.get().batch;
     if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
     const items = readItems(bodyObject(request).requests, settings.maxRequests);
     const base = await requestInfo(app, request, 'batch');
@@ -64,11 +78,10 @@ export function batchRoutes(server: FastifyInstance, app: App): void {
         try {
           if (Date.now() > deadline) throw Errors.badRequest('The batch transaction timed out.');
           checkJsonValue(item.body);
-          const url = new URL(item.url, 'http://batch.invalid');
-          const m = RECORDS_PATH.exec(url.pathname);
-          if (!m) throw Errors.badRequest('Unknown batch request action.');
-          const c = app.records.collection(decodeURIComponent(m[1] as string));
-          let id = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+          const target = parseItemUrl(item.url);
+          const url = target.url;
+          const c = app.records.collection(target.collection);
+          let id = target.id;
           const query = Object.fromEntries(url.searchParams);
           const headers = { ...base.headers };
           for (const [k, v] of Object.entries(item.headers)) {

@@ -1,0 +1,64 @@
+/**
+ * Failed sign-ins per identity: after `maxFailures` in a row, the identity is
+ * locked for `lockSeconds`, doubling with each further lock up to
+ * `maxLockSeconds`. Kept for unknown identities too, so a lock says nothing
+ * about whether an account exists. A success clears the count.
+ */
+export interface LockoutPolicy {
+  maxFailures: number;
+  lockSeconds: number;
+  maxLockSeconds: number;
+}
+
+interface Entry {
+  failures: number;
+  locks: number;
+  lockedUntil: number;
+  touched: number;
+}
+
+const MAX_ENTRIES = 100_000;
+/** Entries idle this long are forgotten. */
+const IDLE_MS = 24 * 3600_000;
+
+export class LoginGuard {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly policy: () => LockoutPolicy) {}
+
+  /** Seconds until `key` may try again; 0 when it may now. */
+  retryAfter(key: string, now = Date.now()): number {
+    const e = this.entries.get(key);
+    if (!e || e.lockedUntil <= now) return 0;
+    return Math.ceil((e.lockedUntil - now) / 1000);
+  }
+
+  /** Records a failure; returns the seconds of the lock it starts, or 0. */
+  failure(key: string, now = Date.now()): number {
+    const p = this.policy();
+    let e = this.entries.get(key);
+    if (!e) {
+      if (this.entries.size >= MAX_ENTRIES) this.sweep(now);
+      e = { failures: 0, locks: 0, lockedUntil: 0, touched: now };
+      this.entries.set(key, e);
+    }
+    e.touched = now;
+    e.failures++;
+    if (e.failures < p.maxFailures) return 0;
+    const seconds = Math.min(p.lockSeconds * 2 ** e.locks, p.maxLockSeconds);
+    e.locks++;
+    e.failures = 0;
+    e.lockedUntil = now + seconds * 1000;
+    return seconds;
+  }
+
+  /** Clears the failures of `key` after a successful sign-in. */
+  success(key: string): void {
+    this.entries.delete(key);
+  }
+
+  private sweep(now: number): void {
+    for (const [k, e] of this.entries) if (e.lockedUntil < now && now - e.touched > IDLE_MS / 24) this.entries.delete(k);
+    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+  }
+}

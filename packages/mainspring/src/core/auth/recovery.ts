@@ -1,0 +1,157 @@
+import { kindOf } from '../collections/fields.js';
+import type { Collection, EmailTemplate } from '../collections/model.js';
+import { Errors, fieldError } from '../errors.js';
+import { renderTemplate } from '../mail/mailer.js';
+import { newTokenKey } from '../records/service.js';
+import type { RecordData } from '../rules/request-info.js';
+import { consumeToken } from './one-time.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import type { AuthDeps, AuthService } from './service.js';
+import { claimsFor, issueToken, type TokenKind, tokenValid } from './token-kinds.js';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Account recovery and proof of email: verification, password reset and
+ * email change, each through a single-use, short-lived token sent by mail.
+ * Requests always answer 204 at once and do their work afterwards, so
+ * neither the answer nor its timing says whether an account exists.
+ */
+export class RecoveryService {
+  constructor(
+    private readonly d: AuthDeps,
+    private readonly auth: AuthService,
+  ) {}
+
+  /** Runs mail work after the response, logging (never throwing) failures. */
+  private later(what: string, fn: () => Promise<void>): void {
+    setImmediate(() => {
+      fn().catch((err) => this.d.logger.error({ err: { message: (err as Error).message } }, `${what} failed`));
+    });
+  }
+
+  private async sendTemplate(_c: Collection, to: string, template: EmailTemplate, values: Record<string, string>): Promise<void> {
+    const meta = this.d.settings.get().meta;
+    const all = { APP_NAME: meta.appName, APP_URL: meta.appURL.replace(/\/+$/, ''), ...values };
+    await this.d.mail.send({ to, subject: renderTemplate(template.subject, all), html: renderTemplate(template.body, all) });
+  }
+
+  private email(raw: unknown, key = 'email'): string {
+    if (typeof raw !== 'string' || raw.trim() === '') {
+      throw Errors.validation('An error occurred while validating the submitted data.', {
+        [key]: fieldError('validation_required', 'Cannot be blank.'),
+      });
+    }
+    if (raw.length > 255 || !EMAIL.test(raw.trim())) {
+      throw Errors.validation('An error occurred while validating the submitted data.', {
+        [key]: fieldError('validation_is_email', 'Must be a valid email address.'),
+      });
+    }
+    return raw.trim();
+  }
+
+  /** Checks a mailed token of `kind` for `c`; returns its record and claims, or throws PocketBase's 400. */
+  private async checkToken(c: Collection, token: unknown, kind: TokenKind, message: string) {
+    const invalid = () => Errors.validation(message, { token: fieldError('validation_invalid_token', 'Invalid or expired token.') });
+    if (typeof token !== 'string' || token === '') {
+      throw Errors.validation(message, { token: fieldError('validation_required', 'Cannot be blank.') });
+    }
+    const claims = claimsFor(token, c, kind);
+    if (!claims) throw invalid();
+    const record = await this.auth.loadRecord(c, claims.id);
+    if (!record || !tokenValid(token, c, record, kind)) throw invalid();
+    // a token is for the address it was sent to
+    if (typeof claims.email !== 'string' || claims.email.toLowerCase() !== String(record.email).toLowerCase()) throw invalid();
+    return { record, claims, invalid };
+  }
+
+  // ---------------------------------------------------------- verification
+
+  requestVerification(c: Collection, rawEmail: unknown): void {
+    const email = this.email(rawEmail);
+    this.later('verification mail', async () => {
+      const record = await this.auth.findByEmail(c, email);
+      if (!record || record.verified === true) return;
+      const token = issueToken(c, record, 'verification', { email: record.email });
+      await this.sendTemplate(c, String(record.email), (c.auth as NonNullable<Collection['auth']>).verificationTemplate, { TOKEN: token });
+    });
+  }
+
+  async confirmVerification(c: Collection, token: unknown): Promise<void> {
+    const message = 'Invalid or expired verification token.';
+    const { record, claims, invalid } = await this.checkToken(c, token, 'verification', message);
+    await this.d.engine.transaction(async (tx) => {
+      if (!(await consumeToken(tx, token as string, claims.exp))) throw invalid();
+      if (record.verified !== true) await this.d.records.systemUpdate(c, record.id, { verified: true }, tx);
+    });
+  }
+
+  // -------------------------------------------------------- password reset
+
+  requestPasswordReset(c: Collection, rawEmail: unknown): void {
+    const email = this.email(rawEmail);
+    this.later('password reset mail', async () => {
+      const record = await this.auth.findByEmail(c, email);
+      if (!record) return;
+      const token = issueToken(c, record, 'passwordReset', { email: record.email });
+      await this.sendTemplate(c, String(record.email), (c.auth as NonNullable<Collection['auth']>).resetPasswordTemplate, { TOKEN: token });
+    });
+  }
+
+  async confirmPasswordReset(c: Collection, token: unknown, password: unknown, passwordConfirm: unknown): Promise<void> {
+    const message = 'Invalid or expired password reset token.';
+    const field = c.fields.find((f) => f.type === 'password');
+    const errors: Record<string, ReturnType<typeof fieldError>> = {};
+    if (typeof password !== 'string' || password === '') errors.password = fieldError('validation_required', 'Cannot be blank.');
+    else if (field) {
+      const err = kindOf(field).validate(field, password);
+      if (err) errors.password = err;
+    }
+    if (passwordConfirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
+    if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+    const { record, claims, invalid } = await this.checkToken(c, token, 'passwordReset', message);
+    const hash = await hashPassword(password as string, field?.type === 'password' ? field.cost : 0);
+    await this.d.engine.transaction(async (tx) => {
+      if (!(await consumeToken(tx, token as string, claims.exp))) throw invalid();
+      // a new password means a new tokenKey (every session ends); the mail proved the address
+      await this.d.records.systemUpdate(c, record.id, { password: hash, tokenKey: newTokenKey(), verified: true }, tx);
+    });
+    this.auth.guard.success(this.auth.identityKey(c, String(record.email)));
+  }
+
+  // ---------------------------------------------------------- email change
+
+  async requestEmailChange(c: Collection, record: RecordData, rawEmail: unknown): Promise<void> {
+    const newEmail = this.email(rawEmail, 'newEmail');
+    const emailField = c.fields.find((f) => f.name === 'email');
+    const fieldErr = emailField ? kindOf(emailField).validate(emailField, newEmail) : null;
+    if (fieldErr) throw Errors.validation('An error occurred while validating the submitted data.', { newEmail: fieldErr });
+    if (await this.auth.findByEmail(c, newEmail)) {
+      throw Errors.validation('An error occurred while validating the submitted data.', {
+        newEmail: fieldError('validation_email_already_exists', 'User email already exists.'),
+      });
+    }
+    const token = issueToken(c, record, 'emailChange', { email: record.email, newEmail });
+    this.later('email change mail', () =>
+      this.sendTemplate(c, newEmail, (c.auth as NonNullable<Collection['auth']>).confirmEmailChangeTemplate, { TOKEN: token }),
+    );
+  }
+
+  async confirmEmailChange(c: Collection, token: unknown, password: unknown): Promise<void> {
+    const message = 'Invalid or expired email change token.';
+    const { record, claims, invalid } = await this.checkToken(c, token, 'emailChange', message);
+    if (typeof claims.newEmail !== 'string') throw invalid();
+    const ok = await verifyPassword(typeof password === 'string' ? password : '', String(record.password ?? ''));
+    if (!ok)
+      throw Errors.validation(message, { password: fieldError('validation_invalid_password', 'Missing or invalid auth record password.') });
+    if (await this.auth.findByEmail(c, claims.newEmail)) {
+      throw Errors.validation(message, {
+        token: fieldError('validation_email_already_exists', 'The new email address is already in use.'),
+      });
+    }
+    await this.d.engine.transaction(async (tx) => {
+      if (!(await consumeToken(tx, token as string, claims.exp))) throw invalid();
+      await this.d.records.systemUpdate(c, record.id, { email: claims.newEmail, verified: true, tokenKey: newTokenKey() }, tx);
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
+import type { EventBus } from '../events.js';
+import { randomString } from '../ids.js';
+import type { Settings, SettingsService } from '../settings.js';
+
+/** One mail to send. */
+export interface MailMessage {
+  to: string;
+  subject: string;
+  html: string;
+}
+
+/** Escapes text for an HTML mail body. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Replaces `{APP_NAME}`-style placeholders with escaped values. */
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Z_]+)\}/g, (whole, key: string) => (key in values ? escapeHtml(values[key] as string) : whole));
+}
+
+/** A rough text version of an HTML body, for clients that show no HTML. */
+function htmlToText(html: string): string {
+  return html
+    .replace(/<a [^>]*href="([^"]*)"[^>]*>([^<]*)<\/a>/gi, '$2: $1')
+    .replace(/<br\s*\/?>|<\/p>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/**
+ * Sends mail the way the settings say: through SMTP (nodemailer, loaded only
+ * when SMTP is enabled) or, by default, into `<dataDir>/mails/` as `.eml`
+ * files, so a developer can open the link in a verification or reset mail.
+ * Log lines name the file, never its content: links in mails are secrets.
+ */
+export class MailService {
+  private transport: Promise<Transporter> | null = null;
+
+  constructor(
+    private readonly settings: SettingsService,
+    private readonly dataDir: string,
+    private readonly logger: Logger,
+    events: EventBus,
+  ) {
+    events.on((e) => {
+      if (e.type === 'settings') this.reset();
+    });
+  }
+
+  private reset(): void {
+    const old = this.transport;
+    this.transport = null;
+    old?.then((t) => t.close()).catch(() => {});
+  }
+
+  private async smtp(s: Settings['smtp']): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then((nodemailer) =>
+      nodemailer.createTransport({
+        host: s.host,
+        port: s.port,
+        secure: s.tls,
+        requireTLS: false,
+        ...(s.username ? { auth: { user: s.username, pass: s.password, ...(s.authMethod ? { method: s.authMethod } : {}) } } : {}),
+        ...(s.localName ? { name: s.localName } : {}),
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      }),
+    );
+    return this.transport;
+  }
+
+  /** Sends one mail; throws when the SMTP server refuses it. */
+  async send(message: MailMessage): Promise<void> {
+    const s = this.settings.get();
+    const from = { name: s.meta.senderName, address: s.meta.senderAddress };
+    if (s.smtp.enabled) {
+      const transport = await this.smtp(s.smtp);
+      await transport.sendMail({ from, to: message.to, subject: message.subject, html: message.html, text: htmlToText(message.html) });
+      this.logger.info({ to: message.to, subject: message.subject }, 'mail sent');
+      return;
+    }
+    const dir = join(this.dataDir, 'mails');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomString(6)}.eml`);
+    const headers = [
+      `From: "${from.name.replace(/"/g, '')}" <${from.address}>`,
+      `To: ${message.to}`,
+      `Subject: ${message.subject.replace(/[\r\n]/g, ' ')}`,
+      `Date: ${new Date().toUTCString()}`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+    ];
+    writeFileSync(file, `${headers.join('\r\n')}\r\n\r\n${message.html}\r\n`, { mode: 0o600 });
+    this.logger.info({ to: message.to, subject: message.subject, file }, 'mail saved (SMTP is off): open the file for its link');
+  }
+}

@@ -1,0 +1,100 @@
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../core/app.js';
+import { Errors } from '../core/errors.js';
+import { isSuperuserAuth } from '../core/rules/request-info.js';
+import type { RateLimitRule } from '../core/settings.js';
+import { callerOf } from './context.js';
+
+/**
+ * Per-client-IP request limits, PocketBase's rule format: a rule's label is
+ * `collection:tag`, `*:tag` or a path prefix; the most specific matching rule
+ * applies. Fixed windows in memory (per process on SQLite). Superusers are
+ * never limited.
+ */
+
+interface Window {
+  count: number;
+  resetAt: number;
+}
+
+const MAX_KEYS = 200_000;
+
+export class RateLimiter {
+  private readonly windows = new Map<string, Window>();
+
+  /** Counts a hit; returns 0 when allowed, else the seconds until the window ends. */
+  hit(key: string, rule: RateLimitRule, now = Date.now()): number {
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      if (!w && this.windows.size >= MAX_KEYS) this.sweep(now);
+      w = { count: 0, resetAt: now + rule.duration * 1000 };
+      this.windows.set(key, w);
+    }
+    w.count++;
+    return w.count > rule.maxRequests ? Math.ceil((w.resetAt - now) / 1000) : 0;
+  }
+
+  private sweep(now: number): void {
+    for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
+    if (this.windows.size >= MAX_KEYS) this.windows.clear();
+  }
+}
+
+/** The client's IP: the socket's, or the configured proxy header's when one is trusted. */
+export function clientIp(app: App, request: FastifyRequest): string {
+  const proxy = app.settings.get().trustedProxy;
+  for (const name of proxy.headers) {
+    const raw = request.headers[name.toLowerCase()];
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value) {
+      const parts = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const ip = proxy.useLeftmostIP ? parts[0] : parts[parts.length - 1];
+      if (ip) return ip;
+    }
+  }
+  return request.socket.remoteAddress ?? '';
+}
+
+function findRule(rules: RateLimitRule[], collection: string | undefined, tags: string[], path: string): RateLimitRule | undefined {
+  for (const tag of tags) {
+    const exact = collection ? rules.find((r) => r.label === `${collection}:${tag}`) : undefined;
+    if (exact) return exact;
+  }
+  for (const tag of tags) {
+    const wildcard = rules.find((r) => r.label === `*:${tag}`);
+    if (wildcard) return wildcard;
+  }
+  let best: RateLimitRule | undefined;
+  for (const r of rules) {
+    if (r.label.startsWith('/') && path.startsWith(r.label) && (!best || r.label.length > best.label.length)) best = r;
+  }
+  return best;
+}
+
+/**
+ * Throws a 429 with Retry-After when the request goes over the rule for its
+ * route: `tags` name the action (`auth`, `request`, …), `collection` the
+ * collection the route serves.
+ */
+export async function enforceRateLimit(
+  app: App,
+  limiter: RateLimiter,
+  request: FastifyRequest,
+  tags: string[],
+  collection?: string,
+): Promise<void> {
+  const settings = app.settings.get().rateLimits;
+  if (!settings.enabled || settings.rules.length === 0) return;
+  const path = request.url.split('?', 1)[0] ?? '';
+  const rule = findRule(settings.rules, collection, tags, path);
+  if (!rule) return;
+  const auth = await callerOf(app, request);
+  if (isSuperuserAuth(auth)) return;
+  if (rule.audience === '@guest' && auth) return;
+  if (rule.audience === '@auth' && !auth) return;
+  const retry = limiter.hit(`${rule.label}|${clientIp(app, request)}`, rule);
+  if (retry > 0) throw Errors.tooManyRequests(retry);
+}
