@@ -45,8 +45,11 @@ export async function serve(options: { http: string | undefined; dir: string; or
     }
     closing = true;
     console.log(`${signal}: finishing in-flight requests…`);
+    // connections go idle as their last response is sent; close them then, not after the keep-alive timeout
+    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
     server
       .close()
+      .finally(() => clearInterval(sweep))
       .then(() => app.close())
       .then(() => process.exit(0))
       .catch((err) => {
