@@ -17,7 +17,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
 const BARE = path.join(ROOT, 'bench/bare-server.mjs');
 const HOST = '127.0.0.1'; // all traffic stays on loopback
-const ALL_SCENARIOS = ['bare', 'health', 'view', 'list'];
+const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login'];
 const BATCH_SIZE = 50; // the server's default batch.maxRequests
 const SU_EMAIL = 'bench-admin@example.com';
 const USER_EMAIL = 'bench-user@example.com';
@@ -248,6 +248,13 @@ async function setUp(opts) {
   const userToken = auth.token;
   const userId = auth.record.id;
 
+  // The bench signs in from one address as fast as it can: the default
+  // per-IP limits and lockouts would rightly refuse it.
+  await api(base, 'PATCH', '/api/settings', {
+    token: su,
+    body: { rateLimits: { enabled: false }, loginProtection: { maxFailures: 1000, lockSeconds: 1, maxLockSeconds: 1 } },
+  });
+
   const ids = await seed(base, su, userId, opts.records);
   return { base, server, userToken, ids };
 }
@@ -333,8 +340,21 @@ function defineScenarios(ctx, records) {
     health: { url: ctx.base, requests: [{ method: 'GET', path: '/api/health' }] },
     view: { url: ctx.base, headers: auth, requests: cycling(viewPaths) },
     list: { url: ctx.base, headers: auth, requests: cycling(listPaths) },
+    // few connections: each sign-in costs ~50 ms of bcrypt, and a deep queue
+    // would only measure waiting
+    login: { url: ctx.base, requests: [loginRequest], connections: 8 },
+    // view again, while other connections sign in beside it: bcrypt runs off
+    // the event loop, so reads should barely notice
+    view_during_login: { url: ctx.base, headers: auth, requests: cycling(viewPaths), beside: { url: ctx.base, requests: [loginRequest] } },
   };
 }
+
+const loginRequest = {
+  method: 'POST',
+  path: '/api/collections/users/auth-with-password',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ identity: USER_EMAIL, password: PASSWORD }),
+};
 
 /** Fails fast if a scenario would be measuring error responses. */
 async function checkScenarios(ctx) {
@@ -346,6 +366,13 @@ async function checkScenarios(ctx) {
   const list = await api(ctx.base, 'GET', `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent('n > 0')}`, auth);
   if (list.json.items.length !== Math.min(50, ctx.ids.length - 1)) throw new Error(`list returned ${list.json.items.length} items`);
   return view.text;
+}
+
+/** A second load running beside the measured one (not tracked for Ctrl-C: it ends with its duration). */
+function loadBeside(options) {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
+  });
 }
 
 function load(options) {
@@ -360,15 +387,22 @@ function load(options) {
 }
 
 async function runScenario(name, def, opts, server) {
-  const base = { ...def, connections: opts.connections, timeout: 10 };
+  const { beside, ...main } = def;
+  const base = { connections: opts.connections, ...main, timeout: 10 };
   if (opts.warmup > 0) {
     log(`${name}: warming up ${opts.warmup} s`);
     await load({ ...base, duration: opts.warmup });
   }
-  log(`${name}: measuring ${opts.duration} s with ${opts.connections} connections`);
-  const r = await load({ ...base, duration: opts.duration });
+  // let work left over from the warm-up finish before measuring
+  await new Promise((r) => setTimeout(r, 500));
+  log(`${name}: measuring ${opts.duration} s with ${base.connections} connections${beside ? ', with sign-ins beside it on 8 more' : ''}`);
+  const [r, besideResult] = await Promise.all([
+    load({ ...base, duration: opts.duration }),
+    beside ? loadBeside({ ...beside, connections: 8, timeout: 10, duration: opts.duration }) : undefined,
+  ]);
   if (server.exit) throw new Error(describeExit(server));
   return {
+    beside: besideResult && { requests_per_sec: Math.round(besideResult.requests.average), p99_ms: besideResult.latency.p99, non2xx: besideResult.non2xx },
     scenario: name,
     requests_per_sec: Math.round(r.requests.average),
     p50_ms: r.latency.p50,
@@ -421,6 +455,12 @@ async function main() {
       bare_requests_per_sec: bareRps,
       ratio: Number((row.requests_per_sec / bareRps).toFixed(3)),
     };
+    if (row.beside) {
+      line.logins_beside_per_sec = row.beside.requests_per_sec;
+      const alone = rows.find((r) => r.scenario === 'view');
+      if (alone) line.view_alone_p99_ms = alone.p99_ms;
+      if (row.beside.non2xx > 0) line.non2xx += row.beside.non2xx;
+    }
     if (row.errors > 0 || row.non2xx > 0) line.detail = { timeouts: row.timeouts, status_codes: row.status_codes };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     rows.push(line);

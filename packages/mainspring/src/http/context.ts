@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { Errors } from '../core/errors.js';
 import { type AuthState, isSuperuser, type RequestContext, type RequestInfo } from '../core/rules/request-info.js';
@@ -93,4 +93,17 @@ export function bodyObject(request: FastifyRequest): Record<string, unknown> {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw Errors.invalidBody('The request body must be a JSON object.');
   return body as Record<string, unknown>;
+}
+
+/** Aborts when the client disconnects before its response is sent, so costly work can be skipped. */
+export function abandonSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  if (res.destroyed) controller.abort();
+  // 'close' comes once per response: after it was sent, or when the connection died first
+  else
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+  return controller.signal;
 }

@@ -40,6 +40,8 @@ export function toApiError(err: unknown): ApiError {
 /** Installs the error and not-found handlers. */
 export function registerErrorHandlers(server: FastifyInstance): void {
   server.setErrorHandler((err, request, reply) => {
+    // the client left; there is nobody to answer
+    if ((err as Error)?.name === 'AbandonedError') return reply.status(499).send();
     const api = toApiError(err);
     if (api.status >= 500) request.log.error({ reqId: request.id, err }, 'request failed');
     if (api.retryAfter !== undefined) reply.header('Retry-After', String(api.retryAfter));

@@ -1,5 +1,39 @@
-import { compare, hash } from '@node-rs/bcrypt';
+import { availableParallelism } from 'node:os';
+import { compare as bcryptCompare, hash as bcryptHash } from '@node-rs/bcrypt';
 import { MAX_PASSWORD_BYTES } from '../collections/fields.js';
+
+/**
+ * How many bcrypt computations run at once: all cores but one, so that a
+ * storm of sign-ins queues up instead of starving every other request of
+ * CPU. `MS_BCRYPT_CONCURRENCY` overrides it.
+ */
+const LIMIT = Math.max(1, Number(process.env.MS_BCRYPT_CONCURRENCY) || availableParallelism() - 1);
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Raised when a caller gave up (its client disconnected) before its turn came. */
+export class AbandonedError extends Error {
+  override readonly name = 'AbandonedError';
+}
+
+async function limited<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (running >= LIMIT) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (signal?.aborted) {
+    // an abandoned sign-in costs nothing: pass the turn on
+    waiting.shift()?.();
+    throw new AbandonedError('the client went away');
+  }
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+const hash = (plain: string, cost: number) => limited(() => bcryptHash(plain, cost));
+const compare = (plain: string, stored: string, signal?: AbortSignal) => limited(() => bcryptCompare(plain, stored), signal);
 
 /**
  * Password hashing with bcrypt. @node-rs/bcrypt runs each hash on libuv's
@@ -22,16 +56,17 @@ let dummyHash: Promise<string> | undefined;
  * set) or a password over bcrypt's 72 bytes never matches, but still costs one
  * bcrypt comparison, so the answer takes the same time either way.
  */
-export async function verifyPassword(plain: string, stored: string): Promise<boolean> {
+export async function verifyPassword(plain: string, stored: string, signal?: AbortSignal): Promise<boolean> {
   const usable = typeof plain === 'string' && plain !== '' && Buffer.byteLength(plain) <= MAX_PASSWORD_BYTES && stored.startsWith('$2');
   if (!usable) {
     dummyHash ??= hash(`dummy-${Math.random()}`, DEFAULT_BCRYPT_COST);
-    await compare('x', await dummyHash);
+    await compare('x', await dummyHash, signal);
     return false;
   }
   try {
-    return await compare(plain, stored);
-  } catch {
+    return await compare(plain, stored, signal);
+  } catch (err) {
+    if (err instanceof AbandonedError) throw err;
     return false;
   }
 }

@@ -179,7 +179,13 @@ export class AuthService {
    * authRule refuses all answer the same 400 after the same bcrypt work;
    * repeated failures lock the identity out for a growing time.
    */
-  async withPassword(c: Collection, identity: unknown, password: unknown, identityField?: unknown): Promise<RecordData> {
+  async withPassword(
+    c: Collection,
+    identity: unknown,
+    password: unknown,
+    identityField?: unknown,
+    signal?: AbortSignal,
+  ): Promise<RecordData> {
     const a = c.auth;
     if (!a) throw Errors.notFound('Missing or invalid auth collection context.');
     if (!a.passwordAuth.enabled) throw Errors.forbidden('The collection is not configured to allow password authentication.');
@@ -198,7 +204,7 @@ export class AuthService {
     const key = this.identityKey(c, identity as string);
     this.checkLock(key);
     const record = await this.findByIdentity(c, fields, identity as string);
-    const ok = await verifyPassword(password as string, String(record?.password ?? ''));
+    const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal);
     if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
       const locked = this.guard.failure(key);
       if (locked > 0) throw rateLimited(locked);

@@ -6,7 +6,7 @@ import { Errors } from '../../core/errors.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, parseFields, pickFields } from '../../core/records/output.js';
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
-import { bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
+import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
 import { enforceRateLimit, type RateLimiter } from '../rate-limit.js';
 
 type Params = { collection: string };
@@ -46,10 +46,10 @@ export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimit
     };
   });
 
-  server.post<{ Params: Params }>(`${base}/auth-with-password`, async (request) => {
+  server.post<{ Params: Params }>(`${base}/auth-with-password`, async (request, reply) => {
     const c = await limit(request, 'authWithPassword', 'auth');
     const body = bodyObject(request);
-    const record = await app.auth.withPassword(c, body.identity, body.password, body.identityField);
+    const record = await app.auth.withPassword(c, body.identity, body.password, body.identityField, abandonSignal(reply));
     return signedIn(app, request, c, record, 'password');
   });
 

@@ -17,12 +17,29 @@ export class EngineBusyError extends Error {
 
 const STATEMENT_CACHE_LIMIT = 2000;
 
+/** A prepared statement and, for each of its `?`, which `$n` parameter it takes. */
+interface Prepared {
+  stmt: Statement;
+  order: number[];
+}
+
 /**
- * A better-sqlite3 connection with a bounded cache of prepared statements.
- * Parameters are `$1…$n`, which SQLite takes as named and binds from an object.
+ * Rewrites `$1…$n` placeholders (which may repeat and come in any order, as
+ * composed filter SQL does) into positional `?`, remembering the order:
+ * positional binding is cheaper than SQLite's named parameters.
  */
+function positional(sql: string): { sql: string; order: number[] } {
+  const order: number[] = [];
+  const rewritten = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    order.push(Number(n) - 1);
+    return '?';
+  });
+  return { sql: rewritten, order };
+}
+
+/** A better-sqlite3 connection with a bounded cache of prepared statements. */
 class Connection implements Executor {
-  private readonly cache = new Map<string, Statement>();
+  private readonly cache = new Map<string, Prepared>();
   /** Callbacks waiting for the open transaction to commit; null outside one. */
   pendingCommit: (() => void)[] | null = null;
   constructor(readonly db: Database.Database) {}
@@ -32,39 +49,43 @@ class Connection implements Executor {
     else fn();
   }
 
-  private prepare(sql: string): Statement {
-    let stmt = this.cache.get(sql);
-    if (!stmt) {
+  private prepare(sql: string): Prepared {
+    let prepared = this.cache.get(sql);
+    if (!prepared) {
       if (this.cache.size >= STATEMENT_CACHE_LIMIT) this.cache.clear();
-      stmt = this.db.prepare(sql) as Statement;
-      this.cache.set(sql, stmt);
+      const p = positional(sql);
+      prepared = { stmt: this.db.prepare(p.sql) as Statement, order: p.order };
+      this.cache.set(sql, prepared);
     }
-    return stmt;
+    return prepared;
   }
 
-  private static bind(params: readonly SqlValue[] | undefined): [Record<string, unknown>] | [] {
-    if (!params || params.length === 0) return [];
-    const named: Record<string, unknown> = {};
-    for (let i = 0; i < params.length; i++) {
-      const v = params[i];
-      named[i + 1] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  private static bind(order: number[], params: readonly SqlValue[] | undefined): unknown[] {
+    const args = new Array(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const n = order[i] as number;
+      if (!params || n >= params.length) throw new RangeError(`missing SQL parameter $${n + 1}`);
+      const v = params[n];
+      args[i] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
     }
-    return [named];
+    return args;
   }
 
   allSync<T>(sql: string, params?: readonly SqlValue[]): T[] {
-    return this.prepare(sql).all(...Connection.bind(params)) as T[];
+    const { stmt, order } = this.prepare(sql);
+    return stmt.all(...Connection.bind(order, params)) as T[];
   }
   getSync<T>(sql: string, params?: readonly SqlValue[]): T | undefined {
-    return this.prepare(sql).get(...Connection.bind(params)) as T | undefined;
+    const { stmt, order } = this.prepare(sql);
+    return stmt.get(...Connection.bind(order, params)) as T | undefined;
   }
   runSync(sql: string, params?: readonly SqlValue[]): number {
-    const stmt = this.prepare(sql);
+    const { stmt, order } = this.prepare(sql);
     if (stmt.reader) {
-      stmt.all(...Connection.bind(params));
+      stmt.all(...Connection.bind(order, params));
       return 0;
     }
-    return stmt.run(...Connection.bind(params)).changes;
+    return stmt.run(...Connection.bind(order, params)).changes;
   }
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
