@@ -144,6 +144,13 @@ describe('mainspring CLI', () => {
       child.kill('SIGTERM');
       await exited(child);
     }
+    // as PocketBase, the only superuser cannot be deleted; once there is another, it can
+    const only = await run(['superuser', 'delete', 'root@example.com', `--dir=${data}`]);
+    expect(only.code).toBe(1);
+    expect(only.stderr).toMatch(/^error: You can't delete the only existing superuser/);
+    expect((await run(['superuser', 'create', 'other@example.com', 'other-password', `--dir=${data}`])).stdout).toContain(
+      'Created superuser',
+    );
     expect((await run(['superuser', 'delete', 'root@example.com', `--dir=${data}`])).stdout).toContain('Deleted superuser');
   });
 

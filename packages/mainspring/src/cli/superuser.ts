@@ -1,6 +1,6 @@
 import { App } from '../core/app.js';
 import type { Collection } from '../core/collections/model.js';
-import { EMPTY_REQUEST, type RequestInfo } from '../core/rules/request-info.js';
+import { EMPTY_REQUEST, type RequestInfo, SUPERUSERS } from '../core/rules/request-info.js';
 import { CliError } from './errors.js';
 
 /** A request made by the CLI with superuser rights. */
@@ -19,7 +19,7 @@ export async function superuserCommand(positionals: string[], dataDir: string): 
 
   const app = await App.open({ dataDir });
   try {
-    const superusers = app.records.collection('_superusers');
+    const superusers = app.records.collection(SUPERUSERS);
     const info = cliSuperuser(superusers);
     const existing = await app.records.list(
       superusers,

@@ -5,6 +5,7 @@ import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { SUPERUSERS } from './rules/request-info.js';
 import { PARAMS_TABLE } from './settings.js';
 
 /**
@@ -47,7 +48,7 @@ const MIGRATIONS: readonly Migration[] = [
         ]),
       );
 
-      const superusers = collections.scaffold({ id: 'pbc_3142635823', name: '_superusers', type: 'auth' }, true);
+      const superusers = collections.scaffold({ id: 'pbc_3142635823', name: SUPERUSERS, type: 'auth' }, true);
       superusers.auth = defaultAuthOptions(86_400);
       for (const f of superusers.fields) if (f.type === 'autodate') f.system = true;
       await collections.createIn(tx, superusers);
@@ -144,6 +145,14 @@ const MIGRATIONS: readonly Migration[] = [
           columns: [{ name: 'session' }],
         }),
       );
+    },
+  },
+  {
+    // a session remembers a fingerprint of the tokenKey it was started under:
+    // a password change (or any tokenKey rotation) then ends it too
+    name: '0003_session_token_key',
+    async up(tx, engine) {
+      await tx.run(engine.dialect.addColumn(SESSIONS_TABLE, { name: 'key_fp', kind: 'text' }));
     },
   },
 ];

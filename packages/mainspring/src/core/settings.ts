@@ -103,6 +103,21 @@ function mergeTyped(base: Record<string, unknown>, patch: Record<string, unknown
   return out;
 }
 
+/** `{'meta.appName': e}` as PocketBase shapes settings errors: `{meta: {appName: e}}`. */
+function nested(errors: ErrorData): ErrorData {
+  const out: Record<string, unknown> = {};
+  for (const [path, error] of Object.entries(errors)) {
+    const keys = path.split('.');
+    let node = out;
+    for (const key of keys.slice(0, -1)) {
+      if (!isObject(node[key])) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keys[keys.length - 1] as string] = error;
+  }
+  return out as ErrorData;
+}
+
 function validate(s: Settings, errors: ErrorData): void {
   const bad = (key: string, message: string) => {
     errors[key] = fieldError('validation_invalid_value', message);
@@ -181,7 +196,7 @@ export class SettingsService {
     const errors: ErrorData = {};
     const next = mergeTyped(this.current as unknown as Record<string, unknown>, patch, errors) as unknown as Settings;
     if (Object.keys(errors).length === 0) validate(next, errors);
-    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
+    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', nested(errors));
     const now = nowString();
     await this.engine.transaction(async (tx) => {
       const changed = await tx.run(`UPDATE ${PARAMS_TABLE} SET value = $1, updated = $2 WHERE id = $3`, [

@@ -1,7 +1,6 @@
 import type { Collection } from '../collections/model.js';
 import { Errors, fieldError } from '../errors.js';
 import { newRecordId, randomString } from '../ids.js';
-import { renderTemplate } from '../mail/mailer.js';
 import type { RecordData } from '../rules/request-info.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import type { AuthDeps, AuthService } from './service.js';
@@ -53,13 +52,7 @@ export class OtpService {
       [otpId, c.id, record.id, await hashPassword(code), String(record.email), now],
     );
     await this.d.engine.run(`DELETE FROM ${OTPS_TABLE} WHERE created < $1`, [now - 86_400_000]);
-    const meta = this.d.settings.get().meta;
-    const values = { APP_NAME: meta.appName, APP_URL: meta.appURL, OTP: code, OTP_ID: otpId };
-    await this.d.mail.send({
-      to: String(record.email),
-      subject: renderTemplate(c.auth.otp.emailTemplate.subject, values),
-      html: renderTemplate(c.auth.otp.emailTemplate.body, values),
-    });
+    await this.d.mail.sendTemplate(String(record.email), c.auth.otp.emailTemplate, { OTP: code, OTP_ID: otpId });
   }
 
   /** Checks an OTP; unknown, expired and wrong all answer the same 400 after the same bcrypt work. */

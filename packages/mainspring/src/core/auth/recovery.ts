@@ -1,7 +1,6 @@
 import { kindOf } from '../collections/fields.js';
-import type { Collection, EmailTemplate } from '../collections/model.js';
+import type { Collection } from '../collections/model.js';
 import { Errors, fieldError } from '../errors.js';
-import { renderTemplate } from '../mail/mailer.js';
 import { newTokenKey } from '../records/service.js';
 import type { RecordData } from '../rules/request-info.js';
 import { consumeToken } from './one-time.js';
@@ -28,12 +27,6 @@ export class RecoveryService {
     setImmediate(() => {
       fn().catch((err) => this.d.logger.error({ err: { message: (err as Error).message } }, `${what} failed`));
     });
-  }
-
-  private async sendTemplate(_c: Collection, to: string, template: EmailTemplate, values: Record<string, string>): Promise<void> {
-    const meta = this.d.settings.get().meta;
-    const all = { APP_NAME: meta.appName, APP_URL: meta.appURL.replace(/\/+$/, ''), ...values };
-    await this.d.mail.send({ to, subject: renderTemplate(template.subject, all), html: renderTemplate(template.body, all) });
   }
 
   private email(raw: unknown, key = 'email'): string {
@@ -73,7 +66,9 @@ export class RecoveryService {
       const record = await this.auth.findByEmail(c, email);
       if (!record || record.verified === true) return;
       const token = issueToken(c, record, 'verification', { email: record.email });
-      await this.sendTemplate(c, String(record.email), (c.auth as NonNullable<Collection['auth']>).verificationTemplate, { TOKEN: token });
+      await this.d.mail.sendTemplate(String(record.email), (c.auth as NonNullable<Collection['auth']>).verificationTemplate, {
+        TOKEN: token,
+      });
     });
   }
 
@@ -94,7 +89,9 @@ export class RecoveryService {
       const record = await this.auth.findByEmail(c, email);
       if (!record) return;
       const token = issueToken(c, record, 'passwordReset', { email: record.email });
-      await this.sendTemplate(c, String(record.email), (c.auth as NonNullable<Collection['auth']>).resetPasswordTemplate, { TOKEN: token });
+      await this.d.mail.sendTemplate(String(record.email), (c.auth as NonNullable<Collection['auth']>).resetPasswordTemplate, {
+        TOKEN: token,
+      });
     });
   }
 
@@ -133,7 +130,7 @@ export class RecoveryService {
     }
     const token = issueToken(c, record, 'emailChange', { email: record.email, newEmail });
     this.later('email change mail', () =>
-      this.sendTemplate(c, newEmail, (c.auth as NonNullable<Collection['auth']>).confirmEmailChangeTemplate, { TOKEN: token }),
+      this.d.mail.sendTemplate(newEmail, (c.auth as NonNullable<Collection['auth']>).confirmEmailChangeTemplate, { TOKEN: token }),
     );
   }
 

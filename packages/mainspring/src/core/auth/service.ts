@@ -299,15 +299,21 @@ export class AuthService {
     await e.run(`DELETE FROM ${MFAS_TABLE} WHERE id = $1 OR created < $2`, [mfaId, Date.now() - mfa.duration * 1000]);
   }
 
-  /** `auth-refresh`: the caller's still-valid, refreshable session, re-checked against the authRule. */
-  async refresh(c: Collection, auth: AuthState | null, token: string | null): Promise<RecordData> {
-    if (!auth || auth.collection.id !== c.id) throw Errors.unauthorized();
-    const claims = token ? peekToken(token) : null;
-    if (claims?.refreshable === false) throw Errors.forbidden('The token cannot be refreshed.');
+  /**
+   * `auth-refresh`: the caller's record, re-checked against the authRule, and
+   * a fresh token, unless the token says it is not refreshable (impersonation),
+   * which is answered as it came (PocketBase). A token bound to a refresh
+   * session stays bound to it, so ending the session still ends its heirs.
+   */
+  async refresh(c: Collection, auth: AuthState | null, token: string | null): Promise<{ record: RecordData; token: string }> {
+    if (!auth || auth.collection.id !== c.id || !token) throw Errors.unauthorized();
     if (!(await this.passesAuthRule(c, auth.record, 'refresh'))) {
       throw Errors.forbidden("The request doesn't satisfy the collection requirements to authenticate.");
     }
-    return auth.record;
+    const claims = peekToken(token);
+    if (claims?.refreshable !== true) return { record: auth.record, token };
+    const sid = typeof claims.sid === 'string' ? claims.sid : undefined;
+    return { record: auth.record, token: this.newToken(c, auth.record, sid ? { sid } : {}) };
   }
 
   /** `impersonate/{id}` (superusers): a non-refreshable token for any auth record. */

@@ -10,6 +10,9 @@ export const REFRESH_TOKENS_TABLE = '_ms_refresh_tokens';
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
 
+/** What a session remembers of the record's tokenKey: rotating the key ends the session. */
+const keyFingerprint = (record: RecordData) => hashOf(`session:${String(record.tokenKey ?? '')}`).slice(0, 32);
+
 /** A session as its owner sees it. */
 export interface SessionInfo {
   id: string;
@@ -31,6 +34,7 @@ interface SessionRow {
   revoked: unknown;
   ip: string;
   user_agent: string;
+  key_fp: string | null;
 }
 
 /**
@@ -69,7 +73,7 @@ export class SessionService {
     const id = newRecordId();
     const expires = now + this.d.settings.get().sessions.refreshTokenDuration * 1000;
     await this.d.engine.run(
-      `INSERT INTO ${SESSIONS_TABLE} (id, collection_ref, record_ref, created, last_used, expires, revoked, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)`,
+      `INSERT INTO ${SESSIONS_TABLE} (id, collection_ref, record_ref, created, last_used, expires, revoked, ip, user_agent, key_fp) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)`,
       [
         id,
         auth.collection.id,
@@ -79,6 +83,7 @@ export class SessionService {
         this.d.engine.dialect.encode('bool', false),
         meta.ip.slice(0, 100),
         meta.userAgent.slice(0, 300),
+        keyFingerprint(auth.record),
       ],
     );
     const refreshToken = await this.storeToken(id);
@@ -144,7 +149,9 @@ export class SessionService {
     }
     const c = this.d.registry.find(session.collection_ref);
     const record = c ? await this.auth.loadRecord(c, session.record_ref) : undefined;
-    if (!c || !record || !(await this.auth.passesAuthRule(c, record, 'refresh'))) throw denied();
+    if (!c || !record || session.key_fp !== keyFingerprint(record) || !(await this.auth.passesAuthRule(c, record, 'refresh'))) {
+      throw denied();
+    }
     await this.d.engine.run(`UPDATE ${SESSIONS_TABLE} SET last_used = $1 WHERE id = $2`, [now, session.id]);
     await this.d.engine.run(`DELETE FROM ${REFRESH_TOKENS_TABLE} WHERE session = $1 AND used_at <> 0 AND used_at < $2`, [
       session.id,
@@ -161,8 +168,8 @@ export class SessionService {
   /** The caller's active sessions, newest first. */
   async list(auth: AuthState, currentSessionId?: string): Promise<SessionInfo[]> {
     const rows = await this.d.engine.all<SessionRow>(
-      `SELECT * FROM ${SESSIONS_TABLE} WHERE collection_ref = $1 AND record_ref = $2 AND revoked = $3 AND expires > $4 ORDER BY last_used DESC LIMIT 200`,
-      [auth.collection.id, auth.record.id, this.d.engine.dialect.encode('bool', false), Date.now()],
+      `SELECT * FROM ${SESSIONS_TABLE} WHERE collection_ref = $1 AND record_ref = $2 AND revoked = $3 AND expires > $4 AND key_fp = $5 ORDER BY last_used DESC LIMIT 200`,
+      [auth.collection.id, auth.record.id, this.d.engine.dialect.encode('bool', false), Date.now(), keyFingerprint(auth.record)],
     );
     return rows.map((r) => this.info(r, currentSessionId));
   }

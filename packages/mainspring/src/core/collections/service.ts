@@ -5,6 +5,7 @@ import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
+import { SUPERUSERS } from '../rules/request-info.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
@@ -211,7 +212,7 @@ export class CollectionService {
       if (!(rule in input)) continue;
       const v = input[rule];
       if (v !== null && typeof v !== 'string') errors[rule] = fieldError('validation_invalid_value', 'Must be a string or null.');
-      else if (current?.system && current.name === '_superusers' && v !== current[rule]) {
+      else if (current?.system && current.name === SUPERUSERS && v !== current[rule]) {
         errors[rule] = fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.');
       } else collection[rule] = v;
     }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import type { EmailTemplate } from '../collections/model.js';
 import type { EventBus } from '../events.js';
 import { randomString } from '../ids.js';
 import type { Settings, SettingsService } from '../settings.js';
@@ -75,6 +76,13 @@ export class MailService {
       }),
     );
     return this.transport;
+  }
+
+  /** Renders an auth collection's template (with `{APP_NAME}` and `{APP_URL}` from the settings) and sends it. */
+  async sendTemplate(to: string, template: EmailTemplate, values: Record<string, string>): Promise<void> {
+    const meta = this.settings.get().meta;
+    const all = { APP_NAME: meta.appName, APP_URL: meta.appURL.replace(/\/+$/, ''), ...values };
+    await this.send({ to, subject: renderTemplate(template.subject, all), html: renderTemplate(template.body, all) });
   }
 
   /** Sends one mail; throws when the SMTP server refuses it. */

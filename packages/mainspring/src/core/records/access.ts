@@ -57,15 +57,21 @@ export class RecordAccess {
 
   /** True when `rule` admits the stored record `id` for the request. */
   async admits(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string): Promise<boolean> {
+    return (await this.admittedIds(db, c, [id], info, rule)).has(id);
+  }
+
+  /** Which of the stored records `ids` the rule admits for the request, in one query. */
+  async admittedIds(db: Executor, c: Collection, ids: readonly string[], info: RequestInfo | null, rule: string): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
     const d = this.engine.dialect;
     const scope = this.scope(info);
-    const idParam = scope.params.add(id);
+    const list = ids.map((id) => scope.params.add(id)).join(', ');
     const cond = rule === '' ? 'TRUE' : this.rule(scope, c, rule);
-    const row = await db.get(
-      `SELECT 1 AS ok FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = ${idParam} AND (${cond}) LIMIT 1`,
+    const rows = await db.all<{ id: string }>(
+      `SELECT ${RECORD_ALIAS}.${d.ident('id')} AS id FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} IN (${list}) AND (${cond})`,
       scope.params.values,
     );
-    return row !== undefined;
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Records of `c` with the given ids that `rule` admits, in no particular order. */

@@ -1,3 +1,4 @@
+import { FilterError } from '../../query/index.js';
 import type { Executor, Row } from '../../storage/engine.js';
 import { parseIndex } from '../collections/indexes.js';
 import { type Collection, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
@@ -5,7 +6,7 @@ import type { CollectionRegistry } from '../collections/registry.js';
 import { Errors } from '../errors.js';
 import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import type { RecordAccess } from './access.js';
-import { publicRecord } from './output.js';
+import { ownsOrManages, publicRecord } from './output.js';
 import { decodeRow, RECORD_ALIAS, selectList } from './rows.js';
 
 /** An `expand` parameter as a tree: relation name → what to expand below it. */
@@ -61,7 +62,8 @@ export async function serializeWithExpand(
   tree: ExpandTree | null,
   info: RequestInfo | null,
 ): Promise<Record<string, unknown>[]> {
-  if (!tree || tree.size === 0 || records.length === 0) return records.map((r) => publicRecord(c, r, info));
+  const managed = c.auth?.manageRule ? await managedIds(access, db, c, records, info) : undefined;
+  if (!tree || tree.size === 0 || records.length === 0) return records.map((r) => publicRecord(c, r, info, undefined, managed));
   const superuser = isSuperuser(info);
   const expands: Record<string, unknown>[] = records.map(() => ({}));
 
@@ -109,7 +111,31 @@ export async function serializeWithExpand(
       (expands[i] as Record<string, unknown>)[name] = single ? related[0] : related;
     });
   }
-  return records.map((r, i) => publicRecord(c, r, info, expands[i]));
+  return records.map((r, i) => publicRecord(c, r, info, expands[i], managed));
+}
+
+/**
+ * The ids among `records` whose email the caller sees through the auth
+ * collection's manageRule (as PocketBase), in one query, and only when some
+ * email would otherwise be hidden.
+ */
+async function managedIds(
+  access: RecordAccess,
+  db: Executor,
+  c: Collection,
+  records: RecordData[],
+  info: RequestInfo | null,
+): Promise<Set<string> | undefined> {
+  const rule = c.auth?.manageRule;
+  if (!rule) return undefined;
+  const hidden = records.filter((r) => r.emailVisibility !== true && !ownsOrManages(c, r, info)).map((r) => r.id);
+  if (hidden.length === 0) return undefined;
+  try {
+    return await access.admittedIds(db, c, hidden, info, rule);
+  } catch (err) {
+    if (err instanceof FilterError) return undefined;
+    throw err;
+  }
 }
 
 function asIds(v: unknown): string[] {

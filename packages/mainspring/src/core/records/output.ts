@@ -10,21 +10,30 @@ import { isSuperuser } from '../rules/request-info.js';
  * to itself, superusers, or when it chose to show it.
  */
 
-/** A record's public JSON for the caller. */
+/** Whether an auth record's email is shown to the caller whatever its emailVisibility. */
+export function ownsOrManages(c: Collection, data: RecordData, info: RequestInfo | null, managed?: ReadonlySet<string>): boolean {
+  if (isSuperuser(info) || managed?.has(data.id)) return true;
+  return info?.auth?.collection.id === c.id && info.auth.record.id === data.id;
+}
+
+/**
+ * A record's public JSON for the caller. `managed` holds the ids of auth
+ * records the caller's manageRule admits: managers see their emails.
+ */
 export function publicRecord(
   c: Collection,
   data: RecordData,
   info: RequestInfo | null,
   expand?: Record<string, unknown>,
+  managed?: ReadonlySet<string>,
 ): Record<string, unknown> {
   const superuser = isSuperuser(info);
   const out: Record<string, unknown> = { collectionId: c.id, collectionName: c.name };
   const isAuth = c.type === 'auth';
-  const self = isAuth && info?.auth?.collection.id === c.id && info.auth.record.id === data.id;
   for (const f of c.fields) {
     if (f.type === 'password' || (isAuth && f.name === 'tokenKey')) continue;
     if (f.hidden && !superuser) continue;
-    if (isAuth && f.name === 'email' && !superuser && !self && data.emailVisibility !== true) continue;
+    if (isAuth && f.name === 'email' && data.emailVisibility !== true && !ownsOrManages(c, data, info, managed)) continue;
     out[f.name] = data[f.name];
   }
   if (expand && Object.keys(expand).length > 0) out.expand = expand;

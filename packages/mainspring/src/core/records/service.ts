@@ -9,7 +9,7 @@ import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
 import { newRecordId, randomString } from '../ids.js';
-import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
+import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS } from '../rules/request-info.js';
 import { RecordResolver } from '../rules/resolver.js';
 import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
@@ -54,6 +54,15 @@ export interface WriteInput {
 }
 
 const TOKEN_KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+/**
+ * An auth record whose password or email changes gets a new tokenKey (unless
+ * the change sets one itself), so every token issued before stops working.
+ */
+function rotateTokenKeyOnChange(c: Collection, before: RecordData, data: RecordData): void {
+  if (c.type !== 'auth' || data.tokenKey !== before.tokenKey) return;
+  if (data.password !== before.password || data.email !== before.email) data.tokenKey = newTokenKey();
+}
 
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
 export function newTokenKey(): string {
@@ -228,6 +237,7 @@ export class RecordService {
       const current = await this.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const data: RecordData = { ...current, ...values, id: current.id };
+      rotateTokenKeyOnChange(c, current, data);
       const now = nowString();
       for (const f of c.fields) if (f.type === 'autodate' && f.onUpdate) data[f.name] = now;
       try {
@@ -423,8 +433,8 @@ export class RecordService {
           throw Errors.updateFailed({ oldPassword: fieldError('validation_invalid_old_password', 'Missing or invalid old password.') });
         }
         data.password = hash;
-        data.tokenKey = newTokenKey();
       }
+      rotateTokenKeyOnChange(c, current, data);
       const errors: ErrorData = {};
       await this.checkRelations(tx, c, data, errors);
       if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
@@ -465,6 +475,11 @@ export class RecordService {
       const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
       await this.deleteWithRelations(tx, c, record, new Set());
+      const left =
+        c.name === SUPERUSERS ? await tx.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`) : undefined;
+      if (left && Number(left.n) === 0) {
+        throw Errors.badRequest("You can't delete the only existing superuser.");
+      }
     });
   }
 

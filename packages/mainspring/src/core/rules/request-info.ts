@@ -34,9 +34,12 @@ export function isSuperuser(info: RequestInfo | null): boolean {
   return isSuperuserAuth(info?.auth ?? null);
 }
 
+/** The system auth collection of superusers. */
+export const SUPERUSERS = '_superusers';
+
 /** True when an authenticated caller is a superuser. */
 export function isSuperuserAuth(auth: AuthState | null): boolean {
-  return auth?.collection.name === '_superusers';
+  return auth?.collection.name === SUPERUSERS;
 }
 
 /** A request with no caller and no data, for internal evaluation. */

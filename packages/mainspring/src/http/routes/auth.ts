@@ -61,8 +61,8 @@ export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimit
     if (!auth) throw Errors.unauthorized();
     if (auth.collection.id !== target.id) throw Errors.forbidden('The authorized record is not allowed to perform this action.');
     const c = await limit(request, 'authRefresh');
-    const record = await app.auth.refresh(c, auth, bearerToken(request));
-    return signedIn(app, request, c, record, 'refresh');
+    const { record, token } = await app.auth.refresh(c, auth, bearerToken(request));
+    return signedIn(app, request, c, record, 'refresh', token);
   });
 
   server.post<{ Params: Params }>(`${base}/request-otp`, async (request) => {

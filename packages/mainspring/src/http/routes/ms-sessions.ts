@@ -22,6 +22,10 @@ export function sessionRoutes(server: FastifyInstance, app: App, limiter: RateLi
 
   server.post('/api/ms/sessions', async (request) => {
     const auth = await caller(request);
+    // an impersonation token is meant to expire: it does not start a session that outlives it
+    if (peekToken(bearerToken(request) ?? '')?.refreshable !== true) {
+      throw Errors.forbidden('This token cannot start a session.');
+    }
     const { token, refreshToken, session } = await app.sessions.create(auth, {
       ip: clientIp(app, request),
       userAgent: String(request.headers['user-agent'] ?? ''),

@@ -1,16 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
-import { DEFAULT_TEMPLATES } from '../../core/collections/auth-options.js';
+import type { AuthOptions, EmailTemplate } from '../../core/collections/model.js';
 import { Errors, fieldError } from '../../core/errors.js';
-import { renderTemplate } from '../../core/mail/mailer.js';
+import { SUPERUSERS } from '../../core/rules/request-info.js';
 import { bodyObject, requireSuperuser } from '../context.js';
 
-const TEST_TEMPLATES: Record<string, keyof typeof DEFAULT_TEMPLATES> = {
-  verification: 'verification',
-  'password-reset': 'resetPassword',
-  'email-change': 'confirmEmailChange',
-  otp: 'otp',
-  'login-alert': 'authAlert',
+/** The templates `test/email` can send, as PocketBase names them, read from the auth collection's options. */
+const TEST_TEMPLATES: Record<string, (a: AuthOptions) => EmailTemplate> = {
+  verification: (a) => a.verificationTemplate,
+  'password-reset': (a) => a.resetPasswordTemplate,
+  'email-change': (a) => a.confirmEmailChangeTemplate,
+  otp: (a) => a.otp.emailTemplate,
+  'login-alert': (a) => a.authAlert.emailTemplate,
 };
 
 /** `/api/settings` (superusers): read, change, and send a test mail. */
@@ -31,25 +32,18 @@ export function settingsRoutes(server: FastifyInstance, app: App): void {
     const errors: Record<string, ReturnType<typeof fieldError>> = {};
     if (typeof body.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(body.email))
       errors.email = fieldError('validation_is_email', 'Must be a valid email address.');
-    const key = typeof body.template === 'string' ? TEST_TEMPLATES[body.template] : undefined;
-    if (!key) errors.template = fieldError('validation_in_invalid', `Must be one of ${Object.keys(TEST_TEMPLATES).join(', ')}.`);
-    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
-    const template = DEFAULT_TEMPLATES[key as keyof typeof DEFAULT_TEMPLATES];
-    const meta = app.settings.get().meta;
-    const values = {
-      APP_NAME: meta.appName,
-      APP_URL: meta.appURL,
-      TOKEN: 'test-token',
-      OTP: '12345678',
-      OTP_ID: 'test',
-      ALERT_INFO: 'a test',
-    };
+    const pick =
+      typeof body.template === 'string' && Object.hasOwn(TEST_TEMPLATES, body.template) ? TEST_TEMPLATES[body.template] : undefined;
+    if (!pick) errors.template = fieldError('validation_in_invalid', `Must be one of ${Object.keys(TEST_TEMPLATES).join(', ')}.`);
+    // as PocketBase: the named auth collection's template, _superusers' by default
+    const c = app.collections.registry.find(typeof body.collection === 'string' && body.collection !== '' ? body.collection : SUPERUSERS);
+    if (!c?.auth) errors.collection = fieldError('validation_invalid_collection', 'Must be an auth collection.');
+    if (Object.keys(errors).length > 0 || !pick || !c?.auth) {
+      throw Errors.validation('An error occurred while validating the submitted data.', errors);
+    }
+    const values = { TOKEN: 'test-token', OTP: '12345678', OTP_ID: 'test', ALERT_INFO: 'a test' };
     try {
-      await app.mail.send({
-        to: body.email as string,
-        subject: renderTemplate(template.subject, values),
-        html: renderTemplate(template.body, values),
-      });
+      await app.mail.sendTemplate(body.email as string, pick(c.auth), values);
     } catch (err) {
       throw Errors.badRequest(`Failed to send the test email: ${(err as Error).message.slice(0, 200)}`);
     }
