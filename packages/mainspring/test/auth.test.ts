@@ -959,6 +959,42 @@ describe('rate limits and lockouts (protections on)', () => {
       await guarded.close();
     }
   });
+
+  test('a lock holds for the client that failed; many failures from many IPs lock the identity for all', async () => {
+    const guarded = await startServer({ protections: true });
+    try {
+      await guarded.app.settings.update({
+        rateLimits: { enabled: false },
+        trustedProxy: { headers: ['X-Forwarded-For'], useLeftmostIP: false },
+        loginProtection: { maxFailures: 3, maxFailuresPerIdentity: 8 },
+      });
+      const address = 'target@example.com';
+      await guarded.request('POST', '/api/collections/users/records', {
+        body: { email: address, password: PASSWORD, passwordConfirm: PASSWORD },
+      });
+      const login = (ip: string, password: string) =>
+        guarded.request('POST', '/api/collections/users/auth-with-password', {
+          body: { identity: address, password },
+          headers: { 'x-forwarded-for': ip },
+        });
+      const attacker = [];
+      for (let i = 0; i < 4; i++) attacker.push((await login('203.0.113.9', 'guess-password')).status);
+      expect(attacker).toEqual([400, 400, 429, 429]);
+      // the owner, elsewhere, is not locked out by someone else's guesses
+      expect((await login('198.51.100.7', PASSWORD)).status).toBe(200);
+
+      // guesses spread over many addresses: after 8 in all, nobody gets in for a while
+      const spread = [];
+      for (let i = 0; i < 8; i++) spread.push((await login(`192.0.2.${i + 1}`, 'guess-password')).status);
+      expect(spread.slice(0, 7)).toEqual([400, 400, 400, 400, 400, 400, 400]);
+      expect(spread[7]).toBe(429);
+      const owner = await login('198.51.100.7', PASSWORD);
+      expect(owner.status).toBe(429);
+      expect(Number(owner.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await guarded.close();
+    }
+  });
 });
 
 // ----------------------------------------------------------- expiry (last)

@@ -35,8 +35,12 @@ export interface Settings {
   trustedProxy: { headers: string[]; useLeftmostIP: boolean };
   /** Mainspring: refresh-token sessions under /api/ms/sessions. */
   sessions: { refreshTokenDuration: number; reuseGraceSeconds: number };
-  /** Mainspring: lockout of an identity after failed sign-ins, doubling each time. */
-  loginProtection: { maxFailures: number; lockSeconds: number; maxLockSeconds: number };
+  /**
+   * Mainspring: failed sign-ins lock an identity out, for a time that doubles
+   * with each lock: from one client IP after `maxFailures`, from every IP
+   * after `maxFailuresPerIdentity` (a guess spread over many addresses).
+   */
+  loginProtection: { maxFailures: number; maxFailuresPerIdentity: number; lockSeconds: number; maxLockSeconds: number };
 }
 
 /**
@@ -65,7 +69,7 @@ export function defaultSettings(): Settings {
     },
     trustedProxy: { headers: [], useLeftmostIP: false },
     sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
-    loginProtection: { maxFailures: 5, lockSeconds: 30, maxLockSeconds: 900 },
+    loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
   };
 }
 
@@ -162,6 +166,7 @@ function validate(s: Settings, errors: ErrorData): void {
   between('sessions.refreshTokenDuration', s.sessions.refreshTokenDuration, 60, 10 * 365 * 86_400);
   between('sessions.reuseGraceSeconds', s.sessions.reuseGraceSeconds, 0, 300);
   between('loginProtection.maxFailures', s.loginProtection.maxFailures, 1, 1000);
+  between('loginProtection.maxFailuresPerIdentity', s.loginProtection.maxFailuresPerIdentity, 1, 1_000_000);
   between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
   between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
 }

@@ -35,7 +35,10 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   const dir = mkdtempSync(join(tmpdir(), 'ms-test-'));
   const app = await App.open({ dataDir: dir, logger: pino({ level: process.env.MS_TEST_LOG ?? 'silent' }) });
   if (!options.protections) {
-    await app.settings.update({ rateLimits: { enabled: false }, loginProtection: { maxFailures: 1000 } });
+    await app.settings.update({
+      rateLimits: { enabled: false },
+      loginProtection: { maxFailures: 1000, maxFailuresPerIdentity: 1_000_000 },
+    });
   }
   const server = await buildServer(app, { accessLog: false, ...options });
   await server.listen({ host: '127.0.0.1', port: 0 });

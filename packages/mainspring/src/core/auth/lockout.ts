@@ -57,6 +57,11 @@ export class LoginGuard {
     this.entries.delete(key);
   }
 
+  /** Clears every key that starts with `prefix` (an identity's locks from every client). */
+  forget(prefix: string): void {
+    for (const k of this.entries.keys()) if (k.startsWith(prefix)) this.entries.delete(k);
+  }
+
   private sweep(now: number): void {
     for (const [k, e] of this.entries) if (e.lockedUntil < now && now - e.touched > IDLE_MS / 24) this.entries.delete(k);
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();

@@ -57,15 +57,20 @@ export interface AuthDeps {
  * an error that could be mistaken for access.
  */
 export class AuthService {
-  /** Failed sign-ins per identity. */
-  readonly guard: LoginGuard;
+  /** Failed sign-ins per identity and client IP, and per identity from anywhere. */
+  private readonly perClient: LoginGuard;
+  private readonly perIdentity: LoginGuard;
   private readonly cache = new Map<string, { auth: AuthState; until: number }>();
   private readonly tokensByRecord = new Map<string, Set<string>>();
   /** Bumped on every forget, so a lookup that raced a change is not cached. */
   private generation = 0;
 
   constructor(private readonly d: AuthDeps) {
-    this.guard = new LoginGuard(() => d.settings.get().loginProtection);
+    this.perClient = new LoginGuard(() => d.settings.get().loginProtection);
+    this.perIdentity = new LoginGuard(() => {
+      const p = d.settings.get().loginProtection;
+      return { ...p, maxFailures: p.maxFailuresPerIdentity };
+    });
     d.events.on((event) => {
       if (event.type === 'schema') this.forgetAll();
       else if (event.type === 'sessions') this.forget(`${event.collectionId}/${event.recordId}`);
@@ -163,29 +168,41 @@ export class AuthService {
   }
 
   /** The lockout key of an identity in a collection. */
-  identityKey(c: Collection, identity: string): string {
-    return `${c.id}/${identity.trim().toLowerCase()}`;
+  private identityKey(c: Collection, identity: string): string {
+    return `${c.id}/${identity.trim().toLowerCase()}\n`;
   }
 
-  /** Throws a 429 while `key` is locked out. */
-  checkLock(key: string): void {
-    const retry = this.guard.retryAfter(key);
-    if (retry > 0) throw rateLimited(retry);
+  /** Seconds an identity is locked out for a client, 0 when it may try. */
+  private lockedFor(key: string, ip: string): number {
+    return Math.max(this.perIdentity.retryAfter(key), this.perClient.retryAfter(key + ip));
+  }
+
+  /** Counts a failed sign-in; the seconds of a lock it starts, or 0. */
+  private failed(key: string, ip: string): number {
+    return Math.max(this.perClient.failure(key + ip), this.perIdentity.failure(key));
+  }
+
+  /** Ends every lock on an identity: its owner proved it through a mailed link. */
+  clearLocks(c: Collection, identity: string): void {
+    const key = this.identityKey(c, identity);
+    this.perIdentity.success(key);
+    this.perClient.forget(key);
   }
 
   /**
    * `auth-with-password`: finds the record by one of the identity fields and
    * checks the password. Unknown identity, wrong password and a record the
    * authRule refuses all answer the same 400 after the same bcrypt work;
-   * repeated failures lock the identity out for a growing time.
+   * repeated failures lock the identity out for a growing time, for the
+   * client that failed (and for everyone after many failures from many IPs).
    */
   async withPassword(
     c: Collection,
     identity: unknown,
     password: unknown,
-    identityField?: unknown,
-    signal?: AbortSignal,
+    options: { identityField?: unknown; ip: string; signal?: AbortSignal },
   ): Promise<RecordData> {
+    const { identityField, ip, signal } = options;
     const a = c.auth;
     if (!a) throw Errors.notFound('Missing or invalid auth collection context.');
     if (!a.passwordAuth.enabled) throw Errors.forbidden('The collection is not configured to allow password authentication.');
@@ -202,15 +219,17 @@ export class AuthService {
     if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
 
     const key = this.identityKey(c, identity as string);
-    this.checkLock(key);
+    const retry = this.lockedFor(key, ip);
+    if (retry > 0) throw rateLimited(retry);
     const record = await this.findByIdentity(c, fields, identity as string);
     const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal);
     if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
-      const locked = this.guard.failure(key);
+      const locked = this.failed(key, ip);
       if (locked > 0) throw rateLimited(locked);
       throw Errors.authFailed();
     }
-    this.guard.success(key);
+    this.perClient.success(key + ip);
+    this.perIdentity.success(key);
     return record;
   }
 

@@ -7,7 +7,7 @@ import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, parseFields, pickFields } from '../../core/records/output.js';
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
 import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
-import { enforceRateLimit, type RateLimiter } from '../rate-limit.js';
+import { clientIp, enforceRateLimit, type RateLimiter } from '../rate-limit.js';
 
 type Params = { collection: string };
 
@@ -49,7 +49,11 @@ export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimit
   server.post<{ Params: Params }>(`${base}/auth-with-password`, async (request, reply) => {
     const c = await limit(request, 'authWithPassword', 'auth');
     const body = bodyObject(request);
-    const record = await app.auth.withPassword(c, body.identity, body.password, body.identityField, abandonSignal(reply));
+    const record = await app.auth.withPassword(c, body.identity, body.password, {
+      identityField: body.identityField,
+      ip: clientIp(app, request),
+      signal: abandonSignal(reply),
+    });
     return signedIn(app, request, c, record, 'password');
   });
 
