@@ -217,7 +217,9 @@ async function setUp(opts) {
 
   const port = await freePort();
   const base = `http://${HOST}:${port}`;
-  const server = startChild('mainspring', [CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], { MS_LOG_LEVEL: 'warn' });
+  // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+  const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], { MS_LOG_LEVEL: 'warn' });
   await waitForHealth(base, server);
   log(`mainspring serving ${base} (pid ${server.proc.pid})`);
 
@@ -389,7 +391,18 @@ function load(options) {
   });
 }
 
-async function runScenario(name, def, opts, server) {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function runScenario(name, def, opts, server, target) {
   const { beside, ...main } = def;
   const base = { connections: opts.connections, ...main, timeout: 10 };
   if (opts.warmup > 0) {
@@ -399,12 +412,17 @@ async function runScenario(name, def, opts, server) {
   // let work left over from the warm-up finish before measuring
   await new Promise((r) => setTimeout(r, 500));
   log(`${name}: measuring ${opts.duration} s with ${base.connections} connections${beside ? ', with sign-ins beside it on 8 more' : ''}`);
+  const cpuBefore = cpuSeconds(target.proc.pid);
   const [r, besideResult] = await Promise.all([
     load({ ...base, duration: opts.duration }),
     beside ? loadBeside({ ...beside, connections: 8, timeout: 10, duration: opts.duration }) : undefined,
   ]);
   if (server.exit) throw new Error(describeExit(server));
+  const cpuAfter = cpuSeconds(target.proc.pid);
+  const served = r.requests.total + (besideResult?.requests.total ?? 0);
   return {
+    // the answering process's CPU time per request: steadier than req/s on a shared machine
+    cpu_us_per_request: cpuBefore === undefined || cpuAfter === undefined || served === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / served),
     beside: besideResult && {
       requests_per_sec: Math.round(besideResult.requests.average),
       p99_ms: besideResult.latency.p99,
@@ -449,7 +467,7 @@ async function main() {
   const rows = [];
   let bareRps;
   for (const name of opts.scenarios) {
-    const row = await runScenario(name, defs[name], opts, ctx.server);
+    const row = await runScenario(name, defs[name], opts, ctx.server, name === 'bare' ? ctx.bare.child : ctx.server);
     if (ctx.bare.child.exit) throw new Error(describeExit(ctx.bare.child));
     if (name === 'bare') bareRps = row.requests_per_sec;
     const line = {
@@ -461,6 +479,7 @@ async function main() {
       non2xx: row.non2xx,
       bare_requests_per_sec: bareRps,
       ratio: Number((row.requests_per_sec / bareRps).toFixed(3)),
+      cpu_us_per_request: row.cpu_us_per_request,
     };
     if (row.beside) {
       line.logins_beside_per_sec = row.beside.requests_per_sec;
@@ -482,10 +501,11 @@ async function main() {
       '',
       `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`,
       '',
-      '| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | ratio to bare |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | ratio to bare | server CPU µs/req |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...rows.map(
-        (r) => `| ${r.scenario} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.ratio.toFixed(2)} |`,
+        (r) =>
+          `| ${r.scenario} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.ratio.toFixed(2)} | ${r.cpu_us_per_request ?? '-'} |`,
       ),
       '',
     ].join('\n'),

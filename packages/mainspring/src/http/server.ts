@@ -1,8 +1,8 @@
-import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { registerBodyParsers } from './body.js';
+import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { RateLimiter } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
@@ -23,12 +23,14 @@ export interface ServerOptions {
   accessLog?: boolean;
 }
 
-/** Headers on every response (PocketBase's set). */
-const SECURITY_HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
-  'X-Frame-Options': 'SAMEORIGIN',
-  'X-XSS-Protection': '1; mode=block',
-};
+/**
+ * Every response says `nosniff`; anything that is not JSON (pages, files)
+ * also may not be framed by other sites. Unlike PocketBase, no
+ * `X-XSS-Protection`: browsers dropped the filter, and OWASP advises against
+ * the header. Framing rules mean nothing for JSON, so API answers stay lean.
+ */
+const NOSNIFF = 'nosniff';
+const FRAME_OPTIONS = 'SAMEORIGIN';
 
 // Request ids: a random prefix per process and a counter, unique without a
 // CSPRNG call per request.
@@ -73,15 +75,12 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   registerBodyParsers(server, bodyLimit);
   registerErrorHandlers(server);
 
-  const origins = options.corsOrigins ?? ['*'];
-  await server.register(cors, {
-    origin: origins.includes('*') ? '*' : origins,
-    methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
-    maxAge: 86_400,
-  });
+  registerCors(server, options.corsOrigins ?? ['*']);
 
   server.addHook('onSend', (_request, reply, payload, done) => {
-    reply.headers(SECURITY_HEADERS);
+    reply.header('X-Content-Type-Options', NOSNIFF);
+    const type = reply.getHeader('content-type');
+    if (typeof type !== 'string' || !type.startsWith('application/json')) reply.header('X-Frame-Options', FRAME_OPTIONS);
     done(null, payload);
   });
 
