@@ -422,7 +422,8 @@ async function runScenario(name, def, opts, server, target) {
   const served = r.requests.total + (besideResult?.requests.total ?? 0);
   return {
     // the answering process's CPU time per request: steadier than req/s on a shared machine
-    cpu_us_per_request: cpuBefore === undefined || cpuAfter === undefined || served === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / served),
+    cpu_us_per_request:
+      cpuBefore === undefined || cpuAfter === undefined || served === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / served),
     beside: besideResult && {
       requests_per_sec: Math.round(besideResult.requests.average),
       p99_ms: besideResult.latency.p99,
