@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
@@ -66,6 +67,17 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     frameworkErrors: (err, _request, reply) => {
       const api = toApiError(err);
       (reply as unknown as FastifyReply).status(api.status).send(api.toJSON());
+    },
+    // a request Node cannot parse (headers too large, a broken request line) still answers in PocketBase's shape
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const message = status === 431 ? 'Request headers too large.' : status === 408 ? 'Request timeout.' : 'Malformed request.';
+      const body = JSON.stringify({ status, message, data: {} });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     },
     forceCloseConnections: 'idle',
     connectionTimeout: 0,

@@ -12,6 +12,8 @@ export interface LockoutPolicy {
 
 interface Entry {
   failures: number;
+  /** Attempts begun and not yet judged: they count against the limit, so a burst cannot slip past it. */
+  inFlight: number;
   locks: number;
   lockedUntil: number;
   touched: number;
@@ -26,22 +28,39 @@ export class LoginGuard {
 
   constructor(private readonly policy: () => LockoutPolicy) {}
 
-  /** Seconds until `key` may try again; 0 when it may now. */
-  retryAfter(key: string, now = Date.now()): number {
+  /**
+   * Begins an attempt: the seconds to wait (locked, or as many attempts
+   * already in flight as failures may still happen), or 0 when it may go on,
+   * and must then be closed with `end`.
+   */
+  begin(key: string, now = Date.now()): number {
+    const e = this.entry(key, now);
+    if (e.lockedUntil > now) return Math.ceil((e.lockedUntil - now) / 1000);
+    if (e.failures + e.inFlight >= this.policy().maxFailures) return 1;
+    e.inFlight++;
+    return 0;
+  }
+
+  /** Closes an attempt begun with `begin` (after `failure` or `success` was recorded). */
+  end(key: string): void {
     const e = this.entries.get(key);
-    if (!e || e.lockedUntil <= now) return 0;
-    return Math.ceil((e.lockedUntil - now) / 1000);
+    if (e && e.inFlight > 0) e.inFlight--;
+  }
+
+  private entry(key: string, now: number): Entry {
+    let e = this.entries.get(key);
+    if (!e) {
+      if (this.entries.size >= MAX_ENTRIES) this.sweep(now);
+      e = { failures: 0, inFlight: 0, locks: 0, lockedUntil: 0, touched: now };
+      this.entries.set(key, e);
+    }
+    return e;
   }
 
   /** Records a failure; returns the seconds of the lock it starts, or 0. */
   failure(key: string, now = Date.now()): number {
     const p = this.policy();
-    let e = this.entries.get(key);
-    if (!e) {
-      if (this.entries.size >= MAX_ENTRIES) this.sweep(now);
-      e = { failures: 0, locks: 0, lockedUntil: 0, touched: now };
-      this.entries.set(key, e);
-    }
+    const e = this.entry(key, now);
     e.touched = now;
     e.failures++;
     if (e.failures < p.maxFailures) return 0;
@@ -52,9 +71,15 @@ export class LoginGuard {
     return seconds;
   }
 
-  /** Clears the failures of `key` after a successful sign-in. */
+  /** Clears the failures of `key` after a successful sign-in (attempts still in flight stay counted). */
   success(key: string): void {
-    this.entries.delete(key);
+    const e = this.entries.get(key);
+    if (!e) return;
+    if (e.inFlight > 0) {
+      e.failures = 0;
+      e.locks = 0;
+      e.lockedUntil = 0;
+    } else this.entries.delete(key);
   }
 
   /** Clears every key that starts with `prefix` (an identity's locks from every client). */

@@ -48,19 +48,25 @@ export function hashPassword(plain: string, cost = DEFAULT_BCRYPT_COST): Promise
   return hash(plain, cost > 0 ? cost : DEFAULT_BCRYPT_COST);
 }
 
-// A real hash of a random string: comparing against it costs what a real check costs.
-let dummyHash: Promise<string> | undefined;
+// Real hashes of a random string, one per cost: comparing against one costs what a real check costs.
+const dummyHashes = new Map<number, Promise<string>>();
 
 /**
  * Checks a plain password against a stored hash. An empty hash (no password
- * set) or a password over bcrypt's 72 bytes never matches, but still costs one
- * bcrypt comparison, so the answer takes the same time either way.
+ * set, or no such account) or a password over bcrypt's 72 bytes never
+ * matches, but still costs one bcrypt comparison at `cost` (the collection's
+ * own), so the answer takes the same time either way.
  */
-export async function verifyPassword(plain: string, stored: string, signal?: AbortSignal): Promise<boolean> {
+export async function verifyPassword(plain: string, stored: string, signal?: AbortSignal, cost = DEFAULT_BCRYPT_COST): Promise<boolean> {
   const usable = typeof plain === 'string' && plain !== '' && Buffer.byteLength(plain) <= MAX_PASSWORD_BYTES && stored.startsWith('$2');
   if (!usable) {
-    dummyHash ??= hash(`dummy-${Math.random()}`, DEFAULT_BCRYPT_COST);
-    await compare('x', await dummyHash, signal);
+    const c = cost > 0 ? cost : DEFAULT_BCRYPT_COST;
+    let dummy = dummyHashes.get(c);
+    if (!dummy) {
+      dummy = hash(`dummy-${Math.random()}`, c);
+      dummyHashes.set(c, dummy);
+    }
+    await compare('x', await dummy, signal);
     return false;
   }
   try {

@@ -178,9 +178,18 @@ export class AuthService {
     return `${c.id}/${identity.trim().toLowerCase()}\n`;
   }
 
-  /** Seconds an identity is locked out for a client, 0 when it may try. */
-  private lockedFor(key: string, ip: string): number {
-    return Math.max(this.perIdentity.retryAfter(key), this.perClient.retryAfter(key + ip));
+  /** Begins a sign-in attempt: the seconds the client must wait, or 0 when it may go on (then `endAttempt`). */
+  private beginAttempt(key: string, ip: string): number {
+    const client = this.perClient.begin(key + ip);
+    if (client > 0) return client;
+    const identity = this.perIdentity.begin(key);
+    if (identity > 0) this.perClient.end(key + ip);
+    return identity;
+  }
+
+  private endAttempt(key: string, ip: string): void {
+    this.perClient.end(key + ip);
+    this.perIdentity.end(key);
   }
 
   /** Counts a failed sign-in; the seconds of a lock it starts, or 0. */
@@ -225,18 +234,23 @@ export class AuthService {
     if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
 
     const key = this.identityKey(c, identity as string);
-    const retry = this.lockedFor(key, ip);
+    const retry = this.beginAttempt(key, ip);
     if (retry > 0) throw rateLimited(retry);
-    const record = await this.findByIdentity(c, fields, identity as string);
-    const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal);
-    if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
-      const locked = this.failed(key, ip);
-      if (locked > 0) throw rateLimited(locked);
-      throw Errors.authFailed();
+    try {
+      const record = await this.findByIdentity(c, fields, identity as string);
+      const cost = c.fields.find((f) => f.type === 'password')?.cost;
+      const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal, cost);
+      if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
+        const locked = this.failed(key, ip);
+        if (locked > 0) throw rateLimited(locked);
+        throw Errors.authFailed();
+      }
+      this.perClient.success(key + ip);
+      this.perIdentity.success(key);
+      return record;
+    } finally {
+      this.endAttempt(key, ip);
     }
-    this.perClient.success(key + ip);
-    this.perIdentity.success(key);
-    return record;
   }
 
   private async findByIdentity(c: Collection, fields: string[], identity: string): Promise<RecordData | undefined> {

@@ -354,6 +354,20 @@ export class RecordService {
     await tx.run(`UPDATE ${d.ident(c.name)} SET ${sets} WHERE ${d.ident('id')} = ${d.param(values.length)}`, values);
   }
 
+  /**
+   * Whether another auth collection holds a record with this id. Rules such
+   * as `id = @request.auth.id` compare ids only, so an auth id is kept unique
+   * across auth collections (as PocketBase checks on save).
+   */
+  private async idTakenByOtherAuth(tx: Executor, c: Collection, id: string): Promise<boolean> {
+    const d = this.engine.dialect;
+    for (const other of this.registry.all()) {
+      if (other.type !== 'auth' || other.id === c.id) continue;
+      if (await tx.get(`SELECT 1 AS found FROM ${d.ident(other.name)} WHERE ${d.ident('id')} = $1`, [id])) return true;
+    }
+    return false;
+  }
+
   /** `POST /records`: validates, writes, then checks the create rule against the written row. */
   async create(c: Collection, input: WriteInput, q: ShapeQuery, info: RequestInfo | null, db?: Executor): Promise<Record<string, unknown>> {
     const superuser = isSuperuser(info);
@@ -372,6 +386,9 @@ export class RecordService {
     return this.inTransaction(db, async (tx) => {
       const errors: ErrorData = {};
       await this.checkRelations(tx, c, data, errors);
+      if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, data.id))) {
+        errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
+      }
       if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
       try {
         await this.insertRow(tx, c, data);
@@ -506,10 +523,13 @@ export class RecordService {
             encodeValue(f, next, d),
             ref.id,
           ]);
+          this.publish(tx, 'update', other, { ...ref, [f.name]: next });
         }
       }
     }
     await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [id]);
+    // after commit: caches (an auth record's tokens) forget it, subscribers hear of it
+    this.publish(tx, 'delete', c, record);
   }
 
   private async referencing(tx: Executor, c: Collection, f: RelationField, id: string): Promise<RecordData[]> {
