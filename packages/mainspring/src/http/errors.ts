@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { FilterError } from '../query/index.js';
+import { StatementTimeoutError } from '../storage/engine.js';
 import { EngineBusyError } from '../storage/sqlite/engine.js';
 
 /**
@@ -12,6 +13,9 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof FilterError) return Errors.invalidFilter(err.message);
   if (err instanceof EngineBusyError) return Errors.busy();
+  if (err instanceof StatementTimeoutError) {
+    return Errors.badRequest('The query took too long to run. Narrow the filter, or filter on indexed fields.');
+  }
   const fe = err as FastifyError;
   switch (fe?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

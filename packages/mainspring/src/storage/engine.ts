@@ -5,6 +5,14 @@
  * engines lives only in that engine's {@link Dialect}.
  */
 
+/**
+ * Thrown when one statement ran longer than the engine's statement timeout
+ * (a filter that makes the database work too hard); answered with a 400.
+ */
+export class StatementTimeoutError extends Error {
+  override readonly name = 'StatementTimeoutError';
+}
+
 /** A value bound to a statement parameter. */
 export type SqlValue = string | number | boolean | null;
 
@@ -67,6 +75,12 @@ export interface Engine extends Executor {
    * it throws. Writes inside must go through `tx`, never the engine.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` while holding a database-wide lock named `name`, so that
+   * several processes sharing one database take turns (system migrations).
+   * Absent on engines only one process opens.
+   */
+  withLock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Waits for running work and closes every connection. */
   close(): Promise<void>;
 }
@@ -75,8 +89,16 @@ export interface Engine extends Executor {
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres';
 
-  /** The placeholder of the n-th (1-based) parameter. */
-  param(n: number): string;
+  /**
+   * The placeholder of the n-th (1-based) parameter. When the filter compiler
+   * binds a value it passes the value and the type of what it is compared
+   * with, so an engine that types parameters from context can cast it.
+   */
+  param(n: number, value?: SqlValue, hint?: FilterValueType): string;
+  /** Bind filter booleans as parameters (see {@link param}) rather than TRUE/FALSE. */
+  readonly bindBooleans?: boolean;
+  /** Makes two filter operands of different types comparable; absent where the engine compares across types itself. */
+  unify?(left: string, leftType: FilterValueType, right: string, rightType: FilterValueType): [string, string];
   /** A quoted identifier; `name` must come from the schema registry. */
   ident(name: string): string;
 
@@ -119,6 +141,12 @@ export interface Dialect {
   asText(sql: string, type: FilterValueType): string;
   /** An expression for random order. */
   random(): string;
+  /**
+   * A condition that is always true but lets the engine stop a statement
+   * that runs past its timeout; put it first in the WHERE of any query a
+   * client's filter shapes. 'TRUE' where the server enforces a timeout itself.
+   */
+  deadline(): string;
   /** When a driver error is a unique-constraint violation: the columns, or the index, it names. */
   uniqueViolation(err: unknown): { columns?: string[]; index?: string } | null;
 }

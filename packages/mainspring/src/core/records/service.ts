@@ -177,7 +177,8 @@ export class RecordService {
     const last = order.length > 0 ? (order[order.length - 1] as string) : '';
     order.push(`${RECORD_ALIAS}.rowid ${last.endsWith('DESC') ? 'DESC' : 'ASC'}`);
 
-    const whereSql = where.length > 0 ? ` WHERE ${where.map((w) => `(${w})`).join(' AND ')}` : '';
+    // a rule or a filter shapes the work: the deadline first lets the engine stop a statement that runs too long
+    const whereSql = where.length > 0 ? ` WHERE ${d.deadline()} AND ${where.map((w) => `(${w})`).join(' AND ')}` : '';
     const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
     const params = scope.params.values;
     const limit = scope.params.add(perPage);

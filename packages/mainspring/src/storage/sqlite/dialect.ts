@@ -110,6 +110,8 @@ export const sqliteDialect: Dialect = {
   coalesceEmpty: (sql) => `COALESCE(${sql}, '')`,
   asText: (sql) => sql,
   random: () => 'RANDOM()',
+  // a function the engine registers on each connection (see engine.ts)
+  deadline: () => 'ms_deadline()',
   uniqueViolation: (err) => {
     const e = err as { code?: unknown; message?: unknown } | null;
     if (!e || (e.code !== 'SQLITE_CONSTRAINT_UNIQUE' && e.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY')) return null;

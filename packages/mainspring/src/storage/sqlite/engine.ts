@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Engine, Executor, Row, SqlValue } from '../engine.js';
+import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
 import { sqliteDialect } from './dialect.js';
 
 type Statement = Database.Statement<unknown[], Row>;
@@ -8,6 +8,8 @@ type Statement = Database.Statement<unknown[], Row>;
 export interface SqliteOptions {
   /** How long a write waits for the writer before giving up, in ms. */
   busyTimeoutMs?: number;
+  /** How long one statement may run, in ms (`MS_STATEMENT_TIMEOUT_MS`, default 5000). */
+  statementTimeoutMs?: number;
 }
 
 /** Thrown when a write waited longer than the busy timeout for the writer. */
@@ -42,7 +44,25 @@ class Connection implements Executor {
   private readonly cache = new Map<string, Prepared>();
   /** Callbacks waiting for the open transaction to commit; null outside one. */
   pendingCommit: (() => void)[] | null = null;
-  constructor(readonly db: Database.Database) {}
+  /** When the running statement must stop (ms since the epoch). */
+  private deadline = 0;
+
+  /**
+   * better-sqlite3 cannot interrupt a statement, so queries shaped by a
+   * client call `ms_deadline()` for each row they look at; it throws past
+   * the statement's deadline, which aborts the statement.
+   */
+  constructor(
+    readonly db: Database.Database,
+    private readonly timeoutMs: number,
+  ) {
+    db.function('ms_deadline', { deterministic: false, directOnly: true }, () => {
+      if (Date.now() > this.deadline) {
+        throw new StatementTimeoutError(`the query ran longer than ${this.timeoutMs} ms`);
+      }
+      return 1;
+    });
+  }
 
   afterCommit(fn: () => void): void {
     if (this.pendingCommit) this.pendingCommit.push(fn);
@@ -73,14 +93,17 @@ class Connection implements Executor {
 
   allSync<T>(sql: string, params?: readonly SqlValue[]): T[] {
     const { stmt, order } = this.prepare(sql);
+    this.deadline = Date.now() + this.timeoutMs;
     return stmt.all(...Connection.bind(order, params)) as T[];
   }
   getSync<T>(sql: string, params?: readonly SqlValue[]): T | undefined {
     const { stmt, order } = this.prepare(sql);
+    this.deadline = Date.now() + this.timeoutMs;
     return stmt.get(...Connection.bind(order, params)) as T | undefined;
   }
   runSync(sql: string, params?: readonly SqlValue[]): number {
     const { stmt, order } = this.prepare(sql);
+    this.deadline = Date.now() + this.timeoutMs;
     if (stmt.reader) {
       stmt.all(...Connection.bind(order, params));
       return 0;
@@ -129,8 +152,9 @@ export class SqliteEngine implements Engine {
     const reader = new Database(file, { readonly: true });
     reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     reader.pragma('cache_size = -16000');
-    this.writer = new Connection(writer);
-    this.reader = new Connection(reader);
+    const timeout = options.statementTimeoutMs ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
+    this.writer = new Connection(writer, timeout);
+    this.reader = new Connection(reader, timeout);
   }
 
   /** Queues `fn` behind every earlier write; fails if the queue does not move in time. */
