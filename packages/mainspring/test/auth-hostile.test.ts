@@ -79,7 +79,7 @@ const refreshStatus = async (collection: string, token: string) =>
 /** The signing key of a record's tokens of one kind: its tokenKey and the collection's secret. */
 async function keyOf(collection: string, id: string, option: 'authToken' | 'passwordResetToken' = 'authToken'): Promise<string> {
   const c = s.app.records.collection(collection);
-  const row = await s.app.engine.get<{ tokenKey: string }>(`SELECT tokenKey FROM "${c.name}" WHERE id = $1`, [id]);
+  const row = await s.app.engine.get<{ tokenKey: string }>(`SELECT "tokenKey" FROM "${c.name}" WHERE id = $1`, [id]);
   return `${row?.tokenKey}${c.auth?.[option].secret}`;
 }
 
@@ -93,7 +93,7 @@ async function appToken(collection: string, id: string, kind: TokenKind, extra: 
 
 async function storedSecrets(collection: string, id: string): Promise<{ password: string; tokenKey: string; email: string }> {
   const row = await s.app.engine.get<{ password: string; tokenKey: string; email: string }>(
-    `SELECT password, tokenKey, email FROM "${collection}" WHERE id = $1`,
+    `SELECT password, "tokenKey", email FROM "${collection}" WHERE id = $1`,
     [id],
   );
   if (!row) throw new Error(`no ${collection} record ${id}`);
@@ -1514,9 +1514,10 @@ describe('brute force against rate limits and lockout (protections on)', () => {
       const spreadKnown = await newVictim('spread-known');
       const spreadGhost = `spread-ghost-${++seq}@example.com`;
       const spread = [...Array(7).fill(400), 429];
+      // each lock is checked right after it starts: it lasts only LOCK.lockSeconds
       expect(await fromMany(spreadKnown, 65)).toEqual(spread);
-      expect(await fromMany(spreadGhost, 66)).toEqual(spread);
       expect429(await attempt(spreadKnown, victim.password, '100.67.0.1'), 'the owner while the identity is locked for all');
+      expect(await fromMany(spreadGhost, 66)).toEqual(spread);
       expect429(await attempt(spreadGhost, 'wrong-password', '100.67.0.2'), 'an unknown identity locked for all');
       await sleep(LOCK.lockSeconds * 1000 + 300);
       await ok(await attempt(spreadKnown, victim.password, '100.67.0.3'), 'the owner after the lock');

@@ -1,5 +1,5 @@
 import { compileFilter, type Expr, FilterError, parseFilterCached, SqlParams } from '../../query/index.js';
-import type { Engine, Executor, Row } from '../../storage/engine.js';
+import type { Engine, Executor, Row, SqlValue } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
@@ -44,15 +44,38 @@ export class RecordAccess {
   /** The record with `id` if `rule` (null: no rule, superuser) admits it for the request. */
   async findOne(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null): Promise<RecordData | undefined> {
     const d = this.engine.dialect;
-    const scope = this.scope(info);
-    const idParam = scope.params.add(id);
-    let where = `${RECORD_ALIAS}.${d.ident('id')} = ${idParam}`;
-    if (rule) where += ` AND (${this.rule(scope, c, rule)})`;
-    const row = await db.get<Row>(
-      `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where} LIMIT 1`,
-      scope.params.values,
-    );
+    const cache = callerReadsOnly(rule) ? this.byCaller(info) : undefined;
+    const key = `${c.id}\0${rule ?? ''}`;
+    let statement = cache?.get(key);
+    if (statement?.c !== c) {
+      const scope = this.scope(info);
+      const idParam = scope.params.add(id);
+      let where = `${RECORD_ALIAS}.${d.ident('id')} = ${idParam}`;
+      if (rule) where += ` AND (${this.rule(scope, c, rule)})`;
+      const sql = `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where} LIMIT 1`;
+      statement = { c, sql, rest: scope.params.values.slice(1) };
+      if (cache) {
+        if (cache.size >= 64) cache.clear();
+        cache.set(key, statement);
+      }
+    }
+    const row = await db.get<Row>(statement.sql, statement.rest.length === 0 ? [id] : [id, ...statement.rest]);
     return row ? decodeRow(c, row, d) : undefined;
+  }
+
+  /** Statements of `findOne` by the caller's record object (a new object whenever the record changes), and for guests. */
+  private readonly statementsByCaller = new WeakMap<object, Map<string, CachedStatement>>();
+  private readonly guestStatements = new Map<string, CachedStatement>();
+
+  private byCaller(info: RequestInfo | null): Map<string, CachedStatement> | undefined {
+    const record = info?.auth?.record;
+    if (!record) return info ? this.guestStatements : undefined;
+    let cache = this.statementsByCaller.get(record);
+    if (!cache) {
+      cache = new Map();
+      this.statementsByCaller.set(record, cache);
+    }
+    return cache;
   }
 
   /** True when `rule` admits the stored record `id` for the request. */
@@ -95,6 +118,31 @@ export class RecordAccess {
     return rows.map((r) => decodeRow(c, r, d));
   }
 }
+
+/** A compiled `findOne` statement: its SQL and the values bound after the id. */
+interface CachedStatement {
+  c: Collection;
+  sql: string;
+  rest: SqlValue[];
+}
+
+/**
+ * Whether a rule compiles to the same SQL and values for as long as the
+ * caller's record stays the same: it reads stored data and `@request.auth.*`
+ * only (no request body, query, headers, method or context, no `@now`-style
+ * macro, which change from request to request).
+ */
+function callerReadsOnly(rule: string | null): boolean {
+  if (rule === null) return true;
+  let verdict = callerReadsOnlyMemo.get(rule);
+  if (verdict === undefined) {
+    verdict = !rule.replaceAll('@request.auth.', '').replaceAll('@collection.', '').includes('@');
+    if (callerReadsOnlyMemo.size >= 1000) callerReadsOnlyMemo.clear();
+    callerReadsOnlyMemo.set(rule, verdict);
+  }
+  return verdict;
+}
+const callerReadsOnlyMemo = new Map<string, boolean>();
 
 /** Parses a client filter, turning syntax problems into {@link FilterError}. */
 export function parseClientFilter(filter: string): Expr {
