@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
+import { DatabaseUnavailableError } from '../storage/postgres/engine.js';
 import { CliError } from './errors.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
@@ -15,9 +16,12 @@ Commands:
   superuser delete EMAIL [--dir]            delete a superuser
   migrate [up] [--dir=PATH]                 apply pending system migrations
   help                                      show this help
+
+Every command takes --db=postgres://USER:PASS@HOST:PORT/DB (default: DATABASE_URL)
+to run on PostgreSQL; the data directory then holds only files and mails.
 `;
 
-const DIR_OPTION = { dir: { type: 'string' as const } };
+const DIR_OPTION = { dir: { type: 'string' as const }, db: { type: 'string' as const } };
 
 function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
   try {
@@ -25,6 +29,11 @@ function parse(args: string[], options: Record<string, { type: 'string' | 'boole
   } catch (err) {
     throw new CliError((err as Error).message.split('\n')[0] ?? 'invalid arguments', 2);
   }
+}
+
+/** The database: --db, else DATABASE_URL, else '' (SQLite in the data directory). */
+export function databaseOf(values: { db?: string | undefined }): string {
+  return values.db ?? process.env.DATABASE_URL ?? '';
 }
 
 /** The data directory: --dir, else MS_DATA_DIR, else ./ms_data. */
@@ -41,13 +50,14 @@ async function main(argv: string[]): Promise<void> {
       await serve({
         http: values.http as string | undefined,
         dir: dataDirOf(values as { dir?: string }),
+        db: databaseOf(values as { db?: string }),
         origins: values.origins as string | undefined,
       });
       return;
     }
     case 'superuser': {
       const { values, positionals } = parse(rest, DIR_OPTION);
-      await superuserCommand(positionals, dataDirOf(values as { dir?: string }));
+      await superuserCommand(positionals, dataDirOf(values as { dir?: string }), databaseOf(values as { db?: string }));
       return;
     }
     case 'migrate': {
@@ -55,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
       if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
         throw new CliError('migrate takes only "up" (the default)', 2);
       }
-      const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }) });
+      const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }), databaseUrl: databaseOf(values as { db?: string }) });
       await app.close();
       console.log(`Migrations are up to date in ${app.dataDir}.`);
       return;
@@ -76,7 +86,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     console.error(`error: ${err.message}`);
     process.exit(err.exitCode);
   }
-  if (err instanceof DataDirError) {
+  if (err instanceof DataDirError || err instanceof DatabaseUnavailableError) {
     console.error(`error: ${err.message}`);
     process.exit(1);
   }

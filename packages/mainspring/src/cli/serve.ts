@@ -14,10 +14,11 @@ export function parseHttpAddress(raw: string | undefined): { host: string; port:
 }
 
 /** `mainspring serve`: opens the app, listens, and drains on SIGINT/SIGTERM. */
-export async function serve(options: { http: string | undefined; dir: string; origins: string | undefined }): Promise<void> {
+export async function serve(options: { http: string | undefined; dir: string; db?: string; origins: string | undefined }): Promise<void> {
   const { host, port } = parseHttpAddress(options.http);
   const logger = pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
-  const app = await App.open({ dataDir: options.dir, logger });
+  // a database that is not up yet (containers starting together) is waited for, with a message on each try
+  const app = await App.open({ dataDir: options.dir, databaseUrl: options.db ?? '', connectTimeoutMs: Number.POSITIVE_INFINITY, logger });
   const origins = (options.origins ?? process.env.MS_CORS_ORIGINS)
     ?.split(',')
     .map((s) => s.trim())
@@ -35,7 +36,8 @@ export async function serve(options: { http: string | undefined; dir: string; or
     throw err;
   }
   const shown = host.includes(':') ? `[${host}]` : host;
-  console.log(`Mainspring is serving http://${shown}:${port}/api/ (data in ${app.dataDir})`);
+  const where = app.engine.dialect.name === 'postgres' ? `PostgreSQL, files in ${app.dataDir}` : `data in ${app.dataDir}`;
+  console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where})`);
 
   let closing = false;
   const shutdown = (signal: string) => {

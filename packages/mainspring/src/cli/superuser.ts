@@ -9,7 +9,7 @@ function cliSuperuser(superusers: Collection): RequestInfo {
 }
 
 /** `mainspring superuser upsert|create|update|delete EMAIL [PASSWORD]`. */
-export async function superuserCommand(positionals: string[], dataDir: string): Promise<void> {
+export async function superuserCommand(positionals: string[], dataDir: string, databaseUrl = ''): Promise<void> {
   const [action, email, password, ...extra] = positionals;
   const actions = ['upsert', 'create', 'update', 'delete'];
   if (!action || !actions.includes(action)) throw new CliError(`superuser needs one of: ${actions.join(', ')}`, 2);
@@ -17,7 +17,7 @@ export async function superuserCommand(positionals: string[], dataDir: string): 
   if (action !== 'delete' && !password) throw new CliError(`superuser ${action} needs an EMAIL and a PASSWORD`, 2);
   if (extra.length > 0 || (action === 'delete' && password)) throw new CliError(`too many arguments for superuser ${action}`, 2);
 
-  const app = await App.open({ dataDir });
+  const app = await App.open({ dataDir, databaseUrl });
   try {
     const superusers = app.records.collection(SUPERUSERS);
     const info = cliSuperuser(superusers);

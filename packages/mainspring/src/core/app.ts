@@ -2,6 +2,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
+import { PostgresEngine } from '../storage/postgres/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
@@ -18,7 +19,19 @@ import { SettingsService } from './settings.js';
 export interface AppOptions {
   /** The data directory: the SQLite file, uploaded files, mails. Created if missing. */
   dataDir: string;
+  /**
+   * A `postgres://` URL selects PostgreSQL (the data directory then holds only
+   * files and mails); '' the embedded SQLite file. Default: `DATABASE_URL`.
+   */
+  databaseUrl?: string;
+  /** How long to keep trying to reach PostgreSQL at start-up, in ms (default 0: fail at once). */
+  connectTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** True for a URL that names a PostgreSQL database. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
 }
 
 /** Raised when the data directory cannot be created or written. */
@@ -77,7 +90,14 @@ export class App {
       throw new DataDirError(`cannot write the data directory ${dataDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
-    const engine = new SqliteEngine(join(dataDir, 'data.db'));
+    const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
+    if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
+    const engine: Engine = isPostgresUrl(url)
+      ? await PostgresEngine.open(url, {
+          connectTimeoutMs: options.connectTimeoutMs ?? 0,
+          onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+        })
+      : new SqliteEngine(join(dataDir, 'data.db'));
     try {
       const app = new App(dataDir, engine, logger);
       await migrate(engine, app.collections);

@@ -159,6 +159,11 @@ const MIGRATIONS: readonly Migration[] = [
 
 /** Applies every pending system migration; returns the names applied. */
 export async function migrate(engine: Engine, collections: CollectionService): Promise<string[]> {
+  // several instances may start at once against one database: one migrates, the others wait and find it done
+  return engine.withLock ? engine.withLock('mainspring:migrate', () => migrateNow(engine, collections)) : migrateNow(engine, collections);
+}
+
+async function migrateNow(engine: Engine, collections: CollectionService): Promise<string[]> {
   const d = engine.dialect;
   await engine.run(
     `${d

@@ -13,8 +13,20 @@ export type ValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown'
  * implements it; the compiler itself writes only portable SQL.
  */
 export interface SqlFlavor {
-  /** The placeholder of the n-th (1-based) bound parameter. */
-  param(n: number): string;
+  /**
+   * The placeholder of the n-th (1-based) bound parameter holding `value`,
+   * compared with an operand of type `hint` when known. Engines that infer
+   * parameter types from context (PostgreSQL) return an expression of type
+   * `hint` — of the value's own type when `hint` is `json`.
+   */
+  param(n: number, value?: SqlValue, hint?: ValueType): string;
+  /** Bind booleans as parameters (typed by {@link param}) instead of writing TRUE/FALSE. */
+  readonly bindBooleans?: boolean;
+  /**
+   * Makes two SQL operands of different types comparable, for engines that
+   * refuse to compare across types; absent where the engine converts itself.
+   */
+  unify?(left: string, leftType: ValueType, right: string, rightType: ValueType): [string, string];
   /** Case-insensitive `left LIKE right ESCAPE '\'`, negated for `!~`. */
   like(left: string, right: string, negate: boolean): string;
   /** Null-safe equality (`IS`), negated for inequality (`IS NOT`). */
@@ -77,10 +89,10 @@ export class SqlParams {
     return `__${prefix}${++this.aliases}`;
   }
 
-  /** Binds a value and returns its placeholder. */
-  add(value: SqlValue): string {
+  /** Binds a value and returns its placeholder; `hint` is the type of what it is compared with. */
+  add(value: SqlValue, hint?: ValueType): string {
     this.values.push(value);
-    return this.flavor.param(this.values.length);
+    return this.flavor.param(this.values.length, value, hint);
   }
 }
 
@@ -149,11 +161,11 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
     }
   };
 
-  const sqlOf = (r: Resolved): string => {
+  const sqlOf = (r: Resolved, hint?: ValueType): string => {
     if (r.kind === 'sql') return r.sql;
     if (r.value === null) return 'NULL';
-    if (typeof r.value === 'boolean') return r.value ? 'TRUE' : 'FALSE';
-    return params.add(r.value);
+    if (typeof r.value === 'boolean' && !flavor.bindBooleans) return r.value ? 'TRUE' : 'FALSE';
+    return params.add(r.value, hint);
   };
 
   const typeOf = (r: Resolved): ValueType => {
@@ -163,10 +175,28 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
     return 'text';
   };
 
+  /**
+   * Both sides of a comparison as SQL: a value is bound as the type of the
+   * other side, and SQL operands of different types are made comparable.
+   */
+  const both = (left: Resolved, right: Resolved): [string, string] => {
+    const lh = left.kind === 'value' && right.kind === 'sql' ? right.type : undefined;
+    const rh = right.kind === 'value' ? typeOf(left) : undefined;
+    const l = sqlOf(left, lh);
+    const r = sqlOf(right, rh);
+    if (!flavor.unify || l === 'NULL' || r === 'NULL') return [l, r];
+    // a bound value has the type of its hint, but keeps its own against JSON (whose values have JSON types)
+    const bound = (x: Resolved, hint: ValueType | undefined): ValueType =>
+      x.kind === 'sql' ? x.type : hint && hint !== 'json' ? hint : typeOf(x);
+    const lt = bound(left, lh);
+    const rt = bound(right, rh);
+    return lt === rt ? [l, r] : flavor.unify(l, lt, r, rt);
+  };
+
   const equality = (equal: boolean, left: Resolved, right: Resolved): string => {
     const noFallback =
       (left.kind === 'sql' && left.nullFallback === 'disabled') || (right.kind === 'sql' && right.nullFallback === 'disabled');
-    if (noFallback) return flavor.same(sqlOf(left), sqlOf(right), !equal);
+    if (noFallback) return flavor.same(...both(left, right), !equal);
 
     const leftEmpty = isEmptyValue(left);
     const rightEmpty = isEmptyValue(right);
@@ -174,7 +204,8 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
     if (leftEmpty) return flavor.isEmpty(sqlOf(right), typeOf(right), !equal);
     if (rightEmpty) return flavor.isEmpty(sqlOf(left), typeOf(left), !equal);
     if (isKnownNonEmpty(left) || isKnownNonEmpty(right)) {
-      return equal ? `${sqlOf(left)} = ${sqlOf(right)}` : flavor.same(sqlOf(left), sqlOf(right), true);
+      const [l, r] = both(left, right);
+      return equal ? `${l} = ${r}` : flavor.same(l, r, true);
     }
     const l = flavor.coalesceEmpty(sqlOf(left), typeOf(left));
     const r = flavor.coalesceEmpty(sqlOf(right), typeOf(right));
@@ -207,8 +238,10 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
       case '<':
       case '<=':
       case '>':
-      case '>=':
-        return `${sqlOf(left)} ${op} ${sqlOf(right)}`;
+      case '>=': {
+        const [l, r] = both(left, right);
+        return `${l} ${op} ${r}`;
+      }
       default:
         throw new FilterError(`unknown operator "${op}"`);
     }

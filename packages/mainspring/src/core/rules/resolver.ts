@@ -479,11 +479,13 @@ export class RecordResolver implements Resolver {
       sql = this.d.asText(column, 'json');
       mmSql = this.d.asText(chainColumn, 'json');
     }
+    let resultType: ValueType = isMultiple(field) ? 'text' : type;
     if (modifier === 'lower') {
-      sql = `LOWER(${sql})`;
-      mmSql = `LOWER(${mmSql})`;
+      sql = `LOWER(${this.d.asText(sql, resultType)})`;
+      mmSql = `LOWER(${this.d.asText(mmSql, resultType)})`;
+      resultType = 'text';
     }
-    const resolved = withMulti(sql, isMultiple(field) ? 'text' : type, mmSql, type === 'json' ? { nullFallback: 'disabled' } : {});
+    const resolved = withMulti(sql, resultType, mmSql, type === 'json' ? { nullFallback: 'disabled' } : {});
     if (name === 'email' && collection.type === 'auth' && !this.allowHidden) {
       // a non-superuser may match emails only of records that show them
       const visible = `${this.col(alias, 'emailVisibility')} = TRUE`;
@@ -524,7 +526,7 @@ export class RecordResolver implements Resolver {
     const field = this.checkField(collection, fieldName);
     if (modifier && modifier !== 'lower' && modifier !== 'length') throw new FilterError(`cannot sort by "${name}"`);
     let sql = this.col(alias, fieldName);
-    if (modifier === 'lower') sql = `LOWER(${sql})`;
+    if (modifier === 'lower') sql = `LOWER(${this.d.asText(sql, isMultiple(field) ? 'json' : valueTypeOf(field))})`;
     if (modifier === 'length') {
       if (!isMultiple(field)) throw new FilterError(`cannot sort by "${name}"`);
       sql = this.d.jsonArrayLength(sql);

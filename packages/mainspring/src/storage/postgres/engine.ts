@@ -1,0 +1,310 @@
+import pg from 'pg';
+import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
+import { formatTimestamp, postgresDialect } from './dialect.js';
+
+/** Options of the PostgreSQL engine. */
+export interface PostgresOptions {
+  /** Connections in the pool (`MS_PG_POOL_MAX`, default 20). */
+  poolMax?: number;
+  /** How long one statement may run, in ms (`MS_STATEMENT_TIMEOUT_MS`, default 5000). */
+  statementTimeoutMs?: number;
+  /**
+   * Keep trying to connect at start-up, calling `onRetry` with the reason
+   * before each new try, until this many ms have passed (0: fail at once;
+   * Infinity: forever, what `serve` does).
+   */
+  connectTimeoutMs?: number;
+  onRetry?: (message: string, delayMs: number) => void;
+}
+
+/** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
+/** How many times a transaction is run again after a serialization failure or a deadlock. */
+const MAX_ATTEMPTS = 10;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/**
+ * PostgreSQL text cannot hold the NUL character, which SQLite stores and
+ * the API promises to keep. Strings are bound with NUL as ESC '0' and ESC
+ * itself as ESC 'e' (ESC is U+10FFFF, a noncharacter that text rarely
+ * holds), and read back the other way: equality, uniqueness and `~` still
+ * work on the escaped form.
+ */
+const ESC = '\u{10FFFF}';
+function escapeNul(v: string): string {
+  if (!v.includes('\0') && !v.includes(ESC)) return v;
+  return v.replaceAll(ESC, `${ESC}e`).replaceAll('\0', `${ESC}0`);
+}
+function unescapeNul(v: string): string {
+  if (!v.includes(ESC)) return v;
+  return v.replace(/\u{10FFFF}([0e])/gu, (_, c: string) => (c === '0' ? '\0' : ESC));
+}
+/** The same inside JSON text, where a NUL must be written `\u0000`. */
+function unescapeJsonNul(v: string): string {
+  if (!v.includes(ESC)) return v;
+  return v.replace(/\u{10FFFF}([0e])/gu, (_, c: string) => (c === '0' ? '\\u0000' : ESC));
+}
+
+/**
+ * Type parsers of this engine's connections only (never pg's global ones, so
+ * another user of `pg` in the process is not affected): timestamps come back
+ * as PocketBase's date text, 64-bit integers and numerics as numbers, JSON as
+ * its text (the dialect decodes it, as SQLite's does).
+ */
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (format !== 'binary') {
+      switch (oid) {
+        case 25: // text
+        case 1043: // varchar
+          return unescapeNul;
+        case 20: // int8
+        case 1700: // numeric
+          return (v: string) => Number(v);
+        case 1114: // timestamp
+        case 1184: // timestamptz
+          return formatTimestamp;
+        case 114: // json
+        case 3802: // jsonb
+          return unescapeJsonNul;
+      }
+    }
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  },
+};
+
+/** Translates driver errors the API knows how to answer. */
+function translate(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (code === '57014') return new StatementTimeoutError('the query ran longer than the statement timeout');
+  return err;
+}
+
+/** Plain words for why a connection failed. */
+export function describeConnectError(err: unknown, url: string): string {
+  const e = err as { code?: string; message?: string };
+  let where = url;
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    // keep it as given
+  }
+  switch (e?.code) {
+    case 'ECONNREFUSED':
+      return `PostgreSQL at ${where} is not accepting connections (is it running?)`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve the PostgreSQL host of ${where}`;
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return `PostgreSQL at ${where} is unreachable (${e.code})`;
+    case '28P01':
+    case '28000':
+      return `PostgreSQL at ${where} refused the credentials: ${e.message}`;
+    case '3D000':
+      return `the database of ${where} does not exist: ${e.message} (create it with createdb)`;
+    case '57P03':
+      return `PostgreSQL at ${where} is starting up`;
+    default:
+      return `cannot connect to PostgreSQL at ${where}: ${e?.message ?? String(err)}`;
+  }
+}
+
+const COMPACT_CACHE_LIMIT = 2000;
+const compactCache = new Map<string, { sql: string; keep: number[] }>();
+
+/**
+ * Composed filter SQL may bind parameters it ends up not using (a subquery
+ * prepared for a multi-valued path that the comparison did not need).
+ * SQLite ignores them; PostgreSQL cannot type a parameter it never sees and
+ * refuses the statement. So unused parameters are dropped and the others
+ * renumbered, once per statement text.
+ */
+function compact(sql: string, params: readonly SqlValue[] | undefined): { sql: string; values: unknown[] | undefined } {
+  if (!params || params.length === 0) return { sql, values: params as unknown[] | undefined };
+  const key = `${params.length}:${sql}`;
+  let hit = compactCache.get(key);
+  if (!hit) {
+    const used = new Set<number>();
+    for (const m of sql.matchAll(/\$(\d+)/g)) used.add(Number(m[1]));
+    if (used.size === params.length) {
+      hit = { sql, keep: [] };
+    } else {
+      const keep = [...used].filter((n) => n <= params.length).sort((a, b) => a - b);
+      const renumber = new Map(keep.map((n, i) => [n, i + 1]));
+      hit = { sql: sql.replace(/\$(\d+)/g, (_, n: string) => `$${renumber.get(Number(n)) ?? n}`), keep };
+    }
+    if (compactCache.size >= COMPACT_CACHE_LIMIT) compactCache.clear();
+    compactCache.set(key, hit);
+  }
+  if (hit.keep.length === 0 && hit.sql === sql) return { sql, values: params as unknown[] };
+  return { sql: hit.sql, values: hit.keep.map((n) => params[n - 1]) };
+}
+
+/** Runs a statement on a pool or a client, with this engine's parameter handling and errors. */
+async function query(on: pg.Pool | pg.PoolClient, sql: string, params: readonly SqlValue[] | undefined): Promise<pg.QueryResult> {
+  const q = compact(sql, params);
+  const values = q.values?.map((v) => (typeof v === 'string' ? escapeNul(v) : v));
+  try {
+    return await on.query(q.sql, values);
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
+/** One transaction's connection. */
+class TxConnection implements Executor {
+  readonly callbacks: (() => void)[] = [];
+  constructor(private readonly client: pg.PoolClient) {}
+
+  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return (await query(this.client, sql, params)).rows as T[];
+  }
+  async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+  async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return (await query(this.client, sql, params)).rowCount ?? 0;
+  }
+  afterCommit(fn: () => void): void {
+    this.callbacks.push(fn);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The production engine: a pool of PostgreSQL connections. Statements
+ * outside a transaction take any connection; a transaction holds one for
+ * its whole async body, at SERIALIZABLE isolation (what SQLite's single
+ * writer gives), and is run again from the start when PostgreSQL reports a
+ * serialization failure or a deadlock.
+ */
+export class PostgresEngine implements Engine {
+  readonly dialect = postgresDialect;
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly url: string,
+  ) {}
+
+  /** Connects (retrying as the options say) and returns the engine. */
+  static async open(url: string, options: PostgresOptions = {}): Promise<PostgresEngine> {
+    const timeout = options.statementTimeoutMs ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolMax ?? (Number(process.env.MS_PG_POOL_MAX) || 20),
+      types,
+      statement_timeout: timeout,
+      // a transaction left open by a crashed request must not hold its locks for ever
+      idle_in_transaction_session_timeout: 60_000,
+      options: '-c TimeZone=UTC -c DateStyle=ISO,YMD',
+      connectionTimeoutMillis: 10_000,
+    });
+    // an idle connection that breaks (server restart) must not crash the process
+    pool.on('error', () => {});
+    const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const client = await pool.connect();
+        client.release();
+        break;
+      } catch (err) {
+        const message = describeConnectError(err, url);
+        if (Date.now() >= deadline) {
+          await pool.end().catch(() => {});
+          throw new DatabaseUnavailableError(message);
+        }
+        const delay = Math.min(500 * 2 ** Math.min(attempt - 1, 4), 5000);
+        options.onRetry?.(message, delay);
+        await sleep(delay);
+      }
+    }
+    return new PostgresEngine(pool, url);
+  }
+
+  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return (await query(this.pool, sql, params)).rows as T[];
+  }
+  async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+  async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return (await query(this.pool, sql, params)).rowCount ?? 0;
+  }
+  afterCommit(fn: () => void): void {
+    fn();
+  }
+
+  /**
+   * Runs `fn` in a SERIALIZABLE transaction, again from the start (up to
+   * {@link MAX_ATTEMPTS} times) when it fails with a serialization failure
+   * or a deadlock: `fn` must do nothing outside the database that it cannot
+   * do twice. `afterCommit` callbacks of failed attempts are dropped; those
+   * of the attempt that commits run once, after the commit.
+   */
+  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the database is closed');
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      const tx = new TxConnection(client);
+      let result: T;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+        result = await fn(tx);
+        await client.query('COMMIT');
+      } catch (err) {
+        let broken = false;
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        client.release(broken);
+        const code = (err as { code?: unknown })?.code;
+        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await sleep(Math.random() * 10 * attempt);
+          continue;
+        }
+        throw translate(err);
+      }
+      client.release();
+      for (const cb of tx.callbacks) cb();
+      return result;
+    }
+  }
+
+  /** A session-level advisory lock on one connection, held while `fn` runs. */
+  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      // waiting for another process's migrations is not a slow query
+      await client.query('SET statement_timeout = 0');
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+        await client.query('RESET statement_timeout');
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /** A dedicated connection outside the pool (LISTEN needs one that stays). */
+  newClient(): pg.Client {
+    return new pg.Client({ connectionString: this.url, types, options: '-c TimeZone=UTC' });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
