@@ -16,6 +16,8 @@ export function checkJsonValue(value: unknown): void {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop() as [unknown, number];
+    // 1e309 parses to Infinity, which JSON cannot hold: storing it would change it silently
+    if (typeof v === 'number' && !Number.isFinite(v)) throw Errors.invalidBody('The JSON body holds a number out of range.');
     if (typeof v !== 'object' || v === null) continue;
     if (depth > MAX_JSON_DEPTH) throw Errors.invalidBody(`The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`);
     if (Array.isArray(v)) {

@@ -48,10 +48,17 @@ export function parseExpand(raw: string): ExpandTree {
 }
 
 /**
+ * The most records one answer may hold, counting each expanded record as
+ * often as it appears: a small request must not multiply into a huge answer
+ * (30 posts each expanding an author's 1000 posts would be 30,000).
+ */
+export const MAX_ANSWER_RECORDS = 10_000;
+
+/**
  * Expands relations of `records` and returns each record's public JSON. Each
  * expanded record obeys its own collection's view rule for the caller and is
  * silently left out when the rule hides it. Ids of a level are fetched in one
- * query per relation.
+ * query per relation. An answer over {@link MAX_ANSWER_RECORDS} is a 400.
  */
 export async function serializeWithExpand(
   access: RecordAccess,
@@ -62,10 +69,38 @@ export async function serializeWithExpand(
   tree: ExpandTree | null,
   info: RequestInfo | null,
 ): Promise<Record<string, unknown>[]> {
+  const { out, weights } = await expandLevel(access, registry, db, c, records, tree, info);
+  let total = 0;
+  for (const w of weights) total += w;
+  if (total > MAX_ANSWER_RECORDS) throw tooLarge();
+  return out;
+}
+
+const tooLarge = () =>
+  Errors.invalidQuery('expand', `the answer would hold more than ${MAX_ANSWER_RECORDS} records; expand less or ask for fewer per page`);
+
+/** One level of expansion: each record's JSON and its weight (itself plus every record under it). */
+async function expandLevel(
+  access: RecordAccess,
+  registry: CollectionRegistry,
+  db: Executor,
+  c: Collection,
+  records: RecordData[],
+  tree: ExpandTree | null,
+  info: RequestInfo | null,
+): Promise<{ out: Record<string, unknown>[]; weights: number[] }> {
   const managed = c.auth?.manageRule ? await managedIds(access, db, c, records, info) : undefined;
-  if (!tree || tree.size === 0 || records.length === 0) return records.map((r) => publicRecord(c, r, info, undefined, managed));
+  const weights = records.map(() => 1);
+  if (!tree || tree.size === 0 || records.length === 0)
+    return { out: records.map((r) => publicRecord(c, r, info, undefined, managed)), weights };
   const superuser = isSuperuser(info);
   const expands: Record<string, unknown>[] = records.map(() => ({}));
+  const attach = (i: number, name: string, related: { json: Record<string, unknown>; weight: number }[], many: boolean) => {
+    if (related.length === 0) return;
+    (expands[i] as Record<string, unknown>)[name] = many ? related.map((x) => x.json) : related[0]?.json;
+    for (const x of many ? related : related.slice(0, 1)) weights[i] = (weights[i] as number) + x.weight;
+    if ((weights[i] as number) > MAX_ANSWER_RECORDS) throw tooLarge();
+  };
 
   for (const [name, children] of tree) {
     const field = fieldByName(c, name);
@@ -74,14 +109,15 @@ export async function serializeWithExpand(
       if (!target || (!superuser && target.viewRule === null)) continue;
       const ids = [...new Set(records.flatMap((r) => asIds(r[name])))];
       const found = await access.findMany(db, target, ids, info, superuser ? null : target.viewRule);
-      const serialized = await serializeWithExpand(access, registry, db, target, found, children, info);
-      const byId = new Map(found.map((r, i) => [r.id, serialized[i]]));
+      const level = await expandLevel(access, registry, db, target, found, children, info);
+      const byId = new Map(
+        found.map((r, i) => [r.id, { json: level.out[i] as Record<string, unknown>, weight: level.weights[i] as number }]),
+      );
       records.forEach((r, i) => {
         const related = asIds(r[name])
           .map((id) => byId.get(id))
           .filter((x) => x !== undefined);
-        if (related.length === 0) return;
-        (expands[i] as Record<string, unknown>)[name] = isMultiple(field) ? related : related[0];
+        attach(i, name, related, isMultiple(field));
       });
       continue;
     }
@@ -101,17 +137,20 @@ export async function serializeWithExpand(
       info,
       superuser ? null : back.viewRule,
     );
-    const serialized = await serializeWithExpand(access, registry, db, back, found, children, info);
+    const level = await expandLevel(access, registry, db, back, found, children, info);
     const single = !isMultiple(backField) && hasUniqueIndex(back, backField.name);
     records.forEach((r, i) => {
       const related = found
-        .map((x, j) => (asIds(x[backField.name]).includes(r.id) ? serialized[j] : undefined))
+        .map((x, j) =>
+          asIds(x[backField.name]).includes(r.id)
+            ? { json: level.out[j] as Record<string, unknown>, weight: level.weights[j] as number }
+            : undefined,
+        )
         .filter((x) => x !== undefined);
-      if (related.length === 0) return;
-      (expands[i] as Record<string, unknown>)[name] = single ? related[0] : related;
+      attach(i, name, related, !single);
     });
   }
-  return records.map((r, i) => publicRecord(c, r, info, expands[i], managed));
+  return { out: records.map((r, i) => publicRecord(c, r, info, expands[i], managed)), weights };
 }
 
 /**

@@ -526,6 +526,12 @@ export class RecordResolver implements Resolver {
     const field = this.checkField(collection, fieldName);
     if (modifier && modifier !== 'lower' && modifier !== 'length') throw new FilterError(`cannot sort by "${name}"`);
     let sql = this.col(alias, fieldName);
+    if (fieldName === 'email' && collection.type === 'auth' && !this.allowHidden) {
+      // emails hidden from the caller sort as empty, or their order would give them away letter by letter
+      const self = this.scope.info?.auth?.collection.id === collection.id ? this.scope.info.auth.record.id : undefined;
+      const own = self === undefined ? '' : ` OR ${this.col(alias, 'id')} = ${this.scope.params.add(self)}`;
+      sql = `(CASE WHEN ${this.col(alias, 'emailVisibility')} = TRUE${own} THEN ${sql} ELSE '' END)`;
+    }
     if (modifier === 'lower') sql = `LOWER(${this.d.asText(sql, isMultiple(field) ? 'json' : valueTypeOf(field))})`;
     if (modifier === 'length') {
       if (!isMultiple(field)) throw new FilterError(`cannot sort by "${name}"`);

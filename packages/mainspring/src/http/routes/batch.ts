@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { type Readable, Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../../core/errors.js';
 import { checkJsonValue } from '../body.js';
@@ -65,7 +66,23 @@ function readItems(raw: unknown, max: number): BatchItem[] {
  * The first failure rolls everything back and is reported with its index.
  */
 export function batchRoutes(server: FastifyInstance, app: App): void {
-  server.post('/api/batch', async (request) => {
+  // batch.maxBodySize (0: the server's body limit) bounds the body while it arrives, before any parsing
+  const preParsing = async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
+    const max = app.settings.get().batch.maxBodySize;
+    if (max <= 0) return payload;
+    if (Number(request.headers['content-length']) > max) throw Errors.bodyTooLarge(max);
+    let received = 0;
+    const limited = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        received += chunk.length;
+        callback(received > max ? Errors.bodyTooLarge(max) : null, chunk);
+      },
+    });
+    (payload as unknown as Readable).on('error', (err) => limited.destroy(err));
+    return (payload as unknown as Readable).pipe(limited);
+  };
+
+  server.post('/api/batch', { preParsing }, async (request) => {
     const settings = app.settings.get().batch;
     if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
     const items = readItems(bodyObject(request).requests, settings.maxRequests);
