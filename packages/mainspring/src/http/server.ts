@@ -11,6 +11,7 @@ import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
+import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
 import { settingsRoutes } from './routes/settings.js';
 
@@ -22,6 +23,8 @@ export interface ServerOptions {
   corsOrigins?: string[];
   /** Log one line per request (method, path without query, status, time). */
   accessLog?: boolean;
+  /** Limits of realtime connections. */
+  realtime?: RealtimeOptions;
 }
 
 /**
@@ -115,5 +118,6 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   batchRoutes(server, app);
   settingsRoutes(server, app);
   sessionRoutes(server, app, limiter);
+  realtimeRoutes(server, app, options.realtime);
   return server;
 }

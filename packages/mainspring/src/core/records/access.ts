@@ -1,10 +1,11 @@
 import { compileFilter, type Expr, FilterError, parseFilterCached, SqlParams } from '../../query/index.js';
 import type { Engine, Executor, Row, SqlValue } from '../../storage/engine.js';
+import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { compileRuleCondition, RecordResolver, type ResolverScope, wrapJoins } from '../rules/resolver.js';
-import { decodeRow, RECORD_ALIAS, selectList } from './rows.js';
+import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
 
 /**
  * Reading records through a rule: the one authorization path every transport
@@ -95,6 +96,36 @@ export class RecordAccess {
       scope.params.values,
     );
     return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Whether `rule` (and a client's `filter`) admit `record` as it was
+   * written, whether or not it is still stored: the record's values stand in
+   * for its row (a derived table under the record alias), and relations are
+   * read from the database. Realtime checks each event this way, deletes too.
+   */
+  async admitsRecord(
+    c: Collection,
+    record: RecordData,
+    info: RequestInfo | null,
+    rule: string | null,
+    filter: Expr | null,
+    superuser: boolean,
+  ): Promise<boolean> {
+    const d = this.engine.dialect;
+    const scope = this.scope(info);
+    // each value typed as its column is (an engine that types parameters casts them)
+    const columns = c.fields.map((f) => {
+      const kind = kindOf(f).column(f);
+      const hint = kind === 'array' ? 'json' : kind;
+      return `${scope.params.add(encodeValue(f, record[f.name], d), hint)} AS ${d.ident(f.name)}`;
+    });
+    const conditions: string[] = [];
+    if (rule) conditions.push(this.rule(scope, c, rule));
+    if (filter) conditions.push(this.filter(scope, c, filter, superuser));
+    const where = conditions.length > 0 ? ` WHERE ${conditions.map((w) => `(${w})`).join(' AND ')}` : '';
+    const row = await this.engine.get(`SELECT 1 AS ok FROM (SELECT ${columns.join(', ')}) ${RECORD_ALIAS}${where}`, scope.params.values);
+    return row !== undefined;
   }
 
   /** Records of `c` with the given ids that `rule` admits, in no particular order. */

@@ -1,0 +1,228 @@
+import type { Logger } from 'pino';
+import { FilterError } from '../../query/index.js';
+import type { Executor } from '../../storage/engine.js';
+import type { AuthService } from '../auth/service.js';
+import type { Collection } from '../collections/model.js';
+import type { CollectionRegistry } from '../collections/registry.js';
+import { Errors, fieldError } from '../errors.js';
+import type { EventBus, RecordEvent } from '../events.js';
+import { randomString } from '../ids.js';
+import type { RecordAccess } from '../records/access.js';
+import { parseClientFilter } from '../records/access.js';
+import { parseExpand, serializeWithExpand } from '../records/expand.js';
+import { checkFields, parseFields, pickFields } from '../records/output.js';
+import { type AuthState, isSuperuserAuth, type RequestInfo } from '../rules/request-info.js';
+
+/**
+ * PocketBase's realtime protocol, server side. A client connects (an SSE
+ * stream, see http/routes/realtime.ts), then sets its subscriptions with the
+ * token of that request; topics are `{collection}/*` (list rule) and
+ * `{collection}/{id}` (view rule), each with optional `options`
+ * (`{query: {expand, fields, filter}, headers}`). Every committed record
+ * change on the event bus (from this instance or, on PostgreSQL, any other)
+ * is checked for each subscriber against the rule, for the record as
+ * written and the subscriber's token as it is at that moment (an expired or
+ * revoked token is a guest), and sent only where it is admitted.
+ */
+
+/** Limits of one client, as PocketBase validates a subscription request. */
+export const MAX_SUBSCRIPTIONS = 1000;
+export const MAX_SUBSCRIPTION_LENGTH = 2500;
+
+/** One parsed subscription. */
+export interface Subscription {
+  /** The subscription as the client sent it: its events carry this name. */
+  readonly name: string;
+  readonly collection: string;
+  /** A record id, or `*` for every record. */
+  readonly recordId: string;
+  readonly query: Record<string, string>;
+  readonly headers: Record<string, string>;
+}
+
+/** What a connection does for the broker. */
+export interface ClientSink {
+  /** Writes one SSE message; false when the client is gone or cut off. */
+  send(name: string, data: string): boolean;
+}
+
+export class RealtimeClient {
+  /** The bearer token of the last subscription request, checked again at every event. */
+  token: string | null = null;
+  /** `collectionId/recordId` of the first authenticated subscription request: the auth may not change after. */
+  authKey: string | null = null;
+  subscriptions: Subscription[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly ip: string,
+    readonly sink: ClientSink,
+  ) {}
+}
+
+/** Reads `topic?options={json}` into a subscription; null when the topic names no collection. */
+export function parseSubscription(raw: string): Subscription | null {
+  const q = raw.indexOf('?');
+  const topic = q < 0 ? raw : raw.slice(0, q);
+  const [collection = '', recordId = '*', ...rest] = topic.split('/');
+  if (collection === '' || recordId === '' || rest.length > 0) return null;
+  let query: Record<string, string> = {};
+  let headers: Record<string, string> = {};
+  if (q >= 0) {
+    const options = new URLSearchParams(raw.slice(q + 1)).get('options');
+    if (options) {
+      try {
+        const parsed = JSON.parse(options) as { query?: unknown; headers?: unknown };
+        query = stringValues(parsed.query, (k) => k);
+        headers = stringValues(parsed.headers, (k) => k.toLowerCase().replaceAll('-', '_'));
+      } catch {
+        // unreadable options are no options, as in PocketBase
+      }
+    }
+  }
+  return { name: raw, collection, recordId, query, headers };
+}
+
+function stringValues(raw: unknown, key: (k: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return out;
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[key(k)] = String(v);
+  }
+  return out;
+}
+
+export interface BrokerDeps {
+  events: EventBus;
+  auth: AuthService;
+  access: RecordAccess;
+  registry: CollectionRegistry;
+  engine: Executor;
+  logger: Logger;
+}
+
+/** The connected clients of this instance and the delivery of record events to them. */
+export class RealtimeBroker {
+  private readonly clients = new Map<string, RealtimeClient>();
+  /** Events are delivered one after another, so each subscriber sees a record's changes in commit order. */
+  private queue: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly d: BrokerDeps) {
+    this.unsubscribe = d.events.on((event) => {
+      if (event.type !== 'record' || this.clients.size === 0) return;
+      this.queue = this.queue.then(() =>
+        this.broadcast(event).catch((err) => d.logger.error({ err: { message: (err as Error).message } }, 'realtime broadcast failed')),
+      );
+    });
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** A new client; its id is the SSE stream's `PB_CONNECT` clientId. */
+  connect(ip: string, sink: ClientSink): RealtimeClient {
+    const client = new RealtimeClient(randomString(40), ip, sink);
+    this.clients.set(client.id, client);
+    return client;
+  }
+
+  disconnect(client: RealtimeClient): void {
+    this.clients.delete(client.id);
+  }
+
+  /** `POST /api/realtime`: replaces a client's subscriptions (PocketBase's checks and statuses). */
+  setSubscriptions(body: Record<string, unknown>, caller: AuthState | null, token: string | null, ip: string): void {
+    const { clientId, subscriptions } = body;
+    const errors: Record<string, ReturnType<typeof fieldError>> = {};
+    if (typeof clientId !== 'string' || clientId === '') errors.clientId = fieldError('validation_required', 'Cannot be blank.');
+    else if (clientId.length > 255) errors.clientId = fieldError('validation_length_out_of_range', 'The length must be between 1 and 255.');
+    if (subscriptions !== undefined && subscriptions !== null) {
+      if (!Array.isArray(subscriptions) || subscriptions.some((s) => typeof s !== 'string')) {
+        errors.subscriptions = fieldError('validation_invalid_value', 'Must be a list of strings.');
+      } else if (subscriptions.length > MAX_SUBSCRIPTIONS) {
+        errors.subscriptions = fieldError('validation_length_too_long', `The length must be no more than ${MAX_SUBSCRIPTIONS}.`);
+      } else if (subscriptions.some((s: string) => s.length > MAX_SUBSCRIPTION_LENGTH)) {
+        errors.subscriptions = fieldError('validation_length_too_long', `Each must be at most ${MAX_SUBSCRIPTION_LENGTH} characters.`);
+      }
+    }
+    if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
+    const client = this.clients.get(clientId as string);
+    if (!client) throw Errors.notFound('Missing or invalid client id.');
+    // a guessed clientId from elsewhere changes nothing
+    if (client.ip !== ip) throw Errors.badRequest('Invalid realtime client.');
+    const key = caller ? `${caller.collection.id}/${caller.record.id}` : null;
+    // as PocketBase: a guest may sign in, but a signed-in client may not become someone else
+    if (client.authKey !== null && key !== client.authKey) {
+      throw Errors.forbidden("The current and the previous request authorization don't match.");
+    }
+    client.authKey = key;
+    client.token = caller ? token : null;
+    const parsed: Subscription[] = [];
+    for (const raw of new Set((subscriptions as string[] | undefined) ?? [])) {
+      const sub = parseSubscription(raw);
+      if (sub) parsed.push(sub);
+    }
+    client.subscriptions = parsed;
+  }
+
+  /** Sends one committed change to every subscriber allowed to see it. */
+  private async broadcast(event: RecordEvent): Promise<void> {
+    const c = this.d.registry.find(event.collectionId);
+    if (!c) return;
+    // subscribers that share a token and options share the check and the message
+    const verdicts = new Map<string, Promise<string | null>>();
+    const callers = new Map<string, Promise<AuthState | null>>();
+    for (const client of this.clients.values()) {
+      for (const sub of client.subscriptions) {
+        if (sub.collection !== c.name && sub.collection !== c.id) continue;
+        if (sub.recordId !== '*' && sub.recordId !== event.record.id) continue;
+        const token = client.token;
+        let caller = callers.get(token ?? '');
+        if (!caller) {
+          caller = token ? this.d.auth.authenticate(token) : Promise.resolve(null);
+          callers.set(token ?? '', caller);
+        }
+        const key = `${token ?? ''}\n${sub.recordId === '*' ? 'list' : 'view'}\n${JSON.stringify(sub.query)}\n${JSON.stringify(sub.headers)}`;
+        let verdict = verdicts.get(key);
+        if (!verdict) {
+          verdict = this.message(c, event, sub, await caller);
+          verdicts.set(key, verdict);
+        }
+        const data = await verdict;
+        if (data !== null) client.sink.send(sub.name, data);
+      }
+    }
+  }
+
+  /** The event's JSON for one subscriber, or null when its rule or filter does not admit the record. */
+  private async message(c: Collection, event: RecordEvent, sub: Subscription, auth: AuthState | null): Promise<string | null> {
+    const superuser = isSuperuserAuth(auth);
+    const rule = sub.recordId === '*' ? c.listRule : c.viewRule;
+    if (rule === null && !superuser) return null;
+    const info: RequestInfo = { auth, method: 'GET', context: 'realtime', query: sub.query, headers: sub.headers, body: {} };
+    try {
+      const filter = sub.query.filter ? parseClientFilter(sub.query.filter) : null;
+      // as PocketBase: only superusers may name @collection or @request in a subscription's filter
+      if (filter && !superuser && /@collection\.|@request\./.test(sub.query.filter ?? '')) return null;
+      if (!(await this.d.access.admitsRecord(c, event.record, info, superuser ? null : rule, filter, superuser))) return null;
+      const expand = sub.query.expand ? parseExpand(sub.query.expand) : null;
+      const fields = sub.query.fields ? parseFields(sub.query.fields) : null;
+      if (fields) checkFields(fields, c, info);
+      const [record] = await serializeWithExpand(this.d.access, this.d.registry, this.d.engine, c, [event.record], expand, info);
+      return JSON.stringify({ action: event.action, record: fields ? pickFields(record, fields) : record });
+    } catch (err) {
+      // a subscription with an unusable filter, expand or fields gets nothing, as in PocketBase
+      if (err instanceof FilterError || (err as { status?: number }).status === 400) return null;
+      throw err;
+    }
+  }
+
+  /** Stops listening to the bus; the connections are closed by their routes. */
+  close(): void {
+    this.unsubscribe();
+    this.clients.clear();
+  }
+}
