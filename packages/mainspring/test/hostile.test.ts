@@ -10,7 +10,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { type Answer, type CallOptions, call as callAt, deepJson, expectApiError, jwtClaims, makeJwt, rawCall } from './helpers/hostile.js';
-import { startServer, superuserToken, type TestServer } from './helpers/server.js';
+import { schemaOf, startServer, superuserToken, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
 let su = '';
@@ -60,9 +60,9 @@ async function snapshot(): Promise<unknown> {
     const r = await call('GET', `/api/collections/${name}/records?perPage=1000&sort=id`, { token: su });
     out[name] = (await ok(r, `snapshot ${name}`)).items;
   }
-  out.userSecrets = await s.app.engine.all('SELECT id, password, tokenKey FROM "users" ORDER BY id');
-  out.superuserSecrets = await s.app.engine.all('SELECT id, password, tokenKey FROM "_superusers" ORDER BY id');
-  out.schema = await s.app.engine.all('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name');
+  out.userSecrets = await s.app.engine.all('SELECT id, password, "tokenKey" FROM "users" ORDER BY id');
+  out.superuserSecrets = await s.app.engine.all('SELECT id, password, "tokenKey" FROM "_superusers" ORDER BY id');
+  out.schema = await schemaOf(s);
   return out;
 }
 
@@ -1006,7 +1006,7 @@ describe('mass assignment', () => {
     expect(rec.password).toBeUndefined();
     expect(rec.verified).toBe(false);
     expect(rec.created).not.toBe('2000-01-01 00:00:00.000Z');
-    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT tokenKey FROM "users" WHERE id = $1', [rec.id]);
+    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT "tokenKey" FROM "users" WHERE id = $1', [rec.id]);
     expect(row?.tokenKey).not.toBe(chosen);
     // a token signed with the chosen key is worthless
     const secret = s.app.records.collection('users').auth?.authToken.secret ?? '';
@@ -1035,14 +1035,14 @@ describe('mass assignment', () => {
   });
 
   test('a user cannot set its tokenKey (ignored; its session survives)', async () => {
-    const before = await s.app.engine.get<{ tokenKey: string }>('SELECT tokenKey FROM "users" WHERE id = $1', [bob.id]);
+    const before = await s.app.engine.get<{ tokenKey: string }>('SELECT "tokenKey" FROM "users" WHERE id = $1', [bob.id]);
     const res = await call('PATCH', `/api/collections/users/records/${bob.id}`, {
       token: bob.token,
       body: { tokenKey: 'x'.repeat(50), name: 'bob' },
     });
     expect([200, 400]).toContain(res.status);
     if (res.status !== 200) expectApiError(res, 400);
-    const after = await s.app.engine.get<{ tokenKey: string }>('SELECT tokenKey FROM "users" WHERE id = $1', [bob.id]);
+    const after = await s.app.engine.get<{ tokenKey: string }>('SELECT "tokenKey" FROM "users" WHERE id = $1', [bob.id]);
     expect(after?.tokenKey).toBe(before?.tokenKey);
     await ok(await call('POST', '/api/collections/users/auth-refresh', { token: bob.token }), 'bob still signed in');
     await rebaseline();
@@ -1415,11 +1415,11 @@ describe('tokens', () => {
   const now = () => Math.floor(Date.now() / 1000);
   const suCollection = () => s.app.records.collection('_superusers');
   const suKey = async () => {
-    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT tokenKey FROM "_superusers" WHERE id = $1', [ids.suId]);
+    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT "tokenKey" FROM "_superusers" WHERE id = $1', [ids.suId]);
     return `${row?.tokenKey}${suCollection().auth?.authToken.secret}`;
   };
   const bobKey = async () => {
-    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT tokenKey FROM "users" WHERE id = $1', [bob.id]);
+    const row = await s.app.engine.get<{ tokenKey: string }>('SELECT "tokenKey" FROM "users" WHERE id = $1', [bob.id]);
     return `${row?.tokenKey}${s.app.records.collection('users').auth?.authToken.secret}`;
   };
   const suClaims = (over: Record<string, unknown> = {}) => ({

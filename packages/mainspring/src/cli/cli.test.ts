@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freshDatabase, TEST_POSTGRES_URL } from '../../test/helpers/server.js';
 
 /**
  * The `mainspring` command as a user runs it: the built binary in a child
@@ -14,14 +15,30 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 const BIN = new URL('../../bin/mainspring.js', import.meta.url).pathname;
 let dir: string;
 
+/** One fresh database per data directory (PostgreSQL with MS_TEST_POSTGRES_URL, else the directory's own SQLite file). */
+const databases = new Map<string, Promise<Awaited<ReturnType<typeof freshDatabase>>>>();
+async function envFor(args: string[]): Promise<NodeJS.ProcessEnv> {
+  const dataDir = args.find((a) => a.startsWith('--dir='));
+  let url = '';
+  if (dataDir) {
+    if (!databases.has(dataDir)) databases.set(dataDir, freshDatabase());
+    url = (await databases.get(dataDir))?.url ?? '';
+  }
+  return { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: url };
+}
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ms-cli-'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const db of databases.values()) await (await db).drop();
+});
 
-function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = await envFor(args);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, MS_LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, [BIN, ...args], { env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -54,7 +71,7 @@ function freePort(): Promise<number> {
 /** Starts `serve` and resolves once it answers /api/health. */
 async function startServe(dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', `--http=127.0.0.1:${port}`, `--dir=${dataDir}`], {
-    env: { ...process.env, MS_LOG_LEVEL: 'warn' },
+    env: await envFor([`--dir=${dataDir}`]),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const deadline = Date.now() + 10_000;
@@ -201,5 +218,40 @@ describe('mainspring CLI', () => {
       again.kill('SIGTERM');
       await exited(again);
     }
+  });
+
+  test('a PostgreSQL server that does not answer is a clear error; serve keeps trying and says why', async () => {
+    const port = await freePort();
+    const url = `postgres://postgres@127.0.0.1:${port}/nothing`;
+    const r = await run(['migrate', `--db=${url}`, `--dir=${join(dir, 'pg-down')}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: PostgreSQL at 127\.0\.0\.1:\d+\/nothing is not accepting connections/);
+
+    const child = spawn(process.execPath, [BIN, 'serve', `--db=${url}`, `--dir=${join(dir, 'pg-down')}`, '--http=127.0.0.1:0'], {
+      env: { ...process.env, MS_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    const deadline = Date.now() + 5000;
+    while (!/trying again/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await exited(child);
+    expect(out).toMatch(/not accepting connections.*trying again in/);
+  });
+
+  test.runIf(TEST_POSTGRES_URL)('wrong PostgreSQL credentials and a missing database are clear errors', async () => {
+    const missing = new URL(TEST_POSTGRES_URL);
+    missing.pathname = `/ms_missing_${Date.now()}`;
+    const r = await run(['migrate', `--db=${missing}`, `--dir=${join(dir, 'pg-missing')}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: the database of .* does not exist/);
+    const wrong = new URL(TEST_POSTGRES_URL);
+    wrong.username = `ms_nobody_${Date.now()}`;
+    const w = await run(['migrate', `--db=${wrong}`, `--dir=${join(dir, 'pg-wrong')}`]);
+    expect(w.code).toBe(1);
+    expect(w.stderr).toMatch(/^error: PostgreSQL at .* refused the credentials|^error: the database of/);
   });
 });

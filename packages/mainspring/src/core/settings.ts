@@ -205,14 +205,14 @@ export class SettingsService {
     const now = nowString();
     await this.engine.transaction(async (tx) => {
       const changed = await tx.run(`UPDATE ${PARAMS_TABLE} SET value = $1, updated = $2 WHERE id = $3`, [
-        JSON.stringify(next),
+        this.engine.dialect.encode('json', next),
         now,
         SETTINGS_KEY,
       ]);
       if (changed === 0) {
         await tx.run(`INSERT INTO ${PARAMS_TABLE} (id, value, created, updated) VALUES ($1, $2, $3, $3)`, [
           SETTINGS_KEY,
-          JSON.stringify(next),
+          this.engine.dialect.encode('json', next),
           now,
         ]);
       }

@@ -139,6 +139,8 @@ export interface Dialect {
   isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
   coalesceEmpty(sql: string, type: FilterValueType): string;
   asText(sql: string, type: FilterValueType): string;
+  /** An ORDER BY term; NULL sorts as the smallest value (as SQLite sorts it). */
+  orderBy(sql: string, desc: boolean): string;
   /** An expression for random order. */
   random(): string;
   /**

@@ -2,11 +2,43 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
 import pino from 'pino';
 import { App } from '../../src/core/app.js';
 import { buildServer, type ServerOptions } from '../../src/http/server.js';
 
-/** A real Mainspring server on 127.0.0.1 over a fresh SQLite file. */
+/** The PostgreSQL server the suite runs against, when set; else SQLite. */
+export const TEST_POSTGRES_URL = process.env.MS_TEST_POSTGRES_URL ?? '';
+
+/** Which engine the suite runs on. */
+export const TEST_ENGINE: 'sqlite' | 'postgres' = TEST_POSTGRES_URL ? 'postgres' : 'sqlite';
+
+/** Runs one statement on the test PostgreSQL server's maintenance database. */
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A fresh, empty database for one test server: '' on SQLite (the data
+ * directory's file is fresh already); on PostgreSQL a new database on the
+ * test server, and the function that drops it.
+ */
+export async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!TEST_POSTGRES_URL) return { url: '', drop: async () => {} };
+  const name = `ms_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** A real Mainspring server on 127.0.0.1 over a fresh database (SQLite, or PostgreSQL with MS_TEST_POSTGRES_URL). */
 export interface TestServer {
   url: string;
   app: App;
@@ -33,7 +65,8 @@ export interface TestServerOptions extends ServerOptions {
 /** Starts a server in a new temporary data directory. */
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ms-test-'));
-  const app = await App.open({ dataDir: dir, logger: pino({ level: process.env.MS_TEST_LOG ?? 'silent' }) });
+  const db = await freshDatabase();
+  const app = await App.open({ dataDir: dir, databaseUrl: db.url, logger: pino({ level: process.env.MS_TEST_LOG ?? 'silent' }) });
   if (!options.protections) {
     await app.settings.update({
       rateLimits: { enabled: false },
@@ -72,9 +105,25 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     async close() {
       await server.close();
       await app.close();
+      await db.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Every table, column and index of the server's database, to show that nothing changed. */
+export async function schemaOf(s: TestServer): Promise<unknown[]> {
+  if (s.app.engine.dialect.name === 'sqlite') {
+    return s.app.engine.all('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name');
+  }
+  const columns = await s.app.engine.all(
+    `SELECT table_name, column_name, data_type, column_default, is_nullable FROM information_schema.columns
+     WHERE table_schema = current_schema() ORDER BY table_name, column_name`,
+  );
+  const indexes = await s.app.engine.all(
+    'SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY tablename, indexname',
+  );
+  return [...columns, ...indexes];
 }
 
 /** Creates a superuser and returns its token. */

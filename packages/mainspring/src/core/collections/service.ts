@@ -621,7 +621,7 @@ export class CollectionService {
       c.name,
       c.type,
       d.encode('bool', c.system),
-      JSON.stringify(c),
+      d.encode('json', c),
       c.created,
       c.updated,
     ]);
@@ -679,7 +679,7 @@ export class CollectionService {
     }
     await tx.run(`UPDATE ${COLLECTIONS_TABLE} SET name = $1, data = $2, updated = $3 WHERE id = $4`, [
       to.name,
-      JSON.stringify(to),
+      d.encode('json', to),
       to.updated,
       to.id,
     ]);

@@ -164,18 +164,19 @@ export class RecordService {
     }
 
     let order: string[] = [];
+    let keys: ReturnType<typeof parseSort> = [];
     try {
       if (q.sort) {
         const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
-        order = parseSort(q.sort).map((k) => `${sorter.resolveSort(k.name)} ${k.desc ? 'DESC' : 'ASC'}`);
+        keys = parseSort(q.sort);
+        order = keys.map((k) => d.orderBy(sorter.resolveSort(k.name), k.desc));
       }
     } catch (err) {
       if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
       throw err;
     }
     // a stable order for paging: insertion order breaks ties
-    const last = order.length > 0 ? (order[order.length - 1] as string) : '';
-    order.push(`${RECORD_ALIAS}.rowid ${last.endsWith('DESC') ? 'DESC' : 'ASC'}`);
+    order.push(d.orderBy(`${RECORD_ALIAS}.rowid`, keys[keys.length - 1]?.desc ?? false));
 
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table; the deadline first, checked once per row, lets the engine stop one that runs too

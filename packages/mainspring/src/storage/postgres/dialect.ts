@@ -114,7 +114,7 @@ function typedParam(n: number, value: SqlValue | undefined, hint: FilterValueTyp
   switch (want) {
     case 'text':
     case 'unknown':
-      return `${p}::boolean::text`;
+      return `(CASE WHEN ${p}::boolean THEN '1' ELSE '0' END)`;
     case 'number':
       return `${p}::boolean::int::float8`;
     case 'bool':
@@ -134,6 +134,9 @@ function asText(sql: string, type: FilterValueType): string {
       // a JSON string is its text, as SQLite's json_extract gives it; a list of
       // strings is written as JSON.stringify writes it (as SQLite stores it)
       return `(CASE jsonb_typeof(${sql}) WHEN 'string' THEN (${sql}) #>> '{}' WHEN 'array' THEN replace((${sql})::text, '", "', '","') ELSE (${sql})::text END)`;
+    case 'bool':
+      // SQLite's booleans are 1 and 0
+      return `(CASE WHEN ${sql} THEN '1' WHEN NOT ${sql} THEN '0' END)`;
     default:
       return `(${sql})::text`;
   }
@@ -207,7 +210,10 @@ class PostgresDialect implements Dialect {
     return `DROP TABLE IF EXISTS ${ident(table)}`;
   }
   createIndex(index: IndexSpec): string {
-    const cols = index.columns.map((c) => `${c.nocase ? `lower(${ident(c.name)})` : ident(c.name)}${c.desc ? ' DESC' : ''}`).join(', ');
+    // NULLS FIRST going up, as orderBy() sorts, so the index serves those sorts in both directions
+    const cols = index.columns
+      .map((c) => `${c.nocase ? `lower(${ident(c.name)})` : ident(c.name)}${c.desc ? ' DESC NULLS LAST' : ' NULLS FIRST'}`)
+      .join(', ');
     const where = index.whereNotEmpty ? ` WHERE ${ident(index.whereNotEmpty)} <> ''` : '';
     return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ident(index.name)} ON ${ident(index.table)} (${cols})${where}`;
   }
@@ -314,6 +320,10 @@ class PostgresDialect implements Dialect {
     if (leftType === 'json') return [fromJsonb(left, rightType), rightType === 'date' ? dateText(right) : right];
     if (rightType === 'json') return [leftType === 'date' ? dateText(left) : left, fromJsonb(right, leftType)];
     return [asText(left, leftType), asText(right, rightType)];
+  }
+  /** NULL first going up, last going down: SQLite's order (PostgreSQL's default is the other way). */
+  orderBy(sql: string, desc: boolean): string {
+    return `${sql} ${desc ? 'DESC NULLS LAST' : 'ASC NULLS FIRST'}`;
   }
   random(): string {
     return 'RANDOM()';

@@ -38,7 +38,7 @@ function escapeNul(v: string): string {
   if (!v.includes('\0') && !v.includes(ESC)) return v;
   return v.replaceAll(ESC, `${ESC}e`).replaceAll('\0', `${ESC}0`);
 }
-function unescapeNul(v: string): string {
+export function unescapeNul(v: string): string {
   if (!v.includes(ESC)) return v;
   return v.replace(/\u{10FFFF}([0e])/gu, (_, c: string) => (c === '0' ? '\0' : ESC));
 }
@@ -115,7 +115,7 @@ export function describeConnectError(err: unknown, url: string): string {
 }
 
 const COMPACT_CACHE_LIMIT = 2000;
-const compactCache = new Map<string, { sql: string; keep: number[] }>();
+const compactCache = new Map<string, { sql: string; keep: number[] | null }>();
 
 /**
  * Composed filter SQL may bind parameters it ends up not using (a subquery
@@ -132,7 +132,7 @@ function compact(sql: string, params: readonly SqlValue[] | undefined): { sql: s
     const used = new Set<number>();
     for (const m of sql.matchAll(/\$(\d+)/g)) used.add(Number(m[1]));
     if (used.size === params.length) {
-      hit = { sql, keep: [] };
+      hit = { sql, keep: null };
     } else {
       const keep = [...used].filter((n) => n <= params.length).sort((a, b) => a - b);
       const renumber = new Map(keep.map((n, i) => [n, i + 1]));
@@ -141,7 +141,7 @@ function compact(sql: string, params: readonly SqlValue[] | undefined): { sql: s
     if (compactCache.size >= COMPACT_CACHE_LIMIT) compactCache.clear();
     compactCache.set(key, hit);
   }
-  if (hit.keep.length === 0 && hit.sql === sql) return { sql, values: params as unknown[] };
+  if (hit.keep === null) return { sql, values: params as unknown[] };
   return { sql: hit.sql, values: hit.keep.map((n) => params[n - 1]) };
 }
 

@@ -109,6 +109,7 @@ export const sqliteDialect: Dialect = {
     negate ? `(${sql} IS NOT '' AND ${sql} IS NOT NULL)` : `(${sql} = '' OR ${sql} IS NULL)`,
   coalesceEmpty: (sql) => `COALESCE(${sql}, '')`,
   asText: (sql) => sql,
+  orderBy: (sql, desc) => `${sql} ${desc ? 'DESC' : 'ASC'}`,
   random: () => 'RANDOM()',
   // a function the engine registers on each connection (see engine.ts)
   deadline: () => 'ms_deadline()',
