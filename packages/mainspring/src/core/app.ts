@@ -103,6 +103,14 @@ export class App {
       await migrate(engine, app.collections);
       await app.collections.load();
       await app.settings.load();
+      const channel = engine.channel?.();
+      if (channel) {
+        // another instance changed the schema or the settings: read them again before anyone hears of it
+        await app.events.connect(channel, async (event) => {
+          if (event.type === 'schema') await app.collections.load();
+          else if (event.type === 'settings') await app.settings.load();
+        });
+      }
       return app;
     } catch (err) {
       await engine.close();
@@ -112,6 +120,7 @@ export class App {
 
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    await this.events.disconnect();
     await this.engine.close();
   }
 }

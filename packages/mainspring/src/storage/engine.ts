@@ -66,6 +66,22 @@ export interface Executor {
   afterCommit(fn: () => void): void;
 }
 
+/**
+ * Messages between the processes that share one database (PostgreSQL
+ * LISTEN/NOTIFY). Payloads are opaque text; a sender does not hear itself.
+ */
+export interface ChangeChannel {
+  /** Sends to every other process; resolves once the database took it. */
+  publish(payload: string): Promise<void>;
+  /**
+   * Starts listening. `onGap` is called when messages may have been lost
+   * (the connection broke and came back): the listener must then assume
+   * anything changed.
+   */
+  subscribe(onMessage: (payload: string) => void, onGap: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -81,6 +97,8 @@ export interface Engine extends Executor {
    * Absent on engines only one process opens.
    */
   withLock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** A channel to the other processes of this database; absent where only one process opens it. */
+  channel?(): ChangeChannel;
   /** Waits for running work and closes every connection. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
+import { type ChangeChannel, type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
 import { formatTimestamp, postgresDialect } from './dialect.js';
+import { PgChangeChannel } from './notify.js';
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresOptions {
@@ -295,6 +296,11 @@ export class PostgresEngine implements Engine {
     } finally {
       client.release();
     }
+  }
+
+  /** LISTEN/NOTIFY between the instances that share this database. */
+  channel(): ChangeChannel {
+    return new PgChangeChannel(this);
   }
 
   /** A dedicated connection outside the pool (LISTEN needs one that stays). */

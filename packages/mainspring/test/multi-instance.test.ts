@@ -1,0 +1,216 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freshDatabase, TEST_POSTGRES_URL } from './helpers/server.js';
+
+/**
+ * Several `mainspring serve` processes against one PostgreSQL database, as
+ * behind a load balancer (DESIGN §1.3): what one instance changes, the others
+ * see — records at once (they read the same database), schema, settings and
+ * revoked tokens within a second (LISTEN/NOTIFY).
+ */
+
+const BIN = new URL('../bin/mainspring.js', import.meta.url).pathname;
+const SU = { identity: 'root@example.com', password: 'root-password-1' };
+
+interface Instance {
+  url: string;
+  child: ChildProcess;
+  output: string[];
+}
+
+let dir: string;
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+let nodes: Instance[] = [];
+let su = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startInstance(n: number): Promise<Instance> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BIN, 'serve', `--http=127.0.0.1:${port}`, `--dir=${join(dir, `node${n}`)}`], {
+    env: { ...process.env, DATABASE_URL: db.url, MS_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  child.stdout?.on('data', (d) => output.push(String(d)));
+  child.stderr?.on('data', (d) => output.push(String(d)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`instance ${n} exited: ${output.join('')}`);
+    try {
+      if ((await fetch(`${url}/api/health`)).ok) return { url, child, output };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`instance ${n} did not come up: ${output.join('')}`);
+}
+
+async function call(node: Instance, method: string, path: string, body?: unknown, token?: string) {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = token;
+  const res = await fetch(node.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Polls `check` until it holds; returns how long that took in ms, or throws after `limitMs`. */
+async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Date.now() - started;
+}
+
+describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ms-multi-'));
+    db = await freshDatabase();
+    // all three start at once on an empty database: one migrates, the others wait for it
+    nodes = await Promise.all([1, 2, 3].map(startInstance));
+    const made = await new Promise<number | null>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'superuser', 'upsert', SU.identity, SU.password, `--dir=${join(dir, 'cli')}`], {
+        env: { ...process.env, DATABASE_URL: db.url, MS_LOG_LEVEL: 'warn' },
+      });
+      c.on('exit', resolve);
+    });
+    expect(made).toBe(0);
+    const auth = await call(nodes[0] as Instance, 'POST', '/api/collections/_superusers/auth-with-password', SU);
+    expect(auth.status).toBe(200);
+    su = auth.body.token;
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(
+      nodes.map(
+        (n) =>
+          new Promise<void>((resolve) => {
+            if (n.child.exitCode !== null) return resolve();
+            n.child.on('exit', () => resolve());
+            n.child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a collection created on the first is usable on the second within a second; records are seen everywhere at once', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const created = await call(
+      a,
+      'POST',
+      '/api/collections',
+      { name: 'notes', listRule: '', viewRule: '', createRule: '', fields: [{ name: 'title', type: 'text' }] },
+      su,
+    );
+    expect(created.status).toBe(200);
+    const took = await within(1000, async () => (await call(b, 'GET', '/api/collections/notes/records')).status === 200);
+    expect(took).toBeLessThan(1000);
+    await within(1000, async () => (await call(c, 'GET', '/api/collections/notes/records')).status === 200);
+
+    const note = await call(b, 'POST', '/api/collections/notes/records', { title: 'written on b' });
+    expect(note.status).toBe(200);
+    for (const other of [a, c]) {
+      const seen = await call(other, 'GET', `/api/collections/notes/records/${note.body.id}`);
+      expect(seen.status).toBe(200);
+      expect(seen.body.title).toBe('written on b');
+    }
+  });
+
+  test('a schema change on one instance (a new field) is in force on the others within a second', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const coll = await call(a, 'GET', '/api/collections/notes', undefined, su);
+    const fields = [...coll.body.fields, { name: 'stars', type: 'number' }];
+    expect((await call(a, 'PATCH', '/api/collections/notes', { fields }, su)).status).toBe(200);
+    await within(1000, async () => {
+      const r = await call(c, 'POST', '/api/collections/notes/records', { title: 'rated', stars: 5 });
+      return r.status === 200 && r.body.stars === 5;
+    });
+    const list = await call(b, 'GET', `/api/collections/notes/records?filter=${encodeURIComponent('stars = 5')}`);
+    expect(list.status).toBe(200);
+    expect(list.body.totalItems).toBeGreaterThanOrEqual(1);
+  });
+
+  test('settings changed on one instance are in force on the others within a second', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    expect((await call(b, 'PATCH', '/api/settings', { meta: { appName: 'Shared name' } }, su)).status).toBe(200);
+    for (const other of [a, c]) {
+      await within(1000, async () => (await call(other, 'GET', '/api/settings', undefined, su)).body?.meta?.appName === 'Shared name');
+    }
+  });
+
+  test('a password change on one instance revokes tokens another instance has cached, also for events over 8 KB', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const made = await call(
+      a,
+      'POST',
+      '/api/collections',
+      {
+        name: 'members',
+        type: 'auth',
+        listRule: 'id = @request.auth.id',
+        viewRule: 'id = @request.auth.id',
+        createRule: '',
+        updateRule: 'id = @request.auth.id',
+        fields: [{ name: 'profile', type: 'json', maxSize: 100_000 }],
+      },
+      su,
+    );
+    expect(made.status).toBe(200);
+    await within(1000, async () => (await call(b, 'GET', '/api/collections/members/auth-methods')).status === 200);
+    const password = 'member-password-1';
+    const member = await call(b, 'POST', '/api/collections/members/records', {
+      email: 'm@example.com',
+      password,
+      passwordConfirm: password,
+    });
+    expect(member.status).toBe(200);
+    const login = await call(c, 'POST', '/api/collections/members/auth-with-password', { identity: 'm@example.com', password });
+    expect(login.status).toBe(200);
+    const token = login.body.token as string;
+    // b verifies the token and caches it
+    expect((await call(b, 'GET', `/api/collections/members/records/${member.body.id}`, undefined, token)).status).toBe(200);
+
+    // the change is published with the whole record: a 20 KB profile goes through the payload table
+    const big = { notes: 'x'.repeat(20_000) };
+    const changed = await call(
+      a,
+      'PATCH',
+      `/api/collections/members/records/${member.body.id}`,
+      { profile: big, oldPassword: password, password: 'member-password-2', passwordConfirm: 'member-password-2' },
+      token,
+    );
+    expect(changed.status).toBe(200);
+    await within(
+      1000,
+      async () => (await call(b, 'GET', `/api/collections/members/records/${member.body.id}`, undefined, token)).status === 404,
+    );
+    expect((await call(c, 'GET', `/api/collections/members/records/${member.body.id}`, undefined, token)).status).toBe(404);
+  });
+
+  test('every instance still answers and none logged an error', async () => {
+    for (const n of nodes) {
+      expect((await call(n, 'GET', '/api/health')).status).toBe(200);
+      expect(n.output.join('')).not.toMatch(/"level":(50|60)/);
+    }
+  });
+});
