@@ -12,12 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
+import pg from 'pg';
+import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
 const BARE = path.join(ROOT, 'bench/bare-server.mjs');
 const HOST = '127.0.0.1'; // all traffic stays on loopback
-const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login'];
+const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login', 'realtime'];
 const BATCH_SIZE = 50; // the server's default batch.maxRequests
 const SU_EMAIL = 'bench-admin@example.com';
 const USER_EMAIL = 'bench-user@example.com';
@@ -31,6 +33,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
   --warmup=S          unmeasured seconds before each scenario (default 2, --quick 1)
+  --postgres          run the server on PostgreSQL: a fresh database on the server named by
+                      --postgres-url (default MS_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres),
+                      dropped at the end
 `;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -48,11 +53,14 @@ function readOptions(argv) {
     strict: true,
     options: {
       quick: { type: 'boolean', default: false },
+      subscribers: { type: 'string' },
       records: { type: 'string' },
       scenario: { type: 'string' },
       connections: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      postgres: { type: 'boolean', default: false },
+      'postgres-url': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -69,10 +77,36 @@ function readOptions(argv) {
   return {
     records: positiveInt('records', values.records, quick ? 1_000 : 10_000),
     connections: positiveInt('connections', values.connections, 50),
+    subscribers: positiveInt('subscribers', values.subscribers, quick ? 1_000 : 5_000),
     duration: positiveInt('duration', values.duration, quick ? 3 : 10),
     warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
     scenarios,
+    postgres: values.postgres || values['postgres-url'] !== undefined,
+    postgresUrl: values['postgres-url'] ?? process.env.MS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
+}
+
+/** Runs one statement on the PostgreSQL server's maintenance database. */
+async function pgAdmin(url, sql) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database for the run (dropped on clean-up); '' for SQLite. */
+async function benchDatabase(opts) {
+  if (!opts.postgres) return '';
+  const name = `ms_bench_${Date.now().toString(36)}_${process.pid}`;
+  await pgAdmin(opts.postgresUrl, `CREATE DATABASE ${name}`);
+  cleanups.push(() => pgAdmin(opts.postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(opts.postgresUrl);
+  url.pathname = `/${name}`;
+  log(`PostgreSQL database ${name} on ${url.host}`);
+  return url.toString();
 }
 
 // ---------------------------------------------------------------------------
@@ -207,11 +241,12 @@ async function setUp(opts) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mainspring-bench-'));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true })); // runs after the server stopped
   log(`data dir ${dir}`);
+  const databaseUrl = await benchDatabase(opts);
 
   // The superuser is written straight to the data dir, so the server must not be running yet.
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
     cwd: ROOT,
-    env: { ...process.env, MS_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
     timeout: 60_000,
   });
 
@@ -219,7 +254,10 @@ async function setUp(opts) {
   const base = `http://${HOST}:${port}`;
   // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], { MS_LOG_LEVEL: 'warn' });
+  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], {
+    MS_LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+  });
   await waitForHealth(base, server);
   log(`mainspring serving ${base} (pid ${server.proc.pid})`);
 
@@ -261,7 +299,7 @@ async function setUp(opts) {
   });
 
   const ids = await seed(base, su, userId, opts.records);
-  return { base, server, userToken, ids };
+  return { base, server, su, userToken, userId, ids };
 }
 
 /** Creates `count` posts owned by the user, 50 per /api/batch transaction. */
@@ -453,7 +491,8 @@ async function main() {
 
   log(
     `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}; ` +
-      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario (+${opts.warmup} s warm-up)`,
+      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario (+${opts.warmup} s warm-up), ` +
+      `on ${opts.postgres ? 'PostgreSQL' : 'SQLite'}`,
   );
   const ctx = await setUp(opts);
   const sample = await checkScenarios(ctx);
@@ -467,7 +506,15 @@ async function main() {
   const defs = defineScenarios(ctx, opts.records);
   const rows = [];
   let bareRps;
+  let realtimeLine;
   for (const name of opts.scenarios) {
+    if (name === 'realtime') {
+      const line = await runRealtime(ctx, { subscribers: opts.subscribers, writes: 20, log });
+      process.stdout.write(`${JSON.stringify(line)}\n`);
+      realtimeLine = line;
+      if (line.missed_events > 0) log(`realtime: ${line.missed_events} events never arrived`);
+      continue;
+    }
     const row = await runScenario(name, defs[name], opts, ctx.server, name === 'bare' ? ctx.bare.child : ctx.server);
     if (ctx.bare.child.exit) throw new Error(describeExit(ctx.bare.child));
     if (name === 'bare') bareRps = row.requests_per_sec;
@@ -500,7 +547,7 @@ async function main() {
   process.stdout.write(
     [
       '',
-      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`,
+      `${opts.postgres ? 'PostgreSQL' : 'SQLite'}, ${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`,
       '',
       '| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | ratio to bare | server CPU µs/req |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -509,8 +556,17 @@ async function main() {
           `| ${r.scenario} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.ratio.toFixed(2)} | ${r.cpu_us_per_request ?? '-'} |`,
       ),
       '',
+      ...(realtimeLine
+        ? [
+            '| realtime subscribers | writes | delivery p50 ms | delivery p99 ms | last subscriber p50 ms | last subscriber p99 ms | missed | server RSS KB per idle subscriber |',
+            '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+            `| ${realtimeLine.subscribers} | ${realtimeLine.writes} | ${realtimeLine.delivery_p50_ms} | ${realtimeLine.delivery_p99_ms} | ${realtimeLine.last_subscriber_p50_ms} | ${realtimeLine.last_subscriber_p99_ms} | ${realtimeLine.missed_events} | ${realtimeLine.rss_per_subscriber_kb ?? '-'} |`,
+            '',
+          ]
+        : []),
     ].join('\n'),
   );
+  if (realtimeLine && realtimeLine.missed_events > 0) return 1;
 
   const failed = rows.filter((r) => r.errors > 0 || r.non2xx > 0).map((r) => r.scenario);
   if (failed.length > 0) {

@@ -39,7 +39,17 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
     engine: app.engine,
     logger: app.logger,
   });
-  const open = new Set<ServerResponse>();
+  /** Open streams; one sweep sends keep-alives and closes idle and old streams, instead of timers per stream. */
+  const open = new Set<{ res: ServerResponse; started: number; lastMessage: number; write(chunk: string): boolean; end(): void }>();
+  const sweepEvery = Math.max(50, Math.min(limits.keepAliveMs, limits.idleTimeoutMs / 2, limits.maxLifetimeMs / 2));
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const stream of open) {
+      if (now - stream.lastMessage > limits.idleTimeoutMs || now - stream.started > limits.maxLifetimeMs) stream.end();
+      else stream.write(':\n\n');
+    }
+  }, sweepEvery);
+  sweep.unref();
 
   server.get('/api/realtime', (request, reply) => {
     const res = reply.raw;
@@ -56,7 +66,6 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
       'x-content-type-options': 'nosniff',
     });
     res.socket?.setNoDelay(true);
-    open.add(res);
 
     let closed = false;
     const write = (chunk: string): boolean => {
@@ -71,32 +80,24 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
       }
       return true;
     };
-    let idle: NodeJS.Timeout;
-    const resetIdle = () => {
-      clearTimeout(idle);
-      idle = setTimeout(end, limits.idleTimeoutMs);
-    };
+    const now = Date.now();
+    const stream = { res, started: now, lastMessage: now, write, end };
     const client = broker.connect(clientIp(app, request), {
       send(name, data) {
         const ok = write(`id:${client.id}\nevent:${name}\ndata:${data}\n\n`);
-        if (ok) resetIdle();
+        if (ok) stream.lastMessage = Date.now();
         return ok;
       },
     });
-    const keepAlive = setInterval(() => write(':\n\n'), limits.keepAliveMs);
-    const lifetime = setTimeout(end, limits.maxLifetimeMs);
+    open.add(stream);
     function end() {
       if (closed) return;
       closed = true;
-      clearTimeout(idle);
-      clearTimeout(lifetime);
-      clearInterval(keepAlive);
       broker.disconnect(client);
-      open.delete(res);
+      open.delete(stream);
       if (!res.destroyed) res.end();
     }
     res.on('close', end);
-    resetIdle();
     write(`id:${client.id}\nevent:PB_CONNECT\ndata:${JSON.stringify({ clientId: client.id })}\n\n`);
   });
 
@@ -108,7 +109,8 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
 
   // streams never finish on their own: end them when the server closes, so draining can finish
   server.addHook('preClose', (done) => {
-    for (const res of open) res.end();
+    clearInterval(sweep);
+    for (const stream of [...open]) stream.end();
     open.clear();
     broker.close();
     done();
