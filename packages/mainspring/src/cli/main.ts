@@ -3,6 +3,7 @@ import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { DatabaseUnavailableError } from '../storage/postgres/engine.js';
 import { CliError } from './errors.js';
+import { migrateData } from './migrate-data.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
 
@@ -15,6 +16,7 @@ Commands:
   superuser update EMAIL PASSWORD [--dir]   change a superuser's password
   superuser delete EMAIL [--dir]            delete a superuser
   migrate [up] [--dir=PATH]                 apply pending system migrations
+  migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   help                                      show this help
 
 Every command takes --db=postgres://USER:PASS@HOST:PORT/DB (default: DATABASE_URL)
@@ -68,6 +70,12 @@ async function main(argv: string[]): Promise<void> {
       const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }), databaseUrl: databaseOf(values as { db?: string }) });
       await app.close();
       console.log(`Migrations are up to date in ${app.dataDir}.`);
+      return;
+    }
+    case 'migrate-data': {
+      const { values, positionals } = parse(rest, { from: { type: 'string' }, to: { type: 'string' } });
+      if (positionals.length > 0) throw new CliError(`migrate-data takes no arguments, got "${positionals[0]}"`, 2);
+      await migrateData({ from: values.from as string | undefined, to: values.to as string | undefined });
       return;
     }
     case undefined:

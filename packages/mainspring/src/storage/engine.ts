@@ -131,6 +131,10 @@ export interface Dialect {
   dropIndex(name: string): string;
   /** Statements that convert a column between one value (`text`) and a JSON list (`array`). */
   convertColumn(table: string, column: string, to: 'text' | 'array'): string[];
+  /** The SQL that lists every table (Mainspring's and collections') as rows `{ name }`. */
+  listTables(): string;
+  /** After rows were inserted with explicit `rowid`s: the statement that moves the next `rowid` past them, if the engine needs one. */
+  syncRowid(table: string): { sql: string; params: SqlValue[] } | null;
   /** The SQL that lists a table's index names as rows `{ name }`. */
   listIndexes(table: string): { sql: string; params: SqlValue[] };
 

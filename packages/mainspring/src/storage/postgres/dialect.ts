@@ -235,6 +235,15 @@ class PostgresDialect implements Dialect {
           `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ''`,
         ];
   }
+  listTables(): string {
+    return 'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename';
+  }
+  syncRowid(table: string): { sql: string; params: SqlValue[] } {
+    return {
+      sql: `SELECT setval(pg_get_serial_sequence($1, 'rowid'), COALESCE((SELECT MAX("rowid") FROM ${ident(table)}), 0) + 1, false)`,
+      params: [ident(table)],
+    };
+  }
   listIndexes(table: string): { sql: string; params: SqlValue[] } {
     return {
       sql: `SELECT i.indexname AS name FROM pg_indexes i WHERE i.schemaname = current_schema() AND i.tablename = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)`,

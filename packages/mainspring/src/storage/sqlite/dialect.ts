@@ -53,6 +53,9 @@ export const sqliteDialect: Dialect = {
           `UPDATE ${ident(table)} SET ${c} = CASE WHEN json_valid(${c}) AND json_type(${c}) = 'array' THEN COALESCE(json_extract(${c}, '$[#-1]'), '') ELSE COALESCE(${c}, '') END`,
         ];
   },
+  listTables: () => "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name",
+  // rowid is SQLite's own: the next one is always past the largest
+  syncRowid: () => null,
   listIndexes: (table) => ({
     sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL",
     params: [table],
