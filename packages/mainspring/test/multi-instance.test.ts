@@ -207,6 +207,51 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
     expect((await call(c, 'GET', `/api/collections/members/records/${member.body.id}`, undefined, token)).status).toBe(404);
   });
 
+  test('a realtime subscriber on one instance gets, once and in order, what the others write, also over 8 KB', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const controller = new AbortController();
+    const stream = await fetch(`${a.url}/api/realtime`, { signal: controller.signal });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    void (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value);
+        }
+      } catch {
+        // closed at the end of the test
+      }
+    })();
+    try {
+      // a JSON field takes a payload over PostgreSQL's 8 KB NOTIFY limit
+      const coll = await call(a, 'GET', '/api/collections/notes', undefined, su);
+      const fields = [...coll.body.fields, { name: 'extra', type: 'json', maxSize: 100_000 }];
+      expect((await call(a, 'PATCH', '/api/collections/notes', { fields }, su)).status).toBe(200);
+      await within(1000, async () => (await call(c, 'POST', '/api/collections/notes/records', { extra: { probe: true } })).status === 200);
+      await within(2000, async () => text.includes('PB_CONNECT'));
+      const clientId = /"clientId":"(\w+)"/.exec(text)?.[1];
+      expect((await call(a, 'POST', '/api/realtime', { clientId, subscriptions: ['notes/*'] })).status).toBe(204);
+      const first = await call(b, 'POST', '/api/collections/notes/records', { title: 'from b' });
+      const second = await call(c, 'POST', '/api/collections/notes/records', { title: 'from c', stars: 1 });
+      const big = await call(c, 'PATCH', `/api/collections/notes/records/${second.body.id}`, { extra: { text: 'y'.repeat(10_000) } }, su);
+      expect(big.status).toBe(200);
+      await within(1000, async () => (text.match(/event:notes\/\*/g) ?? []).length >= 3);
+      await new Promise((r) => setTimeout(r, 200));
+      const events = [...text.matchAll(/event:notes\/\*\ndata:(.*)\n/g)].map((m) => JSON.parse(m[1] as string));
+      expect(events.map((e) => `${e.action}:${e.record.id}`)).toEqual([
+        `create:${first.body.id}`,
+        `create:${second.body.id}`,
+        `update:${second.body.id}`,
+      ]);
+      expect(events[2].record.extra.text).toHaveLength(10_000);
+    } finally {
+      controller.abort();
+    }
+  });
+
   test('every instance still answers and none logged an error', async () => {
     for (const n of nodes) {
       expect((await call(n, 'GET', '/api/health')).status).toBe(200);
