@@ -1,0 +1,29 @@
+// Serves the chat page on http://127.0.0.1:5173 (PORT to change it), with the
+// PocketBase SDK from node_modules. The page talks to Mainspring on :8090
+// (or ?api=URL).
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const sdk = join(dirname(createRequire(import.meta.url).resolve('pocketbase')), 'pocketbase.es.mjs');
+const files = {
+  '/': [join(here, 'index.html'), 'text/html; charset=utf-8'],
+  '/chat.js': [join(here, 'chat.js'), 'text/javascript; charset=utf-8'],
+  '/pocketbase.es.mjs': [sdk, 'text/javascript; charset=utf-8'],
+};
+
+const port = Number(process.env.PORT ?? 5173);
+http
+  .createServer(async (req, res) => {
+    const file = files[new URL(req.url ?? '/', 'http://x').pathname];
+    if (!file) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': file[1], 'x-content-type-options': 'nosniff' });
+    res.end(await readFile(file[0]));
+  })
+  .listen(port, '127.0.0.1', () => console.log(`chat page on http://127.0.0.1:${port}/ (Mainspring expected on :8090)`));
