@@ -13,6 +13,11 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/** How long one statement may run, in ms: the engine's option, else `MS_STATEMENT_TIMEOUT_MS`, else 5 s. */
+export function statementTimeoutMs(option?: number): number {
+  return option ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
+}
+
 /** A value bound to a statement parameter. */
 export type SqlValue = string | number | boolean | null;
 

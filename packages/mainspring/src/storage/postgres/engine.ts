@@ -1,5 +1,13 @@
 import pg from 'pg';
-import { type ChangeChannel, type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
+import {
+  type ChangeChannel,
+  type Engine,
+  type Executor,
+  type Row,
+  type SqlValue,
+  StatementTimeoutError,
+  statementTimeoutMs,
+} from '../engine.js';
 import { formatTimestamp, postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
 
@@ -196,7 +204,7 @@ export class PostgresEngine implements Engine {
 
   /** Connects (retrying as the options say) and returns the engine. */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresEngine> {
-    const timeout = options.statementTimeoutMs ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
+    const timeout = statementTimeoutMs(options.statementTimeoutMs);
     const pool = new pg.Pool({
       connectionString: url,
       max: options.poolMax ?? (Number(process.env.MS_PG_POOL_MAX) || 20),

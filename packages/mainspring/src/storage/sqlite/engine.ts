@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError } from '../engine.js';
+import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError, statementTimeoutMs } from '../engine.js';
 import { sqliteDialect } from './dialect.js';
 
 type Statement = Database.Statement<unknown[], Row>;
@@ -152,7 +152,7 @@ export class SqliteEngine implements Engine {
     const reader = new Database(file, { readonly: true });
     reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     reader.pragma('cache_size = -16000');
-    const timeout = options.statementTimeoutMs ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
+    const timeout = statementTimeoutMs(options.statementTimeoutMs);
     this.writer = new Connection(writer, timeout);
     this.reader = new Connection(reader, timeout);
   }
