@@ -256,6 +256,16 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
     }
   });
 
+  test('rate limits count across instances: spreading requests over them does not evade a limit', async () => {
+    // the default *:request rule: 5 a minute per client IP, whichever instance answers
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const node = nodes[i % 3] as Instance;
+      statuses.push((await call(node, 'POST', '/api/collections/users/request-password-reset', { email: `nobody${i}@example.com` })).status);
+    }
+    expect(statuses).toEqual([204, 204, 204, 204, 204, 429, 429]);
+  });
+
   test('every instance still answers and none logged an error', async () => {
     for (const n of nodes) {
       expect((await call(n, 'GET', '/api/health')).status).toBe(200);

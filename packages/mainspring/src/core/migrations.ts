@@ -5,6 +5,7 @@ import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
 import { PARAMS_TABLE } from './settings.js';
 
@@ -153,6 +154,19 @@ const MIGRATIONS: readonly Migration[] = [
     name: '0003_session_token_key',
     async up(tx, engine) {
       await tx.run(engine.dialect.addColumn(SESSIONS_TABLE, { name: 'key_fp', kind: 'text' }));
+    },
+  },
+  {
+    // rate-limit counters several instances share (used on PostgreSQL)
+    name: '0004_rate_limits',
+    async up(tx, engine) {
+      await tx.run(
+        engine.dialect.createTable(RATE_LIMITS_TABLE, [
+          { name: 'key', kind: 'text', primaryKey: true },
+          { name: 'hits', kind: 'number' },
+          { name: 'reset_at', kind: 'number' },
+        ]),
+      );
     },
   },
 ];

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { Errors } from '../core/errors.js';
+import type { RateLimiter } from '../core/rate-limits.js';
 import { isSuperuserAuth } from '../core/rules/request-info.js';
 import type { RateLimitRule } from '../core/settings.js';
 import { callerOf } from './context.js';
@@ -8,37 +9,8 @@ import { callerOf } from './context.js';
 /**
  * Per-client-IP request limits, PocketBase's rule format: a rule's label is
  * `collection:tag`, `*:tag` or a path prefix; the most specific matching rule
- * applies. Fixed windows in memory (per process on SQLite). Superusers are
- * never limited.
+ * applies; counters are core/rate-limits.ts's. Superusers are never limited.
  */
-
-interface Window {
-  count: number;
-  resetAt: number;
-}
-
-const MAX_KEYS = 200_000;
-
-export class RateLimiter {
-  private readonly windows = new Map<string, Window>();
-
-  /** Counts a hit; returns 0 when allowed, else the seconds until the window ends. */
-  hit(key: string, rule: RateLimitRule, now = Date.now()): number {
-    let w = this.windows.get(key);
-    if (!w || w.resetAt <= now) {
-      if (!w && this.windows.size >= MAX_KEYS) this.sweep(now);
-      w = { count: 0, resetAt: now + rule.duration * 1000 };
-      this.windows.set(key, w);
-    }
-    w.count++;
-    return w.count > rule.maxRequests ? Math.ceil((w.resetAt - now) / 1000) : 0;
-  }
-
-  private sweep(now: number): void {
-    for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
-    if (this.windows.size >= MAX_KEYS) this.windows.clear();
-  }
-}
 
 /** The client's IP: the socket's, or the configured proxy header's when one is trusted. */
 export function clientIp(app: App, request: FastifyRequest): string {
@@ -95,6 +67,6 @@ export async function enforceRateLimit(
   if (isSuperuserAuth(auth)) return;
   if (rule.audience === '@guest' && auth) return;
   if (rule.audience === '@auth' && !auth) return;
-  const retry = limiter.hit(`${rule.label}|${clientIp(app, request)}`, rule);
+  const retry = await limiter.hit(`${rule.label}|${clientIp(app, request)}`, rule);
   if (retry > 0) throw Errors.tooManyRequests(retry);
 }

@@ -2,10 +2,10 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
+import { MemoryRateLimiter, SharedRateLimiter } from '../core/rate-limits.js';
 import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
-import { RateLimiter } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
@@ -110,7 +110,8 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     });
   }
 
-  const limiter = new RateLimiter();
+  // one process on SQLite; on PostgreSQL the instances share their counters
+  const limiter = app.engine.dialect.name === 'postgres' ? new SharedRateLimiter(app.engine, app.logger) : new MemoryRateLimiter();
   healthRoutes(server);
   collectionRoutes(server, app);
   recordRoutes(server, app);

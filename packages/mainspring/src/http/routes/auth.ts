@@ -3,11 +3,12 @@ import type { App } from '../../core/app.js';
 import type { AuthMethod } from '../../core/auth/service.js';
 import type { Collection } from '../../core/collections/model.js';
 import { Errors } from '../../core/errors.js';
+import type { RateLimiter } from '../../core/rate-limits.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, parseFields, pickFields } from '../../core/records/output.js';
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
 import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
-import { clientIp, enforceRateLimit, type RateLimiter } from '../rate-limit.js';
+import { clientIp, enforceRateLimit } from '../rate-limit.js';
 
 type Params = { collection: string };
 

@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
 import { peekToken } from '../../core/auth/tokens.js';
 import { Errors } from '../../core/errors.js';
+import type { RateLimiter } from '../../core/rate-limits.js';
 import { publicRecord } from '../../core/records/output.js';
 import { bearerToken, bodyObject, callerOf } from '../context.js';
-import { clientIp, enforceRateLimit, type RateLimiter } from '../rate-limit.js';
+import { clientIp, enforceRateLimit } from '../rate-limit.js';
 
 /**
  * Mainspring's sessions, beside PocketBase's dialect:
