@@ -256,12 +256,31 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
     }
   });
 
+  test('schema changes made at the same moment on two instances both take effect', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const made = await call(a, 'POST', '/api/collections', { name: 'races', fields: [{ name: 'title', type: 'text' }] }, su);
+    expect(made.status).toBe(200);
+    await within(1000, async () => (await call(b, 'GET', '/api/collections/races', undefined, su)).status === 200);
+    // each instance changes one rule, building on the collection as it stands: neither change may undo the other
+    for (let round = 0; round < 5; round++) {
+      const results = await Promise.all([
+        call(a, 'PATCH', '/api/collections/races', { listRule: `title = "a${round}"` }, su),
+        call(b, 'PATCH', '/api/collections/races', { viewRule: `title = "b${round}"` }, su),
+      ]);
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      const now = (await call(c, 'GET', '/api/collections/races', undefined, su)).body;
+      expect([now.listRule, now.viewRule]).toEqual([`title = "a${round}"`, `title = "b${round}"`]);
+    }
+  });
+
   test('rate limits count across instances: spreading requests over them does not evade a limit', async () => {
     // the default *:request rule: 5 a minute per client IP, whichever instance answers
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
       const node = nodes[i % 3] as Instance;
-      statuses.push((await call(node, 'POST', '/api/collections/users/request-password-reset', { email: `nobody${i}@example.com` })).status);
+      statuses.push(
+        (await call(node, 'POST', '/api/collections/users/request-password-reset', { email: `nobody${i}@example.com` })).status,
+      );
     }
     expect(statuses).toEqual([204, 204, 204, 204, 204, 429, 429]);
   });

@@ -113,9 +113,21 @@ export class CollectionService {
     this.events.emit({ type: 'schema' });
   }
 
-  /** Runs schema changes one at a time in this process. */
+  /**
+   * Runs schema changes one at a time: in this process, and across instances
+   * sharing a database (a database-wide lock, then the schema read afresh, so
+   * a change builds on what another instance changed a moment before).
+   */
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn, fn);
+    const shared = this.engine.withLock?.bind(this.engine);
+    const guarded = shared
+      ? () =>
+          shared('mainspring:schema', async () => {
+            await this.load();
+            return fn();
+          })
+      : fn;
+    const run = this.lock.then(guarded, guarded);
     this.lock = run.catch(() => undefined);
     return run;
   }
