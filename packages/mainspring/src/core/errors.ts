@@ -79,5 +79,9 @@ export const Errors = {
     return err;
   },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
+  idempotencyMismatch: () =>
+    new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
+  idempotencyInProgress: () =>
+    new ApiError(409, 'idempotency_in_progress', 'A request with this Idempotency-Key is still running; retry shortly.'),
   internal: () => new ApiError(500, 'internal', 'Something went wrong while processing your request.'),
 } as const;

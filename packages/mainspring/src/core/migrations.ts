@@ -5,6 +5,7 @@ import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { IDEMPOTENCY_TABLE } from './idempotency.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
 import { PARAMS_TABLE } from './settings.js';
@@ -166,6 +167,25 @@ const MIGRATIONS: readonly Migration[] = [
           { name: 'hits', kind: 'number' },
           { name: 'reset_at', kind: 'number' },
         ]),
+      );
+    },
+  },
+  {
+    // Idempotency-Key: each key's request fingerprint and, once it ran, its answer
+    name: '0005_idempotency',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(IDEMPOTENCY_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'fingerprint', kind: 'text' },
+          { name: 'status', kind: 'number' },
+          { name: 'body', kind: 'text' },
+          { name: 'created', kind: 'number' },
+        ]),
+      );
+      await tx.run(
+        d.createIndex({ name: 'idx__ms_idempotency_created', table: IDEMPOTENCY_TABLE, unique: false, columns: [{ name: 'created' }] }),
       );
     },
   },

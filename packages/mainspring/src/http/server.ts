@@ -6,6 +6,7 @@ import { MemoryRateLimiter, SharedRateLimiter } from '../core/rate-limits.js';
 import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
+import { registerIdempotency } from './idempotency.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
@@ -120,5 +121,6 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   settingsRoutes(server, app);
   sessionRoutes(server, app, limiter);
   realtimeRoutes(server, app, options.realtime);
+  registerIdempotency(server, app);
   return server;
 }

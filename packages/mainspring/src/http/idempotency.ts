@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { App } from '../core/app.js';
+import { Errors } from '../core/errors.js';
+import { IdempotencyStore } from '../core/idempotency.js';
+import { callerOf } from './context.js';
+import { clientIp } from './rate-limit.js';
+
+/** The routes whose writes honour `Idempotency-Key`. */
+const ROUTES = new Set(['/api/collections/:collection/records', '/api/collections/:collection/records/:id', '/api/batch']);
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Printable ASCII, as the IETF draft and Stripe accept. */
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/**
+ * `Idempotency-Key` on record writes and batch (core/idempotency.ts): the
+ * first request with a key runs and its answer (any status below 500) is
+ * kept; a repeat gets that answer again with `Idempotent-Replayed: true`; the
+ * key with another request is a 422; a repeat while the first still runs
+ * waits for its answer (409 after 10 s). A 5xx gives the key up, so a retry runs.
+ */
+export function registerIdempotency(server: FastifyInstance, app: App): void {
+  const store = new IdempotencyStore(app.engine);
+  const claimed = new WeakMap<FastifyRequest, string>();
+
+  server.addHook('preHandler', async (request, reply) => {
+    const raw = request.headers['idempotency-key'];
+    if (raw === undefined || !WRITES.has(request.method) || !ROUTES.has(request.routeOptions.url ?? '')) return;
+    const key = Array.isArray(raw) ? raw[0] : raw;
+    if (typeof key !== 'string' || !KEY.test(key)) {
+      throw Errors.badRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.');
+    }
+    const auth = await callerOf(app, request);
+    const caller = auth ? `${auth.collection.id}/${auth.record.id}` : `guest/${clientIp(app, request)}`;
+    const id = IdempotencyStore.id(caller, `${request.method} ${request.url}`, key);
+    const claim = await store.claim(id, IdempotencyStore.fingerprint(request.method, request.url, request.body));
+    switch (claim.kind) {
+      case 'run':
+        claimed.set(request, id);
+        return;
+      case 'replay':
+        reply.header('idempotent-replayed', 'true');
+        if (claim.body === '') return reply.code(claim.status).send();
+        return reply.code(claim.status).type('application/json; charset=utf-8').send(claim.body);
+      case 'mismatch':
+        throw Errors.idempotencyMismatch();
+      case 'busy':
+        throw Errors.idempotencyInProgress();
+    }
+  });
+
+  server.addHook('onSend', async (request, reply, payload) => {
+    const id = claimed.get(request);
+    if (id === undefined) return payload;
+    claimed.delete(request);
+    if (reply.statusCode >= 500) await store.release(id);
+    else await store.complete(id, reply.statusCode, typeof payload === 'string' ? payload : '');
+    return payload;
+  });
+
+  // a request that ended without an answer (its client went away) gives its key up
+  server.addHook('onResponse', async (request) => {
+    const id = claimed.get(request);
+    if (id === undefined) return;
+    claimed.delete(request);
+    await store.release(id);
+  });
+}
