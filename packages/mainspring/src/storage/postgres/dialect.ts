@@ -1,4 +1,5 @@
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
+import { decodeStored } from '../values.js';
 
 /**
  * PostgreSQL's SQL. Text columns use the "C" collation, so text sorts and
@@ -170,15 +171,6 @@ function jsonText(value: unknown): string {
   return text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\0').replace(/(?<!\\)((?:\\\\)*)\\ud[89a-f][0-9a-f]{2}/gi, '$1\\ufffd');
 }
 
-function parseJson(raw: unknown): unknown {
-  if (typeof raw !== 'string') return raw ?? null;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
-
 /** PostgreSQL's SQL. A class, so the engine-neutral interface may grow without this file. */
 class PostgresDialect implements Dialect {
   readonly name = 'postgres' as const;
@@ -268,23 +260,7 @@ class PostgresDialect implements Dialect {
     }
   }
   decode(kind: ColumnKind, raw: unknown): unknown {
-    switch (kind) {
-      case 'text':
-      case 'date':
-        return raw == null ? '' : String(raw);
-      case 'number': {
-        const n = Number(raw);
-        return Number.isFinite(n) ? n : 0;
-      }
-      case 'bool':
-        return raw === true || raw === 1 || raw === 't';
-      case 'json':
-        return parseJson(raw);
-      case 'array': {
-        const v = parseJson(raw);
-        return Array.isArray(v) ? v : [];
-      }
-    }
+    return decodeStored(kind, raw, (v) => v === true || v === 1 || v === 't');
   }
 
   jsonEach(arraySql: string, alias: string): string {

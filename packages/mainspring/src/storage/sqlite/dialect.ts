@@ -1,4 +1,5 @@
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
+import { decodeStored } from '../values.js';
 
 const COLUMN_TYPES: Record<ColumnKind, string> = {
   text: "TEXT DEFAULT '' NOT NULL",
@@ -15,15 +16,6 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 const columnDDL = (c: ColumnSpec) =>
   c.primaryKey ? `${ident(c.name)} TEXT PRIMARY KEY NOT NULL` : `${ident(c.name)} ${COLUMN_TYPES[c.kind]}`;
-
-function parseJson(raw: unknown): unknown {
-  if (typeof raw !== 'string') return raw ?? null;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
 
 /** SQLite's SQL: TEXT dates, 0/1 booleans, JSON as text and `json_each`. */
 export const sqliteDialect: Dialect = {
@@ -76,25 +68,7 @@ export const sqliteDialect: Dialect = {
         return JSON.stringify(Array.isArray(value) ? value : []);
     }
   },
-  decode(kind, raw) {
-    switch (kind) {
-      case 'text':
-      case 'date':
-        return raw == null ? '' : String(raw);
-      case 'number': {
-        const n = Number(raw);
-        return Number.isFinite(n) ? n : 0;
-      }
-      case 'bool':
-        return raw === 1 || raw === true || raw === '1';
-      case 'json':
-        return parseJson(raw);
-      case 'array': {
-        const v = parseJson(raw);
-        return Array.isArray(v) ? v : [];
-      }
-    }
-  },
+  decode: (kind, raw) => decodeStored(kind, raw, (v) => v === 1 || v === true || v === '1'),
 
   jsonEach: (arraySql, alias) => `json_each(${arraySql}) ${alias}`,
   joinJsonEach: (arraySql, alias, left) => `${left ? 'LEFT JOIN' : 'JOIN'} json_each(${arraySql}) ${alias}`,
