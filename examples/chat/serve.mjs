@@ -15,9 +15,9 @@ const files = {
   '/pocketbase.es.mjs': [sdk, 'text/javascript; charset=utf-8'],
 };
 
-const port = Number(process.env.PORT ?? 5173);
-http
-  .createServer(async (req, res) => {
+/** Starts the page server on `port` (0: any free one); resolves with it once it listens. */
+export function servePage(port = 5173) {
+  const server = http.createServer(async (req, res) => {
     const file = files[new URL(req.url ?? '/', 'http://x').pathname];
     if (!file) {
       res.writeHead(404).end('not found');
@@ -25,5 +25,11 @@ http
     }
     res.writeHead(200, { 'content-type': file[1], 'x-content-type-options': 'nosniff' });
     res.end(await readFile(file[0]));
-  })
-  .listen(port, '127.0.0.1', () => console.log(`chat page on http://127.0.0.1:${port}/ (Mainspring expected on :8090)`));
+  });
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const server = await servePage(Number(process.env.PORT ?? 5173));
+  console.log(`chat page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8090)`);
+}
