@@ -897,6 +897,48 @@ describe('/api/settings', () => {
 
 // ------------------------------------------------------------ no SMTP
 
+describe('login alerts (authAlert)', () => {
+  const login = (address: string, agent: string, collection = 'users') =>
+    s.request('POST', `/api/collections/${collection}/auth-with-password`, {
+      body: { identity: address, password: PASSWORD },
+      headers: { 'user-agent': agent },
+    });
+
+  test('a sign-in from a new device mails its owner; the first sign-in and known devices do not', async () => {
+    const address = email('alerted');
+    await signUp('users', address);
+    expect((await login(address, 'PhoneApp/1.0')).status).toBe(200);
+    expect((await login(address, 'PhoneApp/1.0')).status).toBe(200);
+    await smtp.expectNone(address);
+
+    expect((await login(address, 'StrangeLaptop/9.9')).status).toBe(200);
+    const alert = await smtp.next(address, /New sign-in/);
+    expect(alert.html).toContain('StrangeLaptop/9.9');
+    expect(alert.html).toContain('127.0.0.1');
+    // known from now on
+    expect((await login(address, 'StrangeLaptop/9.9')).status).toBe(200);
+    await smtp.expectNone(address);
+  });
+
+  test('no alert when the collection turns authAlert off, nor for a failed sign-in', async () => {
+    const c = await authCollection('quiet', { authAlert: { enabled: false } });
+    const address = email('quiet');
+    await admin.collection(c.name).create({ email: address, password: PASSWORD, passwordConfirm: PASSWORD });
+    expect((await login(address, 'First/1', c.name)).status).toBe(200);
+    expect((await login(address, 'Second/2', c.name)).status).toBe(200);
+    const loud = email('loud');
+    await signUp('users', loud);
+    expect((await login(loud, 'First/1')).status).toBe(200);
+    const wrong = await s.request('POST', '/api/collections/users/auth-with-password', {
+      body: { identity: loud, password: 'not-the-password' },
+      headers: { 'user-agent': 'Burglar/0' },
+    });
+    expect(wrong.status).toBe(400);
+    await smtp.expectNone(address);
+    await smtp.expectNone(loud);
+  });
+});
+
 describe('without SMTP, mails are .eml files', () => {
   test('a verification mail lands in <dataDir>/mails with its link, and the link works', async () => {
     const local = await startServer();

@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
 import { PostgresEngine } from '../storage/postgres/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
+import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
@@ -52,6 +53,7 @@ export class App {
   readonly auth: AuthService;
   readonly recovery: RecoveryService;
   readonly otp: OtpService;
+  readonly alerts: AuthAlerts;
   readonly sessions: SessionService;
 
   private constructor(
@@ -77,6 +79,7 @@ export class App {
     this.auth = new AuthService(deps);
     this.recovery = new RecoveryService(deps, this.auth);
     this.otp = new OtpService(deps, this.auth);
+    this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
   }
 

@@ -1,4 +1,5 @@
 import type { Engine, Executor } from '../storage/engine.js';
+import { AUTH_ORIGINS_TABLE } from './auth/alerts.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
 import { OTPS_TABLE } from './auth/otp.js';
 import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
@@ -186,6 +187,30 @@ const MIGRATIONS: readonly Migration[] = [
       );
       await tx.run(
         d.createIndex({ name: 'idx__ms_idempotency_created', table: IDEMPOTENCY_TABLE, unique: false, columns: [{ name: 'created' }] }),
+      );
+    },
+  },
+  {
+    // login alerts: where each auth record has signed in from
+    name: '0006_auth_origins',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(AUTH_ORIGINS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'collection_ref', kind: 'text' },
+          { name: 'record_ref', kind: 'text' },
+          { name: 'fingerprint', kind: 'text' },
+          { name: 'updated', kind: 'number' },
+        ]),
+      );
+      await tx.run(
+        d.createIndex({
+          name: 'idx__ms_auth_origins_record',
+          table: AUTH_ORIGINS_TABLE,
+          unique: false,
+          columns: [{ name: 'collection_ref' }, { name: 'record_ref' }],
+        }),
       );
     },
   },

@@ -20,6 +20,16 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
   const query = queryOf(request);
   await app.auth.secondFactor(c, record, method, body.mfaId ?? query.mfaId);
+  if (method !== 'refresh') {
+    // a new device gets its owner a login alert; after the answer, never failing it
+    const ip = clientIp(app, request);
+    const agent = String(request.headers['user-agent'] ?? '');
+    setImmediate(() => {
+      app.alerts
+        .signedIn(c, record, ip, agent)
+        .catch((err) => app.logger.error({ err: { message: (err as Error).message } }, 'login alert failed'));
+    });
+  }
   const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query, headers: {}, body: {} };
   const expand = query.expand ? parseExpand(query.expand) : null;
   const fields = query.fields ? parseFields(query.fields) : null;
