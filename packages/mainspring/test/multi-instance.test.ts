@@ -285,6 +285,24 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
     expect(statuses).toEqual([204, 204, 204, 204, 204, 429, 429]);
   });
 
+  test('wrong passwords spread over the instances lock the identity on all of them', async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const password = 'spread-password-1';
+    const made = await call(a, 'POST', '/api/collections/users/records', {
+      email: 'spread@example.com',
+      password,
+      passwordConfirm: password,
+    });
+    expect(made.status).toBe(200);
+    const attempt = (node: Instance, pw: string) =>
+      call(node, 'POST', '/api/collections/users/auth-with-password', { identity: 'spread@example.com', password: pw });
+    // the default lockout: 5 failures from one client; here each instance sees fewer than 5
+    const statuses = [];
+    for (const node of [a, b, c, a, b]) statuses.push((await attempt(node, 'wrong-guess')).status);
+    expect(statuses).toEqual([400, 400, 400, 400, 429]);
+    expect((await attempt(c, password)).status).toBe(429);
+  });
+
   test('every instance still answers and none logged an error', async () => {
     for (const n of nodes) {
       expect((await call(n, 'GET', '/api/health')).status).toBe(200);

@@ -1,5 +1,6 @@
 import type { Engine, Executor } from '../storage/engine.js';
 import { AUTH_ORIGINS_TABLE } from './auth/alerts.js';
+import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
 import { OTPS_TABLE } from './auth/otp.js';
 import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
@@ -211,6 +212,21 @@ const MIGRATIONS: readonly Migration[] = [
           unique: false,
           columns: [{ name: 'collection_ref' }, { name: 'record_ref' }],
         }),
+      );
+    },
+  },
+  {
+    // failed sign-ins that instances sharing a database count together (PostgreSQL)
+    name: '0007_login_failures',
+    async up(tx, engine) {
+      await tx.run(
+        engine.dialect.createTable(LOGIN_FAILURES_TABLE, [
+          { name: 'key', kind: 'text', primaryKey: true },
+          { name: 'failures', kind: 'number' },
+          { name: 'locks', kind: 'number' },
+          { name: 'locked_until', kind: 'number' },
+          { name: 'touched', kind: 'number' },
+        ]),
       );
     },
   },

@@ -1,3 +1,5 @@
+import type { Engine } from '../../storage/engine.js';
+
 /**
  * Failed sign-ins per identity: after `maxFailures` in a row, the identity is
  * locked for `lockSeconds`, doubling with each further lock up to
@@ -8,6 +10,11 @@ export interface LockoutPolicy {
   maxFailures: number;
   lockSeconds: number;
   maxLockSeconds: number;
+}
+
+/** How long the lock after `earlierLocks` earlier ones lasts, in seconds: doubling, up to the policy's ceiling. */
+export function lockDuration(p: LockoutPolicy, earlierLocks: number): number {
+  return Math.min(p.lockSeconds * 2 ** earlierLocks, p.maxLockSeconds);
 }
 
 interface Entry {
@@ -64,7 +71,7 @@ export class LoginGuard {
     e.touched = now;
     e.failures++;
     if (e.failures < p.maxFailures) return 0;
-    const seconds = Math.min(p.lockSeconds * 2 ** e.locks, p.maxLockSeconds);
+    const seconds = lockDuration(p, e.locks);
     e.locks++;
     e.failures = 0;
     e.lockedUntil = now + seconds * 1000;
@@ -90,5 +97,88 @@ export class LoginGuard {
   private sweep(now: number): void {
     for (const [k, e] of this.entries) if (e.lockedUntil < now && now - e.touched > IDLE_MS / 24) this.entries.delete(k);
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+  }
+}
+
+/** The table of failed sign-ins that instances sharing a database count together. */
+export const LOGIN_FAILURES_TABLE = '_ms_login_failures';
+
+/**
+ * Failed sign-ins counted in the database, so that an attacker spreading
+ * guesses over several instances meets the same lock (PostgreSQL). It keeps
+ * what {@link LoginGuard} keeps per key, but for attempts in flight, which
+ * each process still counts for itself.
+ */
+export class SharedLoginFailures {
+  private failures = 0;
+
+  constructor(private readonly engine: Engine) {}
+
+  private get t(): string {
+    return this.engine.dialect.ident(LOGIN_FAILURES_TABLE);
+  }
+
+  /** Seconds until every one of `keys` may try again; 0 when all may now. */
+  async lockedFor(keys: readonly string[], now = Date.now()): Promise<number> {
+    const rows = await this.engine.all<{ locked_until: number | string }>(
+      `SELECT locked_until FROM ${this.t} WHERE ${this.engine.dialect.ident('key')} IN (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
+      keys,
+    );
+    const until = Math.max(0, ...rows.map((r) => Number(r.locked_until)));
+    return until > now ? Math.ceil((until - now) / 1000) : 0;
+  }
+
+  /** Records a failure; resolves to the seconds of the lock it starts, or 0. */
+  async failure(key: string, p: LockoutPolicy, now = Date.now()): Promise<number> {
+    const k = this.engine.dialect.ident('key');
+    // guesses at many identities leave many rows: those idle a day and unlocked go
+    if (++this.failures % 1000 === 0) {
+      await this.engine.run(`DELETE FROM ${this.t} WHERE touched < $1 AND locked_until < $2`, [now - IDLE_MS, now]);
+    }
+    return this.engine.transaction(async (tx) => {
+      const row = await tx.get<{ failures: number | string; locks: number | string }>(
+        `SELECT failures, locks FROM ${this.t} WHERE ${k} = $1`,
+        [key],
+      );
+      let failures = Number(row?.failures ?? 0) + 1;
+      let locks = Number(row?.locks ?? 0);
+      let lockedUntil = 0;
+      let seconds = 0;
+      if (failures >= p.maxFailures) {
+        seconds = lockDuration(p, locks);
+        locks++;
+        failures = 0;
+        lockedUntil = now + seconds * 1000;
+      }
+      if (row) {
+        await tx.run(`UPDATE ${this.t} SET failures = $1, locks = $2, locked_until = $3, touched = $4 WHERE ${k} = $5`, [
+          failures,
+          locks,
+          lockedUntil,
+          now,
+          key,
+        ]);
+      } else {
+        await tx.run(`INSERT INTO ${this.t} (${k}, failures, locks, locked_until, touched) VALUES ($1, $2, $3, $4, $5)`, [
+          key,
+          failures,
+          locks,
+          lockedUntil,
+          now,
+        ]);
+      }
+      return seconds;
+    });
+  }
+
+  /** Clears `key` after a successful sign-in. */
+  async success(key: string): Promise<void> {
+    await this.engine.run(`DELETE FROM ${this.t} WHERE ${this.engine.dialect.ident('key')} = $1`, [key]);
+  }
+
+  /** Clears every key that starts with `prefix`. */
+  async forget(prefix: string): Promise<void> {
+    const k = this.engine.dialect.ident('key');
+    await this.engine.run(`DELETE FROM ${this.t} WHERE substr(${k}, 1, $1) = $2`, [prefix.length, prefix]);
   }
 }

@@ -113,7 +113,7 @@ export class RecoveryService {
       // a new password means a new tokenKey (every session ends); the mail proved the address
       await this.d.records.systemUpdate(c, record.id, { password: hash, tokenKey: newTokenKey(), verified: true }, tx);
     });
-    this.auth.clearLocks(c, String(record.email));
+    await this.auth.clearLocks(c, String(record.email));
   }
 
   // ---------------------------------------------------------- email change

@@ -11,7 +11,7 @@ import { decodeRow, RECORD_ALIAS, selectList } from '../records/rows.js';
 import { newTokenKey, type RecordService } from '../records/service.js';
 import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import type { SettingsService } from '../settings.js';
-import { LoginGuard } from './lockout.js';
+import { type LockoutPolicy, LoginGuard, SharedLoginFailures } from './lockout.js';
 import { verifyPassword } from './passwords.js';
 import { claimsFor, issueToken, tokenValid } from './token-kinds.js';
 import { peekToken } from './tokens.js';
@@ -60,17 +60,17 @@ export class AuthService {
   /** Failed sign-ins per identity and client IP, and per identity from anywhere. */
   private readonly perClient: LoginGuard;
   private readonly perIdentity: LoginGuard;
+  /** The same counts in the database, where several instances share one (PostgreSQL). */
+  private readonly shared: SharedLoginFailures | undefined;
   private readonly cache = new Map<string, { auth: AuthState; until: number }>();
   private readonly tokensByRecord = new Map<string, Set<string>>();
   /** Bumped on every forget, so a lookup that raced a change is not cached. */
   private generation = 0;
 
   constructor(private readonly d: AuthDeps) {
-    this.perClient = new LoginGuard(() => d.settings.get().loginProtection);
-    this.perIdentity = new LoginGuard(() => {
-      const p = d.settings.get().loginProtection;
-      return { ...p, maxFailures: p.maxFailuresPerIdentity };
-    });
+    this.perClient = new LoginGuard(() => this.clientPolicy());
+    this.perIdentity = new LoginGuard(() => this.identityPolicy());
+    this.shared = d.engine.dialect.name === 'postgres' ? new SharedLoginFailures(d.engine) : undefined;
     d.events.on((event) => {
       if (event.type === 'schema') this.forgetAll();
       else if (event.type === 'sessions') this.forget(`${event.collectionId}/${event.recordId}`);
@@ -192,16 +192,38 @@ export class AuthService {
     this.perIdentity.end(key);
   }
 
+  private clientPolicy(): LockoutPolicy {
+    return this.d.settings.get().loginProtection;
+  }
+
+  private identityPolicy(): LockoutPolicy {
+    const p = this.d.settings.get().loginProtection;
+    return { ...p, maxFailures: p.maxFailuresPerIdentity };
+  }
+
   /** Counts a failed sign-in; the seconds of a lock it starts, or 0. */
-  private failed(key: string, ip: string): number {
-    return Math.max(this.perClient.failure(key + ip), this.perIdentity.failure(key));
+  private async failed(key: string, ip: string): Promise<number> {
+    const here = Math.max(this.perClient.failure(key + ip), this.perIdentity.failure(key));
+    if (!this.shared) return here;
+    const client = await this.shared.failure(key + ip, this.clientPolicy());
+    const identity = await this.shared.failure(key, this.identityPolicy());
+    return Math.max(here, client, identity);
+  }
+
+  private async succeeded(key: string, ip: string): Promise<void> {
+    this.perClient.success(key + ip);
+    this.perIdentity.success(key);
+    await this.shared?.success(key + ip);
+    await this.shared?.success(key);
   }
 
   /** Ends every lock on an identity: its owner proved it through a mailed link. */
-  clearLocks(c: Collection, identity: string): void {
+  async clearLocks(c: Collection, identity: string): Promise<void> {
     const key = this.identityKey(c, identity);
     this.perIdentity.success(key);
     this.perClient.forget(key);
+    await this.shared?.success(key);
+    await this.shared?.forget(key);
   }
 
   /**
@@ -237,16 +259,18 @@ export class AuthService {
     const retry = this.beginAttempt(key, ip);
     if (retry > 0) throw rateLimited(retry);
     try {
+      // locks another instance set
+      const elsewhere = this.shared ? await this.shared.lockedFor([key + ip, key]) : 0;
+      if (elsewhere > 0) throw rateLimited(elsewhere);
       const record = await this.findByIdentity(c, fields, identity as string);
       const cost = c.fields.find((f) => f.type === 'password')?.cost;
       const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal, cost);
       if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
-        const locked = this.failed(key, ip);
+        const locked = await this.failed(key, ip);
         if (locked > 0) throw rateLimited(locked);
         throw Errors.authFailed();
       }
-      this.perClient.success(key + ip);
-      this.perIdentity.success(key);
+      await this.succeeded(key, ip);
       return record;
     } finally {
       this.endAttempt(key, ip);
