@@ -607,7 +607,8 @@ describe('manageRule', () => {
 });
 
 describe('manageRule: what PocketBase does besides', () => {
-  test("an email change by a manager ends the record's earlier tokens (PocketBase renews tokenKey on any email change)", async () => {
+  /** A manager and a worker in `staff` (made by the manageRule suite above). */
+  async function bossAndWorker() {
     const bossAddress = email('boss');
     const workerAddress = email('worker');
     await admin.collection('staff').create({ email: bossAddress, password: PASSWORD, passwordConfirm: PASSWORD, role: 'manager' });
@@ -617,6 +618,11 @@ describe('manageRule: what PocketBase does besides', () => {
       passwordConfirm: PASSWORD,
       role: 'worker',
     });
+    return { bossAddress, workerAddress, worker };
+  }
+
+  test("an email change by a manager ends the record's earlier tokens (PocketBase renews tokenKey on any email change)", async () => {
+    const { bossAddress, workerAddress, worker } = await bossAndWorker();
     const bossPb = await signIn('staff', bossAddress);
     const workerToken = (await signIn('staff', workerAddress)).authStore.token;
     await bossPb.collection('staff').update(worker.id, { email: email('moved') });
@@ -624,15 +630,7 @@ describe('manageRule: what PocketBase does besides', () => {
   });
 
   test('a manager sees the email of the records it manages (PocketBase ignores emailVisibility for managers)', async () => {
-    const bossAddress = email('boss');
-    const workerAddress = email('worker');
-    await admin.collection('staff').create({ email: bossAddress, password: PASSWORD, passwordConfirm: PASSWORD, role: 'manager' });
-    const worker = await admin.collection('staff').create({
-      email: workerAddress,
-      password: PASSWORD,
-      passwordConfirm: PASSWORD,
-      role: 'worker',
-    });
+    const { bossAddress, workerAddress, worker } = await bossAndWorker();
     const bossPb = await signIn('staff', bossAddress);
     expect((await bossPb.collection('staff').getOne(worker.id)).email).toBe(workerAddress);
     // as the owner always does
