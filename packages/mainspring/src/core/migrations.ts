@@ -7,6 +7,7 @@ import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { CRON_RUNS_TABLE } from './crons.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
@@ -228,6 +229,32 @@ const MIGRATIONS: readonly Migration[] = [
           { name: 'touched', kind: 'number' },
         ]),
       );
+    },
+  },
+  {
+    // cron jobs: one claim per (job, tick), so instances sharing a database run each tick once
+    name: '0008_cron_runs',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(CRON_RUNS_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'job', kind: 'text' },
+          { name: 'tick', kind: 'number' },
+          { name: 'instance', kind: 'text' },
+          { name: 'alive', kind: 'number' },
+          { name: 'finished', kind: 'number' },
+        ]),
+      );
+      await tx.run(
+        d.createIndex({
+          name: 'idx__ms_cron_runs_job',
+          table: CRON_RUNS_TABLE,
+          unique: false,
+          columns: [{ name: 'job' }, { name: 'finished' }],
+        }),
+      );
+      await tx.run(d.createIndex({ name: 'idx__ms_cron_runs_tick', table: CRON_RUNS_TABLE, unique: false, columns: [{ name: 'tick' }] }));
     },
   },
 ];
