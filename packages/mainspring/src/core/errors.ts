@@ -61,6 +61,7 @@ export const Errors = {
   notFound: (message = "The requested resource wasn't found.") => new ApiError(404, 'not_found', message),
   collectionNotFound: () => new ApiError(404, 'collection_not_found', 'Missing collection context.'),
   routeNotFound: () => new ApiError(404, 'route_not_found', "The requested resource wasn't found."),
+  cronNotFound: () => new ApiError(404, 'cron_not_found', 'Missing or invalid cron job.'),
   methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'Method not allowed.'),
   createFailed: (data: ErrorData = {}) => new ApiError(400, 'create_failed', 'Failed to create record.', data),
   updateFailed: (data: ErrorData = {}) => new ApiError(400, 'update_failed', 'Failed to update record.', data),
