@@ -227,7 +227,7 @@ describe('scheduling', () => {
       ['manual'],
     );
     expect(rows.length).toBe(1);
-    expect(Number(rows[0].finished)).toBeGreaterThan(0);
+    expect(Number(rows[0]?.finished)).toBeGreaterThan(0);
   });
 
   test('a run recorded as in progress elsewhere, with a live heartbeat, makes this tick skip; a dead one does not', async () => {
@@ -282,7 +282,8 @@ describe('scheduling', () => {
 
 describe.skipIf(!TEST_POSTGRES_URL)('several instances on one PostgreSQL database', () => {
   test('two services over two pools run an every-second job exactly once per tick', async () => {
-    const engines = [await PostgresEngine.open(db.url), await PostgresEngine.open(db.url)];
+    const first = await PostgresEngine.open(db.url);
+    const engines = [first, await PostgresEngine.open(db.url)];
     try {
       const runs: { instance: number; second: number }[] = [];
       const services = engines.map((engine, instance) => {
@@ -299,8 +300,8 @@ describe.skipIf(!TEST_POSTGRES_URL)('several instances on one PostgreSQL databas
       expect(runs.length).toBeGreaterThanOrEqual(3);
       expect(runs.length).toBeLessThanOrEqual(5);
       // and each run is one claim of its own tick
-      const claims = await engines[0].all<{ tick: number }>(
-        `SELECT tick FROM ${engines[0].dialect.ident(CRON_RUNS_TABLE)} WHERE job = $1 ORDER BY tick`,
+      const claims = await first.all<{ tick: number }>(
+        `SELECT tick FROM ${first.dialect.ident(CRON_RUNS_TABLE)} WHERE job = $1 ORDER BY tick`,
         ['shared'],
       );
       expect(claims.length).toBe(runs.length);
