@@ -4,4 +4,19 @@
  */
 export { App, type AppOptions } from './core/app.js';
 export { ApiError, Errors } from './core/errors.js';
+export type { HooksModule, Mainspring } from './core/hooks/api.js';
+export type {
+  BootstrapEvent,
+  RecordAfterEvent,
+  RecordAuthRequestEvent,
+  RecordAuthWithPasswordRequestEvent,
+  RecordDeleteRequestEvent,
+  RecordEvent,
+  RecordsListRequestEvent,
+  RecordViewRequestEvent,
+  RecordWriteRequestEvent,
+  ServeEvent,
+} from './core/hooks/events.js';
+export type { RouteEvent, RouteHandler } from './core/hooks/registry.js';
+export type { FindOptions, RecordOut, TxRecords } from './core/hooks/transaction.js';
 export { buildServer, type ServerOptions } from './http/server.js';

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -217,6 +217,47 @@ describe('mainspring CLI', () => {
     } finally {
       again.kill('SIGTERM');
       await exited(again);
+    }
+  });
+
+  test('broken hooks: serve says where, waits for the fix, then serves the fixed hooks', async () => {
+    const project = join(dir, 'hooked');
+    const hooks = join(project, 'ms_hooks');
+    mkdirSync(hooks, { recursive: true });
+    writeFileSync(join(hooks, 'ping.ts'), 'export default (ms: unknown) => {\n  const x = ;\n};\n');
+    const port = await freePort();
+    const dataDir = join(project, 'ms_data');
+    const child = spawn(process.execPath, [BIN, 'serve', `--http=127.0.0.1:${port}`, `--dir=${dataDir}`], {
+      env: await envFor([`--dir=${dataDir}`]),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let err = '';
+      child.stderr?.on('data', (d) => {
+        err += d;
+      });
+      const deadline = Date.now() + 10_000;
+      while (!err.includes('it will try again') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(err).toContain('ping.ts:2:12');
+      expect(err).toContain('const x = ;');
+      // still running, not serving
+      expect(child.exitCode).toBe(null);
+      writeFileSync(
+        join(hooks, 'ping.ts'),
+        "export default (ms: any) => {\n  ms.routerAdd('GET', '/api/ping', () => ({ pong: true }));\n};\n",
+      );
+      let body: unknown = null;
+      while (body === null && Date.now() < deadline + 10_000) {
+        try {
+          body = await (await fetch(`http://127.0.0.1:${port}/api/ping`)).json();
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      expect(body).toEqual({ pong: true });
+    } finally {
+      child.kill('SIGKILL');
+      await exited(child);
     }
   });
 

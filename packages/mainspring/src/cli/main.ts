@@ -10,7 +10,9 @@ import { superuserCommand } from './superuser.js';
 const USAGE = `Usage: mainspring <command> [options]
 
 Commands:
-  serve [--http=HOST:PORT] [--dir=PATH]     serve the API (default 127.0.0.1:8090, ./ms_data)
+  serve [--http=HOST:PORT] [--dir=PATH] [--hooksDir=PATH]
+                                            serve the API (default 127.0.0.1:8090, ./ms_data,
+                                            hooks from ms_hooks/ beside the data directory)
   superuser upsert EMAIL PASSWORD [--dir]   create or update a superuser
   superuser create EMAIL PASSWORD [--dir]   create a superuser
   superuser update EMAIL PASSWORD [--dir]   change a superuser's password
@@ -47,13 +49,19 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values, positionals } = parse(rest, { ...DIR_OPTION, http: { type: 'string' }, origins: { type: 'string' } });
+      const { values, positionals } = parse(rest, {
+        ...DIR_OPTION,
+        http: { type: 'string' },
+        origins: { type: 'string' },
+        hooksDir: { type: 'string' },
+      });
       if (positionals.length > 0) throw new CliError(`serve takes no arguments, got "${positionals[0]}"`, 2);
       await serve({
         http: values.http as string | undefined,
         dir: dataDirOf(values as { dir?: string }),
         db: databaseOf(values as { db?: string }),
         origins: values.origins as string | undefined,
+        hooksDir: values.hooksDir as string | undefined,
       });
       return;
     }

@@ -1,5 +1,8 @@
+import { watch } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import pino from 'pino';
-import { App } from '../core/app.js';
+import { App, type AppOptions } from '../core/app.js';
+import { HooksLoadError } from '../core/hooks/loader.js';
 import { buildServer } from '../http/server.js';
 import { CliError } from './errors.js';
 
@@ -13,12 +16,54 @@ export function parseHttpAddress(raw: string | undefined): { host: string; port:
   return { host, port };
 }
 
+/** The hooks folder: --hooksDir, else MS_HOOKS_DIR, else `ms_hooks` beside the data directory (PocketBase's `pb_hooks`). */
+export function hooksDirOf(option: string | undefined, dataDir: string): string {
+  return option ?? process.env.MS_HOOKS_DIR ?? join(dirname(resolve(dataDir)), 'ms_hooks');
+}
+
+/**
+ * Opens the app; when its hooks do not build or load, says why and waits for
+ * a change in the hooks folder to try again, instead of exiting (which a
+ * supervisor would turn into a crash loop).
+ */
+async function openWaitingForHooks(options: AppOptions & { hooksDir: string }): Promise<App> {
+  for (;;) {
+    try {
+      return await App.open(options);
+    } catch (err) {
+      if (!(err instanceof HooksLoadError)) throw err;
+      console.error(`error: ${err.message}
+
+Mainspring is not serving. Fix the file and save it; it will try again.`);
+      await new Promise<void>((done) => {
+        const watcher = watch(options.hooksDir, { recursive: true }, () => {
+          watcher.close();
+          // editors write a file in several steps; let them finish
+          setTimeout(done, 200);
+        });
+      });
+    }
+  }
+}
+
 /** `mainspring serve`: opens the app, listens, and drains on SIGINT/SIGTERM. */
-export async function serve(options: { http: string | undefined; dir: string; db?: string; origins: string | undefined }): Promise<void> {
+export async function serve(options: {
+  http: string | undefined;
+  dir: string;
+  db?: string;
+  origins: string | undefined;
+  hooksDir?: string;
+}): Promise<void> {
   const { host, port } = parseHttpAddress(options.http);
   const logger = pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
   // a database that is not up yet (containers starting together) is waited for, with a message on each try
-  const app = await App.open({ dataDir: options.dir, databaseUrl: options.db ?? '', connectTimeoutMs: Number.POSITIVE_INFINITY, logger });
+  const app = await openWaitingForHooks({
+    dataDir: options.dir,
+    databaseUrl: options.db ?? '',
+    connectTimeoutMs: Number.POSITIVE_INFINITY,
+    logger,
+    hooksDir: hooksDirOf(options.hooksDir, options.dir),
+  });
   const origins = (options.origins ?? process.env.MS_CORS_ORIGINS)
     ?.split(',')
     .map((s) => s.trim())
@@ -38,6 +83,7 @@ export async function serve(options: { http: string | undefined; dir: string; db
   const shown = host.includes(':') ? `[${host}]` : host;
   const where = app.engine.dialect.name === 'postgres' ? `PostgreSQL, files in ${app.dataDir}` : `data in ${app.dataDir}`;
   console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where})`);
+  app.crons.start();
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -10,7 +10,12 @@ import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
 import { CollectionService } from './collections/service.js';
+import { CronService } from './crons.js';
 import { EventBus } from './events.js';
+import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
+import { loadHooks } from './hooks/loader.js';
+import { Hooks } from './hooks/registry.js';
+import { TxRecords } from './hooks/transaction.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordService } from './records/service.js';
@@ -28,6 +33,13 @@ export interface AppOptions {
   /** How long to keep trying to reach PostgreSQL at start-up, in ms (default 0: fail at once). */
   connectTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * A folder of TypeScript hooks (`ms_hooks/`) to load; a failure is a
+   * {@link HooksLoadError}. Default: none.
+   */
+  hooksDir?: string;
+  /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
+  hooks?: HooksModule[];
 }
 
 /** True for a URL that names a PostgreSQL database. */
@@ -55,6 +67,10 @@ export class App {
   readonly otp: OtpService;
   readonly alerts: AuthAlerts;
   readonly sessions: SessionService;
+  readonly hooks: Hooks;
+  readonly crons: CronService;
+  /** What hooks receive; also usable by code that embeds the app. */
+  readonly api: Mainspring;
 
   private constructor(
     readonly dataDir: string,
@@ -64,7 +80,9 @@ export class App {
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
-    this.records = new RecordService(engine, this.collections.registry, this.events);
+    this.hooks = new Hooks(logger);
+    this.crons = new CronService(engine, logger);
+    this.records = new RecordService(engine, this.collections.registry, this.events, this.hooks);
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     const deps = {
       engine,
@@ -81,6 +99,13 @@ export class App {
     this.otp = new OtpService(deps, this.auth);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
+    this.api = createHooksApi({
+      hooks: this.hooks,
+      logger,
+      records: new TxRecords(this.records, undefined),
+      transaction: (fn) => this.engine.transaction((tx) => fn(new TxRecords(this.records, tx))),
+      crons: this.crons,
+    });
   }
 
   /** Opens (and on first use creates) the app in `dataDir`, applying pending migrations. */
@@ -114,6 +139,9 @@ export class App {
           else if (event.type === 'settings') await app.settings.load();
         });
       }
+      if (options.hooksDir) await loadHooks(options.hooksDir, join(dataDir, '.hooks'), app.api);
+      for (const module of options.hooks ?? []) await module(app.api);
+      await app.hooks.bootstrap.trigger({}, () => {});
       return app;
     } catch (err) {
       await engine.close();
@@ -123,6 +151,7 @@ export class App {
 
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    await this.crons.stop();
     await this.events.disconnect();
     await this.engine.close();
   }

@@ -5,14 +5,14 @@ import { IdempotencyStore } from '../core/idempotency.js';
 import { callerOf } from './context.js';
 import { clientIp } from './rate-limit.js';
 
-/** The routes whose writes honour `Idempotency-Key`. */
-const ROUTES = new Set(['/api/collections/:collection/records', '/api/collections/:collection/records/:id', '/api/batch']);
+/** The built-in routes whose writes honour `Idempotency-Key`; the hooks' own routes do too. */
+const BUILT_IN = ['/api/collections/:collection/records', '/api/collections/:collection/records/:id', '/api/batch'];
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Printable ASCII, as the IETF draft and Stripe accept. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
- * `Idempotency-Key` on record writes and batch (core/idempotency.ts): the
+ * `Idempotency-Key` on record writes, batch and custom routes (core/idempotency.ts): the
  * first request with a key runs and its answer (any status below 500) is
  * kept; a repeat gets that answer again with `Idempotent-Replayed: true`; the
  * key with another request is a 422; a repeat while the first still runs
@@ -20,11 +20,12 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  */
 export function registerIdempotency(server: FastifyInstance, app: App): void {
   const store = new IdempotencyStore(app.engine);
+  const routes = new Set([...BUILT_IN, ...app.hooks.routes.map((r) => r.path)]);
   const claimed = new WeakMap<FastifyRequest, string>();
 
   server.addHook('preHandler', async (request, reply) => {
     const raw = request.headers['idempotency-key'];
-    if (raw === undefined || !WRITES.has(request.method) || !ROUTES.has(request.routeOptions.url ?? '')) return;
+    if (raw === undefined || !WRITES.has(request.method) || !routes.has(request.routeOptions.url ?? '')) return;
     const key = Array.isArray(raw) ? raw[0] : raw;
     if (typeof key !== 'string' || !KEY.test(key)) {
       throw Errors.badRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.');

@@ -10,6 +10,8 @@ import { registerIdempotency } from './idempotency.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
+import { cronRoutes } from './routes/crons.js';
+import { customRoutes } from './routes/custom.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
@@ -121,6 +123,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   settingsRoutes(server, app);
   sessionRoutes(server, app, limiter);
   realtimeRoutes(server, app, options.realtime);
+  cronRoutes(server, app.crons, app);
+  customRoutes(server, app, limiter);
   registerIdempotency(server, app);
+  await app.hooks.serve.trigger({ server }, () => {});
   return server;
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import pino from 'pino';
-import { App } from '../../src/core/app.js';
+import pino, { type Logger } from 'pino';
+import { App, type AppOptions } from '../../src/core/app.js';
 import { buildServer, type ServerOptions } from '../../src/http/server.js';
 
 /** The PostgreSQL server the suite runs against, when set; else SQLite. */
@@ -60,20 +60,40 @@ export interface TestServerOptions extends ServerOptions {
    * every test client shares 127.0.0.1, and most suites sign in many times.
    */
   protections?: boolean;
+  /** Hooks to load, as functions or from a folder. */
+  hooks?: AppOptions['hooks'];
+  hooksDir?: string;
+  /** Where the app logs (default: nowhere, or MS_TEST_LOG's level on stdout). */
+  logger?: Logger;
+  /** The data directory to use (default: a new temporary one, removed on close). */
+  dir?: string;
 }
 
 /** Starts a server in a new temporary data directory. */
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'ms-test-'));
+  const { hooks, hooksDir, dir: givenDir, logger, protections: _, ...serverOptions } = options;
+  const dir = givenDir ?? mkdtempSync(join(tmpdir(), 'ms-test-'));
   const db = await freshDatabase();
-  const app = await App.open({ dataDir: dir, databaseUrl: db.url, logger: pino({ level: process.env.MS_TEST_LOG ?? 'silent' }) });
+  let app: App;
+  try {
+    app = await App.open({
+      dataDir: dir,
+      databaseUrl: db.url,
+      logger: logger ?? pino({ level: process.env.MS_TEST_LOG ?? 'silent' }),
+      hooks,
+      hooksDir,
+    });
+  } catch (err) {
+    await db.drop();
+    throw err;
+  }
   if (!options.protections) {
     await app.settings.update({
       rateLimits: { enabled: false },
       loginProtection: { maxFailures: 1000, maxFailuresPerIdentity: 1_000_000 },
     });
   }
-  const server = await buildServer(app, { accessLog: false, ...options });
+  const server = await buildServer(app, { accessLog: false, ...serverOptions });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

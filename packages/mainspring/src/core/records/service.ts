@@ -8,8 +8,13 @@ import type { CollectionRegistry } from '../collections/registry.js';
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
+import type { RecordEvent as RecordHookEvent } from '../hooks/events.js';
+import type { Hook } from '../hooks/hook.js';
+import { withParams } from '../hooks/params.js';
+import type { Hooks } from '../hooks/registry.js';
+import { type FindOptions, TxRecords } from '../hooks/transaction.js';
 import { newRecordId, randomString } from '../ids.js';
-import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS } from '../rules/request-info.js';
+import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS, SYSTEM_REQUEST } from '../rules/request-info.js';
 import { RecordResolver } from '../rules/resolver.js';
 import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
@@ -20,6 +25,8 @@ import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
 /** PocketBase's paging: 30 per page by default, at most 1000. */
 export const DEFAULT_PER_PAGE = 30;
 export const MAX_PER_PAGE = 1000;
+/** The most records server code reads in one query. */
+const MAX_ANSWER = 10_000;
 
 /** What a list request asks for (the query string, as strings). */
 export interface ListQuery {
@@ -99,8 +106,66 @@ export class RecordService {
     private readonly engine: Engine,
     private readonly registry: CollectionRegistry,
     private readonly events: EventBus,
+    private readonly hooks: Hooks,
   ) {
     this.access = new RecordAccess(engine, registry);
+  }
+
+  /**
+   * Runs `write` as the action of a record hook (inside the transaction), or
+   * directly when no handler listens to this collection.
+   */
+  private async withHook(
+    hook: Hook<RecordHookEvent>,
+    tx: Executor,
+    c: Collection,
+    record: RecordData,
+    original: RecordData | null,
+    info: RequestInfo | null,
+    write: (record: RecordData) => Promise<void>,
+  ): Promise<RecordData> {
+    const tags = [c.id, c.name];
+    if (!hook.has(tags)) {
+      await write(record);
+      return record;
+    }
+    let written = record;
+    // a copy: on PostgreSQL the transaction may run again, and must start from the same values
+    const event = { collection: c, record: { ...record }, original, requestInfo: info?.system ? null : info, tx: new TxRecords(this, tx) };
+    await hook.trigger(
+      event,
+      async (e) => {
+        written = { ...e.record, id: e.record.id ?? record.id } as RecordData;
+        await write(written);
+      },
+      tags,
+    );
+    return written;
+  }
+
+  /** Runs `fn` and reports its outcome to the after-success or after-error hook. */
+  private async reported<T extends { record: RecordData; original: RecordData | null }>(
+    success: 'recordAfterCreateSuccess' | 'recordAfterUpdateSuccess' | 'recordAfterDeleteSuccess',
+    error: 'recordAfterCreateError' | 'recordAfterUpdateError' | 'recordAfterDeleteError',
+    c: Collection,
+    attempt: RecordData,
+    db: Executor | undefined,
+    fn: (tx: Executor) => Promise<T>,
+  ): Promise<T> {
+    const tags = [c.id, c.name];
+    const listening = this.hooks[success].has(tags) || this.hooks[error].has(tags);
+    if (!listening) return this.inTransaction(db, fn);
+    try {
+      return await this.inTransaction(db, async (tx) => {
+        const out = await fn(tx);
+        // on PostgreSQL a body may run again; only the attempt that commits reports
+        tx.afterCommit(() => this.hooks.runAfter(this.hooks[success], { collection: c, record: out.record, original: out.original }, tags));
+        return out;
+      });
+    } catch (err) {
+      this.hooks.runAfter(this.hooks[error], { collection: c, record: attempt, original: null, error: err }, tags);
+      throw err;
+    }
   }
 
   /** Publishes a change once the transaction that made it commits. */
@@ -163,20 +228,7 @@ export class RecordService {
       throw err;
     }
 
-    let order: string[] = [];
-    let keys: ReturnType<typeof parseSort> = [];
-    try {
-      if (q.sort) {
-        const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
-        keys = parseSort(q.sort);
-        order = keys.map((k) => d.orderBy(sorter.resolveSort(k.name), k.desc));
-      }
-    } catch (err) {
-      if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
-      throw err;
-    }
-    // a stable order for paging: insertion order breaks ties
-    order.push(d.orderBy(`${RECORD_ALIAS}.rowid`, keys[keys.length - 1]?.desc ?? false));
+    const order = this.order(scope, c, q.sort, superuser);
 
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table; the deadline first, checked once per row, lets the engine stop one that runs too
@@ -202,6 +254,73 @@ export class RecordService {
     const records = rows.map((r) => decodeRow(c, r, d));
     const items = await this.output(this.engine, c, records, shape, info);
     return { page, perPage, totalItems, totalPages, items };
+  }
+
+  /** The ORDER BY terms of `sort`, then insertion order (so paging is stable). */
+  private order(scope: ReturnType<RecordAccess['scope']>, c: Collection, sort: string | undefined, superuser: boolean): string[] {
+    const d = this.engine.dialect;
+    let order: string[] = [];
+    let keys: ReturnType<typeof parseSort> = [];
+    try {
+      if (sort) {
+        const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
+        keys = parseSort(sort);
+        order = keys.map((k) => d.orderBy(sorter.resolveSort(k.name), k.desc));
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
+      throw err;
+    }
+    order.push(d.orderBy(`${RECORD_ALIAS}.rowid`, keys[keys.length - 1]?.desc ?? false));
+    return order;
+  }
+
+  /** A filter of server code (`{:name}` placeholders bound from `params`) as a condition. */
+  private systemWhere(scope: ReturnType<RecordAccess['scope']>, c: Collection, filter?: string, params?: Record<string, unknown>): string {
+    if (filter === undefined || filter.trim() === '') return '';
+    try {
+      return ` WHERE ${this.access.filter(scope, c, withParams(filter, params), true)}`;
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+      throw err;
+    }
+  }
+
+  /** Server code's read of one record (no rules), as a superuser sees it. */
+  async systemFind(db: Executor | undefined, c: Collection, id: string): Promise<Record<string, unknown> | null> {
+    const ex = db ?? this.engine;
+    const record = await this.find(ex, c, id, null, null);
+    if (!record) return null;
+    return (await this.output(ex, c, [record], { expand: null, fields: null }, SYSTEM_REQUEST))[0] as Record<string, unknown>;
+  }
+
+  /** Server code's query (no rules): a filter with bound `{:name}` placeholders, a sort, a window. */
+  async systemQuery(db: Executor | undefined, c: Collection, options: FindOptions): Promise<Record<string, unknown>[]> {
+    const ex = db ?? this.engine;
+    const d = this.engine.dialect;
+    const scope = this.access.scope(SYSTEM_REQUEST);
+    const where = this.systemWhere(scope, c, options.filter, options.params);
+    const order = this.order(scope, c, options.sort, true);
+    const limit = scope.params.add(Math.max(0, Math.min(Math.trunc(Number(options.limit ?? 100)) || 0, MAX_ANSWER)));
+    const offset = scope.params.add(Math.max(0, Math.trunc(Number(options.offset ?? 0)) || 0));
+    const rows = await ex.all<Row>(
+      `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS}${where} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
+      scope.params.values,
+    );
+    const records = rows.map((r) => decodeRow(c, r, d));
+    return (await this.output(ex, c, records, { expand: null, fields: null }, SYSTEM_REQUEST)) as Record<string, unknown>[];
+  }
+
+  /** How many records a server-code filter admits. */
+  async systemCount(db: Executor | undefined, c: Collection, filter?: string, params?: Record<string, unknown>): Promise<number> {
+    const d = this.engine.dialect;
+    const scope = this.access.scope(SYSTEM_REQUEST);
+    const where = this.systemWhere(scope, c, filter, params);
+    const row = await (db ?? this.engine).get<{ n: number | string }>(
+      `SELECT COUNT(*) AS n FROM ${d.ident(c.name)} ${RECORD_ALIAS}${where}`,
+      scope.params.values,
+    );
+    return Number(row?.n ?? 0);
   }
 
   /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */
@@ -238,23 +357,19 @@ export class RecordService {
    * logout-everywhere. `updated` autodates move and the change is published.
    */
   async systemUpdate(c: Collection, id: string, values: Record<string, unknown>, db?: Executor): Promise<RecordData> {
-    return this.inTransaction(db, async (tx) => {
+    const out = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, { id }, db, async (tx) => {
       const current = await this.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const data: RecordData = { ...current, ...values, id: current.id };
       rotateTokenKeyOnChange(c, current, data);
       const now = nowString();
       for (const f of c.fields) if (f.type === 'autodate' && f.onUpdate) data[f.name] = now;
-      try {
-        await this.updateRow(tx, c, data);
-      } catch (err) {
-        const unique = this.uniqueErrors(c, err);
-        if (unique) throw Errors.updateFailed(unique);
-        throw err;
-      }
-      this.publish(tx, 'update', c, data);
-      return data;
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, SYSTEM_REQUEST, (record) =>
+        this.writeUpdate(tx, c, record),
+      );
+      return { record, original: current };
     });
+    return out.record;
   }
 
   /** The stored record without rules, for internal use. */
@@ -388,27 +503,30 @@ export class RecordService {
       if (!data.tokenKey) data.tokenKey = newTokenKey();
     }
 
-    return this.inTransaction(db, async (tx) => {
-      const errors: ErrorData = {};
-      await this.checkRelations(tx, c, data, errors);
-      if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, data.id))) {
-        errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
-      }
-      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
-      try {
-        await this.insertRow(tx, c, data);
-      } catch (err) {
-        const unique = this.uniqueErrors(c, err);
-        if (unique) throw Errors.createFailed(unique);
-        throw err;
-      }
-      this.publish(tx, 'create', c, data);
+    const written = await this.reported('recordAfterCreateSuccess', 'recordAfterCreateError', c, data, db, async (tx) => {
+      const record = await this.withHook(this.hooks.recordCreate, tx, c, data, null, info, async (record) => {
+        const errors: ErrorData = {};
+        await this.checkRelations(tx, c, record, errors);
+        if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, record.id))) {
+          errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
+        }
+        if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+        try {
+          await this.insertRow(tx, c, record);
+        } catch (err) {
+          const unique = this.uniqueErrors(c, err);
+          if (unique) throw Errors.createFailed(unique);
+          throw err;
+        }
+        this.publish(tx, 'create', c, record);
+      });
       // checked on the row as written; the transaction rolls back, so a refused create writes nothing
-      if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, data.id, info, prepared.body, c.createRule))) {
+      if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, record.id, info, prepared.body, c.createRule))) {
         throw Errors.createFailed();
       }
-      return (await this.output(tx, c, [data], shape, info))[0] as Record<string, unknown>;
+      return { record, original: null, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
     });
+    return written.out;
   }
 
   /**
@@ -439,7 +557,7 @@ export class RecordService {
     if (Object.keys(pre.errors).length > 0) throw Errors.updateFailed(pre.errors);
     const hash = await this.preparePasswords(c, pre, before, preAccess);
 
-    return this.inTransaction(db, async (tx) => {
+    const written = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, before, db, async (tx) => {
       const current = await this.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const access = await this.writeAccess(tx, c, current, info);
@@ -457,19 +575,25 @@ export class RecordService {
         data.password = hash;
       }
       rotateTokenKeyOnChange(c, current, data);
-      const errors: ErrorData = {};
-      await this.checkRelations(tx, c, data, errors);
-      if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
-      try {
-        await this.updateRow(tx, c, data);
-      } catch (err) {
-        const unique = this.uniqueErrors(c, err);
-        if (unique) throw Errors.updateFailed(unique);
-        throw err;
-      }
-      this.publish(tx, 'update', c, data);
-      return (await this.output(tx, c, [data], shape, info))[0] as Record<string, unknown>;
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) => this.writeUpdate(tx, c, record));
+      return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
     });
+    return written.out;
+  }
+
+  /** Checks relations and unique indexes while writing an updated row, and publishes the change. */
+  private async writeUpdate(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+    const errors: ErrorData = {};
+    await this.checkRelations(tx, c, data, errors);
+    if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
+    try {
+      await this.updateRow(tx, c, data);
+    } catch (err) {
+      const unique = this.uniqueErrors(c, err);
+      if (unique) throw Errors.updateFailed(unique);
+      throw err;
+    }
+    this.publish(tx, 'update', c, data);
   }
 
   /** Whether `rule` admits record `id` with `body` as `@request.body`; a rule that fails to compile denies. */
@@ -493,23 +617,35 @@ export class RecordService {
   async delete(c: Collection, id: string, info: RequestInfo | null, db?: Executor): Promise<void> {
     const superuser = isSuperuser(info);
     if (c.deleteRule === null && !superuser) throw Errors.superusersOnly();
-    await this.inTransaction(db, async (tx) => {
+    await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', c, { id }, db, async (tx) => {
       const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
-      await this.deleteWithRelations(tx, c, record, new Set());
+      await this.deleteWithRelations(tx, c, record, new Set(), info);
       const left =
         c.name === SUPERUSERS ? await tx.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`) : undefined;
       if (left && Number(left.n) === 0) {
         throw Errors.badRequest("You can't delete the only existing superuser.");
       }
+      return { record, original: null };
     });
   }
 
-  private async deleteWithRelations(tx: Executor, c: Collection, record: RecordData, seen: Set<string>): Promise<void> {
-    const id = record.id;
-    const key = `${c.id}/${id}`;
+  /** Deletes a record, through the delete hooks; records that cascade from it go the same way. */
+  private async deleteWithRelations(
+    tx: Executor,
+    c: Collection,
+    record: RecordData,
+    seen: Set<string>,
+    info: RequestInfo | null,
+  ): Promise<void> {
+    const key = `${c.id}/${record.id}`;
     if (seen.has(key)) return;
     seen.add(key);
+    await this.withHook(this.hooks.recordDelete, tx, c, record, null, info, () => this.deleteRow(tx, c, record, seen, info));
+  }
+
+  private async deleteRow(tx: Executor, c: Collection, record: RecordData, seen: Set<string>, info: RequestInfo | null): Promise<void> {
+    const id = record.id;
     const d = this.engine.dialect;
     for (const other of this.registry.all()) {
       for (const f of other.fields) {
@@ -518,7 +654,7 @@ export class RecordService {
         for (const ref of refs) {
           if (other.id === c.id && ref.id === id) continue;
           if (f.cascadeDelete) {
-            await this.deleteWithRelations(tx, other, ref, seen);
+            await this.deleteWithRelations(tx, other, ref, seen, info);
             continue;
           }
           const remaining = (Array.isArray(ref[f.name]) ? (ref[f.name] as string[]) : [ref[f.name] as string]).filter((x) => x && x !== id);

@@ -27,11 +27,13 @@ export interface RequestInfo {
   readonly headers: Readonly<Record<string, string>>;
   /** The submitted data, converted per field where the field is known. */
   readonly body: Readonly<Record<string, unknown>>;
+  /** Set only on {@link SYSTEM_REQUEST}: server code (hooks, crons) acting with a superuser's rights. */
+  readonly system?: true;
 }
 
 /** True when the caller is a superuser: rules do not apply to them. */
 export function isSuperuser(info: RequestInfo | null): boolean {
-  return isSuperuserAuth(info?.auth ?? null);
+  return info?.system === true || isSuperuserAuth(info?.auth ?? null);
 }
 
 /** The system auth collection of superusers. */
@@ -51,3 +53,6 @@ export const EMPTY_REQUEST: RequestInfo = {
   headers: {},
   body: {},
 };
+
+/** Server code's own writes (hooks, custom routes, crons): no caller, a superuser's rights. */
+export const SYSTEM_REQUEST: RequestInfo = { ...EMPTY_REQUEST, method: 'POST', system: true };

@@ -9,6 +9,7 @@ import { checkFields, parseFields, pickFields } from '../../core/records/output.
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
 import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
+import { requestLike } from './custom.js';
 
 type Params = { collection: string };
 
@@ -30,12 +31,37 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
         .catch((err) => app.logger.error({ err: { message: (err as Error).message } }, 'login alert failed'));
     });
   }
-  const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query, headers: {}, body: {} };
-  const expand = query.expand ? parseExpand(query.expand) : null;
-  const fields = query.fields ? parseFields(query.fields) : null;
-  if (fields) checkFields(fields, c, self);
-  const [out] = await serializeWithExpand(app.records.access, app.collections.registry, app.engine, c, [record], expand, self);
-  return { token: token ?? app.auth.newToken(c, record), record: fields ? pickFields(out, fields) : out };
+  const answer = async (record: RecordData, token: string, meta?: Record<string, unknown>) => {
+    const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query, headers: {}, body: {} };
+    const expand = query.expand ? parseExpand(query.expand) : null;
+    const fields = query.fields ? parseFields(query.fields) : null;
+    if (fields) checkFields(fields, c, self);
+    const [out] = await serializeWithExpand(app.records.access, app.collections.registry, app.engine, c, [record], expand, self);
+    return { token, record: fields ? pickFields(out, fields) : out, ...(meta ? { meta } : {}) };
+  };
+  const hook = app.hooks.recordAuthRequest;
+  const tags = [c.id, c.name];
+  if (!hook.has(tags)) return answer(record, token ?? app.auth.newToken(c, record));
+  const e = {
+    collection: c,
+    request: requestLike(app, request),
+    auth: await callerOf(app, request),
+    authMethod: method,
+    record,
+    token: token ?? app.auth.newToken(c, record),
+    meta: undefined as Record<string, unknown> | undefined,
+  };
+  let out: Awaited<ReturnType<typeof answer>> | undefined;
+  await hook.trigger(
+    e,
+    async (ev) => {
+      out = await answer(ev.record, ev.token, ev.meta);
+    },
+    tags,
+  );
+  // a handler that did not go on refused the sign-in
+  if (!out) throw Errors.authFailed();
+  return out;
 }
 
 /** PocketBase's auth routes of auth collections, each rate limited by its tags. */
@@ -60,12 +86,29 @@ export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimit
   server.post<{ Params: Params }>(`${base}/auth-with-password`, async (request, reply) => {
     const c = await limit(request, 'authWithPassword', 'auth');
     const body = bodyObject(request);
-    const record = await app.auth.withPassword(c, body.identity, body.password, {
-      identityField: body.identityField,
-      ip: clientIp(app, request),
-      signal: abandonSignal(reply),
-    });
-    return signedIn(app, request, c, record, 'password');
+    const signIn = (identity: unknown, password: unknown, identityField: unknown) =>
+      app.auth.withPassword(c, identity, password, { identityField, ip: clientIp(app, request), signal: abandonSignal(reply) });
+    const hook = app.hooks.recordAuthWithPasswordRequest;
+    const tags = [c.id, c.name];
+    if (!hook.has(tags)) return signedIn(app, request, c, await signIn(body.identity, body.password, body.identityField), 'password');
+    const e = {
+      collection: c,
+      request: requestLike(app, request),
+      auth: await callerOf(app, request),
+      identity: typeof body.identity === 'string' ? body.identity : '',
+      identityField: typeof body.identityField === 'string' ? body.identityField : '',
+      password: typeof body.password === 'string' ? body.password : '',
+      record: null as RecordData | null,
+    };
+    await hook.trigger(
+      e,
+      async (ev) => {
+        ev.record = await signIn(ev.identity, ev.password, ev.identityField || body.identityField);
+      },
+      tags,
+    );
+    if (!e.record) throw Errors.authFailed();
+    return signedIn(app, request, c, e.record, 'password');
   });
 
   server.post<{ Params: Params }>(`${base}/auth-refresh`, async (request) => {

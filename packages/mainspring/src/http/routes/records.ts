@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import type { ValueSource } from '../../core/collections/fields.js';
-import { bodyObject, queryOf, requestInfo } from '../context.js';
+import type { Collection } from '../../core/collections/model.js';
+import { bodyObject, callerOf, queryOf, requestInfo } from '../context.js';
+import { requestLike } from './custom.js';
 
 type Params = { collection: string; id: string };
 
@@ -15,31 +17,71 @@ export function sourceOf(request: FastifyRequest): ValueSource {
 export function recordRoutes(server: FastifyInstance, app: App): void {
   const base = '/api/collections/:collection/records';
 
+  const hooks = app.hooks;
+  const tags = (c: Collection) => [c.id, c.name];
+  const who = async (c: Collection, request: FastifyRequest) => ({
+    collection: c,
+    request: requestLike(app, request),
+    auth: await callerOf(app, request),
+  });
+
   server.get<{ Params: Params }>(base, async (request) => {
     const c = app.records.collection(request.params.collection);
-    return app.records.list(c, queryOf(request), await requestInfo(app, request));
+    const result = await app.records.list(c, queryOf(request), await requestInfo(app, request));
+    if (!hooks.recordsListRequest.has(tags(c))) return result;
+    const e = { ...(await who(c, request)), result };
+    await hooks.recordsListRequest.trigger(e, () => {}, tags(c));
+    return e.result;
   });
 
   server.get<{ Params: Params }>(`${base}/:id`, async (request) => {
     const c = app.records.collection(request.params.collection);
-    return app.records.view(c, request.params.id, queryOf(request), await requestInfo(app, request));
+    const record = await app.records.view(c, request.params.id, queryOf(request), await requestInfo(app, request));
+    if (!hooks.recordViewRequest.has(tags(c))) return record;
+    const e = { ...(await who(c, request)), record };
+    await hooks.recordViewRequest.trigger(e, () => {}, tags(c));
+    return e.record;
   });
 
-  server.post<{ Params: Params }>(base, async (request) => {
+  server.post<{ Params: Params }>(base, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
-    const data = bodyObject(request);
-    return app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
+    const write = async (data: Record<string, unknown>) =>
+      app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
+    if (!hooks.recordCreateRequest.has(tags(c))) return write(bodyObject(request));
+    const e = { ...(await who(c, request)), id: null, body: bodyObject(request), record: null as Record<string, unknown> | null };
+    await hooks.recordCreateRequest.trigger(
+      e,
+      async (ev) => {
+        ev.record = await write(ev.body);
+      },
+      tags(c),
+    );
+    return e.record ?? reply.status(204).send();
   });
 
-  server.patch<{ Params: Params }>(`${base}/:id`, async (request) => {
+  server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
-    const data = bodyObject(request);
-    return app.records.update(c, request.params.id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
+    const id = request.params.id;
+    const write = async (data: Record<string, unknown>) =>
+      app.records.update(c, id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
+    if (!hooks.recordUpdateRequest.has(tags(c))) return write(bodyObject(request));
+    const e = { ...(await who(c, request)), id, body: bodyObject(request), record: null as Record<string, unknown> | null };
+    await hooks.recordUpdateRequest.trigger(
+      e,
+      async (ev) => {
+        ev.record = await write(ev.body);
+      },
+      tags(c),
+    );
+    return e.record ?? reply.status(204).send();
   });
 
   server.delete<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
-    await app.records.delete(c, request.params.id, await requestInfo(app, request));
+    const id = request.params.id;
+    const remove = async () => app.records.delete(c, id, await requestInfo(app, request));
+    if (!hooks.recordDeleteRequest.has(tags(c))) await remove();
+    else await hooks.recordDeleteRequest.trigger({ ...(await who(c, request)), id }, remove, tags(c));
     return reply.status(204).send();
   });
 }

@@ -1,0 +1,296 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Mainspring } from '../src/core/hooks/api.js';
+import { startServer, superuserToken, type TestServer } from './helpers/server.js';
+
+/**
+ * Record hooks, request hooks and custom routes, through real HTTP: what a
+ * before-hook refuses leaves nothing behind, an after-hook's failure undoes
+ * nothing and is logged, and routes answer in PocketBase's shape.
+ */
+
+let s: TestServer;
+let su: string;
+let ann: string;
+const logged: Record<string, unknown>[] = [];
+/** What the after-hooks saw, in order. */
+const seen: string[] = [];
+
+function hooks(ms: Mainspring): void {
+  // notes: a slug is derived; "forbidden" titles are refused before the write, "late" ones after it
+  ms.onRecordCreate(async (e) => {
+    const title = String(e.record.title ?? '');
+    if (title === 'forbidden')
+      throw new ms.BadRequestError('Titles may not be "forbidden".', { title: { code: 'forbidden', message: 'No.' } });
+    e.record.slug = title.toLowerCase().replaceAll(' ', '-');
+    // a write of its own, in the same transaction: it stands or falls with the note
+    await e.tx.create('audit', { what: `create ${title}` });
+    await e.next();
+    if (title === 'late') throw new ms.BadRequestError('Refused after the write.');
+  }, 'notes');
+  ms.onRecordUpdate(async (e) => {
+    if (e.original?.title === 'frozen') throw new ms.ForbiddenError('This note is frozen.');
+    await e.next();
+  }, 'notes');
+  ms.onRecordDelete(async (e) => {
+    if (e.record.title === 'keep') throw new ms.BadRequestError('This note is kept.');
+    await e.next();
+  }, 'notes');
+  ms.onRecordAfterCreateSuccess(async (e) => {
+    // after the commit: the record is there for everyone
+    const stored = await ms.records.findById('notes', e.record.id);
+    seen.push(`created ${stored?.title}`);
+    await e.next();
+    if (e.record.title === 'explode') throw new Error('the after-hook broke');
+  }, 'notes');
+  ms.onRecordAfterCreateError(async (e) => {
+    seen.push(`failed ${e.record.title}`);
+    await e.next();
+  }, 'notes');
+
+  ms.onRecordsListRequest(async (e) => {
+    e.result.items = e.result.items.map((r) => ({ ...(r as object), listed: true }));
+    await e.next();
+  }, 'notes');
+  ms.onRecordViewRequest(async (e) => {
+    if (e.record.title === 'secret') throw new ms.ForbiddenError('Not this one.');
+    await e.next();
+  }, 'notes');
+  ms.onRecordCreateRequest(async (e) => {
+    if (typeof e.body.title === 'string') e.body.title = e.body.title.trim();
+    await e.next();
+  }, 'notes');
+  ms.onRecordAuthRequest(async (e) => {
+    e.meta = { greeting: `hello ${e.record.email}` };
+    await e.next();
+  }, 'users');
+  ms.onRecordAuthWithPasswordRequest(async (e) => {
+    if (e.identity === 'banned@example.com') throw new ms.ForbiddenError('Banned.');
+    await e.next();
+  }, 'users');
+
+  ms.routerAdd('GET', '/api/hello/:name', (e) => e.json(200, { hello: e.params.name, q: e.query.q ?? null }));
+  ms.routerAdd(
+    'POST',
+    '/api/me/bump',
+    async (e) => {
+      const auth = e.auth;
+      if (!auth) throw new ms.UnauthorizedError();
+      return e.runInTransaction(async (tx) => {
+        const counter = await tx.findFirst('counters', 'owner = {:owner}', { owner: auth.record.id });
+        if (!counter) return tx.create('counters', { owner: auth.record.id, n: 1 });
+        return tx.update('counters', counter.id, { 'n+': 1 });
+      });
+    },
+    ms.requireAuth('users'),
+  );
+  ms.routerAdd('GET', '/api/admin/only', () => ({ ok: true }), ms.requireSuperuser());
+  ms.routerAdd('POST', '/api/broken', () => {
+    throw new Error('internal detail that must not leak');
+  });
+  ms.routerAdd('POST', '/api/echo', (e) => ({ body: e.body }));
+  ms.routerAdd('DELETE', '/api/nothing', () => undefined);
+}
+
+beforeAll(async () => {
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line) logged.push(JSON.parse(line));
+      done();
+    },
+  });
+  s = await startServer({ hooks: [hooks], logger: pino({ level: 'error' }, sink) });
+  su = await superuserToken(s);
+  const collection = (body: unknown) => s.request('POST', '/api/collections', { token: su, body });
+  const open = { listRule: '', viewRule: '', createRule: '', updateRule: '', deleteRule: '' };
+  expect((await collection({ name: 'audit', fields: [{ name: 'what', type: 'text' }] })).status).toBe(200);
+  expect(
+    (
+      await collection({
+        name: 'notes',
+        ...open,
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'slug', type: 'text' },
+        ],
+      })
+    ).status,
+  ).toBe(200);
+  expect(
+    (
+      await collection({
+        name: 'counters',
+        fields: [
+          { name: 'owner', type: 'text' },
+          { name: 'n', type: 'number', min: 0 },
+        ],
+      })
+    ).status,
+  ).toBe(200);
+  const password = 'password-123';
+  await s.request('POST', '/api/collections/users/records', { body: { email: 'ann@example.com', password, passwordConfirm: password } });
+  await s.request('POST', '/api/collections/users/records', { body: { email: 'banned@example.com', password, passwordConfirm: password } });
+  ann = (await s.request('POST', '/api/collections/users/auth-with-password', { body: { identity: 'ann@example.com', password } })).body
+    .token;
+});
+afterAll(() => s.close());
+
+const count = async (collection: string) =>
+  (await s.request('GET', `/api/collections/${collection}/records?perPage=1`, { token: su })).body.totalItems as number;
+const eventually = async (check: () => boolean) => {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(check()).toBe(true);
+};
+
+describe('record hooks', () => {
+  test('a before-hook changes the record, and its own writes commit with it', async () => {
+    const res = await s.request('POST', '/api/collections/notes/records', { body: { title: 'Hello World' } });
+    expect(res.status).toBe(200);
+    expect(res.body.slug).toBe('hello-world');
+    const audit = await s.request('GET', '/api/collections/audit/records?filter=what="create Hello World"', { token: su });
+    expect(audit.body.totalItems).toBe(1);
+  });
+
+  test('a before-hook that refuses leaves nothing written, and answers in PocketBase shape', async () => {
+    const [notes, audit] = [await count('notes'), await count('audit')];
+    const res = await s.request('POST', '/api/collections/notes/records', { body: { title: 'forbidden' } });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      status: 400,
+      message: 'Titles may not be "forbidden".',
+      data: { title: { code: 'forbidden', message: 'No.' } },
+    });
+    const late = await s.request('POST', '/api/collections/notes/records', { body: { title: 'late' } });
+    expect(late.status).toBe(400);
+    // the row and the audit entry were written inside the transaction, then rolled back
+    expect([await count('notes'), await count('audit')]).toEqual([notes, audit]);
+    await eventually(() => seen.includes('failed late') && seen.includes('failed forbidden'));
+  });
+
+  test('an after-commit hook sees committed data; its failure undoes nothing and is logged', async () => {
+    const res = await s.request('POST', '/api/collections/notes/records', { body: { title: 'explode' } });
+    expect(res.status).toBe(200);
+    const stored = await s.request('GET', `/api/collections/notes/records/${res.body.id}`);
+    expect(stored.status).toBe(200);
+    await eventually(() => seen.includes('created explode'));
+    await eventually(() => logged.some((l) => String(l.msg).includes('after-write hook failed')));
+    const line = logged.find((l) => String(l.msg).includes('after-write hook failed')) as { err: { message: string } };
+    expect(line.err.message).toBe('the after-hook broke');
+  });
+
+  test('update and delete hooks see the record and may refuse', async () => {
+    const frozen = await s.request('POST', '/api/collections/notes/records', { body: { title: 'frozen' } });
+    const upd = await s.request('PATCH', `/api/collections/notes/records/${frozen.body.id}`, { body: { title: 'thawed' } });
+    expect(upd.status).toBe(403);
+    expect((await s.request('GET', `/api/collections/notes/records/${frozen.body.id}`)).body.title).toBe('frozen');
+    const keep = await s.request('POST', '/api/collections/notes/records', { body: { title: 'keep' } });
+    expect((await s.request('DELETE', `/api/collections/notes/records/${keep.body.id}`)).status).toBe(400);
+    expect((await s.request('GET', `/api/collections/notes/records/${keep.body.id}`)).status).toBe(200);
+  });
+
+  test('hooks also run for writes inside a batch, and a refusal rolls the batch back', async () => {
+    const before = await count('notes');
+    const res = await s.request('POST', '/api/batch', {
+      body: {
+        requests: [
+          { method: 'POST', url: '/api/collections/notes/records', body: { title: 'in batch' } },
+          { method: 'POST', url: '/api/collections/notes/records', body: { title: 'forbidden' } },
+        ],
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(await count('notes')).toBe(before);
+  });
+});
+
+describe('request hooks', () => {
+  test('list and view answers pass through their hooks', async () => {
+    const list = await s.request('GET', '/api/collections/notes/records');
+    expect(list.status).toBe(200);
+    expect(list.body.items.length).toBeGreaterThan(0);
+    expect(list.body.items.every((r: { listed?: boolean }) => r.listed === true)).toBe(true);
+    const secret = await s.request('POST', '/api/collections/notes/records', { body: { title: 'secret' } });
+    expect((await s.request('GET', `/api/collections/notes/records/${secret.body.id}`)).status).toBe(403);
+  });
+
+  test('a create-request hook changes the submitted body before the write', async () => {
+    const res = await s.request('POST', '/api/collections/notes/records', { body: { title: '   padded   ' } });
+    expect(res.body.title).toBe('padded');
+  });
+
+  test('auth hooks add to the answer, or refuse a sign-in', async () => {
+    const ok = await s.request('POST', '/api/collections/users/auth-with-password', {
+      body: { identity: 'ann@example.com', password: 'password-123' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.meta).toEqual({ greeting: 'hello ann@example.com' });
+    expect(typeof ok.body.token).toBe('string');
+    const banned = await s.request('POST', '/api/collections/users/auth-with-password', {
+      body: { identity: 'banned@example.com', password: 'password-123' },
+    });
+    expect(banned.status).toBe(403);
+    expect(banned.body.token).toBeUndefined();
+  });
+});
+
+describe('custom routes', () => {
+  test('params, query and body reach the handler', async () => {
+    const res = await s.request('GET', '/api/hello/world?q=1');
+    expect(res).toMatchObject({ status: 200, body: { hello: 'world', q: '1' } });
+    expect((await s.request('POST', '/api/echo', { body: { a: [1, 2] } })).body).toEqual({ body: { a: [1, 2] } });
+    expect((await s.request('DELETE', '/api/nothing')).status).toBe(204);
+  });
+
+  test('requireAuth and requireSuperuser answer 401 and 403', async () => {
+    expect((await s.request('POST', '/api/me/bump')).status).toBe(401);
+    expect((await s.request('POST', '/api/me/bump', { token: su })).status).toBe(403);
+    expect((await s.request('GET', '/api/admin/only')).status).toBe(401);
+    expect((await s.request('GET', '/api/admin/only', { token: ann })).status).toBe(403);
+    expect((await s.request('GET', '/api/admin/only', { token: su })).body).toEqual({ ok: true });
+  });
+
+  test('a handler that fails answers a generic 500 that leaks nothing', async () => {
+    const res = await s.request('POST', '/api/broken');
+    expect(res.status).toBe(500);
+    expect(JSON.stringify(res.body)).not.toContain('internal detail');
+    expect(res.body).toMatchObject({ status: 500, data: {} });
+  });
+
+  test('runInTransaction increments atomically under concurrency', async () => {
+    const first = await s.request('POST', '/api/me/bump', { token: ann });
+    expect(first.status).toBe(200);
+    const all = await Promise.all(Array.from({ length: 40 }, () => s.request('POST', '/api/me/bump', { token: ann })));
+    expect(all.every((r) => r.status === 200)).toBe(true);
+    const counter = await s.request('GET', `/api/collections/counters/records/${first.body.id}`, { token: su });
+    expect(counter.body.n).toBe(41);
+  });
+
+  test('Idempotency-Key on a custom route: a repeat is replayed, another body is a 422', async () => {
+    const headers = { 'idempotency-key': 'bump-once' };
+    const first = await s.request('POST', '/api/me/bump', { token: ann, headers });
+    const again = await Promise.all([1, 2, 3].map(() => s.request('POST', '/api/me/bump', { token: ann, headers })));
+    for (const r of again) {
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(first.body);
+      expect(r.headers.get('idempotent-replayed')).toBe('true');
+    }
+    const counter = await s.request('GET', `/api/collections/counters/records/${first.body.id}`, { token: su });
+    expect(counter.body.n).toBe(first.body.n);
+    const other = await s.request('POST', '/api/me/bump', { token: ann, headers, body: { different: true } });
+    expect(other.status).toBe(422);
+  });
+
+  test('path rate limits apply to custom routes', async () => {
+    await s.app.settings.update({
+      rateLimits: { enabled: true, rules: [{ label: '/api/hello/', maxRequests: 3, duration: 60, audience: '' }] },
+    });
+    try {
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push((await s.request('GET', '/api/hello/x')).status);
+      expect(answers).toEqual([200, 200, 200, 429, 429]);
+    } finally {
+      await s.app.settings.update({ rateLimits: { enabled: false, rules: [] } });
+    }
+  });
+});
