@@ -106,6 +106,38 @@ export default async (ms: Mainspring): Promise<void> => {
     expect(message).toMatch(/a\.ts:1:/);
   });
 
+  test('a type error names the file, the line and what is wrong, before anything runs', async () => {
+    const hooks = hooksDir({
+      'typed.ts': `import type { Mainspring } from 'mainspring';
+export default (ms: Mainspring) => {
+  (globalThis as any).__msRan = true;
+  ms.onRecordCreate(async (e) => {
+    const total: number = e.record.id;
+    await e.nxt();
+  }, 'orders');
+};
+`,
+    });
+    (globalThis as { __msRan?: boolean }).__msRan = false;
+    const message = await loadError(hooks);
+    expect(message).toContain('have type errors');
+    expect(message).toMatch(/typed\.ts:5:11 - error TS2322: Type 'string' is not assignable to type 'number'/);
+    expect(message).toMatch(/typed\.ts:6:13 - error TS2551: Property 'nxt' does not exist on type 'RecordEvent'/);
+    expect((globalThis as { __msRan?: boolean }).__msRan).toBe(false);
+  });
+
+  test('untyped quick hooks start (no strict mode without a tsconfig), and MS_HOOKS_TYPECHECK=off skips the check', async () => {
+    expect(await loadError(hooksDir({ 'loose.ts': 'export default (ms) => { ms.onBootstrap((e) => e.next()); };\n' }))).toBe('');
+    const wrong = hooksDir({ 'wrong.ts': 'export default (ms: { x: number }) => { const s: string = ms.x; };\n' });
+    expect(await loadError(wrong)).toContain('TS2322');
+    process.env.MS_HOOKS_TYPECHECK = 'off';
+    try {
+      expect(await loadError(wrong)).toBe('');
+    } finally {
+      delete process.env.MS_HOOKS_TYPECHECK;
+    }
+  });
+
   test('an error while a file runs names the file and the line in it', async () => {
     const hooks = hooksDir({
       'boom.ts': 'export default (ms: unknown) => {\n  const cfg: any = undefined;\n  console.log(cfg.missing.value);\n};\n',

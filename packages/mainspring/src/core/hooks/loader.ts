@@ -3,6 +3,7 @@ import { builtinModules, findSourceMap } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Mainspring } from './api.js';
+import { typeErrors } from './typecheck.js';
 
 /**
  * Loads the hooks of a project: every `*.ts`, `*.mts`, `*.js` or `*.mjs`
@@ -10,7 +11,8 @@ import type { Mainspring } from './api.js';
  * others import, not entries), in name order. Each is bundled with esbuild
  * (TypeScript transpiled, its own relative imports inlined, npm packages
  * left as imports resolved from the hooks folder) into the data directory,
- * imported, and its default export called with the hooks API.
+ * type-checked (hooks/typecheck.ts), imported, and its default export
+ * called with the hooks API. `MS_HOOKS_TYPECHECK=off` skips the type check.
  */
 
 /** A hooks file that cannot be built or loaded; `message` says where and why. */
@@ -106,6 +108,11 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
     if (!failure.errors) throw new HooksLoadError(`building the hooks in ${shown(root)} failed: ${(err as Error).message}`);
     const text = await esbuild.formatMessages(failure.errors, { kind: 'error', color: false });
     throw new HooksLoadError(`the hooks in ${shown(root)} do not build:\n\n${text.join('\n').trimEnd()}`);
+  }
+  // syntax first (esbuild says it best), then types, before anything runs
+  if (process.env.MS_HOOKS_TYPECHECK !== 'off') {
+    const errors = typeErrors(root);
+    if (errors) throw new HooksLoadError(`the hooks in ${shown(root)} have type errors:\n\n${errors}`);
   }
   // stack traces of the bundles point into the hooks' own files
   process.setSourceMapsEnabled(true);
