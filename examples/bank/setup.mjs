@@ -1,0 +1,141 @@
+// Creates the bank's collections on a Mainspring server, as a superuser.
+//
+//   node examples/bank/setup.mjs http://127.0.0.1:8090 admin@example.com admin-password-1
+//
+// Safe to re-run: an existing collection is updated to the definition below.
+
+/** The largest balance an account may hold: beyond 2^53 - 1 a float64 (and so JSON) no longer counts single units. */
+export const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * accounts, transfers and ledger. Users read only their own accounts, their
+ * own transfers and their accounts' ledger entries; nobody but a superuser
+ * writes any of them over the REST API. Money moves only through the routes
+ * in ms_hooks/bank.ts, which write the ledger in the same transaction.
+ */
+export const COLLECTIONS = [
+  {
+    name: 'accounts',
+    type: 'base',
+    listRule: 'owner = @request.auth.id',
+    viewRule: 'owner = @request.auth.id',
+    createRule: null,
+    updateRule: null,
+    deleteRule: null,
+    fields: [
+      { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1, required: true },
+      { name: 'name', type: 'text', required: true, max: 100 },
+      // integer minor units (cents); min 0: no write, however concurrent, leaves an account overdrawn
+      { name: 'balance', type: 'number', onlyInt: true, min: 0, max: MAX_BALANCE },
+    ],
+    indexes: ['CREATE INDEX idx_accounts_owner ON accounts (owner)'],
+  },
+  {
+    name: 'transfers',
+    type: 'base',
+    listRule: 'owner = @request.auth.id',
+    viewRule: 'owner = @request.auth.id',
+    createRule: null,
+    updateRule: null,
+    deleteRule: null,
+    fields: [
+      // who asked: the owner of `from`
+      { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1, required: true },
+      { name: 'from', type: 'relation', collectionId: 'accounts', maxSelect: 1, required: true },
+      { name: 'to', type: 'relation', collectionId: 'accounts', maxSelect: 1, required: true },
+      { name: 'amount', type: 'number', onlyInt: true, min: 1, max: MAX_BALANCE, required: true },
+      // the client's Idempotency-Key: a transfer happens once per key and owner, whatever happens to the HTTP answer
+      { name: 'key', type: 'text', required: true, max: 255 },
+    ],
+    indexes: [
+      'CREATE UNIQUE INDEX idx_transfers_owner_key ON transfers (owner, `key`)',
+      'CREATE INDEX idx_transfers_from ON transfers (`from`)',
+    ],
+  },
+  {
+    name: 'ledger',
+    type: 'base',
+    listRule: 'account.owner = @request.auth.id',
+    viewRule: 'account.owner = @request.auth.id',
+    createRule: null,
+    updateRule: null,
+    deleteRule: null,
+    fields: [
+      // required, without cascade: an account with history cannot be deleted
+      { name: 'account', type: 'relation', collectionId: 'accounts', maxSelect: 1, required: true },
+      { name: 'kind', type: 'select', values: ['opening', 'debit', 'credit'], maxSelect: 1, required: true },
+      // signed: a debit is negative, so an account's balance is the sum of its entries
+      { name: 'amount', type: 'number', onlyInt: true },
+      // empty for an opening balance
+      { name: 'transfer', type: 'relation', collectionId: 'transfers', maxSelect: 1 },
+    ],
+    indexes: ['CREATE INDEX idx_ledger_account ON ledger (account, created)', 'CREATE INDEX idx_ledger_transfer ON ledger (transfer)'],
+  },
+];
+
+async function call(url, method, path, token, body) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/** Creates or updates the collections, in order (relations name collections made before them); `token` is a superuser's. */
+export async function setupBank(url, token) {
+  for (const def of COLLECTIONS) {
+    const fields = [];
+    for (const f of def.fields) {
+      if (f.type !== 'relation' || f.collectionId.startsWith('_pb_')) {
+        fields.push(f);
+        continue;
+      }
+      // relations name their target by id
+      const target = await call(url, 'GET', `/api/collections/${f.collectionId}`, token);
+      if (target.status !== 200) throw new Error(`${def.name}.${f.name}: ${f.collectionId} is missing (${target.status})`);
+      fields.push({ ...f, collectionId: target.body.id });
+    }
+    const existing = await call(url, 'GET', `/api/collections/${def.name}`, token);
+    const res =
+      existing.status === 200
+        ? await call(url, 'PATCH', `/api/collections/${def.name}`, token, { ...def, fields: mergeFields(existing.body.fields, fields) })
+        : await call(url, 'POST', '/api/collections', token, { ...def, fields });
+    if (res.status !== 200) throw new Error(`${def.name}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/**
+ * Opens an account through `POST /api/bank/accounts` (the route writes the
+ * opening balance to the ledger too). With a superuser's token, for any
+ * `owner` and with money in it; with a user's, an empty one of their own.
+ */
+export async function openAccount(url, token, { owner, name, opening = 0 }) {
+  const res = await call(url, 'POST', '/api/bank/accounts', token, { owner, name, opening });
+  if (res.status !== 200) throw new Error(`open account ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Keeps the ids of fields that already exist, so an update changes them instead of replacing them. */
+function mergeFields(current, wanted) {
+  return [
+    ...current.filter((f) => f.system || ['created', 'updated'].includes(f.name)),
+    ...wanted.map((f) => ({ ...current.find((c) => c.name === f.name), ...f })),
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [url = 'http://127.0.0.1:8090', email, password] = process.argv.slice(2);
+  if (!email || !password) {
+    console.error('usage: node examples/bank/setup.mjs URL SUPERUSER_EMAIL SUPERUSER_PASSWORD');
+    process.exit(2);
+  }
+  const auth = await call(url, 'POST', '/api/collections/_superusers/auth-with-password', undefined, { identity: email, password });
+  if (auth.status !== 200) {
+    console.error(`error: superuser sign-in failed (${auth.status})`);
+    process.exit(1);
+  }
+  await setupBank(url, auth.body.token);
+  console.log('accounts, transfers and ledger are ready');
+}
