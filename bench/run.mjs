@@ -13,13 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { openAccount, setupBank } from '../examples/bank/setup.mjs';
 import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
 const BARE = path.join(ROOT, 'bench/bare-server.mjs');
+const BANK_HOOKS = path.join(ROOT, 'examples/bank/ms_hooks');
 const HOST = '127.0.0.1'; // all traffic stays on loopback
-const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login', 'realtime'];
+const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login', 'realtime', 'transfers'];
 const BATCH_SIZE = 50; // the server's default batch.maxRequests
 const SU_EMAIL = 'bench-admin@example.com';
 const USER_EMAIL = 'bench-user@example.com';
@@ -29,6 +31,7 @@ const USAGE = `Usage: npm run bench -- [options]
 
   --quick             1,000 records, 3 s per scenario (default 10,000 and 10 s)
   --records=N         number of posts to seed
+  --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
   --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
@@ -54,6 +57,7 @@ function readOptions(argv) {
     options: {
       quick: { type: 'boolean', default: false },
       subscribers: { type: 'string' },
+      accounts: { type: 'string' },
       records: { type: 'string' },
       scenario: { type: 'string' },
       connections: { type: 'string' },
@@ -78,6 +82,7 @@ function readOptions(argv) {
     records: positiveInt('records', values.records, quick ? 1_000 : 10_000),
     connections: positiveInt('connections', values.connections, 50),
     subscribers: positiveInt('subscribers', values.subscribers, quick ? 1_000 : 5_000),
+    accounts: positiveInt('accounts', values.accounts, 100),
     duration: positiveInt('duration', values.duration, quick ? 3 : 10),
     warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
     scenarios,
@@ -254,7 +259,10 @@ async function setUp(opts) {
   const base = `http://${HOST}:${port}`;
   // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`], {
+  // the bank's routes only when they are measured; otherwise a folder that does not exist, so no stray
+  // ms_hooks/ beside the temp dir is ever loaded
+  const hooksDir = opts.scenarios.includes('transfers') ? BANK_HOOKS : path.join(dir, 'no-hooks');
+  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${hooksDir}`], {
     MS_LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
   });
@@ -299,7 +307,35 @@ async function setUp(opts) {
   });
 
   const ids = await seed(base, su, userId, opts.records);
-  return { base, server, su, userToken, userId, ids };
+  const bank = opts.scenarios.includes('transfers') ? await seedBank(base, su, opts.accounts) : undefined;
+  return { base, server, su, userToken, userId, ids, bank };
+}
+
+/** Money for the transfers scenario: far more than it can move, so every transfer succeeds. */
+const OPENING_BALANCE = 1_000_000_000;
+
+/**
+ * The bank example's collections (its own setup) and `count` accounts, five
+ * per owner, each opened with {@link OPENING_BALANCE} through the example's route.
+ */
+async function seedBank(base, suToken, count) {
+  await setupBank(base, suToken);
+  const owners = [];
+  for (let i = 0; i < Math.ceil(count / 5); i++) {
+    const email = `bench-owner-${i}@example.com`;
+    await api(base, 'POST', '/api/collections/users/records', { body: { email, password: PASSWORD, passwordConfirm: PASSWORD } });
+    const auth = (await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: email, password: PASSWORD } }))
+      .json;
+    owners.push({ id: auth.record.id, token: auth.token });
+  }
+  const accounts = [];
+  for (let i = 0; i < count; i++) {
+    const owner = owners[Math.floor(i / 5)];
+    const account = await openAccount(base, suToken, { owner: owner.id, name: `bench ${i}`, opening: OPENING_BALANCE });
+    accounts.push({ id: account.id, owner });
+  }
+  log(`bank: ${count} accounts of ${owners.length} owners`);
+  return { accounts };
 }
 
 /** Creates `count` posts owned by the user, 50 per /api/batch transaction. */
@@ -389,7 +425,37 @@ function defineScenarios(ctx, records) {
     // view again, while other connections sign in beside it: bcrypt runs off
     // the event loop, so reads should barely notice
     view_during_login: { url: ctx.base, headers: auth, requests: cycling(viewPaths), beside: { url: ctx.base, requests: [loginRequest] } },
+    ...(ctx.bank && { transfers: { url: ctx.base, requests: transferRequests(ctx.bank.accounts) } }),
   };
+}
+
+/**
+ * POST /api/bank/transfer, each request from a random account (as its owner)
+ * to another random one, with an Idempotency-Key never used before: every
+ * request is a new transfer, through both idempotency layers.
+ */
+function transferRequests(accounts) {
+  const run = Date.now().toString(36);
+  let n = 0;
+  return [
+    {
+      method: 'POST',
+      path: '/api/bank/transfer',
+      setupRequest(req) {
+        const from = accounts[Math.floor(Math.random() * accounts.length)];
+        let to = accounts[Math.floor(Math.random() * accounts.length)];
+        if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length];
+        req.headers = {
+          ...req.headers,
+          'content-type': 'application/json',
+          authorization: from.owner.token,
+          'idempotency-key': `bench-${run}-${n++}`,
+        };
+        req.body = JSON.stringify({ from: from.id, to: to.id, amount: 1 + Math.floor(Math.random() * 100) });
+        return req;
+      },
+    },
+  ];
 }
 
 const loginRequest = {
@@ -408,6 +474,15 @@ async function checkScenarios(ctx) {
   if (anonymous.ok) throw new Error(`the view rule let an anonymous caller through (${anonymous.status})`);
   const list = await api(ctx.base, 'GET', `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent('n > 0')}`, auth);
   if (list.json.items.length !== Math.min(50, ctx.ids.length - 1)) throw new Error(`list returned ${list.json.items.length} items`);
+  if (ctx.bank) {
+    const [a, b] = ctx.bank.accounts;
+    const res = await fetch(`${ctx.base}/api/bank/transfer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: a.owner.token, 'idempotency-key': 'bench-check' },
+      body: JSON.stringify({ from: a.id, to: b.id, amount: 1 }),
+    });
+    if (res.status !== 200) throw new Error(`a transfer failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  }
   return view.text;
 }
 
@@ -486,7 +561,11 @@ async function main() {
 
   // Bounded in time whatever happens: setup, seeding (generously 20 ms a
   // record) and every scenario, plus a minute of slack.
-  const limitMs = 60_000 + opts.records * 20 + opts.scenarios.length * (opts.duration + opts.warmup + 15) * 1000;
+  const limitMs =
+    60_000 +
+    opts.records * 20 +
+    (opts.scenarios.includes('transfers') ? opts.accounts * 200 : 0) +
+    opts.scenarios.length * (opts.duration + opts.warmup + 15) * 1000;
   setTimeout(() => abort(`time limit of ${Math.round(limitMs / 1000)} s reached`, 1), limitMs).unref();
 
   log(
@@ -529,6 +608,7 @@ async function main() {
       ratio: Number((row.requests_per_sec / bareRps).toFixed(3)),
       cpu_us_per_request: row.cpu_us_per_request,
     };
+    if (name === 'transfers') line.transfers_per_sec = row.requests_per_sec;
     if (row.beside) {
       line.logins_beside_per_sec = row.beside.requests_per_sec;
       const alone = rows.find((r) => r.scenario === 'view');
