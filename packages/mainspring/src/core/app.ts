@@ -139,7 +139,10 @@ export class App {
           else if (event.type === 'settings') await app.settings.load();
         });
       }
-      if (options.hooksDir) await loadHooks(options.hooksDir, join(dataDir, '.hooks'), app.api);
+      if (options.hooksDir) {
+        const loaded = await loadHooks(options.hooksDir, join(dataDir, '.hooks'), app.api);
+        if (loaded.length > 0) logger.info({ files: loaded, routes: app.hooks.routes.map((r) => `${r.method} ${r.path}`) }, 'hooks loaded');
+      }
       for (const module of options.hooks ?? []) await module(app.api);
       await app.hooks.bootstrap.trigger({}, () => {});
       return app;
