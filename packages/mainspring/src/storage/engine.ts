@@ -13,6 +13,14 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/**
+ * Thrown when a write could not get its turn in time (SQLite: the writer;
+ * PostgreSQL: the retry lane); answered with a 503.
+ */
+export class EngineBusyError extends Error {
+  override readonly name = 'EngineBusyError';
+}
+
 /** How long one statement may run, in ms: the engine's option, else `MS_STATEMENT_TIMEOUT_MS`, else 5 s. */
 export function statementTimeoutMs(option?: number): number {
   return option ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);

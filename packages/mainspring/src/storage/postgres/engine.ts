@@ -2,6 +2,7 @@ import pg from 'pg';
 import {
   type ChangeChannel,
   type Engine,
+  EngineBusyError,
   type Executor,
   type Row,
   type SqlValue,
@@ -31,9 +32,30 @@ export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
 }
 
-/** How many times a transaction is run again after a serialization failure or a deadlock. */
-const MAX_ATTEMPTS = 10;
 const RETRYABLE = new Set(['40001', '40P01']);
+const isRetryable = (err: unknown) => {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && RETRYABLE.has(code);
+};
+
+/**
+ * The retry lane: a transaction that lost once to a serialization failure
+ * or a deadlock runs its later attempts holding this session-level advisory
+ * lock, so retried transactions take turns across every instance instead of
+ * losing to each other again.
+ */
+const LANE_KEY = "hashtext('mainspring:retry-lane')";
+/** Attempts inside the lane, where a transaction competes only with others' first attempts. */
+const LANE_ATTEMPTS = 50;
+/** How long a retried transaction waits for its turn in the lane before it fails as busy (a 503). */
+const LANE_WAIT_MS = 30_000;
+/**
+ * A lane holder's session idle outside a transaction this long is ended by
+ * the server (inside one, `idle_in_transaction_session_timeout` does it), so
+ * an instance cut off by the network holds the lane a minute, not until
+ * TCP keepalive notices (hours).
+ */
+const LANE_IDLE_MS = 60_000;
 
 /**
  * PostgreSQL text cannot hold the NUL character, which SQLite stores and
@@ -186,6 +208,59 @@ class TxConnection implements Executor {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** One attempt's end: committed with its result, or rolled back with its error (`broken`: the connection is unusable). */
+type Attempt<T> = { ok: true; result: T; callbacks: (() => void)[] } | { ok: false; err: unknown; broken: boolean };
+
+/** Runs `fn` once in a SERIALIZABLE transaction on `client`: committed, or rolled back. */
+async function attempt<T>(client: pg.PoolClient, fn: (tx: Executor) => Promise<T>): Promise<Attempt<T>> {
+  const tx = new TxConnection(client);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+    const result = await fn(tx);
+    await client.query('COMMIT');
+    return { ok: true, result, callbacks: tx.callbacks };
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+      return { ok: false, err, broken: false };
+    } catch {
+      return { ok: false, err, broken: true };
+    }
+  }
+}
+
+/**
+ * The retry lane's queue inside this process (first come, first served), so
+ * that one transaction per instance waits on the advisory lock while the
+ * others wait without holding a pooled connection.
+ */
+class LocalLane {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Resolves with the function that leaves the lane once it is this caller's turn; an EngineBusyError after `timeoutMs`. */
+  enter(timeoutMs: number): Promise<() => void> {
+    const before = this.tail;
+    let leave!: () => void;
+    const left = new Promise<void>((r) => {
+      leave = r;
+    });
+    this.tail = before.then(() => left);
+    return new Promise((resolve, reject) => {
+      let gaveUp = false;
+      const timer = setTimeout(() => {
+        gaveUp = true;
+        reject(new EngineBusyError('the database is busy; try again'));
+      }, timeoutMs);
+      before.then(() => {
+        clearTimeout(timer);
+        // a caller that gave up passes its turn on at once
+        if (gaveUp) leave();
+        else resolve(leave);
+      });
+    });
+  }
+}
+
 /**
  * The production engine: a pool of PostgreSQL connections. Statements
  * outside a transaction take any connection; a transaction holds one for
@@ -196,6 +271,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class PostgresEngine implements Engine {
   readonly dialect = postgresDialect;
   private closed = false;
+  private readonly lane = new LocalLane();
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -217,6 +293,11 @@ export class PostgresEngine implements Engine {
     });
     // an idle connection that breaks (server restart) must not crash the process
     pool.on('error', () => {});
+    // nor one in use: pg emits 'error' on a checked-out client whose server
+    // ended it between two queries (a restart, pg_terminate_backend), which
+    // without a listener is an uncaught exception; its next query fails, the
+    // transaction releases it as broken, and the pool drops it
+    pool.on('connect', (client) => client.on('error', () => {}));
     const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -251,41 +332,77 @@ export class PostgresEngine implements Engine {
   }
 
   /**
-   * Runs `fn` in a SERIALIZABLE transaction, again from the start (up to
-   * {@link MAX_ATTEMPTS} times) when it fails with a serialization failure
-   * or a deadlock: `fn` must do nothing outside the database that it cannot
-   * do twice. `afterCommit` callbacks of failed attempts are dropped; those
-   * of the attempt that commits run once, after the commit.
+   * Runs `fn` in a SERIALIZABLE transaction, again from the start when it
+   * fails with a serialization failure or a deadlock: `fn` must do nothing
+   * outside the database that it cannot do twice. The first attempt runs
+   * alongside everything else; the later ones in the retry lane (one
+   * transaction at a time across every instance, up to
+   * {@link LANE_ATTEMPTS}), so under contention each transaction commits in
+   * its turn instead of losing every retry. `afterCommit` callbacks of
+   * failed attempts are dropped; those of the attempt that commits run once,
+   * after the commit.
    */
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('the database is closed');
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      const tx = new TxConnection(client);
-      let result: T;
+    const client = await this.pool.connect();
+    const first = await attempt(client, fn);
+    client.release(first.ok ? undefined : first.broken);
+    if (first.ok) {
+      for (const cb of first.callbacks) cb();
+      return first.result;
+    }
+    if (!isRetryable(first.err)) throw translate(first.err);
+    return this.retryInLane(fn);
+  }
+
+  /**
+   * The later attempts of a transaction, holding the retry lane: a turn in
+   * this process's queue, then the advisory lock on one pooled connection
+   * (taken before BEGIN, kept across the attempts, released after the last
+   * COMMIT or ROLLBACK). A connection that fails on the way is destroyed,
+   * never returned to the pool, so the lock cannot outlive its turn.
+   */
+  private async retryInLane<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + LANE_WAIT_MS;
+    const leave = await this.lane.enter(LANE_WAIT_MS);
+    let client: pg.PoolClient | undefined;
+    let broken = false;
+    let outcome: Attempt<T> | undefined;
+    try {
+      client = await this.pool.connect();
       try {
-        await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-        result = await fn(tx);
-        await client.query('COMMIT');
+        // the wait is bounded by what is left of the lane's, not by the statement timeout
+        const wait = Math.max(1, deadline - Date.now());
+        await client.query(
+          `SET statement_timeout = ${wait}; SELECT pg_advisory_lock(${LANE_KEY}); RESET statement_timeout; SET idle_session_timeout = ${LANE_IDLE_MS}`,
+        );
       } catch (err) {
-        let broken = false;
+        broken = true;
+        if ((err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
+        throw translate(err);
+      }
+      for (let n = 1; ; n++) {
+        outcome = await attempt(client, fn);
+        if (outcome.ok || outcome.broken || !isRetryable(outcome.err) || n >= LANE_ATTEMPTS) break;
+      }
+      broken = !outcome.ok && outcome.broken;
+      if (!broken) {
         try {
-          await client.query('ROLLBACK');
+          await client.query(`SELECT pg_advisory_unlock(${LANE_KEY}); RESET idle_session_timeout`);
         } catch {
           broken = true;
         }
-        client.release(broken);
-        const code = (err as { code?: unknown })?.code;
-        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
-          await sleep(Math.random() * 10 * attempt);
-          continue;
-        }
-        throw translate(err);
       }
-      client.release();
-      for (const cb of tx.callbacks) cb();
-      return result;
+    } finally {
+      client?.release(broken);
+      leave();
     }
+    if (outcome.ok) {
+      for (const cb of outcome.callbacks) cb();
+      return outcome.result;
+    }
+    if (isRetryable(outcome.err)) throw new EngineBusyError('the database is busy; try again');
+    throw translate(outcome.err);
   }
 
   /** A session-level advisory lock on one connection, held while `fn` runs. */

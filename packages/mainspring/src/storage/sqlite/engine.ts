@@ -1,5 +1,13 @@
 import Database from 'better-sqlite3';
-import { type Engine, type Executor, type Row, type SqlValue, StatementTimeoutError, statementTimeoutMs } from '../engine.js';
+import {
+  type Engine,
+  EngineBusyError,
+  type Executor,
+  type Row,
+  type SqlValue,
+  StatementTimeoutError,
+  statementTimeoutMs,
+} from '../engine.js';
 import { sqliteDialect } from './dialect.js';
 
 type Statement = Database.Statement<unknown[], Row>;
@@ -12,10 +20,8 @@ export interface SqliteOptions {
   statementTimeoutMs?: number;
 }
 
-/** Thrown when a write waited longer than the busy timeout for the writer. */
-export class EngineBusyError extends Error {
-  override readonly name = 'EngineBusyError';
-}
+/** Thrown when a write waited longer than the busy timeout for the writer (declared with the engine interface). */
+export { EngineBusyError };
 
 const STATEMENT_CACHE_LIMIT = 2000;
 
