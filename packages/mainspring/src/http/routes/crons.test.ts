@@ -10,8 +10,8 @@ import { cronRoutes } from './crons.js';
  * `[{id, expression}]` sorted by id, and `POST /api/crons/{id}` running one
  * in the background (204), 404 for an unknown id. The routes are mounted on
  * a small Fastify server of their own, beside a test server that provides
- * the app and the tokens; the last block checks them on the full server
- * once `http/server.ts` mounts them.
+ * the app and the tokens, and checked once more where `http/server.ts`
+ * mounts them.
  */
 
 let s: TestServer;
@@ -114,19 +114,9 @@ describe('on a server of their own', () => {
   });
 });
 
-/** The app's own cron service, once `App` has one. */
-function appCrons(): CronService | undefined {
-  return (s.app as unknown as { crons?: CronService }).crons;
-}
-
-describe('on the full server (once http/server.ts mounts cronRoutes)', () => {
-  test('GET /api/crons lists the app’s jobs; POST runs one; 404 and 401/403 as above', async (ctx) => {
-    const probe = await s.request('GET', '/api/crons', { token: su });
-    const crons = appCrons();
-    if ((probe.status === 404 && probe.body?.message === "The requested resource wasn't found.") || !crons) {
-      ctx.skip('the cron routes are not mounted on the server yet');
-      return;
-    }
+describe('on the full server', () => {
+  test('GET /api/crons lists the app’s jobs; POST runs one; 404 and 401/403 as above', async () => {
+    const crons = s.app.crons;
     let runs = 0;
     crons.add('wired.job', '@weekly', () => void runs++);
     try {
