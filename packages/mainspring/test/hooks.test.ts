@@ -49,6 +49,18 @@ function hooks(ms: Mainspring): void {
     await e.next();
   }, 'notes');
 
+  // memos: the hook uses the unbound helpers, which join the write's transaction rather than wait for it
+  ms.onRecordCreate(async (e) => {
+    const what = `unbound ${e.record.title}`;
+    await ms.records.create('audit', { what });
+    const seenInside = await ms.runInTransaction((tx) => tx.count('audit', 'what = {:what}', { what }));
+    if (seenInside !== 1) throw new Error('the nested transaction did not see the write before it');
+    if (e.record.title === 'refuse') throw new ms.BadRequestError('Refused.');
+    // work left behind runs after the commit, in transactions of its own
+    setTimeout(() => void ms.records.create('audit', { what: `later ${e.record.title}` }).catch(() => {}), 30);
+    await e.next();
+  }, 'memos');
+
   ms.onRecordsListRequest(async (e) => {
     e.result.items = e.result.items.map((r) => ({ ...(r as object), listed: true }));
     await e.next();
@@ -117,6 +129,7 @@ beforeAll(async () => {
       })
     ).status,
   ).toBe(200);
+  expect((await collection({ name: 'memos', ...open, fields: [{ name: 'title', type: 'text' }] })).status).toBe(200);
   expect(
     (
       await collection({
@@ -187,6 +200,19 @@ describe('record hooks', () => {
     const keep = await s.request('POST', '/api/collections/notes/records', { body: { title: 'keep' } });
     expect((await s.request('DELETE', `/api/collections/notes/records/${keep.body.id}`)).status).toBe(400);
     expect((await s.request('GET', `/api/collections/notes/records/${keep.body.id}`)).status).toBe(200);
+  });
+
+  test('ms.records and runInTransaction inside a hook join its transaction; work left behind runs after it', async () => {
+    const auditOf = async (what: string) =>
+      (await s.request('GET', `/api/collections/audit/records?filter=${encodeURIComponent(`what="${what}"`)}`, { token: su })).body
+        .totalItems;
+    expect((await s.request('POST', '/api/collections/memos/records', { body: { title: 'joined' } })).status).toBe(200);
+    expect(await auditOf('unbound joined')).toBe(1);
+    const refused = await s.request('POST', '/api/collections/memos/records', { body: { title: 'refuse' } });
+    expect(refused.status).toBe(400);
+    expect(await auditOf('unbound refuse')).toBe(0);
+    for (let i = 0; i < 100 && (await auditOf('later joined')) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await auditOf('later joined')).toBe(1);
   });
 
   test('hooks also run for writes inside a batch, and a refusal rolls the batch back', async () => {

@@ -15,7 +15,7 @@ import { EventBus } from './events.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
-import { TxRecords } from './hooks/transaction.js';
+import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordService } from './records/service.js';
@@ -103,7 +103,12 @@ export class App {
       hooks: this.hooks,
       logger,
       records: new TxRecords(this.records, undefined),
-      transaction: (fn) => this.engine.transaction((tx) => fn(new TxRecords(this.records, tx))),
+      transaction: (fn) => {
+        // inside a transaction already (a hook), a nested one is part of it
+        const outer = activeTransaction();
+        if (outer) return fn(new TxRecords(this.records, outer));
+        return this.engine.transaction((tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
+      },
       crons: this.crons,
     });
   }

@@ -1,6 +1,36 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Executor } from '../../storage/engine.js';
 import type { RecordService } from '../records/service.js';
 import { SYSTEM_REQUEST } from '../rules/request-info.js';
+
+/**
+ * The transaction server code is running in, if any: a record hook inside
+ * a write, or the body of `runInTransaction`. Helpers that are not bound to
+ * a transaction (`ms.records`) join it, and `runInTransaction` inside it
+ * nests into it, instead of waiting for a second transaction the first
+ * one blocks (the single SQLite writer, the PostgreSQL retry lane).
+ */
+const active = new AsyncLocalStorage<{ tx: Executor; open: boolean }>();
+
+/**
+ * Runs `fn` with `tx` as the active transaction. Work `fn` leaves behind
+ * (a timer, a promise not awaited) that runs after it finished sees no
+ * transaction: the one it started in may be committed and gone.
+ */
+export async function inActiveTransaction<T>(tx: Executor, fn: () => Promise<T>): Promise<T> {
+  const scope = { tx, open: true };
+  try {
+    return await active.run(scope, fn);
+  } finally {
+    scope.open = false;
+  }
+}
+
+/** The transaction server code is running in, if it is still open. */
+export function activeTransaction(): Executor | undefined {
+  const scope = active.getStore();
+  return scope?.open ? scope.tx : undefined;
+}
 
 /** What {@link TxRecords.find} reads. */
 export interface FindOptions {
@@ -36,9 +66,13 @@ export type RecordOut = Record<string, unknown> & { id: string; collectionId: st
 export class TxRecords {
   constructor(
     private readonly records: RecordService,
-    /** The transaction, or undefined for one transaction per call. */
-    private readonly db: Executor | undefined,
+    /** The transaction, or undefined for one transaction per call (or the surrounding one, inside a hook). */
+    private readonly bound: Executor | undefined,
   ) {}
+
+  private get db(): Executor | undefined {
+    return this.bound ?? activeTransaction();
+  }
 
   /** The record, or null when there is none. */
   async findById(collection: string, id: string): Promise<RecordOut | null> {

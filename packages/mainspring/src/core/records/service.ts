@@ -12,7 +12,7 @@ import type { RecordEvent as RecordHookEvent } from '../hooks/events.js';
 import type { Hook } from '../hooks/hook.js';
 import { withParams } from '../hooks/params.js';
 import type { Hooks } from '../hooks/registry.js';
-import { type FindOptions, TxRecords } from '../hooks/transaction.js';
+import { type FindOptions, inActiveTransaction, TxRecords } from '../hooks/transaction.js';
 import { newRecordId, randomString } from '../ids.js';
 import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS, SYSTEM_REQUEST } from '../rules/request-info.js';
 import { RecordResolver } from '../rules/resolver.js';
@@ -132,13 +132,16 @@ export class RecordService {
     let written = record;
     // a copy: on PostgreSQL the transaction may run again, and must start from the same values
     const event = { collection: c, record: { ...record }, original, requestInfo: info?.system ? null : info, tx: new TxRecords(this, tx) };
-    await hook.trigger(
-      event,
-      async (e) => {
-        written = { ...e.record, id: e.record.id ?? record.id } as RecordData;
-        await write(written);
-      },
-      tags,
+    // the hook's own ms.records calls join this transaction
+    await inActiveTransaction(tx, () =>
+      hook.trigger(
+        event,
+        async (e) => {
+          written = { ...e.record, id: e.record.id ?? record.id } as RecordData;
+          await write(written);
+        },
+        tags,
+      ),
     );
     return written;
   }
