@@ -93,72 +93,88 @@ export default (ms: Mainspring) => {
       const amount = amountOf(body, 'amount', 1, MAX_TRANSFER);
       if (from === to) throw invalid('to', 'validation_same_account', 'Must be another account than "from".');
 
-      // On PostgreSQL this body may run again after a serialization failure: it touches only the database.
-      return e.runInTransaction(async (tx) => {
-        // The key is recorded in this same transaction (unique per owner): even when the process dies after
-        // the commit and before the HTTP layer stored its answer, a retry finds the transfer instead of
-        // moving the money again.
-        const done = await tx.findFirst('transfers', 'owner = {:owner} && key = {:key}', { owner, key });
-        if (done) {
-          if (done.from !== from || done.to !== to || done.amount !== amount) {
-            throw new ms.ApiError(
-              422,
-              'idempotency_key_reused',
-              'This Idempotency-Key was used with another request; use a new key for a new request.',
-            );
-          }
-          return done;
+      /** The transfer made under this key before, if any; a 422 when it was for another request. */
+      const earlier = async (): Promise<RecordOut | null> => {
+        const done = await ms.records.findFirst('transfers', 'owner = {:owner} && key = {:key}', { owner, key });
+        if (done && (done.from !== from || done.to !== to || done.amount !== amount)) {
+          throw new ms.ApiError(
+            422,
+            'idempotency_key_reused',
+            'This Idempotency-Key was used with another request; use a new key for a new request.',
+          );
         }
+        return done;
+      };
+      const repeat = await earlier();
+      if (repeat) return repeat;
 
-        const source = (await tx.findById('accounts', from)) as (RecordOut & Account) | null;
-        // someone else's account and no account answer the same
-        if (!source || source.owner !== owner) {
-          throw new ms.NotFoundError("The requested resource wasn't found.", {
-            from: { code: 'not_found', message: 'You have no account with this id.' },
-          });
-        }
-        const target = (await tx.findById('accounts', to)) as (RecordOut & Account) | null;
-        if (!target) {
-          throw new ms.NotFoundError("The requested resource wasn't found.", {
-            to: { code: 'not_found', message: 'There is no account with this id.' },
-          });
-        }
-        const insufficient = () =>
-          new ms.ConflictError('Insufficient funds.', {
-            amount: {
-              code: 'insufficient_funds',
-              message: 'The account holds less than this amount.',
-              params: { balance: source.balance },
-            },
-          });
-        if (source.balance < amount) throw insufficient();
-        if (target.balance > MAX_BALANCE - amount) {
-          throw new ms.ConflictError('The receiving account cannot hold this much.', {
-            to: { code: 'balance_too_large', message: 'The receiving account cannot take this amount.' },
-          });
-        }
-
-        // Both rows change in one order (by id) whichever way the money goes: two opposite transfers between the
-        // same accounts never each hold one row while waiting for the other (a deadlock on PostgreSQL).
-        const moves: [string, Body][] = [
-          [from, { 'balance-': amount }],
-          [to, { 'balance+': amount }],
-        ];
-        moves.sort((a, b) => (a[0] < b[0] ? -1 : 1));
-        for (const [id, change] of moves) {
-          try {
-            // applied to the row as it is inside this transaction; the field's min 0 and max hold whatever runs beside it
-            await tx.update('accounts', id, change);
-          } catch (err) {
-            if (err instanceof ms.ApiError && err.status === 400 && 'balance' in err.data) throw insufficient();
-            throw err;
+      try {
+        // On PostgreSQL this body may run again after a serialization failure: it touches only the database.
+        return await e.runInTransaction(async (tx) => {
+          const source = (await tx.findById('accounts', from)) as (RecordOut & Account) | null;
+          // someone else's account and no account answer the same
+          if (!source || source.owner !== owner) {
+            throw new ms.NotFoundError("The requested resource wasn't found.", {
+              from: { code: 'not_found', message: 'You have no account with this id.' },
+            });
           }
+          const target = (await tx.findById('accounts', to)) as (RecordOut & Account) | null;
+          if (!target) {
+            throw new ms.NotFoundError("The requested resource wasn't found.", {
+              to: { code: 'not_found', message: 'There is no account with this id.' },
+            });
+          }
+          const insufficient = () =>
+            new ms.ConflictError('Insufficient funds.', {
+              amount: {
+                code: 'insufficient_funds',
+                message: 'The account holds less than this amount.',
+                params: { balance: source.balance },
+              },
+            });
+          if (source.balance < amount) throw insufficient();
+          if (target.balance > MAX_BALANCE - amount) {
+            throw new ms.ConflictError('The receiving account cannot hold this much.', {
+              to: { code: 'balance_too_large', message: 'The receiving account cannot take this amount.' },
+            });
+          }
+
+          // The transfer is written before any money moves: its unique (owner, key) index claims the key in this same
+          // transaction, so even when the process dies after the commit and before the HTTP layer stored its
+          // answer, a retry finds the transfer instead of moving the money again. (Looking the key up here
+          // instead would also work, but on PostgreSQL that read of an index gap conflicts with every other
+          // transfer of the same owner and makes most of them run twice.)
+          const transfer = await tx.create('transfers', { owner, from, to, amount, key });
+
+          // Both rows change in one order (by id) whichever way the money goes: two opposite transfers between the
+          // same accounts never each hold one row while waiting for the other (a deadlock on PostgreSQL).
+          const moves: [string, Body][] = [
+            [from, { 'balance-': amount }],
+            [to, { 'balance+': amount }],
+          ];
+          moves.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+          for (const [id, change] of moves) {
+            try {
+              // applied to the row as it is inside this transaction; the field's min 0 and max hold whatever runs beside it
+              await tx.update('accounts', id, change);
+            } catch (err) {
+              if (err instanceof ms.ApiError && err.status === 400 && 'balance' in err.data) throw insufficient();
+              throw err;
+            }
+          }
+          await tx.create('ledger', { account: from, kind: 'debit', amount: -amount, transfer: transfer.id });
+          await tx.create('ledger', { account: to, kind: 'credit', amount, transfer: transfer.id });
+          return transfer;
+        });
+      } catch (err) {
+        // A request with the same key that ran beside this one committed first (this one then failed on the
+        // key's unique index, or found the money already gone): answer what it did.
+        if (err instanceof ms.ApiError && err.status < 500) {
+          const done = await earlier();
+          if (done) return done;
         }
-        const transfer = await tx.create('transfers', { owner, from, to, amount, key });
-        await tx.create('ledger', { account: from, kind: 'debit', amount: -amount, transfer: transfer.id });
-        await tx.create('ledger', { account: to, kind: 'credit', amount, transfer: transfer.id });
-        return transfer;
-      });
+        throw err;
+      }
     },
     ms.requireAuth('users'),
   );
