@@ -368,7 +368,7 @@ export class RecordService {
       const now = nowString();
       for (const f of c.fields) if (f.type === 'autodate' && f.onUpdate) data[f.name] = now;
       const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, SYSTEM_REQUEST, (record) =>
-        this.writeUpdate(tx, c, record),
+        this.writeUpdate(tx, c, record, current),
       );
       return { record, original: current };
     });
@@ -416,10 +416,12 @@ export class RecordService {
   }
 
   /** Checks every relation id exists; adds `validation_missing_rel_records` errors. */
-  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData): Promise<void> {
+  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
     const d = this.engine.dialect;
     for (const f of c.fields) {
       if (f.type !== 'relation' || errors[f.name]) continue;
+      // a relation left as it was still holds: deleting its target cascades, unlinks or is refused
+      if (before && JSON.stringify(before[f.name]) === JSON.stringify(data[f.name])) continue;
       const ids = [...new Set(Array.isArray(data[f.name]) ? (data[f.name] as string[]) : data[f.name] ? [data[f.name] as string] : [])];
       if (ids.length === 0) continue;
       const target = this.registry.find(f.collectionId);
@@ -561,11 +563,13 @@ export class RecordService {
     const hash = await this.preparePasswords(c, pre, before, preAccess);
 
     const written = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, before, db, async (tx) => {
-      const current = await this.find(tx, c, id, null, null);
+      // inside the caller's transaction (a batch, server code) the record read above is the current one
+      const current = db ? before : await this.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const access = await this.writeAccess(tx, c, current, info);
-      const prepared = applyInput(c, current, input.data, input.source, access);
-      if (!superuser && c.updateRule && !(await this.ruleAdmits(tx, c, id, info, prepared.body, c.updateRule))) {
+      const prepared = current === before ? pre : applyInput(c, current, input.data, input.source, access);
+      // checked above on this same row when inside the caller's transaction
+      if (current !== before && !superuser && c.updateRule && !(await this.ruleAdmits(tx, c, id, info, prepared.body, c.updateRule))) {
         throw Errors.notFound();
       }
       if (Object.keys(prepared.errors).length > 0) throw Errors.updateFailed(prepared.errors);
@@ -578,16 +582,16 @@ export class RecordService {
         data.password = hash;
       }
       rotateTokenKeyOnChange(c, current, data);
-      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) => this.writeUpdate(tx, c, record));
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) => this.writeUpdate(tx, c, record, current));
       return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
     });
     return written.out;
   }
 
   /** Checks relations and unique indexes while writing an updated row, and publishes the change. */
-  private async writeUpdate(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+  private async writeUpdate(tx: Executor, c: Collection, data: RecordData, before: RecordData): Promise<void> {
     const errors: ErrorData = {};
-    await this.checkRelations(tx, c, data, errors);
+    await this.checkRelations(tx, c, data, errors, before);
     if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
     try {
       await this.updateRow(tx, c, data);
