@@ -78,7 +78,7 @@ export function typeErrors(dir: string): string | null {
   };
   const program = ts.createProgram(files, options);
   const inHooks = (d: import('typescript').Diagnostic) =>
-    d.file !== undefined && resolve(d.file.fileName).startsWith(root + '/') && !IGNORED.has(d.code);
+    d.file !== undefined && resolve(d.file.fileName).startsWith(`${root}/`) && !IGNORED.has(d.code);
   const diagnostics = files
     .map((f) => program.getSourceFile(f))
     .flatMap((sf) => (sf ? [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)] : []))
