@@ -582,7 +582,9 @@ export class RecordService {
         data.password = hash;
       }
       rotateTokenKeyOnChange(c, current, data);
-      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) => this.writeUpdate(tx, c, record, current));
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) =>
+        this.writeUpdate(tx, c, record, current),
+      );
       return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
     });
     return written.out;
