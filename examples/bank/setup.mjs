@@ -4,6 +4,8 @@
 //
 // Safe to re-run: an existing collection is updated to the definition below.
 
+import { applyCollections, call, isMain, superuserFromArgs } from '../lib/setup.mjs';
+
 /** The largest balance an account may hold: beyond 2^53 - 1 a float64 (and so JSON) no longer counts single units. */
 export const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
 
@@ -73,37 +75,9 @@ export const COLLECTIONS = [
   },
 ];
 
-async function call(url, method, path, token, body) {
-  const res = await fetch(url + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 /** Creates or updates the collections, in order (relations name collections made before them); `token` is a superuser's. */
-export async function setupBank(url, token) {
-  for (const def of COLLECTIONS) {
-    const fields = [];
-    for (const f of def.fields) {
-      if (f.type !== 'relation' || f.collectionId.startsWith('_pb_')) {
-        fields.push(f);
-        continue;
-      }
-      // relations name their target by id
-      const target = await call(url, 'GET', `/api/collections/${f.collectionId}`, token);
-      if (target.status !== 200) throw new Error(`${def.name}.${f.name}: ${f.collectionId} is missing (${target.status})`);
-      fields.push({ ...f, collectionId: target.body.id });
-    }
-    const existing = await call(url, 'GET', `/api/collections/${def.name}`, token);
-    const res =
-      existing.status === 200
-        ? await call(url, 'PATCH', `/api/collections/${def.name}`, token, { ...def, fields: mergeFields(existing.body.fields, fields) })
-        : await call(url, 'POST', '/api/collections', token, { ...def, fields });
-    if (res.status !== 200) throw new Error(`${def.name}: ${res.status} ${JSON.stringify(res.body)}`);
-  }
+export function setupBank(url, token) {
+  return applyCollections(url, token, COLLECTIONS);
 }
 
 /**
@@ -117,25 +91,8 @@ export async function openAccount(url, token, { owner, name, opening = 0 }) {
   return res.body;
 }
 
-/** Keeps the ids of fields that already exist, so an update changes them instead of replacing them. */
-function mergeFields(current, wanted) {
-  return [
-    ...current.filter((f) => f.system || ['created', 'updated'].includes(f.name)),
-    ...wanted.map((f) => ({ ...current.find((c) => c.name === f.name), ...f })),
-  ];
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const [url = 'http://127.0.0.1:8090', email, password] = process.argv.slice(2);
-  if (!email || !password) {
-    console.error('usage: node examples/bank/setup.mjs URL SUPERUSER_EMAIL SUPERUSER_PASSWORD');
-    process.exit(2);
-  }
-  const auth = await call(url, 'POST', '/api/collections/_superusers/auth-with-password', undefined, { identity: email, password });
-  if (auth.status !== 200) {
-    console.error(`error: superuser sign-in failed (${auth.status})`);
-    process.exit(1);
-  }
-  await setupBank(url, auth.body.token);
+if (isMain(import.meta.url)) {
+  const { url, token } = await superuserFromArgs('examples/bank/setup.mjs');
+  await setupBank(url, token);
   console.log('accounts, transfers and ledger are ready');
 }

@@ -5,6 +5,8 @@
 // Safe to re-run: an existing collection is updated to the definition below.
 // From the command line it also adds three demo products when there are none.
 
+import { applyCollections, call, isMain, superuserFromArgs } from '../lib/setup.mjs';
+
 /**
  * products, cart_items, orders and order_lines. The rules are the security
  * model: anyone sees products, a user sees and edits only their own cart and
@@ -92,37 +94,9 @@ export const DEMO_PRODUCTS = [
   { name: 'Limited poster', price: 2500, stock: 3 },
 ];
 
-async function call(url, method, path, token, body) {
-  const res = await fetch(url + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: token } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
 /** Creates or updates the collections, in order (relations name collections made before them); `token` is a superuser's. */
-export async function setupShop(url, token) {
-  for (const def of COLLECTIONS) {
-    const fields = [];
-    for (const f of def.fields) {
-      if (f.type !== 'relation' || f.collectionId.startsWith('_pb_')) {
-        fields.push(f);
-        continue;
-      }
-      // relations name their target by id
-      const target = await call(url, 'GET', `/api/collections/${f.collectionId}`, token);
-      if (target.status !== 200) throw new Error(`${def.name}.${f.name}: ${f.collectionId} is missing (${target.status})`);
-      fields.push({ ...f, collectionId: target.body.id });
-    }
-    const existing = await call(url, 'GET', `/api/collections/${def.name}`, token);
-    const res =
-      existing.status === 200
-        ? await call(url, 'PATCH', `/api/collections/${def.name}`, token, { ...def, fields: mergeFields(existing.body.fields, fields) })
-        : await call(url, 'POST', '/api/collections', token, { ...def, fields });
-    if (res.status !== 200) throw new Error(`${def.name}: ${res.status} ${JSON.stringify(res.body)}`);
-  }
+export function setupShop(url, token) {
+  return applyCollections(url, token, COLLECTIONS);
 }
 
 /** Adds the demo products when the shop has none; returns how many it added. */
@@ -137,26 +111,9 @@ export async function addDemoProducts(url, token) {
   return DEMO_PRODUCTS.length;
 }
 
-/** Keeps the ids of fields that already exist, so an update changes them instead of replacing them. */
-function mergeFields(current, wanted) {
-  return [
-    ...current.filter((f) => f.system || ['created', 'updated'].includes(f.name)),
-    ...wanted.map((f) => ({ ...current.find((c) => c.name === f.name), ...f })),
-  ];
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const [url = 'http://127.0.0.1:8090', email, password] = process.argv.slice(2);
-  if (!email || !password) {
-    console.error('usage: node examples/shop/setup.mjs URL SUPERUSER_EMAIL SUPERUSER_PASSWORD');
-    process.exit(2);
-  }
-  const auth = await call(url, 'POST', '/api/collections/_superusers/auth-with-password', undefined, { identity: email, password });
-  if (auth.status !== 200) {
-    console.error(`error: superuser sign-in failed (${auth.status})`);
-    process.exit(1);
-  }
-  await setupShop(url, auth.body.token);
-  const added = await addDemoProducts(url, auth.body.token);
+if (isMain(import.meta.url)) {
+  const { url, token } = await superuserFromArgs('examples/shop/setup.mjs');
+  await setupShop(url, token);
+  const added = await addDemoProducts(url, token);
   console.log(`products, cart_items, orders and order_lines are ready${added ? ` (${added} demo products added)` : ''}`);
 }
