@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startServer, superuserToken, type TestServer } from '../../packages/mainspring/test/helpers/server.js';
+import { signedUpUser, startServer, superuserToken, type TestServer } from '../../packages/mainspring/test/helpers/server.js';
 import { openAccount, setupBank } from './setup.mjs';
 
 /**
@@ -22,14 +22,7 @@ interface User {
   token: string;
 }
 
-async function newUser(): Promise<User> {
-  const email = `customer${++userCount}@example.com`;
-  const password = 'customer-password-1';
-  const created = await s.request('POST', '/api/collections/users/records', { body: { email, password, passwordConfirm: password } });
-  if (created.status !== 200) throw new Error(`sign-up: ${JSON.stringify(created.body)}`);
-  const auth = await s.request('POST', '/api/collections/users/auth-with-password', { body: { identity: email, password } });
-  return { id: auth.body.record.id, token: auth.body.token };
-}
+const newUser = (): Promise<User> => signedUpUser(s, `customer${++userCount}@example.com`);
 
 const open = async (owner: User, opening: number, name = 'Current') =>
   (await openAccount(s.url, su, { owner: owner.id, name, opening })).id as string;

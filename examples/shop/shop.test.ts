@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PocketBase from 'pocketbase';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startServer, superuserToken, type TestServer } from '../../packages/mainspring/test/helpers/server.js';
+import { signedUpUser, startServer, superuserToken, type TestServer } from '../../packages/mainspring/test/helpers/server.js';
 import { setupShop } from './setup.mjs';
 
 /**
@@ -23,15 +23,7 @@ interface User {
 }
 
 /** A signed-up, signed-in user (the password field's bcrypt cost is lowered below, so hundreds are quick). */
-async function newUser(): Promise<User> {
-  const email = `buyer${++userCount}@example.com`;
-  const password = 'buyer-password-1';
-  const created = await s.request('POST', '/api/collections/users/records', { body: { email, password, passwordConfirm: password } });
-  if (created.status !== 200) throw new Error(`sign-up: ${JSON.stringify(created.body)}`);
-  const auth = await s.request('POST', '/api/collections/users/auth-with-password', { body: { identity: email, password } });
-  if (auth.status !== 200) throw new Error(`sign-in: ${JSON.stringify(auth.body)}`);
-  return { id: auth.body.record.id, token: auth.body.token };
-}
+const newUser = (): Promise<User> => signedUpUser(s, `buyer${++userCount}@example.com`);
 
 async function newProduct(name: string, price: number, stock: number): Promise<string> {
   const res = await s.request('POST', '/api/collections/products/records', { token: su, body: { name, price, stock } });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startServer, superuserToken, type TestServer } from './helpers/server.js';
+import { signedUpUser, startServer, superuserToken, type TestServer } from './helpers/server.js';
 
 /**
  * Idempotency-Key on record writes and batch: a retried write is answered
@@ -11,11 +11,7 @@ let su: string;
 let ann: string;
 let bob: string;
 
-async function signUp(email: string): Promise<string> {
-  const password = 'password-123';
-  await s.request('POST', '/api/collections/users/records', { body: { email, password, passwordConfirm: password } });
-  return (await s.request('POST', '/api/collections/users/auth-with-password', { body: { identity: email, password } })).body.token;
-}
+const signUp = async (email: string): Promise<string> => (await signedUpUser(s, email)).token;
 
 const count = async () => (await s.request('GET', '/api/collections/items/records?perPage=1', { token: su })).body.totalItems as number;
 const create = (key: string, body: unknown, token = ann) =>

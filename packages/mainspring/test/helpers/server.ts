@@ -180,3 +180,12 @@ async function bootstrapToken(s: TestServer): Promise<string> {
   if (!full) throw new Error('bootstrap superuser missing');
   return s.app.auth.newToken(c, full);
 }
+
+/** Signs a user up in `users` and in; returns its id and token. */
+export async function signedUpUser(s: TestServer, email: string, password = 'password-123'): Promise<{ id: string; token: string }> {
+  const created = await s.request('POST', '/api/collections/users/records', { body: { email, password, passwordConfirm: password } });
+  if (created.status !== 200) throw new Error(`sign-up ${email}: ${JSON.stringify(created.body)}`);
+  const auth = await s.request('POST', '/api/collections/users/auth-with-password', { body: { identity: email, password } });
+  if (auth.status !== 200) throw new Error(`sign-in ${email}: ${JSON.stringify(auth.body)}`);
+  return { id: auth.body.record.id as string, token: auth.body.token as string };
+}
