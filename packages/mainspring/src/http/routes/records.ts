@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import type { ValueSource } from '../../core/collections/fields.js';
 import type { Collection } from '../../core/collections/model.js';
@@ -43,13 +43,18 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
     return e.record;
   });
 
-  server.post<{ Params: Params }>(base, async (request, reply) => {
-    const c = app.records.collection(request.params.collection);
-    const write = async (data: Record<string, unknown>) =>
-      app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
-    if (!hooks.recordCreateRequest.has(tags(c))) return write(bodyObject(request));
-    const e = { ...(await who(c, request)), id: null, body: bodyObject(request), record: null as Record<string, unknown> | null };
-    await hooks.recordCreateRequest.trigger(
+  /** A create or an update, through its request hook when one listens: the hook may change the body, or answer itself. */
+  const written = async (
+    hook: typeof hooks.recordCreateRequest,
+    c: Collection,
+    id: string | null,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    write: (data: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  ) => {
+    if (!hook.has(tags(c))) return write(bodyObject(request));
+    const e = { ...(await who(c, request)), id, body: bodyObject(request), record: null as Record<string, unknown> | null };
+    await hook.trigger(
       e,
       async (ev) => {
         ev.record = await write(ev.body);
@@ -57,23 +62,21 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
       tags(c),
     );
     return e.record ?? reply.status(204).send();
+  };
+
+  server.post<{ Params: Params }>(base, async (request, reply) => {
+    const c = app.records.collection(request.params.collection);
+    return written(hooks.recordCreateRequest, c, null, request, reply, async (data) =>
+      app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
+    );
   });
 
   server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     const id = request.params.id;
-    const write = async (data: Record<string, unknown>) =>
-      app.records.update(c, id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request));
-    if (!hooks.recordUpdateRequest.has(tags(c))) return write(bodyObject(request));
-    const e = { ...(await who(c, request)), id, body: bodyObject(request), record: null as Record<string, unknown> | null };
-    await hooks.recordUpdateRequest.trigger(
-      e,
-      async (ev) => {
-        ev.record = await write(ev.body);
-      },
-      tags(c),
+    return written(hooks.recordUpdateRequest, c, id, request, reply, async (data) =>
+      app.records.update(c, id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
     );
-    return e.record ?? reply.status(204).send();
   });
 
   server.delete<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
