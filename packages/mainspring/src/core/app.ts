@@ -12,12 +12,16 @@ import { SessionService } from './auth/sessions.js';
 import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
+import { storageRoot } from './files/paths.js';
+import { type FileStore, LocalFileStore } from './files/store.js';
+import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
+import { RecordFiles } from './records/files.js';
 import { RecordService } from './records/service.js';
 import { SettingsService } from './settings.js';
 
@@ -69,6 +73,10 @@ export class App {
   readonly sessions: SessionService;
   readonly hooks: Hooks;
   readonly crons: CronService;
+  /** Record files: `<dataDir>/storage/<collectionId>/<recordId>/<filename>`. */
+  readonly files: FileStore;
+  /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
+  readonly uploadsDir: string;
   /** What hooks receive; also usable by code that embeds the app. */
   readonly api: Mainspring;
 
@@ -82,7 +90,14 @@ export class App {
     this.settings = new SettingsService(engine, this.events);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);
-    this.records = new RecordService(engine, this.collections.registry, this.events, this.hooks);
+    this.files = new LocalFileStore(storageRoot(dataDir));
+    this.uploadsDir = uploadsDir(dataDir);
+    const fileError = (err: unknown) => logger.error({ err }, 'deleting a file failed');
+    this.records = new RecordService(engine, this.collections.registry, this.events, this.hooks, new RecordFiles(this.files, fileError));
+    // a deleted collection's files go once the deletion commits
+    this.collections.onDeleted = (c) => {
+      this.files.deleteCollection(c.id).catch(fileError);
+    };
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     const deps = {
       engine,
@@ -132,6 +147,9 @@ export class App {
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
     try {
+      ensureUploadsDir(uploadsDir(dataDir));
+      // leftovers of a process that died while receiving uploads
+      sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
       const app = new App(dataDir, engine, logger);
       await migrate(engine, app.collections);
       await app.collections.load();

@@ -52,6 +52,9 @@ export const Errors = {
   invalidQuery: (param: string, detail: string) => new ApiError(400, 'invalid_query', `Invalid ${param}: ${detail}`),
   invalidBody: (detail = 'Failed to read the submitted data.') => new ApiError(400, 'invalid_body', detail),
   bodyTooLarge: (limit: number) => new ApiError(413, 'body_too_large', `Request entity too large: the body is limited to ${limit} bytes.`),
+  filesNotAccepted: () => new ApiError(400, 'files_not_accepted', 'File uploads are not accepted here.'),
+  bodyStalled: (ms: number) =>
+    new ApiError(408, 'body_stalled', `Request timeout: no part of the body arrived for ${Math.round(ms / 100) / 10} s.`),
   unsupportedMediaType: () =>
     new ApiError(415, 'unsupported_media_type', 'Unsupported Content-Type: send application/json or multipart/form-data.'),
   unauthorized: (message = 'The request requires valid record authorization token.') => new ApiError(401, 'unauthorized', message),

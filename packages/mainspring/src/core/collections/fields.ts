@@ -540,7 +540,14 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
     column: multiColumn,
     empty: multiEmpty,
     prepare: prepareList,
-    validate: (f, v) => (f.type === 'file' ? validateList(f, v) : null),
+    // uploads and names are checked on input (records/files.ts); this is what a stored value must hold
+    validate: (f, v) => {
+      if (f.type !== 'file') return null;
+      const n = Array.isArray(v) ? v.length : v ? 1 : 0;
+      if (n === 0) return f.required ? required() : null;
+      const max = Math.max(f.maxSelect, 1);
+      return n > max ? fieldError('validation_too_many_files', `The maximum allowed files is ${max}`, { maxSelect: max }) : null;
+    },
   },
 };
 

@@ -96,6 +96,9 @@ export class CollectionService {
   readonly registry = new CollectionRegistry();
   private lock: Promise<unknown> = Promise.resolve();
 
+  /** Called once a collection's deletion has committed (the app deletes its files). */
+  onDeleted: ((c: Collection) => void) | null = null;
+
   constructor(
     private readonly engine: Engine,
     private readonly events: EventBus,
@@ -644,6 +647,8 @@ export class CollectionService {
   private async deleteIn(tx: Executor, c: Collection): Promise<void> {
     await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [c.id]);
     await tx.run(this.engine.dialect.dropTable(c.name));
+    const deleted = this.onDeleted;
+    if (deleted) tx.afterCommit(() => deleted(c));
   }
 
   /** Moves a table from `from` to `to`: renames, column changes and index changes, keeping data. */

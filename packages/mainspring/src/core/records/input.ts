@@ -4,6 +4,7 @@ import { nowString } from '../dates.js';
 import { type ErrorData, fieldError } from '../errors.js';
 import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
+import { applyFileInput, type FieldUpload, type FileEntry, fileNames, settleFileField } from './files.js';
 
 /**
  * Turns submitted data into a record: strict per-field conversion, the
@@ -33,6 +34,8 @@ export interface PreparedInput {
   body: Record<string, unknown>;
   /** Names of fields whose value was submitted. */
   submitted: Set<string>;
+  /** Uploads the record keeps, to put in place when it is written. */
+  uploads: FieldUpload[];
 }
 
 const LIST_TYPES = new Set(['select', 'relation', 'file']);
@@ -78,6 +81,10 @@ export function applyInput(
     return undefined;
   };
 
+  // file fields' entries (names and uploads) while keys apply, settled after
+  const files = new Map<string, FileEntry[]>();
+  const uploads: FieldUpload[] = [];
+
   // plain assignments first, then modifiers, so `tags` and `tags+` compose
   const keys = Object.keys(input).sort((a, b) => Number(splitKey(a).mod !== '') - Number(splitKey(b).mod !== ''));
   for (const key of keys) {
@@ -104,6 +111,14 @@ export function applyInput(
       if (raw !== current?.id) errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
       continue;
     }
+    if (field.type === 'file') {
+      const state = files.get(field.name) ?? fileNames(data[field.name]);
+      const next = applyFileInput(state, raw, mod);
+      if (next instanceof Invalid) errors[field.name] = next.error;
+      else files.set(field.name, next);
+      submitted.add(field.name);
+      continue;
+    }
     if (field.type === 'password') {
       if (mod) continue;
       const plain = readString(key, raw);
@@ -120,6 +135,16 @@ export function applyInput(
     data[field.name] = value;
     body[field.name] = value;
     submitted.add(field.name);
+  }
+
+  for (const [name, entries] of files) {
+    const field = fieldsByName.get(name);
+    if (field?.type !== 'file' || errors[name]) continue;
+    const settled = settleFileField(field, entries, fileNames(current?.[name]));
+    data[name] = settled.value;
+    body[name] = settled.value;
+    if (settled.error) errors[name] = settled.error;
+    for (const file of settled.uploads) uploads.push({ field: name, file });
   }
 
   // system values
@@ -175,7 +200,7 @@ export function applyInput(
     if (err) errors[f.name] = err;
   }
 
-  const prepared: PreparedInput = { data: data as RecordData, errors, body, submitted };
+  const prepared: PreparedInput = { data: data as RecordData, errors, body, submitted, uploads };
   if (newPassword !== undefined) prepared.newPassword = newPassword;
   if (oldPassword !== undefined) prepared.oldPassword = oldPassword;
   return prepared;

@@ -18,6 +18,7 @@ import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS, SYSTEM_REQU
 import { RecordResolver } from '../rules/resolver.js';
 import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
+import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
 import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
@@ -107,6 +108,8 @@ export class RecordService {
     private readonly registry: CollectionRegistry,
     private readonly events: EventBus,
     private readonly hooks: Hooks,
+    /** Puts uploads in place and deletes files records let go. */
+    private readonly files: RecordFiles,
   ) {
     this.access = new RecordAccess(engine, registry);
   }
@@ -523,6 +526,7 @@ export class RecordService {
           if (unique) throw Errors.createFailed(unique);
           throw err;
         }
+        await this.files.place(tx, c, record, prepared.uploads);
         this.publish(tx, 'create', c, record);
       });
       // checked on the row as written; the transaction rolls back, so a refused create writes nothing
@@ -583,15 +587,25 @@ export class RecordService {
       }
       rotateTokenKeyOnChange(c, current, data);
       const record = await this.withHook(this.hooks.recordUpdate, tx, c, data, current, info, (record) =>
-        this.writeUpdate(tx, c, record, current),
+        this.writeUpdate(tx, c, record, current, prepared.uploads),
       );
       return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
     });
     return written.out;
   }
 
-  /** Checks relations and unique indexes while writing an updated row, and publishes the change. */
-  private async writeUpdate(tx: Executor, c: Collection, data: RecordData, before: RecordData): Promise<void> {
+  /**
+   * Checks relations and unique indexes while writing an updated row, puts
+   * its uploads in place, and publishes the change; files it let go are
+   * deleted after the commit.
+   */
+  private async writeUpdate(
+    tx: Executor,
+    c: Collection,
+    data: RecordData,
+    before: RecordData,
+    uploads: readonly FieldUpload[] = [],
+  ): Promise<void> {
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
     if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
@@ -602,6 +616,8 @@ export class RecordService {
       if (unique) throw Errors.updateFailed(unique);
       throw err;
     }
+    await this.files.place(tx, c, data, uploads);
+    this.files.forgetRemoved(tx, c, before, data);
     this.publish(tx, 'update', c, data);
   }
 
@@ -678,6 +694,7 @@ export class RecordService {
       }
     }
     await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [id]);
+    this.files.forgetRecord(tx, c, record);
     // after commit: caches (an auth record's tokens) forget it, subscribers hear of it
     this.publish(tx, 'delete', c, record);
   }
