@@ -1,0 +1,165 @@
+import type { Logger } from 'pino';
+import { FilterError } from '../../query/index.js';
+import type { Engine } from '../../storage/engine.js';
+import { claimsFor, issueToken, tokenValid } from '../auth/token-kinds.js';
+import { peekToken } from '../auth/tokens.js';
+import type { Collection, FileField } from '../collections/model.js';
+import type { CollectionRegistry } from '../collections/registry.js';
+import type { RecordService } from '../records/service.js';
+import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
+import { THUMB_SOURCE_TYPES } from './content-type.js';
+import { filePath, storageRoot, thumbPath } from './paths.js';
+import { detectFileType } from './sniff.js';
+import { parseThumbSize, type ThumbnailOptions, Thumbnails } from './thumbs.js';
+
+/**
+ * Which stored file a download names, and whether the caller may have it,
+ * as PocketBase decides: the file must be a value of one of the record's
+ * file fields; a field that is not `protected` is public to whoever has the
+ * URL (its name carries a random suffix); a protected one is served only
+ * when the collection's view rule admits the record for the caller of the
+ * `?token=` file token. Every refusal is the same "not found".
+ */
+
+/** PocketBase's thumb size that every file field allows. */
+const DEFAULT_THUMB = '100x100';
+
+/** Auth records that can hold a file token. */
+export interface AuthRecords {
+  /** An auth record read without rules. */
+  loadRecord(c: Collection, id: string): Promise<RecordData | undefined>;
+}
+
+/** What {@link FileServing} works with. */
+export interface FileServingDeps {
+  dataDir: string;
+  engine: Engine;
+  registry: CollectionRegistry;
+  records: RecordService;
+  auth: AuthRecords;
+  logger: Logger;
+  thumbs?: ThumbnailOptions;
+}
+
+/** A stored file a download resolved to. */
+export interface LocatedFile {
+  collection: Collection;
+  record: RecordData;
+  field: FileField;
+  /** The stored name (as in the URL). */
+  filename: string;
+  /** Its path on disk. */
+  path: string;
+}
+
+/** The file to send: the original or one of its thumbs, and the name it is served under. */
+export interface ServedFile {
+  path: string;
+  name: string;
+}
+
+/** What a download asks for, besides its path. */
+export interface DownloadQuery {
+  /** The `?token=` file token (protected files). */
+  token?: string;
+  /** What rules see of the request (asked for protected files only); its `auth` is replaced by the file token's caller. */
+  info: () => RequestInfo | Promise<RequestInfo>;
+}
+
+function fieldHolding(c: Collection, record: RecordData, filename: string): FileField | undefined {
+  for (const f of c.fields) {
+    if (f.type !== 'file') continue;
+    const v = record[f.name];
+    if (v === filename || (Array.isArray(v) && v.includes(filename))) return f;
+  }
+  return undefined;
+}
+
+/** Downloads and file tokens. */
+export class FileServing {
+  readonly root: string;
+  readonly thumbnails: Thumbnails;
+
+  constructor(private readonly d: FileServingDeps) {
+    this.root = storageRoot(d.dataDir);
+    this.thumbnails = new Thumbnails(d.logger, d.thumbs);
+  }
+
+  /** A short-lived file token for an authenticated caller (superusers too), the collection's `fileToken` duration. */
+  newToken(auth: AuthState): string {
+    return issueToken(auth.collection, auth.record, 'file');
+  }
+
+  /** The caller a file token stands for, or null for anything that is not a current file token. */
+  async tokenCaller(token: string | undefined): Promise<AuthState | null> {
+    if (typeof token !== 'string') return null;
+    const trimmed = token.trim();
+    if (trimmed === '') return null;
+    try {
+      const claims = peekToken(trimmed);
+      if (!claims) return null;
+      const c = this.d.registry.find(claims.collectionId);
+      if (c?.type !== 'auth' || !claimsFor(trimmed, c, 'file')) return null;
+      const record = await this.d.auth.loadRecord(c, claims.id);
+      if (!record || !tokenValid(trimmed, c, record, 'file')) return null;
+      return { collection: c, record };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The stored file `filename` of record `recordId`, if the caller may have
+   * it; null for a missing collection, record or file, a name that is not
+   * one of the record's files, and a protected file the view rule refuses.
+   */
+  async locate(collectionIdOrName: string, recordId: string, filename: string, q: DownloadQuery): Promise<LocatedFile | null> {
+    const c = this.d.registry.find(collectionIdOrName);
+    if (!c) return null;
+    const path = filePath(this.root, c.id, recordId, filename);
+    if (!path) return null;
+    const record = await this.d.records.findById(c, recordId);
+    if (!record) return null;
+    const field = fieldHolding(c, record, filename);
+    if (!field) return null;
+    if (field.protected && !(await this.mayView(c, record, q))) return null;
+    return { collection: c, record, field, filename, path };
+  }
+
+  /** Whether the view rule admits the record for the file token's caller (PocketBase's protected-file check). */
+  private async mayView(c: Collection, record: RecordData, q: DownloadQuery): Promise<boolean> {
+    const auth = await this.tokenCaller(q.token);
+    const info: RequestInfo = { ...(await q.info()), auth, context: 'protectedFile' };
+    if (isSuperuser(info)) return true;
+    if (c.viewRule === null) return false;
+    try {
+      return await this.d.records.access.admits(this.d.engine, c, record.id, info, c.viewRule);
+    } catch (err) {
+      // a rule that cannot compile (a field since removed) denies
+      if (err instanceof FilterError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * What to send for `thumb`: the thumb when the size is one the field
+   * allows (or 100x100) and the original is a jpg/png/gif/webp image, made
+   * now if missing; the original otherwise, and when the thumb cannot be
+   * made.
+   */
+  async served(file: LocatedFile, thumb: string | undefined): Promise<ServedFile> {
+    const original = { path: file.path, name: file.filename };
+    if (!thumb || (thumb !== DEFAULT_THUMB && !file.field.thumbs.includes(thumb))) return original;
+    const size = parseThumbSize(thumb);
+    const target = thumbPath(this.root, file.collection.id, file.record.id, file.filename, thumb);
+    if (!size || !target) return original;
+    // the original's bytes must be an image thumbs are made of (a missing original is the 404 of sending it)
+    const type = await detectFileType(file.path).then(
+      (t) => t.mime,
+      () => undefined,
+    );
+    if (!type || !THUMB_SOURCE_TYPES.has(type)) return original;
+    if (!(await this.thumbnails.ensure(file.path, target, size, type))) return original;
+    return { path: target, name: `${thumb}_${file.filename}` };
+  }
+}

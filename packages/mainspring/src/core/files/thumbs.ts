@@ -1,0 +1,197 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { Sharp, SharpOptions } from 'sharp';
+
+/**
+ * Thumbnails as PocketBase makes them, with sharp: made on first request,
+ * kept beside the original, one generation per thumb however many requests
+ * ask for it at once, a bounded number of generations at a time. sharp is
+ * loaded on the first thumbnail, so a server that never makes one never
+ * loads libvips.
+ */
+
+/** A thumb size: `WxH` (crop from the center), `WxHt` (top), `WxHb` (bottom), `WxHf` (fit inside), `0xH`, `Wx0`. */
+export interface ThumbSize {
+  width: number;
+  height: number;
+  mode: 'center' | 'top' | 'bottom' | 'fit';
+}
+
+const SIZE = /^(\d{1,4})x(\d{1,4})([tbf])?$/;
+const MODES = { t: 'top', b: 'bottom', f: 'fit' } as const;
+
+/** The size a thumb parameter names, or null (both sides 0, or not the format). */
+export function parseThumbSize(size: string): ThumbSize | null {
+  const m = SIZE.exec(size);
+  if (!m) return null;
+  const width = Number(m[1]);
+  const height = Number(m[2]);
+  if (width === 0 && height === 0) return null;
+  return { width, height, mode: m[3] ? MODES[m[3] as keyof typeof MODES] : 'center' };
+}
+
+type SharpFactory = (input: string, options?: SharpOptions) => Sharp;
+let sharpModule: Promise<SharpFactory> | undefined;
+
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then((m) => {
+    // each thumb is made once from a file read once: libvips' operation cache would only hold memory
+    m.default.cache(false);
+    return m.default as SharpFactory;
+  });
+  return sharpModule;
+}
+
+/** The encoder of a thumb: the original's format (PocketBase falls back to PNG where it has no encoder; sharp has one for each). */
+function encode(image: Sharp, type: string): Sharp {
+  switch (type) {
+    case 'image/jpeg':
+    case 'image/jpg':
+      return image.jpeg({ quality: 90 });
+    case 'image/gif':
+      return image.gif();
+    case 'image/webp':
+      return image.webp();
+    default:
+      return image.png();
+  }
+}
+
+/** Makes the thumb of `original` at `target`: auto-oriented, first frame only, resized as `size` says. */
+export async function makeThumb(original: string, target: string, size: ThumbSize, type: string): Promise<void> {
+  const sharp = await loadSharp();
+  // first frame of an animation only (as PocketBase); EXIF orientation applied
+  let image = sharp(original, { pages: 1 }).rotate();
+  if (size.width === 0 || size.height === 0) {
+    // one side given: scale to it, keeping the aspect ratio (larger too, as PocketBase's Resize)
+    image = image.resize(size.width || null, size.height || null);
+  } else if (size.mode === 'fit') {
+    // fit inside the box, never larger than the original (PocketBase's Fit)
+    image = image.resize(size.width, size.height, { fit: 'inside', withoutEnlargement: true });
+  } else {
+    // fill the box and crop the rest (PocketBase's Fill)
+    image = image.resize(size.width, size.height, { fit: 'cover', position: size.mode === 'center' ? 'centre' : size.mode });
+  }
+  await mkdir(dirname(target), { recursive: true });
+  // written aside and renamed, so a concurrent reader sees the whole thumb or none
+  const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await encode(image, type).toFile(tmp);
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** How long a thumb that could not be made is not tried again, and how many such thumbs are remembered. */
+const RETRY_AFTER_MS = 60_000;
+const FAILURES_KEPT = 1000;
+
+/** Limits of thumbnail generation. */
+export interface ThumbnailOptions {
+  /** Generations at once (default: the number of cores + 2, PocketBase's). */
+  concurrency?: number;
+  /** How long a request waits for a free slot before the original is served instead, in ms (default 60 s, PocketBase's). */
+  maxWaitMs?: number;
+  /** What makes one thumb (default {@link makeThumb}; tests count calls). */
+  make?: typeof makeThumb;
+}
+
+/** Thumbnails on disk, made on demand. */
+export class Thumbnails {
+  private readonly pending = new Map<string, Promise<boolean>>();
+  /** Thumbs that could not be made lately, and until when not to try again: a corrupt image is not decoded on every request. */
+  private readonly failed = new Map<string, number>();
+  private readonly queue: (() => void)[] = [];
+  private running = 0;
+  private readonly concurrency: number;
+  private readonly maxWaitMs: number;
+  private readonly make: typeof makeThumb;
+
+  constructor(
+    private readonly logger: Logger,
+    options: ThumbnailOptions = {},
+  ) {
+    this.concurrency = Math.max(1, options.concurrency ?? availableParallelism() + 2);
+    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+    this.make = options.make ?? makeThumb;
+  }
+
+  /**
+   * True when the thumb at `target` exists or was made now; false when it
+   * could not be made (a corrupt image, no slot in time): the caller serves
+   * the original then, as PocketBase does, rather than failing.
+   */
+  async ensure(original: string, target: string, size: ThumbSize, type: string): Promise<boolean> {
+    if (await isFile(target)) return true;
+    const until = this.failed.get(target);
+    if (until !== undefined) {
+      if (until > Date.now()) return false;
+      this.failed.delete(target);
+    }
+    let job = this.pending.get(target);
+    if (!job) {
+      job = this.generate(original, target, size, type).finally(() => this.pending.delete(target));
+      this.pending.set(target, job);
+    }
+    return job;
+  }
+
+  private async generate(original: string, target: string, size: ThumbSize, type: string): Promise<boolean> {
+    if (!(await this.acquire())) {
+      this.logger.warn({ thumb: target }, 'thumbnail: no free slot in time, serving the original');
+      return false;
+    }
+    try {
+      // another instance sharing the storage may have made it meanwhile
+      if (await isFile(target)) return true;
+      await this.make(original, target, size, type);
+      return true;
+    } catch (err) {
+      this.logger.warn({ thumb: target, err: { message: (err as Error).message } }, 'thumbnail failed, serving the original');
+      if (this.failed.size >= FAILURES_KEPT) this.failed.clear();
+      this.failed.set(target, Date.now() + RETRY_AFTER_MS);
+      return false;
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<boolean> {
+    if (this.running < this.concurrency) {
+      this.running++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const start = () => {
+        clearTimeout(timer);
+        this.running++;
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const i = this.queue.indexOf(start);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve(false);
+      }, this.maxWaitMs);
+      timer.unref();
+      this.queue.push(start);
+    });
+  }
+
+  private release(): void {
+    this.running--;
+    this.queue.shift()?.();
+  }
+}
