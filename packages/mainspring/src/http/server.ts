@@ -12,6 +12,7 @@ import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
 import { cronRoutes } from './routes/crons.js';
 import { customRoutes } from './routes/custom.js';
+import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
@@ -123,6 +124,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   settingsRoutes(server, app);
   sessionRoutes(server, app, limiter);
   realtimeRoutes(server, app, options.realtime);
+  fileRoutes(server, app, limiter);
   cronRoutes(server, app.crons, app);
   customRoutes(server, app, limiter);
   registerIdempotency(server, app);

@@ -1,0 +1,74 @@
+import type { FastifyInstance, onSendHookHandler } from 'fastify';
+import type { App } from '../../core/app.js';
+import { Errors } from '../../core/errors.js';
+import { FileServing } from '../../core/files/serve.js';
+import type { RateLimiter } from '../../core/rate-limits.js';
+import { callerOf, queryOf, requestInfo } from '../context.js';
+import { enforceRateLimit } from '../rate-limit.js';
+import { sendFile } from '../send-file.js';
+
+/**
+ * PocketBase's file routes: `POST /api/files/token` and
+ * `GET|HEAD /api/files/{collection}/{recordId}/{filename}` with `thumb`,
+ * `download` and `token`. Which file and whether the caller may have it is
+ * core/files/serve.ts's; how it is sent (validators, ranges) send-file.ts's.
+ */
+
+type Params = { collection: string; recordId: string; filename: string };
+
+/** Public files may be kept 30 days by any cache (PocketBase's header). */
+const PUBLIC_CACHE = 'max-age=2592000, stale-while-revalidate=86400';
+/** Protected files: a browser may keep them but asks again each time (with its ETag); shared caches never keep them. */
+const PRIVATE_CACHE = 'private, no-cache';
+
+/** Go's strconv.ParseBool, which PocketBase reads `download` with: anything else is false. */
+const TRUE_VALUES = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+
+// Uploaded files may be embedded by other sites (as PocketBase: clickjacking is no concern for a file,
+// and its CSP sandboxes it), so the X-Frame-Options every other non-JSON answer carries is dropped.
+const allowFraming: onSendHookHandler = (_request, reply, payload, done) => {
+  if (reply.statusCode < 400) reply.removeHeader('X-Frame-Options');
+  done(null, payload);
+};
+
+/** Registers the file routes. */
+export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
+  const files = new FileServing({
+    dataDir: app.dataDir,
+    engine: app.engine,
+    registry: app.collections.registry,
+    records: app.records,
+    auth: app.auth,
+    logger: app.logger,
+  });
+
+  server.post('/api/files/token', async (request) => {
+    const auth = await callerOf(app, request);
+    if (!auth) throw Errors.unauthorized();
+    return { token: files.newToken(auth) };
+  });
+
+  server.route<{ Params: Params }>({
+    method: ['GET', 'HEAD'],
+    url: '/api/files/:collection/:recordId/:filename',
+    onSend: allowFraming,
+    handler: async (request, reply) => {
+      const { collection, recordId, filename } = request.params;
+      const c = app.collections.registry.find(collection);
+      await enforceRateLimit(app, limiter, request, ['file'], c?.name);
+      const query = queryOf(request);
+      const located = await files.locate(collection, recordId, filename, {
+        token: query.token,
+        info: () => requestInfo(app, request, 'protectedFile'),
+      });
+      if (!located) throw Errors.notFound();
+      const served = await files.served(located, query.thumb);
+      return sendFile(request, reply, {
+        path: served.path,
+        name: served.name,
+        download: TRUE_VALUES.has(query.download ?? ''),
+        cacheControl: located.field.protected ? PRIVATE_CACHE : PUBLIC_CACHE,
+      });
+    },
+  });
+}

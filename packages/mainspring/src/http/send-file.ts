@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, Errors } from '../core/errors.js';
+import { servedType } from '../core/files/content-type.js';
+import { detectFileType } from '../core/files/sniff.js';
+
+/**
+ * Sends one file from disk with HTTP's validators and ranges (RFC 9110):
+ * a strong ETag and Last-Modified, If-Match/If-Unmodified-Since (412),
+ * If-None-Match/If-Modified-Since (304), one byte range per request (206,
+ * or 416 with `Content-Range: bytes *\/size`), If-Range, and HEAD. Several
+ * ranges in one request are answered with the whole file (200), as RFC 9110
+ * allows; no client we serve needs multipart/byteranges. The file is opened
+ * once and everything (size, validators, type, bytes) comes from that one
+ * open file, streamed with backpressure and closed when the client leaves.
+ */
+
+/** PocketBase's Content-Security-Policy for files: nothing they contain may load or run anything. */
+export const FILE_CSP = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox";
+
+/** How to send a file. */
+export interface SendFileOptions {
+  path: string;
+  /** The name it is served under (Content-Disposition). */
+  name: string;
+  /** Always an attachment (`?download=1`). */
+  download: boolean;
+  /** The Cache-Control header. */
+  cacheControl: string;
+}
+
+/** A Content-Disposition value: a quoted ASCII `filename`, plus RFC 8187's `filename*` when the name needs it (RFC 6266). */
+export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
+  // printable ASCII without the quote and backslash, which browsers unescape differently
+  const plain = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  if (plain === name) return `${kind}; filename="${name}"`;
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${kind}; filename="${plain}"; filename*=UTF-8''${encoded}`;
+}
+
+/** A requested byte range, resolved against the size. */
+export type RangeRequest =
+  /** No usable Range: send the whole file (no header, another unit, bad syntax, several ranges). */
+  | { kind: 'whole' }
+  /** Nothing of the file can be sent (416). */
+  | { kind: 'unsatisfiable' }
+  /** Bytes `start`..`end`, both included (206). */
+  | { kind: 'range'; start: number; end: number };
+
+const WHOLE: RangeRequest = { kind: 'whole' };
+const UNSATISFIABLE: RangeRequest = { kind: 'unsatisfiable' };
+const SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/;
+
+/**
+ * Reads a Range header for a file of `size` bytes. One range is served: a
+ * start beyond the end, a reversed range or an empty suffix is 416; an end
+ * past the file is cut to it; a suffix longer than the file is the whole
+ * file. Several ranges, another unit or bad syntax: the whole file.
+ */
+export function parseRange(header: string | undefined, size: number): RangeRequest {
+  if (header === undefined || header.length > 1000) return WHOLE;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return WHOLE;
+  const specs = header
+    .slice(eq + 1)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (specs.length !== 1) return WHOLE;
+  const m = SPEC.exec(specs[0] as string);
+  if (!m) return WHOLE;
+  if (m[3] !== undefined) {
+    const suffix = Number(m[3]);
+    if (suffix === 0 || size === 0) return UNSATISFIABLE;
+    return { kind: 'range', start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Number(m[2]);
+  if (end < start || start >= size) return UNSATISFIABLE;
+  return { kind: 'range', start, end: Math.min(end, size - 1) };
+}
+
+/** The entity-tags of an If-Match/If-None-Match header; `*` as itself. */
+function tagsOf(header: string): string[] {
+  if (header.trim() === '*') return ['*'];
+  return header.match(/(?:W\/)?"[^"]*"/g) ?? [];
+}
+
+const opaque = (tag: string) => (tag.startsWith('W/') ? tag.slice(2) : tag);
+
+/** Strong comparison (If-Match, If-Range): both strong and equal. */
+function strongMatch(header: string, etag: string): boolean {
+  return tagsOf(header).some((t) => t === '*' || t === etag);
+}
+
+/** Weak comparison (If-None-Match): equal opaque tags. */
+function weakMatch(header: string, etag: string): boolean {
+  return tagsOf(header).some((t) => t === '*' || opaque(t) === opaque(etag));
+}
+
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An HTTP date as milliseconds, or NaN. */
+const httpDate = (v: string | undefined) => (v === undefined ? Number.NaN : Date.parse(v));
+
+/** The answer conditional headers call for: 412, 304, or null to go on (RFC 9110 §13.2.2). */
+function preconditions(request: FastifyRequest, etag: string, modifiedSeconds: number): 304 | 412 | null {
+  const ifMatch = headerOf(request, 'if-match');
+  if (ifMatch !== undefined) {
+    if (!strongMatch(ifMatch, etag)) return 412;
+  } else {
+    const since = httpDate(headerOf(request, 'if-unmodified-since'));
+    if (!Number.isNaN(since) && modifiedSeconds * 1000 > since) return 412;
+  }
+  const ifNoneMatch = headerOf(request, 'if-none-match');
+  if (ifNoneMatch !== undefined) {
+    if (weakMatch(ifNoneMatch, etag)) return 304;
+  } else {
+    const since = httpDate(headerOf(request, 'if-modified-since'));
+    if (!Number.isNaN(since) && modifiedSeconds * 1000 <= since) return 304;
+  }
+  return null;
+}
+
+/** Whether If-Range (when present) lets a range be served: the same strong ETag, or exactly the Last-Modified date. */
+function rangeStillValid(request: FastifyRequest, etag: string, lastModified: string): boolean {
+  const ifRange = headerOf(request, 'if-range');
+  if (ifRange === undefined) return true;
+  const v = ifRange.trim();
+  if (v.startsWith('"') || v.startsWith('W/')) return v === etag;
+  const date = httpDate(v);
+  return !Number.isNaN(date) && date === Date.parse(lastModified);
+}
+
+/** A strong validator: it changes whenever the name, size or modification time (in ns) does. */
+function etagOf(name: string, stat: BigIntStats): string {
+  const hash = createHash('sha256').update(`${name}\0${stat.size}\0${stat.mtimeNs}`).digest('base64url').slice(0, 27);
+  return `"${hash}"`;
+}
+
+const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
+
+async function openFile(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw Errors.notFound();
+    throw err;
+  }
+}
+
+function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply.status(err.status).send(err.toJSON());
+}
+
+/** Sends the file (see the module's comment); a missing file is PocketBase's 404. */
+export async function sendFile(request: FastifyRequest, reply: FastifyReply, o: SendFileOptions): Promise<FastifyReply> {
+  const fh = await openFile(o.path);
+  let handedOver = false;
+  try {
+    const stat = await fh.stat({ bigint: true });
+    if (!stat.isFile()) throw Errors.notFound();
+    const size = Number(stat.size);
+    const type = servedType(o.name, size === 0 ? undefined : (await detectFileType(o.path)).mime);
+
+    const etag = etagOf(o.name, stat);
+    const modifiedSeconds = Math.floor(Number(stat.mtimeMs) / 1000);
+    const lastModified = new Date(modifiedSeconds * 1000).toUTCString();
+    reply.header('ETag', etag);
+    reply.header('Last-Modified', lastModified);
+    reply.header('Cache-Control', o.cacheControl);
+
+    const verdict = preconditions(request, etag, modifiedSeconds);
+    if (verdict === 412) return sendError(reply, new ApiError(412, 'precondition_failed', 'Precondition Failed.'));
+    if (verdict === 304) return reply.status(304).send();
+
+    reply.header('Accept-Ranges', 'bytes');
+    // Range is defined for GET only (RFC 9110 §14.2)
+    let range: RangeRequest = WHOLE;
+    if (request.method === 'GET' && rangeStillValid(request, etag, lastModified)) range = parseRange(headerOf(request, 'range'), size);
+    if (range.kind === 'unsatisfiable') {
+      reply.header('Content-Range', `bytes */${size}`);
+      return sendError(reply, new ApiError(416, 'range_not_satisfiable', 'Range Not Satisfiable.'));
+    }
+
+    reply.header('Content-Type', type.contentType);
+    reply.header('Content-Disposition', contentDisposition(type.inline && !o.download ? 'inline' : 'attachment', o.name));
+    reply.header('Content-Security-Policy', FILE_CSP);
+    const start = range.kind === 'range' ? range.start : 0;
+    const end = range.kind === 'range' ? range.end : size - 1;
+    if (range.kind === 'range') {
+      reply.status(206);
+      reply.header('Content-Range', `bytes ${start}-${end}/${size}`);
+    }
+    reply.header('Content-Length', String(end - start + 1));
+    if (request.method === 'HEAD' || size === 0) return reply.send();
+    // the stream owns the handle now: closed at its end, or when the client goes away (Fastify destroys it)
+    const stream = fh.createReadStream({ start, end, autoClose: true });
+    handedOver = true;
+    return reply.send(stream);
+  } finally {
+    if (!handedOver) await fh.close();
+  }
+}
