@@ -99,9 +99,20 @@ async function isFile(path: string): Promise<boolean> {
 const RETRY_AFTER_MS = 60_000;
 const FAILURES_KEPT = 1000;
 
+/**
+ * sharp runs on libuv's thread pool (4 threads unless `UV_THREADPOOL_SIZE`
+ * says otherwise), which file reads and bcrypt share: thumbs leave two of
+ * its threads to them, and use no more than the cores. (PocketBase, whose
+ * goroutines share nothing of the kind, allows cores + 2.)
+ */
+export function defaultThumbConcurrency(): number {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  return Math.max(1, Math.min(availableParallelism(), pool - 2));
+}
+
 /** Limits of thumbnail generation. */
 export interface ThumbnailOptions {
-  /** Generations at once (default: the number of cores + 2, PocketBase's). */
+  /** Generations at once (default: {@link defaultThumbConcurrency}). */
   concurrency?: number;
   /** How long a request waits for a free slot before the original is served instead, in ms (default 60 s, PocketBase's). */
   maxWaitMs?: number;
@@ -124,7 +135,7 @@ export class Thumbnails {
     private readonly logger: Logger,
     options: ThumbnailOptions = {},
   ) {
-    this.concurrency = Math.max(1, options.concurrency ?? availableParallelism() + 2);
+    this.concurrency = Math.max(1, options.concurrency ?? defaultThumbConcurrency());
     this.maxWaitMs = options.maxWaitMs ?? 60_000;
     this.make = options.make ?? makeThumb;
   }
