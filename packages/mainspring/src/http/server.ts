@@ -18,6 +18,7 @@ import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
 import { settingsRoutes } from './routes/settings.js';
+import { DEFAULT_UPLOAD_IDLE_TIMEOUT_MS, registerUploadCleanup, uploadHandling } from './uploads.js';
 
 /** Options of the HTTP server. */
 export interface ServerOptions {
@@ -29,6 +30,8 @@ export interface ServerOptions {
   accessLog?: boolean;
   /** Limits of realtime connections. */
   realtime?: RealtimeOptions;
+  /** A request body that sends nothing for this long is answered 408 and dropped (default `MS_UPLOAD_IDLE_TIMEOUT_MS`, else 30 s). */
+  uploadIdleTimeoutMs?: number;
 }
 
 /**
@@ -91,7 +94,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     requestTimeout: 120_000,
   });
 
-  registerBodyParsers(server, bodyLimit);
+  const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
+  registerBodyParsers(server, bodyLimit, uploadHandling(app, bodyLimit, idleTimeoutMs));
+  registerUploadCleanup(server);
   registerErrorHandlers(server);
 
   registerCors(server, options.corsOrigins ?? ['*']);

@@ -2,8 +2,10 @@ import { type Readable, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../../core/errors.js';
+import { isUpload } from '../../core/files/uploads.js';
 import { checkJsonValue } from '../body.js';
 import { bodyObject, requestInfo } from '../context.js';
+import { withUploads } from '../uploads.js';
 
 const RECORDS_PATH = /^\/api\/collections\/([^/?]+)\/records(?:\/([^/?]+))?$/;
 
@@ -26,6 +28,38 @@ interface BatchItem {
   url: string;
   body: Record<string, unknown>;
   headers: Record<string, string>;
+  /** Uploaded files by field key (`documents`, `documents+`), from parts named `requests.N.documents`. */
+  files: Record<string, unknown[]>;
+}
+
+/** A multipart batch's file part name: `requests.N.field` or `requests[N].field` (PocketBase's). */
+const FILE_PART = /^requests(?:\.(\d+)|\[(\d+)\])\.(.+)$/;
+
+/** Hands each uploaded file of the body to the request its part names. */
+function attachFiles(body: Record<string, unknown>, items: BatchItem[]): void {
+  for (const [key, value] of Object.entries(body)) {
+    const m = FILE_PART.exec(key);
+    const files = (Array.isArray(value) ? value : [value]).filter(isUpload);
+    if (!m || files.length === 0) continue;
+    const item = items[Number(m[1] ?? m[2])];
+    if (!item) {
+      throw Errors.validation('Invalid batch request data.', {
+        requests: fieldError('validation_invalid_file', `${key.slice(0, 100)} names no request of this batch.`),
+      });
+    }
+    const field = m[3] as string;
+    item.files[field] = [...(item.files[field] ?? []), ...files];
+  }
+}
+
+/** An item's body with its files: beside names the JSON holds for the same key, after them. */
+function withFiles(item: BatchItem): Record<string, unknown> {
+  const data = { ...item.body };
+  for (const [key, files] of Object.entries(item.files)) {
+    const given = data[key];
+    data[key] = given === undefined || given === null || given === '' ? files : [...(Array.isArray(given) ? given : [given]), ...files];
+  }
+  return data;
 }
 
 function readItems(raw: unknown, max: number): BatchItem[] {
@@ -54,7 +88,13 @@ function readItems(raw: unknown, max: number): BatchItem[] {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries((r.headers as Record<string, unknown>) ?? {})) if (typeof v === 'string') headers[k] = v;
-    return { method: (r.method as string).toUpperCase(), url: r.url as string, body: (r.body as Record<string, unknown>) ?? {}, headers };
+    return {
+      method: (r.method as string).toUpperCase(),
+      url: r.url as string,
+      body: (r.body as Record<string, unknown>) ?? {},
+      headers,
+      files: {},
+    };
   });
   if (Object.keys(errors).length > 0) throw Errors.validation('Invalid batch request data.', { requests: errors });
   return items as BatchItem[];
@@ -82,10 +122,15 @@ export function batchRoutes(server: FastifyInstance, app: App): void {
     return (payload as unknown as Readable).pipe(limited);
   };
 
-  server.post('/api/batch', { preParsing }, async (request) => {
+  // uploads of requests that did not commit are removed when the batch ends
+  server.post('/api/batch', { preParsing }, (request) => withUploads(request, () => runBatch(request)));
+
+  async function runBatch(request: FastifyRequest) {
     const settings = app.settings.get().batch;
     if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
-    const items = readItems(bodyObject(request).requests, settings.maxRequests);
+    const body = bodyObject(request);
+    const items = readItems(body.requests, settings.maxRequests);
+    attachFiles(body, items);
     const base = await requestInfo(app, request, 'batch');
     const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
 
@@ -114,7 +159,7 @@ export function batchRoutes(server: FastifyInstance, app: App): void {
             } else method = 'POST';
           }
           const info = { ...base, method, query, headers, body: item.body };
-          const input = { data: item.body, source: 'json' as const };
+          const input = { data: withFiles(item), source: 'json' as const };
           if (method === 'POST' && id === undefined) {
             results.push({ status: 200, body: await app.records.create(c, input, query, info, tx) });
           } else if (method === 'PATCH' && id !== undefined) {
@@ -134,5 +179,5 @@ export function batchRoutes(server: FastifyInstance, app: App): void {
       }
       return results;
     });
-  });
+  }
 }

@@ -3,6 +3,7 @@ import type { App } from '../../core/app.js';
 import type { ValueSource } from '../../core/collections/fields.js';
 import type { Collection } from '../../core/collections/model.js';
 import { bodyObject, callerOf, queryOf, requestInfo } from '../context.js';
+import { withUploads } from '../uploads.js';
 import { requestLike } from './custom.js';
 
 type Params = { collection: string; id: string };
@@ -66,16 +67,21 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.post<{ Params: Params }>(base, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
-    return written(hooks.recordCreateRequest, c, null, request, reply, async (data) =>
-      app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
+    // uploads the write did not keep, or whose transaction did not commit, are removed when it ends
+    return withUploads(request, () =>
+      written(hooks.recordCreateRequest, c, null, request, reply, async (data) =>
+        app.records.create(c, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
+      ),
     );
   });
 
   server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     const id = request.params.id;
-    return written(hooks.recordUpdateRequest, c, id, request, reply, async (data) =>
-      app.records.update(c, id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
+    return withUploads(request, () =>
+      written(hooks.recordUpdateRequest, c, id, request, reply, async (data) =>
+        app.records.update(c, id, { data, source: sourceOf(request) }, queryOf(request), await requestInfo(app, request)),
+      ),
     );
   });
 
