@@ -512,19 +512,32 @@ describe('HTTP validators and ranges', () => {
 });
 
 describe('the official SDK', () => {
-  test('pb.files.getURL with thumb, download and a token from pb.files.getToken()', async () => {
+  test('files uploaded through the SDK come back through pb.files.getURL (thumb, download) and pb.files.getToken()', async () => {
+    const admin = new PocketBase(s.url);
+    admin.authStore.save(su, null);
+    const photo = await twoTone(80, 120, 'jpeg');
+    const created = await admin.collection('docs').create({
+      owner: alice.id,
+      file: [new File([photo], 'Holiday Photo.JPG', { type: 'image/jpeg' })],
+      secret: [new File([secretBytes], 'contract.png', { type: 'image/png' })],
+    });
+
     const pb = new PocketBase(s.url);
     await pb.collection('users').authWithPassword(alice.email, PASSWORD);
-    const record = await pb.collection('docs').getOne(rA);
-    expect(record.file).toContain('photo_a1b2c3d4e5.png');
+    const record = await pb.collection('docs').getOne(created.id);
+    const name = (record.file as string[])[0] as string;
+    expect(name).toMatch(/^holiday_photo_[a-z0-9]{10}\.jpg$/);
 
-    const thumbUrl = pb.files.getURL(record, 'photo_a1b2c3d4e5.png', { thumb: '100x100' });
-    const thumb = await fetch(thumbUrl);
+    const original = await fetch(pb.files.getURL(record, name));
+    expect(original.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await original.arrayBuffer()).equals(photo)).toBe(true);
+
+    const thumb = await fetch(pb.files.getURL(record, name, { thumb: '100x100' }));
     expect(thumb.status).toBe(200);
-    expect(await sharp(Buffer.from(await thumb.arrayBuffer())).metadata()).toMatchObject({ width: 100, height: 100 });
+    expect(await sharp(Buffer.from(await thumb.arrayBuffer())).metadata()).toMatchObject({ width: 100, height: 100, format: 'jpeg' });
 
-    const download = await fetch(pb.files.getURL(record, 'photo_a1b2c3d4e5.png', { download: true }));
-    expect(download.headers.get('content-disposition')).toBe('attachment; filename="photo_a1b2c3d4e5.png"');
+    const download = await fetch(pb.files.getURL(record, name, { download: true }));
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${name}"`);
 
     const secretName = (record.secret as string[])[0] as string;
     expect((await fetch(pb.files.getURL(record, secretName))).status).toBe(404);
@@ -532,6 +545,10 @@ describe('the official SDK', () => {
     const secret = await fetch(pb.files.getURL(record, secretName, { token }));
     expect(secret.status).toBe(200);
     expect(Buffer.from(await secret.arrayBuffer()).equals(secretBytes)).toBe(true);
+    // another user's file token: the view rule refuses
+    const bobClient = new PocketBase(s.url);
+    bobClient.authStore.save(bob.token, null);
+    expect((await fetch(pb.files.getURL(record, secretName, { token: await bobClient.files.getToken() }))).status).toBe(404);
   });
 });
 
