@@ -339,7 +339,7 @@ describe('uploads through the SDK', () => {
         body: form,
         headers: { 'idempotency-key': 'upload-1' },
       });
-      return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: await res.json() };
+      return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: (await res.json()) as Record<string, any> };
     };
     const first = await send('same bytes');
     const again = await send('same bytes');

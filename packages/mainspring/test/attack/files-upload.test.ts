@@ -62,6 +62,7 @@ beforeAll(async () => {
       deleteRule: '',
       fields: [
         { name: 'title', type: 'text' },
+        { name: 'meta', type: 'json' },
         { name: 'documents', type: 'file', maxSelect: 3, maxSize: 1 << 20 },
         { name: 'avatar', type: 'file', maxSelect: 1, mimeTypes: ['image/png', 'image/jpeg', 'image/gif'] },
       ],
@@ -333,16 +334,19 @@ describe('files where none are taken, and things that are not files', () => {
       expectApiError(res, 400, name);
       await expectNothingWritten(records, files);
     }
-    // a file to a text field of a batch request fails that request, and the batch
-    const res = await send(
-      '/api/batch',
-      [
-        { name: 'requests.0.title', filename: 'x.txt', data: 'x' },
-        { name: '@jsonPayload', value: requests },
-      ],
-      { token: su },
-    );
-    expectApiError(res, 400);
-    await expectNothingWritten(records, files);
+    // a file to a text or JSON field of a batch request fails that request, and the batch
+    for (const field of ['title', 'meta']) {
+      const res = await send(
+        '/api/batch',
+        [
+          { name: `requests.0.${field}`, filename: 'x.txt', data: 'x' },
+          { name: '@jsonPayload', value: requests },
+        ],
+        { token: su },
+      );
+      expectApiError(res, 400);
+      expect(res.body.data.requests['0'].response.data[field].code).toBe('validation_invalid_type');
+      await expectNothingWritten(records, files);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { Invalid, kindOf, type ValueSource } from '../collections/fields.js';
 import { type Collection, type Field, isMultiple } from '../collections/model.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, fieldError } from '../errors.js';
+import { isUpload } from '../files/uploads.js';
 import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
 import { applyFileInput, type FieldUpload, type FileEntry, fileNames, settleFileField } from './files.js';
@@ -124,6 +125,11 @@ export function applyInput(
       const plain = readString(key, raw);
       if (plain !== undefined && plain !== '') newPassword = plain;
       submitted.add(field.name);
+      continue;
+    }
+    // an upload means something only to a file field (a JSON field would store its description)
+    if (isUpload(raw) || (Array.isArray(raw) && raw.some(isUpload))) {
+      errors[field.name] = fieldError('validation_invalid_type', 'Files can only be sent to a file field.');
       continue;
     }
     const value = applyField(field, data[field.name], raw, mod, source);
