@@ -33,6 +33,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --records=N         number of posts to seed
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
   --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
+  --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
   --warmup=S          unmeasured seconds before each scenario (default 2, --quick 1)
@@ -656,13 +657,28 @@ async function main() {
   return 0;
 }
 
-process.on('SIGINT', () => abort('SIGINT', 130));
-process.on('SIGTERM', () => abort('SIGTERM', 143));
+/** The other arguments when the run asks for the files scenario (`--scenario=files` or `--scenario files`), else null. */
+function filesScenarioArgs(argv) {
+  const at = argv.findIndex((a, i) => a === '--scenario=files' || (a === '--scenario' && argv[i + 1] === 'files'));
+  if (at < 0) return null;
+  return argv.filter((_, i) => i !== at && !(argv[at] === '--scenario' && i === at + 1));
+}
 
-main().then(
-  (code) => exit(code),
-  (err) => {
-    log(`failed: ${err instanceof Error ? err.message : err}`);
-    exit(1);
-  },
-);
+const filesArgs = filesScenarioArgs(process.argv.slice(2));
+if (filesArgs) {
+  // bench/files.mjs starts its own server on a 1 GiB file and cleans up after itself: hand it the run
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench/files.mjs'), ...filesArgs], { cwd: ROOT, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  process.on('SIGINT', () => abort('SIGINT', 130));
+  process.on('SIGTERM', () => abort('SIGTERM', 143));
+
+  main().then(
+    (code) => exit(code),
+    (err) => {
+      log(`failed: ${err instanceof Error ? err.message : err}`);
+      exit(1);
+    },
+  );
+}
