@@ -151,10 +151,11 @@ function parseMultipart(
 
     let idle: NodeJS.Timeout | undefined;
     const idleMs = uploads?.idleTimeoutMs ?? 0;
+    // one timer, pushed back by each chunk
     const touch = () => {
       if (idleMs <= 0 || settled) return;
-      clearTimeout(idle);
-      idle = setTimeout(() => fail(Errors.bodyStalled(idleMs)), idleMs);
+      if (idle) idle.refresh();
+      else idle = setTimeout(() => fail(Errors.bodyStalled(idleMs)), idleMs).unref();
     };
 
     /** Resolves with the values once every file is on disk and recognised. */
