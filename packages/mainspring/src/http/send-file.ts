@@ -154,6 +154,26 @@ async function openFile(path: string): Promise<FileHandle> {
   }
 }
 
+/**
+ * Types read from files' bytes, by path, size and modification time: a
+ * video player's many Range requests for one file read its head once.
+ * Stored files are never rewritten in place (a new upload gets a new name).
+ */
+const detected = new Map<string, string>();
+const MAX_DETECTED = 1000;
+
+async function detectedType(path: string, stat: BigIntStats): Promise<string> {
+  const key = `${path}\0${stat.size}\0${stat.mtimeNs}`;
+  let mime = detected.get(key);
+  if (mime === undefined) {
+    mime = (await detectFileType(path)).mime;
+    // the oldest entry goes first (a Map keeps insertion order)
+    if (detected.size >= MAX_DETECTED) detected.delete(detected.keys().next().value as string);
+    detected.set(key, mime);
+  }
+  return mime;
+}
+
 function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
   return reply.status(err.status).send(err.toJSON());
 }
@@ -166,7 +186,7 @@ export async function sendFile(request: FastifyRequest, reply: FastifyReply, o: 
     const stat = await fh.stat({ bigint: true });
     if (!stat.isFile()) throw Errors.notFound();
     const size = Number(stat.size);
-    const type = servedType(o.name, size === 0 ? undefined : (await detectFileType(o.path)).mime);
+    const type = servedType(o.name, size === 0 ? undefined : await detectedType(o.path, stat));
 
     const etag = etagOf(o.name, stat);
     const modifiedSeconds = Math.floor(Number(stat.mtimeMs) / 1000);
