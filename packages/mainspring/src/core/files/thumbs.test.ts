@@ -70,26 +70,40 @@ describe('Thumbnails', () => {
   });
 
   test('at most `concurrency` generations run at once; one that waits too long gives up', async () => {
+    // generations run until the test opens the gate, so the outcome depends on no timer racing another
+    let open: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
     let running = 0;
     let peak = 0;
-    const thumbs = new Thumbnails(logger, {
-      concurrency: 2,
-      maxWaitMs: 450,
-      make: async (_original, target) => {
-        running++;
-        peak = Math.max(peak, running);
-        await new Promise((r) => setTimeout(r, 300));
-        running--;
-        writeFileSync(target, 'thumb');
-      },
-    });
+    const slow = (maxWaitMs: number) =>
+      new Thumbnails(logger, {
+        concurrency: 2,
+        maxWaitMs,
+        make: async (_original, target) => {
+          running++;
+          peak = Math.max(peak, running);
+          await gate;
+          running--;
+          writeFileSync(target, 'thumb');
+        },
+      });
     const size = parseThumbSize('10x10');
     if (!size) throw new Error('size');
-    const answers = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => thumbs.ensure('unused', join(dir, `slow_${i}.png`), size, 'image/png')),
-    );
+    const run = (thumbs: Thumbnails, n: number, tag: string) =>
+      Promise.all(Array.from({ length: n }, (_, i) => thumbs.ensure('unused', join(dir, `${tag}_${i}.png`), size, 'image/png')));
+
+    // the first two run; the other three wait past 100 ms while the gate is shut, and give up
+    const impatient = run(slow(100), 5, 'impatient');
+    await new Promise((r) => setTimeout(r, 400));
+    open();
+    expect(await impatient).toEqual([true, true, false, false, false]);
     expect(peak).toBe(2);
-    // two at a time, 300 ms each: the third and fourth start after 300 ms of their 450, the fifth would at 600
-    expect(answers).toEqual([true, true, true, true, false]);
+
+    // with time to wait, the third runs once a slot is free
+    peak = 0;
+    expect(await run(slow(10_000), 3, 'patient')).toEqual([true, true, true]);
+    expect(peak).toBeLessThanOrEqual(2);
   });
 });
