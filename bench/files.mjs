@@ -18,13 +18,12 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import pg from 'pg';
+import { cleanupStack, freePort, percentile, pgAdmin, positiveInt, rssBytes } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
@@ -51,13 +50,6 @@ const USAGE = `Usage: npm run bench -- --scenario=files [options]
 
 const log = (msg) => process.stderr.write(`[bench files] ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function positiveInt(name, raw, fallback) {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 function readOptions(argv) {
   const { values } = parseArgs({
@@ -92,62 +84,15 @@ function readOptions(argv) {
 // Clean-up: everything started registers how to undo itself; it runs once, in
 // reverse order, on success, failure, Ctrl-C and the time limit alike.
 
-const cleanups = [];
-let cleaning;
-let shuttingDown = false;
 let loadOver = false; // requests cut at the end of the load are no errors
 const openRequests = new Set(); // destroyed when the load ends and on abort
-
-function cleanup() {
-  shuttingDown = true;
-  cleaning ??= (async () => {
-    for (const req of openRequests) req.destroy();
-    for (const undo of cleanups.reverse()) {
-      try {
-        await undo();
-      } catch (err) {
-        log(`clean-up step failed: ${err.message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-async function exit(code) {
-  await cleanup();
-  process.exit(code);
-}
-
-function abort(reason, code) {
-  if (shuttingDown) return;
-  log(`${reason}: stopping`);
-  exit(code);
-}
+const stack = cleanupStack(log, () => {
+  for (const req of openRequests) req.destroy();
+});
+const { cleanups, exit, abort } = stack;
 
 // ---------------------------------------------------------------------------
 // The server
-
-/** A port nobody listens on right now (serve takes an explicit port). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function pgAdmin(url, sql) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A fresh database for the run (dropped on clean-up); '' for SQLite. */
 async function benchDatabase(opts) {
@@ -183,7 +128,8 @@ function startServer(dir, port, databaseUrl) {
   server.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
       server.exit = { code, signal };
-      if (!shuttingDown && !server.stopping) abort(`the server exited (${signal ?? code}); last output:\n  ${server.tail.join('\n  ')}`, 1);
+      if (!stack.shuttingDown && !server.stopping)
+        abort(`the server exited (${signal ?? code}); last output:\n  ${server.tail.join('\n  ')}`, 1);
       resolve();
     });
   });
@@ -230,16 +176,6 @@ async function waitForHealth(base, server, timeoutMs = 30_000) {
 
 // ---------------------------------------------------------------------------
 // What the server uses, from /proc (Linux)
-
-/** Resident memory of a process in bytes; undefined where /proc is missing. */
-function rssBytes(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid) {
@@ -293,11 +229,6 @@ function rssSampler(pid, everyMs = 50) {
       ),
     stop: () => clearInterval(timer),
   };
-}
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 // ---------------------------------------------------------------------------
@@ -396,7 +327,7 @@ function rangeRequest(base, filePath, size, agent, rate, stats) {
       finished = true;
       openRequests.delete(req);
       stats.bytes += got;
-      if (error && !shuttingDown && !loadOver) {
+      if (error && !stack.shuttingDown && !loadOver) {
         stats.errors++;
         stats.errorKinds[error] = (stats.errorKinds[error] ?? 0) + 1;
       } else if (!error || loadOver) stats.requests++;
@@ -447,7 +378,7 @@ function rangeRequest(base, filePath, size, agent, rate, stats) {
 
 async function client(ctx, rate, until, stats) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  while (performance.now() < until && !shuttingDown && !loadOver) {
+  while (performance.now() < until && !stack.shuttingDown && !loadOver) {
     await rangeRequest(ctx.base, ctx.filePath, ctx.size, agent, rate, stats);
   }
   agent.destroy();
@@ -480,7 +411,7 @@ async function main() {
     env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
     timeout: 60_000,
   });
-  const port = await freePort();
+  const port = await freePort(HOST);
   const base = `http://${HOST}:${port}`;
   const server = startServer(dir, port, databaseUrl);
   await waitForHealth(base, server);

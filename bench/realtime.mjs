@@ -6,26 +6,11 @@
 // that subscribe to `posts/*` with the bench user's token, so every event
 // passes the list rule `author = @request.auth.id`. Writes are timed from the
 // moment the create request is sent (an upper bound on the time from commit).
-import fs from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-
-/** Resident memory of a process in bytes, from /proc (Linux); undefined elsewhere. */
-function rssBytes(pid) {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { percentile, rssBytes } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /** Opens one SSE stream; resolves with its clientId once PB_CONNECT arrives. */
 function openStream(base, onEvent) {
@@ -116,7 +101,7 @@ export async function runRealtime(ctx, { subscribers, writes, log }) {
     const missing = received.reduce((sum, n) => sum + (subscribers - n), 0);
     const lasts = lastAt.map((t, w) => t - sentAt[w]).sort((a, b) => a - b);
     latencies.sort((a, b) => a - b);
-    const round = (v) => (v === null ? null : Math.round(v * 10) / 10);
+    const round = (v) => (Number.isNaN(v) ? null : Math.round(v * 10) / 10);
     return {
       scenario: 'realtime',
       subscribers,

@@ -6,14 +6,13 @@
 // and diagnostics go to stderr so the output can be piped.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
-import pg from 'pg';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
+import { cleanupStack, freePort, pgAdmin, positiveInt } from './lib.mjs';
 import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,13 +42,6 @@ const USAGE = `Usage: npm run bench -- [options]
 `;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-function positiveInt(name, raw, fallback) {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 function readOptions(argv) {
   const { values } = parseArgs({
@@ -92,17 +84,6 @@ function readOptions(argv) {
   };
 }
 
-/** Runs one statement on the PostgreSQL server's maintenance database. */
-async function pgAdmin(url, sql) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A fresh database for the run (dropped on clean-up); '' for SQLite. */
 async function benchDatabase(opts) {
   if (!opts.postgres) return '';
@@ -119,36 +100,9 @@ async function benchDatabase(opts) {
 // Clean-up: everything started registers how to undo itself; it runs once, in
 // reverse order, on success, failure, Ctrl-C and the time limit alike.
 
-const cleanups = [];
-let cleaning;
-let shuttingDown = false; // children exiting after this point are expected
 let currentLoad; // the running autocannon instance, stopped on abort
-
-function cleanup() {
-  shuttingDown = true;
-  cleaning ??= (async () => {
-    currentLoad?.stop();
-    for (const undo of cleanups.reverse()) {
-      try {
-        await undo();
-      } catch (err) {
-        log(`clean-up step failed: ${err.message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-async function exit(code) {
-  await cleanup();
-  process.exit(code);
-}
-
-function abort(reason, code) {
-  if (shuttingDown) return;
-  log(`${reason}: stopping`);
-  exit(code);
-}
+const stack = cleanupStack(log, () => currentLoad?.stop());
+const { cleanups, exit, abort } = stack;
 
 // ---------------------------------------------------------------------------
 // Child processes
@@ -171,7 +125,7 @@ function startChild(name, args, env) {
   child.exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => {
       child.exit = { code, signal };
-      if (!shuttingDown && !child.stopping) child.onUnexpectedExit?.(child.exit);
+      if (!stack.shuttingDown && !child.stopping) child.onUnexpectedExit?.(child.exit);
       resolve(child.exit);
     });
   });
@@ -193,18 +147,6 @@ function describeExit(child) {
   const { code, signal } = child.exit ?? {};
   const how = signal ? `signal ${signal}` : `exit code ${code}`;
   return `${child.name} exited unexpectedly (${how}); last output:\n  ${child.tail.join('\n  ') || '(none)'}`;
-}
-
-/** A port nobody listens on right now (serve takes an explicit port). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------
@@ -256,7 +198,7 @@ async function setUp(opts) {
     timeout: 60_000,
   });
 
-  const port = await freePort();
+  const port = await freePort(HOST);
   const base = `http://${HOST}:${port}`;
   // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -496,7 +438,7 @@ function loadBeside(options) {
 
 function load(options) {
   return new Promise((resolve, reject) => {
-    if (shuttingDown) return reject(new Error('stopped'));
+    if (stack.shuttingDown) return reject(new Error('stopped'));
     currentLoad = autocannon(options, (err, result) => {
       currentLoad = undefined;
       if (err) reject(err);

@@ -1,0 +1,91 @@
+// What the benchmark scripts share: option parsing, a free port, a
+// PostgreSQL admin statement, the server's memory, percentiles, and the
+// clean-up stack that undoes everything a run started.
+import fs from 'node:fs';
+import net from 'node:net';
+import pg from 'pg';
+
+/** A `--name` option that must be a positive integer; `fallback` when absent. */
+export function positiveInt(name, raw, fallback) {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** A port nobody listens on right now on `host` (serve takes an explicit port). */
+export function freePort(host) {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs one statement (CREATE/DROP DATABASE) on its own connection. */
+export async function pgAdmin(url, sql) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Resident memory of a process in bytes, from /proc (Linux); undefined elsewhere. */
+export function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The p-th percentile of sorted numbers; NaN for none. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Clean-up: everything a run starts registers how to undo itself in
+ * `cleanups`; `cleanup()` runs them once, in reverse order, on success,
+ * failure, Ctrl-C and the time limit alike (after `first`, which stops the
+ * load). `shuttingDown` is true from then on: children exiting are expected.
+ */
+export function cleanupStack(log, first = () => {}) {
+  const stack = {
+    cleanups: [],
+    shuttingDown: false,
+    cleaning: undefined,
+    cleanup() {
+      stack.shuttingDown = true;
+      stack.cleaning ??= (async () => {
+        first();
+        for (const undo of stack.cleanups.reverse()) {
+          try {
+            await undo();
+          } catch (err) {
+            log(`clean-up step failed: ${err.message}`);
+          }
+        }
+      })();
+      return stack.cleaning;
+    },
+    async exit(code) {
+      await stack.cleanup();
+      process.exit(code);
+    },
+    abort(reason, code) {
+      if (stack.shuttingDown) return;
+      log(`${reason}: stopping`);
+      stack.exit(code);
+    },
+  };
+  return stack;
+}
