@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import type { ColumnKind } from '../../storage/engine.js';
 import { parseDateInput } from '../dates.js';
 import { type ErrorData, type FieldError, fieldError } from '../errors.js';
+import { parseThumbSize } from '../files/thumbs.js';
 import { parseAutogeneratePattern } from '../ids.js';
 import { type Field, type FieldBase, type FieldType, isMultiple, RESERVED_FIELD_NAMES } from './model.js';
 
@@ -32,6 +33,18 @@ export const MAX_PASSWORD_BYTES = 72;
 // ---------------------------------------------------------------- options
 
 type Raw = Record<string, unknown>;
+
+/** A file field's `thumbs`: each a size a thumbnail can be made in (`100x100`, `0x50`, `300x200f`…), never `0x0`. */
+function thumbSizes(r: OptionReader): string[] {
+  const sizes = r.stringList('thumbs') ?? [];
+  if (sizes.some((size) => !parseThumbSize(size))) {
+    r.errors.thumbs = fieldError(
+      'validation_invalid_value',
+      'Each thumb size must be WxH, WxHt, WxHb, WxHf, 0xH or Wx0 (up to 4 digits each, not 0x0).',
+    );
+  }
+  return sizes;
+}
 
 class OptionReader {
   constructor(
@@ -534,7 +547,7 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
       maxSelect: r.int('maxSelect', 1, 0, 10_000),
       maxSize: r.int('maxSize', 0),
       mimeTypes: r.stringList('mimeTypes') ?? [],
-      thumbs: r.stringList('thumbs') ?? [],
+      thumbs: thumbSizes(r),
       protected: r.bool('protected'),
     }),
     column: multiColumn,

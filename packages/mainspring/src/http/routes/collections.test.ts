@@ -649,6 +649,21 @@ describe('collections API: validation errors', () => {
     expect(await h.get('t3')).toEqual(t3);
   });
 
+  test('a file field takes only thumb sizes a thumbnail can be made in', async () => {
+    for (const bad of ['0x0', '0x0f', '100', '100x100x', '-1x10', '10x10z', '12345x1', ' 100x100']) {
+      const r = await h.req('POST', '/api/collections', {
+        name: 'pics',
+        fields: [{ name: 'img', type: 'file', thumbs: ['100x100', bad] }],
+      });
+      expectError(r, 400, 'fields.0.thumbs');
+    }
+    const ok = await h.create({
+      name: 'pics',
+      fields: [{ name: 'img', type: 'file', thumbs: ['100x100', '0x50', '50x0', '300x200t', '300x200b', '300x200f'] }],
+    });
+    expect(ok.fields.find((f: { name: string }) => f.name === 'img').thumbs).toHaveLength(6);
+  });
+
   test('a relation to a missing collection is refused', async () => {
     const r = await h.req('POST', '/api/collections', {
       name: 'rel1',
