@@ -351,6 +351,21 @@ describe('uploads through the SDK', () => {
     await expectNoTempFiles(s);
   });
 
+  test('removing a file field from a collection deletes the files it held, and only those', async () => {
+    const c = await admin.collections.create({
+      name: 'twofields',
+      createRule: '',
+      fields: [
+        { name: 'keep', type: 'file' },
+        { name: 'drop', type: 'file', maxSelect: 3 },
+      ],
+    });
+    const r = await pb.collection('twofields').create({ keep: file('k', 'keep.txt'), drop: [file('a', 'a.txt'), file('b', 'b.txt')] });
+    expect(filesOf(r.id, c.id)).toHaveLength(3);
+    await admin.collections.update('twofields', { fields: c.fields.filter((f: { name: string }) => f.name !== 'drop') });
+    await eventually(() => expect(filesOf(r.id, c.id)).toEqual([r.keep]));
+  });
+
   test('deleting a collection deletes its files', async () => {
     const c = await admin.collections.create({ name: 'temporary', createRule: '', fields: [{ name: 'f', type: 'file' }] });
     const r = await pb.collection('temporary').create({ f: file('x', 'x.txt') });

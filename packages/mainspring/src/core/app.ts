@@ -98,6 +98,10 @@ export class App {
     this.collections.onDeleted = (c) => {
       this.files.deleteCollection(c.id).catch(fileError);
     };
+    // and so do the files of a file field removed from a collection
+    this.collections.onFilesDropped = (collectionId, files) => {
+      for (const { recordId, names } of files) this.files.deleteRecord(collectionId, recordId, names).catch(fileError);
+    };
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     const deps = {
       engine,

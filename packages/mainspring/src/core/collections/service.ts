@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { compileFilter, FilterError, parseFilter, parseSort, SqlParams } from '../../query/index.js';
-import type { ColumnSpec, Engine, Executor } from '../../storage/engine.js';
+import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
@@ -98,6 +98,8 @@ export class CollectionService {
 
   /** Called once a collection's deletion has committed (the app deletes its files). */
   onDeleted: ((c: Collection) => void) | null = null;
+  /** Called once a change that removed file fields has committed, with the files those fields held, per record. */
+  onFilesDropped: ((collectionId: string, files: { recordId: string; names: string[] }[]) => void) | null = null;
 
   constructor(
     private readonly engine: Engine,
@@ -651,6 +653,25 @@ export class CollectionService {
     if (deleted) tx.afterCommit(() => deleted(c));
   }
 
+  /** Before a file field's column goes: the files it holds are deleted once the change commits. */
+  private async releaseFiles(tx: Executor, table: Collection, f: Field): Promise<void> {
+    const dropped = this.onFilesDropped;
+    if (!dropped) return;
+    const d = this.engine.dialect;
+    const rows = await tx.all<Row>(`SELECT ${d.ident('id')} AS id, ${d.ident(f.name)} AS v FROM ${d.ident(table.name)}`);
+    const kind = kindOf(f).column(f);
+    const files = rows
+      .map((r) => {
+        const v = d.decode(kind, r.v);
+        return {
+          recordId: String(r.id),
+          names: (Array.isArray(v) ? v : [v]).filter((n): n is string => typeof n === 'string' && n !== ''),
+        };
+      })
+      .filter((x) => x.names.length > 0);
+    if (files.length > 0) tx.afterCommit(() => dropped(table.id, files));
+  }
+
   /** Moves a table from `from` to `to`: renames, column changes and index changes, keeping data. */
   private async migrateIn(tx: Executor, from: Collection, to: Collection): Promise<void> {
     const d = this.engine.dialect;
@@ -675,8 +696,10 @@ export class CollectionService {
     const renamed: { from: string; to: string; tmp: string }[] = [];
     for (const f of from.fields) {
       const g = to.fields.find((x) => x.id === f.id);
-      if (!g) await tx.run(d.dropColumn(to.name, f.name));
-      else if (g.name !== f.name) renamed.push({ from: f.name, to: g.name, tmp: `__ms_renaming_${renamed.length}` });
+      if (!g) {
+        if (f.type === 'file') await this.releaseFiles(tx, to, f);
+        await tx.run(d.dropColumn(to.name, f.name));
+      } else if (g.name !== f.name) renamed.push({ from: f.name, to: g.name, tmp: `__ms_renaming_${renamed.length}` });
     }
     // through temporary names, so that fields can swap names
     for (const r of renamed) await tx.run(d.renameColumn(to.name, r.from, r.tmp));
