@@ -7,6 +7,8 @@ export { ApiError, Errors } from './core/errors.js';
 export type { HooksModule, Mainspring } from './core/hooks/api.js';
 export type {
   BootstrapEvent,
+  FileDownloadRequestEvent,
+  FileTokenRequestEvent,
   RecordAfterEvent,
   RecordAuthRequestEvent,
   RecordAuthWithPasswordRequestEvent,

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { ApiError, type ErrorData, Errors } from '../errors.js';
 import type {
   BootstrapEvent,
+  FileDownloadRequestEvent,
+  FileTokenRequestEvent,
   RecordAfterEvent,
   RecordAuthRequestEvent,
   RecordAuthWithPasswordRequestEvent,
@@ -90,6 +92,10 @@ export interface Mainspring {
   onRecordDeleteRequest(handler: Handler<RecordDeleteRequestEvent>, ...collections: string[]): number;
   onRecordAuthRequest(handler: Handler<RecordAuthRequestEvent>, ...collections: string[]): number;
   onRecordAuthWithPasswordRequest(handler: Handler<RecordAuthWithPasswordRequestEvent>, ...collections: string[]): number;
+  /** A file download, after the file was found and access checked (see {@link FileDownloadRequestEvent}). */
+  onFileDownloadRequest(handler: Handler<FileDownloadRequestEvent>, ...collections: string[]): number;
+  /** A file token about to be issued; limited to the caller's auth collections named. */
+  onFileTokenRequest(handler: Handler<FileTokenRequestEvent>, ...collections: string[]): number;
   /** Removes a handler by the id an `on…` returned. */
   off(id: number): void;
 
@@ -162,6 +168,8 @@ export function createHooksApi(deps: {
     onRecordDeleteRequest: bind(hooks.recordDeleteRequest),
     onRecordAuthRequest: bind(hooks.recordAuthRequest),
     onRecordAuthWithPasswordRequest: bind(hooks.recordAuthWithPasswordRequest),
+    onFileDownloadRequest: bind(hooks.fileDownloadRequest),
+    onFileTokenRequest: bind(hooks.fileTokenRequest),
     off(id) {
       owners.get(id)?.unbind(id);
       owners.delete(id);

@@ -104,6 +104,26 @@ export interface RecordAuthRequestEvent extends RequestEventBase {
   meta: Record<string, unknown> | undefined;
 }
 
+/**
+ * `GET /api/files/…`, once the file was found and the caller may have it:
+ * throw to refuse; `servedPath`/`servedName` (the original or a thumb) may
+ * be changed; `next()` sends it.
+ */
+export interface FileDownloadRequestEvent extends RequestEventBase {
+  readonly record: RecordData;
+  /** The name of the file field that holds the file. */
+  readonly fileField: string;
+  servedPath: string;
+  servedName: string;
+}
+
+/** `POST /api/files/token`: `token` is about to be sent to `auth`'s record; throw to refuse, or change it. */
+export interface FileTokenRequestEvent extends HookEvent {
+  readonly request: RequestLike;
+  readonly auth: AuthState;
+  token: string;
+}
+
 /** `auth-with-password`, before the password is checked: `identity` may be changed; after `next()`, `record` is who signed in. */
 export interface RecordAuthWithPasswordRequestEvent extends RequestEventBase {
   identity: string;

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { AuthState } from '../rules/request-info.js';
 import type {
   BootstrapEvent,
+  FileDownloadRequestEvent,
+  FileTokenRequestEvent,
   RecordAfterEvent,
   RecordAuthRequestEvent,
   RecordAuthWithPasswordRequestEvent,
@@ -77,6 +79,8 @@ export class Hooks {
   readonly recordDeleteRequest = new Hook<RecordDeleteRequestEvent>();
   readonly recordAuthRequest = new Hook<RecordAuthRequestEvent>();
   readonly recordAuthWithPasswordRequest = new Hook<RecordAuthWithPasswordRequestEvent>();
+  readonly fileDownloadRequest = new Hook<FileDownloadRequestEvent>();
+  readonly fileTokenRequest = new Hook<FileTokenRequestEvent>();
 
   readonly routes: CustomRoute[] = [];
 

@@ -6,6 +6,7 @@ import type { RateLimiter } from '../../core/rate-limits.js';
 import { callerOf, queryOf, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { sendFile } from '../send-file.js';
+import { requestLike } from './custom.js';
 
 /**
  * PocketBase's file routes: `POST /api/files/token` and
@@ -45,7 +46,22 @@ export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimit
   server.post('/api/files/token', async (request) => {
     const auth = await callerOf(app, request);
     if (!auth) throw Errors.unauthorized();
-    return { token: files.newToken(auth) };
+    const token = files.newToken(auth);
+    const hook = app.hooks.fileTokenRequest;
+    const tags = [auth.collection.id, auth.collection.name];
+    if (!hook.has(tags)) return { token };
+    const e = { request: requestLike(app, request), auth, token };
+    let answered = false;
+    await hook.trigger(
+      e,
+      () => {
+        answered = true;
+      },
+      tags,
+    );
+    // a handler that did not go on refused the token
+    if (!answered) throw Errors.badRequest('Failed to generate file token.');
+    return { token: e.token };
   });
 
   server.route<{ Params: Params }>({
@@ -63,12 +79,28 @@ export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimit
       });
       if (!located) throw Errors.notFound();
       const served = await files.served(located, query.thumb);
-      return sendFile(request, reply, {
-        path: served.path,
-        name: served.name,
-        download: TRUE_VALUES.has(query.download ?? ''),
-        cacheControl: located.field.protected ? PRIVATE_CACHE : PUBLIC_CACHE,
-      });
+      const send = (path: string, name: string) =>
+        sendFile(request, reply, {
+          path,
+          name,
+          download: TRUE_VALUES.has(query.download ?? ''),
+          cacheControl: located.field.protected ? PRIVATE_CACHE : PUBLIC_CACHE,
+        });
+      const hook = app.hooks.fileDownloadRequest;
+      const tags = [located.collection.id, located.collection.name];
+      if (!hook.has(tags)) return send(served.path, served.name);
+      const e = {
+        collection: located.collection,
+        request: requestLike(app, request),
+        auth: await callerOf(app, request),
+        record: located.record,
+        fileField: located.field.name,
+        servedPath: served.path,
+        servedName: served.name,
+      };
+      await hook.trigger(e, async (ev) => void (await send(ev.servedPath, ev.servedName)), tags);
+      // a handler that did not go on sent nothing: the file is not served
+      return reply.sent ? reply : reply.status(404).send(Errors.notFound().toJSON());
     },
   });
 }
