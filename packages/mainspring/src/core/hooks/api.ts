@@ -14,7 +14,7 @@ import type {
   RecordWriteRequestEvent,
   ServeEvent,
 } from './events.js';
-import type { Handler } from './hook.js';
+import type { Handler, Hook, HookEvent } from './hook.js';
 import type { Hooks, HttpMethod, RouteEvent, RouteHandler } from './registry.js';
 import type { TxRecords } from './transaction.js';
 
@@ -139,7 +139,7 @@ export function createHooksApi(deps: {
 }): Mainspring {
   const { hooks } = deps;
   const owners = new Map<number, { unbind(id: number): void }>();
-  const bind = <E extends { next(): Promise<void> }>(hook: import('./hook.js').Hook<E>) => {
+  const bind = <E extends HookEvent>(hook: Hook<E>) => {
     return (handler: Handler<E>, ...collections: string[]): number => {
       const id = hook.bind(handler, collections);
       owners.set(id, hook);
