@@ -46,7 +46,9 @@ const isRetryable = (err: unknown) => {
  */
 const LANE_KEY = "hashtext('mainspring:retry-lane')";
 /** Attempts inside the lane, where a transaction competes only with others' first attempts. */
-const LANE_ATTEMPTS = 50;
+const LANE_ATTEMPTS = 200;
+/** The most a transaction in the lane waits (a random part of it) before its next attempt. */
+const LANE_BACKOFF_MS = 50;
 /** How long a retried transaction waits for its turn in the lane before it fails as busy (a 503). */
 const LANE_WAIT_MS = 30_000;
 /**
@@ -383,7 +385,9 @@ export class PostgresEngine implements Engine {
       }
       for (let n = 1; ; n++) {
         outcome = await attempt(client, fn);
-        if (outcome.ok || outcome.broken || !isRetryable(outcome.err) || n >= LANE_ATTEMPTS) break;
+        if (outcome.ok || outcome.broken || !isRetryable(outcome.err) || n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
+        // the first attempts it lost to get a moment to commit, so the next snapshot starts after them
+        await sleep(Math.random() * Math.min(LANE_BACKOFF_MS, 2 ** n));
       }
       broken = !outcome.ok && outcome.broken;
       if (!broken) {
