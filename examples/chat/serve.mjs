@@ -1,35 +1,19 @@
 // Serves the chat page on http://127.0.0.1:5173 (PORT to change it), with the
 // PocketBase SDK from node_modules. The page talks to Mainspring on :8090
 // (or ?api=URL).
-import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pageServer } from '../lib/page.mjs';
+import { isMain } from '../lib/setup.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const sdk = join(dirname(createRequire(import.meta.url).resolve('pocketbase')), 'pocketbase.es.mjs');
-const files = {
-  '/': [join(here, 'index.html'), 'text/html; charset=utf-8'],
-  '/chat.js': [join(here, 'chat.js'), 'text/javascript; charset=utf-8'],
-  '/pocketbase.es.mjs': [sdk, 'text/javascript; charset=utf-8'],
-};
+const serve = pageServer(dirname(fileURLToPath(import.meta.url)), 'chat.js');
 
 /** Starts the page server on `port` (0: any free one); resolves with it once it listens. */
 export function servePage(port = 5173) {
-  const server = http.createServer(async (req, res) => {
-    const file = files[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!file) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res.writeHead(200, { 'content-type': file[1], 'x-content-type-options': 'nosniff' });
-    res.end(await readFile(file[0]));
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  return serve(port);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const server = await servePage(Number(process.env.PORT ?? 5173));
   console.log(`chat page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8090)`);
 }
