@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { cleanupStack, freePort, percentile, pgAdmin, positiveInt, rssBytes } from './lib.mjs';
+import { api, cleanupStack, freePort, percentile, pgAdmin, positiveInt, rssBytes, waitForHealth } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
@@ -142,36 +142,6 @@ function startServer(dir, port, databaseUrl) {
     clearTimeout(timer);
   });
   return server;
-}
-
-async function api(base, method, urlPath, { token, body } = {}) {
-  const headers = { accept: 'application/json' };
-  if (token) headers.authorization = token;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(base + urlPath, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${urlPath} -> ${res.status}: ${text.slice(0, 500)}`);
-  return text ? JSON.parse(text) : undefined;
-}
-
-async function waitForHealth(base, server, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.exit) throw new Error('the server exited during start-up');
-    try {
-      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
 }
 
 // ---------------------------------------------------------------------------
@@ -414,13 +384,13 @@ async function main() {
   const port = await freePort(HOST);
   const base = `http://${HOST}:${port}`;
   const server = startServer(dir, port, databaseUrl);
-  await waitForHealth(base, server);
+  await waitForHealth(base, () => (server.exit ? 'the server exited during start-up' : undefined));
   const pid = server.proc.pid;
   log(`mainspring serving ${base} (pid ${pid})`);
 
   const su = (
     await api(base, 'POST', '/api/collections/_superusers/auth-with-password', { body: { identity: SU_EMAIL, password: PASSWORD } })
-  ).token;
+  ).json.token;
   // one address asks for everything: the per-IP limits would rightly refuse it
   await api(base, 'PATCH', '/api/settings', { token: su, body: { rateLimits: { enabled: false } } });
   // the streaming example's rules (examples/streaming/setup.mjs) on a field that takes any type and the whole file
@@ -440,7 +410,9 @@ async function main() {
     },
   });
   await api(base, 'POST', '/api/collections/users/records', { body: { email: USER_EMAIL, password: PASSWORD, passwordConfirm: PASSWORD } });
-  const user = await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: USER_EMAIL, password: PASSWORD } });
+  const user = (
+    await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: USER_EMAIL, password: PASSWORD } })
+  ).json;
 
   const rss = rssSampler(pid);
   rss.phase('idle');
@@ -454,7 +426,7 @@ async function main() {
   log(`uploaded in ${uploadSeconds.toFixed(1)} s (${Math.round(opts.sizeBytes / MiB / uploadSeconds)} MiB/s) as ${record.blob}`);
 
   // each token is valid 180 s, longer than any run
-  const fileToken = (await api(base, 'POST', '/api/files/token', { token: user.token })).token;
+  const fileToken = (await api(base, 'POST', '/api/files/token', { token: user.token })).json.token;
   const ctx = {
     base,
     size: opts.sizeBytes,

@@ -89,3 +89,36 @@ export function cleanupStack(log, first = () => {}) {
   };
   return stack;
 }
+
+/** A JSON request to the server; any answer but a 2xx throws. Resolves with the status, the parsed body and the text. */
+export async function api(base, method, urlPath, { token, body } = {}) {
+  const headers = { accept: 'application/json' };
+  if (token) headers.authorization = token;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(base + urlPath, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${urlPath} -> ${res.status}: ${text.slice(0, 500)}`);
+  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+}
+
+/** Waits until the server answers /api/health; `exited()` says why it stopped, if it did. */
+export async function waitForHealth(base, exited, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const why = exited();
+    if (why) throw new Error(why);
+    try {
+      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
+}

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
-import { cleanupStack, freePort, pgAdmin, positiveInt } from './lib.mjs';
+import { api, cleanupStack, freePort, pgAdmin, positiveInt, waitForHealth } from './lib.mjs';
 import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -152,36 +152,6 @@ function describeExit(child) {
 // ---------------------------------------------------------------------------
 // HTTP helpers for setup (not on the measured path)
 
-async function api(base, method, urlPath, { token, body } = {}) {
-  const headers = { accept: 'application/json' };
-  if (token) headers.authorization = token;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(base + urlPath, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${urlPath} -> ${res.status}: ${text.slice(0, 500)}`);
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-}
-
-async function waitForHealth(base, child, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exit) throw new Error(describeExit(child));
-    try {
-      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
-}
-
 // ---------------------------------------------------------------------------
 // Setup
 
@@ -209,7 +179,7 @@ async function setUp(opts) {
     MS_LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
   });
-  await waitForHealth(base, server);
+  await waitForHealth(base, () => (server.exit ? describeExit(server) : undefined));
   log(`mainspring serving ${base} (pid ${server.proc.pid})`);
 
   const su = (
