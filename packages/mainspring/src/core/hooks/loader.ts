@@ -3,7 +3,7 @@ import { builtinModules, findSourceMap } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Mainspring } from './api.js';
-import { typeErrors } from './typecheck.js';
+import { typeErrorsApart } from './typecheck.js';
 
 /**
  * Loads the hooks of a project: every `*.ts`, `*.mts`, `*.js` or `*.mjs`
@@ -111,7 +111,7 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
   }
   // syntax first (esbuild says it best), then types, before anything runs
   if (process.env.MS_HOOKS_TYPECHECK !== 'off') {
-    const errors = typeErrors(root);
+    const errors = await typeErrorsApart(root);
     if (errors) throw new HooksLoadError(`the hooks in ${shown(root)} have type errors:\n\n${errors}`);
   }
   // stack traces of the bundles point into the hooks' own files

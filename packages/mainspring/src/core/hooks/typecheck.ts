@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 /**
  * Type-checks the TypeScript hooks before they run, with the TypeScript
@@ -14,6 +15,10 @@ import { fileURLToPath } from 'node:url';
  * transpiles). A `tsconfig.json` in the hooks folder or the project above it
  * sets the options; otherwise they are lenient (no `strict`), so quick
  * untyped hooks still start.
+ *
+ * The check runs in a worker thread (`typeErrorsApart`): the compiler and
+ * the program it builds take some 100 MB, which a server would otherwise keep
+ * as resident memory for the rest of its life.
  */
 
 type TS = typeof import('typescript');
@@ -94,4 +99,33 @@ export function typeErrors(dir: string): string | null {
       return `${where} - error TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}\n    ${line + 1} │ ${text}`;
     })
     .join('\n\n');
+}
+
+/** This module as built (dist/), where a worker can load it: src/ and dist/ sit at the same depth. */
+const BUILT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/core/hooks/typecheck.js');
+
+/**
+ * {@link typeErrors} in a worker thread, so the compiler's memory goes back
+ * when it is done; in this thread when the package is not built (its own
+ * tests, run from src/, before `npm run build`).
+ */
+export function typeErrorsApart(dir: string): Promise<string | null> {
+  if (!existsSync(BUILT)) return Promise.resolve(typeErrors(dir));
+  return new Promise((done, fail) => {
+    const worker = new Worker(BUILT, { workerData: { typecheckDir: dir } });
+    let answered = false;
+    worker.once('message', (errors: string | null) => {
+      answered = true;
+      done(errors);
+      void worker.terminate();
+    });
+    worker.once('error', fail);
+    worker.once('exit', (code) => {
+      if (!answered) fail(new Error(`the hooks type check stopped (exit code ${code})`));
+    });
+  });
+}
+
+if (!isMainThread && typeof workerData?.typecheckDir === 'string') {
+  parentPort?.postMessage(typeErrors(workerData.typecheckDir));
 }
