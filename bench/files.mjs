@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { api, cleanupStack, freePort, percentile, pgAdmin, positiveInt, rssBytes, waitForHealth } from './lib.mjs';
+import { api, cleanupStack, cpuSeconds, freePort, percentile, pgAdmin, positiveInt, rssBytes, waitForHealth } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
@@ -146,17 +146,6 @@ function startServer(dir, port, databaseUrl) {
 
 // ---------------------------------------------------------------------------
 // What the server uses, from /proc (Linux)
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /** How many of a process's descriptors are open on files under `dir` (a read stream left open would show here). */
 function openFilesUnder(pid, dir) {

@@ -1,8 +1,12 @@
 // What the benchmark scripts share: option parsing, a free port, a
-// PostgreSQL admin statement, the server's memory, percentiles, and the
-// clean-up stack that undoes everything a run started.
+// PostgreSQL admin statement, the server's memory and CPU, percentiles,
+// child processes, the bare ceiling, and the clean-up stack that undoes
+// everything a run started.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 /** A `--name` option that must be a positive integer; `fallback` when absent. */
@@ -121,4 +125,82 @@ export async function waitForHealth(base, exited, timeoutMs = 30_000) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Spawns `command args` (see `onServerCores` in load.mjs), keeps the tail of
+ * its output for error reports, and stops it when `stack` cleans up.
+ * `child.onUnexpectedExit` is called if it exits before it is stopped.
+ */
+export function startChild(stack, name, [command, args], { env, cwd } = {}) {
+  const proc = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = { name, proc, tail: [], exit: undefined, stopping: false, onUnexpectedExit: undefined };
+  const keep = (chunk) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line) continue;
+      child.tail.push(line);
+      if (child.tail.length > 40) child.tail.shift();
+    }
+  };
+  proc.stdout.on('data', keep);
+  proc.stderr.on('data', keep);
+  proc.stdin.on('error', () => {}); // EPIPE if it died first
+  child.exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      child.exit = { code, signal };
+      if (!stack.shuttingDown && !child.stopping) child.onUnexpectedExit?.(child.exit);
+      resolve(child.exit);
+    });
+  });
+  child.stop = async () => {
+    // SIGTERM (servers drain in-flight requests), then SIGKILL after 5 s
+    if (child.exit) return;
+    child.stopping = true;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+    await child.exited;
+    clearTimeout(timer);
+  };
+  child.describeExit = () => {
+    const { code, signal } = child.exit ?? {};
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    return `${name} exited unexpectedly (${how}); last output:\n  ${child.tail.join('\n  ') || '(none)'}`;
+  };
+  stack.cleanups.push(child.stop);
+  return child;
+}
+
+/**
+ * Starts the ceiling: bench/bare-server.mjs, a bare node:http endpoint
+ * answering `body` (a real record, so the payload sizes match), on the
+ * servers' cores. Resolves with the child and its URL.
+ */
+export async function startBare(stack, body, onServerCores) {
+  const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bare-server.mjs');
+  const child = startChild(stack, 'bare node:http', onServerCores([script]), { env: { BARE_BODY: body } });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bare server did not start within 10 s')), 10_000);
+    let buf = '';
+    child.proc.stdout.on('data', (chunk) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(JSON.parse(buf.slice(0, nl)).port);
+      }
+    });
+    child.exited.then(() => reject(new Error(child.describeExit())));
+  });
+  return { child, url: `http://127.0.0.1:${port}` };
 }

@@ -1,6 +1,7 @@
-// `npm run bench`: seeds a fresh Mainspring data dir, drives the server over
-// loopback with autocannon and prints one JSON line per scenario, each with the
-// ratio to a bare node:http endpoint measured in the same run. See README.md.
+// `npm run bench`: seeds a fresh Mainspring data dir with 100,000 posts,
+// drives the server over loopback (wrk where installed, autocannon
+// otherwise) and prints one JSON line per scenario, each with the ratio to a
+// bare node:http endpoint measured in the same run. See README.md.
 //
 // stdout carries only the results (JSON lines, then a markdown table); progress
 // and diagnostics go to stderr so the output can be piped.
@@ -10,29 +11,43 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import autocannon from 'autocannon';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
-import { api, cleanupStack, freePort, pgAdmin, positiveInt, waitForHealth } from './lib.mjs';
+import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from './dataset.mjs';
+import { api, cleanupStack, freePort, pgAdmin, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
+import { cores, generator, measure, onServerCores, pinSelf, stopLoad } from './load.mjs';
 import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
-const BARE = path.join(ROOT, 'bench/bare-server.mjs');
 const BANK_HOOKS = path.join(ROOT, 'examples/bank/ms_hooks');
 const HOST = '127.0.0.1'; // all traffic stays on loopback
-const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'login', 'view_during_login', 'realtime', 'transfers'];
+const ALL_SCENARIOS = [
+  'bare',
+  'health',
+  'view',
+  'list',
+  'list_expand',
+  'search',
+  'create',
+  'update',
+  'login',
+  'view_during_login',
+  'realtime',
+  'transfers',
+];
 const BATCH_SIZE = 50; // the server's default batch.maxRequests
+const SEED_IN_FLIGHT = 4; // batches sent at once while seeding
 const SU_EMAIL = 'bench-admin@example.com';
-const USER_EMAIL = 'bench-user@example.com';
-const PASSWORD = 'bench-password-123';
+const PASSWORD = BENCH_USER.password;
 
 const USAGE = `Usage: npm run bench -- [options]
 
-  --quick             1,000 records, 3 s per scenario (default 10,000 and 10 s)
+  --quick             10,000 records, 3 s per scenario (default 100,000 and 10 s)
   --records=N         number of posts to seed
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
   --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
+  --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
   --warmup=S          unmeasured seconds before each scenario (default 2, --quick 1)
@@ -71,8 +86,10 @@ function readOptions(argv) {
   }
   // The ratio needs the ceiling from the same run, so bare always runs first.
   const scenarios = values.scenario === undefined ? ALL_SCENARIOS : [...new Set(['bare', values.scenario])];
+  const records = positiveInt('records', values.records, quick ? 10_000 : 100_000);
+  if (records < LIST_WINDOW + PAGE) throw new Error(`--records must be at least ${LIST_WINDOW + PAGE}`);
   return {
-    records: positiveInt('records', values.records, quick ? 1_000 : 10_000),
+    records,
     connections: positiveInt('connections', values.connections, 50),
     subscribers: positiveInt('subscribers', values.subscribers, quick ? 1_000 : 5_000),
     accounts: positiveInt('accounts', values.accounts, 100),
@@ -83,6 +100,13 @@ function readOptions(argv) {
     postgresUrl: values['postgres-url'] ?? process.env.MS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }
+
+// ---------------------------------------------------------------------------
+// Clean-up: everything started registers how to undo itself; it runs once, in
+// reverse order, on success, failure, Ctrl-C and the time limit alike.
+
+const stack = cleanupStack(log, stopLoad);
+const { cleanups, exit, abort } = stack;
 
 /** A fresh database for the run (dropped on clean-up); '' for SQLite. */
 async function benchDatabase(opts) {
@@ -97,63 +121,20 @@ async function benchDatabase(opts) {
 }
 
 // ---------------------------------------------------------------------------
-// Clean-up: everything started registers how to undo itself; it runs once, in
-// reverse order, on success, failure, Ctrl-C and the time limit alike.
-
-let currentLoad; // the running autocannon instance, stopped on abort
-const stack = cleanupStack(log, () => currentLoad?.stop());
-const { cleanups, exit, abort } = stack;
-
-// ---------------------------------------------------------------------------
-// Child processes
-
-/** Spawns a child, keeps the tail of its output for error reports, and stops it on clean-up. */
-function startChild(name, args, env) {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const child = { name, proc, tail: [], lines: 0, exit: undefined, onUnexpectedExit: undefined };
-  const keep = (chunk) => {
-    for (const line of chunk.toString().split('\n')) {
-      if (!line) continue;
-      child.lines++;
-      child.tail.push(line);
-      if (child.tail.length > 40) child.tail.shift();
-    }
-  };
-  proc.stdout.on('data', keep);
-  proc.stderr.on('data', keep);
-  proc.stdin.on('error', () => {}); // EPIPE if it died first
-  child.exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      child.exit = { code, signal };
-      if (!stack.shuttingDown && !child.stopping) child.onUnexpectedExit?.(child.exit);
-      resolve(child.exit);
-    });
-  });
-  cleanups.push(() => stopChild(child));
-  return child;
-}
-
-/** SIGTERM (the server drains in-flight requests), then SIGKILL after 5 s. */
-async function stopChild(child) {
-  if (child.exit) return;
-  child.stopping = true;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 5_000);
-  await child.exited;
-  clearTimeout(timer);
-}
-
-function describeExit(child) {
-  const { code, signal } = child.exit ?? {};
-  const how = signal ? `signal ${signal}` : `exit code ${code}`;
-  return `${child.name} exited unexpectedly (${how}); last output:\n  ${child.tail.join('\n  ') || '(none)'}`;
-}
-
-// ---------------------------------------------------------------------------
-// HTTP helpers for setup (not on the measured path)
-
-// ---------------------------------------------------------------------------
 // Setup
+
+/** Starts `mainspring serve` on the servers' cores and waits until it answers. */
+async function startServer({ dir, port, databaseUrl, hooksDir }) {
+  // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+  const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${hooksDir}`];
+  const server = startChild(stack, 'mainspring', onServerCores(args), {
+    cwd: ROOT,
+    env: { MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
+  });
+  await waitForHealth(`http://${HOST}:${port}`, () => (server.exit ? server.describeExit() : undefined));
+  return server;
+}
 
 async function setUp(opts) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mainspring-bench-'));
@@ -170,44 +151,46 @@ async function setUp(opts) {
 
   const port = await freePort(HOST);
   const base = `http://${HOST}:${port}`;
-  // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
-  const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // the bank's routes only when they are measured; otherwise a folder that does not exist, so no stray
   // ms_hooks/ beside the temp dir is ever loaded
   const hooksDir = opts.scenarios.includes('transfers') ? BANK_HOOKS : path.join(dir, 'no-hooks');
-  const server = startChild('mainspring', [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${hooksDir}`], {
-    MS_LOG_LEVEL: 'warn',
-    DATABASE_URL: databaseUrl,
-  });
-  await waitForHealth(base, () => (server.exit ? describeExit(server) : undefined));
+  const serverOptions = { dir, port, databaseUrl, hooksDir };
+  let server = await startServer(serverOptions);
   log(`mainspring serving ${base} (pid ${server.proc.pid})`);
 
   const su = (
     await api(base, 'POST', '/api/collections/_superusers/auth-with-password', { body: { identity: SU_EMAIL, password: PASSWORD } })
   ).json.token;
+  const categoriesCollection = await api(base, 'POST', '/api/collections', {
+    token: su,
+    body: { name: 'categories', type: 'base', listRule: '', viewRule: '', fields: [{ name: 'name', type: 'text', required: true }] },
+  });
+  const owner = 'author = @request.auth.id';
   await api(base, 'POST', '/api/collections', {
     token: su,
     body: {
       name: 'posts',
       type: 'base',
-      listRule: 'author = @request.auth.id',
-      viewRule: 'author = @request.auth.id',
+      listRule: owner,
+      viewRule: owner,
+      createRule: `@request.auth.id != "" && ${owner}`,
+      updateRule: `${owner} && (@request.body.author:isset = false || @request.body.author = @request.auth.id)`,
       fields: [
-        { name: 'title', type: 'text' },
-        { name: 'n', type: 'number' },
-        { name: 'author', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+        { name: 'title', type: 'text', max: 200 },
+        { name: 'n', type: 'number', onlyInt: true },
+        { name: 'score', type: 'number', onlyInt: true },
+        { name: 'author', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1, required: true },
+        { name: 'category', type: 'relation', collectionId: categoriesCollection.json.id, maxSelect: 1 },
+        { name: 'created', type: 'autodate', onCreate: true },
+        { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
       ],
       indexes: ['CREATE INDEX idx_posts_n ON posts (n)'],
     },
   });
   await api(base, 'POST', '/api/collections/users/records', {
-    body: { email: USER_EMAIL, password: PASSWORD, passwordConfirm: PASSWORD },
+    body: { email: BENCH_USER.email, password: PASSWORD, passwordConfirm: PASSWORD },
   });
-  const auth = (
-    await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: USER_EMAIL, password: PASSWORD } })
-  ).json;
-  const userToken = auth.token;
-  const userId = auth.record.id;
+  const userId = (await signIn(base, BENCH_USER.email)).record.id;
 
   // The bench signs in from one address as fast as it can: the default
   // per-IP limits and lockouts would rightly refuse it.
@@ -219,9 +202,70 @@ async function setUp(opts) {
     },
   });
 
-  const ids = await seed(base, su, userId, opts.records);
+  const categories = await seedCategories(base, su);
+  const ids = await seedPosts(base, su, userId, categories, opts.records);
   const bank = opts.scenarios.includes('transfers') ? await seedBank(base, su, opts.accounts) : undefined;
-  return { base, server, su, userToken, userId, ids, bank };
+
+  // Memory at rest with the data set: a fresh process on the seeded data, a few seconds after start.
+  await server.stop();
+  server = await startServer(serverOptions);
+  await new Promise((r) => setTimeout(r, 3_000));
+  const idleRssMib = Math.round((rssBytes(server.proc.pid) ?? 0) / 1048576) || null;
+  log(`restarted on the seeded data (pid ${server.proc.pid}); idle RSS ${idleRssMib} MiB`);
+  // signed in after the restart, so that the user's token is as any client's would be
+  const userToken = (await signIn(base, BENCH_USER.email)).token;
+  return { base, server, su, userToken, userId, ids, categories, bank, idleRssMib };
+}
+
+async function signIn(base, email) {
+  return (await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: email, password: PASSWORD } })).json;
+}
+
+/** Sends `creates` (each a posts body) as /api/batch transactions of BATCH_SIZE, SEED_IN_FLIGHT at a time; resolves with the ids in order. */
+async function batchCreate(base, suToken, collection, creates, label) {
+  const ids = new Array(creates.length);
+  const started = Date.now();
+  let next = 0;
+  let done = 0;
+  let nextReport = Math.ceil(creates.length / 10);
+  async function worker() {
+    while (next < creates.length) {
+      const first = next;
+      next = Math.min(next + BATCH_SIZE, creates.length);
+      const requests = creates.slice(first, next).map((body) => ({ method: 'POST', url: `/api/collections/${collection}/records`, body }));
+      const { json } = await api(base, 'POST', '/api/batch', { token: suToken, body: { requests } });
+      json.forEach((item, k) => {
+        if (item.status !== 200) throw new Error(`batch item failed: ${JSON.stringify(item).slice(0, 300)}`);
+        ids[first + k] = item.body.id;
+      });
+      done += json.length;
+      if (done >= nextReport || done === creates.length) {
+        log(`seeded ${done}/${creates.length} ${label} (${Math.round(done / ((Date.now() - started) / 1000))} records/s)`);
+        nextReport += Math.ceil(creates.length / 10);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: SEED_IN_FLIGHT }, worker));
+  return ids;
+}
+
+function seedCategories(base, suToken) {
+  return batchCreate(
+    base,
+    suToken,
+    'categories',
+    Array.from({ length: CATEGORIES }, (_, c) => ({ name: categoryName(c) })),
+    'categories',
+  );
+}
+
+/** `count` posts (dataset.mjs's `post(i)`), all by the bench user. */
+function seedPosts(base, suToken, userId, categories, count) {
+  const creates = Array.from({ length: count }, (_, i) => {
+    const p = post(i);
+    return { title: p.title, n: p.n, score: p.score, author: userId, category: categories[p.category] };
+  });
+  return batchCreate(base, suToken, 'posts', creates, 'posts');
 }
 
 /** Money for the transfers scenario: far more than it can move, so every transfer succeeds. */
@@ -237,9 +281,8 @@ async function seedBank(base, suToken, count) {
   for (let i = 0; i < Math.ceil(count / 5); i++) {
     const email = `bench-owner-${i}@example.com`;
     await api(base, 'POST', '/api/collections/users/records', { body: { email, password: PASSWORD, passwordConfirm: PASSWORD } });
-    const auth = (await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: email, password: PASSWORD } }))
-      .json;
-    owners.push({ id: auth.record.id, token: auth.token });
+    const auth = await signIn(base, email);
+    owners.push({ email, id: auth.record.id, token: auth.token });
   }
   const accounts = [];
   for (let i = 0; i < count; i++) {
@@ -251,94 +294,55 @@ async function seedBank(base, suToken, count) {
   return { accounts };
 }
 
-/** Creates `count` posts owned by the user, 50 per /api/batch transaction. */
-async function seed(base, suToken, userId, count) {
-  const ids = [];
-  const started = Date.now();
-  const step = Math.max(BATCH_SIZE, Math.ceil(count / 10 / BATCH_SIZE) * BATCH_SIZE); // about ten progress lines
-  let nextReport = step;
-  for (let first = 0; first < count; first += BATCH_SIZE) {
-    const requests = [];
-    for (let n = first; n < Math.min(first + BATCH_SIZE, count); n++) {
-      requests.push({ method: 'POST', url: '/api/collections/posts/records', body: { title: `Post number ${n}`, n, author: userId } });
-    }
-    const { json } = await api(base, 'POST', '/api/batch', { token: suToken, body: { requests } });
-    for (const item of json) {
-      if (item.status !== 200) throw new Error(`batch item failed: ${JSON.stringify(item).slice(0, 300)}`);
-      ids.push(item.body.id);
-    }
-    if (ids.length >= nextReport || ids.length === count) {
-      const secs = (Date.now() - started) / 1000;
-      log(`seeded ${ids.length}/${count} posts (${Math.round(ids.length / secs)} records/s)`);
-      nextReport += step;
-    }
-  }
-  return ids;
-}
-
-/** Starts the ceiling endpoint, answering with a real record so the payload sizes match. */
-async function startBare(sampleBody) {
-  const child = startChild('bare node:http', [BARE], { BARE_BODY: sampleBody });
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('bare server did not start within 10 s')), 10_000);
-    let buf = '';
-    child.proc.stdout.on('data', (chunk) => {
-      buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(JSON.parse(buf.slice(0, nl)).port);
-      }
-    });
-    child.exited.then(() => reject(new Error(describeExit(child))));
-  });
-  return { child, url: `http://${HOST}:${port}` };
-}
-
 // ---------------------------------------------------------------------------
-// Load
+// Scenarios: each a list of requests the load cycles through (load.mjs), with
+// the parameters from dataset.mjs that the peers use too.
 
-/**
- * One request template whose path walks through `paths` (shared by all
- * connections). The bare scenario uses the same paths and headers as `view`,
- * so the load generator does identical work per request for both and the
- * ratio reflects the servers, not autocannon.
- */
-function cycling(paths) {
-  let i = 0;
-  return [
-    {
-      method: 'GET',
-      setupRequest(req) {
-        req.path = paths[i++ % paths.length];
-        return req;
-      },
-    },
-  ];
-}
+const json = { 'content-type': 'application/json' };
+const recordsPath = (query) => `/api/collections/posts/records?${new URLSearchParams(query)}`;
 
 function defineScenarios(ctx, records) {
+  const params = scenarioParams(records);
   const auth = { authorization: ctx.userToken, accept: 'application/json' };
-  const viewPaths = ctx.ids.map((id) => `/api/collections/posts/records/${id}`);
-  // 1,000 list queries with thresholds spread over the data set; each returns
-  // the 50 highest `n` above the threshold, plus the total count (the SDK's
-  // getList default), through the same owner rule.
-  const listPaths = Array.from({ length: 1_000 }, (_, i) => {
-    const x = Math.floor((i / 1_000) * Math.max(1, records - 50));
-    return `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent(`n > ${x}`)}`;
-  });
+  const get = (path) => ({ method: 'GET', path, headers: auth });
+  const view = params.view.map((i) => get(`/api/collections/posts/records/${ctx.ids[i]}`));
+  const window = ({ from }) => `(n >= ${from} && n < ${from + LIST_WINDOW})`;
+  const login = {
+    method: 'POST',
+    path: '/api/collections/users/auth-with-password',
+    headers: json,
+    body: JSON.stringify({ identity: BENCH_USER.email, password: PASSWORD }),
+  };
   return {
-    bare: { url: ctx.bare.url, headers: auth, requests: cycling(viewPaths) },
-    health: { url: ctx.base, requests: [{ method: 'GET', path: '/api/health' }] },
-    view: { url: ctx.base, headers: auth, requests: cycling(viewPaths) },
-    list: { url: ctx.base, headers: auth, requests: cycling(listPaths) },
-    // few connections: each sign-in costs ~50 ms of bcrypt, and a deep queue
-    // would only measure waiting
-    login: { url: ctx.base, requests: [loginRequest], connections: 8 },
+    health: { requests: [{ method: 'GET', path: '/api/health' }] },
+    view: { requests: view },
+    list: { requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p) }))) },
+    list_expand: {
+      requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p), expand: 'author,category' }))),
+    },
+    search: { requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` }))) },
+    create: {
+      requests: params.create.map((p) => ({
+        method: 'POST',
+        path: '/api/collections/posts/records',
+        headers: { ...auth, ...json },
+        body: JSON.stringify({ title: `${p.title} {n}`, n: p.n, score: p.score, author: ctx.userId, category: ctx.categories[p.category] }),
+      })),
+    },
+    update: {
+      requests: params.update.map((p) => ({
+        method: 'PATCH',
+        path: `/api/collections/posts/records/${ctx.ids[p.post]}`,
+        headers: { ...auth, ...json },
+        body: JSON.stringify({ score: p.score }),
+      })),
+    },
+    // few connections: each sign-in costs ~50 ms of bcrypt, and a deep queue would only measure waiting
+    login: { requests: [login], connections: 8 },
     // view again, while other connections sign in beside it: bcrypt runs off
     // the event loop, so reads should barely notice
-    view_during_login: { url: ctx.base, headers: auth, requests: cycling(viewPaths), beside: { url: ctx.base, requests: [loginRequest] } },
-    ...(ctx.bank && { transfers: { url: ctx.base, requests: transferRequests(ctx.bank.accounts) } }),
+    view_during_login: { requests: view, beside: { requests: [login], connections: 8 } },
+    ...(ctx.bank && { transfers: { requests: transferRequests(ctx.bank.accounts) } }),
   };
 }
 
@@ -348,122 +352,77 @@ function defineScenarios(ctx, records) {
  * request is a new transfer, through both idempotency layers.
  */
 function transferRequests(accounts) {
-  const run = Date.now().toString(36);
-  let n = 0;
-  return [
-    {
+  const pick = () => accounts[Math.floor(Math.random() * accounts.length)];
+  return Array.from({ length: 5_000 }, () => {
+    const from = pick();
+    let to = pick();
+    if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length];
+    return {
       method: 'POST',
       path: '/api/bank/transfer',
-      setupRequest(req) {
-        const from = accounts[Math.floor(Math.random() * accounts.length)];
-        let to = accounts[Math.floor(Math.random() * accounts.length)];
-        if (to === from) to = accounts[(accounts.indexOf(from) + 1) % accounts.length];
-        req.headers = {
-          ...req.headers,
-          'content-type': 'application/json',
-          authorization: from.owner.token,
-          'idempotency-key': `bench-${run}-${n++}`,
-        };
-        req.body = JSON.stringify({ from: from.id, to: to.id, amount: 1 + Math.floor(Math.random() * 100) });
-        return req;
-      },
-    },
-  ];
+      headers: { ...json, authorization: from.owner.token, 'idempotency-key': 'bench-{n}' },
+      body: JSON.stringify({ from: from.id, to: to.id, amount: 1 + Math.floor(Math.random() * 100) }),
+    };
+  });
 }
 
-const loginRequest = {
-  method: 'POST',
-  path: '/api/collections/users/auth-with-password',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ identity: USER_EMAIL, password: PASSWORD }),
-};
-
-/** Fails fast if a scenario would be measuring error responses. */
-async function checkScenarios(ctx) {
-  const auth = { token: ctx.userToken };
-  const view = await api(ctx.base, 'GET', `/api/collections/posts/records/${ctx.ids[0]}`, auth);
-  if (view.json.id !== ctx.ids[0]) throw new Error(`view returned the wrong record: ${view.text.slice(0, 200)}`);
-  const anonymous = await fetch(`${ctx.base}/api/collections/posts/records/${ctx.ids[0]}`);
+/** Sends each scenario's first request once and fails fast if the answer is not what the scenario means to measure. */
+async function checkScenarios(ctx, defs, records) {
+  const send = async (r) => {
+    const res = await fetch(ctx.base + r.path.replaceAll('{n}', `check-${Date.now()}`), {
+      method: r.method,
+      headers: Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, v.replaceAll('{n}', `check-${Date.now()}`)])),
+      body: r.body?.replaceAll('{n}', 'check'),
+    });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${r.method} ${r.path} -> ${res.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  };
+  const view = await send(defs.view.requests[0]);
+  if (!ctx.ids.includes(view.id)) throw new Error(`view returned the wrong record: ${JSON.stringify(view).slice(0, 200)}`);
+  const anonymous = await fetch(`${ctx.base}/api/collections/posts/records/${view.id}`);
   if (anonymous.ok) throw new Error(`the view rule let an anonymous caller through (${anonymous.status})`);
-  const list = await api(ctx.base, 'GET', `/api/collections/posts/records?perPage=50&sort=-n&filter=${encodeURIComponent('n > 0')}`, auth);
-  if (list.json.items.length !== Math.min(50, ctx.ids.length - 1)) throw new Error(`list returned ${list.json.items.length} items`);
-  if (ctx.bank) {
-    const [a, b] = ctx.bank.accounts;
-    const res = await fetch(`${ctx.base}/api/bank/transfer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: a.owner.token, 'idempotency-key': 'bench-check' },
-      body: JSON.stringify({ from: a.id, to: b.id, amount: 1 }),
-    });
-    if (res.status !== 200) throw new Error(`a transfer failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+  const word = scenarioParams(records).search[0];
+  let found = 0;
+  for (let i = 0; i < records; i++) if (post(i).title.includes(word)) found++;
+  const expected = { list: LIST_WINDOW, list_expand: LIST_WINDOW, search: found };
+  for (const name of ['list', 'list_expand', 'search']) {
+    const page = await send(defs[name].requests[0]);
+    if (page.totalItems !== expected[name]) throw new Error(`${name} counted ${page.totalItems}, not ${expected[name]}`);
+    if (page.items.length !== Math.min(PAGE, expected[name])) throw new Error(`${name} returned ${page.items.length} items`);
+    if (name === 'list_expand' && !(page.items[0].expand?.author?.id && page.items[0].expand?.category?.name)) {
+      throw new Error(`list_expand did not expand: ${JSON.stringify(page.items[0]).slice(0, 300)}`);
+    }
   }
-  return view.text;
+  await send(defs.create.requests[0]);
+  await send(defs.update.requests[0]);
+  if (defs.transfers) await send(defs.transfers.requests[0]);
+  return JSON.stringify(view);
 }
 
-/** A second load running beside the measured one (not tracked for Ctrl-C: it ends with its duration). */
-function loadBeside(options) {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-}
-
-function load(options) {
-  return new Promise((resolve, reject) => {
-    if (stack.shuttingDown) return reject(new Error('stopped'));
-    currentLoad = autocannon(options, (err, result) => {
-      currentLoad = undefined;
-      if (err) reject(err);
-      else resolve(result);
-    });
-  });
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100)
-  } catch {
-    return undefined;
-  }
-}
-
-async function runScenario(name, def, opts, server, target) {
-  const { beside, ...main } = def;
-  const base = { connections: opts.connections, ...main, timeout: 10 };
+async function runScenario(name, def, opts, ctx) {
+  const { beside, url = ctx.base, pid = ctx.server.proc.pid, ...rest } = def;
+  const load = { url, connections: opts.connections, ...rest };
   if (opts.warmup > 0) {
     log(`${name}: warming up ${opts.warmup} s`);
-    await load({ ...base, duration: opts.warmup });
+    await measure({ ...load, duration: opts.warmup });
   }
   // let work left over from the warm-up finish before measuring
   await new Promise((r) => setTimeout(r, 500));
-  log(`${name}: measuring ${opts.duration} s with ${base.connections} connections${beside ? ', with sign-ins beside it on 8 more' : ''}`);
-  const cpuBefore = cpuSeconds(target.proc.pid);
+  log(
+    `${name}: measuring ${opts.duration} s with ${load.connections} connections${beside ? `, with sign-ins beside it on ${beside.connections} more` : ''}`,
+  );
   const [r, besideResult] = await Promise.all([
-    load({ ...base, duration: opts.duration }),
-    beside ? loadBeside({ ...beside, connections: 8, timeout: 10, duration: opts.duration }) : undefined,
+    measure({ ...load, duration: opts.duration, pid }),
+    beside ? measure({ url, ...beside, duration: opts.duration }) : undefined,
   ]);
-  if (server.exit) throw new Error(describeExit(server));
-  const cpuAfter = cpuSeconds(target.proc.pid);
-  const served = r.requests.total + (besideResult?.requests.total ?? 0);
-  return {
-    // the answering process's CPU time per request: steadier than req/s on a shared machine
-    cpu_us_per_request:
-      cpuBefore === undefined || cpuAfter === undefined || served === 0 ? null : Math.round(((cpuAfter - cpuBefore) * 1e6) / served),
-    beside: besideResult && {
-      requests_per_sec: Math.round(besideResult.requests.average),
-      p99_ms: besideResult.latency.p99,
-      non2xx: besideResult.non2xx,
-    },
-    scenario: name,
-    requests_per_sec: Math.round(r.requests.average),
-    p50_ms: r.latency.p50,
-    p99_ms: r.latency.p99,
-    errors: r.errors, // connection errors, including timeouts
-    non2xx: r.non2xx,
-    timeouts: r.timeouts,
-    status_codes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count])),
-  };
+  if (ctx.server.exit) throw new Error(ctx.server.describeExit());
+  if (ctx.bare.child.exit) throw new Error(ctx.bare.child.describeExit());
+  if (besideResult) {
+    // the server's CPU covered both loads
+    r.server_cpu_us_per_request = Math.round((r.server_cpu_us_per_request * r.total) / (r.total + besideResult.total));
+  }
+  return { ...r, beside: besideResult };
 }
 
 // ---------------------------------------------------------------------------
@@ -471,64 +430,76 @@ async function runScenario(name, def, opts, server, target) {
 async function main() {
   const opts = readOptions(process.argv.slice(2));
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing; run "npm run build" (npm run bench does it)`);
+  pinSelf();
 
-  // Bounded in time whatever happens: setup, seeding (generously 20 ms a
-  // record) and every scenario, plus a minute of slack.
+  // Bounded in time whatever happens: setup, seeding (generously 5 ms a
+  // record) and every scenario, plus two minutes of slack.
   const limitMs =
-    60_000 +
-    opts.records * 20 +
+    120_000 +
+    opts.records * 5 +
     (opts.scenarios.includes('transfers') ? opts.accounts * 200 : 0) +
     opts.scenarios.length * (opts.duration + opts.warmup + 15) * 1000;
   setTimeout(() => abort(`time limit of ${Math.round(limitMs / 1000)} s reached`, 1), limitMs).unref();
 
+  const machine = `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+  const engine = opts.postgres ? 'PostgreSQL' : 'SQLite';
   log(
-    `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}; ` +
-      `${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario (+${opts.warmup} s warm-up), ` +
-      `on ${opts.postgres ? 'PostgreSQL' : 'SQLite'}`,
+    `${machine}, load ${os.loadavg()[0].toFixed(2)}; ${opts.records} records, ${opts.connections} connections, ` +
+      `${opts.duration} s per scenario (+${opts.warmup} s warm-up), on ${engine}; load by ${generator}` +
+      (cores ? ` on core ${cores.load}, servers on ${cores.servers}` : ''),
   );
   const ctx = await setUp(opts);
-  const sample = await checkScenarios(ctx);
-  ctx.bare = await startBare(sample);
+  const defs = defineScenarios(ctx, opts.records);
+  const sample = await checkScenarios(ctx, defs, opts.records);
+  ctx.bare = await startBare(stack, sample, onServerCores);
+  // the bare endpoint gets the view's requests, so the load generator does the same work for both
+  defs.bare = { url: ctx.bare.url, requests: defs.view.requests, pid: ctx.bare.child.proc.pid };
   log(`bare node:http ceiling at ${ctx.bare.url} (record body ${Buffer.byteLength(sample)} bytes)`);
 
-  // If the server dies mid-run, stop the load at once and report it.
-  ctx.server.onUnexpectedExit = () => currentLoad?.stop();
-  ctx.bare.child.onUnexpectedExit = () => currentLoad?.stop();
+  // If a server dies mid-run, stop the load at once and report it.
+  ctx.server.onUnexpectedExit = stopLoad;
+  ctx.bare.child.onUnexpectedExit = stopLoad;
 
-  const defs = defineScenarios(ctx, opts.records);
+  const idle = { target: 'mainspring', engine, scenario: 'idle', records: opts.records, idle_rss_mib: ctx.idleRssMib };
+  process.stdout.write(`${JSON.stringify(idle)}\n`);
+
   const rows = [];
   let bareRps;
   let realtimeLine;
   for (const name of opts.scenarios) {
     if (name === 'realtime') {
       const line = await runRealtime(ctx, { subscribers: opts.subscribers, writes: 20, log });
-      process.stdout.write(`${JSON.stringify(line)}\n`);
+      process.stdout.write(`${JSON.stringify({ target: 'mainspring', engine, ...line })}\n`);
       realtimeLine = line;
       if (line.missed_events > 0) log(`realtime: ${line.missed_events} events never arrived`);
       continue;
     }
-    const row = await runScenario(name, defs[name], opts, ctx.server, name === 'bare' ? ctx.bare.child : ctx.server);
-    if (ctx.bare.child.exit) throw new Error(describeExit(ctx.bare.child));
-    if (name === 'bare') bareRps = row.requests_per_sec;
+    const r = await runScenario(name, defs[name], opts, ctx);
+    if (name === 'bare') bareRps = r.requests_per_sec;
     const line = {
-      scenario: row.scenario,
-      requests_per_sec: row.requests_per_sec,
-      p50_ms: row.p50_ms,
-      p99_ms: row.p99_ms,
-      errors: row.errors,
-      non2xx: row.non2xx,
+      target: 'mainspring',
+      engine,
+      scenario: name,
+      requests_per_sec: r.requests_per_sec,
+      p50_ms: r.p50_ms,
+      p99_ms: r.p99_ms,
+      errors: r.errors,
+      non2xx: r.non2xx,
+      server_cpu_us_per_request: r.server_cpu_us_per_request,
+      server_cpu_percent: r.server_cpu_percent,
+      server_peak_rss_mib: r.server_peak_rss_mib,
       bare_requests_per_sec: bareRps,
-      ratio: Number((row.requests_per_sec / bareRps).toFixed(3)),
-      cpu_us_per_request: row.cpu_us_per_request,
+      ratio: Number((r.requests_per_sec / bareRps).toFixed(3)),
     };
-    if (name === 'transfers') line.transfers_per_sec = row.requests_per_sec;
-    if (row.beside) {
-      line.logins_beside_per_sec = row.beside.requests_per_sec;
-      const alone = rows.find((r) => r.scenario === 'view');
+    if (name === 'transfers') line.transfers_per_sec = r.requests_per_sec;
+    if (r.beside) {
+      line.logins_beside_per_sec = r.beside.requests_per_sec;
+      const alone = rows.find((row) => row.scenario === 'view');
       if (alone) line.view_alone_p99_ms = alone.p99_ms;
-      if (row.beside.non2xx > 0) line.non2xx += row.beside.non2xx;
+      line.non2xx += r.beside.non2xx;
+      line.errors += r.beside.errors;
     }
-    if (row.errors > 0 || row.non2xx > 0) line.detail = { timeouts: row.timeouts, status_codes: row.status_codes };
+    if (line.errors > 0 || line.non2xx > 0) line.detail = { status_codes: r.status_codes, beside: r.beside?.status_codes };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     rows.push(line);
   }
@@ -540,13 +511,13 @@ async function main() {
   process.stdout.write(
     [
       '',
-      `${opts.postgres ? 'PostgreSQL' : 'SQLite'}, ${opts.records} records, ${opts.connections} connections, ${opts.duration} s per scenario, node ${process.version}, ${os.cpus().length} CPUs`,
+      `Mainspring on ${engine}, ${opts.records} records (idle RSS ${ctx.idleRssMib} MiB), ${opts.connections} connections, ${opts.duration} s per scenario, load by ${generator}; ${machine}`,
       '',
-      '| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | ratio to bare | server CPU µs/req |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| scenario | ratio to bare | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...rows.map(
         (r) =>
-          `| ${r.scenario} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.ratio.toFixed(2)} | ${r.cpu_us_per_request ?? '-'} |`,
+          `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
       ),
       '',
       ...(realtimeLine
