@@ -1,0 +1,201 @@
+// `npm run bench:all`: the full comparison behind bench/RESULTS.md.
+//
+//   1. Mainspring on SQLite   (bench/run.mjs)
+//   2. Mainspring on PostgreSQL (bench/run.mjs --postgres)
+//   3. the peers on the same PostgreSQL: the hand-written Express stack and
+//      Parse Server (bench/peers/run.mjs; their packages are installed into
+//      bench/peers/node_modules on first use, never by the root npm install)
+//
+// Each part measures its own bare node:http ceiling, so every figure is also
+// a ratio within one run; the comparison between servers divides those
+// ratios. The parts' JSON lines and tables go to stdout, then the report;
+// --write also keeps them as bench/results.jsonl and bench/RESULTS.md. Arguments after `--` of npm
+// (--quick, --records=N, --duration=S…) are passed to every part.
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH, '..');
+const PEERS = path.join(BENCH, 'peers');
+const RESULTS_JSONL = path.join(BENCH, 'results.jsonl');
+const RESULTS_MD = path.join(BENCH, 'RESULTS.md');
+
+const log = (msg) => process.stderr.write(`[bench:all] ${msg}\n`);
+
+/** Runs one part; resolves with its JSON lines (its tables are passed through to stdout). */
+function part(label, script, args) {
+  log(`${label}: node ${path.relative(ROOT, script)} ${args.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      process.stdout.write(chunk);
+    });
+    for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => child.kill(signal));
+    child.on('exit', (code) => {
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+      if (code !== 0) return reject(new Error(`${label} failed (exit code ${code})`));
+      resolve(lines);
+    });
+  });
+}
+
+function installPeers() {
+  if (fs.existsSync(path.join(PEERS, 'node_modules'))) return;
+  log('installing the peers into bench/peers/node_modules (npm ci)');
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], {
+    cwd: PEERS,
+    stdio: 'inherit',
+    env: { ...process.env, npm_config_nodedir: '/usr' },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// RESULTS.md
+
+const SHARED = ['health', 'view', 'list', 'list_expand', 'search', 'create', 'update', 'login'];
+const fmt = (x, digits = 2) => (x === undefined || x === null || Number.isNaN(x) ? '–' : Number(x).toFixed(digits));
+
+/** The markdown report of one full run's JSON lines. */
+export function report(lines, { date, machine, command }) {
+  const find = (target, engine, scenario) =>
+    lines.find((l) => l.target === target && (engine === undefined || l.engine === engine) && l.scenario === scenario);
+  const ms = (engine, s) => find('mainspring', engine, s);
+  const peer = (t, s) => find(t, undefined, s);
+  const times = (a, b) => (a && b && b.ratio > 0 ? a.ratio / b.ratio : undefined);
+
+  const out = [];
+  out.push('# Benchmark results', '');
+  out.push(`${date}; ${machine}. Command: \`${command}\` (bench/README.md explains every figure).`, '');
+  out.push(
+    'Every figure below is a ratio measured within one run: requests/s of the scenario over requests/s of a bare `node:http` endpoint answering the same record, started by the same script minutes apart at most. "× Express" and "× Parse" divide Mainspring\'s ratio by the peer\'s, so the machine\'s speed cancels out. The peers run on PostgreSQL; Mainspring is shown on both of its engines.',
+    '',
+  );
+  out.push('## Ratios to the bare endpoint', '');
+  out.push(
+    '| scenario | Mainspring SQLite | Mainspring PostgreSQL | Express + pg | Parse Server | SQLite × Express | PostgreSQL × Express | SQLite × Parse | PostgreSQL × Parse |',
+  );
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of [...SHARED, 'view_during_login', 'transfers']) {
+    const [a, b, e, p] = [ms('SQLite', s), ms('PostgreSQL', s), peer('express', s), peer('parse', s)];
+    if (!a && !b) continue;
+    out.push(
+      `| ${s} | ${fmt(a?.ratio, 3)} | ${fmt(b?.ratio, 3)} | ${fmt(e?.ratio, 3)} | ${fmt(p?.ratio, 3)} | ${fmt(times(a, e), 1)} | ${fmt(times(b, e), 1)} | ${fmt(times(a, p), 1)} | ${fmt(times(b, p), 1)} |`,
+    );
+  }
+  out.push('');
+
+  out.push('## Targets (issue 9)', '');
+  out.push('| target | measured | met |', '| --- | --- | --- |');
+  const target = (name, measured, met) => out.push(`| ${name} | ${measured} | ${met === undefined ? '–' : met ? 'yes' : '**no**'} |`);
+  const viewS = ms('SQLite', 'view');
+  const viewP = ms('PostgreSQL', 'view');
+  target('view ≥ 0.50 of bare on SQLite', fmt(viewS?.ratio, 3), viewS && viewS.ratio >= 0.5);
+  target('view ≥ 0.20 of bare on PostgreSQL', fmt(viewP?.ratio, 3), viewP && viewP.ratio >= 0.2);
+  const listS = ms('SQLite', 'list');
+  target('list 50 of 100k ≥ 0.25 of bare on SQLite', fmt(listS?.ratio, 3), listS && listS.ratio >= 0.25);
+  target('list p99 < 10 ms at 50 connections (SQLite)', listS ? `${listS.p99_ms} ms` : '–', listS && listS.p99_ms < 10);
+  for (const [peerName, factor] of [
+    ['express', 3],
+    ['parse', 5],
+  ]) {
+    for (const engine of ['SQLite', 'PostgreSQL']) {
+      const shared = SHARED.filter((s) => ms(engine, s) && peer(peerName, s));
+      if (shared.length === 0) continue;
+      const each = shared.map((s) => [s, times(ms(engine, s), peer(peerName, s))]);
+      const worst = each.reduce((w, x) => (x[1] < w[1] ? x : w));
+      target(
+        `≥ ${factor}× ${peerName === 'express' ? 'Express + pg' : 'Parse Server'} on every shared scenario (Mainspring on ${engine})`,
+        each.map(([s, x]) => `${s} ${fmt(x, 1)}×`).join(', '),
+        worst[1] >= factor,
+      );
+    }
+  }
+  const idle = ms('SQLite', 'idle');
+  target(
+    `idle RSS < 100 MB with ${idle?.records ?? '?'} records (SQLite)`,
+    idle ? `${idle.idle_rss_mib} MiB` : '–',
+    idle && idle.idle_rss_mib < 100,
+  );
+  out.push('');
+
+  out.push('## Every measurement', '');
+  out.push('| server | scenario | req/s | ratio | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |');
+  out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const l of lines.filter((x) => x.requests_per_sec !== undefined)) {
+    const server = l.target === 'mainspring' ? `Mainspring ${l.engine}` : l.target;
+    out.push(
+      `| ${server} | ${l.scenario} | ${l.requests_per_sec} | ${fmt(l.ratio, 3)} | ${l.p50_ms} | ${l.p99_ms} | ${l.errors} | ${l.non2xx} | ${l.server_cpu_us_per_request ?? '–'} | ${l.server_cpu_percent ?? '–'} | ${l.server_peak_rss_mib ?? '–'} |`,
+    );
+  }
+  out.push('');
+  out.push('| server | records | idle RSS MiB |', '| --- | ---: | ---: |');
+  for (const l of lines.filter((x) => x.scenario === 'idle')) {
+    out.push(`| ${l.target === 'mainspring' ? `Mainspring ${l.engine}` : l.target} | ${l.records} | ${l.idle_rss_mib} |`);
+  }
+  const rt = lines.filter((l) => l.scenario === 'realtime');
+  if (rt.length > 0) {
+    out.push(
+      '',
+      '| realtime (Mainspring) | subscribers | delivery p50 ms | delivery p99 ms | last subscriber p99 ms | missed | RSS KB per idle subscriber |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const l of rt) {
+      out.push(
+        `| ${l.engine} | ${l.subscribers} | ${l.delivery_p50_ms} | ${l.delivery_p99_ms} | ${l.last_subscriber_p99_ms} | ${l.missed_events} | ${l.rss_per_subscriber_kb ?? '–'} |`,
+      );
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const write = argv.includes('--write');
+  const args = argv.filter((a) => a !== '--write');
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write('Usage: npm run bench:all -- [--write] [--quick] [--records=N] [--duration=S] [--warmup=S]\n');
+    return 0;
+  }
+  const started = new Date();
+  installPeers();
+  const lines = [
+    ...(await part('Mainspring on SQLite', path.join(BENCH, 'run.mjs'), args)),
+    ...(await part('Mainspring on PostgreSQL', path.join(BENCH, 'run.mjs'), ['--postgres', ...args])),
+    ...(await part('peers on PostgreSQL', path.join(PEERS, 'run.mjs'), args)),
+  ];
+  const cpu = os.cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Linux ${os.release()}, Node ${process.version}`;
+  const md = report(lines, {
+    date: started.toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    machine,
+    command: `npm run bench:all${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
+  });
+  process.stdout.write(`\n${md}`);
+  if (write) {
+    fs.writeFileSync(RESULTS_JSONL, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    fs.writeFileSync(RESULTS_MD, md);
+    log(`wrote ${path.relative(ROOT, RESULTS_MD)} and ${path.relative(ROOT, RESULTS_JSONL)}`);
+  }
+  return 0;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      log(`failed: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
