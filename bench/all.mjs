@@ -83,7 +83,7 @@ export function report(lines, { date, machine, command }) {
     '| scenario | Mainspring SQLite | Mainspring PostgreSQL | Express + pg | Parse Server | SQLite × Express | PostgreSQL × Express | SQLite × Parse | PostgreSQL × Parse |',
   );
   out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const s of [...SHARED, 'view_during_login', 'transfers']) {
+  for (const s of [...SHARED, 'list_skip_total', 'view_during_login', 'transfers']) {
     const [a, b, e, p] = [ms('SQLite', s), ms('PostgreSQL', s), peer('express', s), peer('parse', s)];
     if (!a && !b) continue;
     out.push(

@@ -27,6 +27,7 @@ const ALL_SCENARIOS = [
   'view',
   'list',
   'list_expand',
+  'list_skip_total',
   'search',
   'create',
   'update',
@@ -320,6 +321,8 @@ function defineScenarios(ctx, records) {
     list_expand: {
       requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p), expand: 'author,category' }))),
     },
+    // the same page without the total (skipTotal=1, as the SDK's getFullList pages): what the count costs
+    list_skip_total: { requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p), skipTotal: 1 }))) },
     search: { requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` }))) },
     create: {
       requests: params.create.map((p) => ({
