@@ -19,6 +19,8 @@ import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.j
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
+import { InstallService } from './install.js';
+import { LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordFiles } from './records/files.js';
@@ -73,6 +75,10 @@ export class App {
   readonly sessions: SessionService;
   readonly hooks: Hooks;
   readonly crons: CronService;
+  /** The request log behind `/api/logs`. */
+  readonly logs: LogService;
+  /** The one-time link that creates the first superuser. */
+  readonly install: InstallService;
   /** Record files: `<dataDir>/storage/<collectionId>/<recordId>/<filename>`. */
   readonly files: FileStore;
   /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
@@ -118,6 +124,8 @@ export class App {
     this.otp = new OtpService(deps, this.auth);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
+    this.logs = new LogService(engine, this.settings, logger);
+    this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
     this.api = createHooksApi({
       hooks: this.hooks,
       logger,
@@ -182,6 +190,7 @@ export class App {
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
     await this.crons.stop();
+    await this.logs.close();
     await this.events.disconnect();
     await this.engine.close();
   }

@@ -41,6 +41,8 @@ export interface Settings {
    * after `maxFailuresPerIdentity` (a guess spread over many addresses).
    */
   loginProtection: { maxFailures: number; maxFailuresPerIdentity: number; lockSeconds: number; maxLockSeconds: number };
+  /** The request log (PocketBase's keys): kept `maxDays` days, 0 turns it off; IPs and caller ids only when asked. */
+  logs: { maxDays: number; logIP: boolean; logAuthId: boolean };
 }
 
 /**
@@ -70,6 +72,7 @@ export function defaultSettings(): Settings {
     trustedProxy: { headers: [], useLeftmostIP: false },
     sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
+    logs: { maxDays: 5, logIP: true, logAuthId: true },
   };
 }
 
@@ -169,6 +172,7 @@ function validate(s: Settings, errors: ErrorData): void {
   between('loginProtection.maxFailuresPerIdentity', s.loginProtection.maxFailuresPerIdentity, 1, 1_000_000);
   between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
   between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
+  between('logs.maxDays', s.logs.maxDays, 0, 100_000);
 }
 
 /** Settings: read at start, changed by superusers through `/api/settings`, announced on the bus. */

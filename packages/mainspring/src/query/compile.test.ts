@@ -665,3 +665,14 @@ describe('every value is a bound parameter', () => {
     expect(await ids('title != ""')).toEqual(except('r2'));
   });
 });
+
+test('names that are Object.prototype keys are unknown names, not macros', () => {
+  const resolver = {
+    resolve(name: string): never {
+      throw new FilterError(`unknown field "${name}"`);
+    },
+  };
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    expect(() => compileFilter(parseFilter(`${name} = 1`), resolver, flavor, new SqlParams(flavor))).toThrow(FilterError);
+  }
+});

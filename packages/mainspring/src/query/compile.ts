@@ -154,7 +154,7 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
         try {
           return resolver.resolve(operand.name);
         } catch (err) {
-          if (lower in LITERAL_IDENTS) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
+          if (Object.hasOwn(LITERAL_IDENTS, lower)) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
           throw err;
         }
       }

@@ -30,6 +30,7 @@ const MACROS: Record<string, (now: Date) => SqlValue> = {
 
 /** The value of a date macro at `now`, or undefined when `name` is not one. */
 export function macroValue(name: string, now: Date = new Date()): SqlValue | undefined {
-  const fn = MACROS[name];
+  // own keys only: `__proto__` or `constructor` in a filter must not reach Object.prototype
+  const fn = Object.hasOwn(MACROS, name) ? MACROS[name] : undefined;
   return fn ? fn(now) : undefined;
 }

@@ -522,6 +522,22 @@ export class CollectionService {
     });
   }
 
+  /**
+   * Validates a new collection (`idOrName` undefined) or a change to one
+   * exactly as {@link create} or {@link update} would, without applying it:
+   * the dashboard's live rule check and change preview. Returns what would be saved.
+   */
+  check(idOrName: string | undefined, input: unknown): Collection {
+    const current = idOrName === undefined ? undefined : this.registry.find(idOrName);
+    if (idOrName !== undefined && !current) throw Errors.notFound();
+    const next = this.build(input, current);
+    const errors: ErrorData = {};
+    this.checkRelations(next, [], errors);
+    if (Object.keys(errors).length > 0)
+      throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
+    return next;
+  }
+
   /** Updates a collection, migrating its table with its data. */
   update(idOrName: string, input: unknown): Promise<Collection> {
     return this.serialize(async () => {

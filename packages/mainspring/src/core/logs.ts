@@ -1,0 +1,315 @@
+import type { Logger } from 'pino';
+import { compileFilter, FilterError, parseFilter, parseSort, SqlParams, type ValueType } from '../query/index.js';
+import type { Engine } from '../storage/engine.js';
+import { formatDate } from './dates.js';
+import { Errors } from './errors.js';
+import { newRecordId } from './ids.js';
+import { pagingParam, skipTotalParam } from './records/service.js';
+import type { SettingsService } from './settings.js';
+
+/**
+ * The request log (PocketBase's `/api/logs`): one row per API request, kept
+ * `logs.maxDays` days (0 turns it off). Rows are buffered in memory and
+ * written in one statement batch about once a second, so logging adds an
+ * array push to a request, not a write.
+ */
+
+/** The table of request log rows. */
+export const LOGS_TABLE = '_ms_logs';
+
+/** PocketBase's (slog's) levels. */
+export const LOG_LEVEL = { info: 0, warn: 4, error: 8 } as const;
+
+/** What the HTTP layer knows of a finished request. */
+export interface RequestLogEntry {
+  method: string;
+  /** Path and query, with secrets already masked. */
+  url: string;
+  status: number;
+  execTime: number;
+  remoteIP: string;
+  userIP: string;
+  referer: string;
+  userAgent: string;
+  /** The caller's collection name, or '' for a guest. */
+  auth: string;
+  authId: string;
+  error: string;
+}
+
+interface Row {
+  id: string;
+  created: string;
+  hour: number;
+  level: number;
+  message: string;
+  method: string;
+  url: string;
+  status: number;
+  exec_time: number;
+  remote_ip: string;
+  user_ip: string;
+  referer: string;
+  user_agent: string;
+  auth: string;
+  auth_id: string;
+  error: string;
+}
+
+/** Filterable and sortable names, as PocketBase names them, with their column and type. */
+const NAMES: Record<string, [column: string, type: ValueType]> = {
+  id: ['id', 'text'],
+  created: ['created', 'date'],
+  level: ['level', 'number'],
+  message: ['message', 'text'],
+  'data.method': ['method', 'text'],
+  'data.url': ['url', 'text'],
+  'data.status': ['status', 'number'],
+  'data.execTime': ['exec_time', 'number'],
+  'data.remoteIP': ['remote_ip', 'text'],
+  'data.userIP': ['user_ip', 'text'],
+  'data.referer': ['referer', 'text'],
+  'data.userAgent': ['user_agent', 'text'],
+  'data.auth': ['auth', 'text'],
+  'data.authId': ['auth_id', 'text'],
+  'data.error': ['error', 'text'],
+};
+
+const COLUMNS = [
+  'id',
+  'created',
+  'hour',
+  'level',
+  'message',
+  'method',
+  'url',
+  'status',
+  'exec_time',
+  'remote_ip',
+  'user_ip',
+  'referer',
+  'user_agent',
+  'auth',
+  'auth_id',
+  'error',
+] as const;
+
+const HOUR = 3_600_000;
+/** Rows written per INSERT (SQLite allows 32,766 parameters; 16 per row). */
+const ROWS_PER_INSERT = 200;
+/** Beyond this many unwritten rows, new ones are dropped (a database that cannot keep up must not take the memory too). */
+const MAX_BUFFERED = 20_000;
+
+/** Query-string keys whose values never reach the log. */
+const SECRET_KEY = /token|password|secret|otp|key|code|auth/i;
+
+/** The path and query of a request URL, with the values of secret-looking keys masked. */
+export function maskedUrl(raw: string): string {
+  const q = raw.indexOf('?');
+  if (q < 0) return raw.slice(0, 2000);
+  const params = raw
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const key = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = key;
+      try {
+        decoded = decodeURIComponent(key);
+      } catch {
+        // a malformed escape: judge the raw key
+      }
+      return eq >= 0 && SECRET_KEY.test(decoded) ? `${key}=***` : pair;
+    });
+  return `${raw.slice(0, q)}?${params.join('&')}`.slice(0, 2000);
+}
+
+/** The request log: buffered writes, retention, and the superusers' queries. */
+export class LogService {
+  private buffer: Row[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private lastSweep = 0;
+  private closed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly settings: SettingsService,
+    private readonly logger: Logger,
+  ) {}
+
+  /** True when requests are logged (`logs.maxDays` > 0). */
+  get enabled(): boolean {
+    return !this.closed && this.settings.get().logs.maxDays > 0;
+  }
+
+  /** Queues one request's row; it is written within about a second. */
+  add(entry: RequestLogEntry): void {
+    if (!this.enabled || this.buffer.length >= MAX_BUFFERED) return;
+    const now = Date.now();
+    const level = entry.status >= 500 ? LOG_LEVEL.error : entry.status >= 400 ? LOG_LEVEL.warn : LOG_LEVEL.info;
+    const { logIP, logAuthId } = this.settings.get().logs;
+    this.buffer.push({
+      id: newRecordId(),
+      created: formatDate(new Date(now)),
+      hour: Math.floor(now / HOUR),
+      level,
+      message: `${entry.method} ${entry.url.split('?', 1)[0]}`.slice(0, 500),
+      method: entry.method,
+      url: entry.url,
+      status: entry.status,
+      exec_time: entry.execTime,
+      remote_ip: logIP ? entry.remoteIP : '',
+      user_ip: logIP ? entry.userIP : '',
+      referer: entry.referer.slice(0, 500),
+      user_agent: entry.userAgent.slice(0, 500),
+      auth: entry.auth,
+      auth_id: logAuthId ? entry.authId : '',
+      error: entry.error.slice(0, 500),
+    });
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.flush().catch(() => {});
+    }, 1000).unref();
+  }
+
+  /** Writes every buffered row now (tests, and before closing). */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write());
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    const rows = this.buffer;
+    this.buffer = [];
+    const d = this.engine.dialect;
+    try {
+      if (rows.length > 0) {
+        await this.engine.transaction(async (tx) => {
+          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+            const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+            const values: unknown[] = [];
+            const tuples = chunk.map((row) => {
+              const start = values.length;
+              for (const c of COLUMNS) values.push(c === 'created' ? d.encode('date', row.created) : row[c]);
+              return `(${COLUMNS.map((_, j) => `$${start + j + 1}`).join(', ')})`;
+            });
+            await tx.run(`INSERT INTO ${LOGS_TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values as never);
+          }
+        });
+      }
+      // retention: at most one sweep an hour
+      const now = Date.now();
+      if (now - this.lastSweep > HOUR) {
+        this.lastSweep = now;
+        const maxDays = this.settings.get().logs.maxDays;
+        const cutoff = Math.floor((now - maxDays * 86_400_000) / HOUR);
+        await this.engine.run(`DELETE FROM ${LOGS_TABLE} WHERE hour < $1`, [cutoff]);
+      }
+    } catch (err) {
+      this.logger.warn({ err: { message: (err as Error).message }, dropped: rows.length }, 'request log: writing failed');
+    }
+  }
+
+  /** Writes what is buffered and stops logging. */
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+    this.closed = true;
+  }
+
+  private compile(q: { filter?: string; sort?: string }, params: SqlParams): { where: string; order: string } {
+    const d = this.engine.dialect;
+    const resolver = {
+      resolve(name: string) {
+        const known = Object.hasOwn(NAMES, name) ? NAMES[name] : undefined;
+        if (!known) throw new FilterError(`unknown field "${name}"`);
+        return { kind: 'sql' as const, sql: known[0], type: known[1] };
+      },
+    };
+    let order = `created DESC, id DESC`;
+    let where = '';
+    try {
+      if (q.filter) where = ` WHERE ${compileFilter(parseFilter(q.filter), resolver, d, params)}`;
+      if (q.sort) {
+        order = parseSort(q.sort)
+          .map((k) => {
+            const known = Object.hasOwn(NAMES, k.name) ? NAMES[k.name] : undefined;
+            if (!known) throw new FilterError(`cannot sort by "${k.name}"`);
+            return d.orderBy(known[0], k.desc);
+          })
+          .concat('id DESC')
+          .join(', ');
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+      throw err;
+    }
+    return { where, order };
+  }
+
+  /** A page of log rows, newest first unless sorted otherwise (PocketBase's list shape). */
+  async list(q: { filter?: string; sort?: string; page?: string; perPage?: string; skipTotal?: string }) {
+    const params = new SqlParams(this.engine.dialect);
+    const { where, order } = this.compile(q, params);
+    const page = pagingParam(q.page, 'page', 1);
+    const perPage = Math.min(pagingParam(q.perPage, 'perPage', 30), 500);
+    const skipTotal = skipTotalParam(q.skipTotal);
+    const countParams = [...params.values];
+    const limit = params.add(perPage);
+    const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER));
+    const rows = await this.engine.all<Row>(
+      `SELECT ${COLUMNS.join(', ')} FROM ${LOGS_TABLE}${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+      params.values,
+    );
+    const items = rows.map((r) => this.toJSON(r));
+    if (skipTotal) return { page, perPage, totalItems: -1, totalPages: -1, items };
+    const total = await this.engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${LOGS_TABLE}${where}`, countParams);
+    const totalItems = Number(total?.n ?? 0);
+    return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
+  }
+
+  /** Requests per hour (PocketBase's `[{total, date}]`), oldest first, for the rows the filter admits. */
+  async stats(q: { filter?: string }): Promise<{ total: number; date: string }[]> {
+    const params = new SqlParams(this.engine.dialect);
+    const { where } = this.compile({ filter: q.filter ?? '' }, params);
+    const rows = await this.engine.all<{ hour: number; total: number }>(
+      `SELECT hour, COUNT(*) AS total FROM ${LOGS_TABLE}${where} GROUP BY hour ORDER BY hour`,
+      params.values,
+    );
+    return rows.map((r) => ({ total: Number(r.total), date: formatDate(new Date(Number(r.hour) * HOUR)) }));
+  }
+
+  /** One row, or null. */
+  async view(id: string) {
+    const row = await this.engine.get<Row>(`SELECT ${COLUMNS.join(', ')} FROM ${LOGS_TABLE} WHERE id = $1`, [id]);
+    return row ? this.toJSON(row) : null;
+  }
+
+  private toJSON(r: Row) {
+    const d = this.engine.dialect;
+    const created = String(d.decode('date', r.created));
+    return {
+      id: r.id,
+      created,
+      updated: created,
+      level: Number(r.level),
+      message: r.message,
+      data: {
+        type: 'request',
+        method: r.method,
+        url: r.url,
+        status: Number(r.status),
+        execTime: Number(r.exec_time),
+        remoteIP: r.remote_ip,
+        userIP: r.user_ip,
+        referer: r.referer,
+        userAgent: r.user_agent,
+        auth: r.auth,
+        authId: r.auth_id,
+        ...(r.error ? { error: r.error } : {}),
+      },
+    };
+  }
+}

@@ -1,0 +1,255 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { DASHBOARD_CSP, dashboardRoutes } from '../src/http/routes/dashboard.js';
+import { signedUpUser, startServer, superuserToken, type TestServer } from './helpers/server.js';
+
+/**
+ * What the dashboard needs of the server beyond PocketBase's API: the
+ * one-time install link, the request log, the collection dry-run, and the
+ * static files at /_/ — each with hostile input.
+ */
+
+describe('install link', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(() => s.close());
+
+  test('creates the first superuser once, and only with the newest token', async () => {
+    const old = await s.app.install.newToken();
+    const token = await s.app.install.newToken();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const body = { token, email: 'first@example.com', password: 'first-password-1', passwordConfirm: 'first-password-1' };
+
+    for (const bad of [old, 'x'.repeat(43), '', null, 42, ['a'], { a: 1 }, `${token}x`]) {
+      const r = await s.request('POST', '/api/ms/install', { body: { ...body, token: bad } });
+      expect(r.status).toBe(400);
+      expect(r.body.message).toMatch(/invalid or has expired/);
+    }
+    // a refused record does not use the token up
+    const weak = await s.request('POST', '/api/ms/install', { body: { ...body, password: 'x', passwordConfirm: 'x' } });
+    expect(weak.status).toBe(400);
+    expect(weak.body.data.password).toBeDefined();
+
+    const ok = await s.request('POST', '/api/ms/install', { body });
+    expect(ok.status).toBe(200);
+    expect(ok.body.record.email).toBe('first@example.com');
+    const me = await s.request('GET', '/api/collections', { token: ok.body.token });
+    expect(me.status).toBe(200);
+
+    const again = await s.request('POST', '/api/ms/install', { body: { ...body, email: 'second@example.com' } });
+    expect(again.status).toBe(400);
+    expect(await s.app.install.newToken()).toBeNull();
+  });
+
+  test('refuses hostile bodies without a 500', async () => {
+    for (const raw of ['{"__proto__":{"x":1}}', '[1]', '"token"', '{"token":{"constructor":1}}']) {
+      const r = await s.request('POST', '/api/ms/install', { raw, headers: { 'content-type': 'application/json' } });
+      expect(r.status).toBe(400);
+    }
+  });
+
+  test('an expired token is refused', async () => {
+    const fresh = await startServer();
+    try {
+      const token = await fresh.app.install.newToken(Date.now() - 2 * 3_600_000);
+      const r = await fresh.request('POST', '/api/ms/install', {
+        body: { token, email: 'a@example.com', password: 'password-123', passwordConfirm: 'password-123' },
+      });
+      expect(r.status).toBe(400);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
+describe('request log', () => {
+  let s: TestServer;
+  let su: string;
+  let user: string;
+  beforeAll(async () => {
+    s = await startServer();
+    su = await superuserToken(s);
+    user = (await signedUpUser(s, 'logged@example.com')).token;
+  });
+  afterAll(() => s.close());
+
+  test('records API requests without secrets, for superusers only', async () => {
+    await s.request('GET', '/api/collections/users/records?filter=id%3D%22x%22&token=SECRET-FILE-TOKEN&perPage=1', { token: user });
+    await s.request('GET', '/api/collections/nope/records');
+    await s.request('POST', '/api/collections/users/auth-with-password', {
+      body: { identity: 'logged@example.com', password: 'password-123' },
+    });
+    await s.app.logs.flush();
+
+    expect((await s.request('GET', '/api/logs')).status).toBe(401);
+    expect((await s.request('GET', '/api/logs', { token: user })).status).toBe(403);
+    expect((await s.request('GET', '/api/logs/stats', { token: user })).status).toBe(403);
+
+    const all = await s.request('GET', '/api/logs?perPage=100', { token: su });
+    expect(all.status).toBe(200);
+    const text = JSON.stringify(all.body);
+    expect(text).not.toContain('SECRET-FILE-TOKEN');
+    expect(text).not.toContain('password-123');
+    expect(text).not.toContain(user);
+    const listed = all.body.items.find((l: any) => l.data.url.includes('token='));
+    expect(listed.data.url).toContain('token=***');
+    expect(listed.data.auth).toBe('users');
+    expect(listed.level).toBe(0);
+
+    const missing = await s.request('GET', `/api/logs?filter=${encodeURIComponent('data.status = 404')}`, { token: su });
+    expect(missing.body.items.length).toBe(1);
+    expect(missing.body.items[0]).toMatchObject({ level: 4, message: 'GET /api/collections/nope/records' });
+
+    const one = await s.request('GET', `/api/logs/${missing.body.items[0].id}`, { token: su });
+    expect(one.body.id).toBe(missing.body.items[0].id);
+    expect((await s.request('GET', '/api/logs/nothere', { token: su })).status).toBe(404);
+
+    const stats = await s.request('GET', '/api/logs/stats', { token: su });
+    expect(stats.body.length).toBeGreaterThan(0);
+    expect(stats.body[0]).toEqual({ total: expect.any(Number), date: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:00:00\.000Z$/) });
+  });
+
+  test('hostile filters and sorts are 400s, values are only parameters', async () => {
+    for (const filter of [
+      'password = "x"',
+      'data.url ~ "\'; DROP TABLE _ms_logs; --"',
+      '__proto__ = 1',
+      'data.constructor = 1',
+      '@collection.users.email = "logged@example.com"',
+      '(((',
+    ]) {
+      const r = await s.request('GET', `/api/logs?filter=${encodeURIComponent(filter)}`, { token: su });
+      expect([200, 400], `${filter}: ${JSON.stringify(r.body)}`).toContain(r.status);
+      if (r.status === 200) expect(r.body.items).toEqual([]);
+    }
+    for (const sort of ['password', '-data.url;DROP', 'hour']) {
+      expect((await s.request('GET', `/api/logs?sort=${encodeURIComponent(sort)}`, { token: su })).status).toBe(400);
+    }
+    expect((await s.request('GET', '/api/logs?perPage=abc', { token: su })).status).toBe(400);
+    // Object.prototype names were once a 500 in the shared filter compiler
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect((await s.request('GET', `/api/collections/users/records?filter=${name}%3D1`, { token: su })).status).toBe(400);
+    }
+    expect((await s.request('GET', '/api/logs?sort=-data.status,created', { token: su })).status).toBe(200);
+  });
+
+  test('maxDays 0 turns logging off', async () => {
+    await s.app.settings.update({ logs: { maxDays: 0 } });
+    await s.app.logs.flush();
+    const before = (await s.request('GET', '/api/logs?perPage=1', { token: su })).body.totalItems;
+    await s.request('GET', '/api/health');
+    await s.app.logs.flush();
+    expect((await s.request('GET', '/api/logs?perPage=1', { token: su })).body.totalItems).toBe(before);
+    await s.app.settings.update({ logs: { maxDays: 5 } });
+  });
+});
+
+describe('collection dry-run', () => {
+  let s: TestServer;
+  let su: string;
+  beforeAll(async () => {
+    s = await startServer();
+    su = await superuserToken(s);
+  });
+  afterAll(() => s.close());
+
+  test('checks a draft and its rules without saving anything', async () => {
+    const draft = { name: 'drafts', type: 'base', fields: [{ name: 'title', type: 'text' }], listRule: 'title != ""' };
+    const ok = await s.request('POST', '/api/ms/collections/check', { token: su, body: { collection: draft } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.collection.name).toBe('drafts');
+    expect((await s.request('GET', '/api/collections/drafts', { token: su })).status).toBe(404);
+
+    const bad = await s.request('POST', '/api/ms/collections/check', {
+      token: su,
+      body: { collection: { ...draft, listRule: 'nope = 1', viewRule: '@request.auth.password = "x" &&' } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.data.listRule.code).toBe('validation_invalid_rule');
+    expect(bad.body.data.viewRule.code).toBe('validation_invalid_rule');
+
+    const update = await s.request('POST', '/api/ms/collections/check', {
+      token: su,
+      body: { target: 'users', collection: { listRule: 'verified = true' } },
+    });
+    expect(update.status).toBe(200);
+    expect(update.body.collection.listRule).toBe('verified = true');
+    expect((await s.request('GET', '/api/collections/users', { token: su })).body.listRule).not.toBe('verified = true');
+  });
+
+  test('superusers only, and hostile input is a 4xx', async () => {
+    const user = await signedUpUser(s, 'drafter@example.com');
+    expect((await s.request('POST', '/api/ms/collections/check', { body: { collection: {} } })).status).toBe(401);
+    expect((await s.request('POST', '/api/ms/collections/check', { token: user.token, body: { collection: {} } })).status).toBe(403);
+    for (const body of [
+      { target: 'nope', collection: {} },
+      { target: ['users'], collection: {} },
+      { collection: 'x' },
+      { collection: { name: 'x', fields: [{ name: '__proto__', type: 'text' }] } },
+      { collection: { name: "x'; DROP TABLE users; --" } },
+    ]) {
+      const r = await s.request('POST', '/api/ms/collections/check', { token: su, body });
+      expect(r.status, JSON.stringify(body)).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+    }
+  });
+});
+
+describe('static dashboard at /_/', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ms-dash-'));
+  const server = Fastify();
+  beforeAll(async () => {
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), `<!doctype html><title>x</title>${'<!-- padding -->'.repeat(100)}`);
+    writeFileSync(join(dir, 'assets', 'index-abc123.js'), 'console.log(1)');
+    writeFileSync(join(dir, 'assets', 'index-abc123.css'), 'body{}');
+    writeFileSync(join(tmpdir(), 'secret.txt'), 'secret');
+    dashboardRoutes(server, dir);
+    await server.ready();
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('types, caching, policy and fallback', async () => {
+    const index = await server.inject({ url: '/_/', headers: { 'accept-encoding': 'gzip' } });
+    expect(index.statusCode).toBe(200);
+    expect(index.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(index.headers['cache-control']).toBe('no-cache');
+    expect(index.headers['content-encoding']).toBe('gzip');
+    expect(index.headers['content-security-policy']).toBe(DASHBOARD_CSP);
+    expect(DASHBOARD_CSP).not.toContain('unsafe');
+
+    const js = await server.inject('/_/assets/index-abc123.js');
+    expect(js.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(js.headers['cache-control']).toContain('immutable');
+    expect(js.body).toBe('console.log(1)');
+    expect((await server.inject('/_/assets/index-abc123.css')).headers['content-type']).toBe('text/css; charset=utf-8');
+
+    const deep = await server.inject('/_/collections/posts');
+    expect(deep.statusCode).toBe(200);
+    expect(deep.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect((await server.inject('/_')).statusCode).toBe(301);
+  });
+
+  test('missing assets and escapes are 404s, never files outside', async () => {
+    for (const url of [
+      '/_/assets/nope.js',
+      '/_/../secret.txt',
+      '/_/%2e%2e/secret.txt',
+      '/_/..%2fsecret.txt',
+      '/_/assets/..%2f..%2fsecret.txt',
+      '/_/%2e%2e%2f%2e%2e%2fpackage.json',
+    ]) {
+      const r = await server.inject(url);
+      expect(r.body, url).not.toBe('secret');
+      expect(r.headers['content-type'], url).not.toBe('text/javascript; charset=utf-8');
+    }
+  });
+});
