@@ -19,6 +19,8 @@ export type {
   RecordWriteRequestEvent,
   ServeEvent,
 } from './core/hooks/events.js';
+export type { Handler } from './core/hooks/hook.js';
 export type { RouteEvent, RouteHandler } from './core/hooks/registry.js';
 export type { FindOptions, RecordOut, TxRecords } from './core/hooks/transaction.js';
+export { type CreateAppOptions, createApp, type MainspringApp } from './create-app.js';
 export { buildServer, type ServerOptions } from './http/server.js';

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
+import { dataDirOf as dataDirOrDefault } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/postgres/engine.js';
 import { CliError } from './errors.js';
 import { migrateData } from './migrate-data.js';
@@ -42,7 +43,7 @@ export function databaseOf(values: { db?: string | undefined }): string {
 
 /** The data directory: --dir, else MS_DATA_DIR, else ./ms_data. */
 export function dataDirOf(values: { dir?: string | undefined }): string {
-  return values.dir ?? process.env.MS_DATA_DIR ?? 'ms_data';
+  return dataDirOrDefault(values.dir);
 }
 
 async function main(argv: string[]): Promise<void> {

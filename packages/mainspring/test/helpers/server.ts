@@ -87,12 +87,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     await db.drop();
     throw err;
   }
-  if (!options.protections) {
-    await app.settings.update({
-      rateLimits: { enabled: false },
-      loginProtection: { maxFailures: 1000, maxFailuresPerIdentity: 1_000_000 },
-    });
-  }
+  if (!options.protections) await relaxProtections(app);
   const server = await buildServer(app, { accessLog: false, ...serverOptions });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const address = server.server.address();
@@ -103,31 +98,47 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     app,
     server,
     dir,
-    async request(method, path, opts = {}) {
-      const headers: Record<string, string> = { ...opts.headers };
-      if (opts.token) headers.authorization = opts.token;
-      let body: string | undefined;
-      if (opts.raw !== undefined) body = opts.raw;
-      else if (opts.body !== undefined) {
-        body = JSON.stringify(opts.body);
-        headers['content-type'] ??= 'application/json';
-      }
-      const res = await fetch(url + path, { method, headers, body });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    request: requester(url),
     async close() {
       await server.close();
       await app.close();
       await db.drop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Turns the default request-rate limits and sign-in lockouts off: every test
+ * client shares 127.0.0.1, and most suites sign in many times.
+ */
+export async function relaxProtections(app: App): Promise<void> {
+  await app.settings.update({
+    rateLimits: { enabled: false },
+    loginProtection: { maxFailures: 1000, maxFailuresPerIdentity: 1_000_000 },
+  });
+}
+
+/** A {@link TestServer.request} against the API at `url`. */
+export function requester(url: string): TestServer['request'] {
+  return async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = opts.token;
+    let body: string | undefined;
+    if (opts.raw !== undefined) body = opts.raw;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
   };
 }
 
