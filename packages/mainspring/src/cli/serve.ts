@@ -1,9 +1,7 @@
 import { watch } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import pino from 'pino';
-import { App, type AppOptions } from '../core/app.js';
 import { HooksLoadError } from '../core/hooks/loader.js';
-import { buildServer } from '../http/server.js';
+import { createApp, type MainspringApp } from '../create-app.js';
 import { CliError } from './errors.js';
 
 /** Parses `--http=HOST:PORT` (also `:PORT` and `PORT`). */
@@ -16,27 +14,24 @@ export function parseHttpAddress(raw: string | undefined): { host: string; port:
   return { host, port };
 }
 
-/** The hooks folder: --hooksDir, else MS_HOOKS_DIR, else `ms_hooks` beside the data directory (PocketBase's `pb_hooks`). */
-export function hooksDirOf(option: string | undefined, dataDir: string): string {
-  return option ?? process.env.MS_HOOKS_DIR ?? join(dirname(resolve(dataDir)), 'ms_hooks');
-}
-
 /**
- * Opens the app; when its hooks do not build or load, says why and waits for
+ * Starts the app; when its hooks do not build or load, says why and waits for
  * a change in the hooks folder to try again, instead of exiting (which a
  * supervisor would turn into a crash loop).
  */
-async function openWaitingForHooks(options: AppOptions & { hooksDir: string }): Promise<App> {
+async function readyWaitingForHooks(ms: MainspringApp): Promise<void> {
   for (;;) {
     try {
-      return await App.open(options);
+      await ms.ready();
+      return;
     } catch (err) {
-      if (!(err instanceof HooksLoadError)) throw err;
+      if (!(err instanceof HooksLoadError) || !ms.hooksDir) throw err;
       console.error(`error: ${err.message}
 
 Mainspring is not serving. Fix the file and save it; it will try again.`);
+      const dir = ms.hooksDir;
       await new Promise<void>((done) => {
-        const watcher = watch(options.hooksDir, { recursive: true }, () => {
+        const watcher = watch(dir, { recursive: true }, () => {
           watcher.close();
           // editors write a file in several steps; let them finish
           setTimeout(done, 200);
@@ -55,24 +50,20 @@ export async function serve(options: {
   hooksDir?: string;
 }): Promise<void> {
   const { host, port } = parseHttpAddress(options.http);
-  const logger = pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
   // a database that is not up yet (containers starting together) is waited for, with a message on each try
-  const app = await openWaitingForHooks({
+  const ms = createApp({
     dataDir: options.dir,
     databaseUrl: options.db ?? '',
     connectTimeoutMs: Number.POSITIVE_INFINITY,
-    logger,
-    hooksDir: hooksDirOf(options.hooksDir, options.dir),
+    logger: pino({ level: process.env.MS_LOG_LEVEL ?? 'info' }),
+    ...(options.hooksDir !== undefined ? { hooksDir: options.hooksDir } : {}),
+    ...(options.origins !== undefined ? { corsOrigins: options.origins.split(',') } : {}),
   });
-  const origins = (options.origins ?? process.env.MS_CORS_ORIGINS)
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const server = await buildServer(app, origins ? { corsOrigins: origins } : {});
+  await readyWaitingForHooks(ms);
   try {
-    await server.listen({ host, port });
+    await ms.listen({ host, port });
   } catch (err) {
-    await app.close();
+    await ms.close();
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE')
       throw new CliError(`${host}:${port} is already in use; stop the other server or pick another --http=HOST:PORT`);
@@ -81,9 +72,8 @@ export async function serve(options: {
     throw err;
   }
   const shown = host.includes(':') ? `[${host}]` : host;
-  const where = app.engine.dialect.name === 'postgres' ? `PostgreSQL, files in ${app.dataDir}` : `data in ${app.dataDir}`;
+  const where = ms.app.engine.dialect.name === 'postgres' ? `PostgreSQL, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
   console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where})`);
-  app.crons.start();
 
   let closing = false;
   const shutdown = (signal: string) => {
@@ -93,12 +83,7 @@ export async function serve(options: {
     }
     closing = true;
     console.log(`${signal}: finishing in-flight requests…`);
-    // connections go idle as their last response is sent; close them then, not after the keep-alive timeout
-    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
-    server
-      .close()
-      .finally(() => clearInterval(sweep))
-      .then(() => app.close())
+    ms.close()
       .then(() => process.exit(0))
       .catch((err) => {
         console.error(`error while shutting down: ${(err as Error).message}`);
