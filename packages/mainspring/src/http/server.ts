@@ -17,6 +17,7 @@ import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
 import { installRoutes } from './routes/ms-install.js';
+import { openApiRoutes } from './routes/ms-openapi.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
@@ -137,6 +138,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   customRoutes(server, app, limiter);
   logRoutes(server, app);
   installRoutes(server, app);
+  openApiRoutes(server, app);
   dashboardRoutes(server);
   registerIdempotency(server, app);
   await app.hooks.serve.trigger({ server }, () => {});
