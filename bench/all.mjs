@@ -167,12 +167,14 @@ async function main() {
     process.stdout.write('Usage: npm run bench:all -- [--write] [--quick] [--records=N] [--duration=S] [--warmup=S]\n');
     return 0;
   }
+  const scenario = args.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length);
   const started = new Date();
   installPeers();
   const lines = [
     ...(await part('Mainspring on SQLite', path.join(BENCH, 'run.mjs'), args)),
     ...(await part('Mainspring on PostgreSQL', path.join(BENCH, 'run.mjs'), ['--postgres', ...args])),
-    ...(await part('peers on PostgreSQL', path.join(PEERS, 'run.mjs'), args)),
+    // the peers have only the scenarios they share with Mainspring
+    ...(scenario && !['bare', ...SHARED].includes(scenario) ? [] : await part('peers on PostgreSQL', path.join(PEERS, 'run.mjs'), args)),
   ];
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Linux ${os.release()}, Node ${process.version}`;

@@ -110,21 +110,22 @@ export async function api(base, method, urlPath, { token, body } = {}) {
   return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
 }
 
-/** Waits until the server answers /api/health; `exited()` says why it stopped, if it did. */
-export async function waitForHealth(base, exited, timeoutMs = 30_000) {
+/** Waits until the server answers `path` (default /api/health) with a 2xx; `exited()` says why it stopped, if it did. */
+export async function waitForHealth(base, exited, { path: healthPath = '/api/health', timeoutMs = 30_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const why = exited();
     if (why) throw new Error(why);
     try {
-      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(base + healthPath, { signal: AbortSignal.timeout(1_000) });
+      await res.text();
       if (res.ok) return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${base}/api/health did not answer within ${timeoutMs / 1000} s`);
+  throw new Error(`${base}${healthPath} did not answer within ${timeoutMs / 1000} s`);
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
@@ -145,10 +146,12 @@ export function cpuSeconds(pid) {
  */
 export function startChild(stack, name, [command, args], { env, cwd } = {}) {
   const proc = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const child = { name, proc, tail: [], exit: undefined, stopping: false, onUnexpectedExit: undefined };
+  // `lines`: how many it has printed so far, to tell what it logged during a part of the run
+  const child = { name, proc, tail: [], lines: 0, exit: undefined, stopping: false, onUnexpectedExit: undefined };
   const keep = (chunk) => {
     for (const line of chunk.toString().split('\n')) {
       if (!line) continue;
+      child.lines++;
       child.tail.push(line);
       if (child.tail.length > 40) child.tail.shift();
     }

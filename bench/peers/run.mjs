@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from '../dataset.mjs';
-import { cleanupStack, freePort, pgAdmin, positiveInt, rssBytes, startBare, startChild } from '../lib.mjs';
+import { cleanupStack, freePort, pgAdmin, positiveInt, rssBytes, startBare, startChild, waitForHealth } from '../lib.mjs';
 import { cores, generator, measure, onServerCores, pinSelf, stopLoad } from '../load.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -161,23 +161,6 @@ async function statusOf(base, method, urlPath, { headers = {}, body } = {}) {
 }
 
 /** Waits until `healthPath` answers 2xx; `exited()` says why the server stopped, if it did. */
-async function waitForHealthy(base, healthPath, exited, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const why = exited();
-    if (why) throw new Error(why);
-    try {
-      const res = await fetch(base + healthPath, { signal: AbortSignal.timeout(1_000) });
-      await res.text();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${base}${healthPath} did not answer within ${timeoutMs / 1000} s`);
-}
-
 /**
  * Runs `count` jobs, `send(first, end)` for each slice of `size`, SEED_IN_FLIGHT
  * at a time, and logs the progress about ten times (unless `label` is empty).
@@ -582,14 +565,10 @@ async function startServer(t, databaseUrl, port, extraEnv) {
     cwd: HERE,
     env: { ...extraEnv, PORT: String(port), HOST, DATABASE_URL: databaseUrl, NODE_ENV: 'production', EXIT_WITH_PARENT: '1' },
   });
-  // lines of output so far, to tell what it logged during the scenarios
-  child.lines = 0;
-  const count = (chunk) => {
-    child.lines += chunk.toString().split('\n').filter(Boolean).length;
-  };
-  child.proc.stdout.on('data', count);
-  child.proc.stderr.on('data', count);
-  await waitForHealthy(`http://${HOST}:${port}`, t.healthPath, () => (child.exit ? child.describeExit() : undefined));
+  await waitForHealth(`http://${HOST}:${port}`, () => (child.exit ? child.describeExit() : undefined), {
+    path: t.healthPath,
+    timeoutMs: 60_000,
+  });
   return child;
 }
 
