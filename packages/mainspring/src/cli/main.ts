@@ -7,6 +7,7 @@ import { CliError } from './errors.js';
 import { migrateData } from './migrate-data.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
+import { typegen } from './typegen.js';
 
 const USAGE = `Usage: mainspring <command> [options]
 
@@ -20,6 +21,7 @@ Commands:
   superuser delete EMAIL [--dir]            delete a superuser
   migrate [up] [--dir=PATH]                 apply pending system migrations
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
+  typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
   help                                      show this help
 
 Every command takes --db=postgres://USER:PASS@HOST:PORT/DB (default: DATABASE_URL)
@@ -79,6 +81,17 @@ async function main(argv: string[]): Promise<void> {
       const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }), databaseUrl: databaseOf(values as { db?: string }) });
       await app.close();
       console.log(`Migrations are up to date in ${app.dataDir}.`);
+      return;
+    }
+    case 'typegen': {
+      const { values, positionals } = parse(rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });
+      if (positionals.length > 0) throw new CliError(`typegen takes no arguments, got "${positionals[0]}"`, 2);
+      await typegen({
+        dir: dataDirOf(values as { dir?: string }),
+        db: databaseOf(values as { db?: string }),
+        out: values.out as string | undefined,
+        for: values.for as string | undefined,
+      });
       return;
     }
     case 'migrate-data': {

@@ -1,5 +1,6 @@
 import type { Collection, Field } from '../core/collections/model.js';
 import { isMultiple } from '../core/collections/model.js';
+import { typeNames } from '../core/collections/typegen.js';
 
 /**
  * The OpenAPI 3.1 document of an app's live schema: every collection's
@@ -32,25 +33,6 @@ const jsonBody = (schema: Json, required = true): Json => ({ required, content: 
 const noContent: Json = { description: 'Done; no body.' };
 const string: Json = { type: 'string' };
 const STRING_LIST: Json = { type: 'array', items: string };
-
-/** Component names of a collection: PascalCase of its name (`_superusers` → `Superusers`), distinct from every other. */
-export function componentNames(collections: readonly Collection[]): Map<string, string> {
-  const names = new Map<string, string>();
-  const taken = new Set<string>();
-  for (const c of collections) {
-    const base =
-      c.name
-        .split(/[^A-Za-z0-9]+/)
-        .filter(Boolean)
-        .map((w) => w[0]?.toUpperCase() + w.slice(1))
-        .join('') || 'Collection';
-    let name = /^[0-9]/.test(base) ? `C${base}` : base;
-    for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${base}${i}`;
-    taken.add(name.toLowerCase());
-    names.set(c.id, name);
-  }
-  return names;
-}
 
 /** The schema of one stored value of a field, as the API answers it. */
 function valueSchema(f: Field): Json {
@@ -635,7 +617,8 @@ function errorResponse(description: string): Json {
 
 /** The document for the collections given, as `audience` may see them. */
 export function openApiDocument(collections: readonly Collection[], options: OpenApiOptions): Json {
-  const names = componentNames(collections);
+  // the schemas take the names typegen gives the types: PostsRecord, PostsCreate…
+  const names = typeNames(collections);
   const schemas: Json = {
     Error: {
       type: 'object',
