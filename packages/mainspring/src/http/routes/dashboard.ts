@@ -117,6 +117,7 @@ export function dashboardRoutes(server: FastifyInstance, dir = DASHBOARD_DIR): v
     return send(request, reply, assets.get('index.html') as Asset);
   };
 
-  server.get('/_', (_request, reply) => reply.redirect('/_/', 301));
+  // `/_` and `/_/` are one route when trailing slashes are ignored (as the API server does), so no redirect between them
+  server.get('/_', handler);
   server.get('/_/*', handler);
 }

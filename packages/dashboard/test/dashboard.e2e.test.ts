@@ -1,0 +1,220 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { signedUpUser, startServer, type TestServer } from '../../mainspring/test/helpers/server.js';
+
+/**
+ * The dashboard in real Chromium against a real server: the install link,
+ * a collection with a relation, a file field and rules made in the editor
+ * (the rule checked by the server as it is typed), records added with a
+ * file, filtered, one made by another client appearing live, hostile text
+ * shown as text, and the session ending. Screenshots go to
+ * `.vitest-tmp/screenshots/`, or to MS_SCREENSHOTS (`docs/screenshots` to
+ * refresh the README's).
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = new URL('../../../', import.meta.url).pathname;
+const SHOTS = join(ROOT, process.env.MS_SCREENSHOTS ?? '.vitest-tmp/screenshots');
+// a 1×1 PNG
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+
+let s: TestServer;
+let browser: Browser;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  s = await startServer();
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  // no CSP violation, no uncaught error, no dialog other than the ones we accept
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? (d.defaultValue() ?? '') : undefined));
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await s?.close();
+});
+
+const shot = (name: string, p: Page = page) => p.screenshot({ path: join(SHOTS, `${name}.png`) });
+const dialog = () => page.locator('[role=dialog]');
+
+test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
+  'install, build a collection with a relation, file and rules, add and filter records, see another client live, stay safe',
+  async () => {
+    // 1. the one-time install link opens the first-superuser form
+    const token = await s.app.install.newToken();
+    await page.goto(`${s.url}/_/#/install/${token}`);
+    await page.fill('input[name=email]', 'admin@example.com');
+    await page.fill('input[name=password]', 'admin-password-1');
+    await page.fill('input[name=passwordConfirm]', 'admin-password-1');
+    await shot('install');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.shell');
+    const ann = await signedUpUser(s, 'ann@example.com');
+
+    // 2. a collection with a relation to users, a file field and rules
+    await page.click('text=+ New collection');
+    await dialog().locator('input[name=name]').fill('posts');
+    for (const [i, name, type] of [
+      [0, 'title', 'text'],
+      [1, 'author', 'relation'],
+      [2, 'cover', 'file'],
+      [3, 'site', 'url'],
+    ] as const) {
+      await page.click('text=+ Add field');
+      await page.fill(`input[name=field-${i}-name]`, name);
+      await page.selectOption(`select[name=field-${i}-type]`, type);
+    }
+    await page.selectOption('select[name=field-1-collectionId]', { label: 'users' });
+    await page.fill('input[name=field-2-mimeTypes]', 'image/png, image/jpeg');
+    await page.locator('input[name=field-2-mimeTypes]').blur();
+    await page.click('role=tab[name="API rules"]');
+    await page.click('[data-rule=listRule] >> text=Set a rule');
+    // a wrong field name is refused by the server as it is typed
+    await page.fill('#rule-listRule', 'titel != ""');
+    await expect.poll(() => page.textContent('[data-rule=listRule] .hint')).toMatch(/Invalid rule/);
+    await shot('collection-rules-error');
+    // completion of field names
+    await page.fill('#rule-listRule', '');
+    await page.type('#rule-listRule', 'tit');
+    await page.waitForSelector('#rule-listRule-list >> text=title');
+    await page.keyboard.press('Enter');
+    await page.type('#rule-listRule', ' != "" && author.verified = false');
+    await expect.poll(() => page.textContent('[data-rule=listRule] .hint')).toContain('Valid');
+    await page.click('[data-rule=viewRule] >> text=Set a rule');
+    await page.fill('#rule-viewRule', '');
+    await shot('collection-rules');
+    await page.click('text=Review changes');
+    await page.waitForSelector('.preview >> text=+ field author (relation)');
+    await shot('collection-preview');
+    await page.click('text=Apply');
+    await page.waitForSelector('#records-title >> text=posts');
+    const posts = await s.request('GET', '/api/collections/posts', { token: page.evaluate.length ? await superToken() : '' });
+    expect(posts.body.listRule).toBe('title != "" && author.verified = false');
+    expect(posts.body.viewRule).toBe('');
+    expect(posts.body.fields.find((f: any) => f.name === 'author').collectionId).toBe('_pb_users_auth_');
+
+    // 3. records through the side panel: relation picker, file upload with preview
+    for (const title of ['first post', 'second post']) {
+      await page.click('text=+ New record');
+      await page.fill('#f-title', title);
+      await page.fill('#f-author', 'ann');
+      await page.click('.results >> text=ann@example.com');
+      await page.setInputFiles('#f-cover', { name: `${title.split(' ')[0]}.png`, mimeType: 'image/png', buffer: PNG });
+      await page.waitForSelector('.files li.new img');
+      if (title === 'first post') await shot('record-panel');
+      await dialog().locator('button[type=submit]').click();
+      await page.waitForSelector('[role=dialog]', { state: 'detached' });
+    }
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 2);
+    const stored = await s.request('GET', '/api/collections/posts/records?sort=title', { token: await superToken() });
+    expect(stored.body.items.map((r: any) => [r.title, r.author, r.cover.length > 0])).toEqual([
+      ['first post', ann.id, true],
+      ['second post', ann.id, true],
+    ]);
+    await page.waitForSelector('table.grid img.thumb');
+
+    // 4. the filter bar, its errors inline
+    await page.fill('input[name=filter]', 'title ~ "second"');
+    await page.press('input[name=filter]', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 1);
+    await page.fill('input[name=filter]', 'nope = 1');
+    await page.press('input[name=filter]', 'Enter');
+    await expect.poll(() => page.textContent('#filter-error')).toMatch(/filter|nope/i);
+    await page.fill('input[name=filter]', '');
+    await page.press('input[name=filter]', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 2);
+
+    // 5. another client writes; the table shows it without a reload, hostile text as text
+    const hostile = {
+      title: '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">',
+      site: '',
+      author: ann.id,
+    };
+    const other = await s.request('POST', '/api/collections/posts/records', { token: await superToken(), body: hostile });
+    expect(other.status).toBe(200);
+    await s.request('POST', '/api/collections/posts/records', {
+      token: await superToken(),
+      body: { title: 'javascript:window.__pwned=3', site: 'https://example.com/?q=<b>x</b>', author: ann.id },
+    });
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 4);
+    await page.locator('table.grid button.link', { hasText: other.body.id }).click();
+    await page.waitForSelector('#f-title');
+    expect(await page.inputValue('#f-title')).toBe(hostile.title);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('[role=dialog]', { state: 'detached' });
+    await page.click('text=⚙ Edit collection');
+    await page.click('[role=dialog] button[aria-label=Close]');
+    await page.click('text=Columns');
+    await page.waitForTimeout(300);
+    expect(await page.textContent('table.grid')).toContain('<script>window.__pwned = 1</script>');
+    expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+    expect(await page.locator('table.grid script, table.grid img[src=x]').count()).toBe(0);
+    // only http(s) values become links
+    expect(await page.locator('table.grid a[href^="javascript:"]').count()).toBe(0);
+    await page.click('text=Columns');
+    await shot('records');
+
+    // 6. logs and settings
+    await page.click('a[href="#/logs"]');
+    await page.waitForSelector('.chart rect');
+    await shot('logs');
+    await page.click('a[href="#/settings"]');
+    await page.waitForSelector('input[name=appName]');
+    await page.fill('input[name=appName]', 'Acme backend');
+    await page.click('text=Save');
+    await expect
+      .poll(async () => (await s.request('GET', '/api/settings', { token: await superToken() })).body.meta.appName)
+      .toBe('Acme backend');
+    await shot('settings');
+
+    // 7. a phone-sized screen: the sidebar is a drawer behind the menu button
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await phone.goto(`${s.url}/_/`);
+    await phone.evaluate(
+      (auth) => localStorage.setItem('ms_dashboard_auth', auth),
+      await page.evaluate(() => localStorage.getItem('ms_dashboard_auth') ?? ''),
+    );
+    await phone.goto(`${s.url}/_/#/collections/posts`);
+    await phone.reload();
+    await phone.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 4);
+    await shot('records-phone', phone);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    await phone.click('.menu-toggle');
+    await phone.waitForSelector('.sidebar.open');
+    await phone.close();
+
+    // 8. the session ends (every token revoked): the dashboard says so and asks to sign in again
+    const token2 = await page.evaluate(() => JSON.parse(localStorage.getItem('ms_dashboard_auth') ?? '{}').token);
+    expect((await s.request('POST', '/api/ms/logout-all', { token: token2 })).status).toBe(204);
+    await page.click('a[href="#/logs"]');
+    await page.waitForSelector('text=Your session has expired');
+    await page.fill('input[name=email]', 'admin@example.com');
+    await page.fill('input[name=password]', 'admin-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.shell');
+    await page.click('text=Sign out');
+    await page.waitForSelector('#login-title');
+
+    expect(problems).toEqual([]);
+  },
+  120_000,
+);
+
+let cached = '';
+async function superToken(): Promise<string> {
+  if (cached) return cached;
+  const r = await s.request('POST', '/api/collections/_superusers/auth-with-password', {
+    body: { identity: 'admin@example.com', password: 'admin-password-1' },
+  });
+  cached = r.body.token;
+  return cached;
+}
