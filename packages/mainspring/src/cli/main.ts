@@ -4,6 +4,7 @@ import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/postgres/engine.js';
 import { CliError } from './errors.js';
+import { exportPostman } from './export-postman.js';
 import { migrateData } from './migrate-data.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
@@ -22,6 +23,8 @@ Commands:
   migrate [up] [--dir=PATH]                 apply pending system migrations
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
+  export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
+                                            a Postman collection (v2.1) of the API on stdout, and its environment
   help                                      show this help
 
 Every command takes --db=postgres://USER:PASS@HOST:PORT/DB (default: DATABASE_URL)
@@ -91,6 +94,25 @@ async function main(argv: string[]): Promise<void> {
         db: databaseOf(values as { db?: string }),
         out: values.out as string | undefined,
         for: values.for as string | undefined,
+      });
+      return;
+    }
+    case 'export-postman': {
+      const { values, positionals } = parse(rest, {
+        ...DIR_OPTION,
+        url: { type: 'string' },
+        environment: { type: 'string' },
+        identity: { type: 'string' },
+        authCollection: { type: 'string' },
+      });
+      if (positionals.length > 0) throw new CliError(`export-postman takes no arguments, got "${positionals[0]}"`, 2);
+      await exportPostman({
+        dir: dataDirOf(values as { dir?: string }),
+        db: databaseOf(values as { db?: string }),
+        url: values.url as string | undefined,
+        environment: values.environment as string | undefined,
+        identity: values.identity as string | undefined,
+        authCollection: values.authCollection as string | undefined,
       });
       return;
     }

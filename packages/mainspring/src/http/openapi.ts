@@ -67,15 +67,38 @@ function inputSchema(f: Field): Json {
       if (f.min > 0) schema.minLength = f.min;
       if (f.max > 0) schema.maxLength = f.max;
       if (f.pattern) schema.pattern = f.pattern;
+      // an example that passes the length limits (a pattern's is left to the reader)
+      if (!f.pattern)
+        schema.examples = [f.type === 'password' ? 'password-123' : 'text'.padEnd(Math.max(f.min, 4), 'x').slice(0, f.max || 5000)];
       break;
     case 'number':
       if (f.min !== null) schema.minimum = f.min;
       if (f.max !== null) schema.maximum = f.max;
+      schema.examples = [f.min ?? (f.max !== null && f.max < 1 ? f.max : 1)];
+      break;
+    case 'bool':
+      schema.examples = [true];
+      break;
+    case 'email':
+      schema.examples = ['ann@example.com'];
+      break;
+    case 'url':
+      schema.examples = ['https://example.com/'];
+      break;
+    case 'editor':
+      schema.examples = ['<p>Hello</p>'];
+      break;
+    case 'select':
+      if (f.values[0] !== undefined) schema.examples = [isMultiple(f) ? [f.values[0]] : f.values[0]];
       break;
     case 'json':
-      return {};
+      return { examples: [{ any: 'JSON' }] };
     case 'date':
-      return { type: 'string', description: "A date: 'YYYY-MM-DD HH:MM:SS.sssZ', RFC 3339, or '' to clear." };
+      return {
+        type: 'string',
+        description: "A date: 'YYYY-MM-DD HH:MM:SS.sssZ', RFC 3339, or '' to clear.",
+        examples: ['2024-01-31 12:00:00.000Z'],
+      };
   }
   return schema;
 }
@@ -140,7 +163,7 @@ function writeSchema(c: Collection, audience: Audience, mode: 'create' | 'update
     if (mode === 'update') Object.assign(properties, modifiers(f));
   }
   if (c.type === 'auth') {
-    properties.passwordConfirm = { type: 'string', description: 'Must equal `password`.' };
+    properties.passwordConfirm = { type: 'string', description: 'Must equal `password`.', examples: ['password-123'] };
     if (mode === 'create') required.push('passwordConfirm');
     else
       properties.oldPassword = {
