@@ -30,7 +30,7 @@ function documentedVariables(): Set<string> {
 
 const dockerfile = DockerfileParser.parse(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
 const instructions = dockerfile.getInstructions();
-const stages = instructions.reduce<number[]>((at, inst, i) => (inst.getKeyword() === 'FROM' ? [...at, i] : at), []);
+const stages = instructions.flatMap((inst, i) => (inst.getKeyword() === 'FROM' ? [i] : []));
 const finalStage = instructions.slice(stages.at(-1));
 const final = (keyword: string) => finalStage.filter((i) => i.getKeyword() === keyword);
 /** `CMD ["a", "b"]` as its words. */
