@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
 import pino from 'pino';
+import { chromium } from 'playwright-core';
 
 const ROWS = Number(process.env.MS_MEASURE_ROWS ?? 100_000);
 const here = new URL('.', import.meta.url).pathname;
@@ -100,7 +100,10 @@ try {
       );
       times.push({ ms, shift });
     }
-    const warm = times.slice(1).map((t) => t.ms).sort((a, b) => a - b);
+    const warm = times
+      .slice(1)
+      .map((t) => t.ms)
+      .sort((a, b) => a - b);
     console.log(
       `records screen, ${ROWS.toLocaleString()} records: cold ${times[0].ms.toFixed(0)} ms, warm median ${warm[1].toFixed(0)} ms (time to the first page of rows); cumulative layout shift ${Math.max(...times.map((t) => t.shift)).toFixed(3)}`,
     );
