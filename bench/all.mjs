@@ -179,7 +179,7 @@ async function main() {
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Linux ${os.release()}, Node ${process.version}`;
   const md = report(lines, {
-    date: started.toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    date: `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     machine,
     command: `npm run bench:all${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   });
