@@ -178,12 +178,17 @@ function compact(sql: string, params: readonly SqlValue[] | undefined): { sql: s
   return { sql: hit.sql, values: hit.keep.map((n) => params[n - 1]) };
 }
 
-/** Runs a statement on a pool or a client, with this engine's parameter handling and errors. */
-async function query(on: pg.Pool | pg.PoolClient, sql: string, params: readonly SqlValue[] | undefined): Promise<pg.QueryResult> {
+/** Runs a statement on a pool or a client, with this engine's parameter handling and errors; `array`: rows as arrays. */
+async function query(
+  on: pg.Pool | pg.PoolClient,
+  sql: string,
+  params: readonly SqlValue[] | undefined,
+  array = false,
+): Promise<pg.QueryResult> {
   const q = compact(sql, params);
   const values = q.values?.map((v) => (typeof v === 'string' ? escapeNul(v) : v));
   try {
-    return await on.query(q.sql, values);
+    return array ? await on.query({ text: q.sql, values, rowMode: 'array' }) : await on.query(q.sql, values);
   } catch (err) {
     throw translate(err);
   }
@@ -199,6 +204,9 @@ class TxConnection implements Executor {
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
+  }
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    return (await query(this.client, sql, params, true)).rows as unknown[][];
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await query(this.client, sql, params)).rowCount ?? 0;
@@ -325,6 +333,9 @@ export class PostgresEngine implements Engine {
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
+  }
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    return (await query(this.pool, sql, params, true)).rows as unknown[][];
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await query(this.pool, sql, params)).rowCount ?? 0;
