@@ -68,7 +68,8 @@ class Connection implements Executor {
    * opens and ends its own, which in WAL mode takes and drops file locks
    * (three system calls, more than a by-id read itself costs); sharing it
    * also lets a list and its count read one snapshot. The engine ends it
-   * whenever the writer commits, so a read after a commit sees it.
+   * just before the writer commits, so a read after a commit sees it and
+   * the commit's checkpoint is not held back by it.
    */
   constructor(
     readonly db: Database.Database,
@@ -247,11 +248,9 @@ export class SqliteEngine implements Engine {
   }
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return this.exclusive(async () => {
-      try {
-        return this.writer.runSync(sql, params);
-      } finally {
-        this.reader.endSnapshot();
-      }
+      // ended before the write commits (here, at once): see transaction()
+      this.reader.endSnapshot();
+      return this.writer.runSync(sql, params);
     });
   }
 
@@ -268,9 +267,11 @@ export class SqliteEngine implements Engine {
       let result: T;
       try {
         result = await fn(writer);
-        writer.db.exec('COMMIT');
-        // reads from here on (after-commit callbacks, realtime checks) see this write
+        // Ended before the commit, with nothing running in between: the checkpoint a commit may run
+        // cannot pass a snapshot still open, so the WAL would only grow. Reads from here on
+        // (after-commit callbacks, realtime checks) open a new one and see this write.
         this.reader.endSnapshot();
+        writer.db.exec('COMMIT');
       } catch (err) {
         if (writer.db.inTransaction) writer.db.exec('ROLLBACK');
         throw err;
