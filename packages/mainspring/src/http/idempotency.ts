@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { Errors } from '../core/errors.js';
 import { IdempotencyStore } from '../core/idempotency.js';
@@ -23,9 +23,8 @@ export function registerIdempotency(server: FastifyInstance, app: App): void {
   const routes = new Set([...BUILT_IN, ...app.hooks.routes.map((r) => r.path)]);
   const claimed = new WeakMap<FastifyRequest, string>();
 
-  server.addHook('preHandler', async (request, reply) => {
-    const raw = request.headers['idempotency-key'];
-    if (raw === undefined || !WRITES.has(request.method) || !routes.has(request.routeOptions.url ?? '')) return;
+  /** Claims the request's key; true when the answer was sent from the store (a replay). */
+  const claim = async (request: FastifyRequest, reply: FastifyReply, raw: string | string[]): Promise<boolean> => {
     const key = Array.isArray(raw) ? raw[0] : raw;
     if (typeof key !== 'string' || !KEY.test(key)) {
       throw Errors.badRequest('Idempotency-Key must be 1 to 255 printable ASCII characters.');
@@ -37,32 +36,44 @@ export function registerIdempotency(server: FastifyInstance, app: App): void {
     switch (claim.kind) {
       case 'run':
         claimed.set(request, id);
-        return;
+        return false;
       case 'replay':
         reply.header('idempotent-replayed', 'true');
-        if (claim.body === '') return reply.code(claim.status).send();
-        return reply.code(claim.status).type('application/json; charset=utf-8').send(claim.body);
+        if (claim.body === '') reply.code(claim.status).send();
+        else reply.code(claim.status).type('application/json; charset=utf-8').send(claim.body);
+        return true;
       case 'mismatch':
         throw Errors.idempotencyMismatch();
       case 'busy':
         throw Errors.idempotencyInProgress();
     }
+  };
+
+  // Callback-style hooks that return at once for the requests without a key (nearly all, and every
+  // read): an async hook costs a promise and a turn of the microtask queue on every request.
+  server.addHook('preHandler', (request, reply, done) => {
+    const raw = request.headers['idempotency-key'];
+    if (raw === undefined || !WRITES.has(request.method) || !routes.has(request.routeOptions.url ?? '')) return done();
+    // a replay has answered: the chain stops there, as Fastify's callback hooks do after reply.send()
+    claim(request, reply, raw).then((replied) => {
+      if (!replied) done();
+    }, done);
   });
 
-  server.addHook('onSend', async (request, reply, payload) => {
+  server.addHook('onSend', (request, reply, payload, done) => {
     const id = claimed.get(request);
-    if (id === undefined) return payload;
+    if (id === undefined) return done(null, payload);
     claimed.delete(request);
-    if (reply.statusCode >= 500) await store.release(id);
-    else await store.complete(id, reply.statusCode, typeof payload === 'string' ? payload : '');
-    return payload;
+    const stored =
+      reply.statusCode >= 500 ? store.release(id) : store.complete(id, reply.statusCode, typeof payload === 'string' ? payload : '');
+    stored.then(() => done(null, payload), done);
   });
 
   // a request that ended without an answer (its client went away) gives its key up
-  server.addHook('onResponse', async (request) => {
+  server.addHook('onResponse', (request, _reply, done) => {
     const id = claimed.get(request);
-    if (id === undefined) return;
+    if (id === undefined) return done();
     claimed.delete(request);
-    await store.release(id);
+    store.release(id).then(() => done(), done);
   });
 }

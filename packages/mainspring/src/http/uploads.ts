@@ -115,9 +115,12 @@ export function withUploads<T>(request: FastifyRequest, fn: () => Promise<T>): P
  * 4xx before it, a replayed Idempotency-Key, a client gone).
  */
 export function registerUploadCleanup(server: FastifyInstance): void {
-  const cleanup = async (request: FastifyRequest) => {
-    await sets.get(request)?.finishIfIdle();
+  // callback style, returning at once for requests without uploads (an async hook costs a promise each)
+  const cleanup = (request: FastifyRequest, done: (err?: Error) => void) => {
+    const set = sets.get(request);
+    if (!set) return done();
+    set.finishIfIdle().then(() => done(), done);
   };
-  server.addHook('onResponse', cleanup);
+  server.addHook('onResponse', (request, _reply, done) => cleanup(request, done));
   server.addHook('onRequestAbort', cleanup);
 }

@@ -70,6 +70,12 @@ export interface Executor {
   all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Runs a query and returns its first row, if any. */
   get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  /**
+   * Runs a query and returns every row as its values in select-list order:
+   * cheaper than {@link all}'s objects where a row is read by position
+   * (record reads, which select every field in schema order).
+   */
+  values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]>;
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /**

@@ -1,11 +1,11 @@
 import { compileFilter, type Expr, FilterError, parseFilterCached, SqlParams } from '../../query/index.js';
-import type { Engine, Executor, Row, SqlValue } from '../../storage/engine.js';
+import type { Engine, Executor, SqlValue } from '../../storage/engine.js';
 import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { compileRuleCondition, RecordResolver, type ResolverScope, wrapJoins } from '../rules/resolver.js';
-import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
+import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
 
 /**
  * Reading records through a rule: the one authorization path every transport
@@ -60,8 +60,7 @@ export class RecordAccess {
         cache.set(key, statement);
       }
     }
-    const row = await db.get<Row>(statement.sql, statement.rest.length === 0 ? [id] : [id, ...statement.rest]);
-    return row ? decodeRow(c, row, d) : undefined;
+    return (await readRecords(db, c, d, statement.sql, statement.rest.length === 0 ? [id] : [id, ...statement.rest]))[0];
   }
 
   /** Statements of `findOne` by the caller's record object (a new object whenever the record changes), and for guests. */
@@ -142,11 +141,7 @@ export class RecordAccess {
     const list = ids.map((id) => scope.params.add(id)).join(', ');
     let where = `${RECORD_ALIAS}.${d.ident('id')} IN (${list})`;
     if (rule) where += ` AND (${this.rule(scope, c, rule)})`;
-    const rows = await db.all<Row>(
-      `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where}`,
-      scope.params.values,
-    );
-    return rows.map((r) => decodeRow(c, r, d));
+    return readRecords(db, c, d, `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where}`, scope.params.values);
   }
 }
 

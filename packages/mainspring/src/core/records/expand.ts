@@ -1,5 +1,5 @@
 import { FilterError } from '../../query/index.js';
-import type { Executor, Row } from '../../storage/engine.js';
+import type { Executor } from '../../storage/engine.js';
 import { parseIndex } from '../collections/indexes.js';
 import { type Collection, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
@@ -7,7 +7,7 @@ import { Errors } from '../errors.js';
 import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import type { RecordAccess } from './access.js';
 import { ownsOrManages, publicRecord } from './output.js';
-import { decodeRow, RECORD_ALIAS, selectList } from './rows.js';
+import { RECORD_ALIAS, readRecords, selectList } from './rows.js';
 
 /** An `expand` parameter as a tree: relation name → what to expand below it. */
 export type ExpandTree = Map<string, ExpandTree>;
@@ -208,9 +208,11 @@ async function findBackRelated(
     : `${col} IN (${list})`;
   if (rule) where += ` AND (${access.rule(scope, back, rule)})`;
   const limit = scope.params.add(MAX_BACK_RELATION_RECORDS);
-  const rows = await db.all<Row>(
+  return readRecords(
+    db,
+    back,
+    d,
     `SELECT ${selectList(back, d)} FROM ${d.ident(back.name)} ${RECORD_ALIAS} WHERE ${where} LIMIT ${limit}`,
     scope.params.values,
   );
-  return rows.map((r) => decodeRow(back, r, d));
 }

@@ -21,7 +21,7 @@ import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
-import { decodeRow, encodeValue, RECORD_ALIAS, selectList } from './rows.js';
+import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
 
 /** PocketBase's paging: 30 per page by default, at most 1000. */
 export const DEFAULT_PER_PAGE = 30;
@@ -245,7 +245,10 @@ export class RecordService {
     const params = scope.params.values;
     const limit = scope.params.add(perPage);
     const offset = scope.params.add(offsetValue);
-    const rows = await this.engine.all<Row>(
+    const records = await readRecords(
+      this.engine,
+      c,
+      d,
       `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
       params,
     );
@@ -257,7 +260,6 @@ export class RecordService {
       totalItems = Number(row?.n ?? 0);
       totalPages = Math.ceil(totalItems / perPage);
     }
-    const records = rows.map((r) => decodeRow(c, r, d));
     const items = await this.output(this.engine, c, records, shape, info);
     return { page, perPage, totalItems, totalPages, items };
   }
@@ -309,11 +311,13 @@ export class RecordService {
     const order = this.order(scope, c, options.sort, true);
     const limit = scope.params.add(Math.max(0, Math.min(Math.trunc(Number(options.limit ?? 100)) || 0, MAX_ANSWER)));
     const offset = scope.params.add(Math.max(0, Math.trunc(Number(options.offset ?? 0)) || 0));
-    const rows = await ex.all<Row>(
+    const records = await readRecords(
+      ex,
+      c,
+      d,
       `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS}${where} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
       scope.params.values,
     );
-    const records = rows.map((r) => decodeRow(c, r, d));
     return (await this.output(ex, c, records, { expand: null, fields: null }, SYSTEM_REQUEST)) as Record<string, unknown>[];
   }
 
@@ -703,8 +707,7 @@ export class RecordService {
     const d = this.engine.dialect;
     const col = `${RECORD_ALIAS}.${d.ident(f.name)}`;
     const where = isMultiple(f) ? d.jsonArrayContains(col, '$1') : `${col} = $1`;
-    const rows = await tx.all<Row>(`SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where}`, [id]);
-    return rows.map((r) => decodeRow(c, r, d));
+    return readRecords(tx, c, d, `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where}`, [id]);
   }
 }
 

@@ -29,6 +29,8 @@ const STATEMENT_CACHE_LIMIT = 2000;
 interface Prepared {
   stmt: Statement;
   order: number[];
+  /** The same statement answering rows as arrays (better-sqlite3's raw mode), prepared when first asked for. */
+  raw?: Statement;
 }
 
 /**
@@ -52,15 +54,27 @@ class Connection implements Executor {
   pendingCommit: (() => void)[] | null = null;
   /** When the running statement must stop (ms since the epoch). */
   private deadline = 0;
+  /** The reader's statements that open and end its shared read transaction (see {@link shareSnapshots}). */
+  private readonly snapshot: { begin: Statement; end: Statement } | null;
+  private snapshotOpen = false;
 
   /**
    * better-sqlite3 cannot interrupt a statement, so queries shaped by a
    * client call `ms_deadline()` for each row they look at; it throws past
    * the statement's deadline, which aborts the statement.
+   *
+   * `shareSnapshots` (the reader): statements run until the event loop
+   * turns share one read transaction. A statement outside a transaction
+   * opens and ends its own, which in WAL mode takes and drops file locks
+   * (three system calls, more than a by-id read itself costs); sharing it
+   * also lets a list and its count read one snapshot. The engine ends it
+   * just before the writer commits, so a read after a commit sees it and
+   * the commit's checkpoint is not held back by it.
    */
   constructor(
     readonly db: Database.Database,
     private readonly timeoutMs: number,
+    shareSnapshots = false,
   ) {
     db.function('ms_deadline', { deterministic: false, directOnly: true }, () => {
       if (Date.now() > this.deadline) {
@@ -68,7 +82,24 @@ class Connection implements Executor {
       }
       return 1;
     });
+    this.snapshot = shareSnapshots ? { begin: db.prepare('BEGIN') as Statement, end: db.prepare('COMMIT') as Statement } : null;
   }
+
+  /** Opens the shared read transaction, if this connection shares one and it is not open yet. */
+  private enterSnapshot(): void {
+    if (this.snapshot === null || this.snapshotOpen) return;
+    this.snapshot.begin.run();
+    this.snapshotOpen = true;
+    setImmediate(this.endSnapshot);
+  }
+
+  /** Ends the shared read transaction: the next statement reads the latest committed data. */
+  readonly endSnapshot = (): void => {
+    if (!this.snapshotOpen) return;
+    this.snapshotOpen = false;
+    // an error inside may have ended it already
+    if (this.db.open && this.db.inTransaction) this.snapshot?.end.run();
+  };
 
   afterCommit(fn: () => void): void {
     if (this.pendingCommit) this.pendingCommit.push(fn);
@@ -99,11 +130,20 @@ class Connection implements Executor {
 
   allSync<T>(sql: string, params?: readonly SqlValue[]): T[] {
     const { stmt, order } = this.prepare(sql);
+    this.enterSnapshot();
     this.deadline = Date.now() + this.timeoutMs;
     return stmt.all(...Connection.bind(order, params)) as T[];
   }
+  valuesSync(sql: string, params?: readonly SqlValue[]): unknown[][] {
+    const prepared = this.prepare(sql);
+    prepared.raw ??= (this.db.prepare(prepared.stmt.source) as Statement).raw(true);
+    this.enterSnapshot();
+    this.deadline = Date.now() + this.timeoutMs;
+    return prepared.raw.all(...Connection.bind(prepared.order, params)) as unknown as unknown[][];
+  }
   getSync<T>(sql: string, params?: readonly SqlValue[]): T | undefined {
     const { stmt, order } = this.prepare(sql);
+    this.enterSnapshot();
     this.deadline = Date.now() + this.timeoutMs;
     return stmt.get(...Connection.bind(order, params)) as T | undefined;
   }
@@ -122,6 +162,9 @@ class Connection implements Executor {
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.getSync<T>(sql, params);
+  }
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    return this.valuesSync(sql, params);
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return this.runSync(sql, params);
@@ -160,7 +203,7 @@ export class SqliteEngine implements Engine {
     reader.pragma('cache_size = -16000');
     const timeout = statementTimeoutMs(options.statementTimeoutMs);
     this.writer = new Connection(writer, timeout);
-    this.reader = new Connection(reader, timeout);
+    this.reader = new Connection(reader, timeout, true);
   }
 
   /** Queues `fn` behind every earlier write; fails if the queue does not move in time. */
@@ -200,8 +243,15 @@ export class SqliteEngine implements Engine {
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.reader.getSync<T>(sql, params);
   }
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    return this.reader.valuesSync(sql, params);
+  }
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.exclusive(async () => this.writer.runSync(sql, params));
+    return this.exclusive(async () => {
+      // ended before the write commits (here, at once): see transaction()
+      this.reader.endSnapshot();
+      return this.writer.runSync(sql, params);
+    });
   }
 
   afterCommit(fn: () => void): void {
@@ -217,6 +267,10 @@ export class SqliteEngine implements Engine {
       let result: T;
       try {
         result = await fn(writer);
+        // Ended before the commit, with nothing running in between: the checkpoint a commit may run
+        // cannot pass a snapshot still open, so the WAL would only grow. Reads from here on
+        // (after-commit callbacks, realtime checks) open a new one and see this write.
+        this.reader.endSnapshot();
         writer.db.exec('COMMIT');
       } catch (err) {
         if (writer.db.inTransaction) writer.db.exec('ROLLBACK');
@@ -234,6 +288,7 @@ export class SqliteEngine implements Engine {
     // let queued writes finish before closing
     while (this.pending > 0) await this.queue;
     this.closed = true;
+    this.reader.endSnapshot();
     this.reader.db.close();
     this.writer.db.pragma('optimize');
     this.writer.db.close();

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { freshDatabase, TEST_POSTGRES_URL } from '../../../test/helpers/server.js';
+import { PostgresEngine } from './engine.js';
+
+/*
+ * Reads outside a transaction run as named prepared statements (one parse
+ * and plan per connection and text); these pin that nothing a caller can
+ * see changes. Runs with MS_TEST_POSTGRES_URL only.
+ */
+describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () => {
+  let engine: PostgresEngine;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const db = await freshDatabase();
+    drop = db.drop;
+    engine = await PostgresEngine.open(db.url, { poolMax: 2 });
+    await engine.run('CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
+    await engine.run(`INSERT INTO t (id, n) VALUES ('a', 1), ('b', 2)`);
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    await drop?.();
+  });
+
+  test('the same text with other values answers each time, as rows or arrays', async () => {
+    for (let i = 0; i < 5; i++) {
+      expect(await engine.get('SELECT id FROM t WHERE n = $1::int', [1 + (i % 2)])).toEqual({ id: i % 2 ? 'b' : 'a' });
+      expect(await engine.values('SELECT id, n FROM t WHERE n >= $1::int ORDER BY n', [2])).toEqual([['b', 2]]);
+    }
+  });
+
+  test('a statement whose result type a schema change altered still answers, with the new type', async () => {
+    const sql = 'SELECT n FROM t WHERE id = $1';
+    for (let i = 0; i < 4; i++) expect(await engine.get(sql, ['a'])).toEqual({ n: 1 });
+    await engine.run('ALTER TABLE t ALTER COLUMN n TYPE TEXT');
+    for (let i = 0; i < 4; i++) expect(await engine.get(sql, ['a'])).toEqual({ n: '1' });
+    await engine.run('ALTER TABLE t ALTER COLUMN n TYPE INTEGER USING n::integer');
+  });
+
+  test('many distinct texts do not break the pool (a connection holding too many is replaced)', async () => {
+    for (let i = 0; i < 1100; i++) {
+      expect(await engine.get(`SELECT $1::int + ${i} AS v`, [1])).toEqual({ v: 1 + i });
+    }
+  });
+
+  test('a failed statement is an error and the engine goes on', async () => {
+    await expect(engine.get('SELECT nope FROM t WHERE id = $1', ['a'])).rejects.toThrow();
+    expect(await engine.get('SELECT id FROM t WHERE id = $1', ['b'])).toEqual({ id: 'b' });
+  });
+});
