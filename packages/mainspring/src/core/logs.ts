@@ -40,6 +40,8 @@ export interface RequestLogEntry {
 interface Row {
   id: string;
   created: string;
+  /** When the request ended (ms since the epoch); `created` is made from it at write time. */
+  at: number;
   hour: number;
   level: number;
   message: string;
@@ -150,8 +152,10 @@ export class LogService {
     const level = entry.status >= 500 ? LOG_LEVEL.error : entry.status >= 400 ? LOG_LEVEL.warn : LOG_LEVEL.info;
     const { logIP, logAuthId } = this.settings.get().logs;
     this.buffer.push({
-      id: newRecordId(),
-      created: formatDate(new Date(now)),
+      // the id and the date's text are made when the row is written, off the request's path
+      id: '',
+      created: '',
+      at: now,
       hour: Math.floor(now / HOUR),
       level,
       message: `${entry.method} ${entry.url.split('?', 1)[0]}`.slice(0, 500),
@@ -184,19 +188,20 @@ export class LogService {
     this.buffer = [];
     const d = this.engine.dialect;
     try {
-      if (rows.length > 0) {
-        await this.engine.transaction(async (tx) => {
-          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-            const chunk = rows.slice(i, i + ROWS_PER_INSERT);
-            const values: unknown[] = [];
-            const tuples = chunk.map((row) => {
-              const start = values.length;
-              for (const c of COLUMNS) values.push(c === 'created' ? d.encode('date', row.created) : row[c]);
-              return `(${COLUMNS.map((_, j) => `$${start + j + 1}`).join(', ')})`;
-            });
-            await tx.run(`INSERT INTO ${LOGS_TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values as never);
-          }
+      // one short transaction per chunk: between chunks the event loop serves requests (and other writes),
+      // where one transaction of a second's rows held it for as long as they took (~100 ms at 10k req/s)
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+        const values: unknown[] = [];
+        const tuples = chunk.map((row) => {
+          row.id = newRecordId();
+          row.created = formatDate(new Date(row.at));
+          const start = values.length;
+          for (const c of COLUMNS) values.push(c === 'created' ? d.encode('date', row.created) : row[c]);
+          return `(${COLUMNS.map((_, j) => `$${start + j + 1}`).join(', ')})`;
         });
+        await this.engine.run(`INSERT INTO ${LOGS_TABLE} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`, values as never);
+        await new Promise((r) => setImmediate(r));
       }
       // retention: at most one sweep an hour
       const now = Date.now();
