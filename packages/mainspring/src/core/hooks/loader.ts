@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { builtinModules, findSourceMap } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { randomString } from '../ids.js';
 import type { Mainspring } from './api.js';
 import { typeErrorsApart } from './typecheck.js';
 
@@ -34,16 +35,30 @@ export function hookEntries(dir: string): string[] {
 
 let generation = 0;
 
+/**
+ * This process's folder of bundles: its pid and a random part, since
+ * processes in different containers sharing one data volume may all be pid 1.
+ */
+const BUILD_NAME = `${process.pid}-${randomString(8)}`;
+
+/** A folder this old whose pid is not running here is a dead process's (or another container's, long started). */
+const STALE_AFTER_MS = 60 * 60 * 1000;
+
 /** Bundles are written per process (several may share a data directory); those of processes gone are removed. */
 function removeStaleBuilds(buildDir: string): void {
   if (!existsSync(buildDir)) return;
   for (const name of readdirSync(buildDir)) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    const pid = Number(name.split('-', 1)[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || name === BUILD_NAME) continue;
+    const path = join(buildDir, name);
     try {
       process.kill(pid, 0);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(buildDir, name), { recursive: true, force: true });
+      // not running in this pid namespace; a live process elsewhere wrote its folder when it started
+      // (or reloaded), so only an old folder is removed
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH' && Date.now() - statSync(path).mtimeMs > STALE_AFTER_MS) {
+        rmSync(path, { recursive: true, force: true });
+      }
     }
   }
 }
@@ -61,7 +76,7 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
   if (entries.length === 0) return [];
   const shown = (file: string) => relative(process.cwd(), file) || file;
   const esbuild = await import('esbuild');
-  const outdir = join(resolve(buildDir), String(process.pid));
+  const outdir = join(resolve(buildDir), BUILD_NAME);
   removeStaleBuilds(resolve(buildDir));
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
