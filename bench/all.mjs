@@ -9,7 +9,8 @@
 // Each part measures its own bare node:http ceiling, so every figure is also
 // a ratio within one run; the comparison between servers divides those
 // ratios. The parts' JSON lines and tables go to stdout, then the report;
-// --write also keeps them as bench/results.jsonl and bench/RESULTS.md. Arguments after `--` of npm
+// --write also keeps them as bench/results.jsonl and bench/RESULTS.md;
+// --report remakes RESULTS.md from results.jsonl. Arguments after `--` of npm
 // (--quick, --records=N, --duration=S…) are passed to every part.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,7 +70,10 @@ export function report(lines, { date, machine, command }) {
     lines.find((l) => l.target === target && (engine === undefined || l.engine === engine) && l.scenario === scenario);
   const ms = (engine, s) => find('mainspring', engine, s);
   const peer = (t, s) => find(t, undefined, s);
-  const times = (a, b) => (a && b && b.ratio > 0 ? a.ratio / b.ratio : undefined);
+  // from the raw figures: `ratio` is rounded to 3 decimals, which is 0.000 for sign-ins
+  const exact = (l) => l.requests_per_sec / l.bare_requests_per_sec;
+  const times = (a, b) => (a && b && b.requests_per_sec > 0 ? exact(a) / exact(b) : undefined);
+  const r3 = (l) => (l === undefined ? undefined : exact(l) < 0.01 ? exact(l).toPrecision(2) : exact(l).toFixed(3));
 
   const out = [];
   out.push('# Benchmark results', '');
@@ -87,7 +91,7 @@ export function report(lines, { date, machine, command }) {
     const [a, b, e, p] = [ms('SQLite', s), ms('PostgreSQL', s), peer('express', s), peer('parse', s)];
     if (!a && !b) continue;
     out.push(
-      `| ${s} | ${fmt(a?.ratio, 3)} | ${fmt(b?.ratio, 3)} | ${fmt(e?.ratio, 3)} | ${fmt(p?.ratio, 3)} | ${fmt(times(a, e), 1)} | ${fmt(times(b, e), 1)} | ${fmt(times(a, p), 1)} | ${fmt(times(b, p), 1)} |`,
+      `| ${s} | ${r3(a) ?? '–'} | ${r3(b) ?? '–'} | ${r3(e) ?? '–'} | ${r3(p) ?? '–'} | ${fmt(times(a, e), 1)} | ${fmt(times(b, e), 1)} | ${fmt(times(a, p), 1)} | ${fmt(times(b, p), 1)} |`,
     );
   }
   out.push('');
@@ -162,9 +166,22 @@ export function report(lines, { date, machine, command }) {
 async function main() {
   const argv = process.argv.slice(2);
   const write = argv.includes('--write');
+  if (argv.includes('--report')) {
+    // RESULTS.md again from bench/results.jsonl (its first line holds the run's date, machine and command)
+    const [meta, ...kept] = fs
+      .readFileSync(RESULTS_JSONL, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    fs.writeFileSync(RESULTS_MD, report(kept, meta));
+    log(`wrote ${path.relative(ROOT, RESULTS_MD)} from ${path.relative(ROOT, RESULTS_JSONL)}`);
+    return 0;
+  }
   const args = argv.filter((a) => a !== '--write');
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write('Usage: npm run bench:all -- [--write] [--quick] [--records=N] [--duration=S] [--warmup=S]\n');
+    process.stdout.write(
+      'Usage: npm run bench:all -- [--write] [--quick] [--records=N] [--duration=S] [--warmup=S]\n       npm run bench:all -- --report   (RESULTS.md again from bench/results.jsonl)\n',
+    );
     return 0;
   }
   const scenario = args.find((a) => a.startsWith('--scenario='))?.slice('--scenario='.length);
@@ -178,14 +195,15 @@ async function main() {
   ];
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Linux ${os.release()}, Node ${process.version}`;
-  const md = report(lines, {
+  const meta = {
     date: `${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     machine,
     command: `npm run bench:all${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
-  });
+  };
+  const md = report(lines, meta);
   process.stdout.write(`\n${md}`);
   if (write) {
-    fs.writeFileSync(RESULTS_JSONL, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    fs.writeFileSync(RESULTS_JSONL, `${[meta, ...lines].map((l) => JSON.stringify(l)).join('\n')}\n`);
     fs.writeFileSync(RESULTS_MD, md);
     log(`wrote ${path.relative(ROOT, RESULTS_MD)} and ${path.relative(ROOT, RESULTS_JSONL)}`);
   }

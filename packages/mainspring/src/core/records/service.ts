@@ -1,5 +1,5 @@
 import { FilterError, parseSort } from '../../query/index.js';
-import type { Engine, Executor, Row, SqlValue } from '../../storage/engine.js';
+import type { Engine, Executor, SqlValue } from '../../storage/engine.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { ValueSource } from '../collections/fields.js';
 import { parseIndex } from '../collections/indexes.js';
