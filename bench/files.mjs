@@ -23,7 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { api, cleanupStack, cpuSeconds, freePort, percentile, pgAdmin, positiveInt, rssBytes, waitForHealth } from './lib.mjs';
+import { api, cleanupStack, cpuSeconds, freePort, freshDatabase, percentile, positiveInt, rssBytes, waitForHealth } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
@@ -98,12 +98,9 @@ const { cleanups, exit, abort } = stack;
 async function benchDatabase(opts) {
   if (!opts.postgres) return '';
   const name = `ms_bench_files_${Date.now().toString(36)}_${process.pid}`;
-  await pgAdmin(opts.postgresUrl, `CREATE DATABASE ${name}`);
-  cleanups.push(() => pgAdmin(opts.postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${name}`;
-  log(`PostgreSQL database ${name} on ${url.host}`);
-  return url.toString();
+  const url = await freshDatabase(opts.postgresUrl, name, (drop) => cleanups.push(drop));
+  log(`PostgreSQL database ${name} on ${new URL(url).host}`);
+  return url;
 }
 
 /** Starts `mainspring serve`, keeping the tail of its output; stopped (SIGTERM, then SIGKILL) on clean-up. */

@@ -40,6 +40,18 @@ export async function pgAdmin(url, sql) {
   }
 }
 
+/**
+ * Creates the database `name` on the server of `adminUrl` and hands
+ * `register` how to drop it (for the clean-up stack); resolves with its URL.
+ */
+export async function freshDatabase(adminUrl, name, register) {
+  await pgAdmin(adminUrl, `CREATE DATABASE ${name}`);
+  register(() => pgAdmin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** Resident memory of a process in bytes, from /proc (Linux); undefined elsewhere. */
 export function rssBytes(pid) {
   try {

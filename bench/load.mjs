@@ -86,6 +86,41 @@ export async function measure({ url, requests, connections, duration, pid, runKe
 
 const round2 = (x) => Math.round(x * 100) / 100;
 
+/**
+ * The JSON line of one measured scenario: `identity` (target, engine,
+ * scenario) then the figures of `r` (from {@link measure}) and the ratio to
+ * `bareRps`, the bare endpoint's requests/s in the same run.
+ */
+export function resultLine(identity, r, bareRps) {
+  const line = {
+    ...identity,
+    requests_per_sec: r.requests_per_sec,
+    p50_ms: r.p50_ms,
+    p99_ms: r.p99_ms,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    server_cpu_us_per_request: r.server_cpu_us_per_request,
+    server_cpu_percent: r.server_cpu_percent,
+    server_peak_rss_mib: r.server_peak_rss_mib,
+    bare_requests_per_sec: bareRps,
+    ratio: Number((r.requests_per_sec / bareRps).toFixed(3)),
+  };
+  if (r.errors > 0 || r.non2xx > 0) line.detail = { status_codes: r.status_codes };
+  return line;
+}
+
+/** The markdown table of {@link resultLine}s, one row per scenario. */
+export function resultsTable(rows) {
+  return [
+    '| scenario | ratio to bare | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
+    ),
+  ];
+}
+
 // ---------------------------------------------------------------------------
 // wrk: the requests go into a Lua script that cycles through them.
 

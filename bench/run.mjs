@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
 import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from './dataset.mjs';
-import { api, cleanupStack, freePort, pgAdmin, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
-import { cores, generator, measure, onServerCores, pinSelf, stopLoad } from './load.mjs';
+import { api, cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
+import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from './load.mjs';
 import { runRealtime } from './realtime.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -113,12 +113,9 @@ const { cleanups, exit, abort } = stack;
 async function benchDatabase(opts) {
   if (!opts.postgres) return '';
   const name = `ms_bench_${Date.now().toString(36)}_${process.pid}`;
-  await pgAdmin(opts.postgresUrl, `CREATE DATABASE ${name}`);
-  cleanups.push(() => pgAdmin(opts.postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${name}`;
-  log(`PostgreSQL database ${name} on ${url.host}`);
-  return url.toString();
+  const url = await freshDatabase(opts.postgresUrl, name, (drop) => cleanups.push(drop));
+  log(`PostgreSQL database ${name} on ${new URL(url).host}`);
+  return url;
 }
 
 // ---------------------------------------------------------------------------
@@ -479,21 +476,7 @@ async function main() {
     }
     const r = await runScenario(name, defs[name], opts, ctx);
     if (name === 'bare') bareRps = r.requests_per_sec;
-    const line = {
-      target: 'mainspring',
-      engine,
-      scenario: name,
-      requests_per_sec: r.requests_per_sec,
-      p50_ms: r.p50_ms,
-      p99_ms: r.p99_ms,
-      errors: r.errors,
-      non2xx: r.non2xx,
-      server_cpu_us_per_request: r.server_cpu_us_per_request,
-      server_cpu_percent: r.server_cpu_percent,
-      server_peak_rss_mib: r.server_peak_rss_mib,
-      bare_requests_per_sec: bareRps,
-      ratio: Number((r.requests_per_sec / bareRps).toFixed(3)),
-    };
+    const line = resultLine({ target: 'mainspring', engine, scenario: name }, r, bareRps);
     if (name === 'transfers') line.transfers_per_sec = r.requests_per_sec;
     if (r.beside) {
       line.logins_beside_per_sec = r.beside.requests_per_sec;
@@ -516,12 +499,7 @@ async function main() {
       '',
       `Mainspring on ${engine}, ${opts.records} records (idle RSS ${ctx.idleRssMib} MiB), ${opts.connections} connections, ${opts.duration} s per scenario, load by ${generator}; ${machine}`,
       '',
-      '| scenario | ratio to bare | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...rows.map(
-        (r) =>
-          `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
-      ),
+      ...resultsTable(rows),
       '',
       ...(realtimeLine
         ? [

@@ -22,8 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from '../dataset.mjs';
-import { cleanupStack, freePort, pgAdmin, positiveInt, rssBytes, startBare, startChild, waitForHealth } from '../lib.mjs';
-import { cores, generator, measure, onServerCores, pinSelf, stopLoad } from '../load.mjs';
+import { cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from '../lib.mjs';
+import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from '../load.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const HOST = '127.0.0.1';
@@ -122,14 +122,11 @@ function targetScope() {
 }
 
 /** A fresh database for the target, dropped when it ends. */
-async function freshDatabase(scope, opts, target) {
+async function targetDatabase(scope, opts, target) {
   const name = `ms_peers_${target}_${Date.now().toString(36)}_${process.pid}`;
-  await pgAdmin(opts.postgresUrl, `CREATE DATABASE ${name}`);
-  scope.add(() => pgAdmin(opts.postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-  const url = new URL(opts.postgresUrl);
-  url.pathname = `/${name}`;
-  log(`${target}: PostgreSQL database ${name} on ${url.host}`);
-  return url.toString();
+  const url = await freshDatabase(opts.postgresUrl, name, (drop) => scope.add(drop));
+  log(`${target}: PostgreSQL database ${name} on ${new URL(url).host}`);
+  return url;
 }
 
 // ---------------------------------------------------------------------------
@@ -591,7 +588,7 @@ async function runScenario(name, def, opts, ctx) {
 async function runTarget(t, opts) {
   const scope = targetScope();
   try {
-    const databaseUrl = await freshDatabase(scope, opts, t.name);
+    const databaseUrl = await targetDatabase(scope, opts, t.name);
     const port = await freePort(HOST);
     const base = `http://${HOST}:${port}`;
     const env = t.env();
@@ -638,21 +635,7 @@ async function runTarget(t, opts) {
     for (const name of opts.scenarios) {
       const r = await runScenario(name, defs[name], opts, ctx);
       if (name === 'bare') bareRps = r.requests_per_sec;
-      const line = {
-        target: t.name,
-        scenario: name,
-        requests_per_sec: r.requests_per_sec,
-        p50_ms: r.p50_ms,
-        p99_ms: r.p99_ms,
-        errors: r.errors,
-        non2xx: r.non2xx,
-        server_cpu_us_per_request: r.server_cpu_us_per_request,
-        server_cpu_percent: r.server_cpu_percent,
-        server_peak_rss_mib: r.server_peak_rss_mib,
-        bare_requests_per_sec: bareRps,
-        ratio: Number((r.requests_per_sec / bareRps).toFixed(3)),
-      };
-      if (line.errors > 0 || line.non2xx > 0) line.detail = { status_codes: r.status_codes };
+      const line = resultLine({ target: t.name, scenario: name }, r, bareRps);
       process.stdout.write(`${JSON.stringify(line)}\n`);
       rows.push(line);
     }
@@ -672,12 +655,7 @@ function table(result, opts, machine) {
     '',
     `${target.label}: ${opts.records} records (seeded in ${seedSeconds.toFixed(1)} s; idle RSS ${idleRssMib} MiB), ${opts.connections} connections, ${opts.duration} s per scenario, load by ${generator}; ${machine}`,
     '',
-    '| scenario | ratio to bare | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(
-      (r) =>
-        `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
-    ),
+    ...resultsTable(rows),
     '',
   ].join('\n');
 }
