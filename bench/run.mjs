@@ -537,6 +537,8 @@ if (filesArgs) {
 } else {
   process.on('SIGINT', () => abort('SIGINT', 130));
   process.on('SIGTERM', () => abort('SIGTERM', 143));
+  // a reader that goes away (`| head -1`) must not leave the server running
+  process.stdout.on('error', (err) => abort(`stdout closed (${err.code})`, 1));
 
   main().then(
     (code) => exit(code),
