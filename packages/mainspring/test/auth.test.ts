@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import PocketBase, { ClientResponseError } from 'pocketbase';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { linkToken, type MailCatcher, parseMail, sleep, startMailCatcher } from './helpers/mail.js';
+import { sdkStatus } from './helpers/sdk-scenario.js';
 import { startServer, superuserToken, type TestServer } from './helpers/server.js';
 
 /**
@@ -30,17 +31,6 @@ function client(token?: string): PocketBase {
   pb.autoCancellation(false);
   if (token) pb.authStore.save(token, null);
   return pb;
-}
-
-/** The status a call ends with (200 when it succeeds). */
-async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof ClientResponseError) return err.status;
-    throw err;
-  }
 }
 
 /** The SDK error a call must end with. */
@@ -127,7 +117,7 @@ describe('auth collection options', () => {
     const more = await client().collection('methods_demo').listAuthMethods();
     expect(more.otp).toEqual({ enabled: true, duration: 120 });
     expect(more.mfa).toEqual({ enabled: true, duration: 600 });
-    expect(await status(client().collection('nonexistent').listAuthMethods())).toBe(404);
+    expect(await sdkStatus(client().collection('nonexistent').listAuthMethods())).toBe(404);
   });
 
   test("default token lifetimes are PocketBase's: 7 days for users, 1 day for superusers", async () => {
@@ -168,10 +158,10 @@ describe('auth collection options', () => {
     expect(byName.authStore.record?.id).toBe(byEmail.authStore.record?.id);
     expect(byName.authStore.record?.email).toBe(address);
     // a duplicate username is refused by the unique index
-    expect(await status(signUp('handles', email('handle'), PASSWORD, { username: 'the_handle' }))).toBe(400);
+    expect(await sdkStatus(signUp('handles', email('handle'), PASSWORD, { username: 'the_handle' }))).toBe(400);
     // identityField narrows the lookup to one field
     expect(
-      await status(
+      await sdkStatus(
         client()
           .collection('handles')
           .authWithPassword('the_handle', PASSWORD, {
@@ -180,7 +170,7 @@ describe('auth collection options', () => {
       ),
     ).toBe(400);
     expect(
-      await status(
+      await sdkStatus(
         client()
           .collection('handles')
           .authWithPassword('the_handle', PASSWORD, {
@@ -191,7 +181,7 @@ describe('auth collection options', () => {
     // users still sign in with the email only
     const u = email('plain');
     await signUp('users', u, PASSWORD, { name: 'the_handle' });
-    expect(await status(client().collection('users').authWithPassword('the_handle', PASSWORD))).toBe(400);
+    expect(await sdkStatus(client().collection('users').authWithPassword('the_handle', PASSWORD))).toBe(400);
   });
 
   test('minimum password length through the password field', async () => {
@@ -264,7 +254,7 @@ describe('verification by mail and authRule', () => {
     const wrong = await failure(client().collection('members').authWithPassword(address, 'wrong-password'));
     expect(wrong.response).toEqual(refused.response);
     // the earlier session cannot be refreshed while the rule refuses it
-    expect(await status(early.collection('members').authRefresh())).toBe(403);
+    expect(await sdkStatus(early.collection('members').authRefresh())).toBe(403);
 
     expect(await client().collection('members').requestVerification(address)).toBe(true);
     const mail = await smtp.next(address);
@@ -274,18 +264,18 @@ describe('verification by mail and authRule', () => {
     const token = linkToken(mail, APP_URL, 'confirm-verification');
     expect(claims(token)).toMatchObject({ type: 'verification', id: created.id });
 
-    expect(await status(client().collection('members').confirmVerification('not-a-token'))).toBe(400);
+    expect(await sdkStatus(client().collection('members').confirmVerification('not-a-token'))).toBe(400);
     expect(await client().collection('members').confirmVerification(token)).toBe(true);
     const pb = await signIn('members', address);
     expect(pb.authStore.record?.verified).toBe(true);
-    expect(await status(early.collection('members').authRefresh())).toBe(200);
+    expect(await sdkStatus(early.collection('members').authRefresh())).toBe(200);
 
     // verified users get no more verification mails; unknown addresses get none and the same 204
     expect(await client().collection('members').requestVerification(address)).toBe(true);
     expect(await client().collection('members').requestVerification('nobody-here@example.com')).toBe(true);
     await smtp.expectNone(address);
     await smtp.expectNone('nobody-here@example.com', 0);
-    expect(await status(client().collection('members').requestVerification('not an email'))).toBe(400);
+    expect(await sdkStatus(client().collection('members').requestVerification('not an email'))).toBe(400);
   });
 
   test("the default template's link is {APP_URL}/_/#/auth/confirm-verification/{TOKEN}", async () => {
@@ -305,7 +295,7 @@ describe('verification by mail and authRule', () => {
     await signUp('users', address);
     await client().collection('users').requestVerification(address);
     const token = linkToken(await smtp.next(address), APP_URL, 'confirm-verification');
-    expect(await status(client().collection('members').confirmVerification(token))).toBe(400);
+    expect(await sdkStatus(client().collection('members').confirmVerification(token))).toBe(400);
   });
 });
 
@@ -327,19 +317,19 @@ describe('password reset by mail', () => {
     expect(mismatch.response.data.passwordConfirm).toBeDefined();
     const short = await failure(users.confirmPasswordReset(token, 'short', 'short'));
     expect(short.response.data.password.code).toBe('validation_min_text_constraint');
-    expect(await status(users.confirmPasswordReset('bogus.token.value', 'new-password-1', 'new-password-1'))).toBe(400);
+    expect(await sdkStatus(users.confirmPasswordReset('bogus.token.value', 'new-password-1', 'new-password-1'))).toBe(400);
 
     expect(await users.confirmPasswordReset(token, 'new-password-1', 'new-password-1')).toBe(true);
     // every earlier token is revoked
     expect(await refreshStatus('users', first.authStore.token)).toBe(401);
     expect(await refreshStatus('users', second.authStore.token)).toBe(401);
     // the old password no longer works, the new one does
-    expect(await status(client().collection('users').authWithPassword(address, PASSWORD))).toBe(400);
+    expect(await sdkStatus(client().collection('users').authWithPassword(address, PASSWORD))).toBe(400);
     const after = await signIn('users', address, 'new-password-1');
     expect(after.authStore.isValid).toBe(true);
     // the token cannot be used again
-    expect(await status(users.confirmPasswordReset(token, 'new-password-2', 'new-password-2'))).toBe(400);
-    expect(await status(client().collection('users').authWithPassword(address, 'new-password-2'))).toBe(400);
+    expect(await sdkStatus(users.confirmPasswordReset(token, 'new-password-2', 'new-password-2'))).toBe(400);
+    expect(await sdkStatus(client().collection('users').authWithPassword(address, 'new-password-2'))).toBe(400);
   });
 
   test('an unknown address answers the same 204 and gets no mail', async () => {
@@ -358,7 +348,7 @@ describe('email change by mail', () => {
     const pb = await signIn('users', oldAddress);
     const oldToken = pb.authStore.token;
 
-    expect(await status(client().collection('users').requestEmailChange(newAddress))).toBe(401);
+    expect(await sdkStatus(client().collection('users').requestEmailChange(newAddress))).toBe(401);
     const dup = await failure(pb.collection('users').requestEmailChange(taken));
     expect(dup.status).toBe(400);
     expect(dup.response.data.newEmail).toBeDefined();
@@ -375,28 +365,28 @@ describe('email change by mail', () => {
     expect(wrong.response.data.password).toBeDefined();
     expect(await users.confirmEmailChange(token, PASSWORD)).toBe(true);
 
-    expect(await status(client().collection('users').authWithPassword(oldAddress, PASSWORD))).toBe(400);
+    expect(await sdkStatus(client().collection('users').authWithPassword(oldAddress, PASSWORD))).toBe(400);
     const fresh = await signIn('users', newAddress);
     expect(fresh.authStore.record?.email).toBe(newAddress);
     expect(fresh.authStore.record?.verified).toBe(true);
     // PocketBase renews the tokenKey when the email changes: the old session ends
     expect(await refreshStatus('users', oldToken)).toBe(401);
     // the token is single-use
-    expect(await status(users.confirmEmailChange(token, PASSWORD))).toBe(400);
+    expect(await sdkStatus(users.confirmEmailChange(token, PASSWORD))).toBe(400);
   });
 });
 
 describe('one-time passwords', () => {
   test('request-otp answers an otpId for any address; the mailed code signs in once', async () => {
     const c = await authCollection('otp_users');
-    expect(await status(client().collection('otp_users').requestOTP('someone@example.com'))).toBe(403);
+    expect(await sdkStatus(client().collection('otp_users').requestOTP('someone@example.com'))).toBe(403);
     await admin.collections.update(c.id, { otp: { enabled: true } });
     expect((await client().collection('otp_users').listAuthMethods()).otp).toEqual({ enabled: true, duration: 180 });
 
     const unknown = await client().collection('otp_users').requestOTP('unknown-otp@example.com');
     expect(unknown.otpId).toMatch(/^[a-z0-9]{15}$/);
     await smtp.expectNone('unknown-otp@example.com');
-    expect(await status(client().collection('otp_users').authWithOTP(unknown.otpId, '12345678'))).toBe(400);
+    expect(await sdkStatus(client().collection('otp_users').authWithOTP(unknown.otpId, '12345678'))).toBe(400);
 
     const address = email('otp');
     const rec = await signUp('otp_users', address);
@@ -407,7 +397,7 @@ describe('one-time passwords', () => {
     expect(code).toMatch(/^\d{8}$/);
 
     expect(
-      await status(
+      await sdkStatus(
         client()
           .collection('otp_users')
           .authWithOTP(otpId, code === '00000000' ? '11111111' : '00000000'),
@@ -420,7 +410,7 @@ describe('one-time passwords', () => {
     expect(auth.record.verified).toBe(true);
     expect(await refreshStatus('otp_users', auth.token)).toBe(200);
     // once only
-    expect(await status(client().collection('otp_users').authWithOTP(otpId, code))).toBe(400);
+    expect(await sdkStatus(client().collection('otp_users').authWithOTP(otpId, code))).toBe(400);
   });
 });
 
@@ -439,7 +429,7 @@ describe('multi-factor authentication', () => {
     const again = await failure(client().collection('vault').authWithPassword(address, PASSWORD, { mfaId }));
     expect(again.status).toBe(400);
     // an unknown mfaId is refused
-    expect(await status(client().collection('vault').authWithPassword(address, PASSWORD, { mfaId: 'aaaaaaaaaaaaaaa' }))).toBe(400);
+    expect(await sdkStatus(client().collection('vault').authWithPassword(address, PASSWORD, { mfaId: 'aaaaaaaaaaaaaaa' }))).toBe(400);
 
     const { otpId } = await client().collection('vault').requestOTP(address);
     const code = /\b(\d{8})\b/.exec((await smtp.next(address)).text)?.[1] as string;
@@ -448,10 +438,10 @@ describe('multi-factor authentication', () => {
     expect(auth.record.id).toBe(rec.id);
     expect(pb.authStore.isValid).toBe(true);
     // refreshing a completed session asks for no further factor
-    expect(await status(pb.collection('vault').authRefresh())).toBe(200);
+    expect(await sdkStatus(pb.collection('vault').authRefresh())).toBe(200);
 
     // the MFA session is spent
-    expect(await status(client().collection('vault').authWithPassword(address, PASSWORD, { mfaId }))).toBe(400);
+    expect(await sdkStatus(client().collection('vault').authWithPassword(address, PASSWORD, { mfaId }))).toBe(400);
     // OTP alone is only a first factor too
     const { otpId: otp2 } = await client().collection('vault').requestOTP(address);
     const code2 = /\b(\d{8})\b/.exec((await smtp.next(address)).text)?.[1] as string;
@@ -474,9 +464,9 @@ describe('impersonation', () => {
     target = rec.id;
     const user = await signIn('users', address);
 
-    expect(await status(user.collection('users').impersonate(rec.id, 0))).toBe(403);
-    expect(await status(client().collection('users').impersonate(rec.id, 0))).toBe(401);
-    expect(await status(admin.collection('users').impersonate('nosuchrecord123', 0))).toBe(404);
+    expect(await sdkStatus(user.collection('users').impersonate(rec.id, 0))).toBe(403);
+    expect(await sdkStatus(client().collection('users').impersonate(rec.id, 0))).toBe(401);
+    expect(await sdkStatus(admin.collection('users').impersonate('nosuchrecord123', 0))).toBe(404);
 
     const imp = await admin.collection('users').impersonate(rec.id, 0);
     imp.autoCancellation(false);
@@ -489,7 +479,7 @@ describe('impersonation', () => {
     impersonatedShort = short.authStore.token;
     const exp = claims(impersonatedShort).exp as number;
     expect(exp - Date.now() / 1000).toBeLessThanOrEqual(2);
-    expect(await status(short.collection('users').getOne(rec.id))).toBe(200);
+    expect(await sdkStatus(short.collection('users').getOne(rec.id))).toBe(200);
   });
 
   test('auth-refresh of an impersonation token answers 200 with the same token, never a fresh one (PocketBase)', async () => {
@@ -524,13 +514,13 @@ describe('_superusers management', () => {
     await signUp('users', address);
     const user = await signIn('users', address);
     const body = { email: 'evil@example.com', password: 'evil-password-1', passwordConfirm: 'evil-password-1' };
-    expect(await status(user.collection('_superusers').create(body))).toBe(403);
-    expect(await status(client().collection('_superusers').create(body))).toBe(403);
-    expect(await status(user.collection('_superusers').getList())).toBe(403);
+    expect(await sdkStatus(user.collection('_superusers').create(body))).toBe(403);
+    expect(await sdkStatus(client().collection('_superusers').create(body))).toBe(403);
+    expect(await sdkStatus(user.collection('_superusers').getList())).toBe(403);
     // a user's credentials do not open the superusers collection, nor its token another collection
-    expect(await status(client().collection('_superusers').authWithPassword(address, PASSWORD))).toBe(400);
-    expect(await status(user.collection('_superusers').authRefresh())).toBe(403);
-    expect(await status(user.collections.getFullList())).toBe(403);
+    expect(await sdkStatus(client().collection('_superusers').authWithPassword(address, PASSWORD))).toBe(400);
+    expect(await sdkStatus(user.collection('_superusers').authRefresh())).toBe(403);
+    expect(await sdkStatus(user.collections.getFullList())).toBe(403);
 
     // superusers change and remove superusers
     await second.collection('_superusers').update(created.id, {
@@ -539,7 +529,9 @@ describe('_superusers management', () => {
     });
     await signIn('_superusers', 'second-admin@example.com', 'renewed-admin-pass');
     await admin.collection('_superusers').delete(created.id);
-    expect(await status(client().collection('_superusers').authWithPassword('second-admin@example.com', 'renewed-admin-pass'))).toBe(400);
+    expect(await sdkStatus(client().collection('_superusers').authWithPassword('second-admin@example.com', 'renewed-admin-pass'))).toBe(
+      400,
+    );
   });
 
   test('the only remaining superuser cannot be deleted (PocketBase: 400)', async () => {
@@ -553,7 +545,7 @@ describe('_superusers management', () => {
       for (const r of all) if (r.id !== me?.id) await pb.collection('_superusers').delete(r.id);
       const last = await failure(pb.collection('_superusers').delete(me?.id as string));
       expect(last.status).toBe(400);
-      expect(await status(pb.collection('_superusers').getOne(me?.id as string))).toBe(200);
+      expect(await sdkStatus(pb.collection('_superusers').getOne(me?.id as string))).toBe(200);
     } finally {
       await solo.close();
     }
@@ -589,10 +581,10 @@ describe('manageRule', () => {
     const workerPb = await signIn('staff', workerAddress);
 
     // the worker may not do these to itself
-    expect(await status(workerPb.collection('staff').update(worker.id, { verified: true }))).toBe(400);
-    expect(await status(workerPb.collection('staff').update(worker.id, { email: email('self') }))).toBe(400);
+    expect(await sdkStatus(workerPb.collection('staff').update(worker.id, { verified: true }))).toBe(400);
+    expect(await sdkStatus(workerPb.collection('staff').update(worker.id, { email: email('self') }))).toBe(400);
     expect(
-      await status(workerPb.collection('staff').update(worker.id, { password: 'another-pass-1', passwordConfirm: 'another-pass-1' })),
+      await sdkStatus(workerPb.collection('staff').update(worker.id, { password: 'another-pass-1', passwordConfirm: 'another-pass-1' })),
     ).toBe(400);
 
     // the manager may, without the worker's password
@@ -601,7 +593,7 @@ describe('manageRule', () => {
     expect(changed.verified).toBe(true);
     expect((await admin.collection('staff').getOne(worker.id)).email).toBe(moved);
     await bossPb.collection('staff').update(worker.id, { password: 'managed-pass-1', passwordConfirm: 'managed-pass-1' });
-    expect(await status(client().collection('staff').authWithPassword(moved, PASSWORD))).toBe(400);
+    expect(await sdkStatus(client().collection('staff').authWithPassword(moved, PASSWORD))).toBe(400);
     expect((await signIn('staff', moved, 'managed-pass-1')).authStore.record?.verified).toBe(true);
   });
 });
@@ -653,12 +645,12 @@ describe('revoking tokens', () => {
       a.collection('users').update(id, { oldPassword: 'not-it', password: 'changed-pass-1', passwordConfirm: 'changed-pass-1' }),
     );
     expect(wrong.response.data.oldPassword).toBeDefined();
-    expect(await status(a.collection('users').update(id, { password: 'changed-pass-1', passwordConfirm: 'changed-pass-1' }))).toBe(400);
+    expect(await sdkStatus(a.collection('users').update(id, { password: 'changed-pass-1', passwordConfirm: 'changed-pass-1' }))).toBe(400);
     await a.collection('users').update(id, { oldPassword: PASSWORD, password: 'changed-pass-1', passwordConfirm: 'changed-pass-1' });
 
     expect(await refreshStatus('users', a.authStore.token)).toBe(401);
     expect(await refreshStatus('users', b.authStore.token)).toBe(401);
-    expect(await status(client().collection('users').authWithPassword(address, PASSWORD))).toBe(400);
+    expect(await sdkStatus(client().collection('users').authWithPassword(address, PASSWORD))).toBe(400);
     expect((await signIn('users', address, 'changed-pass-1')).authStore.isValid).toBe(true);
   });
 
@@ -817,11 +809,11 @@ describe('/api/settings', () => {
     const address = email('nosettings');
     await signUp('users', address);
     const user = await signIn('users', address);
-    expect(await status(client().settings.getAll())).toBe(401);
-    expect(await status(user.settings.getAll())).toBe(403);
-    expect(await status(client().settings.update({ meta: { appName: 'Hacked' } }))).toBe(401);
-    expect(await status(user.settings.update({ meta: { appName: 'Hacked' } }))).toBe(403);
-    expect(await status(user.settings.testEmail('users', 'x@example.com', 'verification'))).toBe(403);
+    expect(await sdkStatus(client().settings.getAll())).toBe(401);
+    expect(await sdkStatus(user.settings.getAll())).toBe(403);
+    expect(await sdkStatus(client().settings.update({ meta: { appName: 'Hacked' } }))).toBe(401);
+    expect(await sdkStatus(user.settings.update({ meta: { appName: 'Hacked' } }))).toBe(403);
+    expect(await sdkStatus(user.settings.testEmail('users', 'x@example.com', 'verification'))).toBe(403);
     expect((await admin.settings.getAll()).meta.appName).toBe('Acme');
   });
 
@@ -847,7 +839,7 @@ describe('/api/settings', () => {
       { sessions: { reuseGraceSeconds: -1 } },
       { noSuchSetting: true },
     ]) {
-      expect(await status(admin.settings.update(body)), JSON.stringify(body)).toBe(400);
+      expect(await sdkStatus(admin.settings.update(body)), JSON.stringify(body)).toBe(400);
     }
     expect(await admin.settings.getAll()).toEqual(before);
   });
@@ -884,7 +876,7 @@ describe('/api/settings', () => {
   test('a refused SMTP sign-in makes testEmail answer 400', async () => {
     await admin.settings.update({ smtp: { password: 'wrong-smtp-password' } });
     try {
-      expect(await status(admin.settings.testEmail('users', 'never@example.com', 'verification'))).toBe(400);
+      expect(await sdkStatus(admin.settings.testEmail('users', 'never@example.com', 'verification'))).toBe(400);
     } finally {
       await admin.settings.update({ smtp: { password: SMTP_PASS } });
     }
@@ -981,7 +973,8 @@ describe('rate limits and lockouts (protections on)', () => {
       pb.autoCancellation(false);
       await pb.collection('users').create({ email: 'locked@example.com', password: PASSWORD, passwordConfirm: PASSWORD });
       const codes: number[] = [];
-      for (let i = 0; i < 5; i++) codes.push(await status(pb.collection('users').authWithPassword('locked@example.com', 'wrong-password')));
+      for (let i = 0; i < 5; i++)
+        codes.push(await sdkStatus(pb.collection('users').authWithPassword('locked@example.com', 'wrong-password')));
       expect(codes.slice(0, 4)).toEqual([400, 400, 400, 400]);
       expect(codes[4]).toBe(429);
       // even the right password waits out the lock
@@ -992,7 +985,7 @@ describe('rate limits and lockouts (protections on)', () => {
       expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
 
       const resets: number[] = [];
-      for (let i = 0; i < 6; i++) resets.push(await status(pb.collection('users').requestPasswordReset(`r${i}@example.com`)));
+      for (let i = 0; i < 6; i++) resets.push(await sdkStatus(pb.collection('users').requestPasswordReset(`r${i}@example.com`)));
       expect(resets.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
       expect(resets[5]).toBe(429);
     } finally {

@@ -2,6 +2,17 @@ import PocketBase, { ClientResponseError } from 'pocketbase';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { superuserToken, type TestServer } from './server.js';
 
+/** The status an SDK call ends with (200 when it succeeds). */
+export async function sdkStatus(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (err) {
+    if (err instanceof ClientResponseError) return err.status;
+    throw err;
+  }
+}
+
 /**
  * The official `pocketbase` JS SDK, unchanged, through a whole app: a
  * superuser defines collections, users sign up and sign in, and work with
@@ -18,16 +29,6 @@ export function sdkScenario(title: string, start: () => Promise<TestServer>): vo
     await pb.collection('users').create({ email, password: 'password123', passwordConfirm: 'password123', name });
     await pb.collection('users').authWithPassword(email, 'password123');
     return pb;
-  }
-
-  async function status(p: Promise<unknown>): Promise<number> {
-    try {
-      await p;
-      return 200;
-    } catch (err) {
-      if (err instanceof ClientResponseError) return err.status;
-      throw err;
-    }
   }
 
   beforeAll(async () => {
@@ -105,7 +106,7 @@ export function sdkScenario(title: string, start: () => Promise<TestServer>): vo
       expect(refreshed.record.id).toBe(ann.authStore.record?.id);
       const users = await ann.collection('users').getFullList();
       expect(users.map((u) => u.id)).toEqual([ann.authStore.record?.id]);
-      expect(await status(new PocketBase(s.url).collection('users').authWithPassword('ann@example.com', 'wrong-password'))).toBe(400);
+      expect(await sdkStatus(new PocketBase(s.url).collection('users').authWithPassword('ann@example.com', 'wrong-password'))).toBe(400);
     });
 
     test('full record CRUD, filter, sort, paging, expand and fields', async () => {
@@ -163,7 +164,7 @@ export function sdkScenario(title: string, start: () => Promise<TestServer>): vo
       const updated = await bob.collection('posts').update(created[1]?.id as string, { 'score+': 5, title: 'Renamed' });
       expect(updated).toMatchObject({ score: 6, title: 'Renamed' });
       await bob.collection('posts').delete(created[1]?.id as string);
-      expect(await status(bob.collection('posts').getOne(created[1]?.id as string))).toBe(404);
+      expect(await sdkStatus(bob.collection('posts').getOne(created[1]?.id as string))).toBe(404);
 
       // validation errors carry per-field codes
       try {
@@ -186,23 +187,23 @@ export function sdkScenario(title: string, start: () => Promise<TestServer>): vo
 
       // dan sees the public post only; the private one is a 404, not a 403
       expect((await dan.collection('posts').getOne(open.id)).title).toBe('Open');
-      expect(await status(dan.collection('posts').getOne(secret.id))).toBe(404);
+      expect(await sdkStatus(dan.collection('posts').getOne(secret.id))).toBe(404);
       const dansView = await dan.collection('posts').getFullList({ filter: `author = "${catId}"` });
       expect(dansView.map((p) => p.id)).toEqual([open.id]);
 
       // dan cannot write cat's posts, nor post as cat
-      expect(await status(dan.collection('posts').update(open.id, { title: 'Hijacked' }))).toBe(404);
-      expect(await status(dan.collection('posts').delete(open.id))).toBe(404);
-      expect(await status(dan.collection('posts').create({ title: 'Forged', author: catId }))).toBe(400);
+      expect(await sdkStatus(dan.collection('posts').update(open.id, { title: 'Hijacked' }))).toBe(404);
+      expect(await sdkStatus(dan.collection('posts').delete(open.id))).toBe(404);
+      expect(await sdkStatus(dan.collection('posts').create({ title: 'Forged', author: catId }))).toBe(400);
       // cat cannot hand the post to dan (author:changed = false)
-      expect(await status(cat.collection('posts').update(open.id, { author: dan.authStore.record?.id }))).toBe(404);
+      expect(await sdkStatus(cat.collection('posts').update(open.id, { author: dan.authStore.record?.id }))).toBe(404);
       expect((await cat.collection('posts').getOne(open.id)).title).toBe('Open');
 
       // guests see public posts; superuser-only collections are a 403
       const guest = new PocketBase(s.url);
       const guestView = await guest.collection('posts').getFullList({ filter: `author = "${catId}"` });
       expect(guestView.map((p) => p.id)).toEqual([open.id]);
-      expect(await status(guest.collection('_superusers').getFullList())).toBe(403);
+      expect(await sdkStatus(guest.collection('_superusers').getFullList())).toBe(403);
     });
 
     test('back-relations and cascading deletes', async () => {
