@@ -3,7 +3,7 @@ import { compileFilter, FilterError, parseFilter, parseSort, SqlParams, type Val
 import type { Engine } from '../storage/engine.js';
 import { formatDate } from './dates.js';
 import { Errors } from './errors.js';
-import { newRecordId } from './ids.js';
+import { timeOrderedId } from './ids.js';
 import { pagingParam, skipTotalParam } from './records/service.js';
 import type { SettingsService } from './settings.js';
 
@@ -194,7 +194,7 @@ export class LogService {
         const chunk = rows.slice(i, i + ROWS_PER_INSERT);
         const values: unknown[] = [];
         const tuples = chunk.map((row) => {
-          row.id = newRecordId();
+          row.id = timeOrderedId(row.at);
           row.created = formatDate(new Date(row.at));
           const start = values.length;
           for (const c of COLUMNS) values.push(c === 'created' ? d.encode('date', row.created) : row[c]);
