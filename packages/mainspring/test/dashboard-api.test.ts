@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DASHBOARD_CSP, dashboardRoutes } from '../src/http/routes/dashboard.js';
@@ -136,6 +137,21 @@ describe('request log', () => {
       expect((await s.request('GET', `/api/collections/users/records?filter=${name}%3D1`, { token: su })).status).toBe(400);
     }
     expect((await s.request('GET', '/api/logs?sort=-data.status,created', { token: su })).status).toBe(200);
+  });
+
+  test('on SQLite the log has a file of its own, auxiliary.db; data.db holds none of it', async (ctx) => {
+    if (s.app.engine.dialect.name !== 'sqlite') return ctx.skip();
+    await s.request('GET', '/api/health?from=aux-test');
+    await s.app.logs.flush();
+    const aux = new Database(join(s.dir, 'auxiliary.db'), { readonly: true });
+    const data = new Database(join(s.dir, 'data.db'), { readonly: true });
+    try {
+      expect(aux.prepare(`SELECT COUNT(*) AS n FROM _ms_logs WHERE url = '/api/health?from=aux-test'`).get()).toEqual({ n: 1 });
+      expect(data.prepare(`SELECT name FROM sqlite_master WHERE name = '_ms_logs'`).all()).toEqual([]);
+    } finally {
+      aux.close();
+      data.close();
+    }
   });
 
   test('maxDays 0 turns logging off', async () => {

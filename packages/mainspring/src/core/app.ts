@@ -20,7 +20,7 @@ import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
 import { InstallService } from './install.js';
-import { LogService } from './logs.js';
+import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordFiles } from './records/files.js';
@@ -94,6 +94,11 @@ export class App {
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
+    // the request log: a file of its own on SQLite (see logs.ts), the shared database on PostgreSQL
+    this.logs =
+      engine.dialect.name === 'sqlite'
+        ? new LogService(new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF' }), this.settings, logger, true)
+        : new LogService(engine, this.settings, logger);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);
     this.files = new LocalFileStore(storageRoot(dataDir));
@@ -124,7 +129,6 @@ export class App {
     this.otp = new OtpService(deps, this.auth);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
-    this.logs = new LogService(engine, this.settings, logger);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
     this.api = createHooksApi({
       hooks: this.hooks,
@@ -158,14 +162,17 @@ export class App {
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
+    let opened: App | undefined;
     try {
       ensureUploadsDir(uploadsDir(dataDir));
       // leftovers of a process that died while receiving uploads
       sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
       const app = new App(dataDir, engine, logger);
+      opened = app;
       await migrate(engine, app.collections);
       await app.collections.load();
       await app.settings.load();
+      await app.logs.open();
       const channel = engine.channel?.();
       if (channel) {
         // another instance changed the schema or the settings: read them again before anyone hears of it
@@ -182,6 +189,7 @@ export class App {
       await app.hooks.bootstrap.trigger({}, () => {});
       return app;
     } catch (err) {
+      await opened?.logs.close().catch(() => {});
       await engine.close();
       throw err;
     }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { compileFilter, FilterError, parseFilter, parseSort, SqlParams, type ValueType } from '../query/index.js';
-import type { Engine } from '../storage/engine.js';
+import type { Dialect, Engine, Executor } from '../storage/engine.js';
 import { formatDate } from './dates.js';
 import { Errors } from './errors.js';
 import { timeOrderedId } from './ids.js';
@@ -12,10 +12,48 @@ import type { SettingsService } from './settings.js';
  * `logs.maxDays` days (0 turns it off). Rows are buffered in memory and
  * written in one statement batch about once a second, so logging adds an
  * array push to a request, not a write.
+ *
+ * On SQLite the log has a file of its own, `auxiliary.db` beside `data.db`
+ * (as PocketBase's), written without waiting for the disk
+ * (`synchronous = OFF`): a power cut may lose the last seconds of the log,
+ * never a record. Its writes do not queue behind (or hold up) the records'
+ * writer, and do not grow the records' WAL. On PostgreSQL it is a table of
+ * the shared database, so every instance's requests are in one log.
  */
 
 /** The table of request log rows. */
 export const LOGS_TABLE = '_ms_logs';
+
+/** The SQLite file of the request log, in the data directory. */
+export const LOGS_FILE = 'auxiliary.db';
+
+/** Creates the request log's table and its indexes. */
+export async function createLogsTable(tx: Executor, d: Dialect): Promise<void> {
+  const text = (name: string) => ({ name, kind: 'text' as const });
+  const num = (name: string) => ({ name, kind: 'number' as const });
+  await tx.run(
+    d.createTable(LOGS_TABLE, [
+      { name: 'id', kind: 'text', primaryKey: true },
+      { name: 'created', kind: 'date' },
+      num('hour'),
+      num('level'),
+      text('message'),
+      text('method'),
+      text('url'),
+      num('status'),
+      num('exec_time'),
+      text('remote_ip'),
+      text('user_ip'),
+      text('referer'),
+      text('user_agent'),
+      text('auth'),
+      text('auth_id'),
+      text('error'),
+    ]),
+  );
+  await tx.run(d.createIndex({ name: 'idx__ms_logs_created', table: LOGS_TABLE, unique: false, columns: [{ name: 'created' }] }));
+  await tx.run(d.createIndex({ name: 'idx__ms_logs_hour', table: LOGS_TABLE, unique: false, columns: [{ name: 'hour' }] }));
+}
 
 /** PocketBase's (slog's) levels. */
 export const LOG_LEVEL = { info: 0, warn: 4, error: 8 } as const;
@@ -134,11 +172,23 @@ export class LogService {
   private lastSweep = 0;
   private closed = false;
 
+  /**
+   * `engine` holds the log: auxiliary.db's on SQLite (see {@link open}), the
+   * records' own on PostgreSQL; `owned` when this service closes it.
+   */
   constructor(
     private readonly engine: Engine,
     private readonly settings: SettingsService,
     private readonly logger: Logger,
+    private readonly owned = false,
   ) {}
+
+  /** Creates the log's table in its own file on first use (on PostgreSQL a migration made it). */
+  async open(): Promise<void> {
+    if (!this.owned) return;
+    const exists = await this.engine.get(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1`, [LOGS_TABLE]);
+    if (!exists) await this.engine.transaction((tx) => createLogsTable(tx, this.engine.dialect));
+  }
 
   /** True when requests are logged (`logs.maxDays` > 0). */
   get enabled(): boolean {
@@ -222,6 +272,7 @@ export class LogService {
     this.timer = null;
     await this.flush();
     this.closed = true;
+    if (this.owned) await this.engine.close();
   }
 
   private compile(q: { filter?: string; sort?: string }, params: SqlParams): { where: string; order: string } {

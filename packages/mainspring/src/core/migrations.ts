@@ -9,7 +9,7 @@ import { defaultAuthOptions } from './collections/auth-options.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
 import { CRON_RUNS_TABLE } from './crons.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
-import { LOGS_TABLE } from './logs.js';
+import { createLogsTable, LOGS_TABLE } from './logs.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
 import { PARAMS_TABLE } from './settings.js';
@@ -259,34 +259,17 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
-    // the request log the dashboard shows (GET /api/logs)
+    // the request log the dashboard shows (GET /api/logs); on SQLite it lives in auxiliary.db (0010)
     name: '0009_request_logs',
     async up(tx, engine) {
-      const d = engine.dialect;
-      const text = (name: string) => ({ name, kind: 'text' as const });
-      const num = (name: string) => ({ name, kind: 'number' as const });
-      await tx.run(
-        d.createTable(LOGS_TABLE, [
-          { name: 'id', kind: 'text', primaryKey: true },
-          { name: 'created', kind: 'date' },
-          num('hour'),
-          num('level'),
-          text('message'),
-          text('method'),
-          text('url'),
-          num('status'),
-          num('exec_time'),
-          text('remote_ip'),
-          text('user_ip'),
-          text('referer'),
-          text('user_agent'),
-          text('auth'),
-          text('auth_id'),
-          text('error'),
-        ]),
-      );
-      await tx.run(d.createIndex({ name: 'idx__ms_logs_created', table: LOGS_TABLE, unique: false, columns: [{ name: 'created' }] }));
-      await tx.run(d.createIndex({ name: 'idx__ms_logs_hour', table: LOGS_TABLE, unique: false, columns: [{ name: 'hour' }] }));
+      if (engine.dialect.name === 'postgres') await createLogsTable(tx, engine.dialect);
+    },
+  },
+  {
+    // SQLite: the request log moved to its own file; the copy an earlier 0009 made in data.db goes
+    name: '0010_request_logs_apart',
+    async up(tx, engine) {
+      if (engine.dialect.name === 'sqlite') await tx.run(engine.dialect.dropTable(LOGS_TABLE));
     },
   },
 ];

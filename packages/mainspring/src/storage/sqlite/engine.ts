@@ -18,6 +18,12 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** How long one statement may run, in ms (`MS_STATEMENT_TIMEOUT_MS`, default 5000). */
   statementTimeoutMs?: number;
+  /**
+   * `NORMAL` (the default): a commit survives a crash of the process, and of
+   * the machine once the WAL is checkpointed. `OFF`: nothing waits for the
+   * disk; for data that may lose its last seconds (the request log).
+   */
+  synchronous?: 'NORMAL' | 'OFF';
 }
 
 /** Thrown when a write waited longer than the busy timeout for the writer (declared with the engine interface). */
@@ -190,7 +196,7 @@ export class SqliteEngine implements Engine {
     const writer = new Database(file);
     for (const pragma of [
       'journal_mode = WAL',
-      'synchronous = NORMAL',
+      `synchronous = ${options.synchronous ?? 'NORMAL'}`,
       'foreign_keys = ON',
       `busy_timeout = ${this.busyTimeoutMs}`,
       'temp_store = MEMORY',
