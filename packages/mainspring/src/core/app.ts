@@ -97,7 +97,12 @@ export class App {
     // the request log: a file of its own on SQLite (see logs.ts), the shared database on PostgreSQL
     this.logs =
       engine.dialect.name === 'sqlite'
-        ? new LogService(new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF' }), this.settings, logger, true)
+        ? new LogService(
+            new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false }),
+            this.settings,
+            logger,
+            true,
+          )
         : new LogService(engine, this.settings, logger);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);

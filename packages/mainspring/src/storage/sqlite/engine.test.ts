@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { Checkpointer } from './checkpointer.js';
 import { SqliteEngine } from './engine.js';
 
 /*
@@ -64,4 +65,66 @@ test('a failed statement leaves the reader usable', async () => {
   expect(await count()).toBe(1);
   await nextTurn();
   expect(await count()).toBe(1);
+});
+
+test('the WAL is checkpointed by a worker thread, not by the commits; the last connection leaves a database that holds every write', async () => {
+  const writer = (engine as unknown as { writer: { db: Database.Database } }).writer.db;
+  // SQLite's own checkpoint stays only as a far-off safety net
+  expect(writer.pragma('wal_autocheckpoint', { simple: true })).toBe(10_000);
+  for (let i = 0; i < 300; i++) await engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`k${i}`, i]);
+  const deadline = Date.now() + 10_000;
+  while (engine.checkpointer?.stats.frames === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(engine.checkpointer?.stats.lastError).toBe(null);
+  expect(engine.checkpointer?.stats.frames).toBeGreaterThan(0);
+  await engine.close();
+  // with the WAL gone (checkpointed and removed at close), the database file alone has every row
+  const alone = new Database(join(dir, 'data.db'), { readonly: true });
+  try {
+    expect(alone.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 301 });
+  } finally {
+    alone.close();
+  }
+  engine = new SqliteEngine(join(dir, 'data.db'));
+});
+
+test('without background checkpoints SQLite checkpoints by itself', async () => {
+  const own = new SqliteEngine(join(dir, 'own.db'), { backgroundCheckpoints: false });
+  try {
+    expect(own.checkpointer).toBe(null);
+    const writer = (own as unknown as { writer: { db: Database.Database } }).writer.db;
+    expect(writer.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+  } finally {
+    await own.close();
+  }
+});
+
+test('the checkpoint thread runs while there are writes, ends when the WAL stays idle, and starts again on the next write', async () => {
+  const file = join(dir, 'data.db');
+  const writes = new Database(file);
+  writes.pragma('wal_autocheckpoint = 0');
+  const checkpointer = new Checkpointer(file, 'NORMAL', { intervalMs: 20, idleRuns: 5 });
+  const until = async (done: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  try {
+    expect(checkpointer.running).toBe(false);
+    writes.prepare(`INSERT INTO t (id, n) VALUES ('w1', 1)`).run();
+    checkpointer.poke();
+    expect(checkpointer.running).toBe(true);
+    await until(() => checkpointer.stats.frames > 0);
+    expect(checkpointer.stats.frames).toBeGreaterThan(0);
+    await until(() => !checkpointer.running);
+    expect(checkpointer.running).toBe(false);
+
+    const before = checkpointer.stats.frames;
+    writes.prepare(`INSERT INTO t (id, n) VALUES ('w2', 2)`).run();
+    checkpointer.poke();
+    await until(() => checkpointer.stats.frames > before);
+    expect(checkpointer.stats).toMatchObject({ threads: 2, lastError: null });
+  } finally {
+    await checkpointer.stop();
+    writes.close();
+  }
+  expect(checkpointer.running).toBe(false);
 });

@@ -8,6 +8,7 @@ import {
   StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { sqliteDialect } from './dialect.js';
 
 type Statement = Database.Statement<unknown[], Row>;
@@ -24,6 +25,11 @@ export interface SqliteOptions {
    * disk; for data that may lose its last seconds (the request log).
    */
   synchronous?: 'NORMAL' | 'OFF';
+  /**
+   * Checkpoint the WAL from a worker thread (see checkpointer.ts) instead of
+   * inside the commit that crosses SQLite's threshold. Default true.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /** Thrown when a write waited longer than the busy timeout for the writer (declared with the engine interface). */
@@ -190,13 +196,16 @@ export class SqliteEngine implements Engine {
   private pending = 0;
   private closed = false;
   private readonly busyTimeoutMs: number;
+  /** The thread that checkpoints the WAL, when there is one. */
+  readonly checkpointer: Checkpointer | null;
 
   constructor(file: string, options: SqliteOptions = {}) {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    const synchronous = options.synchronous ?? 'NORMAL';
     const writer = new Database(file);
     for (const pragma of [
       'journal_mode = WAL',
-      `synchronous = ${options.synchronous ?? 'NORMAL'}`,
+      `synchronous = ${synchronous}`,
       'foreign_keys = ON',
       `busy_timeout = ${this.busyTimeoutMs}`,
       'temp_store = MEMORY',
@@ -210,6 +219,9 @@ export class SqliteEngine implements Engine {
     const timeout = statementTimeoutMs(options.statementTimeoutMs);
     this.writer = new Connection(writer, timeout);
     this.reader = new Connection(reader, timeout, true);
+    const background = options.backgroundCheckpoints ?? true;
+    if (background) writer.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    this.checkpointer = background ? new Checkpointer(file, synchronous) : null;
   }
 
   /** Queues `fn` behind every earlier write; fails if the queue does not move in time. */
@@ -222,6 +234,7 @@ export class SqliteEngine implements Engine {
     });
     this.queue = prev.then(() => done);
     this.pending++;
+    this.checkpointer?.poke();
     return new Promise<T>((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -294,6 +307,7 @@ export class SqliteEngine implements Engine {
     // let queued writes finish before closing
     while (this.pending > 0) await this.queue;
     this.closed = true;
+    await this.checkpointer?.stop();
     this.reader.endSnapshot();
     this.reader.db.close();
     this.writer.db.pragma('optimize');
