@@ -81,7 +81,10 @@ export async function demo(url: string): Promise<string> {
 }
 `;
 
-describe('typegen', () => {
+/** A strict compile of the SDK's types and lib.dom takes seconds, and far longer with the CI machine's other test file beside it. */
+const TSC_TIMEOUT_MS = 120_000;
+
+describe('typegen', { timeout: TSC_TIMEOUT_MS }, () => {
   test('the command prints the same module', async () => {
     if (TEST_ENGINE === 'postgres') return; // the CLI reads the test server's SQLite file; one engine is enough here
     const { stdout } = await run(process.execPath, [join(PACKAGE, 'bin/mainspring.js'), 'typegen', `--dir=${s.dir}`]);
