@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { Checkpointer } from './checkpointer.js';
-import { SqliteEngine } from './engine.js';
+import { EngineBusyError, SqliteEngine } from './engine.js';
 
 /*
  * The reader's statements share one read transaction until the event loop
@@ -127,4 +127,38 @@ test('the checkpoint thread runs while there are writes, ends when the WAL stays
     writes.close();
   }
   expect(checkpointer.running).toBe(false);
+});
+
+test('queued writes take one turn of the event loop each, so sockets and timers get a turn between them', async () => {
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const turns: number[] = [];
+  await Promise.all(
+    Array.from({ length: 5 }, (_, i) => engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`w${i}`, i]).then(() => turns.push(turn))),
+  );
+  counting = false;
+  expect(await count()).toBe(6);
+  for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1] as number);
+});
+
+test('a write that waits longer than the busy timeout fails as busy; the queue goes on', async () => {
+  const slow = new SqliteEngine(join(dir, 'slow.db'), { busyTimeoutMs: 50 });
+  try {
+    await slow.run('CREATE TABLE s (id TEXT PRIMARY KEY NOT NULL)');
+    const holding = slow.transaction(async (tx) => {
+      await tx.run(`INSERT INTO s (id) VALUES ('held')`);
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    await expect(slow.run(`INSERT INTO s (id) VALUES ('late')`)).rejects.toBeInstanceOf(EngineBusyError);
+    await holding;
+    await slow.run(`INSERT INTO s (id) VALUES ('after')`);
+    expect(await slow.all('SELECT id FROM s ORDER BY id')).toEqual([{ id: 'after' }, { id: 'held' }]);
+  } finally {
+    await slow.close();
+  }
 });
