@@ -72,7 +72,10 @@ export async function measure({ url, requests, connections, duration, pid, runKe
   return {
     requests_per_sec: Math.round(r.total / r.seconds),
     p50_ms: round2(r.p50_ms),
+    p90_ms: round2(r.p90_ms),
     p99_ms: round2(r.p99_ms),
+    // the slowest answer: a stall (a long event-loop turn, a connection accepted late) shows here first
+    max_ms: round2(r.max_ms),
     errors: r.errors, // connection errors and timeouts
     non2xx: r.non2xx,
     status_codes: r.status_codes,
@@ -96,7 +99,9 @@ export function resultLine(identity, r, bareRps) {
     ...identity,
     requests_per_sec: r.requests_per_sec,
     p50_ms: r.p50_ms,
+    p90_ms: r.p90_ms,
     p99_ms: r.p99_ms,
+    max_ms: r.max_ms,
     errors: r.errors,
     non2xx: r.non2xx,
     server_cpu_us_per_request: r.server_cpu_us_per_request,
@@ -112,11 +117,11 @@ export function resultLine(identity, r, bareRps) {
 /** The markdown table of {@link resultLine}s, one row per scenario. */
 export function resultsTable(rows) {
   return [
-    '| scenario | ratio to bare | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | ratio to bare | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p99_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
+        `| ${r.scenario} | ${r.ratio.toFixed(2)} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.max_ms} | ${r.errors} | ${r.non2xx} | ${r.server_cpu_us_per_request ?? '-'} | ${r.server_cpu_percent ?? '-'} | ${r.server_peak_rss_mib ?? '-'} |`,
     ),
   ];
 }
@@ -190,8 +195,8 @@ function done(summary, latency, requests)
   local parts = {}
   for code, count in pairs(codes) do table.insert(parts, string.format('"%d":%d', code, count)) end
   local e = summary.errors
-  io.write(string.format('WRK_RESULT {"total":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"status_codes":{%s}}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+  io.write(string.format('WRK_RESULT {"total":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"status_codes":{%s}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
     e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
 end
 `;
@@ -225,7 +230,9 @@ async function runWrk({ url, requests, connections, duration, runKey }) {
       total: w.total,
       seconds: w.duration_us / 1e6,
       p50_ms: w.p50_us / 1000,
+      p90_ms: w.p90_us / 1000,
       p99_ms: w.p99_us / 1000,
+      max_ms: w.max_us / 1000,
       errors: w.connect + w.read + w.write + w.timeout,
       non2xx,
       status_codes: w.status_codes,
@@ -264,7 +271,9 @@ function runAutocannon({ url, requests, connections, duration, runKey }) {
         total: r.requests.total,
         seconds: r.duration,
         p50_ms: r.latency.p50,
+        p90_ms: r.latency.p90,
         p99_ms: r.latency.p99,
+        max_ms: r.latency.max,
         errors: r.errors,
         non2xx: r.non2xx,
         status_codes: codes,
