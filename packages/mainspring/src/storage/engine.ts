@@ -192,6 +192,15 @@ export interface Dialect {
   deadline(): string;
   /** When a driver error is a unique-constraint violation: the columns, or the index, it names. */
   uniqueViolation(err: unknown): { columns?: string[]; index?: string } | null;
+  /**
+   * One statement that runs `insert` (an `INSERT` of one row) and answers one
+   * row whose only value is true when `condition` holds for the inserted row,
+   * which it names `alias`: an insert and a rule check in one round trip.
+   * The condition's subqueries see the tables as they were before the insert.
+   * Absent where the engine cannot do this (SQLite, where a statement costs
+   * no round trip anyway).
+   */
+  insertAndCheck?(insert: string, alias: string, condition: string): string;
 }
 
 /** The value type the filter compiler tracks (mirrors `query/`'s `ValueType`). */

@@ -21,7 +21,7 @@ import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
-import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
+import { encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
 /** PocketBase's paging: 30 per page by default, at most 1000. */
 export const DEFAULT_PER_PAGE = 30;
@@ -53,6 +53,13 @@ export interface ListResult {
   totalItems: number;
   totalPages: number;
   items: unknown[];
+}
+
+/** A rule to check for a request, with what the rule sees as `@request.body`. */
+interface RuleCheck {
+  info: RequestInfo | null;
+  body: Record<string, unknown>;
+  rule: string;
 }
 
 /** A write's submitted data and where it came from. */
@@ -422,9 +429,17 @@ export class RecordService {
     return hashPassword(prepared.newPassword, field?.type === 'password' ? field.cost : 0);
   }
 
-  /** Checks every relation id exists; adds `validation_missing_rel_records` errors. */
+  /**
+   * Checks every relation id exists; adds `validation_missing_rel_records`
+   * errors. Every field is counted in one statement (a scalar subquery
+   * each), so a record with several relations costs one round trip.
+   */
   private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
     const d = this.engine.dialect;
+    const missing = () => fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
+    const counted: { field: string; expected: number }[] = [];
+    const counts: string[] = [];
+    const params: SqlValue[] = [];
     for (const f of c.fields) {
       if (f.type !== 'relation' || errors[f.name]) continue;
       // a relation left as it was still holds: deleting its target cascades, unlinks or is refused
@@ -432,18 +447,19 @@ export class RecordService {
       const ids = [...new Set(Array.isArray(data[f.name]) ? (data[f.name] as string[]) : data[f.name] ? [data[f.name] as string] : [])];
       if (ids.length === 0) continue;
       const target = this.registry.find(f.collectionId);
-      let found = 0;
-      if (target) {
-        const row = await db.get<{ n: number | string }>(
-          `SELECT COUNT(*) AS n FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${ids.map((_, i) => d.param(i + 1)).join(', ')})`,
-          ids,
-        );
-        found = Number(row?.n ?? 0);
+      if (!target) {
+        errors[f.name] = missing();
+        continue;
       }
-      if (found !== ids.length) {
-        errors[f.name] = fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
-      }
+      const list = ids.map((id) => d.param(params.push(id))).join(', ');
+      counts.push(`(SELECT COUNT(*) FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${list}))`);
+      counted.push({ field: f.name, expected: ids.length });
     }
+    if (counted.length === 0) return;
+    const [found] = await db.values(`SELECT ${counts.join(', ')}`, params);
+    counted.forEach(({ field, expected }, i) => {
+      if (Number(found?.[i] ?? 0) !== expected) errors[field] = missing();
+    });
   }
 
   /** Runs `fn` in `db` when given (a batch), otherwise in a new transaction. */
@@ -470,20 +486,68 @@ export class RecordService {
     return errors;
   }
 
-  private async insertRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+  /**
+   * Inserts the record's row. Given `check` (a create rule for the request)
+   * and an engine that can, the rule is checked on the inserted row by the
+   * same statement and its verdict returned; otherwise (undefined) the
+   * caller checks it with a statement of its own. A rule whose SQL reads
+   * this collection's own table (`@collection`, a back-relation or a
+   * relation to itself) is left to the caller: inside the inserting
+   * statement it would not see the new row.
+   */
+  private async insertRow(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
     const d = this.engine.dialect;
-    const cols = c.fields.map((f) => d.ident(f.name)).join(', ');
+    const insert = writeStatements(c, d).insert;
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
-    await tx.run(`INSERT INTO ${d.ident(c.name)} (${cols}) VALUES (${values.map((_, i) => d.param(i + 1)).join(', ')})`, values);
+    if (check && d.insertAndCheck) {
+      const scope = this.access.scope(check.info ? { ...check.info, body: check.body } : null);
+      // the row's values are $1…$n of the insert; the rule's own parameters follow them
+      scope.params.values.push(...values);
+      let condition: string | undefined;
+      try {
+        condition = this.access.rule(scope, c, check.rule);
+      } catch (err) {
+        // a rule that does not compile denies; the caller's own check says so
+        if (!(err instanceof FilterError)) throw err;
+      }
+      if (condition !== undefined && !condition.includes(d.ident(c.name))) {
+        const [row] = await tx.values(d.insertAndCheck(insert, RECORD_ALIAS, condition), scope.params.values);
+        return row?.[0] === true || row?.[0] === 1;
+      }
+    }
+    await tx.run(insert, values);
+    return undefined;
   }
 
-  private async updateRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+  /**
+   * Writes the record's row. Given `check` (an update rule for the request),
+   * the statement itself checks the rule on the row as it was and writes
+   * only when it admits it: false means the rule refused (nothing written).
+   */
+  private async updateRow(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean> {
     const d = this.engine.dialect;
-    const fields = c.fields.filter((f) => f.name !== 'id');
-    const values: SqlValue[] = fields.map((f) => encodeValue(f, data[f.name], d));
-    const sets = fields.map((f, i) => `${d.ident(f.name)} = ${d.param(i + 1)}`).join(', ');
+    const update = writeStatements(c, d).update;
+    const values: SqlValue[] = [];
+    for (const f of c.fields) if (f.name !== 'id') values.push(encodeValue(f, data[f.name], d));
     values.push(data.id);
-    await tx.run(`UPDATE ${d.ident(c.name)} SET ${sets} WHERE ${d.ident('id')} = ${d.param(values.length)}`, values);
+    if (!check) {
+      await tx.run(update, values);
+      return true;
+    }
+    const scope = this.access.scope(check.info ? { ...check.info, body: check.body } : null);
+    // the row's values are $1…$n of the update (the id last); the rule's own parameters follow them
+    scope.params.values.push(...values);
+    let condition: string;
+    try {
+      condition = this.access.rule(scope, c, check.rule);
+    } catch (err) {
+      // a rule that does not compile denies
+      if (err instanceof FilterError) return false;
+      throw err;
+    }
+    // the subquery reads the row as the statement found it: the rule sees the stored record, as a check before would
+    const guard = `EXISTS (SELECT 1 FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = ${d.param(values.length)} AND (${condition}))`;
+    return (await tx.run(`${update} AND ${guard}`, scope.params.values)) > 0;
   }
 
   /**
@@ -515,7 +579,15 @@ export class RecordService {
       if (!data.tokenKey) data.tokenKey = newTokenKey();
     }
 
+    // Without create hooks the rule can be checked by the insert itself (one round trip less on
+    // PostgreSQL); a hook may still write after its next(), and the rule must see that too.
+    const checkOnInsert =
+      !superuser && c.createRule && !this.hooks.recordCreate.has([c.id, c.name])
+        ? { info, body: prepared.body, rule: c.createRule }
+        : undefined;
     const written = await this.reported('recordAfterCreateSuccess', 'recordAfterCreateError', c, data, db, async (tx) => {
+      // the create rule's verdict when the insert gave it
+      let admitted: boolean | undefined;
       const record = await this.withHook(this.hooks.recordCreate, tx, c, data, null, info, async (record) => {
         const errors: ErrorData = {};
         await this.checkRelations(tx, c, record, errors);
@@ -524,7 +596,7 @@ export class RecordService {
         }
         if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
         try {
-          await this.insertRow(tx, c, record);
+          admitted = await this.insertRow(tx, c, record, checkOnInsert);
         } catch (err) {
           const unique = this.uniqueErrors(c, err);
           if (unique) throw Errors.createFailed(unique);
@@ -534,7 +606,7 @@ export class RecordService {
         this.publish(tx, 'create', c, record);
       });
       // checked on the row as written; the transaction rolls back, so a refused create writes nothing
-      if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, record.id, info, prepared.body, c.createRule))) {
+      if (!superuser && c.createRule && !(admitted ?? (await this.ruleAdmits(tx, c, record.id, info, prepared.body, c.createRule)))) {
         throw Errors.createFailed();
       }
       return { record, original: null, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
@@ -557,6 +629,14 @@ export class RecordService {
     const superuser = isSuperuser(info);
     if (c.updateRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
+
+    // Outside a caller's transaction, the transaction below reads the record, checks the rule and
+    // judges the input again on the row as it is then. The first pass is only needed for what must
+    // not happen inside it: an auth record's password checks and hashing (slow), and the record an
+    // after-error hook is told of. Without those it would be two statements for nothing.
+    if (!db && c.type !== 'auth' && !this.hooks.recordAfterUpdateError.has([c.id, c.name])) {
+      return this.updateInTransaction(c, id, input, shape, info);
+    }
 
     // a record the rule hides answers 404 before anything about the input is said;
     // slow work (password checks and hashing) happens outside the transaction
@@ -599,6 +679,39 @@ export class RecordService {
   }
 
   /**
+   * An update of a record of a collection without passwords, read, checked
+   * and written in one transaction: a record the rule hides is a 404 before
+   * anything about the input is said, as in {@link update}.
+   */
+  private async updateInTransaction(
+    c: Collection,
+    id: string,
+    input: WriteInput,
+    shape: { expand: ExpandTree | null; fields: FieldsPick | null },
+    info: RequestInfo | null,
+  ): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    const written = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, { id }, undefined, async (tx) => {
+      const current = await this.find(tx, c, id, null, null);
+      if (!current) throw Errors.notFound();
+      const prepared = applyInput(c, current, input.data, input.source, await this.writeAccess(tx, c, current, info));
+      const invalid = Object.keys(prepared.errors).length > 0;
+      const rule = !superuser && c.updateRule ? c.updateRule : null;
+      // Valid input and no update hooks (whose code must not run for a refused request): the
+      // UPDATE checks the rule itself, one statement instead of two.
+      const check =
+        rule !== null && !invalid && !this.hooks.recordUpdate.has([c.id, c.name]) ? { info, body: prepared.body, rule } : undefined;
+      if (rule !== null && !check && !(await this.ruleAdmits(tx, c, id, info, prepared.body, rule))) throw Errors.notFound();
+      if (invalid) throw Errors.updateFailed(prepared.errors);
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, prepared.data, current, info, (record) =>
+        this.writeUpdate(tx, c, record, current, prepared.uploads, check),
+      );
+      return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
+    });
+    return written.out;
+  }
+
+  /**
    * Checks relations and unique indexes while writing an updated row, puts
    * its uploads in place, and publishes the change; files it let go are
    * deleted after the commit.
@@ -609,17 +722,24 @@ export class RecordService {
     data: RecordData,
     before: RecordData,
     uploads: readonly FieldUpload[] = [],
+    check?: RuleCheck,
   ): Promise<void> {
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
-    if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
+    if (Object.keys(errors).length > 0) {
+      // a record the rule hides is a 404, whatever is wrong with the input
+      if (check && !(await this.ruleAdmits(tx, c, data.id, check.info, check.body, check.rule))) throw Errors.notFound();
+      throw Errors.updateFailed(errors);
+    }
+    let admitted: boolean;
     try {
-      await this.updateRow(tx, c, data);
+      admitted = await this.updateRow(tx, c, data, check);
     } catch (err) {
       const unique = this.uniqueErrors(c, err);
       if (unique) throw Errors.updateFailed(unique);
       throw err;
     }
+    if (!admitted) throw Errors.notFound();
     await this.files.place(tx, c, data, uploads);
     this.files.forgetRemoved(tx, c, before, data);
     this.publish(tx, 'update', c, data);

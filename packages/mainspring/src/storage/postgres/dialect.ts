@@ -313,6 +313,10 @@ class PostgresDialect implements Dialect {
   random(): string {
     return 'RANDOM()';
   }
+  /** A data-modifying CTE: the inserted row, as RETURNING gives it (column types and collations kept), under `alias`. */
+  insertAndCheck(insert: string, alias: string, condition: string): string {
+    return `WITH ${alias} AS (${insert} RETURNING *) SELECT EXISTS (SELECT 1 FROM ${alias} WHERE ${condition})`;
+  }
   /** PostgreSQL stops long statements itself (`statement_timeout`). */
   deadline(): string {
     return 'TRUE';
