@@ -334,6 +334,18 @@ describe('create rules see the record as written', () => {
     );
   });
 
+  test('relation ids that name no record are a 400 naming the field, before the rule is asked', async () => {
+    for (const owner of [w.alice.id, w.bob.id]) {
+      await w.unchanged(async () => {
+        const res = await w.call('POST', tasks, { token: w.alice.token, body: { owner, team: 'nosuchteam00000', org: w.ids.org } });
+        expectApiError(res, 400, `owner ${owner === w.alice.id ? 'alice' : 'bob'}`);
+        const data = (res.body as { data: Record<string, { code: string }> }).data;
+        expect(Object.keys(data)).toEqual(['team']);
+        expect(data.team?.code).toBe('validation_missing_rel_records');
+      });
+    }
+  });
+
   test('a guest meets a rule that needs a caller: 400, nothing created', async () => {
     await denied('guest', 400, () => w.call('POST', tasks, { body: { title: 'guest' } }));
   });

@@ -1,4 +1,4 @@
-import type { ColumnKind, Dialect, Executor, Row, SqlValue } from '../../storage/engine.js';
+import type { ColumnKind, Dialect, Executor, InsertParts, Row, SqlValue } from '../../storage/engine.js';
 import { kindOf } from '../collections/fields.js';
 import type { Collection, Field } from '../collections/model.js';
 import type { RecordData } from '../rules/request-info.js';
@@ -22,6 +22,8 @@ interface ReadShape {
 export interface WriteStatements {
   /** `INSERT` of every field, `$1…$n` in field order. */
   insert: string;
+  /** The same insert in parts, for statements that compose it. */
+  insertParts: InsertParts;
   /** `UPDATE` of every field but `id`, `$1…$(n-1)` in field order, then the id as `$n`. */
   update: string;
 }
@@ -62,6 +64,7 @@ export function writeStatements(c: Collection, d: Dialect): WriteStatements {
       .join(', ');
     statements = {
       insert: `INSERT INTO ${table} (${cols}) VALUES (${values})`,
+      insertParts: { table, columns: cols, values },
       update: `UPDATE ${table} SET ${sets} WHERE ${d.ident('id')} = ${d.param(c.fields.length)}`,
     };
     shape.writes.set(d, statements);

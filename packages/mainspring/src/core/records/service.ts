@@ -55,6 +55,9 @@ export interface ListResult {
   items: unknown[];
 }
 
+/** PocketBase's error for relation ids that name no record. */
+const missingRelations = () => fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
+
 /** A rule to check for a request, with what the rule sees as `@request.body`. */
 interface RuleCheck {
   info: RequestInfo | null;
@@ -430,16 +433,20 @@ export class RecordService {
   }
 
   /**
-   * Checks every relation id exists; adds `validation_missing_rel_records`
-   * errors. Every field is counted in one statement (a scalar subquery
-   * each), so a record with several relations costs one round trip.
+   * The relation fields of `data` to check (ids changed from `before`), as
+   * scalar subqueries counting the ids found, with the count each must
+   * reach; `param` binds a value. A field whose target collection is gone
+   * gets its error at once.
    */
-  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
+  private relationCounts(
+    c: Collection,
+    data: RecordData,
+    errors: ErrorData,
+    before: RecordData | undefined,
+    param: (value: SqlValue) => string,
+  ): { fields: string[]; counts: string[]; expected: number[] } {
     const d = this.engine.dialect;
-    const missing = () => fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
-    const counted: { field: string; expected: number }[] = [];
-    const counts: string[] = [];
-    const params: SqlValue[] = [];
+    const out = { fields: [] as string[], counts: [] as string[], expected: [] as number[] };
     for (const f of c.fields) {
       if (f.type !== 'relation' || errors[f.name]) continue;
       // a relation left as it was still holds: deleting its target cascades, unlinks or is refused
@@ -448,17 +455,28 @@ export class RecordService {
       if (ids.length === 0) continue;
       const target = this.registry.find(f.collectionId);
       if (!target) {
-        errors[f.name] = missing();
+        errors[f.name] = missingRelations();
         continue;
       }
-      const list = ids.map((id) => d.param(params.push(id))).join(', ');
-      counts.push(`(SELECT COUNT(*) FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${list}))`);
-      counted.push({ field: f.name, expected: ids.length });
+      out.fields.push(f.name);
+      out.counts.push(`(SELECT COUNT(*) FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${ids.map(param).join(', ')}))`);
+      out.expected.push(ids.length);
     }
-    if (counted.length === 0) return;
-    const [found] = await db.values(`SELECT ${counts.join(', ')}`, params);
-    counted.forEach(({ field, expected }, i) => {
-      if (Number(found?.[i] ?? 0) !== expected) errors[field] = missing();
+    return out;
+  }
+
+  /**
+   * Checks every relation id exists; adds `validation_missing_rel_records`
+   * errors. Every field is counted in one statement (a scalar subquery
+   * each), so a record with several relations costs one round trip.
+   */
+  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
+    const params: SqlValue[] = [];
+    const relations = this.relationCounts(c, data, errors, before, (v) => this.engine.dialect.param(params.push(v)));
+    if (relations.counts.length === 0) return;
+    const [found] = await db.values(`SELECT ${relations.counts.join(', ')}`, params);
+    relations.fields.forEach((field, i) => {
+      if (Number(found?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
     });
   }
 
@@ -487,36 +505,63 @@ export class RecordService {
   }
 
   /**
-   * Inserts the record's row. Given `check` (a create rule for the request)
-   * and an engine that can, the rule is checked on the inserted row by the
-   * same statement and its verdict returned; otherwise (undefined) the
-   * caller checks it with a statement of its own. A rule whose SQL reads
-   * this collection's own table (`@collection`, a back-relation or a
-   * relation to itself) is left to the caller: inside the inserting
-   * statement it would not see the new row.
+   * Checks the record's relations (and that no other auth collection holds
+   * an auth record's id) and inserts its row. Given `check` (a create rule
+   * for the request) and an engine that can, one statement counts the
+   * relations, inserts the row when they hold and checks the rule on it,
+   * and the rule's verdict is returned; otherwise (undefined) the caller
+   * checks the rule with a statement of its own. A rule whose SQL reads this
+   * collection's own table (`@collection`, a back-relation or a relation to
+   * itself) is left to the caller: inside the inserting statement it would
+   * not see the new row.
    */
-  private async insertRow(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
+  private async insertRecord(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
     const d = this.engine.dialect;
-    const insert = writeStatements(c, d).insert;
+    const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
-    if (check && d.insertAndCheck) {
-      const scope = this.access.scope(check.info ? { ...check.info, body: check.body } : null);
-      // the row's values are $1…$n of the insert; the rule's own parameters follow them
+    const errors: ErrorData = {};
+    if (d.insertChecked && c.type !== 'auth') {
+      // the row's values are $1…$n; the relation ids and the rule's own parameters follow them
+      const scope = this.access.scope(check?.info ? { ...check.info, body: check.body } : null);
       scope.params.values.push(...values);
-      let condition: string | undefined;
-      try {
-        condition = this.access.rule(scope, c, check.rule);
-      } catch (err) {
-        // a rule that does not compile denies; the caller's own check says so
-        if (!(err instanceof FilterError)) throw err;
+      const relations = this.relationCounts(c, data, errors, undefined, (v) => scope.params.add(v));
+      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+      let condition: string | null = null;
+      if (check) {
+        try {
+          condition = this.access.rule(scope, c, check.rule);
+        } catch (err) {
+          // a rule that does not compile denies; the caller's own check says so
+          if (!(err instanceof FilterError)) throw err;
+        }
+        if (condition?.includes(d.ident(c.name))) condition = null;
       }
-      if (condition !== undefined && !condition.includes(d.ident(c.name))) {
-        const [row] = await tx.values(d.insertAndCheck(insert, RECORD_ALIAS, condition), scope.params.values);
-        return row?.[0] === true || row?.[0] === 1;
-      }
+      const sql = d.insertChecked(statements.insertParts, relations.counts, relations.expected, RECORD_ALIAS, condition);
+      const [row] = await this.uniqueChecked(c, () => tx.values(sql, scope.params.values));
+      relations.fields.forEach((field, i) => {
+        if (Number(row?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
+      });
+      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+      return condition === null ? undefined : row?.[relations.fields.length] === true;
     }
-    await tx.run(insert, values);
+    await this.checkRelations(tx, c, data, errors);
+    if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, data.id))) {
+      errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
+    }
+    if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+    await this.uniqueChecked(c, () => tx.run(statements.insert, values));
     return undefined;
+  }
+
+  /** Runs a create's write, answering a unique-constraint failure with the fields of the violated index. */
+  private async uniqueChecked<T>(c: Collection, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const unique = this.uniqueErrors(c, err);
+      if (unique) throw Errors.createFailed(unique);
+      throw err;
+    }
   }
 
   /**
@@ -579,8 +624,8 @@ export class RecordService {
       if (!data.tokenKey) data.tokenKey = newTokenKey();
     }
 
-    // Without create hooks the rule can be checked by the insert itself (one round trip less on
-    // PostgreSQL); a hook may still write after its next(), and the rule must see that too.
+    // Without create hooks the rule can be checked by the inserting statement itself (a round trip
+    // less on PostgreSQL); a hook may still write after its next(), and the rule must see that too.
     const checkOnInsert =
       !superuser && c.createRule && !this.hooks.recordCreate.has([c.id, c.name])
         ? { info, body: prepared.body, rule: c.createRule }
@@ -589,19 +634,7 @@ export class RecordService {
       // the create rule's verdict when the insert gave it
       let admitted: boolean | undefined;
       const record = await this.withHook(this.hooks.recordCreate, tx, c, data, null, info, async (record) => {
-        const errors: ErrorData = {};
-        await this.checkRelations(tx, c, record, errors);
-        if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, record.id))) {
-          errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
-        }
-        if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
-        try {
-          admitted = await this.insertRow(tx, c, record, checkOnInsert);
-        } catch (err) {
-          const unique = this.uniqueErrors(c, err);
-          if (unique) throw Errors.createFailed(unique);
-          throw err;
-        }
+        admitted = await this.insertRecord(tx, c, record, checkOnInsert);
         await this.files.place(tx, c, record, prepared.uploads);
         this.publish(tx, 'create', c, record);
       });
