@@ -192,6 +192,30 @@ export interface Dialect {
   deadline(): string;
   /** When a driver error is a unique-constraint violation: the columns, or the index, it names. */
   uniqueViolation(err: unknown): { columns?: string[]; index?: string } | null;
+  /**
+   * One statement that checks, inserts one row and checks again, in one
+   * round trip: `counts` are scalar subqueries (relation ids found) that
+   * must equal `expected` for the row to be inserted at all; the answer is
+   * one row of those counts, then whether `condition` (when given) holds for
+   * the inserted row, which it names `alias` (false when nothing was
+   * inserted). The condition's subqueries see the tables as they were before
+   * the insert. Absent where the engine cannot do this (SQLite, where a
+   * statement costs no round trip anyway).
+   */
+  insertChecked?(
+    insert: InsertParts,
+    counts: readonly string[],
+    expected: readonly number[],
+    alias: string,
+    condition: string | null,
+  ): string;
+}
+
+/** An `INSERT` of one row in parts: the quoted table, the column list and the values (placeholders). */
+export interface InsertParts {
+  readonly table: string;
+  readonly columns: string;
+  readonly values: string;
 }
 
 /** The value type the filter compiler tracks (mirrors `query/`'s `ValueType`). */

@@ -323,6 +323,29 @@ describe('create rules see the record as written', () => {
     await w.ok(w.call('DELETE', `/api/collections/comments/records/${id}`, { token: w.bob.token }), 'cleanup', 204);
   });
 
+  test('a rule that reads its own collection (@collection.tasks) sees the written row among the others', async () => {
+    // only the new row itself can hold this title, so only a check that sees it admits the create
+    await setRules({ createRule: 'owner = @request.auth.id && @collection.tasks.title ?= title' });
+    const id = await w.create('tasks', { owner: w.alice.id, title: `unique ${Date.now()}` }, w.alice.token);
+    await w.ok(w.call('DELETE', task(id), { token: w.su }), 'cleanup', 204);
+    await setRules({ createRule: 'owner = @request.auth.id && @collection.tasks.title != title' });
+    await denied('the row itself holds the title', 400, () =>
+      w.call('POST', tasks, { token: w.alice.token, body: { owner: w.alice.id, title: `other ${Date.now()}` } }),
+    );
+  });
+
+  test('relation ids that name no record are a 400 naming the field, before the rule is asked', async () => {
+    for (const owner of [w.alice.id, w.bob.id]) {
+      await w.unchanged(async () => {
+        const res = await w.call('POST', tasks, { token: w.alice.token, body: { owner, team: 'nosuchteam00000', org: w.ids.org } });
+        expectApiError(res, 400, `owner ${owner === w.alice.id ? 'alice' : 'bob'}`);
+        const data = (res.body as { data: Record<string, { code: string }> }).data;
+        expect(Object.keys(data)).toEqual(['team']);
+        expect(data.team?.code).toBe('validation_missing_rel_records');
+      });
+    }
+  });
+
   test('a guest meets a rule that needs a caller: 400, nothing created', async () => {
     await denied('guest', 400, () => w.call('POST', tasks, { body: { title: 'guest' } }));
   });
@@ -337,6 +360,20 @@ describe('update rules: the stored record before, @request.body after', () => {
     await w.ok(w.call('PATCH', task(id), { token: w.alice.token, body: { locked: true } }), 'lock');
     await denied('now locked', 404, () => w.call('PATCH', task(id), { token: w.alice.token, body: { title: 'after' } }));
     await w.ok(w.call('DELETE', task(id), { token: w.su }), 'cleanup', 204);
+  });
+
+  test('a hidden record is a 404 whatever is wrong with the input; the owner gets the 400', async () => {
+    const missingTeam = 'nosuchteam00000';
+    await denied('bob, invalid status', 404, () => w.call('PATCH', task(w.ids.tOpen), { token: w.bob.token, body: { status: 'bogus' } }));
+    await denied('bob, missing relation', 404, () =>
+      w.call('PATCH', task(w.ids.tOpen), { token: w.bob.token, body: { team: missingTeam } }),
+    );
+    await denied('guest, missing relation', 404, () => w.call('PATCH', task(w.ids.tOpen), { body: { team: missingTeam } }));
+    await w.unchanged(async () => {
+      const res = await w.call('PATCH', task(w.ids.tOpen), { token: w.alice.token, body: { team: missingTeam } });
+      expectApiError(res, 400, 'alice, missing relation');
+      expect(JSON.stringify(res.body)).toContain('validation_missing_rel_records');
+    });
   });
 
   test('the body cannot make a stored field match: bob sending owner = bob to alice’s task', async () => {

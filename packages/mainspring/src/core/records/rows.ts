@@ -1,4 +1,4 @@
-import type { ColumnKind, Dialect, Executor, Row, SqlValue } from '../../storage/engine.js';
+import type { ColumnKind, Dialect, Executor, InsertParts, Row, SqlValue } from '../../storage/engine.js';
 import { kindOf } from '../collections/fields.js';
 import type { Collection, Field } from '../collections/model.js';
 import type { RecordData } from '../rules/request-info.js';
@@ -15,13 +15,24 @@ interface ReadShape {
   kinds: ColumnKind[];
   names: string[];
   selects: Map<Dialect, string>;
+  writes: Map<Dialect, WriteStatements>;
+}
+
+/** A collection's row writes, by dialect: the same text for every record, so built once. */
+export interface WriteStatements {
+  /** `INSERT` of every field, `$1…$n` in field order. */
+  insert: string;
+  /** The same insert in parts, for statements that compose it. */
+  insertParts: InsertParts;
+  /** `UPDATE` of every field but `id`, `$1…$(n-1)` in field order, then the id as `$n`. */
+  update: string;
 }
 const shapes = new WeakMap<Collection, ReadShape>();
 
 function shapeOf(c: Collection): ReadShape {
   let shape = shapes.get(c);
   if (!shape) {
-    shape = { kinds: c.fields.map((f) => kindOf(f).column(f)), names: c.fields.map((f) => f.name), selects: new Map() };
+    shape = { kinds: c.fields.map((f) => kindOf(f).column(f)), names: c.fields.map((f) => f.name), selects: new Map(), writes: new Map() };
     shapes.set(c, shape);
   }
   return shape;
@@ -37,6 +48,28 @@ export function selectList(c: Collection, d: Dialect, alias = RECORD_ALIAS): str
     shape.selects.set(d, list);
   }
   return list;
+}
+
+/** The statements that write a record of `c` (see {@link WriteStatements}). */
+export function writeStatements(c: Collection, d: Dialect): WriteStatements {
+  const shape = shapeOf(c);
+  let statements = shape.writes.get(d);
+  if (statements === undefined) {
+    const table = d.ident(c.name);
+    const cols = c.fields.map((f) => d.ident(f.name)).join(', ');
+    const values = c.fields.map((_, i) => d.param(i + 1)).join(', ');
+    const sets = c.fields
+      .filter((f) => f.name !== 'id')
+      .map((f, i) => `${d.ident(f.name)} = ${d.param(i + 1)}`)
+      .join(', ');
+    statements = {
+      insert: `INSERT INTO ${table} (${cols}) VALUES (${values})`,
+      insertParts: { table, columns: cols, values },
+      update: `UPDATE ${table} SET ${sets} WHERE ${d.ident('id')} = ${d.param(c.fields.length)}`,
+    };
+    shape.writes.set(d, statements);
+  }
+  return statements;
 }
 
 /** A stored row as record data. */

@@ -21,7 +21,7 @@ import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
-import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
+import { encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
 /** PocketBase's paging: 30 per page by default, at most 1000. */
 export const DEFAULT_PER_PAGE = 30;
@@ -53,6 +53,16 @@ export interface ListResult {
   totalItems: number;
   totalPages: number;
   items: unknown[];
+}
+
+/** PocketBase's error for relation ids that name no record. */
+const missingRelations = () => fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
+
+/** A rule to check for a request, with what the rule sees as `@request.body`. */
+interface RuleCheck {
+  info: RequestInfo | null;
+  body: Record<string, unknown>;
+  rule: string;
 }
 
 /** A write's submitted data and where it came from. */
@@ -422,9 +432,21 @@ export class RecordService {
     return hashPassword(prepared.newPassword, field?.type === 'password' ? field.cost : 0);
   }
 
-  /** Checks every relation id exists; adds `validation_missing_rel_records` errors. */
-  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
+  /**
+   * The relation fields of `data` to check (ids changed from `before`), as
+   * scalar subqueries counting the ids found, with the count each must
+   * reach; `param` binds a value. A field whose target collection is gone
+   * gets its error at once.
+   */
+  private relationCounts(
+    c: Collection,
+    data: RecordData,
+    errors: ErrorData,
+    before: RecordData | undefined,
+    param: (value: SqlValue) => string,
+  ): { fields: string[]; counts: string[]; expected: number[] } {
     const d = this.engine.dialect;
+    const out = { fields: [] as string[], counts: [] as string[], expected: [] as number[] };
     for (const f of c.fields) {
       if (f.type !== 'relation' || errors[f.name]) continue;
       // a relation left as it was still holds: deleting its target cascades, unlinks or is refused
@@ -432,18 +454,30 @@ export class RecordService {
       const ids = [...new Set(Array.isArray(data[f.name]) ? (data[f.name] as string[]) : data[f.name] ? [data[f.name] as string] : [])];
       if (ids.length === 0) continue;
       const target = this.registry.find(f.collectionId);
-      let found = 0;
-      if (target) {
-        const row = await db.get<{ n: number | string }>(
-          `SELECT COUNT(*) AS n FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${ids.map((_, i) => d.param(i + 1)).join(', ')})`,
-          ids,
-        );
-        found = Number(row?.n ?? 0);
+      if (!target) {
+        errors[f.name] = missingRelations();
+        continue;
       }
-      if (found !== ids.length) {
-        errors[f.name] = fieldError('validation_missing_rel_records', 'Failed to find all relation records with the provided ids.');
-      }
+      out.fields.push(f.name);
+      out.counts.push(`(SELECT COUNT(*) FROM ${d.ident(target.name)} WHERE ${d.ident('id')} IN (${ids.map(param).join(', ')}))`);
+      out.expected.push(ids.length);
     }
+    return out;
+  }
+
+  /**
+   * Checks every relation id exists; adds `validation_missing_rel_records`
+   * errors. Every field is counted in one statement (a scalar subquery
+   * each), so a record with several relations costs one round trip.
+   */
+  private async checkRelations(db: Executor, c: Collection, data: RecordData, errors: ErrorData, before?: RecordData): Promise<void> {
+    const params: SqlValue[] = [];
+    const relations = this.relationCounts(c, data, errors, before, (v) => this.engine.dialect.param(params.push(v)));
+    if (relations.counts.length === 0) return;
+    const [found] = await db.values(`SELECT ${relations.counts.join(', ')}`, params);
+    relations.fields.forEach((field, i) => {
+      if (Number(found?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
+    });
   }
 
   /** Runs `fn` in `db` when given (a batch), otherwise in a new transaction. */
@@ -470,20 +504,95 @@ export class RecordService {
     return errors;
   }
 
-  private async insertRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+  /**
+   * Checks the record's relations (and that no other auth collection holds
+   * an auth record's id) and inserts its row. Given `check` (a create rule
+   * for the request) and an engine that can, one statement counts the
+   * relations, inserts the row when they hold and checks the rule on it,
+   * and the rule's verdict is returned; otherwise (undefined) the caller
+   * checks the rule with a statement of its own. A rule whose SQL reads this
+   * collection's own table (`@collection`, a back-relation or a relation to
+   * itself) is left to the caller: inside the inserting statement it would
+   * not see the new row.
+   */
+  private async insertRecord(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
     const d = this.engine.dialect;
-    const cols = c.fields.map((f) => d.ident(f.name)).join(', ');
+    const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
-    await tx.run(`INSERT INTO ${d.ident(c.name)} (${cols}) VALUES (${values.map((_, i) => d.param(i + 1)).join(', ')})`, values);
+    const errors: ErrorData = {};
+    if (d.insertChecked && c.type !== 'auth') {
+      // the row's values are $1…$n; the relation ids and the rule's own parameters follow them
+      const scope = this.access.scope(check?.info ? { ...check.info, body: check.body } : null);
+      scope.params.values.push(...values);
+      const relations = this.relationCounts(c, data, errors, undefined, (v) => scope.params.add(v));
+      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+      let condition: string | null = null;
+      if (check) {
+        try {
+          condition = this.access.rule(scope, c, check.rule);
+        } catch (err) {
+          // a rule that does not compile denies; the caller's own check says so
+          if (!(err instanceof FilterError)) throw err;
+        }
+        if (condition?.includes(d.ident(c.name))) condition = null;
+      }
+      const sql = d.insertChecked(statements.insertParts, relations.counts, relations.expected, RECORD_ALIAS, condition);
+      const [row] = await this.uniqueChecked(c, () => tx.values(sql, scope.params.values));
+      relations.fields.forEach((field, i) => {
+        if (Number(row?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
+      });
+      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+      return condition === null ? undefined : row?.[relations.fields.length] === true;
+    }
+    await this.checkRelations(tx, c, data, errors);
+    if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, data.id))) {
+      errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
+    }
+    if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+    await this.uniqueChecked(c, () => tx.run(statements.insert, values));
+    return undefined;
   }
 
-  private async updateRow(tx: Executor, c: Collection, data: RecordData): Promise<void> {
+  /** Runs a create's write, answering a unique-constraint failure with the fields of the violated index. */
+  private async uniqueChecked<T>(c: Collection, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const unique = this.uniqueErrors(c, err);
+      if (unique) throw Errors.createFailed(unique);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the record's row. Given `check` (an update rule for the request),
+   * the statement itself checks the rule on the row as it was and writes
+   * only when it admits it: false means the rule refused (nothing written).
+   */
+  private async updateRow(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean> {
     const d = this.engine.dialect;
-    const fields = c.fields.filter((f) => f.name !== 'id');
-    const values: SqlValue[] = fields.map((f) => encodeValue(f, data[f.name], d));
-    const sets = fields.map((f, i) => `${d.ident(f.name)} = ${d.param(i + 1)}`).join(', ');
+    const update = writeStatements(c, d).update;
+    const values: SqlValue[] = [];
+    for (const f of c.fields) if (f.name !== 'id') values.push(encodeValue(f, data[f.name], d));
     values.push(data.id);
-    await tx.run(`UPDATE ${d.ident(c.name)} SET ${sets} WHERE ${d.ident('id')} = ${d.param(values.length)}`, values);
+    if (!check) {
+      await tx.run(update, values);
+      return true;
+    }
+    const scope = this.access.scope(check.info ? { ...check.info, body: check.body } : null);
+    // the row's values are $1…$n of the update (the id last); the rule's own parameters follow them
+    scope.params.values.push(...values);
+    let condition: string;
+    try {
+      condition = this.access.rule(scope, c, check.rule);
+    } catch (err) {
+      // a rule that does not compile denies
+      if (err instanceof FilterError) return false;
+      throw err;
+    }
+    // the subquery reads the row as the statement found it: the rule sees the stored record, as a check before would
+    const guard = `EXISTS (SELECT 1 FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = ${d.param(values.length)} AND (${condition}))`;
+    return (await tx.run(`${update} AND ${guard}`, scope.params.values)) > 0;
   }
 
   /**
@@ -515,26 +624,22 @@ export class RecordService {
       if (!data.tokenKey) data.tokenKey = newTokenKey();
     }
 
+    // Without create hooks the rule can be checked by the inserting statement itself (a round trip
+    // less on PostgreSQL); a hook may still write after its next(), and the rule must see that too.
+    const checkOnInsert =
+      !superuser && c.createRule && !this.hooks.recordCreate.has([c.id, c.name])
+        ? { info, body: prepared.body, rule: c.createRule }
+        : undefined;
     const written = await this.reported('recordAfterCreateSuccess', 'recordAfterCreateError', c, data, db, async (tx) => {
+      // the create rule's verdict when the insert gave it
+      let admitted: boolean | undefined;
       const record = await this.withHook(this.hooks.recordCreate, tx, c, data, null, info, async (record) => {
-        const errors: ErrorData = {};
-        await this.checkRelations(tx, c, record, errors);
-        if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, record.id))) {
-          errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
-        }
-        if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
-        try {
-          await this.insertRow(tx, c, record);
-        } catch (err) {
-          const unique = this.uniqueErrors(c, err);
-          if (unique) throw Errors.createFailed(unique);
-          throw err;
-        }
+        admitted = await this.insertRecord(tx, c, record, checkOnInsert);
         await this.files.place(tx, c, record, prepared.uploads);
         this.publish(tx, 'create', c, record);
       });
       // checked on the row as written; the transaction rolls back, so a refused create writes nothing
-      if (!superuser && c.createRule && !(await this.ruleAdmits(tx, c, record.id, info, prepared.body, c.createRule))) {
+      if (!superuser && c.createRule && !(admitted ?? (await this.ruleAdmits(tx, c, record.id, info, prepared.body, c.createRule)))) {
         throw Errors.createFailed();
       }
       return { record, original: null, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
@@ -557,6 +662,14 @@ export class RecordService {
     const superuser = isSuperuser(info);
     if (c.updateRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
+
+    // Outside a caller's transaction, the transaction below reads the record, checks the rule and
+    // judges the input again on the row as it is then. The first pass is only needed for what must
+    // not happen inside it: an auth record's password checks and hashing (slow), and the record an
+    // after-error hook is told of. Without those it would be two statements for nothing.
+    if (!db && c.type !== 'auth' && !this.hooks.recordAfterUpdateError.has([c.id, c.name])) {
+      return this.updateInTransaction(c, id, input, shape, info);
+    }
 
     // a record the rule hides answers 404 before anything about the input is said;
     // slow work (password checks and hashing) happens outside the transaction
@@ -599,6 +712,39 @@ export class RecordService {
   }
 
   /**
+   * An update of a record of a collection without passwords, read, checked
+   * and written in one transaction: a record the rule hides is a 404 before
+   * anything about the input is said, as in {@link update}.
+   */
+  private async updateInTransaction(
+    c: Collection,
+    id: string,
+    input: WriteInput,
+    shape: { expand: ExpandTree | null; fields: FieldsPick | null },
+    info: RequestInfo | null,
+  ): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    const written = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, { id }, undefined, async (tx) => {
+      const current = await this.find(tx, c, id, null, null);
+      if (!current) throw Errors.notFound();
+      const prepared = applyInput(c, current, input.data, input.source, await this.writeAccess(tx, c, current, info));
+      const invalid = Object.keys(prepared.errors).length > 0;
+      const rule = !superuser && c.updateRule ? c.updateRule : null;
+      // Valid input and no update hooks (whose code must not run for a refused request): the
+      // UPDATE checks the rule itself, one statement instead of two.
+      const check =
+        rule !== null && !invalid && !this.hooks.recordUpdate.has([c.id, c.name]) ? { info, body: prepared.body, rule } : undefined;
+      if (rule !== null && !check && !(await this.ruleAdmits(tx, c, id, info, prepared.body, rule))) throw Errors.notFound();
+      if (invalid) throw Errors.updateFailed(prepared.errors);
+      const record = await this.withHook(this.hooks.recordUpdate, tx, c, prepared.data, current, info, (record) =>
+        this.writeUpdate(tx, c, record, current, prepared.uploads, check),
+      );
+      return { record, original: current, out: (await this.output(tx, c, [record], shape, info))[0] as Record<string, unknown> };
+    });
+    return written.out;
+  }
+
+  /**
    * Checks relations and unique indexes while writing an updated row, puts
    * its uploads in place, and publishes the change; files it let go are
    * deleted after the commit.
@@ -609,17 +755,24 @@ export class RecordService {
     data: RecordData,
     before: RecordData,
     uploads: readonly FieldUpload[] = [],
+    check?: RuleCheck,
   ): Promise<void> {
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
-    if (Object.keys(errors).length > 0) throw Errors.updateFailed(errors);
+    if (Object.keys(errors).length > 0) {
+      // a record the rule hides is a 404, whatever is wrong with the input
+      if (check && !(await this.ruleAdmits(tx, c, data.id, check.info, check.body, check.rule))) throw Errors.notFound();
+      throw Errors.updateFailed(errors);
+    }
+    let admitted: boolean;
     try {
-      await this.updateRow(tx, c, data);
+      admitted = await this.updateRow(tx, c, data, check);
     } catch (err) {
       const unique = this.uniqueErrors(c, err);
       if (unique) throw Errors.updateFailed(unique);
       throw err;
     }
+    if (!admitted) throw Errors.notFound();
     await this.files.place(tx, c, data, uploads);
     this.files.forgetRemoved(tx, c, before, data);
     this.publish(tx, 'update', c, data);

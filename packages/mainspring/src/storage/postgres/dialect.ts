@@ -1,4 +1,4 @@
-import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
+import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, InsertParts, SqlValue } from '../engine.js';
 import { decodeStored } from '../values.js';
 
 /**
@@ -312,6 +312,28 @@ class PostgresDialect implements Dialect {
   }
   random(): string {
     return 'RANDOM()';
+  }
+  /**
+   * Data-modifying CTEs: the counts first, the insert only when they hold
+   * (its parameters take their types from the columns, as in VALUES), and the
+   * inserted row as RETURNING gives it (column types and collations kept).
+   */
+  insertChecked(
+    insert: InsertParts,
+    counts: readonly string[],
+    expected: readonly number[],
+    alias: string,
+    condition: string | null,
+  ): string {
+    const checks = counts.length > 0 ? counts.map((sql, i) => `${sql} AS c${i}`).join(', ') : '1 AS c';
+    const guard = counts.length > 0 ? ` WHERE ${expected.map((n, i) => `_checks.c${i} = ${Number(n)}`).join(' AND ')}` : '';
+    const answers = counts.map((_, i) => `_checks.c${i}`);
+    answers.push(condition === null ? 'TRUE' : `EXISTS (SELECT 1 FROM ${alias} WHERE ${condition})`);
+    return (
+      `WITH _checks AS (SELECT ${checks}), ` +
+      `${alias} AS (INSERT INTO ${insert.table} (${insert.columns}) SELECT ${insert.values} FROM _checks${guard} RETURNING *) ` +
+      `SELECT ${answers.join(', ')} FROM _checks`
+    );
   }
   /** PostgreSQL stops long statements itself (`statement_timeout`). */
   deadline(): string {

@@ -10,6 +10,8 @@ const MAX_INLINE_BYTES = 7900;
 /** The table for larger payloads, and how long a row of it is kept. */
 const TABLE = '_ms_event_payloads';
 const KEEP_SECONDS = 300;
+/** The most notifications one statement sends (each under {@link MAX_INLINE_BYTES}). */
+const NOTIFY_BATCH = 100;
 
 /** What one NOTIFY carries: the sender, and the payload or the id of its row. */
 interface Envelope {
@@ -111,19 +113,48 @@ export class PgChangeChannel implements ChangeChannel {
     }
   }
 
-  /** Sends to every other instance; failures are reported, never thrown (the change itself is committed). */
+  /** Sends to every other instance; resolves once the database took it, rejects when it could not. */
   async publish(payload: string): Promise<void> {
     if (this.closed) return;
-    const inline = JSON.stringify({ o: this.origin, p: payload } satisfies Envelope);
-    if (Buffer.byteLength(inline) <= MAX_INLINE_BYTES) {
-      await this.host.run('SELECT pg_notify($1, $2)', [CHANNEL, inline]);
-      return;
+    let envelope = JSON.stringify({ o: this.origin, p: payload } satisfies Envelope);
+    if (Buffer.byteLength(envelope) > MAX_INLINE_BYTES) {
+      const rows = await this.host.all<{ id: number }>(`INSERT INTO ${TABLE} (payload) VALUES ($1) RETURNING id`, [payload]);
+      envelope = JSON.stringify({ o: this.origin, r: rows[0]?.id } satisfies Envelope);
+      if (++this.published % 100 === 1) {
+        await this.host.run(`DELETE FROM ${TABLE} WHERE created < now() - make_interval(secs => $1)`, [KEEP_SECONDS]);
+      }
     }
-    const rows = await this.host.all<{ id: number }>(`INSERT INTO ${TABLE} (payload) VALUES ($1) RETURNING id`, [payload]);
-    await this.host.run('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ o: this.origin, r: rows[0]?.id } satisfies Envelope)]);
-    if (++this.published % 100 === 1) {
-      await this.host.run(`DELETE FROM ${TABLE} WHERE created < now() - make_interval(secs => $1)`, [KEEP_SECONDS]);
+    return new Promise((resolve, reject) => {
+      this.outbox.push({ envelope, resolve, reject });
+      if (!this.sending) void this.flush();
+    });
+  }
+
+  /** Envelopes waiting to be sent, with their publishers' callbacks. */
+  private readonly outbox: { envelope: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private sending = false;
+
+  /**
+   * Sends the waiting envelopes, in order, up to {@link NOTIFY_BATCH} in one
+   * statement, while any wait. A round trip costs more than a notification,
+   * and under load many writes commit while one send is on its way: they then
+   * share the next one. An envelope alone is sent at once, as before.
+   */
+  private async flush(): Promise<void> {
+    this.sending = true;
+    while (this.outbox.length > 0) {
+      const batch = this.outbox.splice(0, NOTIFY_BATCH);
+      try {
+        await this.host.run(
+          'SELECT pg_notify($1, e.value) FROM json_array_elements_text($2::json) WITH ORDINALITY AS e(value, n) ORDER BY e.n',
+          [CHANNEL, JSON.stringify(batch.map((b) => b.envelope))],
+        );
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
     }
+    this.sending = false;
   }
 
   async close(): Promise<void> {
