@@ -11,6 +11,13 @@ export const CATEGORIES = 100;
 /** Posts in each list query's window of `n` (of which a page of PAGE is read, with the total count). */
 export const LIST_WINDOW = 1_000;
 export const PAGE = 50;
+/**
+ * Connections of the scenarios whose every request costs tens of ms (login:
+ * bcrypt; search: a scan of every title): with 50, a request would mostly
+ * wait behind the 49 others, and the slowest servers' answers would pass
+ * the load generator's 10 s timeout.
+ */
+export const SLOW_CONNECTIONS = 8;
 /** How many different parameter sets each scenario cycles through. */
 export const VARIANTS = 1_000;
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
-import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from './dataset.mjs';
+import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, SLOW_CONNECTIONS, scenarioParams } from './dataset.mjs';
 import { api, cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
 import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from './load.mjs';
 import { runRealtime } from './realtime.mjs';
@@ -320,7 +320,10 @@ function defineScenarios(ctx, records) {
     },
     // the same page without the total (skipTotal=1, as the SDK's getFullList pages): what the count costs
     list_skip_total: { requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p), skipTotal: 1 }))) },
-    search: { requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` }))) },
+    search: {
+      requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` }))),
+      connections: SLOW_CONNECTIONS,
+    },
     create: {
       requests: params.create.map((p) => ({
         method: 'POST',
@@ -338,10 +341,10 @@ function defineScenarios(ctx, records) {
       })),
     },
     // few connections: each sign-in costs ~50 ms of bcrypt, and a deep queue would only measure waiting
-    login: { requests: [login], connections: 8 },
+    login: { requests: [login], connections: SLOW_CONNECTIONS },
     // view again, while other connections sign in beside it: bcrypt runs off
     // the event loop, so reads should barely notice
-    view_during_login: { requests: view, beside: { requests: [login], connections: 8 } },
+    view_during_login: { requests: view, beside: { requests: [login], connections: SLOW_CONNECTIONS } },
     ...(ctx.bank && { transfers: { requests: transferRequests(ctx.bank.accounts) } }),
   };
 }

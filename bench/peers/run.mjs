@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, scenarioParams } from '../dataset.mjs';
+import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, SLOW_CONNECTIONS, scenarioParams } from '../dataset.mjs';
 import { cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from '../lib.mjs';
 import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from '../load.mjs';
 
@@ -31,7 +31,6 @@ const ALL_TARGETS = ['express', 'parse'];
 const ALL_SCENARIOS = ['bare', 'health', 'view', 'list', 'list_expand', 'search', 'create', 'update', 'login'];
 const SEED_IN_FLIGHT = 4; // batches sent at once while seeding, as Mainspring's bench
 const IDLE_SETTLE_MS = 3_000; // as Mainspring's bench: RSS a few seconds after a restart on the seeded data
-const LOGIN_CONNECTIONS = 8; // bcrypt-bound: a deep queue would only measure waiting
 
 const USAGE = `Usage: node bench/peers/run.mjs [options]
 
@@ -39,7 +38,7 @@ const USAGE = `Usage: node bench/peers/run.mjs [options]
   --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
   --quick             10,000 records, 3 s per scenario, 1 s warm-up (default 100,000, 10 s, 2 s)
   --records=N         number of posts to seed
-  --connections=N     concurrent connections (default 50; login always uses ${LOGIN_CONNECTIONS})
+  --connections=N     concurrent connections (default 50; login and search always use ${SLOW_CONNECTIONS})
   --duration=S        measured seconds per scenario
   --warmup=S          unmeasured seconds before each scenario
   --postgres-url=URL  the PostgreSQL server to create each target's database on
@@ -243,7 +242,7 @@ const express = {
       view: { requests: params.view.map((i) => get(`/posts/${ctx.ids[i]}`)) },
       list: { requests: params.list.map(({ from }) => list({ minN: from, maxN: from + LIST_WINDOW })) },
       list_expand: { requests: params.list.map(({ from }) => list({ minN: from, maxN: from + LIST_WINDOW, expand: 'author,category' })) },
-      search: { requests: params.search.map((word) => list({ q: word })) },
+      search: { requests: params.search.map((word) => list({ q: word })), connections: SLOW_CONNECTIONS },
       create: {
         requests: params.create.map((p) => ({
           method: 'POST',
@@ -269,7 +268,7 @@ const express = {
             body: JSON.stringify({ email: BENCH_USER.email, password: BENCH_USER.password }),
           },
         ],
-        connections: LOGIN_CONNECTIONS,
+        connections: SLOW_CONNECTIONS,
       },
     };
   },
@@ -403,7 +402,7 @@ const parse = {
       list_expand: {
         requests: params.list.map(({ from }) => query({ n: { $gte: from, $lt: from + LIST_WINDOW } }, { include: 'author,category' })),
       },
-      search: { requests: params.search.map((word) => query({ title: { $regex: word, $options: 'i' } })) },
+      search: { requests: params.search.map((word) => query({ title: { $regex: word, $options: 'i' } })), connections: SLOW_CONNECTIONS },
       create: {
         requests: params.create.map((p) => ({
           method: 'POST',
@@ -436,7 +435,7 @@ const parse = {
             body: JSON.stringify({ username: BENCH_USER.email, password: BENCH_USER.password }),
           },
         ],
-        connections: LOGIN_CONNECTIONS,
+        connections: SLOW_CONNECTIONS,
       },
     };
   },
