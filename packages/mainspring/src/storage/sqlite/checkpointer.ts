@@ -18,8 +18,9 @@ import { Worker } from 'node:worker_threads';
  * durable as it was, and more so when writes are rare (SQLite's own
  * checkpoint waited for 1,000 pages however long they took to come).
  *
- * The writer keeps a far higher `wal_autocheckpoint` as a safety net: if this
- * thread dies or falls behind, SQLite checkpoints by itself as it used to.
+ * The writer keeps a far higher `wal_autocheckpoint` as a safety net should
+ * this thread fall behind; if the thread fails, the writer goes back to
+ * SQLite's usual threshold and no thread is started again.
  */
 
 /** How often the worker checkpoints, in ms. */
@@ -27,6 +28,9 @@ export const CHECKPOINT_INTERVAL_MS = 200;
 
 /** After this many checkpoints in a row found nothing to copy (30 s), the thread ends; the next write starts another. */
 const IDLE_RUNS = 150;
+
+/** SQLite's own default checkpoint threshold, in pages. */
+export const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 /** The writer's own checkpoint threshold while a checkpointer runs, in pages (~40 MB of WAL at 4 KiB pages). */
 export const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
@@ -86,13 +90,20 @@ export class Checkpointer {
   private worker: Worker | null = null;
   private exited: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** A thread failed (it could not start, or its connection could not open): none is started again. */
+  private failed = false;
   /** When the last write was (ms since the epoch). */
   private lastPoke = 0;
   private readonly driver = createRequire(import.meta.url).resolve('better-sqlite3');
 
+  /**
+   * `onFailure` runs once if a thread fails: the writer should then
+   * checkpoint by itself again, at SQLite's usual threshold.
+   */
   constructor(
     private readonly file: string,
     private readonly synchronous: 'NORMAL' | 'OFF',
+    private readonly onFailure: () => void = () => {},
     private readonly timing = { intervalMs: CHECKPOINT_INTERVAL_MS, idleRuns: IDLE_RUNS },
   ) {}
 
@@ -104,7 +115,7 @@ export class Checkpointer {
   /** A write happened: make sure a thread will checkpoint it. */
   poke(): void {
     this.lastPoke = Date.now();
-    if (this.worker !== null || this.stopping) return;
+    if (this.worker !== null || this.stopping || this.failed) return;
     const worker = new Worker(WORKER, {
       eval: true,
       workerData: {
@@ -123,16 +134,22 @@ export class Checkpointer {
       if (m.error !== undefined) this.stats.lastError = m.error;
       else this.stats.frames += m.frames ?? 0;
     });
-    // a thread that cannot start leaves SQLite's own checkpoints in charge (see FALLBACK_AUTOCHECKPOINT_PAGES)
-    worker.on('error', (err) => {
-      this.stats.lastError = err.message;
+    // a thread that fails is not started again: SQLite's own checkpoints take over (see onFailure)
+    worker.on('error', (err: unknown) => {
+      // an error of the thread's driver arrives as a plain object with its code only (its class does not cross over)
+      const { message, code } = (err ?? {}) as { message?: unknown; code?: unknown };
+      this.stats.lastError = typeof message === 'string' ? message : typeof code === 'string' ? code : String(err);
+      if (!this.failed) {
+        this.failed = true;
+        this.onFailure();
+      }
     });
     this.exited = new Promise((done) => {
       worker.once('exit', () => {
         if (this.worker === worker) this.worker = null;
         done();
         // it ended for want of work just as a write came: that write needs a thread too
-        if (!this.stopping && Date.now() - this.lastPoke < 2 * this.timing.intervalMs) this.poke();
+        if (!this.stopping && !this.failed && Date.now() - this.lastPoke < 2 * this.timing.intervalMs) this.poke();
       });
     });
   }

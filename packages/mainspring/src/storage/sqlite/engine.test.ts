@@ -102,7 +102,7 @@ test('the checkpoint thread runs while there are writes, ends when the WAL stays
   const file = join(dir, 'data.db');
   const writes = new Database(file);
   writes.pragma('wal_autocheckpoint = 0');
-  const checkpointer = new Checkpointer(file, 'NORMAL', { intervalMs: 20, idleRuns: 5 });
+  const checkpointer = new Checkpointer(file, 'NORMAL', undefined, { intervalMs: 20, idleRuns: 5 });
   const until = async (done: () => boolean) => {
     const deadline = Date.now() + 10_000;
     while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -161,4 +161,31 @@ test('a write that waits longer than the busy timeout fails as busy; the queue g
   } finally {
     await slow.close();
   }
+});
+
+test('a checkpoint thread that fails is not started again, and the writer checkpoints by itself again', async () => {
+  let failures = 0;
+  const checkpointer = new Checkpointer(join(dir, 'missing.db'), 'NORMAL', () => failures++, { intervalMs: 20, idleRuns: 5 });
+  checkpointer.poke();
+  const deadline = Date.now() + 10_000;
+  while (checkpointer.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 5; i++) checkpointer.poke();
+  await new Promise((r) => setTimeout(r, 100));
+  expect(failures).toBe(1);
+  expect(checkpointer.stats.threads).toBe(1);
+  expect(checkpointer.running).toBe(false);
+  expect(checkpointer.stats.lastError).toMatch(/SQLITE_CANTOPEN|unable to open|does not exist/i);
+});
+
+test('two closes at once both wait for the one close', async () => {
+  const writes = Array.from({ length: 3 }, (_, i) => engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`c${i}`, i]));
+  const [a, b] = [engine.close(), engine.close()];
+  await Promise.all([a, b, ...writes]);
+  const alone = new Database(join(dir, 'data.db'), { readonly: true });
+  try {
+    expect(alone.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 4 });
+  } finally {
+    alone.close();
+  }
+  engine = new SqliteEngine(join(dir, 'data.db'));
 });

@@ -8,7 +8,7 @@ import {
   StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
-import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { sqliteDialect } from './dialect.js';
 
 type Statement = Database.Statement<unknown[], Row>;
@@ -233,7 +233,11 @@ export class SqliteEngine implements Engine {
     this.reader = new Connection(reader, timeout, true);
     const background = options.backgroundCheckpoints ?? true;
     if (background) writer.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-    this.checkpointer = background ? new Checkpointer(file, synchronous) : null;
+    this.checkpointer = background
+      ? new Checkpointer(file, synchronous, () => {
+          if (writer.open) writer.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+        })
+      : null;
   }
 
   /**
@@ -343,15 +347,20 @@ export class SqliteEngine implements Engine {
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    // let queued writes finish before closing, and the writes they lead to
+  private closing: Promise<void> | null = null;
+
+  /** Closes after queued writes (and the writes they lead to); every caller waits for the same close. */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
     while (this.busy) {
       await new Promise<void>((resolve) => {
         this.idleWaiters.push(resolve);
       });
     }
-    if (this.closed) return;
     this.closed = true;
     await this.checkpointer?.stop();
     this.reader.endSnapshot();
