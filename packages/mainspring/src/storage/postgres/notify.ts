@@ -16,6 +16,11 @@ const NOTIFY_BATCH = 100;
 /** What one NOTIFY carries: the sender, and the payload or the id of its row. */
 interface Envelope {
   o: string;
+  /**
+   * This instance's count of its envelopes: PostgreSQL delivers identical
+   * notifications of one transaction once, and a batch is one transaction.
+   */
+  s: number;
   p?: string;
   r?: number;
 }
@@ -43,6 +48,7 @@ export class PgChangeChannel implements ChangeChannel {
   private onMessage: (payload: string) => void = () => {};
   private onGap: () => void = () => {};
   private published = 0;
+  private sequence = 0;
 
   constructor(private readonly host: NotifyHost) {}
 
@@ -116,10 +122,11 @@ export class PgChangeChannel implements ChangeChannel {
   /** Sends to every other instance; resolves once the database took it, rejects when it could not. */
   async publish(payload: string): Promise<void> {
     if (this.closed) return;
-    let envelope = JSON.stringify({ o: this.origin, p: payload } satisfies Envelope);
+    const s = ++this.sequence;
+    let envelope = JSON.stringify({ o: this.origin, s, p: payload } satisfies Envelope);
     if (Buffer.byteLength(envelope) > MAX_INLINE_BYTES) {
       const rows = await this.host.all<{ id: number }>(`INSERT INTO ${TABLE} (payload) VALUES ($1) RETURNING id`, [payload]);
-      envelope = JSON.stringify({ o: this.origin, r: rows[0]?.id } satisfies Envelope);
+      envelope = JSON.stringify({ o: this.origin, s, r: rows[0]?.id } satisfies Envelope);
       if (++this.published % 100 === 1) {
         await this.host.run(`DELETE FROM ${TABLE} WHERE created < now() - make_interval(secs => $1)`, [KEEP_SECONDS]);
       }
