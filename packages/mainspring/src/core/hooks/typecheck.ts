@@ -113,12 +113,15 @@ const BUILT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/co
 export function typeErrorsApart(dir: string): Promise<string | null> {
   if (!existsSync(BUILT)) return Promise.resolve(typeErrors(dir));
   return new Promise((done, fail) => {
-    // no inherited flags (a profiler, a test runner's loader): the built module is plain JavaScript
-    const child = fork(BUILT, [CHILD_FLAG, dir], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // no inherited flags (a profiler, a test runner's loader, an --inspect port): the built module is plain JavaScript
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = fork(BUILT, [CHILD_FLAG, dir], { execArgv: [], env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     let answered = false;
-    child.once('message', (errors: string | null) => {
+    child.once('message', (answer: { errors: string | null } | { failure: string }) => {
       answered = true;
-      done(errors);
+      if ('failure' in answer) fail(new Error(`the hooks type check failed: ${answer.failure}`));
+      else done(answer.errors);
       child.kill();
     });
     child.once('error', fail);
@@ -132,5 +135,11 @@ const CHILD_FLAG = '--mainspring-typecheck';
 
 if (process.argv[2] === CHILD_FLAG && process.send && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = process.argv[3] as string;
-  process.send(typeErrors(dir), () => process.disconnect());
+  let answer: { errors: string | null } | { failure: string };
+  try {
+    answer = { errors: typeErrors(dir) };
+  } catch (err) {
+    answer = { failure: err instanceof Error ? err.message : String(err) };
+  }
+  process.send(answer, () => process.disconnect());
 }
