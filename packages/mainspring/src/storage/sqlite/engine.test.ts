@@ -29,6 +29,16 @@ afterEach(async () => {
 const count = async () => Number((await engine.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n);
 const nextTurn = () => new Promise((r) => setImmediate(r));
 
+/** The rows of `t` as the database file holds them after the engine closed (its WAL folded in and gone). */
+function rowsInClosedFile(): number {
+  const alone = new Database(join(dir, 'data.db'), { readonly: true });
+  try {
+    return (alone.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n;
+  } finally {
+    alone.close();
+  }
+}
+
 test('a read right after a write in the same turn sees it, through run() and through a transaction', async () => {
   expect(await count()).toBe(1);
   await engine.run(`INSERT INTO t (id, n) VALUES ('b', 2)`);
@@ -78,12 +88,7 @@ test('the WAL is checkpointed by a worker thread, not by the commits; the last c
   expect(engine.checkpointer?.stats.frames).toBeGreaterThan(0);
   await engine.close();
   // with the WAL gone (checkpointed and removed at close), the database file alone has every row
-  const alone = new Database(join(dir, 'data.db'), { readonly: true });
-  try {
-    expect(alone.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 301 });
-  } finally {
-    alone.close();
-  }
+  expect(rowsInClosedFile()).toBe(301);
   engine = new SqliteEngine(join(dir, 'data.db'));
 });
 
@@ -181,11 +186,6 @@ test('two closes at once both wait for the one close', async () => {
   const writes = Array.from({ length: 3 }, (_, i) => engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`c${i}`, i]));
   const [a, b] = [engine.close(), engine.close()];
   await Promise.all([a, b, ...writes]);
-  const alone = new Database(join(dir, 'data.db'), { readonly: true });
-  try {
-    expect(alone.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 4 });
-  } finally {
-    alone.close();
-  }
+  expect(rowsInClosedFile()).toBe(4);
   engine = new SqliteEngine(join(dir, 'data.db'));
 });
