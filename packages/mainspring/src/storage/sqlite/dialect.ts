@@ -17,6 +17,18 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const columnDDL = (c: ColumnSpec) =>
   c.primaryKey ? `${ident(c.name)} TEXT PRIMARY KEY NOT NULL` : `${ident(c.name)} ${COLUMN_TYPES[c.kind]}`;
 
+/**
+ * A JSON array's SQL, or NULL where it is not JSON. Stored arrays always
+ * are, but SQLite's optimizer propagates constants: given `likes = '§'`
+ * beside `json_array_length(likes)`, it may evaluate
+ * `json_array_length('§')`, which fails the whole statement ("malformed
+ * JSON"; found by the filter fuzz test). The JSON functions take NULL as no
+ * array, and SQLite caches the parse, so the check costs little.
+ */
+function validJson(sql: string): string {
+  return `CASE WHEN json_valid(${sql}) THEN ${sql} END`;
+}
+
 /** SQLite's SQL: TEXT dates, 0/1 booleans, JSON as text and `json_each`. */
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
@@ -70,10 +82,10 @@ export const sqliteDialect: Dialect = {
   },
   decode: (kind, raw) => decodeStored(kind, raw, (v) => v === 1 || v === true || v === '1'),
 
-  jsonEach: (arraySql, alias) => `json_each(${arraySql}) ${alias}`,
-  joinJsonEach: (arraySql, alias, left) => `${left ? 'LEFT JOIN' : 'JOIN'} json_each(${arraySql}) ${alias}`,
-  jsonArrayContains: (arraySql, valueSql) => `EXISTS (SELECT 1 FROM json_each(${arraySql}) WHERE value = ${valueSql})`,
-  jsonArrayLength: (arraySql) => `json_array_length(${arraySql})`,
+  jsonEach: (arraySql, alias) => `json_each(${validJson(arraySql)}) ${alias}`,
+  joinJsonEach: (arraySql, alias, left) => `${left ? 'LEFT JOIN' : 'JOIN'} json_each(${validJson(arraySql)}) ${alias}`,
+  jsonArrayContains: (arraySql, valueSql) => `EXISTS (SELECT 1 FROM json_each(${validJson(arraySql)}) WHERE value = ${valueSql})`,
+  jsonArrayLength: (arraySql) => `json_array_length(${validJson(arraySql)})`,
   jsonExtract(jsonSql, path, param) {
     let p = '$';
     for (const key of path) p += typeof key === 'number' ? `[${key}]` : `.${key}`;
