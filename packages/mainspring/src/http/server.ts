@@ -1,8 +1,9 @@
-import { STATUS_CODES } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { MemoryRateLimiter, SharedRateLimiter } from '../core/rate-limits.js';
+import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
@@ -96,6 +97,14 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     forceCloseConnections: 'idle',
     connectionTimeout: 0,
     requestTimeout: 120_000,
+    // Fastify's own HTTP/1 server, with requests started in time slices (admission.ts)
+    serverFactory: (handler, opts) => {
+      const http = createServer(opts.http ?? {}, new Admission(handler).admit);
+      http.keepAliveTimeout = opts.keepAliveTimeout as number;
+      http.requestTimeout = opts.requestTimeout as number;
+      http.setTimeout(opts.connectionTimeout as number);
+      return http;
+    },
   });
 
   const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
