@@ -1,9 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { App } from '../src/core/app.js';
 import { DASHBOARD_CSP, dashboardRoutes } from '../src/http/routes/dashboard.js';
 import { signedUpUser, startServer, superuserToken, type TestServer } from './helpers/server.js';
 
@@ -151,6 +153,26 @@ describe('request log', () => {
     } finally {
       aux.close();
       data.close();
+    }
+  });
+
+  test('a start that fails before the log opened closes auxiliary.db with data.db, and says nothing about the request log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ms-failed-start-'));
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    try {
+      // a data.db whose migrations table is not ours: the start fails in the migrations
+      const db = new Database(join(dir, 'data.db'));
+      db.exec('CREATE TABLE _migrations (something TEXT)');
+      db.close();
+      await expect(App.open({ dataDir: dir, databaseUrl: '', logger })).rejects.toThrow(/file/);
+      // a WAL database's last connection removes its -wal file when it closes
+      expect(existsSync(join(dir, 'auxiliary.db'))).toBe(true);
+      expect(existsSync(join(dir, 'auxiliary.db-wal'))).toBe(false);
+      expect(existsSync(join(dir, 'data.db-wal'))).toBe(false);
+      expect(lines.filter((l) => l.includes('request log'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -90,20 +90,12 @@ export class App {
     readonly dataDir: string,
     readonly engine: Engine,
     readonly logger: Logger,
+    logsEngine: Engine | null,
   ) {
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
-    // the request log: a file of its own on SQLite (see logs.ts), the shared database on PostgreSQL
-    this.logs =
-      engine.dialect.name === 'sqlite'
-        ? new LogService(
-            new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false }),
-            this.settings,
-            logger,
-            true,
-          )
-        : new LogService(engine, this.settings, logger);
+    this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);
     this.files = new LocalFileStore(storageRoot(dataDir));
@@ -167,13 +159,16 @@ export class App {
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
-    let opened: App | undefined;
+    let logsEngine: Engine | null = null;
     try {
       ensureUploadsDir(uploadsDir(dataDir));
       // leftovers of a process that died while receiving uploads
       sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
-      const app = new App(dataDir, engine, logger);
-      opened = app;
+      // the request log: a file of its own on SQLite (see logs.ts), the shared database on PostgreSQL
+      if (engine.dialect.name === 'sqlite') {
+        logsEngine = new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false });
+      }
+      const app = new App(dataDir, engine, logger, logsEngine);
       await migrate(engine, app.collections);
       await app.collections.load();
       await app.settings.load();
@@ -194,7 +189,8 @@ export class App {
       await app.hooks.bootstrap.trigger({}, () => {});
       return app;
     } catch (err) {
-      await opened?.logs.close().catch(() => {});
+      // nothing was logged yet: the log's file closes without a write
+      await logsEngine?.close().catch(() => {});
       await engine.close();
       throw err;
     }
