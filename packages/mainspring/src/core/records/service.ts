@@ -553,13 +553,13 @@ export class RecordService {
     return undefined;
   }
 
-  /** Runs a create's write, answering a unique-constraint failure with the fields of the violated index. */
-  private async uniqueChecked<T>(c: Collection, write: () => Promise<T>): Promise<T> {
+  /** Runs a write, answering a unique-constraint failure with the fields of the violated index (a create's 400 unless told). */
+  private async uniqueChecked<T>(c: Collection, write: () => Promise<T>, failed = Errors.createFailed): Promise<T> {
     try {
       return await write();
     } catch (err) {
       const unique = this.uniqueErrors(c, err);
-      if (unique) throw Errors.createFailed(unique);
+      if (unique) throw failed(unique);
       throw err;
     }
   }
@@ -768,14 +768,7 @@ export class RecordService {
       if (check && !(await this.ruleAdmits(tx, c, data.id, check.info, check.body, check.rule))) throw Errors.notFound();
       throw Errors.updateFailed(errors);
     }
-    let admitted: boolean;
-    try {
-      admitted = await this.updateRow(tx, c, data, check);
-    } catch (err) {
-      const unique = this.uniqueErrors(c, err);
-      if (unique) throw Errors.updateFailed(unique);
-      throw err;
-    }
+    const admitted = await this.uniqueChecked(c, () => this.updateRow(tx, c, data, check), Errors.updateFailed);
     if (!admitted) throw Errors.notFound();
     await this.files.place(tx, c, data, uploads);
     this.files.forgetRemoved(tx, c, before, data);
