@@ -316,7 +316,9 @@ class PostgresDialect implements Dialect {
   /**
    * Data-modifying CTEs: the counts first, the insert only when they hold
    * (its parameters take their types from the columns, as in VALUES), and the
-   * inserted row as RETURNING gives it (column types and collations kept).
+   * inserted row as RETURNING gives it (column types and collations kept)
+   * when a rule reads it. PostgreSQL runs a data-modifying CTE even when
+   * nothing reads it, so without a rule it returns only a constant.
    */
   insertChecked(
     insert: InsertParts,
@@ -331,7 +333,7 @@ class PostgresDialect implements Dialect {
     answers.push(condition === null ? 'TRUE' : `EXISTS (SELECT 1 FROM ${alias} WHERE ${condition})`);
     return (
       `WITH _checks AS (SELECT ${checks}), ` +
-      `${alias} AS (INSERT INTO ${insert.table} (${insert.columns}) SELECT ${insert.values} FROM _checks${guard} RETURNING *) ` +
+      `${alias} AS (INSERT INTO ${insert.table} (${insert.columns}) SELECT ${insert.values} FROM _checks${guard} RETURNING ${condition === null ? '1' : '*'}) ` +
       `SELECT ${answers.join(', ')} FROM _checks`
     );
   }
