@@ -61,6 +61,20 @@ function hooks(ms: Mainspring): void {
     await e.next();
   }, 'memos');
 
+  // scores: the hook sets values the fields must still judge (n: 0 to 10, label: at most 5 characters)
+  ms.onRecordCreate(async (e) => {
+    const plan = e.record.label;
+    if (plan === 'neg') e.record.n = -1;
+    if (plan === 'str') e.record.n = 'five';
+    if (plan === 'ok') e.record.n = 7;
+    if (plan === 'long') e.record.label = 'much too long';
+    await e.next();
+  }, 'scores');
+  ms.onRecordUpdate(async (e) => {
+    if (e.record.label === 'move') e.record.id = 'elsewhere123456';
+    await e.next();
+  }, 'scores');
+
   ms.onRecordsListRequest(async (e) => {
     e.result.items = e.result.items.map((r) => ({ ...(r as object), listed: true }));
     await e.next();
@@ -133,6 +147,18 @@ beforeAll(async () => {
   expect(
     (
       await collection({
+        name: 'scores',
+        ...open,
+        fields: [
+          { name: 'label', type: 'text', max: 5 },
+          { name: 'n', type: 'number', min: 0, max: 10 },
+        ],
+      })
+    ).status,
+  ).toBe(200);
+  expect(
+    (
+      await collection({
         name: 'counters',
         fields: [
           { name: 'owner', type: 'text' },
@@ -189,6 +215,29 @@ describe('record hooks', () => {
     await eventually(() => logged.some((l) => String(l.msg).includes('after-write hook failed')));
     const line = logged.find((l) => String(l.msg).includes('after-write hook failed')) as { err: { message: string } };
     expect(line.err.message).toBe('the after-hook broke');
+  });
+
+  test('values a before-hook sets are judged by the fields as input is: a bad one fails the write naming the field, and nothing is stored', async () => {
+    const before = await count('scores');
+    for (const [label, field] of [
+      ['neg', 'n'],
+      ['str', 'n'],
+      ['long', 'label'],
+    ]) {
+      const res = await s.request('POST', '/api/collections/scores/records', { body: { label } });
+      expect(res.status, label).toBe(400);
+      expect(res.body.message).toBe('Failed to create record.');
+      expect(Object.keys(res.body.data), label).toEqual([field]);
+    }
+    expect(await count('scores')).toBe(before);
+    const ok = await s.request('POST', '/api/collections/scores/records', { body: { label: 'ok' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.n).toBe(7);
+    // an update hook may not move the record to another id
+    const moved = await s.request('PATCH', `/api/collections/scores/records/${ok.body.id}`, { body: { label: 'move' } });
+    expect(moved.status).toBe(400);
+    expect(moved.body.data.id.code).toBe('validation_pk_change');
+    expect((await s.request('GET', `/api/collections/scores/records/${ok.body.id}`)).body.label).toBe('ok');
   });
 
   test('update and delete hooks see the record and may refuse', async () => {

@@ -235,3 +235,44 @@ function applyField(field: Field, currentValue: unknown, raw: unknown, mod: stri
   else next = existing.filter((v) => !list.includes(v));
   return isMultiple(field) ? next : (next[next.length - 1] ?? '');
 }
+
+/**
+ * The fields a record hook changed before its `next()`, converted and
+ * validated as if a superuser had sent them (PocketBase validates a record
+ * on save, after its create and update hooks ran): a hook that puts a
+ * string in a number field, or a value past a field's bounds, fails the
+ * write with the field named instead of storing it. System fields the
+ * write manages are left as the hook set them: passwords (hashed before
+ * the hooks), the token key, autodates and file names (whose uploads are
+ * placed by the write).
+ */
+export function checkHookValues(
+  c: Collection,
+  before: RecordData,
+  after: RecordData,
+  isNew: boolean,
+): { data: RecordData; errors: ErrorData } {
+  const errors: ErrorData = {};
+  const data = { ...after };
+  for (const f of c.fields) {
+    const value = after[f.name];
+    if (value === before[f.name] || HOOK_MANAGED.has(f.type) || (f.type === 'text' && f.name === 'tokenKey')) continue;
+    if (f.name === 'id' && !isNew) {
+      errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
+      continue;
+    }
+    const kind = kindOf(f);
+    const prepared = value === undefined || value === null ? kind.empty(f) : kind.prepare(f, value, 'json');
+    if (prepared instanceof Invalid) {
+      errors[f.name] = prepared.error;
+      continue;
+    }
+    const err = kind.validate(f, prepared);
+    if (err) errors[f.name] = err;
+    else data[f.name] = prepared;
+  }
+  return { data: data as RecordData, errors };
+}
+
+/** Field types whose values the write itself manages, whatever a hook sets. */
+const HOOK_MANAGED = new Set(['password', 'autodate', 'file']);

@@ -19,7 +19,7 @@ import { RecordResolver } from '../rules/resolver.js';
 import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
-import { applyInput, type PreparedInput, type WriteAccess } from './input.js';
+import { applyInput, checkHookValues, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
 import { encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
@@ -150,7 +150,11 @@ export class RecordService {
       hook.trigger(
         event,
         async (e) => {
-          written = { ...e.record, id: e.record.id ?? record.id } as RecordData;
+          const checked = checkHookValues(c, record, { ...e.record, id: e.record.id ?? record.id } as RecordData, original === null);
+          if (Object.keys(checked.errors).length > 0) {
+            throw original === null ? Errors.createFailed(checked.errors) : Errors.updateFailed(checked.errors);
+          }
+          written = checked.data;
           await write(written);
         },
         tags,
