@@ -134,7 +134,10 @@ export const t = {
     file: 'File',
     password: 'Password',
     editor: 'Rich text',
+    geoPoint: 'Geo point',
   },
+  longitude: 'Longitude',
+  latitude: 'Latitude',
   options: {
     min: 'Min',
     max: 'Max',

@@ -68,6 +68,7 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
       [1, 'author', 'relation'],
       [2, 'cover', 'file'],
       [3, 'site', 'url'],
+      [4, 'place', 'geoPoint'],
     ] as const) {
       await page.click('text=+ Add field');
       await page.fill(`input[name=field-${i}-name]`, name);
@@ -110,15 +111,19 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
       await page.click('.results >> text=ann@example.com');
       await page.setInputFiles('#f-cover', { name: `${title.split(' ')[0]}.png`, mimeType: 'image/png', buffer: PNG });
       await page.waitForSelector('.files li.new img');
+      if (title === 'first post') {
+        await page.fill('#f-place', '23.32');
+        await page.fill('input[name="place.lat"]', '42.69');
+      }
       if (title === 'first post') await shot('record-panel');
       await dialog().locator('button[type=submit]').click();
       await page.waitForSelector('[role=dialog]', { state: 'detached' });
     }
     await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 2);
     const stored = await s.request('GET', '/api/collections/posts/records?sort=title', { token: await superToken() });
-    expect(stored.body.items.map((r: any) => [r.title, r.author, r.cover.length > 0])).toEqual([
-      ['first post', ann.id, true],
-      ['second post', ann.id, true],
+    expect(stored.body.items.map((r: any) => [r.title, r.author, r.cover.length > 0, r.place])).toEqual([
+      ['first post', ann.id, true, { lon: 23.32, lat: 42.69 }],
+      ['second post', ann.id, true, { lon: 0, lat: 0 }],
     ]);
     await page.waitForSelector('table.grid img.thumb');
 

@@ -106,6 +106,7 @@ describe('typegen', { timeout: TSC_TIMEOUT_MS }, () => {
       'status: PostsStatusOptions | "";',
       'flags: PostsFlagsOptions[];',
       'meta: unknown;',
+      'place: { lon: number; lat: number };',
       'author: RecordIdString;',
       'tags: RecordIdString[];',
       'cover: FilenameString;',

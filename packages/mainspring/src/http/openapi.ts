@@ -43,6 +43,13 @@ function valueSchema(f: Field): Json {
       return { type: 'boolean' };
     case 'json':
       return { description: 'Any JSON value; null when unset.' };
+    case 'geoPoint':
+      return {
+        type: 'object',
+        description: 'Longitude and latitude in degrees; {"lon": 0, "lat": 0} when unset.',
+        properties: { lon: { type: 'number', minimum: -180, maximum: 180 }, lat: { type: 'number', minimum: -90, maximum: 90 } },
+        required: ['lon', 'lat'],
+      };
     case 'select': {
       const one = { type: 'string', enum: [...f.values] };
       return isMultiple(f) ? { type: 'array', items: one, maxItems: f.maxSelect } : { type: 'string', enum: [...f.values, ''] };
@@ -93,6 +100,9 @@ function inputSchema(f: Field): Json {
       break;
     case 'json':
       return { examples: [{ any: 'JSON' }] };
+    case 'geoPoint':
+      schema.examples = [{ lon: 23.32, lat: 42.69 }];
+      break;
     case 'date':
       return {
         type: 'string',

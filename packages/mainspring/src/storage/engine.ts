@@ -45,7 +45,9 @@ export type ColumnKind =
   /** any JSON value, or null */
   | 'json'
   /** a JSON array of strings (multi select, relation, file) */
-  | 'array';
+  | 'array'
+  /** a JSON object `{lon, lat}` of two finite numbers, `{lon: 0, lat: 0}` when empty (geoPoint) */
+  | 'point';
 
 /** One column of a collection table. */
 export interface ColumnSpec {

@@ -16,6 +16,13 @@ export function parseJson(raw: unknown): unknown {
   }
 }
 
+/** A point as stored and shown: `{lon, lat}`, each a finite number (0 when missing or not one). */
+export function asPoint(value: unknown): { lon: number; lat: number } {
+  const p = (typeof value === 'object' && value !== null ? value : {}) as { lon?: unknown; lat?: unknown };
+  const coordinate = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return { lon: coordinate(p.lon), lat: coordinate(p.lat) };
+}
+
 /** A stored value of `kind` as the API shows it; `isTrue` reads the engine's booleans. */
 export function decodeStored(kind: ColumnKind, raw: unknown, isTrue: (raw: unknown) => boolean): unknown {
   switch (kind) {
@@ -34,5 +41,7 @@ export function decodeStored(kind: ColumnKind, raw: unknown, isTrue: (raw: unkno
       const v = parseJson(raw);
       return Array.isArray(v) ? v : [];
     }
+    case 'point':
+      return asPoint(parseJson(raw));
   }
 }

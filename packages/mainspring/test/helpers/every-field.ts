@@ -40,6 +40,7 @@ export async function createEveryFieldCollections(s: TestServer, token: string):
       { name: 'status', type: 'select', values: ['draft', 'live'], maxSelect: 1, required: true },
       { name: 'flags', type: 'select', values: ['hot', 'new', 'old'], maxSelect: 3 },
       { name: 'meta', type: 'json' },
+      { name: 'place', type: 'geoPoint' },
       { name: 'author', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
       { name: 'tags', type: 'relation', collectionId: tags.id, maxSelect: 5 },
       { name: 'cover', type: 'file', maxSelect: 1, maxSize: 1 << 20 },

@@ -225,6 +225,31 @@ function checkText(value: string, opts: { required: boolean; min: number; max: n
   return null;
 }
 
+/**
+ * A submitted point: an object whose `lon` and `lat` (each optional, 0 when
+ * left out) are numbers, or from a form its JSON text; nothing, '' and `{}`
+ * are the empty point. Other keys are dropped.
+ */
+function preparePoint(raw: unknown, source: ValueSource): unknown {
+  let value = raw;
+  if (source === 'form' && typeof raw === 'string') {
+    if (raw.trim() === '') return { lon: 0, lat: 0 };
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return invalidType('an object with numeric lon and lat');
+    }
+  }
+  if (value === undefined || value === null || value === '') return { lon: 0, lat: 0 };
+  if (typeof value !== 'object' || Array.isArray(value)) return invalidType('an object with numeric lon and lat');
+  const point = value as { lon?: unknown; lat?: unknown };
+  const coordinate = (v: unknown) => (v === undefined ? 0 : typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const lon = coordinate(point.lon);
+  const lat = coordinate(point.lat);
+  if (lon === null || lat === null) return invalidType('an object with numeric lon and lat');
+  return { lon, lat };
+}
+
 // ---------------------------------------------------------------- types
 
 /** The behaviour of one field type. */
@@ -508,6 +533,20 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
         v === false ||
         v === 0;
       return f.required && empty ? required() : null;
+    },
+  },
+  geoPoint: {
+    options: (base, r) => ({ ...base, type: 'geoPoint', required: r.bool('required') }),
+    column: () => 'point',
+    empty: () => ({ lon: 0, lat: 0 }),
+    prepare: (_f, raw, source) => preparePoint(raw, source),
+    validate: (f, v) => {
+      if (f.type !== 'geoPoint') return null;
+      const { lon, lat } = v as { lon: number; lat: number };
+      if (lon === 0 && lat === 0) return f.required ? required() : null;
+      if (lat < -90 || lat > 90) return fieldError('validation_invalid_latitude', 'Latitude must be between -90 and 90 degrees.');
+      if (lon < -180 || lon > 180) return fieldError('validation_invalid_longitude', 'Longitude must be between -180 and 180 degrees.');
+      return null;
     },
   },
   relation: {

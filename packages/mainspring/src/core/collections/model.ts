@@ -18,7 +18,8 @@ export type FieldType =
   | 'relation'
   | 'file'
   | 'password'
-  | 'editor';
+  | 'editor'
+  | 'geoPoint';
 
 /** Options every field has. */
 export interface FieldBase {
@@ -134,6 +135,13 @@ export interface EditorField extends FieldBase {
   convertURLs: boolean;
 }
 
+/** A point on Earth: longitude and latitude in degrees; `{lon: 0, lat: 0}` when unset. */
+export interface GeoPointField extends FieldBase {
+  type: 'geoPoint';
+  /** The point must not be `{lon: 0, lat: 0}` ("Null Island"). */
+  required: boolean;
+}
+
 /** Any field. */
 export type Field =
   | TextField
@@ -148,7 +156,8 @@ export type Field =
   | RelationField
   | FileField
   | PasswordField
-  | EditorField;
+  | EditorField
+  | GeoPointField;
 
 /** An email subject and body with `{APP_NAME}`, `{APP_URL}`, `{TOKEN}` placeholders. */
 export interface EmailTemplate {

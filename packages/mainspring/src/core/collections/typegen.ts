@@ -89,6 +89,8 @@ export function typescriptTypes(collections: readonly Collection[], options: Typ
         return 'IsoDateString';
       case 'editor':
         return 'HTMLString';
+      case 'geoPoint':
+        return '{ lon: number; lat: number }';
       case 'select': {
         const options = `${names.get(c.id)}${pascal(f.name)}Options`;
         return multi ? `${options}[]` : `${options} | ""`;

@@ -116,7 +116,7 @@ export class RecordAccess {
     // each value typed as its column is (an engine that types parameters casts them)
     const columns = c.fields.map((f) => {
       const kind = kindOf(f).column(f);
-      const hint = kind === 'array' ? 'json' : kind;
+      const hint = kind === 'array' || kind === 'point' ? 'json' : kind;
       return `${scope.params.add(encodeValue(f, record[f.name], d), hint)} AS ${d.ident(f.name)}`;
     });
     const conditions: string[] = [];

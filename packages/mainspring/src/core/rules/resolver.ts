@@ -43,6 +43,7 @@ export function valueTypeOf(field: Field): ValueType {
     case 'autodate':
       return 'date';
     case 'json':
+    case 'geoPoint':
       return 'json';
     default:
       return 'text';
@@ -334,7 +335,10 @@ export class RecordResolver implements Resolver {
     const rest = props.slice(1);
     const c = chain ?? new Chain(alias, this.scope);
 
-    if (field?.type === 'json') {
+    if (field?.type === 'geoPoint' && (rest.length !== 1 || (rest[0] !== 'lon' && rest[0] !== 'lat'))) {
+      throw new FilterError(`a geoPoint has only "lon" and "lat": "${props.join('.')}"`);
+    }
+    if (field?.type === 'json' || field?.type === 'geoPoint') {
       const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
       if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
       const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));

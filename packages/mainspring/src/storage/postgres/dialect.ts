@@ -1,5 +1,5 @@
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, InsertParts, SqlValue } from '../engine.js';
-import { decodeStored } from '../values.js';
+import { asPoint, decodeStored } from '../values.js';
 
 /**
  * PostgreSQL's SQL. Text columns use the "C" collation, so text sorts and
@@ -16,6 +16,7 @@ const COLUMN_TYPES: Record<ColumnKind, string> = {
   date: 'TIMESTAMPTZ NULL',
   json: 'JSONB NULL',
   array: `JSONB NOT NULL DEFAULT '[]'`,
+  point: `JSONB NOT NULL DEFAULT '{"lon":0,"lat":0}'`,
 };
 
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
@@ -257,6 +258,8 @@ class PostgresDialect implements Dialect {
         return value === undefined || value === null ? null : jsonText(value);
       case 'array':
         return jsonText(Array.isArray(value) ? value : []);
+      case 'point':
+        return jsonText(asPoint(value));
     }
   }
   decode(kind: ColumnKind, raw: unknown): unknown {

@@ -1,5 +1,5 @@
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
-import { decodeStored } from '../values.js';
+import { asPoint, decodeStored } from '../values.js';
 
 const COLUMN_TYPES: Record<ColumnKind, string> = {
   text: "TEXT DEFAULT '' NOT NULL",
@@ -9,6 +9,7 @@ const COLUMN_TYPES: Record<ColumnKind, string> = {
   // TEXT, not JSON: a declared type of JSON gets NUMERIC affinity and would
   // turn the text "1.0" into the integer 1.
   json: 'TEXT DEFAULT NULL',
+  point: `TEXT NOT NULL DEFAULT '{"lon":0,"lat":0}'`,
   array: "TEXT DEFAULT '[]' NOT NULL",
 };
 
@@ -78,6 +79,8 @@ export const sqliteDialect: Dialect = {
         return value === undefined || value === null ? null : JSON.stringify(value);
       case 'array':
         return JSON.stringify(Array.isArray(value) ? value : []);
+      case 'point':
+        return JSON.stringify(asPoint(value));
     }
   },
   decode: (kind, raw) => decodeStored(kind, raw, (v) => v === 1 || v === true || v === '1'),
