@@ -68,6 +68,8 @@ function hooks(ms: Mainspring): void {
     if (plan === 'str') e.record.n = 'five';
     if (plan === 'ok') e.record.n = 7;
     if (plan === 'long') e.record.label = 'much too long';
+    // changed in place, not replaced
+    if (plan === 'far') (e.record.spot as { lat: number }).lat = 100;
     await e.next();
   }, 'scores');
   ms.onRecordUpdate(async (e) => {
@@ -152,6 +154,7 @@ beforeAll(async () => {
         fields: [
           { name: 'label', type: 'text', max: 5 },
           { name: 'n', type: 'number', min: 0, max: 10 },
+          { name: 'spot', type: 'geoPoint' },
         ],
       })
     ).status,
@@ -223,6 +226,7 @@ describe('record hooks', () => {
       ['neg', 'n'],
       ['str', 'n'],
       ['long', 'label'],
+      ['far', 'spot'],
     ]) {
       const res = await s.request('POST', '/api/collections/scores/records', { body: { label } });
       expect(res.status, label).toBe(400);

@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import type { ColumnKind } from '../../storage/engine.js';
+import { asPoint } from '../../storage/values.js';
 import { parseDateInput } from '../dates.js';
 import { type ErrorData, type FieldError, fieldError } from '../errors.js';
 import { parseThumbSize } from '../files/thumbs.js';
@@ -233,21 +234,19 @@ function checkText(value: string, opts: { required: boolean; min: number; max: n
 function preparePoint(raw: unknown, source: ValueSource): unknown {
   let value = raw;
   if (source === 'form' && typeof raw === 'string') {
-    if (raw.trim() === '') return { lon: 0, lat: 0 };
+    if (raw.trim() === '') return asPoint(null);
     try {
       value = JSON.parse(raw);
     } catch {
       return invalidType('an object with numeric lon and lat');
     }
   }
-  if (value === undefined || value === null || value === '') return { lon: 0, lat: 0 };
+  if (value === undefined || value === null || value === '') return asPoint(null);
   if (typeof value !== 'object' || Array.isArray(value)) return invalidType('an object with numeric lon and lat');
   const point = value as { lon?: unknown; lat?: unknown };
-  const coordinate = (v: unknown) => (v === undefined ? 0 : typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const lon = coordinate(point.lon);
-  const lat = coordinate(point.lat);
-  if (lon === null || lat === null) return invalidType('an object with numeric lon and lat');
-  return { lon, lat };
+  const bad = (v: unknown) => v !== undefined && !(typeof v === 'number' && Number.isFinite(v));
+  if (bad(point.lon) || bad(point.lat)) return invalidType('an object with numeric lon and lat');
+  return asPoint(point);
 }
 
 // ---------------------------------------------------------------- types
@@ -538,7 +537,7 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
   geoPoint: {
     options: (base, r) => ({ ...base, type: 'geoPoint', required: r.bool('required') }),
     column: () => 'point',
-    empty: () => ({ lon: 0, lat: 0 }),
+    empty: () => asPoint(null),
     prepare: (_f, raw, source) => preparePoint(raw, source),
     validate: (f, v) => {
       if (f.type !== 'geoPoint') return null;

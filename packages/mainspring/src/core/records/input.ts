@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Invalid, kindOf, type ValueSource } from '../collections/fields.js';
 import { type Collection, type Field, isMultiple } from '../collections/model.js';
 import { nowString } from '../dates.js';
@@ -256,7 +257,7 @@ export function checkHookValues(
   const data = { ...after };
   for (const f of c.fields) {
     const value = after[f.name];
-    if (value === before[f.name] || HOOK_MANAGED.has(f.type) || (f.type === 'text' && f.name === 'tokenKey')) continue;
+    if (HOOK_MANAGED.has(f.type) || (f.type === 'text' && f.name === 'tokenKey') || isDeepStrictEqual(value, before[f.name])) continue;
     if (f.name === 'id' && !isNew) {
       errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
       continue;

@@ -143,8 +143,15 @@ export class RecordService {
       return record;
     }
     let written = record;
-    // a copy: on PostgreSQL the transaction may run again, and must start from the same values
-    const event = { collection: c, record: { ...record }, original, requestInfo: info?.system ? null : info, tx: new TxRecords(this, tx) };
+    // a deep copy: on PostgreSQL the transaction may run again, and must start from the same values
+    // (a hook may change a list or a point in place), and the changes are judged against the original
+    const event = {
+      collection: c,
+      record: structuredClone(record),
+      original,
+      requestInfo: info?.system ? null : info,
+      tx: new TxRecords(this, tx),
+    };
     // the hook's own ms.records calls join this transaction
     await inActiveTransaction(tx, () =>
       hook.trigger(
