@@ -1,6 +1,7 @@
 import { baseOp, type Expr, isAnyOp, type Operand, type Operator } from './ast.js';
 import { FilterError } from './errors.js';
 import { macroValue } from './macros.js';
+import { parseStrftimeFormat, parseStrftimeModifier, type StrftimeCall, type StrftimeTime, strftimeTimeText } from './strftime.js';
 
 /** A value that is sent to the database as a bound parameter. */
 export type SqlValue = string | number | boolean | null;
@@ -37,6 +38,8 @@ export interface SqlFlavor {
   coalesceEmpty(sql: string, type: ValueType): string;
   /** `sql` cast to text, to wrap it in `%…%` for `~`. */
   asText(sql: string, type: ValueType): string;
+  /** PocketBase's `strftime()`, its arguments checked (query/strftime.ts); `param` binds a value. */
+  strftime(call: StrftimeCall, param: (value: SqlValue) => string): string;
 }
 
 /**
@@ -147,6 +150,7 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
         return { kind: 'value', value: operand.value };
       case 'call':
         if (operand.name === 'geoDistance') return geoDistance(operand.args);
+        if (operand.name === 'strftime') return strftime(operand.args);
         throw new FilterError(`unknown function "${operand.name}"`);
       case 'ident': {
         const macro = macroValue(operand.name);
@@ -191,6 +195,41 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
     const cosine = `(cos(${rad(latA)}) * cos(${rad(latB)}) * cos(${rad(lonB)} - ${rad(lonA)}) + sin(${rad(latA)}) * sin(${rad(latB)}))`;
     const held = `CASE WHEN ${cosine} > 1 THEN 1 WHEN ${cosine} < -1 THEN -1 ELSE ${cosine} END`;
     return { kind: 'sql', sql: `(6371 * acos(${held}))`, type: 'number', nullFallback: 'disabled' };
+  };
+
+  /**
+   * PocketBase's `strftime(format, [time, modifiers…])`: the time as text in
+   * `format` (SQLite's conversions, those both engines give alike; see
+   * query/strftime.ts), NULL (so '') when the time is. The time is a date
+   * field, a date text, 'now' (the default) or a date macro; the modifiers
+   * shift it (`'+1 day'`) or take the start of its year, month or day.
+   */
+  const strftime = (args: readonly Operand[]): Resolved => {
+    if (args.length < 1 || args.length > 10) {
+      throw new FilterError(`strftime takes a format, a time and at most 8 modifiers, not ${args.length} arguments`);
+    }
+    const [format, time, ...modifiers] = args as [Operand, ...Operand[]];
+    if (format.kind !== 'text') throw new FilterError("strftime's first argument must be a format text, such as '%Y-%m'");
+    const call: StrftimeCall = {
+      format: format.value,
+      parts: parseStrftimeFormat(format.value),
+      time: time === undefined ? 'now' : strftimeTime(time),
+      modifiers: modifiers.map((m, i) => {
+        if (m.kind !== 'text') throw new FilterError(`strftime's modifier ${i + 1} must be a text, such as '+1 day'`);
+        return parseStrftimeModifier(m.value);
+      }),
+    };
+    return { kind: 'sql', sql: flavor.strftime(call, (v) => params.add(v, 'text')), type: 'text' };
+  };
+
+  const strftimeTime = (operand: Operand): StrftimeTime | null => {
+    const what = "strftime's time must be a date field, a date text or 'now'";
+    if (operand.kind === 'number' || operand.kind === 'call') throw new FilterError(what);
+    const r = operand.kind === 'text' ? ({ kind: 'value', value: operand.value } as const) : resolve(operand);
+    if (r.kind === 'value') return typeof r.value === 'string' ? strftimeTimeText(r.value) : null;
+    if (r.multi) throw new FilterError("strftime's time has many values per record; strftime takes one");
+    if (r.type !== 'date') throw new FilterError(what);
+    return { sql: r.sql };
   };
 
   const sqlOf = (r: Resolved, hint?: ValueType): string => {

@@ -182,6 +182,11 @@ export interface Dialect {
   isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
   coalesceEmpty(sql: string, type: FilterValueType): string;
   asText(sql: string, type: FilterValueType): string;
+  /**
+   * PocketBase's `strftime()`: the time as text in the format, NULL when the
+   * time is NULL. The filter compiler has checked every part (query/strftime.ts).
+   */
+  strftime(call: StrftimeSql, param: (value: SqlValue) => string): string;
   /** An ORDER BY term; NULL sorts as the smallest value (as SQLite sorts it). */
   orderBy(sql: string, desc: boolean): string;
   /** An expression for random order. */
@@ -221,4 +226,19 @@ export interface InsertParts {
 }
 
 /** The value type the filter compiler tracks (mirrors `query/`'s `ValueType`). */
+/** A checked `strftime()` call, as the filter compiler hands it over. */
+export interface StrftimeSql {
+  /** The format as written. */
+  readonly format: string;
+  /** Its literal text and conversion letters, in order. */
+  readonly parts: readonly ({ readonly text: string } | { readonly letter: string })[];
+  /** A date column's SQL, a UTC date text to bind, the statement's time, or null (the result is NULL). */
+  readonly time: { readonly sql: string } | { readonly date: string } | 'now' | null;
+  /** Shifts (`text` as `+1.5 days`) and starts of a year, month or day, in order. */
+  readonly modifiers: readonly (
+    | { readonly kind: 'shift'; readonly amount: number; readonly unit: string; readonly text: string }
+    | { readonly kind: 'start'; readonly unit: string; readonly text: string }
+  )[];
+}
+
 export type FilterValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';

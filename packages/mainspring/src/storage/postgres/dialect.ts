@@ -1,4 +1,4 @@
-import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, InsertParts, SqlValue } from '../engine.js';
+import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, InsertParts, SqlValue, StrftimeSql } from '../engine.js';
 import { asPoint, decodeStored } from '../values.js';
 
 /**
@@ -23,6 +23,41 @@ const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 const columnDDL = (c: ColumnSpec) =>
   c.primaryKey ? `${ident(c.name)} TEXT COLLATE "C" PRIMARY KEY NOT NULL` : `${ident(c.name)} ${COLUMN_TYPES[c.kind]}`;
+
+/** The units a strftime modifier names, as date_trunc spells them (and only these). */
+const UNITS: Record<string, string> = { year: 'year', month: 'month', day: 'day' };
+
+/** One strftime conversion of timestamptz `t` (`u`: the same in UTC, without zone), as SQLite writes it. */
+function strftimeLetter(letter: string, t: string, u: string): string {
+  const pattern: Record<string, string> = {
+    Y: 'YYYY',
+    m: 'MM',
+    d: 'DD',
+    H: 'HH24',
+    M: 'MI',
+    S: 'SS',
+    f: 'SS.MS',
+    j: 'DDD',
+    F: 'YYYY-MM-DD',
+    T: 'HH24:MI:SS',
+    R: 'HH24:MI',
+  };
+  const p = pattern[letter];
+  if (p !== undefined) return `to_char(${u}, '${p}')`;
+  switch (letter) {
+    case 'w':
+      return `extract(dow from ${u})::int::text`;
+    case 'u':
+      return `extract(isodow from ${u})::int::text`;
+    case 's':
+      return `floor(extract(epoch from ${t}))::bigint::text`;
+    case 'W':
+      // weeks start on Monday; the days before the year's first Monday are week 00
+      return `lpad(((extract(doy from ${u})::int + 6 - (extract(dow from ${u})::int + 6) % 7) / 7)::text, 2, '0')`;
+    default:
+      throw new Error(`strftime letter ${letter} was not checked`);
+  }
+}
 
 /** The SQL type a filter value type compares as. */
 const SQL_TYPE: Record<FilterValueType, string> = {
@@ -303,6 +338,22 @@ class PostgresDialect implements Dialect {
   }
   asText(sql: string, type: FilterValueType): string {
     return asText(sql, type);
+  }
+  /**
+   * SQLite's strftime text from `to_char` and `extract`, in UTC. Literal
+   * text is bound; the letters, units and `to_char` patterns are ours.
+   * `+N months` clamps to the month's last day where SQLite rolls over
+   * (Jan 31 + 1 month: Feb 29 here, Mar 2 there).
+   */
+  strftime(call: StrftimeSql, param: (value: SqlValue) => string): string {
+    if (call.time === null) return 'NULL::text';
+    let t = call.time === 'now' ? 'now()' : 'sql' in call.time ? call.time.sql : `(${param(call.time.date)})::timestamptz`;
+    for (const m of call.modifiers) {
+      t = m.kind === 'start' ? `date_trunc('${UNITS[m.unit]}', ${t}, 'UTC')` : `(${t} + (${param(m.text)})::interval)`;
+    }
+    const u = `(${t} AT TIME ZONE 'UTC')`;
+    const pieces = call.parts.map((p) => ('text' in p ? param(p.text) : strftimeLetter(p.letter, t, u)));
+    return `(CASE WHEN ${t} IS NULL THEN NULL ELSE ${pieces.length > 0 ? pieces.join(' || ') : "''"} END)`;
   }
   unify(left: string, leftType: FilterValueType, right: string, rightType: FilterValueType): [string, string] {
     if (leftType === 'json') return [fromJsonb(left, rightType), rightType === 'date' ? dateText(right) : right];

@@ -101,6 +101,12 @@ export const sqliteDialect: Dialect = {
     negate ? `(${sql} IS NOT '' AND ${sql} IS NOT NULL)` : `(${sql} = '' OR ${sql} IS NULL)`,
   coalesceEmpty: (sql) => `COALESCE(${sql}, '')`,
   asText: (sql) => sql,
+  // SQLite's own strftime, which PocketBase's is
+  strftime(call, param) {
+    if (call.time === null) return 'NULL';
+    const time = call.time === 'now' ? "'now'" : 'sql' in call.time ? call.time.sql : param(call.time.date);
+    return `strftime(${[param(call.format), time, ...call.modifiers.map((m) => param(m.text))].join(', ')})`;
+  },
   orderBy: (sql, desc) => `${sql} ${desc ? 'DESC' : 'ASC'}`,
   random: () => 'RANDOM()',
   // a function the engine registers on each connection (see engine.ts)
