@@ -5,6 +5,8 @@
 //   3. the peers on the same PostgreSQL: the hand-written Express stack and
 //      Parse Server (bench/peers/run.mjs; their packages are installed into
 //      bench/peers/node_modules on first use, never by the root npm install)
+//   4. range reads of one large file by 50 seeking clients, Mainspring on
+//      SQLite (bench/files.mjs; with --quick its quick form)
 //
 // Each part measures its own bare node:http ceiling, so every figure is also
 // a ratio within one run; the comparison between servers divides those
@@ -159,6 +161,19 @@ export function report(lines, { date, machine, command }) {
       );
     }
   }
+  const files = lines.filter((l) => l.scenario === 'files');
+  if (files.length > 0) {
+    out.push(
+      '',
+      '| range reads (Mainspring) | file MiB | clients | requests/s | TTFB alone p50 ms | TTFB p50 ms | TTFB p99 ms | served MiB/s | RSS before → peak MiB | open files peak | errors |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const l of files) {
+      out.push(
+        `| ${l.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'} | ${l.file_mib} | ${l.clients} | ${l.requests_per_sec} | ${l.ttfb_alone_p50_ms} | ${l.ttfb_p50_ms} | ${l.ttfb_p99_ms} | ${l.served_mib_per_sec} | ${l.rss_baseline_mib} → ${l.rss_peak_mib} | ${l.open_files_peak} | ${l.errors} |`,
+      );
+    }
+  }
   out.push('');
   return out.join('\n');
 }
@@ -194,6 +209,14 @@ async function main() {
     ...(await part('Mainspring on PostgreSQL', path.join(BENCH, 'run.mjs'), ['--postgres', ...args])),
     // the peers have only the scenarios they share with Mainspring
     ...(scenario && !['bare', ...SHARED].includes(scenario) ? [] : await part('peers on PostgreSQL', path.join(PEERS, 'run.mjs'), args)),
+    // its own flags: only --quick carries over
+    ...(scenario
+      ? []
+      : await part(
+          'range reads on SQLite',
+          path.join(BENCH, 'files.mjs'),
+          args.filter((a) => a === '--quick'),
+        )),
   ];
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Linux ${os.release()}, Node ${process.version}`;
