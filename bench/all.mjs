@@ -148,32 +148,64 @@ export function report(lines, { date, machine, command }) {
   for (const l of lines.filter((x) => x.scenario === 'idle')) {
     out.push(`| ${l.target === 'mainspring' ? `Mainspring ${l.engine}` : l.target} | ${l.records} | ${l.idle_rss_mib} |`);
   }
-  const rt = lines.filter((l) => l.scenario === 'realtime');
-  if (rt.length > 0) {
-    out.push(
-      '',
-      '| realtime (Mainspring) | subscribers | delivery p50 ms | delivery p99 ms | last subscriber p99 ms | missed | RSS KB per idle subscriber |',
-    );
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const l of rt) {
-      out.push(
-        `| ${l.engine} | ${l.subscribers} | ${l.delivery_p50_ms} | ${l.delivery_p99_ms} | ${l.last_subscriber_p99_ms} | ${l.missed_events} | ${l.rss_per_subscriber_kb ?? '–'} |`,
-      );
-    }
-  }
-  const files = lines.filter((l) => l.scenario === 'files');
-  if (files.length > 0) {
-    out.push(
-      '',
-      '| range reads (Mainspring) | file MiB | clients | requests/s | TTFB alone p50 ms | TTFB p50 ms | TTFB p99 ms | served MiB/s | RSS before → peak MiB | open files peak | errors |',
-    );
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const l of files) {
-      out.push(
-        `| ${l.engine === 'postgres' ? 'PostgreSQL' : 'SQLite'} | ${l.file_mib} | ${l.clients} | ${l.requests_per_sec} | ${l.ttfb_alone_p50_ms} | ${l.ttfb_p50_ms} | ${l.ttfb_p99_ms} | ${l.served_mib_per_sec} | ${l.rss_baseline_mib} → ${l.rss_peak_mib} | ${l.open_files_peak} | ${l.errors} |`,
-      );
-    }
-  }
+  /** A table of one scenario's lines, when the run has any: its header cells (the first left-aligned) and a row per line. */
+  const section = (scenario, header, row) => {
+    const rows = lines.filter((l) => l.scenario === scenario);
+    if (rows.length === 0) return;
+    const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+    out.push('', `| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`);
+    for (const l of rows) out.push(`| ${row(l).join(' | ')} |`);
+  };
+  section(
+    'realtime',
+    [
+      'realtime (Mainspring)',
+      'subscribers',
+      'delivery p50 ms',
+      'delivery p99 ms',
+      'last subscriber p99 ms',
+      'missed',
+      'RSS KB per idle subscriber',
+    ],
+    (l) => [
+      l.engine,
+      l.subscribers,
+      l.delivery_p50_ms,
+      l.delivery_p99_ms,
+      l.last_subscriber_p99_ms,
+      l.missed_events,
+      l.rss_per_subscriber_kb ?? '–',
+    ],
+  );
+  section(
+    'files',
+    [
+      'range reads (Mainspring)',
+      'file MiB',
+      'clients',
+      'requests/s',
+      'TTFB alone p50 ms',
+      'TTFB p50 ms',
+      'TTFB p99 ms',
+      'served MiB/s',
+      'RSS before → peak MiB',
+      'open files peak',
+      'errors',
+    ],
+    (l) => [
+      l.engine === 'postgres' ? 'PostgreSQL' : 'SQLite',
+      l.file_mib,
+      l.clients,
+      l.requests_per_sec,
+      l.ttfb_alone_p50_ms,
+      l.ttfb_p50_ms,
+      l.ttfb_p99_ms,
+      l.served_mib_per_sec,
+      `${l.rss_baseline_mib} → ${l.rss_peak_mib}`,
+      l.open_files_peak,
+      l.errors,
+    ],
+  );
   out.push('');
   return out.join('\n');
 }
