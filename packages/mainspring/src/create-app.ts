@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { App } from './core/app.js';
 import type { HooksModule, Mainspring } from './core/hooks/api.js';
 import type { HttpMethod, RouteHandler } from './core/hooks/registry.js';
+import { Admission } from './http/admission.js';
 import { buildServer, type ServerOptions } from './http/server.js';
 
 /**
@@ -80,7 +81,8 @@ export interface MainspringApp {
   listen(options?: { host?: string; port?: number }): Promise<string>;
   /**
    * Starts the app for a server of someone else's (Express, `node:http`):
-   * the answer handles a request whose `url` starts at `/api/…`.
+   * the answer handles a request whose `url` starts at `/api/…`, started in
+   * time slices as on our own server (http/admission.ts).
    */
   handler(): Promise<(req: IncomingMessage, res: ServerResponse) => void>;
   /** Finishes in-flight requests, ends realtime streams, stops crons and closes the database. */
@@ -174,7 +176,7 @@ export function createApp(options: CreateAppOptions = {}): MainspringApp {
     async handler() {
       const { app, server } = await self.ready();
       serve(app);
-      return (req, res) => server.routing(req, res);
+      return new Admission((req: IncomingMessage, res: ServerResponse) => server.routing(req, res)).admit;
     },
     close() {
       closing ??= (async () => {
