@@ -292,6 +292,19 @@ describe('= and != treat NULL and empty text as one value', () => {
     };
     compileFilter(parseFilter('title = true'), known, flavor, params);
     expect(params.values).toEqual(['a field named true']);
+
+    // a resolver that can say cheaply that it does not know the name is not asked to resolve it
+    const asked: string[] = [];
+    const knowing: Resolver = {
+      knows: (name) => name !== 'false',
+      resolve: (name) => {
+        asked.push(name);
+        return { kind: 'sql', sql: 'r.flag', type: 'bool' };
+      },
+    };
+    const sql = compileFilter(parseFilter('flag = false'), knowing, flavor, new SqlParams(flavor));
+    expect(asked).toEqual(['flag']);
+    expect(sql).not.toContain('false');
   });
 
   test('numbers and booleans are never folded into empty', async () => {

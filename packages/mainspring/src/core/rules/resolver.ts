@@ -148,6 +148,13 @@ export class RecordResolver implements Resolver {
     return field;
   }
 
+  knows(name: string): boolean {
+    // only a plain field name is judged here; anything else is left to resolve()
+    if (/[.:@]/.test(name)) return true;
+    const field = fieldByName(this.base, name);
+    return field !== undefined && (!field.hidden || this.allowHidden);
+  }
+
   resolve(name: string): Resolved {
     if (name.length > 500) throw new FilterError('field path too long');
     const props = name.split('.');
