@@ -74,7 +74,10 @@ export class SharedRateLimiter implements RateLimiter {
         this.engine.run(`DELETE FROM ${t} WHERE reset_at <= $1`, [now]).catch(() => {});
       }
       if (!row || Number(row.hits) <= rule.maxRequests) return 0;
-      return Math.max(1, Math.ceil((Number(row.reset_at) - now) / 1000));
+      // counted from when the answer came: the window may have been opened by a request that started
+      // after this one and reached the database first (then `now` is older than the window itself)
+      const left = Number(row.reset_at) - Math.max(now, Date.now());
+      return Math.min(rule.duration, Math.max(1, Math.ceil(left / 1000)));
     } catch (err) {
       this.logger.error({ err: { message: (err as Error).message } }, 'rate limit counter failed: request let through');
       return 0;

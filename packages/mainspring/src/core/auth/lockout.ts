@@ -125,7 +125,9 @@ export class SharedLoginFailures {
       keys,
     );
     const until = Math.max(0, ...rows.map((r) => Number(r.locked_until)));
-    return until > now ? Math.ceil((until - now) / 1000) : 0;
+    // from when the answer came: a lock set meanwhile by a later request ends after now + its length
+    const from = Math.max(now, Date.now());
+    return until > from ? Math.ceil((until - from) / 1000) : 0;
   }
 
   /** Records a failure; resolves to the seconds of the lock it starts, or 0. */
