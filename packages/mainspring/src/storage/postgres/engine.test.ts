@@ -3,9 +3,9 @@ import { freshDatabase, TEST_POSTGRES_URL } from '../../../test/helpers/server.j
 import { PostgresEngine } from './engine.js';
 
 /*
- * Reads outside a transaction run as named prepared statements (one parse
- * and plan per connection and text); these pin that nothing a caller can
- * see changes. Runs with MS_TEST_POSTGRES_URL only.
+ * Statements with parameters run as named prepared statements (one parse
+ * and plan per connection and text), in transactions too; these pin that
+ * nothing a caller can see changes. Runs with MS_TEST_POSTGRES_URL only.
  */
 describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () => {
   let engine: PostgresEngine;
@@ -45,8 +45,44 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () =>
     }
   });
 
+  test('statements in a transaction are named too', async () => {
+    const sql = 'SELECT id FROM t WHERE n = $1::int';
+    const prepared = await engine.transaction(async (tx) => {
+      expect(await tx.get(sql, [2])).toEqual({ id: 'b' });
+      return tx.all<{ name: string }>('SELECT name FROM pg_prepared_statements WHERE statement = $1', [sql]);
+    });
+    expect(prepared).toHaveLength(1);
+    expect(prepared[0]?.name).toMatch(/^ms_/);
+  });
+
+  test('a transaction whose statement plan a schema change made stale runs again and answers', async () => {
+    const sql = 'SELECT n FROM t WHERE id = $1';
+    const read = () => engine.transaction(async (tx) => (await tx.get(sql, ['a'])) as { n: unknown });
+    // both pooled connections plan the statement (two transactions at once take both)
+    for (let i = 0; i < 3; i++) expect(await Promise.all([read(), read()])).toEqual([{ n: 1 }, { n: 1 }]);
+    await engine.run('ALTER TABLE t ALTER COLUMN n TYPE TEXT');
+    try {
+      for (let i = 0; i < 4; i++) expect(await Promise.all([read(), read()])).toEqual([{ n: '1' }, { n: '1' }]);
+    } finally {
+      await engine.run('ALTER TABLE t ALTER COLUMN n TYPE INTEGER USING n::integer');
+    }
+    expect(await read()).toEqual({ n: 1 });
+  });
+
+  test('many distinct texts in transactions do not break the pool either', async () => {
+    for (let i = 0; i < 1100; i++) {
+      expect(await engine.transaction((tx) => tx.get(`SELECT $1::int + ${i} AS v`, [1]))).toEqual({ v: 1 + i });
+    }
+    const held = await engine.transaction((tx) =>
+      tx.get<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'ms\\_%'"),
+    );
+    expect(held?.n).toBeLessThanOrEqual(500);
+  });
+
   test('a failed statement is an error and the engine goes on', async () => {
     await expect(engine.get('SELECT nope FROM t WHERE id = $1', ['a'])).rejects.toThrow();
     expect(await engine.get('SELECT id FROM t WHERE id = $1', ['b'])).toEqual({ id: 'b' });
+    await expect(engine.transaction((tx) => tx.get('SELECT nope FROM t WHERE id = $1', ['a']))).rejects.toThrow();
+    expect(await engine.transaction((tx) => tx.get('SELECT id FROM t WHERE id = $1', ['b']))).toEqual({ id: 'b' });
   });
 });

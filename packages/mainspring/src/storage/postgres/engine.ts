@@ -179,17 +179,6 @@ function compact(sql: string, params: readonly SqlValue[] | undefined): { sql: s
   return { sql: hit.sql, values: hit.keep.map((n) => params[n - 1]) };
 }
 
-/** Runs a statement on a transaction's client, with this engine's parameter handling and errors; `array`: rows as arrays. */
-async function query(on: pg.PoolClient, sql: string, params: readonly SqlValue[] | undefined, array = false): Promise<pg.QueryResult> {
-  const q = compact(sql, params);
-  const values = q.values?.map((v) => (typeof v === 'string' ? escapeNul(v) : v));
-  try {
-    return array ? await on.query({ text: q.sql, values, rowMode: 'array' }) : await on.query(q.sql, values);
-  } catch (err) {
-    throw translate(err);
-  }
-}
-
 /** How many named statements one pooled connection may hold before it is closed (each holds a plan on the server). */
 const NAMED_PER_CONNECTION = 500;
 const NAME_CACHE_LIMIT = 5000;
@@ -197,6 +186,11 @@ const NAME_CACHE_LIMIT = 5000;
 const statementNames = new Map<string, string>();
 /** The names prepared on each pooled connection. */
 const namedOn = new WeakMap<pg.PoolClient, Set<string>>();
+/** Connections to close when they are released: they hold too many named statements, a stale one, or failed. */
+const retiring = new WeakSet<pg.PoolClient>();
+
+/** A named statement whose result types a schema change altered: PostgreSQL refuses to run its cached plan. */
+const isStalePlan = (err: unknown) => (err as { code?: unknown })?.code === '0A000';
 
 function statementName(text: string): string {
   let name = statementNames.get(text);
@@ -208,72 +202,105 @@ function statementName(text: string): string {
   return name;
 }
 
-/**
- * Runs a statement outside any transaction as a named prepared statement: a
- * connection parses and plans each text once, and later runs only bind it,
- * which halves PostgreSQL's CPU for a read by id. A connection that holds
- * {@link NAMED_PER_CONNECTION} of them is closed after its query (the pool
- * opens another), so client-shaped filters cannot grow a server's memory
- * without end. A plan whose result types a schema change altered (`0A000`)
- * is run once more unnamed, on a connection that is then closed.
- */
-async function poolQuery(pool: pg.Pool, sql: string, params: readonly SqlValue[] | undefined, array = false): Promise<pg.QueryResult> {
+/** A statement as it is sent: compacted parameters, NULs escaped. */
+function outgoing(sql: string, params: readonly SqlValue[] | undefined): { text: string; values: unknown[] | undefined } {
   const q = compact(sql, params);
-  const values = q.values?.map((v) => (typeof v === 'string' ? escapeNul(v) : v));
-  // without parameters pg sends the simple protocol, which allows several statements in one text: left as it is
-  if (!values || values.length === 0) {
-    try {
-      return array ? await pool.query({ text: q.sql, rowMode: 'array' }) : await pool.query(q.sql);
-    } catch (err) {
-      throw translate(err);
-    }
-  }
-  const client = await pool.connect();
+  return { text: q.sql, values: q.values?.map((v) => (typeof v === 'string' ? escapeNul(v) : v)) };
+}
+
+function send(client: pg.PoolClient, text: string, values: unknown[] | undefined, array: boolean, name?: string): Promise<pg.QueryResult> {
+  return array ? client.query({ name, text, values, rowMode: 'array' } as pg.QueryArrayConfig) : client.query({ name, text, values });
+}
+
+/**
+ * Sends a statement with parameters as a named prepared statement: a
+ * connection parses and plans each text once, and later runs only bind it,
+ * which halves PostgreSQL's CPU for a read by id and saves a sixth of a
+ * create's. A connection that holds {@link NAMED_PER_CONNECTION} of them is
+ * closed when it is released (the pool opens another), so client-shaped
+ * filters cannot grow a server's memory without end. A statement without
+ * parameters goes as pg sends it, the simple protocol, which allows several
+ * statements in one text.
+ */
+function sendNamed(client: pg.PoolClient, text: string, values: unknown[] | undefined, array: boolean): Promise<pg.QueryResult> {
+  if (!values || values.length === 0) return send(client, text, values, array);
   let names = namedOn.get(client);
   if (!names) {
     names = new Set();
     namedOn.set(client, names);
   }
-  const name = statementName(q.sql);
+  const name = statementName(text);
   names.add(name);
-  let destroy = names.size >= NAMED_PER_CONNECTION;
-  const run = (named: string | undefined): Promise<pg.QueryResult> =>
-    array
-      ? client.query({ name: named, text: q.sql, values, rowMode: 'array' } as pg.QueryArrayConfig)
-      : client.query({ name: named, text: q.sql, values });
+  if (names.size >= NAMED_PER_CONNECTION) retiring.add(client);
+  return send(client, text, values, array, name);
+}
+
+/**
+ * Runs a statement outside any transaction, on a pooled connection. A stale
+ * plan (`0A000`) is run once more unnamed, on a connection that is then
+ * closed, which takes its stale plans with it.
+ */
+async function poolQuery(pool: pg.Pool, sql: string, params: readonly SqlValue[] | undefined, array = false): Promise<pg.QueryResult> {
+  const { text, values } = outgoing(sql, params);
+  const client = await pool.connect();
   try {
     try {
-      return await run(name);
+      return await sendNamed(client, text, values, array);
     } catch (err) {
-      if ((err as { code?: unknown })?.code !== '0A000') throw err;
-      destroy = true;
-      return await run(undefined);
+      if (!isStalePlan(err)) throw err;
+      retiring.add(client);
+      return await send(client, text, values, array);
     }
   } catch (err) {
     // as pg's pool.query: a connection whose query failed is not reused
-    destroy = true;
+    retiring.add(client);
     throw translate(err);
   } finally {
-    client.release(destroy);
+    client.release(retiring.has(client));
+  }
+}
+
+/**
+ * Runs a statement in a transaction, named as outside one unless told not
+ * to. A stale plan fails the transaction (it cannot go on after an error)
+ * and retires the connection; the transaction then runs again unnamed.
+ */
+async function query(
+  on: pg.PoolClient,
+  sql: string,
+  params: readonly SqlValue[] | undefined,
+  array: boolean,
+  named: boolean,
+): Promise<pg.QueryResult> {
+  const { text, values } = outgoing(sql, params);
+  try {
+    return await (named ? sendNamed(on, text, values, array) : send(on, text, values, array));
+  } catch (err) {
+    if (isStalePlan(err)) retiring.add(on);
+    throw translate(err);
   }
 }
 
 /** One transaction's connection. */
 class TxConnection implements Executor {
   readonly callbacks: (() => void)[] = [];
-  constructor(private readonly client: pg.PoolClient) {}
+  constructor(
+    private readonly client: pg.PoolClient,
+    /** False after a stale plan: statements go unnamed. */
+    private readonly named: boolean,
+  ) {}
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return (await query(this.client, sql, params)).rows as T[];
+    return (await query(this.client, sql, params, false, this.named)).rows as T[];
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
   async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
-    return (await query(this.client, sql, params, true)).rows as unknown[][];
+    return (await query(this.client, sql, params, true, this.named)).rows as unknown[][];
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return (await query(this.client, sql, params)).rowCount ?? 0;
+    return (await query(this.client, sql, params, false, this.named)).rowCount ?? 0;
   }
   afterCommit(fn: () => void): void {
     this.callbacks.push(fn);
@@ -286,8 +313,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Attempt<T> = { ok: true; result: T; callbacks: (() => void)[] } | { ok: false; err: unknown; broken: boolean };
 
 /** Runs `fn` once in a SERIALIZABLE transaction on `client`: committed, or rolled back. */
-async function attempt<T>(client: pg.PoolClient, fn: (tx: Executor) => Promise<T>): Promise<Attempt<T>> {
-  const tx = new TxConnection(client);
+async function attempt<T>(client: pg.PoolClient, fn: (tx: Executor) => Promise<T>, named = true): Promise<Attempt<T>> {
+  const tx = new TxConnection(client, named);
   try {
     await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
     const result = await fn(tx);
@@ -421,15 +448,24 @@ export class PostgresEngine implements Engine {
    */
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('the database is closed');
-    const client = await this.pool.connect();
-    const first = await attempt(client, fn);
-    client.release(first.ok ? undefined : first.broken);
+    let first = await this.attemptOnce(fn, true);
+    // a named statement's plan went stale (a schema change): its connection is closed, and the
+    // transaction runs again with unnamed statements (other connections may hold the same stale plan)
+    if (!first.ok && isStalePlan(first.err)) first = await this.attemptOnce(fn, false);
     if (first.ok) {
       for (const cb of first.callbacks) cb();
       return first.result;
     }
     if (!isRetryable(first.err)) throw translate(first.err);
     return this.retryInLane(fn);
+  }
+
+  /** One attempt on a pooled connection, released (or closed) after it. */
+  private async attemptOnce<T>(fn: (tx: Executor) => Promise<T>, named: boolean): Promise<Attempt<T>> {
+    const client = await this.pool.connect();
+    const outcome = await attempt(client, fn, named);
+    client.release((!outcome.ok && outcome.broken) || retiring.has(client));
+    return outcome;
   }
 
   /**
@@ -458,13 +494,18 @@ export class PostgresEngine implements Engine {
         if ((err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
         throw translate(err);
       }
+      let named = true;
       for (let n = 1; ; n++) {
-        outcome = await attempt(client, fn);
-        if (outcome.ok || outcome.broken || !isRetryable(outcome.err) || n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
+        outcome = await attempt(client, fn, named);
+        // after a stale plan (a schema change meanwhile) the attempts left go unnamed
+        if (!outcome.ok && isStalePlan(outcome.err)) named = false;
+        else if (outcome.ok || outcome.broken || !isRetryable(outcome.err)) break;
+        if (n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
         // the first attempts it lost to get a moment to commit, so the next snapshot starts after them
         await sleep(Math.random() * Math.min(LANE_BACKOFF_MS, 2 ** n));
       }
-      broken = !outcome.ok && outcome.broken;
+      // a retired connection is closed, which also ends its hold on the lock
+      broken = (!outcome.ok && outcome.broken) || retiring.has(client);
       if (!broken) {
         try {
           await client.query(`SELECT pg_advisory_unlock(${LANE_KEY}); RESET idle_session_timeout`);
@@ -480,7 +521,7 @@ export class PostgresEngine implements Engine {
       for (const cb of outcome.callbacks) cb();
       return outcome.result;
     }
-    if (isRetryable(outcome.err)) throw new EngineBusyError('the database is busy; try again');
+    if (isRetryable(outcome.err) || isStalePlan(outcome.err)) throw new EngineBusyError('the database is busy; try again');
     throw translate(outcome.err);
   }
 
