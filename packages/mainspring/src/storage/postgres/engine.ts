@@ -309,23 +309,47 @@ class TxConnection implements Executor {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** One attempt's end: committed with its result, or rolled back with its error (`broken`: the connection is unusable). */
-type Attempt<T> = { ok: true; result: T; callbacks: (() => void)[] } | { ok: false; err: unknown; broken: boolean };
+/**
+ * One attempt's end: committed with its result, or rolled back with its
+ * error (`broken`: the connection is unusable; `begun`: false when the
+ * failure came before the transaction began).
+ */
+type Attempt<T> = { ok: true; result: T; callbacks: (() => void)[] } | { ok: false; err: unknown; broken: boolean; begun: boolean };
+
+/**
+ * Statements an attempt sends in the same round trip as its BEGIN (before
+ * it) and its COMMIT (after it, run only when the commit succeeds): the
+ * retry lane takes and drops its lock so, two round trips fewer in a turn
+ * that every retried transaction waits for.
+ */
+interface AttemptFrame {
+  before?: string;
+  after?: string;
+}
 
 /** Runs `fn` once in a SERIALIZABLE transaction on `client`: committed, or rolled back. */
-async function attempt<T>(client: pg.PoolClient, fn: (tx: Executor) => Promise<T>, named = true): Promise<Attempt<T>> {
+async function attempt<T>(
+  client: pg.PoolClient,
+  fn: (tx: Executor) => Promise<T>,
+  named = true,
+  frame: AttemptFrame = {},
+): Promise<Attempt<T>> {
   const tx = new TxConnection(client, named);
+  let begun = false;
   try {
-    await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+    await client.query(frame.before ? `${frame.before}; BEGIN ISOLATION LEVEL SERIALIZABLE` : 'BEGIN ISOLATION LEVEL SERIALIZABLE');
+    begun = true;
     const result = await fn(tx);
-    await client.query('COMMIT');
+    await client.query(frame.after ? `COMMIT; ${frame.after}` : 'COMMIT');
     return { ok: true, result, callbacks: tx.callbacks };
   } catch (err) {
+    // nothing began: what came before BEGIN failed, and the caller judges the connection
+    if (!begun) return { ok: false, err, broken: true, begun };
     try {
       await client.query('ROLLBACK');
-      return { ok: false, err, broken: false };
+      return { ok: false, err, broken: false, begun };
     } catch {
-      return { ok: false, err, broken: true };
+      return { ok: false, err, broken: true, begun };
     }
   }
 }
@@ -471,9 +495,10 @@ export class PostgresEngine implements Engine {
   /**
    * The later attempts of a transaction, holding the retry lane: a turn in
    * this process's queue, then the advisory lock on one pooled connection
-   * (taken before BEGIN, kept across the attempts, released after the last
-   * COMMIT or ROLLBACK). A connection that fails on the way is destroyed,
-   * never returned to the pool, so the lock cannot outlive its turn.
+   * (taken in the round trip of the first BEGIN, kept across the attempts,
+   * released in that of the COMMIT, or after the last ROLLBACK). A
+   * connection that fails on the way is destroyed, never returned to the
+   * pool, so the lock cannot outlive its turn.
    */
   private async retryInLane<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     const deadline = Date.now() + LANE_WAIT_MS;
@@ -483,20 +508,21 @@ export class PostgresEngine implements Engine {
     let outcome: Attempt<T> | undefined;
     try {
       client = await this.pool.connect();
-      try {
-        // the wait is bounded by what is left of the lane's, not by the statement timeout
-        const wait = Math.max(1, deadline - Date.now());
-        await client.query(
-          `SET statement_timeout = ${wait}; SELECT pg_advisory_lock(${LANE_KEY}); RESET statement_timeout; SET idle_session_timeout = ${LANE_IDLE_MS}`,
-        );
-      } catch (err) {
-        broken = true;
-        if ((err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
-        throw translate(err);
-      }
+      // the wait is bounded by what is left of the lane's, not by the statement timeout
+      const wait = Math.max(1, deadline - Date.now());
+      // a transaction of its own, committed before the attempt's BEGIN: statements before a BEGIN in one
+      // message would otherwise become part of that transaction, which would then have taken its snapshot
+      const lock = `BEGIN; SET LOCAL statement_timeout = ${wait}; SELECT pg_advisory_lock(${LANE_KEY}); SET idle_session_timeout = ${LANE_IDLE_MS}; COMMIT`;
+      const unlock = `SELECT pg_advisory_unlock(${LANE_KEY}); RESET idle_session_timeout`;
       let named = true;
       for (let n = 1; ; n++) {
-        outcome = await attempt(client, fn, named);
+        // the lock is taken with the first BEGIN, and dropped with the COMMIT that succeeds
+        outcome = await attempt(client, fn, named, { before: n === 1 ? lock : undefined, after: unlock });
+        if (!outcome.ok && !outcome.begun) {
+          broken = true;
+          if ((outcome.err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
+          throw translate(outcome.err);
+        }
         // after a stale plan (a schema change meanwhile) the attempts left go unnamed
         if (!outcome.ok && isStalePlan(outcome.err)) named = false;
         else if (outcome.ok || outcome.broken || !isRetryable(outcome.err)) break;
@@ -506,9 +532,9 @@ export class PostgresEngine implements Engine {
       }
       // a retired connection is closed, which also ends its hold on the lock
       broken = (!outcome.ok && outcome.broken) || retiring.has(client);
-      if (!broken) {
+      if (!broken && !outcome.ok) {
         try {
-          await client.query(`SELECT pg_advisory_unlock(${LANE_KEY}); RESET idle_session_timeout`);
+          await client.query(unlock);
         } catch {
           broken = true;
         }
