@@ -140,6 +140,12 @@ export interface Dialect {
   unify?(left: string, leftType: FilterValueType, right: string, rightType: FilterValueType): [string, string];
   /** A quoted identifier; `name` must come from the schema registry. */
   ident(name: string): string;
+  /**
+   * The name as the database keeps it, which {@link ident} quotes: the name
+   * itself, except where the engine limits a name's length (PostgreSQL).
+   * Names the database reports (a violated index's columns) are these.
+   */
+  storedName(name: string): string;
 
   /** `CREATE TABLE` for a collection table. */
   createTable(table: string, columns: readonly ColumnSpec[]): string;

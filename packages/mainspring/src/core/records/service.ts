@@ -500,9 +500,11 @@ export class RecordService {
   private uniqueErrors(c: Collection, err: unknown): ErrorData | null {
     const violation = this.engine.dialect.uniqueViolation(err);
     if (!violation) return null;
-    let columns = violation.columns;
+    // the database reports names as it keeps them (PostgreSQL shortens long ones)
+    const d = this.engine.dialect;
+    let columns = violation.columns?.map((stored) => c.fields.find((f) => d.storedName(f.name) === stored)?.name ?? stored);
     if (!columns && violation.index) {
-      const idx = c.indexes.map((s) => parseIndex(s)).find((p) => typeof p !== 'string' && p.name === violation.index);
+      const idx = c.indexes.map((s) => parseIndex(s)).find((p) => typeof p !== 'string' && d.storedName(p.name) === violation.index);
       columns = idx && typeof idx !== 'string' ? idx.columns.map((x) => x.name) : [];
     }
     const errors: ErrorData = {};

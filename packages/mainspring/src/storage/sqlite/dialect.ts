@@ -35,6 +35,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   param: (n) => `$${n}`,
   ident,
+  storedName: (name) => name,
 
   createTable: (table, columns) => `CREATE TABLE ${ident(table)} (${columns.map(columnDDL).join(', ')})`,
   addColumn: (table, column) => `ALTER TABLE ${ident(table)} ADD COLUMN ${columnDDL(column)}`,
