@@ -1,5 +1,11 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startServer, superuserToken, type TestServer } from './helpers/server.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { App } from '../src/core/app.js';
+import { buildServer } from '../src/http/server.js';
+import { freshDatabase, requester, startServer, superuserToken, TEST_POSTGRES_URL, type TestServer } from './helpers/server.js';
 
 /**
  * Names up to 100 characters, on every engine. PostgreSQL keeps only 63
@@ -87,4 +93,64 @@ test('long names can be renamed, dropped and added again, and the collection del
   expect(rows.items[0][tags(3)]).toBe('');
   const res = await s.request('DELETE', `/api/collections/${COLL}`, { token: su });
   expect(res.status).toBe(204);
+});
+
+describe.runIf(TEST_POSTGRES_URL)('a PostgreSQL database made before long names were kept whole', () => {
+  test('its tables, columns and indexes cut at 63 bytes take their new names on start, and the records read back', async () => {
+    const db = await freshDatabase();
+    const dir = mkdtempSync(join(tmpdir(), 'ms-long-'));
+    const open = async () => {
+      const app = await App.open({ dataDir: dir, databaseUrl: db.url, logger: pino({ level: 'silent' }) });
+      const server = await buildServer(app, { accessLog: false });
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      const address = server.server.address();
+      const request = requester(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+      const close = async () => {
+        await server.close();
+        await app.close();
+      };
+      return { app, request, close };
+    };
+    const cut = (name: string) => name.slice(0, 63);
+    const field = `${SAME}_only`;
+    const index = `idx_${SAME}_only`;
+    try {
+      const first = await open();
+      const token = await superuserToken({ request: first.request, app: first.app } as TestServer);
+      const made = await first.request('POST', '/api/collections', {
+        token,
+        body: {
+          name: COLL,
+          type: 'base',
+          listRule: '',
+          fields: [{ name: field, type: 'text' }],
+          indexes: [`CREATE UNIQUE INDEX ${index} ON ${COLL} (${field})`],
+        },
+      });
+      expect(made.status, JSON.stringify(made.body)).toBe(200);
+      expect((await first.request('POST', `/api/collections/${COLL}/records`, { token, body: { [field]: 'kept' } })).status).toBe(200);
+      // as an earlier version left it: every long name cut at 63 bytes, and this migration not yet run
+      const d = first.app.engine.dialect;
+      await first.app.engine.run(`ALTER TABLE ${d.ident(COLL)} RENAME COLUMN ${d.ident(field)} TO "${cut(field)}"`);
+      await first.app.engine.run(`ALTER INDEX ${d.ident(index)} RENAME TO "${cut(index)}"`);
+      await first.app.engine.run(`ALTER TABLE ${d.ident(COLL)} RENAME TO "${cut(COLL)}"`);
+      await first.app.engine.run(`DELETE FROM _migrations WHERE file = '0011_long_names'`);
+      await first.close();
+
+      const second = await open();
+      try {
+        const list = await second.request('GET', `/api/collections/${COLL}/records?filter=${encodeURIComponent(`${field} = "kept"`)}`);
+        expect(list.status, JSON.stringify(list.body)).toBe(200);
+        expect(list.body.items.map((r: Record<string, unknown>) => r[field])).toEqual(['kept']);
+        const token2 = await superuserToken({ request: second.request, app: second.app } as TestServer);
+        const again = await second.request('POST', `/api/collections/${COLL}/records`, { token: token2, body: { [field]: 'kept' } });
+        expect(again.status).toBe(400);
+        expect(Object.keys(again.body.data)).toEqual([field]);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
 });

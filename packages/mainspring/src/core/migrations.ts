@@ -1,4 +1,4 @@
-import type { Engine, Executor } from '../storage/engine.js';
+import type { Engine, Executor, SqlValue } from '../storage/engine.js';
 import { AUTH_ORIGINS_TABLE } from './auth/alerts.js';
 import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
@@ -6,6 +6,8 @@ import { OTPS_TABLE } from './auth/otp.js';
 import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
+import { type ParsedIndex, parseIndex } from './collections/indexes.js';
+import type { Collection } from './collections/model.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
 import { CRON_RUNS_TABLE } from './crons.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
@@ -270,6 +272,43 @@ const MIGRATIONS: readonly Migration[] = [
     name: '0010_request_logs_apart',
     async up(tx, engine) {
       if (engine.dialect.name === 'sqlite') await tx.run(engine.dialect.dropTable(LOGS_TABLE));
+    },
+  },
+  {
+    // PostgreSQL: tables, columns and indexes named past 63 bytes were made cut at 63 bytes; they take
+    // the names the dialect now gives them (a prefix and a hash: see storedName)
+    name: '0011_long_names',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      if (d.name !== 'postgres') return;
+      const cut = (name: string) => Buffer.from(name).subarray(0, 63).toString();
+      const rows = await tx.all<{ data: unknown }>(`SELECT data FROM ${COLLECTIONS_TABLE}`);
+      for (const row of rows) {
+        const c = (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as Collection;
+        const exists = async (sql: string, params: SqlValue[]) => (await tx.all(sql, params)).length > 0;
+        const relation = (name: string) =>
+          exists('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [name]);
+        if (d.storedName(c.name) !== c.name && (await relation(cut(c.name))) && !(await relation(d.storedName(c.name)))) {
+          await tx.run(`ALTER TABLE ${d.ident(cut(c.name))} RENAME TO ${d.ident(c.name)}`);
+        }
+        for (const f of c.fields) {
+          if (d.storedName(f.name) === f.name) continue;
+          const column = (name: string) =>
+            exists(
+              'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2',
+              [d.storedName(c.name), name],
+            );
+          if ((await column(cut(f.name))) && !(await column(d.storedName(f.name)))) {
+            await tx.run(`ALTER TABLE ${d.ident(c.name)} RENAME COLUMN ${d.ident(cut(f.name))} TO ${d.ident(f.name)}`);
+          }
+        }
+        for (const sql of c.indexes) {
+          const name = (parseIndex(sql) as ParsedIndex).name;
+          if (d.storedName(name) !== name && (await relation(cut(name))) && !(await relation(d.storedName(name)))) {
+            await tx.run(`ALTER INDEX ${d.ident(cut(name))} RENAME TO ${d.ident(name)}`);
+          }
+        }
+      }
     },
   },
 ];
