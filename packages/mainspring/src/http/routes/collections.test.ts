@@ -942,6 +942,10 @@ describe('collections API: migrations keep data', () => {
       fields: c.fields.map((f: any) => (f.name === 'tag' || f.name === 'color' ? { ...f, maxSelect: 3 } : f)),
     });
     expect(field(multi, 'tag').maxSelect).toBe(3);
+    // a create after the conversion: the same INSERT text as before it, into columns that now hold lists
+    const made = await h.addRecord('tagged', { title: 'multi', tag: [t1.id, t2.id], color: ['green'] });
+    expect(made).toMatchObject({ tag: [t1.id, t2.id], color: ['green'] });
+    expect((await h.req('DELETE', `/api/collections/tagged/records/${made.id}`)).status).toBe(204);
     let rows = await h.records('tagged');
     expect(rows.map((r) => [r.title, r.tag, r.color])).toEqual([
       ['full', [t1.id], ['red']],

@@ -69,6 +69,32 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () =>
     expect(await read()).toEqual({ n: 1 });
   });
 
+  test("a column whose type changed under a named statement's parameters: the transaction runs again and writes", async () => {
+    await engine.run('CREATE TABLE kinds (id TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    const insert = (id: string, v: string) => engine.transaction((tx) => tx.run('INSERT INTO kinds (id, v) VALUES ($1, $2)', [id, v]));
+    // both pooled connections parse the INSERT with a TEXT parameter
+    await Promise.all([insert('a', '"x"'), insert('b', '"y"')]);
+    // as a select field going from one value to many: TEXT to JSONB
+    await engine.run('ALTER TABLE kinds ALTER COLUMN v TYPE JSONB USING v::jsonb');
+    await Promise.all([insert('c', '["p"]'), insert('d', '["q"]')]);
+    await engine.run('ALTER TABLE kinds ALTER COLUMN v TYPE TEXT USING v::text');
+    await Promise.all([insert('e', 'plain'), insert('f', 'text')]);
+    const rows = await engine.all<{ id: string; v: string }>('SELECT id, v FROM kinds ORDER BY id');
+    expect(rows.map((r) => r.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+  });
+
+  test('a statement that fails for its own reason with a code a stale plan also gives runs twice at most, then fails', async () => {
+    let runs = 0;
+    // 0A000: "FOR UPDATE is not allowed with aggregate functions"
+    const failing = engine.transaction(async (tx) => {
+      runs++;
+      return tx.get('SELECT count(*) FROM t WHERE n = $1::int FOR UPDATE', [1]);
+    });
+    await expect(failing).rejects.toMatchObject({ code: '0A000' });
+    expect(runs).toBe(2);
+    expect(await engine.transaction((tx) => tx.get('SELECT id FROM t WHERE n = $1::int', [1]))).toEqual({ id: 'a' });
+  });
+
   test('many distinct texts in transactions do not break the pool either', async () => {
     for (let i = 0; i < 1100; i++) {
       expect(await engine.transaction((tx) => tx.get(`SELECT $1::int + ${i} AS v`, [1]))).toEqual({ v: 1 + i });

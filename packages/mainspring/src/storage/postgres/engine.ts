@@ -189,8 +189,19 @@ const namedOn = new WeakMap<pg.PoolClient, Set<string>>();
 /** Connections to close when they are released: they hold too many named statements, a stale one, or failed. */
 const retiring = new WeakSet<pg.PoolClient>();
 
-/** A named statement whose result types a schema change altered: PostgreSQL refuses to run its cached plan. */
-const isStalePlan = (err: unknown) => (err as { code?: unknown })?.code === '0A000';
+/**
+ * Errors a named statement may owe to a plan made before a schema change
+ * rather than to its values: its result types changed (`0A000`, "cached plan
+ * must not change result type"), or a column's type did (a field that went
+ * from one value to many: TEXT to JSONB), which the parameter types fixed
+ * at its parse no longer fit (42804, 42883, 22P02). Run again unnamed, such
+ * a statement passes, or fails for its own reasons.
+ */
+const PLAN_ERRORS = new Set(['0A000', '42804', '42883', '22P02']);
+const mayOweToPlan = (err: unknown) => PLAN_ERRORS.has(String((err as { code?: unknown })?.code));
+/** Errors that named statements in a transaction got for one of those reasons: the transaction runs again unnamed. */
+const stalePlans = new WeakSet<object>();
+const isStalePlan = (err: unknown) => typeof err === 'object' && err !== null && stalePlans.has(err);
 
 function statementName(text: string): string {
   let name = statementNames.get(text);
@@ -237,8 +248,8 @@ function sendNamed(client: pg.PoolClient, text: string, values: unknown[] | unde
 
 /**
  * Runs a statement outside any transaction, on a pooled connection. A stale
- * plan (`0A000`) is run once more unnamed, on a connection that is then
- * closed, which takes its stale plans with it.
+ * plan (an error {@link mayOweToPlan}) is run once more unnamed, on a
+ * connection that is then closed, which takes its stale plans with it.
  */
 async function poolQuery(pool: pg.Pool, sql: string, params: readonly SqlValue[] | undefined, array = false): Promise<pg.QueryResult> {
   const { text, values } = outgoing(sql, params);
@@ -247,7 +258,7 @@ async function poolQuery(pool: pg.Pool, sql: string, params: readonly SqlValue[]
     try {
       return await sendNamed(client, text, values, array);
     } catch (err) {
-      if (!isStalePlan(err)) throw err;
+      if (!values || values.length === 0 || !mayOweToPlan(err)) throw err;
       retiring.add(client);
       return await send(client, text, values, array);
     }
@@ -276,7 +287,10 @@ async function query(
   try {
     return await (named ? sendNamed(on, text, values, array) : send(on, text, values, array));
   } catch (err) {
-    if (isStalePlan(err)) retiring.add(on);
+    if (named && values && values.length > 0 && mayOweToPlan(err) && typeof err === 'object' && err !== null) {
+      retiring.add(on);
+      stalePlans.add(err);
+    }
     throw translate(err);
   }
 }
@@ -523,7 +537,7 @@ export class PostgresEngine implements Engine {
           if ((outcome.err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
           throw translate(outcome.err);
         }
-        // after a stale plan (a schema change meanwhile) the attempts left go unnamed
+        // after a stale plan (a schema change meanwhile) the attempts left go unnamed; unnamed, no error is one
         if (!outcome.ok && isStalePlan(outcome.err)) named = false;
         else if (outcome.ok || outcome.broken || !isRetryable(outcome.err)) break;
         if (n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
