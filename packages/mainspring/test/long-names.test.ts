@@ -95,6 +95,21 @@ test('long names can be renamed, dropped and added again, and the collection del
   expect(res.status).toBe(204);
 });
 
+test('an auth record with a long field answers it when signing in', async () => {
+  const nick = `${SAME}_nickname`;
+  await ok('POST', '/api/collections', { name: `m${SAME}`, type: 'auth', fields: [{ name: nick, type: 'text' }] });
+  const password = 'long-names-password';
+  await ok('POST', `/api/collections/m${SAME}/records`, { email: 'long@example.com', password, passwordConfirm: password, [nick]: 'Ann' });
+  const signed = await s.request('POST', `/api/collections/m${SAME}/auth-with-password`, {
+    body: { identity: 'long@example.com', password },
+  });
+  expect(signed.status, JSON.stringify(signed.body)).toBe(200);
+  expect(signed.body.record[nick]).toBe('Ann');
+  const refreshed = await s.request('POST', `/api/collections/m${SAME}/auth-refresh`, { token: signed.body.token });
+  expect(refreshed.status).toBe(200);
+  expect(refreshed.body.record[nick]).toBe('Ann');
+});
+
 describe.runIf(TEST_POSTGRES_URL)('a PostgreSQL database made before long names were kept whole', () => {
   test('its tables, columns and indexes cut at 63 bytes take their new names on start, and the records read back', async () => {
     const db = await freshDatabase();

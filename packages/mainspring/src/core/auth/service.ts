@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Engine, Row } from '../../storage/engine.js';
+import type { Engine } from '../../storage/engine.js';
 import { type Collection, fieldByName } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { ApiError, Errors, fieldError } from '../errors.js';
@@ -7,7 +7,7 @@ import type { EventBus } from '../events.js';
 import { newRecordId } from '../ids.js';
 import type { MailService } from '../mail/mailer.js';
 import type { RecordAccess } from '../records/access.js';
-import { decodeRow, RECORD_ALIAS, selectList } from '../records/rows.js';
+import { RECORD_ALIAS, readRecords, selectList } from '../records/rows.js';
 import { newTokenKey, type RecordService } from '../records/service.js';
 import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import type { SettingsService } from '../settings.js';
@@ -111,11 +111,15 @@ export class AuthService {
   /** A record of an auth collection, read without rules. */
   async loadRecord(c: Collection, id: string): Promise<RecordData | undefined> {
     const dialect = this.d.engine.dialect;
-    const row = await this.d.engine.get<Row>(
+    // rows as arrays, decoded by position: a column's label is its stored name, which may not be the field's
+    const [record] = await readRecords(
+      this.d.engine,
+      c,
+      dialect,
       `SELECT ${selectList(c, dialect)} FROM ${dialect.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${dialect.ident('id')} = $1`,
       [id],
     );
-    return row ? decodeRow(c, row, dialect) : undefined;
+    return record;
   }
 
   /** The caller of a token verified a moment ago, without waiting; undefined when it must be checked. */
@@ -284,11 +288,14 @@ export class AuthService {
       if (!field) continue;
       const col = `${RECORD_ALIAS}.${dialect.ident(name)}`;
       const cond = field.type === 'email' ? `LOWER(${col}) = LOWER($1)` : `${col} = $1`;
-      const row = await this.d.engine.get<Row>(
+      const [record] = await readRecords(
+        this.d.engine,
+        c,
+        dialect,
         `SELECT ${selectList(c, dialect)} FROM ${dialect.ident(c.name)} ${RECORD_ALIAS} WHERE ${cond} LIMIT 1`,
         [identity],
       );
-      if (row) return decodeRow(c, row, dialect);
+      if (record) return record;
     }
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { ColumnKind, Dialect, Executor, InsertParts, Row, SqlValue } from '../../storage/engine.js';
+import type { ColumnKind, Dialect, Executor, InsertParts, SqlValue } from '../../storage/engine.js';
 import { kindOf } from '../collections/fields.js';
 import type { Collection, Field } from '../collections/model.js';
 import type { RecordData } from '../rules/request-info.js';
@@ -70,17 +70,6 @@ export function writeStatements(c: Collection, d: Dialect): WriteStatements {
     shape.writes.set(d, statements);
   }
   return statements;
-}
-
-/** A stored row as record data. */
-export function decodeRow(c: Collection, row: Row, d: Dialect): RecordData {
-  const { kinds, names } = shapeOf(c);
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
-    out[name] = d.decode(kinds[i] as ColumnKind, row[name]);
-  }
-  return out as RecordData;
 }
 
 /** A row's values, in {@link selectList} order, as record data. */
