@@ -6,7 +6,7 @@ import { OTPS_TABLE } from './auth/otp.js';
 import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
-import { type ParsedIndex, parseIndex } from './collections/indexes.js';
+import { parseIndex } from './collections/indexes.js';
 import type { Collection } from './collections/model.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
 import { CRON_RUNS_TABLE } from './crons.js';
@@ -303,7 +303,9 @@ const MIGRATIONS: readonly Migration[] = [
           }
         }
         for (const sql of c.indexes) {
-          const name = (parseIndex(sql) as ParsedIndex).name;
+          const parsed = parseIndex(sql);
+          if (typeof parsed === 'string') continue;
+          const name = parsed.name;
           if (d.storedName(name) !== name && (await relation(cut(name))) && !(await relation(d.storedName(name)))) {
             await tx.run(`ALTER INDEX ${d.ident(cut(name))} RENAME TO ${d.ident(name)}`);
           }
