@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freshDatabase, TEST_POSTGRES_URL } from '../../../test/helpers/server.js';
+import { EngineBusyError } from '../engine.js';
 import { PostgresEngine } from './engine.js';
 
 /*
@@ -93,6 +94,22 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () =>
     await expect(failing).rejects.toMatchObject({ code: '0A000' });
     expect(runs).toBe(2);
     expect(await engine.transaction((tx) => tx.get('SELECT id FROM t WHERE n = $1::int', [1]))).toEqual({ id: 'a' });
+  });
+
+  test('waiting too long for a pooled connection is the engine being busy (a 503), not a fault', async () => {
+    const small = await PostgresEngine.open(TEST_POSTGRES_URL as string, { poolMax: 1, poolWaitMs: 100 });
+    try {
+      let release!: () => void;
+      const held = small.transaction(() => new Promise<void>((r) => (release = r)));
+      await new Promise((r) => setTimeout(r, 50));
+      await expect(small.get('SELECT 1 AS one WHERE $1::int = 1', [1])).rejects.toBeInstanceOf(EngineBusyError);
+      await expect(small.transaction((tx) => tx.get('SELECT 1 AS one'))).rejects.toBeInstanceOf(EngineBusyError);
+      release();
+      await held;
+      expect(await small.get('SELECT 1 AS one WHERE $1::int = 1', [1])).toEqual({ one: 1 });
+    } finally {
+      await small.close();
+    }
   });
 
   test('many distinct texts in transactions do not break the pool either', async () => {

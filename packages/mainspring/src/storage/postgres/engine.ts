@@ -26,6 +26,24 @@ export interface PostgresOptions {
    */
   connectTimeoutMs?: number;
   onRetry?: (message: string, delayMs: number) => void;
+  /**
+   * How long a statement or transaction waits for a pooled connection, in
+   * ms (default 10,000, as long as a SQLite write waits for the writer);
+   * then it fails as busy (a 503).
+   */
+  poolWaitMs?: number;
+}
+
+/** A pooled connection; waiting longer than the pool allows is the engine being busy (a 503), not a fault. */
+async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
+  try {
+    return await pool.connect();
+  } catch (err) {
+    if (/timeout exceeded when trying to connect/i.test(String((err as Error)?.message))) {
+      throw new EngineBusyError('the database is busy; try again');
+    }
+    throw err;
+  }
 }
 
 /** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
@@ -253,7 +271,7 @@ function sendNamed(client: pg.PoolClient, text: string, values: unknown[] | unde
  */
 async function poolQuery(pool: pg.Pool, sql: string, params: readonly SqlValue[] | undefined, array = false): Promise<pg.QueryResult> {
   const { text, values } = outgoing(sql, params);
-  const client = await pool.connect();
+  const client = await connect(pool);
   try {
     try {
       return await sendNamed(client, text, values, array);
@@ -428,7 +446,7 @@ export class PostgresEngine implements Engine {
       // a transaction left open by a crashed request must not hold its locks for ever
       idle_in_transaction_session_timeout: 60_000,
       options: '-c TimeZone=UTC -c DateStyle=ISO,YMD',
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: options.poolWaitMs ?? 10_000,
     });
     // an idle connection that breaks (server restart) must not crash the process
     pool.on('error', () => {});
@@ -500,7 +518,7 @@ export class PostgresEngine implements Engine {
 
   /** One attempt on a pooled connection, released (or closed) after it. */
   private async attemptOnce<T>(fn: (tx: Executor) => Promise<T>, named: boolean): Promise<Attempt<T>> {
-    const client = await this.pool.connect();
+    const client = await connect(this.pool);
     const outcome = await attempt(client, fn, named);
     client.release((!outcome.ok && outcome.broken) || retiring.has(client));
     return outcome;
@@ -521,7 +539,7 @@ export class PostgresEngine implements Engine {
     let broken = false;
     let outcome: Attempt<T> | undefined;
     try {
-      client = await this.pool.connect();
+      client = await connect(this.pool);
       // the wait is bounded by what is left of the lane's, not by the statement timeout
       const wait = Math.max(1, deadline - Date.now());
       // a transaction of its own, committed before the attempt's BEGIN: statements before a BEGIN in one
