@@ -137,7 +137,7 @@ export function report(lines, { date, machine, command }) {
     '| server | scenario | req/s | ratio | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
   );
   out.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const l of lines.filter((x) => x.requests_per_sec !== undefined)) {
+  for (const l of lines.filter((x) => x.requests_per_sec !== undefined && x.scenario !== 'files')) {
     const server = l.target === 'mainspring' ? `Mainspring ${l.engine}` : l.target;
     out.push(
       `| ${server} | ${l.scenario} | ${l.requests_per_sec} | ${fmt(l.ratio, 3)} | ${l.p50_ms} | ${l.p90_ms ?? '–'} | ${l.p99_ms} | ${l.max_ms ?? '–'} | ${l.errors} | ${l.non2xx} | ${l.server_cpu_us_per_request ?? '–'} | ${l.server_cpu_percent ?? '–'} | ${l.server_peak_rss_mib ?? '–'} |`,
