@@ -143,7 +143,8 @@ export interface Dialect {
   /**
    * The name as the database keeps it, which {@link ident} quotes: the name
    * itself, except where the engine limits a name's length (PostgreSQL).
-   * Names the database reports (a violated index's columns) are these.
+   * Names the database reports (a violated index's columns) are these;
+   * table aliases built from names go through it too.
    */
   storedName(name: string): string;
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   compileFilter,
   type Expr,
@@ -21,17 +20,6 @@ export const MAX_RELATION_DEPTH = 6;
 const PLAIN_AUTH_FIELDS = new Set(['id', 'collectionId', 'collectionName', 'email', 'emailVisibility', 'verified']);
 const MODIFIERS = new Set(['isset', 'each', 'length', 'lower', 'changed']);
 const VIA = /^(\w+)_via_(\w+)$/;
-
-/**
- * A table alias made of names (a path's fields, a collection's name): the
- * text itself while it is short, else its start and a hash of it. The same
- * path always gives the same alias (joins on one path are shared), and
- * PostgreSQL, which keeps 63 bytes of a name, would make two long aliases
- * that begin alike one (names are ASCII: checked when defined).
- */
-function shortAlias(alias: string): string {
-  return alias.length <= 63 ? alias : `${alias.slice(0, 50)}_${createHash('sha256').update(alias).digest('hex').slice(0, 12)}`;
-}
 
 /** What every resolver of one statement shares. */
 export interface ResolverScope {
@@ -150,7 +138,7 @@ export class RecordResolver implements Resolver {
       throw new FilterError(`the fields of "${collection.name}" can be filtered only by superusers`);
     }
     if (collection.listRule === '') return null;
-    return compileRuleCondition(this.scope, collection, alias, collection.listRule, shortAlias(`${alias}_lr`));
+    return compileRuleCondition(this.scope, collection, alias, collection.listRule, this.d.storedName(`${alias}_lr`));
   }
 
   private checkField(collection: Collection, name: string): Field {
@@ -238,7 +226,7 @@ export class RecordResolver implements Resolver {
       return this.value(auth.record[plainKey]);
     }
     // any other auth field is read from the caller's row, so relations can be followed
-    const alias = shortAlias(`${this.aliasPrefix}_auth`);
+    const alias = this.d.storedName(`${this.aliasPrefix}_auth`);
     const idParam = this.scope.params.add(auth.record.id);
     this.join(alias, `LEFT JOIN ${this.d.ident(auth.collection.name)} ${alias} ON ${this.col(alias, 'id')} = ${idParam}`);
     const chain = new Chain(alias, this.scope);
@@ -275,7 +263,7 @@ export class RecordResolver implements Resolver {
           throw new FilterError(`the :each modifier needs a multi-valued field, not "${fieldName}"`);
         }
         const listJson = JSON.stringify(toList(raw).map(String));
-        const alias = shortAlias(`${this.aliasPrefix}_body_${fieldName}_each`);
+        const alias = this.d.storedName(`${this.aliasPrefix}_body_${fieldName}_each`);
         const p = this.scope.params.add(listJson);
         this.join(alias, this.d.joinJsonEach(p, alias, true));
         const chain = new Chain(this.baseAlias, this.scope);
@@ -303,7 +291,7 @@ export class RecordResolver implements Resolver {
     const target = this.scope.lookup(field.collectionId);
     const ids = toList(raw).filter((v): v is string => typeof v === 'string');
     if (!target || ids.length === 0) return this.value(null);
-    const alias = shortAlias(`${this.aliasPrefix}_body_${field.name}`);
+    const alias = this.d.storedName(`${this.aliasPrefix}_body_${field.name}`);
     const inList = ids.map((id) => this.scope.params.add(id)).join(', ');
     this.join(alias, `LEFT JOIN ${this.d.ident(target.name)} ${alias} ON ${this.col(alias, 'id')} IN (${inList})`);
     const chain = new Chain(this.baseAlias, this.scope);
@@ -320,7 +308,7 @@ export class RecordResolver implements Resolver {
     if (aliasName !== undefined && !/^\w+$/.test(aliasName)) throw new FilterError(`invalid alias in "${name}"`);
     const collection = this.scope.lookup(collName);
     if (!collection) throw new FilterError(`unknown collection in "${name}"`);
-    const alias = shortAlias(`${this.aliasPrefix}_c_${aliasName ? `a_${aliasName}` : collection.name}`);
+    const alias = this.d.storedName(`${this.aliasPrefix}_c_${aliasName ? `a_${aliasName}` : collection.name}`);
     this.join(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON TRUE`);
     const lr = this.listRuleCondition(collection, alias);
     if (lr) this.joins.set(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON ${lr}`);
@@ -393,7 +381,7 @@ export class RecordResolver implements Resolver {
     // `rel.id` of a single relation is the column itself
     if (!many && rest.length === 1 && rest[0] === 'id') return this.finish(collection, alias, prop, chain, multi, nullifyMissing);
 
-    const newAlias = shortAlias(`${aliasPrefix}_${prop}`);
+    const newAlias = this.d.storedName(`${aliasPrefix}_${prop}`);
     const lr = this.listRuleCondition(target, newAlias);
     const extra = lr ? ` AND ${lr}` : '';
     if (!many) {
@@ -404,7 +392,7 @@ export class RecordResolver implements Resolver {
       const from = c.alias;
       c.table(target.name, `${this.col('{{alias}}', 'id')} = ${this.col(from, prop)}${lr ? ` AND ${this.chainRule(target)}` : ''}`);
     } else {
-      const je = shortAlias(`${newAlias}_je`);
+      const je = this.d.storedName(`${newAlias}_je`);
       this.join(je, this.d.joinJsonEach(this.col(alias, prop), je, true));
       this.join(newAlias, `LEFT JOIN ${this.d.ident(target.name)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${je}.value${extra}`);
       const mje = c.jsonEach(this.col(c.alias, prop));
@@ -438,7 +426,7 @@ export class RecordResolver implements Resolver {
       throw new FilterError(`invalid back-relation "${prop}"`);
     }
     if (backField.hidden && !this.allowHidden) throw new FilterError(`invalid back-relation "${prop}"`);
-    const newAlias = shortAlias(`${aliasPrefix}_${prop}`);
+    const newAlias = this.d.storedName(`${aliasPrefix}_${prop}`);
     const lr = this.listRuleCondition(back, newAlias);
     const extra = lr ? ` AND ${lr}` : '';
     const link = (a: string, from: string) =>
@@ -487,7 +475,7 @@ export class RecordResolver implements Resolver {
     if (modifier === 'each') {
       if (!listLike) throw new FilterError(`the :each modifier needs a multi-valued field, not "${name}"`);
       if (!isMultiple(field)) return withMulti(column, 'text', chainColumn);
-      const je = shortAlias(`${alias}_${name}_each`);
+      const je = this.d.storedName(`${alias}_${name}_each`);
       this.join(je, this.d.joinJsonEach(column, je, true));
       const c = chain ?? new Chain(alias, this.scope);
       const mje = c.jsonEach(chainColumn);
