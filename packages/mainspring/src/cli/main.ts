@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault } from '../create-app.js';
-import { DatabaseUnavailableError } from '../storage/postgres/engine.js';
+import { DatabaseUnavailableError } from '../storage/engine.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
 import { migrateData } from './migrate-data.js';

@@ -2,7 +2,6 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
-import { PostgresEngine } from '../storage/postgres/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
@@ -154,7 +153,8 @@ export class App {
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
     const engine: Engine = isPostgresUrl(url)
-      ? await PostgresEngine.open(url, {
+      ? // loaded only here: the driver costs a SQLite server some 10 MB of memory it would never use
+        await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
           connectTimeoutMs: options.connectTimeoutMs ?? 0,
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
         })

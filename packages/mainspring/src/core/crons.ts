@@ -297,8 +297,11 @@ export class CronService {
   private sweep(now: number): void {
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
+    const t = this.engine.dialect.ident(CRON_RUNS_TABLE);
+    // a read first: most sweeps find nothing, and on SQLite a write starts the checkpoint thread
     this.engine
-      .run(`DELETE FROM ${this.engine.dialect.ident(CRON_RUNS_TABLE)} WHERE tick < $1`, [now - KEEP_MS])
+      .get(`SELECT 1 AS old FROM ${t} WHERE tick < $1 LIMIT 1`, [now - KEEP_MS])
+      .then((old) => (old ? this.engine.run(`DELETE FROM ${t} WHERE tick < $1`, [now - KEEP_MS]) : 0))
       .catch((err) => this.logger.warn({ err: { message: (err as Error).message } }, 'cron: sweeping old claims failed'));
   }
 }

@@ -323,14 +323,19 @@ export async function migrate(engine: Engine, collections: CollectionService): P
 
 async function migrateNow(engine: Engine, collections: CollectionService): Promise<string[]> {
   const d = engine.dialect;
-  await engine.run(
-    `${d
-      .createTable(MIGRATIONS_TABLE, [
-        { name: 'file', kind: 'text', primaryKey: true },
-        { name: 'applied', kind: 'number' },
-      ])
-      .replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')}`,
-  );
+  // looked up first: even a CREATE TABLE IF NOT EXISTS that finds the table goes through the writer, and on
+  // SQLite a write starts the checkpoint thread (some 8 MB) that a server which has not written does without
+  const tables = await engine.all<{ name: string }>(d.listTables());
+  if (!tables.some((t) => t.name === MIGRATIONS_TABLE)) {
+    await engine.run(
+      `${d
+        .createTable(MIGRATIONS_TABLE, [
+          { name: 'file', kind: 'text', primaryKey: true },
+          { name: 'applied', kind: 'number' },
+        ])
+        .replace('CREATE TABLE', 'CREATE TABLE IF NOT EXISTS')}`,
+    );
+  }
   const done = new Set((await engine.all<{ file: string }>(`SELECT file FROM ${MIGRATIONS_TABLE}`)).map((r) => r.file));
   const applied: string[] = [];
   for (const m of MIGRATIONS) {

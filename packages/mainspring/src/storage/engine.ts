@@ -13,6 +13,11 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+}
+
 /**
  * Thrown when a write could not get its turn in time (SQLite: the writer;
  * PostgreSQL: the retry lane); answered with a 503.

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import {
   type ChangeChannel,
+  DatabaseUnavailableError,
   type Engine,
   EngineBusyError,
   type Executor,
@@ -44,11 +45,6 @@ async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
     }
     throw err;
   }
-}
-
-/** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
-export class DatabaseUnavailableError extends Error {
-  override readonly name = 'DatabaseUnavailableError';
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
