@@ -117,6 +117,49 @@ describe('request log', () => {
     expect(stats.body[0]).toEqual({ total: expect.any(Number), date: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:00:00\.000Z$/) });
   });
 
+  test('a flush of an odd number of rows (written in chunks of 200 and powers of two) keeps every row and field', async () => {
+    const count = 537; // 200 + 200 + 128 + 8 + 1
+    for (let i = 0; i < count; i++) {
+      s.app.logs.add({
+        method: i % 2 ? 'POST' : 'GET',
+        url: `/api/chunked/${i}?n=${i}`,
+        status: 200 + (i % 3),
+        execTime: i / 1000,
+        remoteIP: '127.0.0.9',
+        userIP: '10.0.0.9',
+        referer: `https://ref.example/${i}`,
+        userAgent: `agent-${i}`,
+        auth: '',
+        authId: '',
+        error: i === count - 1 ? 'last one' : '',
+      });
+    }
+    await s.app.logs.flush();
+    const filter = encodeURIComponent('data.url ~ "/api/chunked/"');
+    const page = await s.request('GET', `/api/logs?perPage=500&filter=${filter}`, { token: su });
+    expect(page.body.totalItems).toBe(count);
+    const rest = await s.request('GET', `/api/logs?perPage=500&page=2&filter=${filter}`, { token: su });
+    const byUrl = new Map([...page.body.items, ...rest.body.items].map((l: any) => [l.data.url, l]));
+    expect(byUrl.size).toBe(count);
+    for (const i of [0, 199, 200, 399, 400, 527, 535, 536]) {
+      expect(byUrl.get(`/api/chunked/${i}?n=${i}`)).toMatchObject({
+        level: 0,
+        message: `${i % 2 ? 'POST' : 'GET'} /api/chunked/${i}`,
+        data: {
+          method: i % 2 ? 'POST' : 'GET',
+          status: 200 + (i % 3),
+          execTime: i / 1000,
+          remoteIP: '127.0.0.9',
+          userIP: '10.0.0.9',
+          referer: `https://ref.example/${i}`,
+          userAgent: `agent-${i}`,
+          // an empty error is left out, as PocketBase does
+          ...(i === count - 1 ? { error: 'last one' } : {}),
+        },
+      });
+    }
+  });
+
   test('hostile filters and sorts are 400s, values are only parameters', async () => {
     for (const filter of [
       'password = "x"',
