@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
 import { Errors } from '../../core/errors.js';
 import { maskedUrl } from '../../core/logs.js';
+import type { AuthState } from '../../core/rules/request-info.js';
 import { bearerToken, callerOf, queryOf, requireSuperuser } from '../context.js';
 import { clientIp } from '../rate-limit.js';
 
@@ -31,16 +32,17 @@ export function logRoutes(server: FastifyInstance, app: App): void {
       error: '',
     };
     if (!bearerToken(request)) return app.logs.add(entry);
-    // the caller was resolved while the request ran (or is, from the token cache, now)
-    Promise.resolve(callerOf(app, request))
-      .then((auth) => {
-        if (auth) {
-          entry.auth = auth.collection.name;
-          entry.authId = String(auth.record.id);
-        }
-      })
-      .catch(() => {})
-      .finally(() => app.logs.add(entry));
+    const identify = (auth: AuthState | null) => {
+      if (auth) {
+        entry.auth = auth.collection.name;
+        entry.authId = String(auth.record.id);
+      }
+      app.logs.add(entry);
+    };
+    // the caller was resolved while the request ran (or is, from the token cache, now): most often at once
+    const caller = callerOf(app, request);
+    if (caller instanceof Promise) caller.then(identify, () => app.logs.add(entry)).catch(() => {});
+    else identify(caller);
   });
 
   server.get('/api/logs', async (request) => {
