@@ -129,8 +129,8 @@ describe('request log', () => {
         userIP: '10.0.0.9',
         referer: `https://ref.example/${i}`,
         userAgent: `agent-${i}`,
-        auth: '',
-        authId: '',
+        auth: i % 5 ? 'users' : '',
+        authId: i % 5 ? `user${i}` : '',
         error: i === count - 1 ? 'last one' : '',
       });
     }
@@ -153,6 +153,8 @@ describe('request log', () => {
           userIP: '10.0.0.9',
           referer: `https://ref.example/${i}`,
           userAgent: `agent-${i}`,
+          auth: i % 5 ? 'users' : '',
+          authId: i % 5 ? `user${i}` : '',
           // an empty error is left out, as PocketBase does
           ...(i === count - 1 ? { error: 'last one' } : {}),
         },

@@ -22,12 +22,16 @@ const threads = (app: App) => (app.engine as SqliteEngine).checkpointer?.stats.t
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test.skipIf(!!TEST_POSTGRES_URL)('a reopened SQLite app starts no checkpoint thread until it writes', async () => {
-  const first = await App.open({ dataDir: dir, logger });
-  await first.engine.run('CREATE TABLE written (x INTEGER)');
-  expect(threads(first)).toBe(1);
-  await first.close();
+  // databaseUrl '': SQLite even where DATABASE_URL is set
+  const first = await App.open({ dataDir: dir, databaseUrl: '', logger });
+  try {
+    await first.engine.run('CREATE TABLE written (x INTEGER)');
+    expect(threads(first)).toBe(1);
+  } finally {
+    await first.close();
+  }
 
-  const app = await App.open({ dataDir: dir, logger });
+  const app = await App.open({ dataDir: dir, databaseUrl: '', logger });
   const server = await buildServer(app, { accessLog: false });
   try {
     app.crons.start();

@@ -153,7 +153,7 @@ export class App {
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
     const engine: Engine = isPostgresUrl(url)
-      ? // loaded only here: the driver costs a SQLite server some 10 MB of memory it would never use
+      ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
         await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
           connectTimeoutMs: options.connectTimeoutMs ?? 0,
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),

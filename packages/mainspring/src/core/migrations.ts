@@ -324,7 +324,7 @@ export async function migrate(engine: Engine, collections: CollectionService): P
 async function migrateNow(engine: Engine, collections: CollectionService): Promise<string[]> {
   const d = engine.dialect;
   // looked up first: even a CREATE TABLE IF NOT EXISTS that finds the table goes through the writer, and on
-  // SQLite a write starts the checkpoint thread (some 8 MB) that a server which has not written does without
+  // SQLite a write starts the checkpoint thread (some 10 MB) that a server which has not written does without
   const tables = await engine.all<{ name: string }>(d.listTables());
   if (!tables.some((t) => t.name === MIGRATIONS_TABLE)) {
     await engine.run(
