@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { Checkpointer } from './checkpointer.js';
-import { EngineBusyError, SqliteEngine } from './engine.js';
+import { EngineBusyError, GROUP_MAX_WRITES, SqliteEngine } from './engine.js';
 
 /*
  * The reader's statements share one read transaction until the event loop
@@ -144,11 +144,79 @@ test('queued writes take one turn of the event loop each, so sockets and timers 
   setImmediate(tick);
   const turns: number[] = [];
   await Promise.all(
-    Array.from({ length: 5 }, (_, i) => engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`w${i}`, i]).then(() => turns.push(turn))),
+    Array.from({ length: 5 }, (_, i) =>
+      engine.transaction(async (tx) => {
+        turns.push(turn);
+        await tx.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`w${i}`, i]);
+      }),
+    ),
   );
   counting = false;
   expect(await count()).toBe(6);
   for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1] as number);
+});
+
+test('queued writes share one commit: each is answered only once all of them are committed', async () => {
+  const seen: number[] = [];
+  await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`g${i}`, i]).then(async () => seen.push(await count())),
+    ),
+  );
+  // the first is answered after later writes committed with it (all eight, unless the machine took longer than
+  // GROUP_MAX_MS over them); none is answered before it is committed
+  expect(seen[0]).toBeGreaterThan(2);
+  for (const [i, n] of seen.entries()) expect(n).toBeGreaterThanOrEqual(i + 2);
+  await engine.close();
+  expect(rowsInClosedFile()).toBe(9);
+  engine = new SqliteEngine(join(dir, 'data.db'));
+});
+
+test('a write of a group that fails is undone alone, its after-commit work never runs, and the others commit', async () => {
+  const committed: string[] = [];
+  const write = (id: string, fail: boolean) =>
+    engine.transaction(async (tx) => {
+      await tx.run(`INSERT INTO t (id, n) VALUES ($1, 1)`, [id]);
+      await tx.run(`INSERT INTO t (id, n) VALUES ($1, 2)`, [`${id}-second`]);
+      tx.afterCommit(() => committed.push(id));
+      if (fail) throw new Error(`${id} refused`);
+    });
+  const results = await Promise.allSettled([
+    write('first', true),
+    write('second', false),
+    write('third', true),
+    write('fourth', false),
+    // a statement error: the row's id is taken
+    engine.run(`INSERT INTO t (id, n) VALUES ('a', 5)`),
+    write('fifth', false),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+  expect(committed).toEqual(['second', 'fourth', 'fifth']);
+  const ids = (await engine.all<{ id: string }>('SELECT id FROM t ORDER BY id')).map((r) => r.id);
+  expect(ids).toEqual(['a', 'fifth', 'fifth-second', 'fourth', 'fourth-second', 'second', 'second-second']);
+  expect((await engine.get<{ n: number }>(`SELECT n FROM t WHERE id = 'a'`))?.n).toBe(1);
+});
+
+test('many queued writes are committed in groups of at most GROUP_MAX_WRITES', async () => {
+  let turn = 0;
+  let counting = true;
+  const tick = () => {
+    turn++;
+    if (counting) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const answeredAt: number[] = [];
+  const n = GROUP_MAX_WRITES * 3 + 1;
+  await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`m${i}`, i]).then(() => answeredAt.push(turn)),
+    ),
+  );
+  counting = false;
+  expect(await count()).toBe(n + 1);
+  const sizes = [...new Set(answeredAt)].map((t) => answeredAt.filter((a) => a === t).length);
+  expect(sizes.length).toBeGreaterThanOrEqual(4);
+  for (const size of sizes) expect(size).toBeLessThanOrEqual(GROUP_MAX_WRITES);
 });
 
 test('a write that waits longer than the busy timeout fails as busy; the queue goes on', async () => {
