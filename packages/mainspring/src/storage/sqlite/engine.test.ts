@@ -197,6 +197,36 @@ test('a write of a group that fails is undone alone, its after-commit work never
   expect((await engine.get<{ n: number }>(`SELECT n FROM t WHERE id = 'a'`))?.n).toBe(1);
 });
 
+test('a write that swallows an error with which SQLite rolled the whole transaction back fails with its group; the next write commits alone', async () => {
+  await engine.run('CREATE TABLE r (id TEXT PRIMARY KEY ON CONFLICT ROLLBACK NOT NULL)');
+  await engine.run(`INSERT INTO r (id) VALUES ('x')`);
+  const committed: string[] = [];
+  const swallowing = (name: string) =>
+    engine.transaction(async (tx) => {
+      await tx.run(`INSERT INTO r (id) VALUES ($1)`, [name]);
+      tx.afterCommit(() => committed.push(name));
+      // the duplicate rolls the whole transaction back; the error is caught here
+      await tx.run(`INSERT INTO r (id) VALUES ('x')`).catch(() => {});
+    });
+  const plain = (name: string) =>
+    engine.transaction(async (tx) => {
+      await tx.run(`INSERT INTO r (id) VALUES ($1)`, [name]);
+      tx.afterCommit(() => committed.push(name));
+    });
+  const results = await Promise.allSettled([
+    // first of its group
+    swallowing('a1'),
+    // b1 opens the next group, c1 joins it, d1 ends it: all three go
+    plain('b1'),
+    plain('c1'),
+    swallowing('d1'),
+    plain('e1'),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+  expect(committed).toEqual(['e1']);
+  expect((await engine.all<{ id: string }>('SELECT id FROM r ORDER BY id')).map((r) => r.id)).toEqual(['e1', 'x']);
+});
+
 test('many queued writes are committed in groups of at most GROUP_MAX_WRITES', async () => {
   let turn = 0;
   let counting = true;

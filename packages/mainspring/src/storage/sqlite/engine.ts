@@ -305,9 +305,9 @@ export class SqliteEngine implements Engine {
 
   /** Gives the writer to the first waiting write on the next turn of the event loop, or commits and marks it free. */
   private nextTurn(): void {
+    // the write the group waited for timed out meanwhile (the commit's after-commit work may queue writes)
+    if (this.waiting.length === 0) this.commitGroup();
     if (this.waiting.length === 0) {
-      // the write the group waited for timed out meanwhile
-      this.commitGroup();
       this.busy = false;
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -342,6 +342,12 @@ export class SqliteEngine implements Engine {
   private async runInGroup(write: QueuedWrite): Promise<void> {
     const writer = this.writer;
     const db = writer.db;
+    if (this.group !== null && !db.inTransaction) {
+      // something ended the group's transaction between two writes: its writes are lost
+      const lost = this.group;
+      this.group = null;
+      for (const d of lost.done) d.write.reject(new Error('the transaction was rolled back'));
+    }
     const first = this.group === null;
     if (first) {
       try {
@@ -358,6 +364,9 @@ export class SqliteEngine implements Engine {
     try {
       if (!first) this.savepoint.begin.run();
       const value = await write.fn();
+      // a statement SQLite answers by rolling the whole transaction back (ON CONFLICT ROLLBACK, a full disk),
+      // its error caught by the write's own code: the group's writes, this one's included, are gone
+      if (!db.inTransaction) throw new Error('the transaction was rolled back');
       if (!first) this.savepoint.release.run();
       group.done.push({ write, value, callbacks });
     } catch (err) {
