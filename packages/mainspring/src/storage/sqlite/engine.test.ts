@@ -134,7 +134,8 @@ test('the checkpoint thread runs while there are writes, ends when the WAL stays
   expect(checkpointer.running).toBe(false);
 });
 
-test('queued writes take one turn of the event loop each, so sockets and timers get a turn between them', async () => {
+/** Counts turns of the event loop (one per check phase) until stopped. */
+function turnCounter(): { readonly turn: number; stop(): void } {
   let turn = 0;
   let counting = true;
   const tick = () => {
@@ -142,16 +143,28 @@ test('queued writes take one turn of the event loop each, so sockets and timers 
     if (counting) setImmediate(tick);
   };
   setImmediate(tick);
+  return {
+    get turn() {
+      return turn;
+    },
+    stop() {
+      counting = false;
+    },
+  };
+}
+
+test('queued writes take one turn of the event loop each, so sockets and timers get a turn between them', async () => {
   const turns: number[] = [];
+  const counter = turnCounter();
   await Promise.all(
     Array.from({ length: 5 }, (_, i) =>
       engine.transaction(async (tx) => {
-        turns.push(turn);
+        turns.push(counter.turn);
         await tx.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`w${i}`, i]);
       }),
     ),
   );
-  counting = false;
+  counter.stop();
   expect(await count()).toBe(6);
   for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1] as number);
 });
@@ -228,21 +241,15 @@ test('a write that swallows an error with which SQLite rolled the whole transact
 });
 
 test('many queued writes are committed in groups of at most GROUP_MAX_WRITES', async () => {
-  let turn = 0;
-  let counting = true;
-  const tick = () => {
-    turn++;
-    if (counting) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const counter = turnCounter();
   const answeredAt: number[] = [];
   const n = GROUP_MAX_WRITES * 3 + 1;
   await Promise.all(
     Array.from({ length: n }, (_, i) =>
-      engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`m${i}`, i]).then(() => answeredAt.push(turn)),
+      engine.run(`INSERT INTO t (id, n) VALUES ($1, $2)`, [`m${i}`, i]).then(() => answeredAt.push(counter.turn)),
     ),
   );
-  counting = false;
+  counter.stop();
   expect(await count()).toBe(n + 1);
   const sizes = [...new Set(answeredAt)].map((t) => answeredAt.filter((a) => a === t).length);
   expect(sizes.length).toBeGreaterThanOrEqual(4);
