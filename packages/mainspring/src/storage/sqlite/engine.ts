@@ -263,13 +263,14 @@ export class SqliteEngine implements Engine {
    * Queues `fn` behind every earlier write; fails if the queue does not move in time.
    *
    * Group commit: writes that queue behind one another share one
-   * transaction, each in a savepoint of its own, and every one of them is
+   * transaction, each after the first in a savepoint, and every one of them is
    * answered only once that transaction has committed. A commit writes the
    * WAL's frames (tens of µs, and most of a one-row write's cost); shared,
    * it is paid once for up to {@link GROUP_MAX_WRITES} writes, the first of
    * which then waits at most about {@link GROUP_MAX_MS} longer. A write that
-   * fails is rolled back to its savepoint and answered at once; the others
-   * are unaffected. If SQLite ends the whole transaction (a full disk), or the
+   * fails is rolled back to its savepoint (the first, with the transaction,
+   * which holds nothing else yet) and answered at once; the others are
+   * unaffected. If SQLite ends the whole transaction (a full disk), or the
    * commit fails, every write of the group fails. A write alone in the queue
    * commits at once, as before.
    *
