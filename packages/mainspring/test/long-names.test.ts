@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { App } from '../src/core/app.js';
 import { buildServer } from '../src/http/server.js';
+import { clipBytes, MAX_NAME_BYTES, storedName } from '../src/storage/postgres/dialect.js';
 import { freshDatabase, requester, startServer, superuserToken, TEST_POSTGRES_URL, type TestServer } from './helpers/server.js';
 
 /**
@@ -108,6 +109,18 @@ test('an auth record with a long field answers it when signing in', async () => 
   const refreshed = await s.request('POST', `/api/collections/m${SAME}/auth-refresh`, { token: signed.body.token });
   expect(refreshed.status).toBe(200);
   expect(refreshed.body.record[nick]).toBe('Ann');
+});
+
+test('PostgreSQL names are clipped to bytes between characters, never inside one', () => {
+  expect(clipBytes('a'.repeat(70), MAX_NAME_BYTES)).toBe('a'.repeat(63));
+  // é is 2 bytes: 31 of them are 62 bytes, a 32nd would be 64
+  expect(clipBytes('é'.repeat(40), MAX_NAME_BYTES)).toBe('é'.repeat(31));
+  // a 4-byte character (two UTF-16 units) is kept whole or not at all
+  expect(clipBytes(`${'a'.repeat(61)}😀b`, MAX_NAME_BYTES)).toBe('a'.repeat(61));
+  expect(clipBytes('short', MAX_NAME_BYTES)).toBe('short');
+  const stored = storedName(`${'é'.repeat(40)}_x`);
+  expect(Buffer.byteLength(stored)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+  expect(stored).toBe(`${'é'.repeat(27)}_${stored.slice(-8)}`);
 });
 
 describe.runIf(TEST_POSTGRES_URL)('a PostgreSQL database made before long names were kept whole', () => {

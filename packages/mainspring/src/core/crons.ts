@@ -298,10 +298,11 @@ export class CronService {
     if (now - this.lastSweep < SWEEP_EVERY_MS) return;
     this.lastSweep = now;
     const t = this.engine.dialect.ident(CRON_RUNS_TABLE);
+    const cutoff = now - KEEP_MS;
     // a read first: most sweeps find nothing, and on SQLite a write starts the checkpoint thread
     this.engine
-      .get(`SELECT 1 AS old FROM ${t} WHERE tick < $1 LIMIT 1`, [now - KEEP_MS])
-      .then((old) => (old ? this.engine.run(`DELETE FROM ${t} WHERE tick < $1`, [now - KEEP_MS]) : 0))
+      .get(`SELECT 1 AS old FROM ${t} WHERE tick < $1 LIMIT 1`, [cutoff])
+      .then((old) => (old ? this.engine.run(`DELETE FROM ${t} WHERE tick < $1`, [cutoff]) : 0))
       .catch((err) => this.logger.warn({ err: { message: (err as Error).message } }, 'cron: sweeping old claims failed'));
   }
 }

@@ -1,4 +1,5 @@
 import type { Engine, Executor, SqlValue } from '../storage/engine.js';
+import { clipBytes, MAX_NAME_BYTES } from '../storage/postgres/dialect.js';
 import { AUTH_ORIGINS_TABLE } from './auth/alerts.js';
 import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
@@ -281,13 +282,13 @@ const MIGRATIONS: readonly Migration[] = [
     async up(tx, engine) {
       const d = engine.dialect;
       if (d.name !== 'postgres') return;
-      const cut = (name: string) => Buffer.from(name).subarray(0, 63).toString();
+      const cut = (name: string) => clipBytes(name, MAX_NAME_BYTES);
+      const exists = async (sql: string, params: SqlValue[]) => (await tx.all(sql, params)).length > 0;
+      const relation = (name: string) =>
+        exists('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [name]);
       const rows = await tx.all<{ data: unknown }>(`SELECT data FROM ${COLLECTIONS_TABLE}`);
       for (const row of rows) {
         const c = (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as Collection;
-        const exists = async (sql: string, params: SqlValue[]) => (await tx.all(sql, params)).length > 0;
-        const relation = (name: string) =>
-          exists('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [name]);
         if (d.storedName(c.name) !== c.name && (await relation(cut(c.name))) && !(await relation(d.storedName(c.name)))) {
           await tx.run(`ALTER TABLE ${d.ident(cut(c.name))} RENAME TO ${d.ident(c.name)}`);
         }

@@ -21,7 +21,19 @@ const COLUMN_TYPES: Record<ColumnKind, string> = {
 };
 
 /** PostgreSQL keeps at most this many bytes of a name (NAMEDATALEN - 1) and silently drops the rest. */
-const MAX_NAME_BYTES = 63;
+export const MAX_NAME_BYTES = 63;
+
+/** The longest start of `name` that fits in `bytes` bytes of UTF-8, cut between characters, as PostgreSQL cuts a name. */
+export function clipBytes(name: string, bytes: number): string {
+  let head = '';
+  let size = 0;
+  for (const ch of name) {
+    size += Buffer.byteLength(ch);
+    if (size > bytes) break;
+    head += ch;
+  }
+  return head;
+}
 const longNames = new Map<string, string>();
 
 /**
@@ -35,9 +47,7 @@ export function storedName(name: string): string {
   if (name.length <= MAX_NAME_BYTES / 3 || Buffer.byteLength(name) <= MAX_NAME_BYTES) return name;
   let stored = longNames.get(name);
   if (stored === undefined) {
-    let head = name.slice(0, 54);
-    while (Buffer.byteLength(head) > 54) head = head.slice(0, -1);
-    stored = `${head}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+    stored = `${clipBytes(name, 54)}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
     if (longNames.size >= 10_000) longNames.clear();
     longNames.set(name, stored);
   }
