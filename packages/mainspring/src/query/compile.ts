@@ -45,17 +45,23 @@ export interface SqlFlavor {
 /**
  * A multi-valued operand (a multi relation, a back-relation, `:each`,
  * `@collection`): a correlated subquery `SELECT <value> AS v FROM …` over all
- * of its values, used to require that every value matches.
+ * of its values, used to require that every value matches. The same shape
+ * lists a field's items for the `?` operators ({@link Resolved} `any`).
  */
 export interface MultiMatch {
   readonly query: string;
   readonly type: ValueType;
 }
 
-/** What a name in a filter resolves to. */
+/**
+ * What a name in a filter resolves to. `any`, where set, lists the items of
+ * a value that holds a list (a multi select, relation or file field, a JSON
+ * array, a submitted list): a `?` operator then matches when one item does,
+ * where a plain operator compares the stored list as a whole (PocketBase).
+ */
 export type Resolved =
   /** A request or literal value: bound as a parameter (null becomes NULL). */
-  | { readonly kind: 'value'; readonly value: SqlValue }
+  | { readonly kind: 'value'; readonly value: SqlValue; readonly any?: () => MultiMatch }
   | {
       readonly kind: 'sql';
       /** The expression, valid in the scope of the resolver's joins. */
@@ -68,6 +74,8 @@ export type Resolved =
       readonly nullFallback?: 'auto' | 'disabled';
       /** Set when the operand has many values per record. */
       readonly multi?: MultiMatch;
+      /** The items of a list value, for the `?` operators; built only when one asks (it may bind parameters). */
+      readonly any?: () => MultiMatch;
       /** Wraps the finished comparison, e.g. to add `AND emailVisibility`. */
       readonly wrap?: (comparison: string) => string;
     };
@@ -342,17 +350,46 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
     return `NOT EXISTS (SELECT 1 FROM (${left.query}) __ml${suffix} CROSS JOIN (${right.query}) __mr${suffix} WHERE NOT COALESCE(${plain(op, l, r)}, FALSE))`;
   };
 
+  /**
+   * A `?` comparison where a side is a list: true when one of its items (one
+   * pair of items, when both are) satisfies the plain comparison. A list
+   * without items satisfies none, `?!=` included. (`:each` and paths through
+   * relations keep PocketBase's LEFT JOIN, where an empty list counts as one
+   * empty value; here that would let a guest, whose `@request.auth.id` is
+   * empty, match every record with no owners under `owners ?= @request.auth.id`.)
+   */
+  const someItem = (op: Operator, left: Resolved, right: Resolved): string => {
+    const from: string[] = [];
+    const item = (r: Resolved): Resolved => {
+      if (!r.any) return r;
+      const items = r.any();
+      const alias = params.alias('any');
+      from.push(`(${items.query}) ${alias}`);
+      // JSON items compare as JSON values do: null is not ''
+      return items.type === 'json'
+        ? { kind: 'sql', sql: `${alias}.v`, type: 'json', nullFallback: 'disabled' }
+        : { kind: 'sql', sql: `${alias}.v`, type: items.type };
+    };
+    const cond = plain(op, item(left), item(right));
+    return `EXISTS (SELECT 1 FROM ${from.join(' CROSS JOIN ')} WHERE ${cond})`;
+  };
+
   const comparison = (op: Operator, leftOperand: Operand, rightOperand: Operand): string => {
     const left = resolve(leftOperand);
     const right = resolve(rightOperand);
     const base = baseOp(op);
-    let sql = plain(base, left, right);
-    if (!isAnyOp(op)) {
-      const lm = left.kind === 'sql' ? left.multi : undefined;
-      const rm = right.kind === 'sql' ? right.multi : undefined;
-      if (lm && rm) sql = `(${sql} AND ${bothEvery(base, lm, rm)})`;
-      else if (lm) sql = `(${sql} AND ${everyValue(base, lm, right, true)})`;
-      else if (rm) sql = `(${sql} AND ${everyValue(base, rm, left, false)})`;
+    let sql: string;
+    if (isAnyOp(op) && (left.any || right.any)) {
+      sql = someItem(base, left, right);
+    } else {
+      sql = plain(base, left, right);
+      if (!isAnyOp(op)) {
+        const lm = left.kind === 'sql' ? left.multi : undefined;
+        const rm = right.kind === 'sql' ? right.multi : undefined;
+        if (lm && rm) sql = `(${sql} AND ${bothEvery(base, lm, rm)})`;
+        else if (lm) sql = `(${sql} AND ${everyValue(base, lm, right, true)})`;
+        else if (rm) sql = `(${sql} AND ${everyValue(base, rm, left, false)})`;
+      }
     }
     if (left.kind === 'sql' && left.wrap) sql = left.wrap(sql);
     if (right.kind === 'sql' && right.wrap) sql = right.wrap(sql);

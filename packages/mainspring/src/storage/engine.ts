@@ -186,6 +186,18 @@ export interface Dialect {
   jsonArrayLength(arraySql: string): string;
   /** A value inside a JSON column, by a path of keys and indexes bound as parameters. */
   jsonExtract(jsonSql: string, path: readonly (string | number)[], param: (v: SqlValue) => string): string;
+  /**
+   * A FROM item over the items of the JSON value at `path` in a JSON column:
+   * an array's elements, none for null or a missing key, else the value
+   * itself (an object is one item). `value` is each item's SQL, as {@link jsonExtract}
+   * gives a value.
+   */
+  jsonItems(
+    jsonSql: string,
+    path: readonly (string | number)[],
+    alias: string,
+    param: (v: SqlValue) => string,
+  ): { sql: string; value: string };
 
   /** Case-insensitive `LIKE` with `\` as escape. */
   like(left: string, right: string, negate: boolean): string;

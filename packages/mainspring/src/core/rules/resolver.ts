@@ -2,6 +2,7 @@ import {
   compileFilter,
   type Expr,
   FilterError,
+  type MultiMatch,
   parseFilterCached,
   type Resolved,
   type Resolver,
@@ -280,10 +281,16 @@ export class RecordResolver implements Resolver {
         const sql = wrapJoins(this.scope, sub, compileFilter(expr, sub, this.d, this.scope.params));
         return { kind: 'sql', sql: `(${sql})`, type: 'bool', nullFallback: 'disabled' };
       }
-      default:
+      default: {
+        if (isMultiple(field)) {
+          // the submitted list as a whole for plain operators, its items for `?` ones
+          const listJson = JSON.stringify(toList(raw).map(String));
+          return { ...this.value(raw), any: () => this.listItems(this.scope.params.add(listJson), false) };
+        }
         return this.value(
           field.type === 'number' && typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw,
         );
+      }
     }
   }
 
@@ -349,9 +356,17 @@ export class RecordResolver implements Resolver {
       const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
       if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
       const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
-      if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled' };
+      const any = field.type === 'json' ? () => this.jsonItems(this.col(alias, prop), path) : undefined;
+      if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', ...(any ? { any } : {}) };
       const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
-      return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', multi: { query: c.query(mmSql), type: 'json' } };
+      return {
+        kind: 'sql',
+        sql,
+        type: 'json',
+        nullFallback: 'disabled',
+        multi: { query: c.query(mmSql), type: 'json' },
+        ...(any ? { any } : {}),
+      };
     }
 
     if (!field) {
@@ -485,10 +500,18 @@ export class RecordResolver implements Resolver {
     const type = valueTypeOf(field);
     let sql = column;
     let mmSql = chainColumn;
+    let any: (() => MultiMatch) | undefined;
     if (isMultiple(field)) {
-      // the raw stored list, compared as text (PocketBase's behaviour); use :each for items
+      // plain operators compare the stored list as text (PocketBase's behaviour); `?` ones its items
       sql = this.d.asText(column, 'json');
       mmSql = this.d.asText(chainColumn, 'json');
+      any = () => this.listItems(column, modifier === 'lower');
+    } else if (field.type === 'json') {
+      // the value, not its JSON text: a top-level "x" equals the text x (PocketBase's json_extract)
+      const param = (v: SqlValue) => this.scope.params.add(v);
+      sql = this.d.jsonExtract(column, [], param);
+      mmSql = this.d.jsonExtract(chainColumn, [], param);
+      if (modifier === undefined) any = () => this.jsonItems(column, []);
     }
     let resultType: ValueType = isMultiple(field) ? 'text' : type;
     if (modifier === 'lower') {
@@ -496,13 +519,30 @@ export class RecordResolver implements Resolver {
       mmSql = `LOWER(${this.d.asText(mmSql, resultType)})`;
       resultType = 'text';
     }
-    const resolved = withMulti(sql, resultType, mmSql, type === 'json' ? { nullFallback: 'disabled' } : {});
+    const resolved = withMulti(sql, resultType, mmSql, {
+      ...(type === 'json' ? { nullFallback: 'disabled' } : {}),
+      ...(any ? { any } : {}),
+    });
     if (name === 'email' && collection.type === 'auth' && !this.allowHidden) {
       // a non-superuser may match emails only of records that show them
       const visible = `${this.col(alias, 'emailVisibility')} = TRUE`;
       return { ...resolved, wrap: (cmp: string) => `(${cmp} AND ${visible})` } as Resolved;
     }
     return resolved;
+  }
+
+  /** The items of a stored list (a multi select, relation or file field), for the `?` operators. */
+  private listItems(listSql: string, lower: boolean): MultiMatch {
+    const alias = this.scope.nextAlias('it');
+    const value = lower ? `LOWER(${alias}.value)` : `${alias}.value`;
+    return { query: `SELECT ${value} AS v FROM ${this.d.jsonEach(listSql, alias)}`, type: 'text' };
+  }
+
+  /** The items of a JSON value at `path` (an array's elements, else the value itself), for the `?` operators. */
+  private jsonItems(column: string, path: readonly (string | number)[]): MultiMatch {
+    const alias = this.scope.nextAlias('it');
+    const from = this.d.jsonItems(column, path, alias, (v) => this.scope.params.add(v));
+    return { query: `SELECT ${from.value} AS v FROM ${from.sql}`, type: 'json' };
   }
 
   // ---------------------------------------------------------------- sort

@@ -353,8 +353,22 @@ class PostgresDialect implements Dialect {
   }
   jsonExtract(jsonSql: string, path: readonly (string | number)[], param: (v: SqlValue) => string): string {
     // a JSON null is SQL NULL, as SQLite's json_extract gives it
+    // jsonb_extract_path takes at least one key: the whole value is the column itself
+    if (path.length === 0) return `NULLIF(${jsonSql}, 'null'::jsonb)`;
     const keys = path.map((k) => param(String(k))).join(', ');
-    return `NULLIF(jsonb_extract_path(${jsonSql}${keys ? `, ${keys}` : ''}), 'null'::jsonb)`;
+    return `NULLIF(jsonb_extract_path(${jsonSql}, ${keys}), 'null'::jsonb)`;
+  }
+
+  jsonItems(
+    jsonSql: string,
+    path: readonly (string | number)[],
+    alias: string,
+    param: (v: SqlValue) => string,
+  ): { sql: string; value: string } {
+    const v = path.length === 0 ? jsonSql : `jsonb_extract_path(${jsonSql}, ${path.map((k) => param(String(k))).join(', ')})`;
+    // an array is walked, null or a missing key has no items, anything else is the one element of an array
+    const list = `(CASE COALESCE(jsonb_typeof(${v}), 'null') WHEN 'array' THEN ${v} WHEN 'null' THEN '[]'::jsonb ELSE jsonb_build_array(${v}) END)`;
+    return { sql: `jsonb_array_elements(${list}) AS ${alias}(value)`, value: `NULLIF(${alias}.value, 'null'::jsonb)` };
   }
 
   like(left: string, right: string, negate: boolean): string {

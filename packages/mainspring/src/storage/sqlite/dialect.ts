@@ -96,6 +96,16 @@ export const sqliteDialect: Dialect = {
     return `json_extract(${jsonSql}, ${param(p)})`;
   },
 
+  jsonItems(jsonSql, path, alias, param) {
+    let p = '$';
+    for (const key of path) p += typeof key === 'number' ? `[${key}]` : `.${key}`;
+    const at = param(p);
+    // an array is walked, null or a missing key has no items, anything else is the one element of an array
+    // (an object as JSON, not as text)
+    const list = `CASE COALESCE(json_type(${jsonSql}, ${at}), 'null') WHEN 'array' THEN json_extract(${jsonSql}, ${at}) WHEN 'null' THEN '[]' WHEN 'object' THEN json_array(json(json_extract(${jsonSql}, ${at}))) ELSE json_array(json_extract(${jsonSql}, ${at})) END`;
+    return { sql: `json_each(CASE WHEN json_valid(${jsonSql}) THEN ${list} END) ${alias}`, value: `${alias}.value` };
+  },
+
   like: (left, right, negate) => `${left} ${negate ? 'NOT LIKE' : 'LIKE'} ${right} ESCAPE '\\'`,
   same: (left, right, negate) => `${left} ${negate ? 'IS NOT' : 'IS'} ${right}`,
   isEmpty: (sql, _type: FilterValueType, negate) =>
