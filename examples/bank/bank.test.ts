@@ -378,4 +378,16 @@ test('2,000 concurrent transfers among 20 accounts, 10% sent twice at once: no m
     moved.set(t.to, moved.get(t.to)! + t.amount);
   }
   for (const a of accounts) expect(await balance(a.id)).toBe(moved.get(a.id));
+
+  // the balances view says the same to each owner, about their accounts only
+  for (const owner of owners) {
+    const res = await s.request('GET', '/api/collections/balances/records?perPage=100&sort=name', { token: owner.token });
+    expect(res.status).toBe(200);
+    const theirs = accounts.filter((a) => a.owner === owner);
+    expect(res.body.items.map((r: { id: string }) => r.id).sort()).toEqual(theirs.map((a) => a.id).sort());
+    for (const row of res.body.items) {
+      expect(row).toMatchObject({ owner: owner.id, balance: moved.get(row.id), ledger: moved.get(row.id) });
+      expect(row.entries).toBe(1 + transfers.filter((t) => t.from === row.id || t.to === row.id).length);
+    }
+  }
 }, 60_000);

@@ -10,8 +10,9 @@ import { applyCollections, call, isMain, superuserFromArgs } from '../lib/setup.
 export const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
 
 /**
- * accounts, transfers and ledger. Users read only their own accounts, their
- * own transfers and their accounts' ledger entries; nobody but a superuser
+ * accounts, transfers and ledger, and the balances view over them. Users read
+ * only their own accounts, their own transfers and their accounts' ledger
+ * entries and balances; nobody but a superuser
  * writes any of them over the REST API. Money moves only through the routes
  * in ms_hooks/bank.ts, which write the ledger in the same transaction.
  */
@@ -72,6 +73,19 @@ export const COLLECTIONS = [
       { name: 'transfer', type: 'relation', collectionId: 'transfers', maxSelect: 1 },
     ],
     indexes: ['CREATE INDEX idx_ledger_account ON ledger (account, created)', 'CREATE INDEX idx_ledger_transfer ON ledger (transfer)'],
+  },
+  {
+    // a report, read like any collection: each account beside the sum and count of its ledger entries
+    // (the two totals are always equal). A view collection: its records are the query's rows.
+    name: 'balances',
+    type: 'view',
+    listRule: 'owner = @request.auth.id',
+    viewRule: 'owner = @request.auth.id',
+    viewQuery: `SELECT a.id AS id, a.owner AS owner, a.name AS name, a.balance AS balance,
+  SUM(l.amount) AS ledger, COUNT(l.id) AS entries
+FROM accounts a LEFT JOIN ledger l ON l.account = a.id
+GROUP BY a.id, a.owner, a.name, a.balance`,
+    fields: [],
   },
 ];
 

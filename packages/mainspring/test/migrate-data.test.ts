@@ -68,7 +68,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () => {
   let dir: string;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let before: { posts: unknown[]; users: unknown[]; appName: string };
+  let before: { posts: unknown[]; users: unknown[]; counts: unknown[]; appName: string };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ms-migrate-data-'));
@@ -126,9 +126,24 @@ describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () =
       for (const id of [ids[3], ids[11]])
         expect((await s.call('DELETE', `/api/collections/posts/records/${id}`, undefined, su)).status).toBe(204);
       expect((await s.call('PATCH', '/api/settings', { meta: { appName: 'Moved app' } }, su)).status).toBe(200);
+      // a view collection, written in SQL both engines understand
+      const view = await s.call(
+        'POST',
+        '/api/collections',
+        {
+          name: 'post_counts',
+          type: 'view',
+          listRule: '',
+          viewQuery:
+            'SELECT u.id AS id, u.email AS email, COUNT(p.id) AS posts FROM users u LEFT JOIN posts p ON p.author = u.id GROUP BY u.id, u.email',
+        },
+        su,
+      );
+      expect(view.status).toBe(200);
       before = {
         posts: (await s.call('GET', '/api/collections/posts/records?perPage=100&expand=author', undefined, su)).body.items,
         users: (await s.call('GET', '/api/collections/users/records?perPage=100', undefined, su)).body.items,
+        counts: (await s.call('GET', '/api/collections/post_counts/records?sort=email', undefined, su)).body.items,
         appName: 'Moved app',
       };
       expect(before.posts).toHaveLength(23);
@@ -172,6 +187,8 @@ describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () =
       expect(posts).toEqual(before.posts);
       expect((await s.call('GET', '/api/collections/users/records?perPage=100', undefined, su)).body.items).toEqual(before.users);
       expect((await s.call('GET', '/api/settings', undefined, su)).body.meta.appName).toBe(before.appName);
+      expect(before.counts.map((r) => (r as { posts: number }).posts)).toEqual([8, 8, 7]);
+      expect((await s.call('GET', '/api/collections/post_counts/records?sort=email', undefined, su)).body.items).toEqual(before.counts);
       // the unique index came along, and new records go after the copied ones
       const dup = await s.call('POST', '/api/collections/posts/records', { title: 'post 01' }, su);
       expect(dup.status).toBe(400);

@@ -2,6 +2,7 @@ import { App, isPostgresUrl } from '../core/app.js';
 import { kindOf } from '../core/collections/fields.js';
 import type { Collection } from '../core/collections/model.js';
 import { COLLECTIONS_TABLE } from '../core/collections/service.js';
+import { ApiError } from '../core/errors.js';
 import type { Executor, Row, SqlValue } from '../storage/engine.js';
 import { CliError } from './errors.js';
 
@@ -58,10 +59,11 @@ export async function migrateData(options: { from: string | undefined; to: strin
     const targetApp = target;
 
     await t.transaction(async (tx) => {
-      // the schema: the target's collections go, the source's come in exactly as they are
-      for (const c of targetApp.collections.registry.all()) await tx.run(t.dialect.dropTable(c.name));
+      // the schema: the target's collections go (its views first), the source's come in exactly as they are
+      await targetApp.collections.dropViewsIn(tx);
+      for (const c of targetApp.collections.registry.all()) if (c.type !== 'view') await tx.run(t.dialect.dropTable(c.name));
       await tx.run(`DELETE FROM ${COLLECTIONS_TABLE}`);
-      for (const c of collections) await targetApp.collections.createIn(tx, c);
+      for (const c of collections) if (c.type !== 'view') await targetApp.collections.createIn(tx, c);
 
       for (const table of tables) {
         const c = byTable.get(table);
@@ -76,6 +78,18 @@ export async function migrateData(options: { from: string | undefined; to: strin
         const sync = t.dialect.syncRowid(table);
         if (sync) await tx.get(sync.sql, sync.params);
         bar.end(table, done);
+      }
+
+      // views last, over the copied tables: their queries are checked, and their fields inferred, by PostgreSQL
+      try {
+        await targetApp.collections.createViewsIn(tx, collections);
+      } catch (err) {
+        if (err instanceof ApiError) {
+          throw new CliError(
+            `${err.message} A view's query must run on PostgreSQL too: change it in the SQLite app (or remove the view), then run migrate-data again.`,
+          );
+        }
+        throw err;
       }
 
       // every table holds what its source holds, or nothing is committed

@@ -225,6 +225,8 @@ function recordPaths(c: Collection, name: string, audience: Audience): Json {
   const tags = [c.name];
   const su = audience === 'superuser';
   const allowed = (rule: string | null) => su || rule !== null;
+  // a view's records are read only
+  const writable = (rule: string | null) => c.type !== 'view' && allowed(rule);
   const hasFiles = c.fields.some((f) => f.type === 'file');
   const writeBody = (mode: 'create' | 'update') => ({
     required: mode === 'create',
@@ -249,7 +251,7 @@ function recordPaths(c: Collection, name: string, audience: Audience): Json {
       },
     };
   }
-  if (allowed(c.createRule)) {
+  if (writable(c.createRule)) {
     collectionPath.post = {
       operationId: `create${name}`,
       summary: `Create a ${c.name} record`,
@@ -279,7 +281,7 @@ function recordPaths(c: Collection, name: string, audience: Audience): Json {
       responses: { 200: json(ref(`${name}Record`), 'The record.'), 403: responseRef('Forbidden'), 404: responseRef('NotFound') },
     };
   }
-  if (allowed(c.updateRule)) {
+  if (writable(c.updateRule)) {
     recordPath.patch = {
       operationId: `update${name}`,
       summary: `Update a ${c.name} record`,
@@ -296,7 +298,7 @@ function recordPaths(c: Collection, name: string, audience: Audience): Json {
       },
     };
   }
-  if (allowed(c.deleteRule)) {
+  if (writable(c.deleteRule)) {
     recordPath.delete = {
       operationId: `delete${name}`,
       summary: `Delete a ${c.name} record`,
@@ -685,8 +687,10 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
   for (const c of visible) {
     const name = names.get(c.id) as string;
     schemas[`${name}Record`] = recordSchema(c, options.audience);
-    schemas[`${name}Create`] = writeSchema(c, options.audience, 'create');
-    schemas[`${name}Update`] = writeSchema(c, options.audience, 'update');
+    if (c.type !== 'view') {
+      schemas[`${name}Create`] = writeSchema(c, options.audience, 'create');
+      schemas[`${name}Update`] = writeSchema(c, options.audience, 'update');
+    }
     schemas[`${name}List`] = {
       type: 'object',
       properties: {
@@ -698,7 +702,8 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
       },
       required: ['page', 'perPage', 'totalItems', 'totalPages', 'items'],
     };
-    tags.push({ name: c.name, description: `${c.type === 'auth' ? 'Auth' : 'Base'} collection \`${c.name}\` (id \`${c.id}\`).` });
+    const kind = { auth: 'Auth', base: 'Base', view: 'View (read-only)' }[c.type];
+    tags.push({ name: c.name, description: `${kind} collection \`${c.name}\` (id \`${c.id}\`).` });
     paths = { ...paths, ...recordPaths(c, name, options.audience) };
     if (c.type === 'auth') {
       schemas[`${name}AuthResponse`] = {

@@ -31,6 +31,20 @@ export function statementTimeoutMs(option?: number): number {
   return option ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
 }
 
+/** Thrown by {@link Executor.describe} for a query the engine refuses; the message is the engine's own. */
+export class QueryRejectedError extends Error {
+  override readonly name = 'QueryRejectedError';
+}
+
+/** One column of a query's answer, as {@link Executor.describe} finds it. */
+export interface QueryColumn {
+  readonly name: string;
+  /** The table and column its values are read from unchanged, when they are (a column, not an expression). */
+  readonly origin: { readonly table: string; readonly column: string } | null;
+  /** The type of its values where the engine tells (PostgreSQL always; SQLite for a column of a table). */
+  readonly type: 'text' | 'number' | 'bool' | 'date' | 'json' | null;
+}
+
 /** A value bound to a statement parameter. */
 export type SqlValue = string | number | boolean | null;
 
@@ -85,6 +99,13 @@ export interface Executor {
   values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]>;
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * The columns a query would answer, found without reading its rows (SQLite
+   * compiles it; PostgreSQL runs it with `LIMIT 0` under the statement
+   * timeout, in a savepoint when in a transaction). Throws
+   * {@link QueryRejectedError} unless it is one statement that only reads.
+   */
+  describe(sql: string): Promise<QueryColumn[]>;
   /**
    * Runs `fn` once the surrounding transaction has committed (never if it
    * rolls back); outside a transaction, at once.
@@ -153,6 +174,12 @@ export interface Dialect {
    */
   storedName(name: string): string;
 
+  /**
+   * `CREATE VIEW` over a checked query, its columns cast where `columns`
+   * asks, so that each holds values of its kind as a table's column would.
+   */
+  createView(name: string, query: string, columns: readonly { readonly name: string; readonly cast: ColumnKind | null }[]): string;
+  dropView(name: string): string;
   /** `CREATE TABLE` for a collection table. */
   createTable(table: string, columns: readonly ColumnSpec[]): string;
   addColumn(table: string, column: ColumnSpec): string;

@@ -205,7 +205,8 @@ export type RuleName = keyof Rules | 'authRule' | 'manageRule';
 export interface Collection extends Rules {
   id: string;
   name: string;
-  type: 'base' | 'auth';
+  /** `view`: read-only records over a SELECT ({@link Collection.viewQuery}), fields inferred from it. */
+  type: 'base' | 'auth' | 'view';
   system: boolean;
   fields: Field[];
   indexes: string[];
@@ -213,6 +214,8 @@ export interface Collection extends Rules {
   updated: string;
   /** Present on auth collections only. */
   auth?: AuthOptions;
+  /** Present on view collections only: the SELECT whose rows are the records. */
+  viewQuery?: string;
 }
 
 /** Names a field may not take: they are keys of every record's JSON. */

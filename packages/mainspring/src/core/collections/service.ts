@@ -12,6 +12,8 @@ import { buildField, defaultFieldId, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
 import type { AuthOptions, Collection, Field, RuleName } from './model.js';
 import { CollectionRegistry } from './registry.js';
+import { readViewQuery, ViewQueryError } from './view-query.js';
+import { createView, dropViews, inferViewFields, viewOrder } from './views.js';
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
 /** System collections (`_superusers`) may start with an underscore; users' may not. */
@@ -160,11 +162,8 @@ export class CollectionService {
     const now = nowString();
 
     const type = current?.type ?? (input.type === undefined ? 'base' : input.type);
-    if (type !== 'base' && type !== 'auth') {
-      errors.type = fieldError(
-        'validation_invalid_value',
-        type === 'view' ? 'View collections are not supported.' : 'Must be "base" or "auth".',
-      );
+    if (type !== 'base' && type !== 'auth' && type !== 'view') {
+      errors.type = fieldError('validation_in_invalid', 'Must be "base", "auth" or "view".');
     }
     if (current && input.type !== undefined && input.type !== current.type) {
       errors.type = fieldError('validation_collection_type_change', 'Collection type cannot be changed.');
@@ -209,11 +208,12 @@ export class CollectionService {
       if (this.findIn(pending, id) && !errors.id) id = `pbc_${crc32(`${String(type)}${name}${now}${Math.random()}`)}`;
     }
 
-    const fields = this.buildFields(input, current, type === 'auth', errors);
+    // a view's fields come from its query (inferred when it is saved: see saveViews); any sent are ignored
+    const fields = type === 'view' ? structuredClone(current?.fields ?? []) : this.buildFields(input, current, type === 'auth', errors);
     const collection: Collection = {
       id,
       name,
-      type: type === 'auth' ? 'auth' : 'base',
+      type: type === 'auth' || type === 'view' ? type : 'base',
       system: current?.system ?? false,
       fields,
       indexes: [],
@@ -229,7 +229,9 @@ export class CollectionService {
       if (!(rule in input)) continue;
       const v = input[rule];
       if (v !== null && typeof v !== 'string') errors[rule] = fieldError('validation_invalid_value', 'Must be a string or null.');
-      else if (current?.system && current.name === SUPERUSERS && v !== current[rule]) {
+      else if (type === 'view' && v !== null && (rule === 'createRule' || rule === 'updateRule' || rule === 'deleteRule')) {
+        errors[rule] = fieldError('validation_nil', 'Must be null: the records of a view cannot be written.');
+      } else if (current?.system && current.name === SUPERUSERS && v !== current[rule]) {
         errors[rule] = fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.');
       } else collection[rule] = v;
     }
@@ -240,7 +242,28 @@ export class CollectionService {
       collection.auth = mergeAuthOptions(base, optionInput, errors);
     }
 
-    collection.indexes = this.buildIndexes(input, current, collection, errors);
+    if (type === 'view') {
+      collection.viewQuery = current?.viewQuery ?? '';
+      if (input.viewQuery !== undefined) {
+        if (typeof input.viewQuery !== 'string') errors.viewQuery = fieldError('validation_invalid_value', 'Must be a string.');
+        else collection.viewQuery = input.viewQuery;
+      }
+      if (!errors.viewQuery) {
+        try {
+          collection.viewQuery = readViewQuery(collection.viewQuery).query;
+        } catch (err) {
+          if (!(err instanceof ViewQueryError)) throw err;
+          errors.viewQuery =
+            collection.viewQuery.trim() === ''
+              ? fieldError('validation_required', 'Cannot be blank.')
+              : fieldError('validation_invalid_view_query', `Invalid query - ${err.message}`);
+        }
+      }
+      if (Array.isArray(input.indexes) && input.indexes.length > 0) {
+        errors.indexes = fieldError('validation_indexes_not_supported', "View collections don't support indexes.");
+      }
+    }
+    collection.indexes = type === 'view' ? [] : this.buildIndexes(input, current, collection, errors);
     if (collection.auth && !errors.passwordAuth) {
       for (const name of collection.auth.passwordAuth.identityFields) {
         const f = collection.fields.find((x) => x.name === name);
@@ -256,7 +279,7 @@ export class CollectionService {
         }
       }
     }
-    if (Object.keys(errors).length === 0) this.checkRules(collection, pending, errors);
+    if (Object.keys(errors).length === 0 && collection.type !== 'view') this.checkRules(collection, pending, errors);
     if (Object.keys(errors).length > 0) {
       throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
     }
@@ -502,7 +525,15 @@ export class CollectionService {
       if (f.type !== 'relation') return;
       const target = f.collectionId === c.id ? c : this.findIn(pending, f.collectionId);
       if (!target) fieldErrors[i] = { collectionId: fieldError('validation_field_relation_missing_collection', 'Unknown collection.') };
-      else f.collectionId = target.id;
+      else if (target.type === 'view' && c.type !== 'view') {
+        // a view's rows are not stored: nothing could keep such a relation from pointing at nothing
+        fieldErrors[i] = {
+          collectionId: fieldError(
+            'validation_relation_field_non_view_base_collection',
+            'Only view collections are allowed to have relations to other views.',
+          ),
+        };
+      } else f.collectionId = target.id;
     });
     if (Object.keys(fieldErrors).length > 0) errors.fields = fieldErrors;
   }
@@ -512,11 +543,15 @@ export class CollectionService {
   /** Creates a collection and its table. */
   create(input: unknown): Promise<Collection> {
     return this.serialize(async () => {
+      const message = 'Failed to create collection.';
       const c = this.build(input, undefined);
       const errors: ErrorData = {};
       this.checkRelations(c, [], errors);
-      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to create collection.', errors);
-      await this.applying('Failed to create collection.', (tx) => this.createIn(tx, c));
+      if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+      await this.applying(message, (tx) =>
+        // a new table changes no view
+        c.type === 'view' ? this.withViews(tx, message, [...this.registry.all(), c], [c.id]) : this.createIn(tx, c),
+      );
       await this.changed();
       return this.registry.find(c.id) as Collection;
     });
@@ -527,14 +562,18 @@ export class CollectionService {
    * exactly as {@link create} or {@link update} would, without applying it:
    * the dashboard's live rule check and change preview. Returns what would be saved.
    */
-  check(idOrName: string | undefined, input: unknown): Collection {
+  async check(idOrName: string | undefined, input: unknown): Promise<Collection> {
     const current = idOrName === undefined ? undefined : this.registry.find(idOrName);
     if (idOrName !== undefined && !current) throw Errors.notFound();
+    const message = current ? 'Failed to update collection.' : 'Failed to create collection.';
     const next = this.build(input, current);
     const errors: ErrorData = {};
     this.checkRelations(next, [], errors);
-    if (Object.keys(errors).length > 0)
-      throw Errors.validation(current ? 'Failed to update collection.' : 'Failed to create collection.', errors);
+    if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+    if (next.type === 'view') {
+      const after = [...this.registry.all().filter((o) => o.id !== next.id), next];
+      next.fields = (await this.inferView(this.engine, message, next, after, true)).fields;
+    }
     return next;
   }
 
@@ -543,11 +582,17 @@ export class CollectionService {
     return this.serialize(async () => {
       const current = this.registry.find(idOrName);
       if (!current) throw Errors.notFound();
+      const message = 'Failed to update collection.';
       const next = this.build(input, current);
       const errors: ErrorData = {};
       this.checkRelations(next, [], errors);
-      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to update collection.', errors);
-      await this.applying('Failed to update collection.', (tx) => this.migrateIn(tx, current, next));
+      if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+      const after = this.registry.all().map((o) => (o.id === next.id ? next : o));
+      await this.applying(message, (tx) =>
+        next.type === 'view'
+          ? this.withViews(tx, message, after, [next.id])
+          : this.withViews(tx, message, after, [], () => this.migrateIn(tx, current, next)),
+      );
       await this.changed();
       return this.registry.find(next.id) as Collection;
     });
@@ -559,9 +604,8 @@ export class CollectionService {
       const c = this.registry.find(idOrName);
       if (!c) throw Errors.notFound();
       this.assertDeletable(c, []);
-      await this.engine.transaction(async (tx) => {
-        await this.deleteIn(tx, c);
-      });
+      const after = this.registry.all().filter((o) => o.id !== c.id);
+      await this.engine.transaction((tx) => this.withViews(tx, 'Failed to delete collection.', after, [], () => this.deleteIn(tx, c)));
       await this.changed();
     });
   }
@@ -569,7 +613,8 @@ export class CollectionService {
   private assertDeletable(c: Collection, alsoDeleted: string[]) {
     if (c.system) throw Errors.badRequest('System collections cannot be deleted.');
     for (const other of this.registry.all()) {
-      if (other.id === c.id || alsoDeleted.includes(other.id)) continue;
+      // a view that reads the collection is judged when it is created again (see withViews)
+      if (other.id === c.id || alsoDeleted.includes(other.id) || other.type === 'view') continue;
       const ref = other.fields.find((f) => f.type === 'relation' && f.collectionId === c.id);
       if (ref) {
         throw Errors.badRequest(`The collection is referenced by the "${ref.name}" field of "${other.name}"; remove that field first.`);
@@ -635,19 +680,36 @@ export class CollectionService {
         }
       }
       if (Object.keys(errors).length > 0) throw Errors.validation('Failed to import collections.', { collections: errors });
-      await this.applying('Failed to import collections.', async (tx) => {
-        for (const c of removed) await this.deleteIn(tx, c);
-        for (const step of plan) {
-          if (step.current) await this.migrateIn(tx, step.current, step.next);
-          else await this.createIn(tx, step.next);
-        }
-      });
+      const gone = new Set(removed.map((c) => c.id));
+      const after = [
+        ...this.registry.all().filter((c) => !gone.has(c.id) && !plan.some((step) => step.next.id === c.id)),
+        ...plan.map((step) => step.next),
+      ];
+      const views = plan.filter((step) => step.next.type === 'view').map((step) => step.next.id);
+      await this.applying('Failed to import collections.', (tx) =>
+        this.withViews(tx, 'Failed to import collections.', after, views, async () => {
+          for (const c of removed) await this.deleteIn(tx, c);
+          for (const step of plan) {
+            if (step.next.type === 'view') continue;
+            if (step.current) await this.migrateIn(tx, step.current, step.next);
+            else await this.createIn(tx, step.next);
+          }
+        }),
+      );
       await this.changed();
     });
   }
 
   /** Inserts a built collection and creates its table, inside `tx`. Used by system migrations too. */
   async createIn(tx: Executor, c: Collection): Promise<void> {
+    const d = this.engine.dialect;
+    await this.insertRow(tx, c);
+    await tx.run(d.createTable(c.name, c.fields.map(columnOf)));
+    for (const sql of c.indexes) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, c.name)));
+  }
+
+  /** The collection's row in `_collections`. */
+  private async insertRow(tx: Executor, c: Collection): Promise<void> {
     const d = this.engine.dialect;
     await tx.run(`INSERT INTO ${COLLECTIONS_TABLE} (id, name, type, system, data, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
       c.id,
@@ -658,12 +720,99 @@ export class CollectionService {
       c.created,
       c.updated,
     ]);
-    await tx.run(d.createTable(c.name, c.fields.map(columnOf)));
-    for (const sql of c.indexes) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, c.name)));
+  }
+
+  /** Writes a changed collection's row in `_collections`. */
+  private async updateRow(tx: Executor, c: Collection): Promise<void> {
+    await tx.run(`UPDATE ${COLLECTIONS_TABLE} SET name = $1, data = $2, updated = $3 WHERE id = $4`, [
+      c.name,
+      this.engine.dialect.encode('json', c),
+      c.updated,
+      c.id,
+    ]);
+  }
+
+  /**
+   * A view's fields inferred from its query against the schema `after` a
+   * change; the rules of a view being saved (`saving`) are checked on them.
+   * A query that no longer works is the saved view's field error, or a 400
+   * that names the view another change would break.
+   */
+  private async inferView(db: Executor, message: string, v: Collection, after: readonly Collection[], saving: boolean) {
+    const d = this.engine.dialect;
+    const lookup = (table: string) => after.find((c) => d.storedName(c.name).toLowerCase() === table.toLowerCase());
+    let inferred: Awaited<ReturnType<typeof inferViewFields>>;
+    try {
+      inferred = await inferViewFields(db, d, v.viewQuery ?? '', lookup, v.fields);
+    } catch (err) {
+      if (!(err instanceof ViewQueryError)) throw err;
+      if (saving)
+        throw Errors.validation(message, { viewQuery: fieldError('validation_invalid_view_query', `Invalid query - ${err.message}`) });
+      const reason = err.message.replace(/\.$/, '');
+      throw Errors.badRequest(`${message} The view collection "${v.name}" would no longer work (${reason}): change its query first.`);
+    }
+    if (saving) {
+      const errors: ErrorData = {};
+      this.checkRules({ ...v, fields: inferred.fields }, [...after], errors);
+      if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+    }
+    return inferred;
+  }
+
+  /**
+   * Runs a schema change (`change`) with the database's views around it:
+   * each is dropped first (a view stands in the way of dropping, renaming or
+   * converting what it reads), and once the change is made every view
+   * collection of `after` is created again from its query, its fields
+   * inferred anew and its row written where they changed (or it is one of
+   * `saving`, the views this change saves). A view that no longer works
+   * fails the whole change.
+   */
+  private async withViews(
+    tx: Executor,
+    message: string,
+    after: readonly Collection[],
+    saving: readonly string[],
+    change?: () => Promise<void>,
+  ): Promise<void> {
+    const d = this.engine.dialect;
+    const before = this.registry.all().filter((c) => c.type === 'view');
+    await dropViews(tx, d, before);
+    if (change) await change();
+    for (const v of viewOrder(after.filter((c) => c.type === 'view'))) {
+      const isSaved = saving.includes(v.id);
+      const inferred = await this.inferView(tx, message, v, after, isSaved);
+      const next: Collection = { ...v, fields: inferred.fields };
+      await createView(tx, d, next, inferred.columns);
+      const old = before.find((c) => c.id === v.id);
+      if (isSaved || !old || JSON.stringify(old.fields) !== JSON.stringify(next.fields)) {
+        await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [next.id]);
+        await this.insertRow(tx, next);
+      }
+    }
+  }
+
+  /** Drops the database views of every view collection, inside `tx` (before what they read is dropped). */
+  async dropViewsIn(tx: Executor): Promise<void> {
+    await dropViews(
+      tx,
+      this.engine.dialect,
+      this.registry.all().filter((c) => c.type === 'view'),
+    );
+  }
+
+  /**
+   * Creates the view collections of `all` (the whole schema) and their
+   * database views, inside `tx`, once what they read exists: how a copied
+   * schema's views are made (`mainspring migrate-data`).
+   */
+  createViewsIn(tx: Executor, all: readonly Collection[]): Promise<void> {
+    return this.withViews(tx, 'Failed to create the view collections.', all, []);
   }
 
   private async deleteIn(tx: Executor, c: Collection): Promise<void> {
     await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [c.id]);
+    if (c.type === 'view') return; // its view went before the change (withViews)
     await tx.run(this.engine.dialect.dropTable(c.name));
     const deleted = this.onDeleted;
     if (deleted) tx.afterCommit(() => deleted(c));
@@ -733,12 +882,7 @@ export class CollectionService {
     for (const sql of to.indexes) {
       if (!kept.has(sql)) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, to.name)));
     }
-    await tx.run(`UPDATE ${COLLECTIONS_TABLE} SET name = $1, data = $2, updated = $3 WHERE id = $4`, [
-      to.name,
-      d.encode('json', to),
-      to.updated,
-      to.id,
-    ]);
+    await this.updateRow(tx, to);
   }
 
   /** A new collection object with the system defaults, for first start. */

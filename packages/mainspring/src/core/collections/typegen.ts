@@ -138,6 +138,13 @@ export function typescriptTypes(collections: readonly Collection[], options: Typ
     line('  expand?: Texpand;');
     line('};');
 
+    if (c.type === 'view') {
+      line(`/** A view's records are its query's rows: nothing creates or updates them. */`);
+      line(`export type ${name}Create = never;`);
+      line(`export type ${name}Update = never;`);
+      line();
+      continue;
+    }
     const writable = c.fields.filter((f) => f.type !== 'autodate' && !(c.type === 'auth' && f.name === 'tokenKey'));
     const inputType = (f: Field) => {
       if (f.type === 'file') return isMultiple(f) ? 'FileInput[]' : 'FileInput';

@@ -3,8 +3,9 @@ import { FilterError } from '../../query/index.js';
 import type { Engine } from '../../storage/engine.js';
 import { claimsFor, issueToken, tokenValid } from '../auth/token-kinds.js';
 import { peekToken } from '../auth/tokens.js';
-import type { Collection, FileField } from '../collections/model.js';
+import { type Collection, type Field, type FileField, isMultiple } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
+import { viewFileSource } from '../collections/views.js';
 import type { RecordService } from '../records/service.js';
 import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import { THUMB_SOURCE_TYPES } from './content-type.js';
@@ -50,6 +51,8 @@ export interface LocatedFile {
   filename: string;
   /** Its path on disk. */
   path: string;
+  /** Whose folder holds it: the record's own, or for a view's record the record of the collection the view reads. */
+  storedIn: { collectionId: string; recordId: string };
 }
 
 /** The file to send: the original or one of its thumbs, and the name it is served under. */
@@ -116,14 +119,55 @@ export class FileServing {
   async locate(collectionIdOrName: string, recordId: string, filename: string, q: DownloadQuery): Promise<LocatedFile | null> {
     const c = this.d.registry.find(collectionIdOrName);
     if (!c) return null;
-    const path = filePath(this.root, c.id, recordId, filename);
-    if (!path) return null;
+    if (!filePath(this.root, c.id, recordId, filename)) return null;
     const record = await this.d.records.findById(c, recordId);
     if (!record) return null;
     const field = fieldHolding(c, record, filename);
     if (!field) return null;
     if (field.protected && !(await this.mayView(c, record, q))) return null;
-    return { collection: c, record, field, filename, path };
+    const storedIn = c.type === 'view' ? await this.viewFileRecord(c, field, filename) : { collectionId: c.id, recordId };
+    const path = storedIn && filePath(this.root, storedIn.collectionId, storedIn.recordId, filename);
+    if (!storedIn || !path) return null;
+    return { collection: c, record, field, filename, path, storedIn };
+  }
+
+  /** Which field of which collection a view's file field reads, per view collection object (a schema change replaces it). */
+  private readonly viewSources = new WeakMap<Collection, Map<string, Promise<{ collection: Collection; field: Field } | null>>>();
+
+  /**
+   * Where a file of a view's record is stored (PocketBase's
+   * FindRecordByViewFile): the first record of the collection the view's
+   * field reads that holds a file of that name.
+   */
+  private async viewFileRecord(
+    view: Collection,
+    field: FileField,
+    filename: string,
+  ): Promise<{ collectionId: string; recordId: string } | null> {
+    const d = this.d.engine.dialect;
+    let byField = this.viewSources.get(view);
+    if (!byField) {
+      byField = new Map();
+      this.viewSources.set(view, byField);
+    }
+    let found = byField.get(field.name);
+    if (!found) {
+      const lookup = (table: string) => this.d.registry.all().find((o) => d.storedName(o.name).toLowerCase() === table.toLowerCase());
+      const map = byField;
+      found = viewFileSource(this.d.engine, d, view, field.name, lookup);
+      // a failure (the database away) is not remembered
+      found.catch(() => map.delete(field.name));
+      map.set(field.name, found);
+    }
+    const source = await found.catch(() => null);
+    if (!source) return null;
+    const col = d.ident(source.field.name);
+    const where = isMultiple(source.field) ? d.jsonArrayContains(col, '$1') : `${col} = $1`;
+    const row = await this.d.engine.get<{ id: string }>(
+      `SELECT ${d.ident('id')} AS id FROM ${d.ident(source.collection.name)} WHERE ${where} LIMIT 1`,
+      [filename],
+    );
+    return row ? { collectionId: source.collection.id, recordId: String(row.id) } : null;
   }
 
   /** Whether the view rule admits the record for the file token's caller (PocketBase's protected-file check). */
@@ -151,7 +195,7 @@ export class FileServing {
     const original = { path: file.path, name: file.filename };
     if (!thumb || (thumb !== DEFAULT_THUMB && !file.field.thumbs.includes(thumb))) return original;
     const size = parseThumbSize(thumb);
-    const target = thumbPath(this.root, file.collection.id, file.record.id, file.filename, thumb);
+    const target = thumbPath(this.root, file.storedIn.collectionId, file.storedIn.recordId, file.filename, thumb);
     if (!size || !target) return original;
     // the original's bytes must be an image thumbs are made of (a missing original is the 404 of sending it)
     const type = await detectFileType(file.path).then(

@@ -82,6 +82,11 @@ function rotateTokenKeyOnChange(c: Collection, before: RecordData, data: RecordD
   if (data.password !== before.password || data.email !== before.email) data.tokenKey = newTokenKey();
 }
 
+/** Refuses a write to a view collection, whose records are its query's rows (PocketBase's answer). */
+function writable(c: Collection): void {
+  if (c.type === 'view') throw Errors.badRequest('Unsupported collection type.');
+}
+
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
 export function newTokenKey(): string {
   return randomString(50, TOKEN_KEY_ALPHABET);
@@ -260,8 +265,10 @@ export class RecordService {
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table; the deadline first, checked once per row, lets the engine stop one that runs too
     // long. A plain scan is linear and does without it (it would cost a function call per row).
-    const deadline = where.some((w) => w.includes('SELECT')) ? `${d.deadline()} AND ` : '';
-    const whereSql = where.length > 0 ? ` WHERE ${deadline}${where.map((w) => `(${w})`).join(' AND ')}` : '';
+    // A view runs its own query for every read: it is guarded too.
+    const guarded = c.type === 'view' || where.some((w) => w.includes('SELECT'));
+    const conditions = guarded ? [d.deadline(), ...where.map((w) => `(${w})`)] : where.map((w) => `(${w})`);
+    const whereSql = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
     const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
     const params = scope.params.values;
     const limit = scope.params.add(perPage);
@@ -300,7 +307,8 @@ export class RecordService {
       if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
       throw err;
     }
-    order.push(d.orderBy(`${RECORD_ALIAS}.rowid`, keys[keys.length - 1]?.desc ?? false));
+    // a view has no rowid: its id, which its query must give, keeps paging stable
+    order.push(d.orderBy(`${RECORD_ALIAS}.${c.type === 'view' ? d.ident('id') : 'rowid'}`, keys[keys.length - 1]?.desc ?? false));
     return order;
   }
 
@@ -388,6 +396,7 @@ export class RecordService {
    * logout-everywhere. `updated` autodates move and the change is published.
    */
   async systemUpdate(c: Collection, id: string, values: Record<string, unknown>, db?: Executor): Promise<RecordData> {
+    writable(c);
     const out = await this.reported('recordAfterUpdateSuccess', 'recordAfterUpdateError', c, { id }, db, async (tx) => {
       const current = await this.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
@@ -624,6 +633,7 @@ export class RecordService {
 
   /** `POST /records`: validates, writes, then checks the create rule against the written row. */
   async create(c: Collection, input: WriteInput, q: ShapeQuery, info: RequestInfo | null, db?: Executor): Promise<Record<string, unknown>> {
+    writable(c);
     const superuser = isSuperuser(info);
     if (c.createRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
@@ -674,6 +684,7 @@ export class RecordService {
     info: RequestInfo | null,
     db?: Executor,
   ): Promise<Record<string, unknown>> {
+    writable(c);
     const superuser = isSuperuser(info);
     if (c.updateRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
@@ -807,6 +818,7 @@ export class RecordService {
 
   /** `DELETE /records/:id`, with PocketBase's relation handling (cascade, unlink, or refuse). */
   async delete(c: Collection, id: string, info: RequestInfo | null, db?: Executor): Promise<void> {
+    writable(c);
     const superuser = isSuperuser(info);
     if (c.deleteRule === null && !superuser) throw Errors.superusersOnly();
     await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', c, { id }, db, async (tx) => {
@@ -840,6 +852,8 @@ export class RecordService {
     const id = record.id;
     const d = this.engine.dialect;
     for (const other of this.registry.all()) {
+      // a view's rows are not stored: its relations hold nothing to cascade or unlink
+      if (other.type === 'view') continue;
       for (const f of other.fields) {
         if (f.type !== 'relation' || f.collectionId !== c.id) continue;
         const refs = await this.referencing(tx, other, f, id);

@@ -553,7 +553,8 @@ export class RecordResolver implements Resolver {
    */
   resolveSort(name: string): string {
     if (name === '@random') return this.d.random();
-    if (name === '@rowid') return 'rowid';
+    // a view has no rowid; its ids are what orders its rows
+    if (name === '@rowid') return this.base.type === 'view' ? this.col(this.baseAlias, 'id') : 'rowid';
     const props = name.split('.');
     let collection = this.base;
     let alias = this.baseAlias;

@@ -23,7 +23,7 @@ export function installRoutes(server: FastifyInstance, app: App): void {
       throw Errors.invalidBody('target must be the id or name of a collection.');
     }
     const draft = body.collection ?? {};
-    const built = app.collections.check(typeof target === 'string' ? target : undefined, draft);
+    const built = await app.collections.check(typeof target === 'string' ? target : undefined, draft);
     return { collection: app.collections.toJSON(built) };
   });
 }

@@ -272,6 +272,26 @@ class PostgresDialect implements Dialect {
   renameTable(from: string, to: string): string {
     return `ALTER TABLE ${ident(from)} RENAME TO ${ident(to)}`;
   }
+  createView(name: string, query: string, columns: readonly { readonly name: string; readonly cast: ColumnKind | null }[]): string {
+    const casts: Partial<Record<ColumnKind, (col: string) => string>> = {
+      text: (col) => `(${col})::text`,
+      number: (col) => `(${col})::float8`,
+      bool: (col) => `(${col})::boolean`,
+      date: (col) => `(${col})::timestamptz`,
+      json: (col) => `to_jsonb(${col})`,
+    };
+    const list = columns
+      .map((c) => {
+        const col = `_ms_q.${ident(c.name)}`;
+        const cast = c.cast ? casts[c.cast] : undefined;
+        return `${cast ? cast(col) : col} AS ${ident(c.name)}`;
+      })
+      .join(', ');
+    return `CREATE VIEW ${ident(name)} AS SELECT ${list} FROM (${query}) AS _ms_q`;
+  }
+  dropView(name: string): string {
+    return `DROP VIEW IF EXISTS ${ident(name)}`;
+  }
   dropTable(table: string): string {
     return `DROP TABLE IF EXISTS ${ident(table)}`;
   }

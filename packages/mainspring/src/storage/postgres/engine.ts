@@ -6,6 +6,8 @@ import {
   type Engine,
   EngineBusyError,
   type Executor,
+  type QueryColumn,
+  QueryRejectedError,
   type Row,
   type SqlValue,
   StatementTimeoutError,
@@ -309,6 +311,64 @@ async function query(
   }
 }
 
+/** PostgreSQL's types (by OID) as the filter's value types; any other type is unknown. */
+const TYPE_OIDS: Record<number, NonNullable<QueryColumn['type']>> = {
+  16: 'bool',
+  20: 'number',
+  21: 'number',
+  23: 'number',
+  700: 'number',
+  701: 'number',
+  1700: 'number',
+  25: 'text',
+  1042: 'text',
+  1043: 'text',
+  19: 'text',
+  1082: 'date',
+  1114: 'date',
+  1184: 'date',
+  114: 'json',
+  3802: 'json',
+};
+
+/**
+ * The columns of `sql` on `client`, from the answer's description (`LIMIT 0`:
+ * no row is read, under the statement timeout), with each column's table
+ * and name where PostgreSQL traces it to one. In the extended protocol, which
+ * takes one statement only; inside a savepoint (in a transaction) or a
+ * read-only transaction of its own, so a refusal leaves the caller's
+ * transaction as it was.
+ */
+async function describeOn(client: pg.PoolClient, sql: string, inTransaction: boolean): Promise<QueryColumn[]> {
+  await client.query(inTransaction ? 'SAVEPOINT ms_describe' : 'BEGIN READ ONLY');
+  try {
+    let fields: pg.FieldDef[];
+    try {
+      fields = (await client.query({ text: `SELECT * FROM (${sql}) AS _ms_q LIMIT 0`, queryMode: 'extended' } as pg.QueryConfig)).fields;
+    } catch (err) {
+      const e = translate(err);
+      if (e instanceof StatementTimeoutError) throw e;
+      throw new QueryRejectedError(err instanceof Error ? err.message : String(err));
+    }
+    const tables = [...new Set(fields.map((f) => f.tableID).filter((id) => id !== 0))];
+    const names = new Map<string, { table: string; column: string }>();
+    if (tables.length > 0) {
+      const rows = await client.query<{ oid: number; attnum: number; relname: string; attname: string }>(
+        'SELECT c.oid::int AS oid, a.attnum::int AS attnum, c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.oid = ANY($1::oid[]) AND a.attnum > 0',
+        [tables],
+      );
+      for (const r of rows.rows) names.set(`${r.oid}:${r.attnum}`, { table: r.relname, column: r.attname });
+    }
+    return fields.map((f) => ({
+      name: f.name,
+      origin: names.get(`${f.tableID}:${f.columnID}`) ?? null,
+      type: TYPE_OIDS[f.dataTypeID] ?? null,
+    }));
+  } finally {
+    await client.query(inTransaction ? 'ROLLBACK TO SAVEPOINT ms_describe; RELEASE SAVEPOINT ms_describe' : 'ROLLBACK');
+  }
+}
+
 /** One transaction's connection. */
 class TxConnection implements Executor {
   readonly callbacks: (() => void)[] = [];
@@ -329,6 +389,9 @@ class TxConnection implements Executor {
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await query(this.client, sql, params, false, this.named)).rowCount ?? 0;
+  }
+  describe(sql: string): Promise<QueryColumn[]> {
+    return describeOn(this.client, sql, true);
   }
   afterCommit(fn: () => void): void {
     this.callbacks.push(fn);
@@ -482,6 +545,18 @@ export class PostgresEngine implements Engine {
   }
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await poolQuery(this.pool, sql, params)).rowCount ?? 0;
+  }
+  async describe(sql: string): Promise<QueryColumn[]> {
+    const client = await connect(this.pool);
+    let broken = false;
+    try {
+      return await describeOn(client, sql, false);
+    } catch (err) {
+      broken = !(err instanceof QueryRejectedError);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
   afterCommit(fn: () => void): void {
     fn();

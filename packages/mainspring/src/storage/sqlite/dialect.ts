@@ -43,6 +43,20 @@ export const sqliteDialect: Dialect = {
   renameColumn: (table, from, to) => `ALTER TABLE ${ident(table)} RENAME COLUMN ${ident(from)} TO ${ident(to)}`,
   renameTable: (from, to) => `ALTER TABLE ${ident(from)} RENAME TO ${ident(to)}`,
   dropTable: (table) => `DROP TABLE IF EXISTS ${ident(table)}`,
+  createView(name, query, columns) {
+    // a value of unknown type is made JSON, as a json column holds it (JSON text of a list or an
+    // object, as json_group_array() gives, is kept as it is)
+    const cast = (c: { name: string; cast: ColumnKind | null }) => {
+      const col = `_ms_q.${ident(c.name)}`;
+      if (c.cast === 'json')
+        return `CASE WHEN json_valid(${col}) AND json_type(${col}) IN ('array', 'object') THEN ${col} ELSE json_quote(${col}) END`;
+      if (c.cast === 'text' || c.cast === 'date') return `CAST(${col} AS TEXT)`;
+      return col;
+    };
+    const list = columns.map((c) => `${cast(c)} AS ${ident(c.name)}`).join(', ');
+    return `CREATE VIEW ${ident(name)} AS SELECT ${list} FROM (${query}) AS _ms_q`;
+  },
+  dropView: (name) => `DROP VIEW IF EXISTS ${ident(name)}`,
   createIndex: (index: IndexSpec) => {
     const cols = index.columns.map((c) => `${ident(c.name)}${c.nocase ? ' COLLATE NOCASE' : ''}${c.desc ? ' DESC' : ''}`).join(', ');
     const where = index.whereNotEmpty ? ` WHERE ${ident(index.whereNotEmpty)} != ''` : '';

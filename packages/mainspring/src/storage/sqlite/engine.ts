@@ -3,6 +3,8 @@ import {
   type Engine,
   EngineBusyError,
   type Executor,
+  type QueryColumn,
+  QueryRejectedError,
   type Row,
   type SqlValue,
   StatementTimeoutError,
@@ -57,6 +59,16 @@ function positional(sql: string): { sql: string; order: number[] } {
     return '?';
   });
   return { sql: rewritten, order };
+}
+
+/** The value type a column's declared SQL type gives it (SQLite's affinity rules), if any. */
+function declaredType(decl: string | null): QueryColumn['type'] {
+  if (!decl) return null;
+  const t = decl.toUpperCase();
+  if (t.includes('BOOL')) return 'bool';
+  if (/INT|REAL|FLOA|DOUB|NUM|DEC/.test(t)) return 'number';
+  if (/CHAR|CLOB|TEXT/.test(t)) return 'text';
+  return null;
 }
 
 /** A better-sqlite3 connection with a bounded cache of prepared statements. */
@@ -167,6 +179,25 @@ class Connection implements Executor {
       return 0;
     }
     return stmt.run(...Connection.bind(order, params)).changes;
+  }
+
+  describeSync(sql: string): QueryColumn[] {
+    let stmt: Statement;
+    try {
+      stmt = this.db.prepare(sql) as Statement;
+    } catch (err) {
+      throw new QueryRejectedError(err instanceof Error ? err.message : String(err));
+    }
+    if (!stmt.reader || !stmt.readonly) throw new QueryRejectedError('the query must only read');
+    return stmt.columns().map((c) => ({
+      name: c.name,
+      origin: c.table !== null && c.column !== null ? { table: c.table, column: c.column } : null,
+      type: declaredType(c.type),
+    }));
+  }
+
+  async describe(sql: string): Promise<QueryColumn[]> {
+    return this.describeSync(sql);
   }
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -432,6 +463,9 @@ export class SqliteEngine implements Engine {
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     return this.reader.allSync<T>(sql, params);
+  }
+  async describe(sql: string): Promise<QueryColumn[]> {
+    return this.reader.describeSync(sql);
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.reader.getSync<T>(sql, params);
