@@ -82,6 +82,14 @@ function rotateTokenKeyOnChange(c: Collection, before: RecordData, data: RecordD
   if (data.password !== before.password || data.email !== before.email) data.tokenKey = newTokenKey();
 }
 
+/**
+ * A superuser is always verified (PocketBase sets it on every save): set just
+ * before the row is written, so neither input nor a hook can store it false.
+ */
+function verifySuperuser(c: Collection, data: RecordData): void {
+  if (c.name === SUPERUSERS) data.verified = true;
+}
+
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
 export function newTokenKey(): string {
   return randomString(50, TOKEN_KEY_ALPHABET);
@@ -529,6 +537,7 @@ export class RecordService {
    * not see the new row.
    */
   private async insertRecord(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
+    verifySuperuser(c, data);
     const d = this.engine.dialect;
     const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
@@ -774,6 +783,7 @@ export class RecordService {
     uploads: readonly FieldUpload[] = [],
     check?: RuleCheck,
   ): Promise<void> {
+    verifySuperuser(c, data);
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
     if (Object.keys(errors).length > 0) {
@@ -813,11 +823,6 @@ export class RecordService {
       const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
       await this.deleteWithRelations(tx, c, record, new Set(), info);
-      const left =
-        c.name === SUPERUSERS ? await tx.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`) : undefined;
-      if (left && Number(left.n) === 0) {
-        throw Errors.badRequest("You can't delete the only existing superuser.");
-      }
       return { record, original: null };
     });
   }
@@ -833,6 +838,12 @@ export class RecordService {
     const key = `${c.id}/${record.id}`;
     if (seen.has(key)) return;
     seen.add(key);
+    // every deletion comes here (the API, batch, server code, the CLI, cascades, truncate): so does this guard,
+    // checked before the hooks run, as PocketBase's own delete handler runs first
+    if (c.name === SUPERUSERS) {
+      const left = await tx.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`);
+      if (Number(left?.n ?? 0) <= 1) throw Errors.lastSuperuser();
+    }
     await this.withHook(this.hooks.recordDelete, tx, c, record, null, info, () => this.deleteRow(tx, c, record, seen, info));
   }
 
