@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { compileFilter, FilterError, parseFilter, parseSort, SqlParams } from '../../query/index.js';
 import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
-import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
 import { SUPERUSERS } from '../rules/request-info.js';
@@ -10,7 +10,7 @@ import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
-import type { AuthOptions, Collection, Field, RuleName } from './model.js';
+import { type AuthOptions, type Collection, type Field, RESERVED_AUTH_FIELD_NAMES, type RuleName } from './model.js';
 import { CollectionRegistry } from './registry.js';
 
 const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,99}$/;
@@ -241,20 +241,9 @@ export class CollectionService {
     }
 
     collection.indexes = this.buildIndexes(input, current, collection, errors);
-    if (collection.auth && !errors.passwordAuth) {
-      for (const name of collection.auth.passwordAuth.identityFields) {
-        const f = collection.fields.find((x) => x.name === name);
-        const unique = collection.indexes.some((sql) => {
-          const p = parseIndex(sql);
-          return typeof p !== 'string' && p.unique && p.columns.length === 1 && p.columns[0]?.name === name;
-        });
-        if (!f || (f.type !== 'text' && f.type !== 'email') || f.hidden || !unique) {
-          errors.passwordAuth = fieldError(
-            'validation_invalid_identity_field',
-            `Identity field "${name}" must be a visible text or email field with a unique index.`,
-          );
-        }
-      }
+    if (collection.auth?.passwordAuth.enabled && !errors.passwordAuth) {
+      const error = identityFieldsError(collection);
+      if (error) errors.passwordAuth = { identityFields: error };
     }
     if (Object.keys(errors).length === 0) this.checkRules(collection, pending, errors);
     if (Object.keys(errors).length > 0) {
@@ -310,6 +299,10 @@ export class CollectionService {
       input.fields.forEach((raw, i) => {
         const e: ErrorData = {};
         const f = buildField(raw, e);
+        // keys of an auth record's write body (PocketBase's check, on auth collections only)
+        if (f && isAuth && RESERVED_AUTH_FIELD_NAMES.has(f.name) && !e.name) {
+          e.name = fieldError('validation_reserved_field_name', 'The field name is reserved and cannot be used.');
+        }
         if (Object.keys(e).length > 0) fieldErrors[i] = e;
         else if (f) built.push(f);
       });
@@ -356,6 +349,7 @@ export class CollectionService {
       if (f.type === 'password' && !isAuth) {
         errors.fields = { [i]: { type: fieldError('validation_invalid_value', 'Password fields belong to auth collections.') } };
       }
+
       names.add(lower);
       ids.add(f.id);
     }
@@ -747,6 +741,34 @@ export class CollectionService {
     c.system = system;
     return c;
   }
+}
+
+/**
+ * What is wrong with an auth collection's identity fields, checked as
+ * PocketBase checks them when password sign-in is on (each a field with a
+ * unique index of its own), plus Mainspring's own: a visible text or email
+ * field, since sign-in compares the identity as text.
+ */
+function identityFieldsError(c: Collection): FieldError | null {
+  const identityFields = c.auth?.passwordAuth.identityFields ?? [];
+  if (identityFields.length === 0) return fieldError('validation_required', 'Cannot be blank.');
+  for (const name of identityFields) {
+    const f = c.fields.find((x) => x.name === name);
+    if (!f) return fieldError('validation_missing_field', `Invalid or missing field ${name}.`, { fieldName: name });
+    const unique = c.indexes.some((sql) => {
+      const p = parseIndex(sql);
+      return typeof p !== 'string' && p.unique && p.columns.length === 1 && p.columns[0]?.name === name;
+    });
+    if (!unique) {
+      return fieldError('validation_missing_unique_constraint', `The field ${name} doesn't have a UNIQUE constraint.`, { fieldName: name });
+    }
+    if ((f.type !== 'text' && f.type !== 'email') || f.hidden) {
+      return fieldError('validation_invalid_identity_field', `Identity field "${name}" must be a visible text or email field.`, {
+        fieldName: name,
+      });
+    }
+  }
+  return null;
 }
 
 /** The column that stores a field. */
