@@ -4,6 +4,7 @@ import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js'
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { randomString } from '../ids.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
 import { SUPERUSERS } from '../rules/request-info.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
@@ -733,6 +734,40 @@ export class CollectionService {
       to.updated,
       to.id,
     ]);
+  }
+
+  /**
+   * PocketBase's scaffolds (`GET /api/collections/meta/scaffolds`): a new
+   * collection of each type with every default a create gives it, id, name
+   * and dates empty; index names end in a random suffix, as PocketBase's.
+   * A view collection is listed in PocketBase's shape though Mainspring
+   * cannot create one.
+   */
+  scaffolds(): Record<'auth' | 'base' | 'view', Record<string, unknown>> {
+    const suffix = randomString(10, 'abcdefghijklmnopqrstuvwxyz0123456789');
+    const make = (type: 'base' | 'auth') => {
+      // a name no user collection can take (system names only), so that none is in the way
+      const c = this.build({ id: suffix, name: `_scaffold${suffix}`, type }, undefined, [], true);
+      const indexes = c.indexes.map((sql) => formatIndex(parseIndex(sql) as ParsedIndex, ''));
+      return this.toJSON({ ...c, id: '', name: '', created: '', updated: '', indexes });
+    };
+    const view = {
+      id: '',
+      name: '',
+      type: 'view',
+      system: false,
+      fields: [],
+      indexes: [],
+      listRule: null,
+      viewRule: null,
+      createRule: null,
+      updateRule: null,
+      deleteRule: null,
+      viewQuery: '',
+      created: '',
+      updated: '',
+    };
+    return { auth: make('auth'), base: make('base'), view };
   }
 
   /** A new collection object with the system defaults, for first start. */

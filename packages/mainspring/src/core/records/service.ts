@@ -827,6 +827,51 @@ export class RecordService {
     });
   }
 
+  /**
+   * `DELETE /api/collections/{c}/truncate`: deletes every record of `c` in
+   * one transaction, each exactly as server code's delete would (PocketBase's
+   * TruncateCollection): delete hooks and after-hooks, cascades, relations
+   * unlinked or refused, files after the commit, a realtime event per
+   * record. Records written while it runs (by its hooks) are left.
+   */
+  async truncate(c: Collection): Promise<void> {
+    const d = this.engine.dialect;
+    const table = d.ident(c.name);
+    try {
+      await this.truncateIn(c, table);
+    } catch (err) {
+      // as PocketBase: whatever refused a deletion (a required relation, the last superuser, a hook), one 400
+      if (err instanceof ApiError && err.status < 500) throw Errors.truncateFailed();
+      throw err;
+    }
+  }
+
+  private async truncateIn(c: Collection, table: string): Promise<void> {
+    const d = this.engine.dialect;
+    await this.engine.transaction(async (tx) => {
+      const last = await tx.get<{ n: number | string | null }>(`SELECT MAX(rowid) AS n FROM ${table}`);
+      const end = Number(last?.n ?? 0);
+      let from = 0;
+      while (from < end) {
+        const rows = await tx.all<{ id: string; r: number | string }>(
+          `SELECT ${d.ident('id')} AS id, rowid AS r FROM ${table} WHERE rowid > $1 AND rowid <= $2 ORDER BY rowid LIMIT 500`,
+          [from, end],
+        );
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          // gone already when an earlier record's deletion cascaded to it
+          const record = await this.find(tx, c, row.id, null, null);
+          if (!record) continue;
+          await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', c, record, tx, async (inner) => {
+            await this.deleteWithRelations(inner, c, record, new Set(), SYSTEM_REQUEST);
+            return { record, original: null };
+          });
+        }
+        from = Number(rows[rows.length - 1]?.r);
+      }
+    });
+  }
+
   /** Deletes a record, through the delete hooks; records that cascade from it go the same way. */
   private async deleteWithRelations(
     tx: Executor,
@@ -857,7 +902,11 @@ export class RecordService {
         for (const ref of refs) {
           if (other.id === c.id && ref.id === id) continue;
           if (f.cascadeDelete) {
-            await this.deleteWithRelations(tx, other, ref, seen, info);
+            // a delete of its own, as in PocketBase: its after-success hook runs once the whole commits
+            await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', other, ref, tx, async (inner) => {
+              await this.deleteWithRelations(inner, other, ref, seen, info);
+              return { record: ref, original: null };
+            });
             continue;
           }
           const remaining = (Array.isArray(ref[f.name]) ? (ref[f.name] as string[]) : [ref[f.name] as string]).filter((x) => x && x !== id);
