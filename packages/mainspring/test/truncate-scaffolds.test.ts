@@ -5,6 +5,7 @@ import PocketBase from 'pocketbase';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Mainspring } from '../src/core/hooks/api.js';
 import { signedUpUser, startServer, superuserToken, type TestServer } from './helpers/server.js';
+import { eventually } from './helpers/uploads.js';
 
 /**
  * `DELETE /api/collections/{c}/truncate` and `GET /api/collections/meta/scaffolds`
@@ -56,20 +57,6 @@ async function names(collection: string): Promise<string[]> {
   const res = await call('GET', `/api/collections/${collection}/records?perPage=500&sort=name`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.items.map((r: { name: string }) => r.name);
-}
-
-/** Waits until `check` passes (or fails after `ms`). */
-async function eventually(check: () => void, ms = 3000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
 }
 
 beforeAll(async () => {

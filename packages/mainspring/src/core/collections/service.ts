@@ -350,7 +350,6 @@ export class CollectionService {
       if (f.type === 'password' && !isAuth) {
         errors.fields = { [i]: { type: fieldError('validation_invalid_value', 'Password fields belong to auth collections.') } };
       }
-
       names.add(lower);
       ids.add(f.id);
     }
