@@ -118,6 +118,13 @@ describe('auth collection options', () => {
     expect(more.otp).toEqual({ enabled: true, duration: 120 });
     expect(more.mfa).toEqual({ enabled: true, duration: 600 });
     expect(await sdkStatus(client().collection('nonexistent').listAuthMethods())).toBe(404);
+
+    // password sign-in off: PocketBase's shape names no identity fields (apis/record_auth_methods_test.go)
+    await authCollection('no_password', { passwordAuth: { enabled: false } });
+    const none = await client().collection('no_password').listAuthMethods();
+    expect(none.password).toEqual({ enabled: false, identityFields: [] });
+    expect(none.otp).toEqual({ enabled: false, duration: 0 });
+    expect(none.mfa).toEqual({ enabled: false, duration: 0 });
   });
 
   test("default token lifetimes are PocketBase's: 7 days for users, 1 day for superusers", async () => {

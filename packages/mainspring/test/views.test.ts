@@ -173,6 +173,9 @@ describe('a view collection', () => {
     await refused(admin.collection('stats').create({ id: 'x12345678901234', name: 'x' }));
     await refused(admin.collection('stats').update(row?.id as string, { name: 'x' }));
     await refused(admin.collection('stats').delete(row?.id as string));
+    const truncated = await failure(admin.collections.truncate('stats'));
+    expect(truncated.status).toBe(400);
+    expect(truncated.response.message).toBe("View collections cannot be truncated since they don't store their own records.");
     const batch = await s.request('POST', '/api/batch', {
       token: admin.authStore.token,
       body: { requests: [{ method: 'POST', url: '/api/collections/stats/records', body: { name: 'x' } }] },

@@ -74,6 +74,9 @@ export const Errors = {
       'delete_referenced',
       'Failed to delete record. Make sure that the record is not part of a required relation reference.',
     ),
+  lastSuperuser: () => new ApiError(400, 'last_superuser', "You can't delete the only existing superuser."),
+  truncateFailed: () =>
+    new ApiError(400, 'truncate_failed', 'Failed to truncate collection (most likely due to required cascade delete record references).'),
   authFailed: () => new ApiError(400, 'auth_failed', 'Failed to authenticate.'),
   batchDisabled: () => new ApiError(403, 'batch_disabled', 'Batch requests are not allowed.'),
   batchFailed: (data: ErrorData) => new ApiError(400, 'batch_failed', 'Batch transaction failed.', data),

@@ -314,6 +314,14 @@ const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    // superusers are always verified (PocketBase's rule, kept on every save since); ones made before were not
+    name: '0012_superusers_verified',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(`UPDATE ${d.ident(SUPERUSERS)} SET ${d.ident('verified')} = $1`, [d.encode('bool', true)]);
+    },
+  },
 ];
 
 /** Applies every pending system migration; returns the names applied. */

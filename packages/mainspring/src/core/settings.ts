@@ -18,6 +18,21 @@ export interface RateLimitRule {
   audience: '' | '@guest' | '@auth';
 }
 
+/**
+ * An S3 connection, PocketBase's shape (files or backups). Mainspring has no
+ * S3 store yet: `enabled` stays false, the rest is kept for when it comes.
+ */
+export interface S3Settings {
+  enabled: boolean;
+  bucket: string;
+  region: string;
+  endpoint: string;
+  accessKey: string;
+  /** Stored, never sent back. */
+  secret: string;
+  forcePathStyle: boolean;
+}
+
 export interface Settings {
   meta: { appName: string; appURL: string; senderName: string; senderAddress: string; hideControls: boolean };
   smtp: {
@@ -30,6 +45,10 @@ export interface Settings {
     tls: boolean;
     localName: string;
   };
+  /** Where record files go: S3 (PocketBase's key; not available yet, so disabled). */
+  s3: S3Settings;
+  /** PocketBase's automatic backups: a cron, how many to keep, where (not available yet). */
+  backups: { cron: string; cronMaxKeep: number; s3: S3Settings };
   batch: { enabled: boolean; maxRequests: number; timeout: number; maxBodySize: number };
   rateLimits: { enabled: boolean; rules: RateLimitRule[] };
   trustedProxy: { headers: string[]; useLeftmostIP: boolean };
@@ -60,6 +79,8 @@ export function defaultSettings(): Settings {
       hideControls: false,
     },
     smtp: { enabled: false, host: 'smtp.example.com', port: 587, username: '', password: '', authMethod: '', tls: false, localName: '' },
+    s3: defaultS3(),
+    backups: { cron: '', cronMaxKeep: 3, s3: defaultS3() },
     batch: { enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 },
     rateLimits: {
       enabled: true,
@@ -74,6 +95,11 @@ export function defaultSettings(): Settings {
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
     logs: { maxDays: 5, logIP: true, logAuthId: true },
   };
+}
+
+/** PocketBase's S3 defaults: off, nothing set. */
+function defaultS3(): S3Settings {
+  return { enabled: false, bucket: '', region: '', endpoint: '', accessKey: '', secret: '', forcePathStyle: false };
 }
 
 /** The table of key/value system parameters. */
@@ -173,6 +199,29 @@ function validate(s: Settings, errors: ErrorData): void {
   between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
   between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
   between('logs.maxDays', s.logs.maxDays, 0, 100_000);
+  // PocketBase's keys are taken and kept, but what they would turn on does not exist yet
+  const notYet = (key: string, what: string) => {
+    errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);
+  };
+  if (s.s3.enabled) notYet('s3.enabled', 'S3 file storage');
+  if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
+  if (s.backups.cron.trim() !== '') notYet('backups.cron', 'Automatic backups');
+  between('backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
+  for (const [key, s3] of [
+    ['s3', s.s3],
+    ['backups.s3', s.backups.s3],
+  ] as const) {
+    if (s3.endpoint !== '' && !isHttpUrl(s3.endpoint)) errors[`${key}.endpoint`] = fieldError('validation_is_url', 'Must be a valid URL.');
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 /** Settings: read at start, changed by superusers through `/api/settings`, announced on the bus. */
@@ -226,9 +275,11 @@ export class SettingsService {
     return next;
   }
 
-  /** The settings as superusers see them: the SMTP password is never sent back. */
+  /** The settings as superusers see them: the SMTP password and the S3 secrets are never sent back (PocketBase leaves them out). */
   toJSON(s: Settings = this.current): Record<string, unknown> {
     const { password: _password, ...smtp } = s.smtp;
-    return { ...s, smtp };
+    const { secret: _secret, ...s3 } = s.s3;
+    const { secret: _backupSecret, ...backupsS3 } = s.backups.s3;
+    return { ...s, smtp, s3, backups: { ...s.backups, s3: backupsS3 } };
   }
 }

@@ -11,11 +11,15 @@ import { type AuthState, isSuperuser, type RequestContext, type RequestInfo } fr
 
 const authCache = new WeakMap<FastifyRequest, AuthState | null | Promise<AuthState | null>>();
 
-/** The bearer token of a request, if any. */
+/**
+ * The token of a request's `Authorization` header, if any: after a `Bearer `
+ * scheme in any case (RFC 9110 schemes are case-insensitive), or the bare
+ * token, which PocketBase takes as it is.
+ */
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization;
   if (typeof header !== 'string' || header === '') return null;
-  const token = header.startsWith('Bearer ') ? header.slice(7) : header;
+  const token = header.length > 7 && header.slice(0, 7).toLowerCase() === 'bearer ' ? header.slice(7) : header;
   return token.trim() || null;
 }
 

@@ -444,12 +444,25 @@ function sharedPaths(): Json {
       get: {
         operationId: 'health',
         summary: 'Health check',
+        description: '`data` is empty, except for a superuser (PocketBase).',
         tags,
+        security: OPTIONAL_AUTH,
         responses: {
           200: json(
             {
               type: 'object',
-              properties: { message: string, code: { type: 'integer' }, data: { type: 'object' } },
+              properties: {
+                message: string,
+                code: { type: 'integer' },
+                data: {
+                  type: 'object',
+                  properties: {
+                    canBackup: { type: 'boolean', description: 'Whether a backup may start now (false: backups are not available yet).' },
+                    realIP: { ...string, description: 'The client IP as the server reads it (trusted proxy headers applied).' },
+                    possibleProxyHeader: { ...string, description: "The first proxy header the request carries, or ''." },
+                  },
+                },
+              },
               required: ['message', 'code', 'data'],
             },
             'Healthy.',

@@ -134,7 +134,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
 
   // one process on SQLite; on PostgreSQL the instances share their counters
   const limiter = app.engine.dialect.name === 'postgres' ? new SharedRateLimiter(app.engine, app.logger) : new MemoryRateLimiter();
-  healthRoutes(server);
+  healthRoutes(server, app);
   collectionRoutes(server, app);
   recordRoutes(server, app);
   authRoutes(server, app, limiter);

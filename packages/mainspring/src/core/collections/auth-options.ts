@@ -134,16 +134,20 @@ export function mergeAuthOptions(current: AuthOptions, input: Record<string, unk
     const raw = input.passwordAuth;
     if (!isObject(raw)) bad('passwordAuth', 'Must be an object.');
     else {
+      // PocketBase's shape: passwordAuth.enabled, passwordAuth.identityFields
+      const sub: ErrorData = {};
       if (raw.enabled !== undefined) {
-        if (typeof raw.enabled !== 'boolean') bad('passwordAuth', 'enabled must be a boolean.');
+        if (typeof raw.enabled !== 'boolean') sub.enabled = fieldError('validation_invalid_value', 'Must be a boolean.');
         else next.passwordAuth.enabled = raw.enabled;
       }
       if (raw.identityFields !== undefined) {
-        const f = raw.identityFields;
-        if (!Array.isArray(f) || f.length === 0 || f.length > 5 || f.some((x) => typeof x !== 'string')) {
-          bad('passwordAuth', 'identityFields must be a non-empty list of field names.');
+        // an empty list is refused while password sign-in is on, once the whole collection is known
+        const f = raw.identityFields ?? [];
+        if (!Array.isArray(f) || f.length > 5 || f.some((x) => typeof x !== 'string')) {
+          sub.identityFields = fieldError('validation_invalid_value', 'Must be a list of at most 5 field names.');
         } else next.passwordAuth.identityFields = [...new Set(f as string[])];
       }
+      if (Object.keys(sub).length > 0) errors.passwordAuth = sub;
     }
   }
   if (input.mfa !== undefined) {

@@ -524,13 +524,12 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
       if (size > max) {
         return fieldError('validation_json_size_limit', `The maximum allowed JSON size is ${max} bytes.`, { maxSize: max });
       }
+      // PocketBase's empty JSON values: null, "", [] and {} (false and 0 are values)
       const empty =
         v === null ||
         v === '' ||
         (Array.isArray(v) && v.length === 0) ||
-        (typeof v === 'object' && v !== null && Object.keys(v).length === 0) ||
-        v === false ||
-        v === 0;
+        (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
       return f.required && empty ? required() : null;
     },
   },

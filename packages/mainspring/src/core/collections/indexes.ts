@@ -8,8 +8,9 @@ import type { IndexSpec } from '../../storage/engine.js';
  */
 
 const IDENT = String.raw`(?:\x60([^\x60]+)\x60|"([^"]+)"|\[([^\]]+)\]|(\w+))`;
+// the table may be `` (PocketBase's scaffolds have no name yet): it is replaced by the collection's anyway
 const INDEX_RE = new RegExp(
-  String.raw`^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?${IDENT}\s+ON\s+${IDENT}\s*\(([^()]*)\)\s*(?:WHERE\s+(.+?))?\s*;?\s*$`,
+  String.raw`^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?${IDENT}\s+ON\s+(?:${IDENT}|\x60\x60)\s*\(([^()]*)\)\s*(?:WHERE\s+(.+?))?\s*;?\s*$`,
   'is',
 );
 const COLUMN_RE = new RegExp(String.raw`^\s*${IDENT}(\s+COLLATE\s+NOCASE)?(?:\s+(ASC|DESC))?\s*$`, 'i');

@@ -218,13 +218,11 @@ export interface Collection extends Rules {
   viewQuery?: string;
 }
 
-/** Names a field may not take: they are keys of every record's JSON. */
+/** Names no field may take (compared lowercased): keys of every record's JSON, words of the filter language, SQL's row ids. */
 export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
   'expand',
   'collectionid',
   'collectionname',
-  'passwordconfirm',
-  'oldpassword',
   // words of the filter language, and SQLite's names for the row id
   'null',
   'true',
@@ -237,6 +235,13 @@ export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
   'constructor',
   'prototype',
 ]);
+
+/**
+ * Names a field of an auth collection may not take, exactly as written
+ * (PocketBase's): they are keys of an auth record's write body. A base
+ * collection may use them.
+ */
+export const RESERVED_AUTH_FIELD_NAMES: ReadonlySet<string> = new Set(['passwordConfirm', 'oldPassword']);
 
 /** True when a field holds several values (stored as a JSON array). */
 export function isMultiple(field: Field): boolean {

@@ -2,15 +2,16 @@ import { crc32 } from 'node:zlib';
 import { compileFilter, FilterError, parseFilter, parseSort, SqlParams } from '../../query/index.js';
 import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
-import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
+import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { randomString } from '../ids.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
 import { SUPERUSERS } from '../rules/request-info.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
-import type { AuthOptions, Collection, Field, RuleName } from './model.js';
+import { type AuthOptions, type Collection, type Field, RESERVED_AUTH_FIELD_NAMES, type RuleName } from './model.js';
 import { CollectionRegistry } from './registry.js';
 import { readViewQuery, ViewQueryError } from './view-query.js';
 import { createView, dropViews, inferViewFields, viewOrder } from './views.js';
@@ -264,20 +265,9 @@ export class CollectionService {
       }
     }
     collection.indexes = type === 'view' ? [] : this.buildIndexes(input, current, collection, errors);
-    if (collection.auth && !errors.passwordAuth) {
-      for (const name of collection.auth.passwordAuth.identityFields) {
-        const f = collection.fields.find((x) => x.name === name);
-        const unique = collection.indexes.some((sql) => {
-          const p = parseIndex(sql);
-          return typeof p !== 'string' && p.unique && p.columns.length === 1 && p.columns[0]?.name === name;
-        });
-        if (!f || (f.type !== 'text' && f.type !== 'email') || f.hidden || !unique) {
-          errors.passwordAuth = fieldError(
-            'validation_invalid_identity_field',
-            `Identity field "${name}" must be a visible text or email field with a unique index.`,
-          );
-        }
-      }
+    if (collection.auth?.passwordAuth.enabled && !errors.passwordAuth) {
+      const error = identityFieldsError(collection);
+      if (error) errors.passwordAuth = { identityFields: error };
     }
     if (Object.keys(errors).length === 0 && collection.type !== 'view') this.checkRules(collection, pending, errors);
     if (Object.keys(errors).length > 0) {
@@ -333,6 +323,10 @@ export class CollectionService {
       input.fields.forEach((raw, i) => {
         const e: ErrorData = {};
         const f = buildField(raw, e);
+        // keys of an auth record's write body (PocketBase's check, on auth collections only)
+        if (f && isAuth && RESERVED_AUTH_FIELD_NAMES.has(f.name) && !e.name) {
+          e.name = fieldError('validation_reserved_field_name', 'The field name is reserved and cannot be used.');
+        }
         if (Object.keys(e).length > 0) fieldErrors[i] = e;
         else if (f) built.push(f);
       });
@@ -885,12 +879,73 @@ export class CollectionService {
     await this.updateRow(tx, to);
   }
 
+  /**
+   * PocketBase's scaffolds (`GET /api/collections/meta/scaffolds`): a new
+   * collection of each type with every default a create gives it, id, name
+   * and dates empty; index names end in a random suffix, as PocketBase's.
+   * A view's scaffold has an empty query (a view's fields come from it).
+   */
+  scaffolds(): Record<'auth' | 'base' | 'view', Record<string, unknown>> {
+    const suffix = randomString(10, 'abcdefghijklmnopqrstuvwxyz0123456789');
+    const make = (type: 'base' | 'auth') => {
+      // a name no user collection can take (system names only), so that none is in the way
+      const c = this.build({ id: suffix, name: `_scaffold${suffix}`, type }, undefined, [], true);
+      const indexes = c.indexes.map((sql) => formatIndex(parseIndex(sql) as ParsedIndex, ''));
+      return this.toJSON({ ...c, id: '', name: '', created: '', updated: '', indexes });
+    };
+    const view = {
+      id: '',
+      name: '',
+      type: 'view',
+      system: false,
+      fields: [],
+      indexes: [],
+      listRule: null,
+      viewRule: null,
+      createRule: null,
+      updateRule: null,
+      deleteRule: null,
+      viewQuery: '',
+      created: '',
+      updated: '',
+    };
+    return { auth: make('auth'), base: make('base'), view };
+  }
+
   /** A new collection object with the system defaults, for first start. */
   scaffold(input: Record<string, unknown>, system: boolean): Collection {
     const c = this.build(input, undefined, [], system);
     c.system = system;
     return c;
   }
+}
+
+/**
+ * What is wrong with an auth collection's identity fields, checked as
+ * PocketBase checks them when password sign-in is on (each a field with a
+ * unique index of its own), plus Mainspring's own: a visible text or email
+ * field, since sign-in compares the identity as text.
+ */
+function identityFieldsError(c: Collection): FieldError | null {
+  const identityFields = c.auth?.passwordAuth.identityFields ?? [];
+  if (identityFields.length === 0) return fieldError('validation_required', 'Cannot be blank.');
+  for (const name of identityFields) {
+    const f = c.fields.find((x) => x.name === name);
+    if (!f) return fieldError('validation_missing_field', `Invalid or missing field ${name}.`, { fieldName: name });
+    const unique = c.indexes.some((sql) => {
+      const p = parseIndex(sql);
+      return typeof p !== 'string' && p.unique && p.columns.length === 1 && p.columns[0]?.name === name;
+    });
+    if (!unique) {
+      return fieldError('validation_missing_unique_constraint', `The field ${name} doesn't have a UNIQUE constraint.`, { fieldName: name });
+    }
+    if ((f.type !== 'text' && f.type !== 'email') || f.hidden) {
+      return fieldError('validation_invalid_identity_field', `Identity field "${name}" must be a visible text or email field.`, {
+        fieldName: name,
+      });
+    }
+  }
+  return null;
 }
 
 /** The column that stores a field. */

@@ -181,16 +181,16 @@ export function applyInput(
         errors.verified = fieldError('validation_values_mismatch', 'Only a superuser or a manager can change the verified state.');
       }
     }
-    const wantsPassword = isNew || newPassword !== undefined || passwordConfirm !== undefined || oldPassword !== undefined;
-    if (wantsPassword) {
-      if (!newPassword) errors.password = fieldError('validation_required', 'Cannot be blank.');
-      if (newPassword !== undefined && passwordConfirm !== newPassword) {
-        errors.passwordConfirm = passwordConfirm
-          ? fieldError('validation_values_mismatch', "Values don't match.")
-          : fieldError('validation_required', 'Cannot be blank.');
-      }
-      if (!isNew && !access.manage && !oldPassword) errors.oldPassword = fieldError('validation_required', 'Cannot be blank.');
-    }
+    // PocketBase's rules (forms/record_upsert.go), an empty string counting as not sent: each of the three
+    // is required once another is given (or, for the first two, on create), and the confirmation must match
+    const password = newPassword ?? '';
+    const confirm = passwordConfirm ?? '';
+    const old = oldPassword ?? '';
+    const blank = () => fieldError('validation_required', 'Cannot be blank.');
+    if (!password && (isNew || confirm || old)) errors.password = blank();
+    if (!confirm && (isNew || password || old)) errors.passwordConfirm = blank();
+    else if (confirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
+    if (!old && !isNew && !access.manage && (password || confirm)) errors.oldPassword = blank();
   }
 
   for (const f of c.fields) {

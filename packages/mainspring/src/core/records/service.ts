@@ -87,6 +87,14 @@ function writable(c: Collection): void {
   if (c.type === 'view') throw Errors.badRequest('Unsupported collection type.');
 }
 
+/**
+ * A superuser is always verified (PocketBase sets it on every save): set just
+ * before the row is written, so neither input nor a hook can store it false.
+ */
+function verifySuperuser(c: Collection, data: RecordData): void {
+  if (c.name === SUPERUSERS) data.verified = true;
+}
+
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
 export function newTokenKey(): string {
   return randomString(50, TOKEN_KEY_ALPHABET);
@@ -538,6 +546,7 @@ export class RecordService {
    * not see the new row.
    */
   private async insertRecord(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
+    verifySuperuser(c, data);
     const d = this.engine.dialect;
     const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
@@ -785,6 +794,7 @@ export class RecordService {
     uploads: readonly FieldUpload[] = [],
     check?: RuleCheck,
   ): Promise<void> {
+    verifySuperuser(c, data);
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
     if (Object.keys(errors).length > 0) {
@@ -825,12 +835,55 @@ export class RecordService {
       const record = await this.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
       await this.deleteWithRelations(tx, c, record, new Set(), info);
-      const left =
-        c.name === SUPERUSERS ? await tx.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`) : undefined;
-      if (left && Number(left.n) === 0) {
-        throw Errors.badRequest("You can't delete the only existing superuser.");
-      }
       return { record, original: null };
+    });
+  }
+
+  /**
+   * `DELETE /api/collections/{c}/truncate`: deletes every record of `c` in
+   * one transaction, each exactly as server code's delete would (PocketBase's
+   * TruncateCollection): delete hooks and after-hooks, cascades, relations
+   * unlinked or refused, files after the commit, a realtime event per
+   * record. Records written while it runs (by its hooks) are left.
+   */
+  async truncate(c: Collection): Promise<void> {
+    if (c.type === 'view') {
+      throw Errors.badRequest("View collections cannot be truncated since they don't store their own records.");
+    }
+    const d = this.engine.dialect;
+    const table = d.ident(c.name);
+    try {
+      await this.truncateIn(c, table);
+    } catch (err) {
+      // as PocketBase: whatever refused a deletion (a required relation, the last superuser, a hook), one 400
+      if (err instanceof ApiError && err.status < 500) throw Errors.truncateFailed();
+      throw err;
+    }
+  }
+
+  private async truncateIn(c: Collection, table: string): Promise<void> {
+    const d = this.engine.dialect;
+    await this.engine.transaction(async (tx) => {
+      const last = await tx.get<{ n: number | string | null }>(`SELECT MAX(rowid) AS n FROM ${table}`);
+      const end = Number(last?.n ?? 0);
+      let from = 0;
+      while (from < end) {
+        const rows = await tx.all<{ id: string; r: number | string }>(
+          `SELECT ${d.ident('id')} AS id, rowid AS r FROM ${table} WHERE rowid > $1 AND rowid <= $2 ORDER BY rowid LIMIT 500`,
+          [from, end],
+        );
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          // gone already when an earlier record's deletion cascaded to it
+          const record = await this.find(tx, c, row.id, null, null);
+          if (!record) continue;
+          await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', c, record, tx, async (inner) => {
+            await this.deleteWithRelations(inner, c, record, new Set(), SYSTEM_REQUEST);
+            return { record, original: null };
+          });
+        }
+        from = Number(rows[rows.length - 1]?.r);
+      }
     });
   }
 
@@ -845,6 +898,12 @@ export class RecordService {
     const key = `${c.id}/${record.id}`;
     if (seen.has(key)) return;
     seen.add(key);
+    // every deletion comes here (the API, batch, server code, the CLI, cascades, truncate): so does this guard,
+    // checked before the hooks run, as PocketBase's own delete handler runs first
+    if (c.name === SUPERUSERS) {
+      const left = await tx.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${this.engine.dialect.ident(c.name)}`);
+      if (Number(left?.n ?? 0) <= 1) throw Errors.lastSuperuser();
+    }
     await this.withHook(this.hooks.recordDelete, tx, c, record, null, info, () => this.deleteRow(tx, c, record, seen, info));
   }
 
@@ -860,7 +919,11 @@ export class RecordService {
         for (const ref of refs) {
           if (other.id === c.id && ref.id === id) continue;
           if (f.cascadeDelete) {
-            await this.deleteWithRelations(tx, other, ref, seen, info);
+            // a delete of its own, as in PocketBase: its after-success hook runs once the whole commits
+            await this.reported('recordAfterDeleteSuccess', 'recordAfterDeleteError', other, ref, tx, async (inner) => {
+              await this.deleteWithRelations(inner, other, ref, seen, info);
+              return { record: ref, original: null };
+            });
             continue;
           }
           const remaining = (Array.isArray(ref[f.name]) ? (ref[f.name] as string[]) : [ref[f.name] as string]).filter((x) => x && x !== id);

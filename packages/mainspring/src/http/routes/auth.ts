@@ -76,7 +76,8 @@ export function authRoutes(server: FastifyInstance, app: App, limiter: RateLimit
     const c = await limit(request, 'listAuthMethods');
     const a = c.auth as NonNullable<Collection['auth']>;
     return {
-      password: { enabled: a.passwordAuth.enabled, identityFields: a.passwordAuth.identityFields },
+      // as PocketBase: a disabled method names no identity fields
+      password: { enabled: a.passwordAuth.enabled, identityFields: a.passwordAuth.enabled ? a.passwordAuth.identityFields : [] },
       oauth2: { enabled: false, providers: [] },
       mfa: { enabled: a.mfa.enabled, duration: a.mfa.enabled ? a.mfa.duration : 0 },
       otp: { enabled: a.otp.enabled, duration: a.otp.enabled ? a.otp.duration : 0 },

@@ -1,7 +1,7 @@
 import { type Readable, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
-import { ApiError, type ErrorData, Errors, fieldError } from '../../core/errors.js';
+import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../../core/errors.js';
 import { isUpload } from '../../core/files/uploads.js';
 import { checkJsonValue } from '../body.js';
 import { bodyObject, requestInfo } from '../context.js';
@@ -62,6 +62,30 @@ function withFiles(item: BatchItem): Record<string, unknown> {
   return data;
 }
 
+/** The methods a batch request may name, exactly as PocketBase lists them (core/event_request_batch.go). */
+const BATCH_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const MAX_URL = 2000;
+
+/** What is wrong with one request of a batch, in PocketBase's shape (`{method: {code, message}, url: …}`). */
+function itemErrors(r: unknown): ErrorData | FieldError | null {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return fieldError('validation_invalid_value', 'Must be an object.');
+  const item = r as Record<string, unknown>;
+  const errors: ErrorData = {};
+  const blank = () => fieldError('validation_required', 'Cannot be blank.');
+  const isObjectOrNothing = (v: unknown) => v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v));
+  if (item.method === undefined || item.method === null || item.method === '') errors.method = blank();
+  else if (typeof item.method !== 'string') errors.method = fieldError('validation_invalid_value', 'Must be a string.');
+  else if (!BATCH_METHODS.includes(item.method)) errors.method = fieldError('validation_in_invalid', 'Must be a valid value.');
+  if (item.url === undefined || item.url === null || item.url === '') errors.url = blank();
+  else if (typeof item.url !== 'string') errors.url = fieldError('validation_invalid_value', 'Must be a string.');
+  else if (item.url.length > MAX_URL) {
+    errors.url = fieldError('validation_length_too_long', `The length must be no more than ${MAX_URL}.`, { max: MAX_URL });
+  }
+  if (!isObjectOrNothing(item.body)) errors.body = fieldError('validation_invalid_value', 'Must be an object.');
+  if (!isObjectOrNothing(item.headers)) errors.headers = fieldError('validation_invalid_value', 'Must be an object.');
+  return Object.keys(errors).length > 0 ? errors : null;
+}
+
 function readItems(raw: unknown, max: number): BatchItem[] {
   if (!Array.isArray(raw) || raw.length === 0) {
     throw Errors.validation('Invalid batch request data.', { requests: fieldError('validation_required', 'Cannot be blank.') });
@@ -72,32 +96,17 @@ function readItems(raw: unknown, max: number): BatchItem[] {
     });
   }
   const errors: ErrorData = {};
-  const items = raw.map((item, i) => {
-    const r = item as Record<string, unknown>;
-    const ok =
-      typeof r === 'object' &&
-      r !== null &&
-      typeof r.method === 'string' &&
-      typeof r.url === 'string' &&
-      r.url.length <= 2000 &&
-      (r.body === undefined || r.body === null || (typeof r.body === 'object' && !Array.isArray(r.body))) &&
-      (r.headers === undefined || r.headers === null || (typeof r.headers === 'object' && !Array.isArray(r.headers)));
-    if (!ok) {
-      errors[i] = fieldError('validation_invalid_value', 'Each request needs a method, a url and an object body.');
-      return undefined;
-    }
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries((r.headers as Record<string, unknown>) ?? {})) if (typeof v === 'string') headers[k] = v;
-    return {
-      method: (r.method as string).toUpperCase(),
-      url: r.url as string,
-      body: (r.body as Record<string, unknown>) ?? {},
-      headers,
-      files: {},
-    };
+  raw.forEach((item, i) => {
+    const e = itemErrors(item);
+    if (e) errors[i] = e;
   });
   if (Object.keys(errors).length > 0) throw Errors.validation('Invalid batch request data.', { requests: errors });
-  return items as BatchItem[];
+  return raw.map((item) => {
+    const r = item as { method: string; url: string; body?: Record<string, unknown> | null; headers?: Record<string, unknown> | null };
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.headers ?? {})) if (typeof v === 'string') headers[k] = v;
+    return { method: r.method, url: r.url, body: r.body ?? {}, headers, files: {} };
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { bodyObject, queryOf, requireSuperuser } from '../context.js';
 
 type Params = { collection: string };
 
-/** The collections API, superusers only: list, view, create, update, delete, import. */
+/** The collections API, superusers only: list, view, create, update, delete, truncate, import, scaffolds. */
 export function collectionRoutes(server: FastifyInstance, app: App): void {
   server.get('/api/collections', async (request) => {
     await requireSuperuser(app, request);
@@ -34,6 +34,19 @@ export function collectionRoutes(server: FastifyInstance, app: App): void {
     await requireSuperuser(app, request);
     await app.collections.delete(request.params.collection);
     return reply.status(204).send();
+  });
+
+  server.delete<{ Params: Params }>('/api/collections/:collection/truncate', async (request, reply) => {
+    await requireSuperuser(app, request);
+    const c = app.collections.registry.find(request.params.collection);
+    if (!c) throw Errors.notFound();
+    await app.records.truncate(c);
+    return reply.status(204).send();
+  });
+
+  server.get('/api/collections/meta/scaffolds', async (request) => {
+    await requireSuperuser(app, request);
+    return app.collections.scaffolds();
   });
 
   server.put('/api/collections/import', async (request, reply) => {

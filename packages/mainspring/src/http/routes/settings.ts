@@ -14,7 +14,7 @@ const TEST_TEMPLATES: Record<string, (a: AuthOptions) => EmailTemplate> = {
   'login-alert': (a) => a.authAlert.emailTemplate,
 };
 
-/** `/api/settings` (superusers): read, change, and send a test mail. */
+/** `/api/settings` (superusers): read, change, send a test mail, test S3 (not available yet). */
 export function settingsRoutes(server: FastifyInstance, app: App): void {
   server.get('/api/settings', async (request) => {
     await requireSuperuser(app, request);
@@ -24,6 +24,21 @@ export function settingsRoutes(server: FastifyInstance, app: App): void {
   server.patch('/api/settings', async (request) => {
     await requireSuperuser(app, request);
     return app.settings.toJSON(await app.settings.update(bodyObject(request)));
+  });
+
+  // PocketBase's checks and answers; no S3 store exists yet, so a valid request always finds it not enabled
+  server.post('/api/settings/test/s3', async (request) => {
+    await requireSuperuser(app, request);
+    const { filesystem } = bodyObject(request);
+    if (filesystem === undefined || filesystem === null || filesystem === '') {
+      throw Errors.badRequest('Failed to test the S3 filesystem.', { filesystem: fieldError('validation_required', 'Cannot be blank.') });
+    }
+    if (filesystem !== 'storage' && filesystem !== 'backups') {
+      throw Errors.badRequest('Failed to test the S3 filesystem.', {
+        filesystem: fieldError('validation_in_invalid', 'Must be "storage" or "backups".'),
+      });
+    }
+    throw Errors.badRequest('Failed to test the S3 filesystem. Raw error: \nS3 storage filesystem is not enabled.');
   });
 
   server.post('/api/settings/test/email', async (request, reply) => {
