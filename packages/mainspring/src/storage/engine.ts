@@ -26,6 +26,23 @@ export class EngineBusyError extends Error {
   override readonly name = 'EngineBusyError';
 }
 
+/**
+ * An {@link Executor} whose reads go through {@link Engine.read}: for code
+ * that takes an executor (expanding records) and may read much.
+ */
+export function readingExecutor(engine: Engine): Executor {
+  const one = async (sql: string, params: readonly SqlValue[] | undefined, arrays: boolean) =>
+    (await engine.read([{ sql, params, arrays }]))[0] as unknown[];
+  return {
+    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false)) as T[],
+    get: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false))[0] as T | undefined,
+    values: async (sql: string, params?: readonly SqlValue[]) => (await one(sql, params, true)) as unknown[][],
+    run: () => Promise.reject(new Error('a reading executor does not write')),
+    describe: (sql: string) => engine.describe(sql),
+    afterCommit: (fn: () => void) => fn(),
+  };
+}
+
 /** How long one statement may run, in ms: the engine's option, else `MS_STATEMENT_TIMEOUT_MS`, else 5 s. */
 export function statementTimeoutMs(option?: number): number {
   return option ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
@@ -129,6 +146,14 @@ export interface ChangeChannel {
   close(): Promise<void>;
 }
 
+/** One statement of {@link Engine.read}. */
+export interface ReadStatement {
+  readonly sql: string;
+  readonly params?: readonly SqlValue[];
+  /** Rows as arrays of values in select-list order (as {@link Executor.values}), else as objects. */
+  readonly arrays?: boolean;
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -144,6 +169,16 @@ export interface Engine extends Executor {
    * Absent on engines only one process opens.
    */
   withLock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs reads that may take long (lists and their counts, expands, rule
+   * checks a client's filter shapes) where they cannot hold up the event
+   * loop, each stopped at the statement timeout (or `timeoutMs`), and
+   * answers each statement's rows. SQLite runs them together in a reader
+   * process, on one snapshot; PostgreSQL on a pooled connection, at most
+   * some of the pool's connections at once so that these reads never take
+   * every connection from writes and cheap reads.
+   */
+  read(statements: readonly ReadStatement[], options?: { timeoutMs?: number }): Promise<unknown[][]>;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /** Waits for running work and closes every connection. */

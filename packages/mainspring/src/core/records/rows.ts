@@ -88,7 +88,11 @@ export async function readRecords(
   sql: string,
   params?: readonly SqlValue[],
 ): Promise<RecordData[]> {
-  const rows = await db.values(sql, params);
+  return decodeRecords(c, await db.values(sql, params), d);
+}
+
+/** Rows selecting {@link selectList} of `c`, as arrays, as records. */
+export function decodeRecords(c: Collection, rows: readonly unknown[][], d: Dialect): RecordData[] {
   const out = new Array<RecordData>(rows.length);
   for (let i = 0; i < rows.length; i++) out[i] = decodeValues(c, rows[i] as unknown[], d);
   return out;

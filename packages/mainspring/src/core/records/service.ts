@@ -1,5 +1,5 @@
 import { FilterError, parseSort } from '../../query/index.js';
-import type { Engine, Executor, SqlValue } from '../../storage/engine.js';
+import { type Engine, type Executor, type ReadStatement, readingExecutor, type SqlValue } from '../../storage/engine.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { ValueSource } from '../collections/fields.js';
 import { parseIndex } from '../collections/indexes.js';
@@ -21,7 +21,7 @@ import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, checkHookValues, type PreparedInput, type WriteAccess } from './input.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
-import { encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
+import { decodeRecords, encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
 /** PocketBase's paging: 30 per page by default, at most 1000. */
 export const DEFAULT_PER_PAGE = 30;
@@ -125,6 +125,8 @@ export function skipTotalParam(raw: string | undefined): boolean {
  */
 export class RecordService {
   readonly access: RecordAccess;
+  /** Reads that may be long (expands, rule checks with subqueries), through {@link Engine.read}. */
+  private readonly reads: Executor;
 
   constructor(
     private readonly engine: Engine,
@@ -135,6 +137,7 @@ export class RecordService {
     private readonly files: RecordFiles,
   ) {
     this.access = new RecordAccess(engine, registry);
+    this.reads = readingExecutor(engine);
   }
 
   /**
@@ -281,22 +284,24 @@ export class RecordService {
     const params = scope.params.values;
     const limit = scope.params.add(perPage);
     const offset = scope.params.add(offsetValue);
-    const records = await readRecords(
-      this.engine,
-      c,
-      d,
-      `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
-      params,
-    );
+    // the page and its count read one snapshot, away from the event loop (Engine.read)
+    const statements: ReadStatement[] = [
+      {
+        sql: `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
+        params,
+        arrays: true,
+      },
+    ];
+    if (!skipTotal) statements.push({ sql: `SELECT COUNT(*) AS n FROM ${from}${whereSql}`, params: params.slice(0, params.length - 2) });
+    const [rows, counted] = await this.engine.read(statements);
+    const records = decodeRecords(c, rows as unknown[][], d);
     let totalItems = -1;
     let totalPages = -1;
-    if (!skipTotal) {
-      const countParams = params.slice(0, params.length - 2);
-      const row = await this.engine.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${from}${whereSql}`, countParams);
-      totalItems = Number(row?.n ?? 0);
+    if (counted) {
+      totalItems = Number((counted[0] as { n?: number | string } | undefined)?.n ?? 0);
       totalPages = Math.ceil(totalItems / perPage);
     }
-    const items = await this.output(this.engine, c, records, shape, info);
+    const items = await this.output(this.reads, c, records, shape, info);
     return { page, perPage, totalItems, totalPages, items };
   }
 

@@ -8,6 +8,7 @@ import {
   type Executor,
   type QueryColumn,
   QueryRejectedError,
+  type ReadStatement,
   type Row,
   type SqlValue,
   StatementTimeoutError,
@@ -35,6 +36,50 @@ export interface PostgresOptions {
    * then it fails as busy (a 503).
    */
   poolWaitMs?: number;
+  /**
+   * How many pooled connections {@link PostgresEngine.read} may hold at once
+   * (`MS_PG_READ_SHARE`; default three quarters of the pool, at least one),
+   * so that slow reads leave connections to writes and cheap reads.
+   */
+  readShare?: number;
+}
+
+/**
+ * A counted number of turns, first come first served: {@link PostgresEngine.read}
+ * takes one for as long as it holds a connection.
+ */
+class Turns {
+  private free: number;
+  private readonly waiting: { grant: () => void }[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  /** Resolves with the function that gives the turn back; an EngineBusyError after `timeoutMs`. */
+  take(timeoutMs: number): Promise<() => void> {
+    const release = () => {
+      const next = this.waiting.shift();
+      if (next) next.grant();
+      else this.free++;
+    };
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        grant: () => {
+          clearTimeout(timer);
+          resolve(release);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        reject(new EngineBusyError('the database is busy; try again'));
+      }, timeoutMs);
+      this.waiting.push(entry);
+    });
+  }
 }
 
 /** A pooled connection; waiting longer than the pool allows is the engine being busy (a 503), not a fault. */
@@ -492,6 +537,9 @@ export class PostgresEngine implements Engine {
   private constructor(
     private readonly pool: pg.Pool,
     readonly url: string,
+    private readonly timeoutMs: number,
+    private readonly waitMs: number,
+    private readonly readTurns: Turns,
   ) {}
 
   /** Connects (retrying as the options say) and returns the engine. */
@@ -531,7 +579,9 @@ export class PostgresEngine implements Engine {
         await sleep(delay);
       }
     }
-    return new PostgresEngine(pool, url);
+    const poolMax = options.poolMax ?? (Number(process.env.MS_PG_POOL_MAX) || 20);
+    const share = options.readShare ?? (Number(process.env.MS_PG_READ_SHARE) || Math.max(1, Math.floor((poolMax * 3) / 4)));
+    return new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
   }
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -546,6 +596,36 @@ export class PostgresEngine implements Engine {
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await poolQuery(this.pool, sql, params)).rowCount ?? 0;
   }
+  async read(statements: readonly ReadStatement[], options: { timeoutMs?: number } = {}): Promise<unknown[][]> {
+    const done = await this.readTurns.take(this.waitMs);
+    try {
+      if (options.timeoutMs === undefined || options.timeoutMs === this.timeoutMs) {
+        const out: unknown[][] = [];
+        for (const s of statements) out.push((await poolQuery(this.pool, s.sql, s.params, s.arrays === true)).rows);
+        return out;
+      }
+      // a limit of its own: the statements share a read-only transaction that sets it
+      const client = await connect(this.pool);
+      let broken = false;
+      try {
+        await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
+        const out: unknown[][] = [];
+        for (const s of statements) out.push((await query(client, s.sql, s.params, s.arrays === true, true)).rows);
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw err;
+      } finally {
+        client.release(broken || retiring.has(client));
+      }
+    } finally {
+      done();
+    }
+  }
+
   async describe(sql: string): Promise<QueryColumn[]> {
     const client = await connect(this.pool);
     let broken = false;

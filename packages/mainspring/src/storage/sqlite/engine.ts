@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import {
   type Engine,
@@ -5,6 +6,7 @@ import {
   type Executor,
   type QueryColumn,
   QueryRejectedError,
+  type ReadStatement,
   type Row,
   type SqlValue,
   StatementTimeoutError,
@@ -12,6 +14,7 @@ import {
 } from '../engine.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { sqliteDialect } from './dialect.js';
+import { ReaderPool, type ReaderStatement } from './readers.js';
 
 type Statement = Database.Statement<unknown[], Row>;
 
@@ -32,6 +35,12 @@ export interface SqliteOptions {
    * inside the commit that crosses SQLite's threshold. Default true.
    */
   backgroundCheckpoints?: boolean;
+  /**
+   * Reader processes for {@link SqliteEngine.read} (`MS_SQLITE_READERS`;
+   * default the number of cores). 0 runs those reads on the event loop, as
+   * a plain read, with only `ms_deadline()` to stop them.
+   */
+  readers?: number;
 }
 
 /** Thrown when a write waited longer than the busy timeout for the writer (declared with the engine interface). */
@@ -141,7 +150,13 @@ class Connection implements Executor {
     return prepared;
   }
 
-  private static bind(order: number[], params: readonly SqlValue[] | undefined): unknown[] {
+  /** A statement as a reader process takes it: `?` placeholders and their values in order. */
+  static forReader(statement: ReadStatement): ReaderStatement {
+    const p = positional(statement.sql);
+    return { sql: p.sql, args: Connection.bind(p.order, statement.params) as SqlValue[], arrays: statement.arrays === true };
+  }
+
+  static bind(order: number[], params: readonly SqlValue[] | undefined): unknown[] {
     const args = new Array(order.length);
     for (let i = 0; i < order.length; i++) {
       const n = order[i] as number;
@@ -253,6 +268,9 @@ export class SqliteEngine implements Engine {
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   private readonly busyTimeoutMs: number;
+  private readonly timeoutMs: number;
+  /** The processes that run {@link read}; null when reads run on the event loop. */
+  readonly readers: ReaderPool | null;
   /** The thread that checkpoints the WAL, when there is one. */
   readonly checkpointer: Checkpointer | null;
 
@@ -274,6 +292,10 @@ export class SqliteEngine implements Engine {
     reader.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     reader.pragma('cache_size = -16000');
     const timeout = statementTimeoutMs(options.statementTimeoutMs);
+    this.timeoutMs = timeout;
+    const readers = options.readers ?? (Number(process.env.MS_SQLITE_READERS ?? Number.NaN) || availableParallelism());
+    this.readers =
+      readers > 0 ? new ReaderPool(file, { size: readers, queueTimeoutMs: this.busyTimeoutMs, busyTimeoutMs: this.busyTimeoutMs }) : null;
     this.writer = new Connection(writer, timeout);
     this.savepoint = {
       begin: writer.prepare('SAVEPOINT ms_write') as Statement,
@@ -467,6 +489,13 @@ export class SqliteEngine implements Engine {
   async describe(sql: string): Promise<QueryColumn[]> {
     return this.reader.describeSync(sql);
   }
+  async read(statements: readonly ReadStatement[], options: { timeoutMs?: number } = {}): Promise<unknown[][]> {
+    if (this.closed) throw new Error('the database is closed');
+    if (!this.readers) {
+      return statements.map((s) => (s.arrays ? this.reader.valuesSync(s.sql, s.params) : this.reader.allSync(s.sql, s.params)));
+    }
+    return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);
+  }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.reader.getSync<T>(sql, params);
   }
@@ -500,6 +529,7 @@ export class SqliteEngine implements Engine {
       });
     }
     this.closed = true;
+    this.readers?.close();
     await this.checkpointer?.stop();
     this.reader.endSnapshot();
     this.reader.db.close();

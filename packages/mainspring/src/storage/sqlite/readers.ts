@@ -1,0 +1,233 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { EngineBusyError, type SqlValue, StatementTimeoutError } from '../engine.js';
+
+/**
+ * Reads that may take long, run in reader processes instead of on the event
+ * loop: better-sqlite3 runs a statement to its end on the thread that asked,
+ * so a slow list on the main thread stops every other request of the process
+ * (one filter walking back-relations twice held `/api/health` for 15 s).
+ *
+ * Processes, not worker threads: a statement that runs inside SQLite without
+ * calling back into JavaScript (an aggregate over a recursive CTE in a view's
+ * query) cannot be stopped on a thread, whose termination waits for the
+ * native call to return; a process is killed. Each reader answers by itself
+ * when its statements run past the timeout (`ms_deadline()`, called per row
+ * by the SQL Mainspring writes, throws) and is killed, and a new one started
+ * in its place, when it has not answered a little after that. Measured on
+ * loopback with 50-row answers, a round trip through a process costs the
+ * main thread about 60 µs of CPU, the same as through a worker thread.
+ *
+ * Readers start on the first read that needs one, so a server that only
+ * serves cheap reads runs none. Each opens the database read-only and runs a
+ * request's statements in one read transaction: they see one snapshot, and
+ * every write committed before the request was sent.
+ */
+
+/** One statement of a read, `$1…$n` already made positional (`sql` with `?`, `args` in order). */
+export interface ReaderStatement {
+  readonly sql: string;
+  readonly args: readonly SqlValue[];
+  /** Rows as arrays of values in select-list order, else as objects. */
+  readonly arrays: boolean;
+}
+
+/** Options of the pool. */
+export interface ReaderPoolOptions {
+  /** How many reader processes at most (`MS_SQLITE_READERS`, default: the number of cores). */
+  size: number;
+  /** How long a request may wait for a free reader before it fails as busy, in ms. */
+  queueTimeoutMs: number;
+  /** SQLite's busy timeout in the readers, in ms. */
+  busyTimeoutMs: number;
+}
+
+/** How much past its deadline a reader that has not answered is killed: 5% of the limit, at least 25 ms. */
+export function killAfterMs(timeoutMs: number): number {
+  return timeoutMs + Math.max(25, Math.ceil(timeoutMs * 0.05));
+}
+
+/**
+ * The reader's code: CommonJS run with `-e`, so it is the same from src/
+ * (tests) and dist/. Statements are cached per text; each request is one
+ * read transaction under its own deadline.
+ */
+const READER = `
+const Database = require(process.env.MS_SQLITE_DRIVER);
+const db = new Database(process.env.MS_SQLITE_FILE, { readonly: true, fileMustExist: true });
+db.pragma('busy_timeout = ' + Number(process.env.MS_SQLITE_BUSY_MS));
+db.pragma('cache_size = -16000');
+let deadline = 0;
+db.function('ms_deadline', { deterministic: false, directOnly: true }, () => {
+  if (Date.now() > deadline) throw new Error('MS_DEADLINE');
+  return 1;
+});
+const cache = new Map();
+const prepare = (sql, arrays) => {
+  const key = (arrays ? 'a:' : 'o:') + sql;
+  let stmt = cache.get(key);
+  if (!stmt) {
+    if (cache.size >= 2000) cache.clear();
+    stmt = db.prepare(sql);
+    if (arrays) stmt.raw(true);
+    cache.set(key, stmt);
+  }
+  return stmt;
+};
+const begin = db.prepare('BEGIN');
+const end = db.prepare('COMMIT');
+process.on('message', (m) => {
+  deadline = Date.now() + m.timeoutMs;
+  try {
+    const results = [];
+    begin.run();
+    try {
+      for (const s of m.statements) results.push(prepare(s.sql, s.arrays).all(...s.args));
+    } finally {
+      if (db.inTransaction) end.run();
+    }
+    process.send({ id: m.id, results });
+  } catch (err) {
+    const message = String((err && err.message) || err);
+    process.send({ id: m.id, error: { message, code: err && err.code, timeout: message.includes('MS_DEADLINE') } });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+`;
+
+/** A request waiting for, or held by, a reader. */
+interface Job {
+  readonly statements: readonly ReaderStatement[];
+  readonly timeoutMs: number;
+  readonly resolve: (results: unknown[][]) => void;
+  readonly reject: (err: Error) => void;
+  /** Fails the job as busy when it waited too long for a reader. */
+  queueTimer: NodeJS.Timeout | null;
+}
+
+/** A reader process and the request it runs, if any. */
+interface Reader {
+  readonly child: ChildProcess;
+  job: Job | null;
+  jobId: number;
+  killTimer: NodeJS.Timeout | null;
+}
+
+/** Replies of a reader. */
+type Reply = { id: number; results: unknown[][] } | { id: number; error: { message: string; code?: string; timeout: boolean } };
+
+const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+
+/** The reader processes of one SQLite file. */
+export class ReaderPool {
+  private readonly readers = new Set<Reader>();
+  private readonly queue: Job[] = [];
+  private nextId = 0;
+  private closed = false;
+  /** Readers killed at a deadline since the pool was made (for tests and metrics). */
+  killed = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly options: ReaderPoolOptions,
+  ) {}
+
+  /** Runs the statements in one read transaction of a reader; resolves with each one's rows. */
+  run(statements: readonly ReaderStatement[], timeoutMs: number): Promise<unknown[][]> {
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
+    return new Promise((resolve, reject) => {
+      const job: Job = { statements, timeoutMs, resolve, reject, queueTimer: null };
+      job.queueTimer = setTimeout(() => {
+        const i = this.queue.indexOf(job);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(new EngineBusyError('every reader is busy; try again'));
+      }, this.options.queueTimeoutMs);
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  /** How many readers run, and how many requests wait for one. */
+  stats(): { readers: number; busy: number; waiting: number; killed: number } {
+    let busy = 0;
+    for (const r of this.readers) if (r.job) busy++;
+    return { readers: this.readers.size, busy, waiting: this.queue.length, killed: this.killed };
+  }
+
+  /** Gives waiting requests to idle readers, starting readers up to the pool's size. */
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let reader = [...this.readers].find((r) => r.job === null);
+      if (!reader) {
+        if (this.readers.size >= this.options.size) return;
+        reader = this.start();
+      }
+      const job = this.queue.shift() as Job;
+      if (job.queueTimer) clearTimeout(job.queueTimer);
+      this.assign(reader, job);
+    }
+  }
+
+  private assign(reader: Reader, job: Job): void {
+    reader.job = job;
+    reader.jobId = ++this.nextId;
+    reader.killTimer = setTimeout(() => {
+      // past the deadline and silent: stuck in SQLite, where only the end of the process stops it
+      this.killed++;
+      this.retire(reader, new StatementTimeoutError(`the query ran longer than ${job.timeoutMs} ms`));
+    }, killAfterMs(job.timeoutMs));
+    reader.child.send({ id: reader.jobId, statements: job.statements, timeoutMs: job.timeoutMs });
+  }
+
+  private start(): Reader {
+    const child = spawn(process.execPath, ['-e', READER], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      serialization: 'advanced',
+      env: {
+        ...process.env,
+        MS_SQLITE_DRIVER: driver,
+        MS_SQLITE_FILE: this.file,
+        MS_SQLITE_BUSY_MS: String(this.options.busyTimeoutMs),
+      },
+    });
+    const reader: Reader = { child, job: null, jobId: 0, killTimer: null };
+    this.readers.add(reader);
+    child.on('message', (reply: Reply) => this.answered(reader, reply));
+    child.on('exit', () => this.retire(reader, new Error('a reader process ended unexpectedly')));
+    child.on('error', (err) => this.retire(reader, err));
+    return reader;
+  }
+
+  private answered(reader: Reader, reply: Reply): void {
+    const job = reader.job;
+    if (!job || reply.id !== reader.jobId) return;
+    if (reader.killTimer) clearTimeout(reader.killTimer);
+    reader.job = null;
+    reader.killTimer = null;
+    if ('results' in reply) job.resolve(reply.results);
+    else if (reply.error.timeout) job.reject(new StatementTimeoutError(`the query ran longer than ${job.timeoutMs} ms`));
+    else job.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+    this.dispatch();
+  }
+
+  /** Ends a reader (killed, or gone by itself) and fails its request, if any; another starts when one is needed. */
+  private retire(reader: Reader, err: Error): void {
+    if (!this.readers.delete(reader)) return;
+    if (reader.killTimer) clearTimeout(reader.killTimer);
+    if (reader.child.exitCode === null) reader.child.kill('SIGKILL');
+    const job = reader.job;
+    reader.job = null;
+    job?.reject(err);
+    if (!this.closed) this.dispatch();
+  }
+
+  /** Fails waiting requests and ends every reader. */
+  close(): void {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) {
+      if (job.queueTimer) clearTimeout(job.queueTimer);
+      job.reject(new Error('the database is closed'));
+    }
+    for (const reader of [...this.readers]) this.retire(reader, new Error('the database is closed'));
+  }
+}
