@@ -105,6 +105,14 @@ export const t = {
   preview: 'Review changes',
   previewTitle: 'These changes will be applied',
   noChanges: 'No changes.',
+  // the lines of the review list
+  diff: {
+    addCollection: (name, type) => `+ collection ${name} (${type})`,
+    rename: (from, to) => `~ rename ${from} → ${to}`,
+    addField: (name, type) => `+ field ${name} (${type})`,
+    renameField: (from, to) => `~ field ${from} → ${to}`,
+    removeField: (name, type) => `- field ${name} (${type}) and its data`,
+  },
   apply: 'Apply',
   deleteCollection: 'Delete collection',
   confirmDeleteCollection: (n) => `Delete the collection "${n}" and all of its records? Type its name to confirm.`,
