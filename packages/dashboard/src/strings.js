@@ -71,8 +71,9 @@ export const t = {
   editCollectionTitle: (n) => `Edit ${n}`,
   name: 'Name',
   type: 'Type',
-  typeBase: 'Base',
-  typeAuth: 'Auth',
+  typeNames: { base: 'Base', auth: 'Auth', view: 'View' },
+  // the letter before a collection's name in the list
+  typeBadges: { base: 'B', auth: 'A', view: 'V' },
   tabFields: 'Fields',
   tabRules: 'API rules',
   tabIndexes: 'Indexes',
