@@ -75,6 +75,14 @@ export const t = {
   // the letter before a collection's name in the list
   typeBadges: { base: 'B', auth: 'A', view: 'V' },
   tabFields: 'Fields',
+  tabQuery: 'Query',
+  viewQuery: 'SQL query',
+  viewQueryPlaceholder:
+    'SELECT p.id, p.author, COUNT(c.id) AS comments FROM posts p LEFT JOIN comments c ON c.post = p.id GROUP BY p.id, p.author',
+  viewQueryHelp: 'One SELECT with an id column, each column named (no *). Its records are read-only.',
+  inferredFields: 'Fields (from the query)',
+  inferredNone: 'None until the query is accepted.',
+  inferredBlocked: 'The fields show once the rest of the collection is valid (name, API rules).',
   tabRules: 'API rules',
   tabIndexes: 'Indexes',
   tabAuth: 'Auth options',
@@ -113,6 +121,8 @@ export const t = {
     addField: (name, type) => `+ field ${name} (${type})`,
     renameField: (from, to) => `~ field ${from} → ${to}`,
     removeField: (name, type) => `- field ${name} (${type}) and its data`,
+    removeViewField: (name, type) => `- field ${name} (${type})`,
+    query: '~ query',
   },
   apply: 'Apply',
   deleteCollection: 'Delete collection',
