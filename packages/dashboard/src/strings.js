@@ -31,6 +31,7 @@ export const t = {
   // records
   filterPlaceholder: 'Filter, e.g. title ~ "hello" && created > "2024-01-01"',
   newRecord: 'New record',
+  readOnlyView: 'View: read-only',
   editCollection: 'Edit collection',
   columns: 'Columns',
   refresh: 'Refresh',
@@ -65,6 +66,7 @@ export const t = {
   impersonate: 'Impersonate',
   impersonateToken: 'A token for this account (1 hour, not refreshable):',
   resetSent: 'Password reset email sent.',
+  readOnlyRecord: 'A record of a view is read-only.',
   copy: 'Copy',
   // collection editor
   newCollectionTitle: 'New collection',
