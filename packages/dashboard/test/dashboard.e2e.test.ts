@@ -9,7 +9,9 @@ import { signedUpUser, startServer, type TestServer } from '../../mainspring/tes
  * a collection with a relation, a file field and rules made in the editor
  * (the rule checked by the server as it is typed), records added with a
  * file, filtered, one made by another client appearing live, hostile text
- * shown as text, and the session ending. Screenshots go to
+ * shown as text, a view collection over them (its fields inferred by the
+ * server as the query is typed, its records read-only), and the session
+ * ending. Screenshots go to
  * `.vitest-tmp/screenshots/`, or to MS_SCREENSHOTS (`docs/screenshots` to
  * refresh the README's).
  */
@@ -168,7 +170,103 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     await page.click('text=Columns');
     await shot('records');
 
-    // 6. logs and settings
+    // 6. a view collection over posts: the query instead of fields, the fields the server infers, two rules, no indexes
+    const bob = await signedUpUser(s, 'bob@example.com');
+    await page.click('text=+ New collection');
+    await dialog().locator('input[name=name]').fill('post_counts');
+    await dialog().locator('select[name=type]').selectOption('view');
+    await page.waitForSelector('#view-query');
+    expect(await dialog().locator('role=tab').allTextContents()).toEqual(['Query', 'API rules']);
+    expect(await dialog().locator('text=+ Add field').count()).toBe(0);
+    // a query the server refuses: its reason under the query, no fields
+    await page.fill('#view-query', 'SELECT title FROM posts');
+    await expect.poll(() => page.textContent('#view-query-hint')).toMatch(/"id" column/);
+    expect(await page.getAttribute('#view-query', 'aria-invalid')).toBe('true');
+    expect(await dialog().locator('.inferred-fields li').count()).toBe(0);
+    await shot('collection-view-error');
+    const query = `SELECT u.id AS id, u.id AS member, COUNT(p.id) AS posts
+FROM users u LEFT JOIN posts p ON p.author = u.id
+GROUP BY u.id`;
+    await page.fill('#view-query', query);
+    await expect
+      .poll(() => dialog().locator('.inferred-fields li').allInnerTexts())
+      .toEqual([
+        expect.stringMatching(/^id\s+Text$/),
+        expect.stringMatching(/^member\s+Relation → users$/),
+        expect.stringMatching(/^posts\s+Number$/),
+      ]);
+    expect(await page.getAttribute('#view-query', 'aria-invalid')).toBeNull();
+    await shot('collection-view');
+    await page.click('role=tab[name="API rules"]');
+    expect(
+      await dialog()
+        .locator('[data-rule]')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-rule'))),
+    ).toEqual(['listRule', 'viewRule']);
+    // rules are checked against the inferred fields
+    await page.click('[data-rule=listRule] >> text=Set a rule');
+    await page.fill('#rule-listRule', 'postz > 0');
+    await expect.poll(() => page.textContent('[data-rule=listRule] .hint')).toMatch(/Invalid rule/);
+    await page.fill('#rule-listRule', 'posts >= 0');
+    await expect.poll(() => page.textContent('[data-rule=listRule] .hint')).toContain('Valid');
+    await page.click('text=Review changes');
+    await page.waitForSelector('.preview >> text=+ field posts (number)');
+    await page.click('text=Apply');
+    await page.waitForSelector('#records-title >> text=post_counts');
+    const view = await s.request('GET', '/api/collections/post_counts', { token: await superToken() });
+    expect([view.body.type, view.body.viewQuery, view.body.listRule, view.body.viewRule, view.body.createRule]).toEqual([
+      'view',
+      query,
+      'posts >= 0',
+      null,
+      null,
+    ]);
+    expect(await page.textContent('.nav-list a[href="#/collections/post_counts"] .badge.view')).toBe('V');
+
+    // 7. a view's records: listed, sorted, filtered and opened like any, but with nothing that would write them
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 2);
+    expect(await page.locator('text=+ New record').count()).toBe(0);
+    expect(await page.locator('table.grid input[type=checkbox], .bulk').count()).toBe(0);
+    const column = (name: string) =>
+      page.evaluate((n) => {
+        const heads = [...document.querySelectorAll('table.grid thead th')].map((th) => th.textContent?.replace(/[▲▼]/g, '').trim());
+        const at = heads.indexOf(n);
+        return [...document.querySelectorAll('table.grid tbody tr')].map((tr) => tr.children[at]?.textContent?.trim());
+      }, name);
+    await page.click('table.grid th button >> text=posts');
+    await expect.poll(() => column('posts')).toEqual(['0', '4']);
+    await page.click('table.grid th button >> text=posts');
+    await expect.poll(() => column('posts')).toEqual(['4', '0']);
+    expect(await column('member')).toEqual([ann.id, bob.id]);
+    await page.fill('input[name=filter]', 'posts > 0');
+    await page.press('input[name=filter]', 'Enter');
+    await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr').length === 1);
+    await shot('records-view');
+    await page.locator('table.grid button.link', { hasText: ann.id }).click();
+    // the record panel shows its values (the relation by its label) and has no save or delete
+    await page.waitForSelector('[data-field=member] .chip >> text=ann@example.com');
+    expect(await page.inputValue('#f-posts')).toBe('4');
+    expect(await page.isDisabled('#f-posts')).toBe(true);
+    await shot('record-view-panel');
+    expect(await dialog().locator('button[type=submit], button.danger, input[type=search], input[type=file]').count()).toBe(0);
+    await dialog().locator('button', { hasText: 'Close' }).last().click();
+    await page.waitForSelector('[role=dialog]', { state: 'detached' });
+
+    // 8. editing a view: its query and inferred fields, a new column in the review and then in the table
+    await page.click('text=⚙ Edit collection');
+    expect(await page.inputValue('#view-query')).toBe(query);
+    expect(await page.isDisabled('select[name=type]')).toBe(true);
+    await expect.poll(() => dialog().locator('.inferred-fields li').count()).toBe(3);
+    await page.fill('#view-query', query.replace('AS posts', 'AS posts, MAX(p.title) AS latest'));
+    await expect.poll(() => dialog().locator('.inferred-fields li').count()).toBe(4);
+    await page.click('text=Review changes');
+    await page.waitForSelector('.preview >> text=~ query');
+    expect(await page.textContent('.preview')).toMatch(/\+ field latest/);
+    await page.click('text=Apply');
+    await page.waitForSelector('[role=dialog]', { state: 'detached' });
+    await page.waitForSelector('table.grid th >> text=latest');
+
+    // 9. logs and settings
     await page.click('a[href="#/logs"]');
     await page.waitForSelector('.chart rect');
     await shot('logs');
@@ -181,7 +279,7 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
       .toBe('Acme backend');
     await shot('settings');
 
-    // 7. a phone-sized screen: the sidebar is a drawer behind the menu button
+    // 10. a phone-sized screen: the sidebar is a drawer behind the menu button
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     await phone.goto(`${s.url}/_/`);
     await phone.evaluate(
@@ -197,7 +295,7 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     await phone.waitForSelector('.sidebar.open');
     await phone.close();
 
-    // 8. the session ends (every token revoked): the dashboard says so and asks to sign in again
+    // 11. the session ends (every token revoked): the dashboard says so and asks to sign in again
     const token2 = await page.evaluate(() => JSON.parse(localStorage.getItem('ms_dashboard_auth') ?? '{}').token);
     expect((await s.request('POST', '/api/ms/logout-all', { token: token2 })).status).toBe(204);
     await page.click('a[href="#/logs"]');
