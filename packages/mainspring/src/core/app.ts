@@ -24,7 +24,7 @@ import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
 import { RecordFiles } from './records/files.js';
 import { RecordService } from './records/service.js';
-import { SettingsService } from './settings.js';
+import { queryLimitsFor, SettingsService } from './settings.js';
 
 /** How to open an app. */
 export interface AppOptions {
@@ -100,7 +100,14 @@ export class App {
     this.files = new LocalFileStore(storageRoot(dataDir));
     this.uploadsDir = uploadsDir(dataDir);
     const fileError = (err: unknown) => logger.error({ err }, 'deleting a file failed');
-    this.records = new RecordService(engine, this.collections.registry, this.events, this.hooks, new RecordFiles(this.files, fileError));
+    this.records = new RecordService(
+      engine,
+      this.collections.registry,
+      this.events,
+      this.hooks,
+      new RecordFiles(this.files, fileError),
+      (c) => queryLimitsFor(this.settings.get(), c),
+    );
     // a deleted collection's files go once the deletion commits
     this.collections.onDeleted = (c) => {
       this.files.deleteCollection(c.id).catch(fileError);

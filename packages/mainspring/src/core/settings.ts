@@ -2,6 +2,7 @@ import type { Engine, Executor } from '../storage/engine.js';
 import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './records/limits.js';
 
 /**
  * Application settings (PocketBase's shape, plus Mainspring's own keys which
@@ -62,6 +63,11 @@ export interface Settings {
   loginProtection: { maxFailures: number; maxFailuresPerIdentity: number; lockSeconds: number; maxLockSeconds: number };
   /** The request log (PocketBase's keys): kept `maxDays` days, 0 turns it off; IPs and caller ids only when asked. */
   logs: { maxDays: number; logIP: boolean; logAuthId: boolean };
+  /**
+   * Mainspring: what a client's filter and sort may ask of the database
+   * (core/records/limits.ts), with overrides per collection (by name or id).
+   */
+  queryLimits: QueryLimits & { collections: ({ collection: string } & Partial<QueryLimits>)[] };
 }
 
 /**
@@ -94,7 +100,15 @@ export function defaultSettings(): Settings {
     sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
     logs: { maxDays: 5, logIP: true, logAuthId: true },
+    queryLimits: { ...DEFAULT_QUERY_LIMITS, collections: [] },
   };
+}
+
+/** The query limits in force for a collection: its override, else the settings'. */
+export function queryLimitsFor(s: Settings, c: { id: string; name: string }): QueryLimits {
+  const { collections, ...all } = s.queryLimits;
+  const own = collections.find((o) => o.collection === c.id || o.collection.toLowerCase() === c.name.toLowerCase());
+  return own ? { ...all, ...own } : all;
 }
 
 /** PocketBase's S3 defaults: off, nothing set. */
@@ -199,6 +213,31 @@ function validate(s: Settings, errors: ErrorData): void {
   between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
   between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
   between('logs.maxDays', s.logs.maxDays, 0, 100_000);
+  const limitRange: Record<keyof QueryLimits, [number, number]> = {
+    maxRelationDepth: [0, 6],
+    maxBackRelations: [0, 6],
+    maxUnindexedOrTerms: [0, 1000],
+  };
+  for (const [key, [min, max]] of Object.entries(limitRange) as [keyof QueryLimits, [number, number]][]) {
+    between(`queryLimits.${key}`, s.queryLimits[key], min, max);
+  }
+  if (s.queryLimits.collections.length > 1000) bad('queryLimits.collections', 'At most 1000 overrides.');
+  s.queryLimits.collections.forEach((o, i) => {
+    const known = isObject(o) && typeof o.collection === 'string' && o.collection !== '';
+    const valid =
+      known &&
+      Object.entries(o).every(([key, v]) => {
+        if (key === 'collection') return true;
+        const range = limitRange[key as keyof QueryLimits];
+        return range !== undefined && Number.isInteger(v) && (v as number) >= range[0] && (v as number) <= range[1];
+      });
+    if (!valid) {
+      bad(
+        `queryLimits.collections.${i}`,
+        'Each override needs "collection" (a name or id) and any of maxRelationDepth (0-6), maxBackRelations (0-6), maxUnindexedOrTerms (0-1000).',
+      );
+    }
+  });
   // PocketBase's keys are taken and kept, but what they would turn on does not exist yet
   const notYet = (key: string, what: string) => {
     errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);

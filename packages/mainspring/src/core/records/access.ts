@@ -5,6 +5,7 @@ import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { compileRuleCondition, RecordResolver, type ResolverScope, wrapJoins } from '../rules/resolver.js';
+import { checkQueryCost, type QueryLimits } from './limits.js';
 import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
 
 /**
@@ -36,10 +37,15 @@ export class RecordAccess {
     return compileRuleCondition(scope, c, alias, rule, alias);
   }
 
-  /** A client's filter as a condition: hidden fields only for superusers. */
-  filter(scope: ResolverScope, c: Collection, expr: Expr, superuser: boolean): string {
+  /**
+   * A client's filter as a condition: hidden fields only for superusers, and
+   * for anyone else within `limits` when given (core/records/limits.ts).
+   */
+  filter(scope: ResolverScope, c: Collection, expr: Expr, superuser: boolean, limits?: QueryLimits): string {
     const resolver = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
-    return wrapJoins(scope, resolver, compileFilter(expr, resolver, scope.dialect, scope.params));
+    const sql = wrapJoins(scope, resolver, compileFilter(expr, resolver, scope.dialect, scope.params));
+    if (limits && !superuser) checkQueryCost(c, resolver.cost, expr, limits);
+    return sql;
   }
 
   /** The record with `id` if `rule` (null: no rule, superuser) admits it for the request. */

@@ -20,6 +20,7 @@ import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
 import { applyInput, checkHookValues, type PreparedInput, type WriteAccess } from './input.js';
+import { checkQueryCost, DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
 import { decodeRecords, encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
@@ -135,6 +136,8 @@ export class RecordService {
     private readonly hooks: Hooks,
     /** Puts uploads in place and deletes files records let go. */
     private readonly files: RecordFiles,
+    /** The limits on a client's filter and sort over a collection (the settings' queryLimits). */
+    private readonly limits: (c: Collection) => QueryLimits = () => DEFAULT_QUERY_LIMITS,
   ) {
     this.access = new RecordAccess(engine, registry);
     this.reads = readingExecutor(engine);
@@ -265,7 +268,7 @@ export class RecordService {
     try {
       if (!superuser && c.listRule) where.push(this.access.rule(scope, c, c.listRule));
       if (q.filter !== undefined && q.filter.trim() !== '')
-        where.push(this.access.filter(scope, c, parseClientFilter(q.filter), superuser));
+        where.push(this.access.filter(scope, c, parseClientFilter(q.filter), superuser, this.limits(c)));
     } catch (err) {
       if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
       throw err;
@@ -315,6 +318,7 @@ export class RecordService {
         const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
         keys = parseSort(sort);
         order = keys.map((k) => d.orderBy(sorter.resolveSort(k.name), k.desc));
+        if (!superuser) checkQueryCost(c, sorter.cost, null, this.limits(c));
       }
     } catch (err) {
       if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);

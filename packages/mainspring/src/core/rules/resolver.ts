@@ -51,6 +51,16 @@ export function valueTypeOf(field: Field): ValueType {
   }
 }
 
+/** The most any one path resolved so far crosses: relations, and back-relations among them (see core/records/limits.ts). */
+export interface ResolverCost {
+  depth: number;
+  /** The path that crosses {@link depth} relations. */
+  deepest: string;
+  backRelations: number;
+  /** The path that walks {@link backRelations} back-relations. */
+  mostBack: string;
+}
+
 /** The multi-match subquery under construction: FROM items correlated to the outer row. */
 class Chain {
   readonly from: string[] = [];
@@ -97,6 +107,10 @@ class Chain {
 export class RecordResolver implements Resolver {
   /** LEFT JOINs by alias, in order. */
   readonly joins = new Map<string, string>();
+  /** What the paths resolved so far cross. */
+  readonly cost: ResolverCost = { depth: 0, deepest: '', backRelations: 0, mostBack: '' };
+  /** The path being resolved, and what it has crossed so far. */
+  private path = { name: '', depth: 0, backRelations: 0 };
   private readonly aliasPrefix: string;
 
   constructor(
@@ -160,10 +174,26 @@ export class RecordResolver implements Resolver {
     if (name.length > 500) throw new FilterError('field path too long');
     const props = name.split('.');
     if (props.some((p) => p === '')) throw new FilterError(`invalid field "${name}"`);
+    this.path = { name, depth: 0, backRelations: 0 };
     if (props[0] === '@request') return this.resolveRequest(name, props);
     if (props[0] === '@collection') return this.resolveCollection(name, props);
     if (props[0]?.startsWith('@')) throw new FilterError(`unknown name "${name}"`);
     return this.walk(this.base, this.baseAlias, this.aliasPrefix, props, null, 0);
+  }
+
+  /** Counts one hop of the path being resolved. */
+  private crossed(backRelation: boolean): void {
+    const p = this.path;
+    p.depth++;
+    if (backRelation) p.backRelations++;
+    if (p.depth > this.cost.depth) {
+      this.cost.depth = p.depth;
+      this.cost.deepest = p.name;
+    }
+    if (p.backRelations > this.cost.backRelations) {
+      this.cost.backRelations = p.backRelations;
+      this.cost.mostBack = p.name;
+    }
   }
 
   // ------------------------------------------------------------- @request
@@ -395,6 +425,7 @@ export class RecordResolver implements Resolver {
     const many = isMultiple(field);
     // `rel.id` of a single relation is the column itself
     if (!many && rest.length === 1 && rest[0] === 'id') return this.finish(collection, alias, prop, chain, multi, nullifyMissing);
+    this.crossed(false);
 
     const newAlias = this.d.storedName(`${aliasPrefix}_${prop}`);
     const lr = this.listRuleCondition(target, newAlias);
@@ -441,6 +472,7 @@ export class RecordResolver implements Resolver {
       throw new FilterError(`invalid back-relation "${prop}"`);
     }
     if (backField.hidden && !this.allowHidden) throw new FilterError(`invalid back-relation "${prop}"`);
+    this.crossed(true);
     const newAlias = this.d.storedName(`${aliasPrefix}_${prop}`);
     const lr = this.listRuleCondition(back, newAlias);
     const extra = lr ? ` AND ${lr}` : '';
@@ -559,6 +591,7 @@ export class RecordResolver implements Resolver {
     let collection = this.base;
     let alias = this.baseAlias;
     const wraps: { table: string; alias: string; cond: string }[] = [];
+    this.path = { name, depth: 0, backRelations: 0 };
     for (let i = 0; i < props.length - 1; i++) {
       const prop = props[i] as string;
       const field = fieldByName(collection, prop);
@@ -568,6 +601,7 @@ export class RecordResolver implements Resolver {
       if (i >= MAX_RELATION_DEPTH) throw new FilterError(`cannot sort by "${name}"`);
       const target = this.scope.lookup(field.collectionId);
       if (!target) throw new FilterError(`cannot sort by "${name}"`);
+      this.crossed(false);
       const next = this.scope.nextAlias('srt');
       const lr = this.listRuleCondition(target, next);
       wraps.push({ table: target.name, alias: next, cond: `${this.col(next, 'id')} = ${this.col(alias, prop)}${lr ? ` AND ${lr}` : ''}` });

@@ -1,0 +1,79 @@
+import type { Expr, Operand } from '../../query/index.js';
+import { parseIndex } from '../collections/indexes.js';
+import type { Collection } from '../collections/model.js';
+import { ApiError } from '../errors.js';
+import type { ResolverCost } from '../rules/resolver.js';
+
+/**
+ * Limits on what a client's filter and sort may ask of the database, judged
+ * before anything runs. The time limit stops any statement that runs too
+ * long; these refuse, with a message that says which limit and how to raise
+ * it, the shapes whose work grows with the product of tables: a path that
+ * crosses many relations, one that walks back-relations twice (each walk
+ * multiplies rows by the fan-out: a user's 10,000 posts, then each post's
+ * author's 10,000), and long ORs of comparisons no index serves. Rules are
+ * written by superusers, and superusers' own filters are theirs: neither is
+ * limited.
+ */
+export interface QueryLimits {
+  /** Relations and back-relations one path of a filter or sort may cross. */
+  maxRelationDepth: number;
+  /** Back-relations (`x_via_y`) one path may cross. */
+  maxBackRelations: number;
+  /** Comparisons of fields no index leads with, joined by `||`, in one filter. */
+  maxUnindexedOrTerms: number;
+}
+
+/** The defaults: every example of PocketBase's documentation, and of ours, stays within them. */
+export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxRelationDepth: 3, maxBackRelations: 1, maxUnindexedOrTerms: 20 };
+
+/** Where a refusal tells the superuser to raise a limit. */
+const HOW = (key: keyof QueryLimits, collection: string) =>
+  `a superuser may raise it in the settings (queryLimits.${key}, or for this collection alone queryLimits.collections with "collection": "${collection}")`;
+
+/** Refuses a filter or sort over the limits (a 400 that names the limit). */
+export function checkQueryCost(c: Collection, cost: ResolverCost, expr: Expr | null, limits: QueryLimits): void {
+  if (cost.depth > limits.maxRelationDepth) {
+    throw refused(
+      `"${cost.deepest}" crosses ${cost.depth} relations; a filter or sort may cross at most ${limits.maxRelationDepth} (${HOW('maxRelationDepth', c.name)}).`,
+    );
+  }
+  if (cost.backRelations > limits.maxBackRelations) {
+    throw refused(
+      `"${cost.mostBack}" walks ${cost.backRelations} back-relations; a path may walk at most ${limits.maxBackRelations} (${HOW('maxBackRelations', c.name)}).`,
+    );
+  }
+  const ors = expr ? unindexedOrTerms(expr, c) : 0;
+  if (ors > limits.maxUnindexedOrTerms) {
+    throw refused(
+      `the filter joins ${ors} comparisons of fields without an index with "||"; at most ${limits.maxUnindexedOrTerms} are allowed (index the fields you filter on, or ${HOW('maxUnindexedOrTerms', c.name)}).`,
+    );
+  }
+}
+
+function refused(message: string): ApiError {
+  return new ApiError(400, 'query_limit', `The filter asks too much of the database: ${message}`);
+}
+
+/**
+ * How many comparisons inside `||` groups read a field no index of the
+ * collection leads with (or a path through a relation, which no index of
+ * this table serves); `id` is always indexed.
+ */
+export function unindexedOrTerms(expr: Expr, c: Collection): number {
+  const leading = new Set(['id']);
+  for (const sql of c.indexes) {
+    const p = parseIndex(sql);
+    if (typeof p !== 'string' && p.columns[0]) leading.add(p.columns[0].name);
+  }
+  const literal = new Set(['true', 'false', 'null']);
+  const unindexed = (o: Operand) =>
+    o.kind === 'ident' && !o.name.startsWith('@') && !literal.has(o.name.toLowerCase()) && !leading.has(o.name.split(':')[0] as string);
+  const count = (node: Expr, inOr: boolean): number => {
+    if (node.kind === 'cmp') return inOr && (unindexed(node.left) || unindexed(node.right)) ? 1 : 0;
+    let n = 0;
+    for (const item of node.items) n += count(item, inOr || node.kind === 'or');
+    return n;
+  };
+  return count(expr, false);
+}
