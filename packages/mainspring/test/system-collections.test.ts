@@ -98,6 +98,18 @@ function rowsOnceThere(collection: string, recordRef: string, n = 1): Promise<Re
   });
 }
 
+/** A user of `collection` with a record in each of the four, made by a superuser. */
+async function userWithRows(name: string, collection = 'users') {
+  const u = await user(name, collection);
+  const ref = { collectionRef: (await ok('GET', `/api/collections/${collection}`, { token: su })).id, recordRef: u.id };
+  await ok('POST', '/api/collections/_mfas/records', { token: su, body: { ...ref, method: 'password' } });
+  await ok('POST', '/api/collections/_otps/records', { token: su, body: { ...ref, password: '11223344' } });
+  await ok('POST', '/api/collections/_externalAuths/records', { token: su, body: { ...ref, provider: 'google', providerId: u.id } });
+  await ok('POST', '/api/collections/_authOrigins/records', { token: su, body: { ...ref, fingerprint: `fp-${u.id}` } });
+  for (const n of NAMES) expect((await rowsOf(n, u.id)).length, n).toBeGreaterThan(0);
+  return u;
+}
+
 beforeAll(async () => {
   s = await startServer();
   su = await superuserToken(s);
@@ -412,6 +424,38 @@ describe('the OTP hash', () => {
   });
 });
 
+// ------------------------------------------------------------------ who sees what
+
+describe("access, per collection (PocketBase's apis/record_crud_*_test.go)", () => {
+  test.each(NAMES)('%s: the owner lists and views its own; a stranger and a guest see none; delete as the rule says', async (name) => {
+    const owner = await userWithRows(`access${name}`);
+    const stranger = await userWithRows(`stranger${name}`);
+    const own = await rowsOf(name, owner.id);
+    const listed = await ok('GET', `/api/collections/${name}/records?perPage=500`, { token: owner.token });
+    expect(listed.items.map((r: any) => r.id).sort()).toEqual(own.map((r) => r.id).sort());
+    expect(listed.items.every((r: any) => r.recordRef === owner.id && r.collectionRef === '_pb_users_auth_')).toBe(true);
+    const [first] = own;
+    expect(await ok('GET', `/api/collections/${name}/records/${first?.id}`, { token: owner.token })).toMatchObject({ id: first?.id });
+    expect((await ok('GET', `/api/collections/${name}/records?perPage=500`)).totalItems).toBe(0);
+    const theirs = await ok('GET', `/api/collections/${name}/records?perPage=500`, { token: stranger.token });
+    expect(theirs.items.some((r: any) => r.recordRef === owner.id)).toBe(false);
+    for (const token of [stranger.token, undefined]) {
+      expectApiError(await req('GET', `/api/collections/${name}/records/${first?.id}`, { token }), 404);
+    }
+    if (SPEC[name]?.deleteRule === null) {
+      // superusers only: 403 for anyone else, whoever owns the record
+      expectApiError(await req('DELETE', `/api/collections/${name}/records/${first?.id}`, { token: owner.token }), 403);
+      expectApiError(await req('DELETE', `/api/collections/${name}/records/${first?.id}`), 403);
+      await ok('DELETE', `/api/collections/${name}/records/${first?.id}`, { token: su });
+    } else {
+      expectApiError(await req('DELETE', `/api/collections/${name}/records/${first?.id}`, { token: stranger.token }), 404);
+      expectApiError(await req('DELETE', `/api/collections/${name}/records/${first?.id}`), 404);
+      await ok('DELETE', `/api/collections/${name}/records/${first?.id}`, { token: owner.token });
+    }
+    expect((await rowsOf(name, owner.id)).map((r) => r.id)).not.toContain(first?.id);
+  });
+});
+
 // ------------------------------------------------------------------ writes through the API
 
 describe('writes through the records API', () => {
@@ -503,18 +547,6 @@ describe('writes through the records API', () => {
 // ------------------------------------------------------------------ cleanup
 
 describe('cleanup', () => {
-  /** A user with a row in each of the four. */
-  async function userWithRows(name: string, collection = 'users') {
-    const u = await user(name, collection);
-    const ref = { collectionRef: (await ok('GET', `/api/collections/${collection}`, { token: su })).id, recordRef: u.id };
-    await ok('POST', '/api/collections/_mfas/records', { token: su, body: { ...ref, method: 'password' } });
-    await ok('POST', '/api/collections/_otps/records', { token: su, body: { ...ref, password: '11223344' } });
-    await ok('POST', '/api/collections/_externalAuths/records', { token: su, body: { ...ref, provider: 'google', providerId: u.id } });
-    await ok('POST', '/api/collections/_authOrigins/records', { token: su, body: { ...ref, fingerprint: `fp-${u.id}` } });
-    for (const n of NAMES) expect((await rowsOf(n, u.id)).length, n).toBeGreaterThan(0);
-    return u;
-  }
-
   test("deleting an auth record deletes its rows in the four, in the delete's transaction; others' stay", async () => {
     const gone = await userWithRows('cleanup-gone');
     const kept = await userWithRows('cleanup-kept');
