@@ -23,6 +23,7 @@ export const t = {
   navSettings: 'Settings',
   navLogs: 'Logs',
   navSuperusers: 'Superusers',
+  navSystem: 'System collections',
   menu: 'Menu',
   newCollection: 'New collection',
   importSchema: 'Import',

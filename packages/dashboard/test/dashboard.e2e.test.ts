@@ -62,6 +62,17 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     await page.waitForSelector('.shell');
     const ann = await signedUpUser(s, 'ann@example.com');
 
+    // the auth flows' system collections sit in a folded group of their own; ann's sign-in is in _authOrigins
+    expect(await page.locator('.sidebar > .nav-list').first().textContent()).not.toContain('_authOrigins');
+    const systemGroup = page.locator('details.nav-system');
+    expect(await systemGroup.getAttribute('open')).toBeNull();
+    await systemGroup.locator('summary').click();
+    await systemGroup.locator('text=_authOrigins').click();
+    await page.waitForSelector('#records-title >> text=_authOrigins');
+    await page.click('button[aria-label=Refresh]');
+    await page.waitForSelector(`td >> text=${ann.id}`);
+    await shot('system-collections');
+
     // 2. a collection with a relation to users, a file field and rules
     await page.click('text=+ New collection');
     await dialog().locator('input[name=name]').fill('posts');

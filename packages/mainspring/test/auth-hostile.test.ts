@@ -701,7 +701,9 @@ describe('mailed tokens and codes are single-use, short-lived and of one kind', 
 
       const expiring = await requestOtp('otp_users', email);
       const expiringCode = await mailbox.take(email, MAIL.otp);
-      await s.app.engine.run('UPDATE _otps SET created = created - $1 WHERE id = $2', [181_000, expiring]);
+      // made 181 s ago: past the collection's 180 s
+      const past = new Date(Date.now() - 181_000).toISOString().replace('T', ' ');
+      await s.app.engine.run('UPDATE _otps SET created = $1 WHERE id = $2', [past, expiring]);
       expectApiError(await withOtp('otp_users', expiring, expiringCode), 400, 'expired');
 
       const a = await requestOtp('otp_users', email);

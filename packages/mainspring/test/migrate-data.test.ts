@@ -68,7 +68,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
 describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () => {
   let dir: string;
   let db: Awaited<ReturnType<typeof freshDatabase>>;
-  let before: { posts: unknown[]; users: unknown[]; counts: unknown[]; appName: string };
+  let before: { posts: unknown[]; users: unknown[]; counts: unknown[]; appName: string; origins: unknown[]; otps: unknown[] };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ms-migrate-data-'));
@@ -140,7 +140,30 @@ describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () =
         su,
       );
       expect(view.status).toBe(200);
+      // rows of the auth flows' system collections: where users signed in from, an OTP on its way
+      for (const u of USERS) {
+        expect(
+          (await s.call('POST', '/api/collections/users/auth-with-password', { identity: u.email, password: u.password })).status,
+        ).toBe(200);
+      }
+      expect((await s.call('PATCH', '/api/collections/users', { otp: { enabled: true } }, su)).status).toBe(200);
+      expect((await s.call('POST', '/api/collections/users/request-otp', { email: USERS[0]?.email })).status).toBe(200);
+      const usersOnly = `filter=${encodeURIComponent('collectionRef = "_pb_users_auth_"')}`;
+      const flows = async () => ({
+        origins: (await s.call('GET', `/api/collections/_authOrigins/records?${usersOnly}`, undefined, su)).body.items,
+        otps: (await s.call('GET', `/api/collections/_otps/records?${usersOnly}`, undefined, su)).body.items,
+      });
+      // written after their answers
+      for (let until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 25))) {
+        const now = await flows();
+        if (now.origins.length === USERS.length && now.otps.length === 1) break;
+      }
+      const { origins, otps } = await flows();
+      expect(origins).toHaveLength(USERS.length);
+      expect(otps).toHaveLength(1);
       before = {
+        origins,
+        otps,
         posts: (await s.call('GET', '/api/collections/posts/records?perPage=100&expand=author', undefined, su)).body.items,
         users: (await s.call('GET', '/api/collections/users/records?perPage=100', undefined, su)).body.items,
         counts: (await s.call('GET', '/api/collections/post_counts/records?sort=email', undefined, su)).body.items,
@@ -172,6 +195,12 @@ describe.runIf(TEST_POSTGRES_URL)('migrate-data from SQLite to PostgreSQL', () =
     const s = await serveApp(join(dir, 'pg'), db.url);
     try {
       expect(s.app.engine.dialect.name).toBe('postgres');
+      const su0 = (await s.call('POST', '/api/collections/_superusers/auth-with-password', SU)).body.token as string;
+      const usersOnly = `filter=${encodeURIComponent('collectionRef = "_pb_users_auth_"')}`;
+      expect((await s.call('GET', `/api/collections/_authOrigins/records?${usersOnly}`, undefined, su0)).body.items).toEqual(
+        before.origins,
+      );
+      expect((await s.call('GET', `/api/collections/_otps/records?${usersOnly}`, undefined, su0)).body.items).toEqual(before.otps);
       for (const u of USERS) {
         const auth = await s.call('POST', '/api/collections/users/auth-with-password', { identity: u.email, password: u.password });
         expect(auth.status, u.email).toBe(200);

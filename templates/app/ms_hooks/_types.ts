@@ -15,7 +15,148 @@ export type HTMLString = string;
 export type FileInput = File | Blob;
 
 /** Every collection's name. */
-export type CollectionName = "_superusers" | "posts" | "users";
+export type CollectionName = "_authOrigins" | "_externalAuths" | "_mfas" | "_otps" | "_superusers" | "posts" | "users";
+
+// ---- _authOrigins (base, system)
+
+/** A `_authOrigins` record as stored (what hooks see; the API leaves out hidden fields for non-superusers). */
+export type AuthOriginsRecord = {
+  id: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  fingerprint: string;
+  created: IsoDateString;
+  updated: IsoDateString;
+};
+/** What `expand` can hold for a `_authOrigins` record: its relations (back-relations are yours to add). */
+export type AuthOriginsExpand = {
+};
+/** A `_authOrigins` record as the API answers it. */
+export type AuthOriginsResponse<Texpand = AuthOriginsExpand> = AuthOriginsRecord & {
+  collectionId: "pbc_4275539003";
+  collectionName: "_authOrigins";
+  expand?: Texpand;
+};
+/** What creating a `_authOrigins` record takes. */
+export type AuthOriginsCreate = {
+  id?: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  fingerprint: string;
+};
+/** What updating a `_authOrigins` record takes, modifiers included. */
+export type AuthOriginsUpdate = {
+  collectionRef?: string;
+  recordRef?: string;
+  fingerprint?: string;
+};
+
+// ---- _externalAuths (base, system)
+
+/** A `_externalAuths` record as stored (what hooks see; the API leaves out hidden fields for non-superusers). */
+export type ExternalAuthsRecord = {
+  id: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  provider: string;
+  providerId: string;
+  created: IsoDateString;
+  updated: IsoDateString;
+};
+/** What `expand` can hold for a `_externalAuths` record: its relations (back-relations are yours to add). */
+export type ExternalAuthsExpand = {
+};
+/** A `_externalAuths` record as the API answers it. */
+export type ExternalAuthsResponse<Texpand = ExternalAuthsExpand> = ExternalAuthsRecord & {
+  collectionId: "pbc_2281828961";
+  collectionName: "_externalAuths";
+  expand?: Texpand;
+};
+/** What creating a `_externalAuths` record takes. */
+export type ExternalAuthsCreate = {
+  id?: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  provider: string;
+  providerId: string;
+};
+/** What updating a `_externalAuths` record takes, modifiers included. */
+export type ExternalAuthsUpdate = {
+  collectionRef?: string;
+  recordRef?: string;
+  provider?: string;
+  providerId?: string;
+};
+
+// ---- _mfas (base, system)
+
+/** A `_mfas` record as stored (what hooks see; the API leaves out hidden fields for non-superusers). */
+export type MfasRecord = {
+  id: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  method: string;
+  created: IsoDateString;
+  updated: IsoDateString;
+};
+/** What `expand` can hold for a `_mfas` record: its relations (back-relations are yours to add). */
+export type MfasExpand = {
+};
+/** A `_mfas` record as the API answers it. */
+export type MfasResponse<Texpand = MfasExpand> = MfasRecord & {
+  collectionId: "pbc_2279338944";
+  collectionName: "_mfas";
+  expand?: Texpand;
+};
+/** What creating a `_mfas` record takes. */
+export type MfasCreate = {
+  id?: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  method: string;
+};
+/** What updating a `_mfas` record takes, modifiers included. */
+export type MfasUpdate = {
+  collectionRef?: string;
+  recordRef?: string;
+  method?: string;
+};
+
+// ---- _otps (base, system)
+
+/** A `_otps` record as stored (what hooks see; the API leaves out hidden fields for non-superusers). */
+export type OtpsRecord = {
+  id: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  sentTo: string;
+  created: IsoDateString;
+  updated: IsoDateString;
+};
+/** What `expand` can hold for a `_otps` record: its relations (back-relations are yours to add). */
+export type OtpsExpand = {
+};
+/** A `_otps` record as the API answers it. */
+export type OtpsResponse<Texpand = OtpsExpand> = OtpsRecord & {
+  collectionId: "pbc_1638494021";
+  collectionName: "_otps";
+  expand?: Texpand;
+};
+/** What creating a `_otps` record takes. */
+export type OtpsCreate = {
+  id?: RecordIdString;
+  collectionRef: string;
+  recordRef: string;
+  password: string;
+  sentTo?: string;
+};
+/** What updating a `_otps` record takes, modifiers included. */
+export type OtpsUpdate = {
+  collectionRef?: string;
+  recordRef?: string;
+  password?: string;
+  sentTo?: string;
+};
 
 // ---- _superusers (auth, system)
 
@@ -149,24 +290,40 @@ export type BaseResponse = { id: RecordIdString; collectionId: string; collectio
 
 /** Records as stored, by collection name. */
 export type CollectionRecords = {
+  _authOrigins: AuthOriginsRecord;
+  _externalAuths: ExternalAuthsRecord;
+  _mfas: MfasRecord;
+  _otps: OtpsRecord;
   _superusers: SuperusersRecord;
   posts: PostsRecord;
   users: UsersRecord;
 };
 /** Records as answered, by collection name. */
 export type CollectionResponses = {
+  _authOrigins: AuthOriginsResponse;
+  _externalAuths: ExternalAuthsResponse;
+  _mfas: MfasResponse;
+  _otps: OtpsResponse;
   _superusers: SuperusersResponse;
   posts: PostsResponse;
   users: UsersResponse;
 };
 /** Create bodies, by collection name. */
 export type CollectionCreates = {
+  _authOrigins: AuthOriginsCreate;
+  _externalAuths: ExternalAuthsCreate;
+  _mfas: MfasCreate;
+  _otps: OtpsCreate;
   _superusers: SuperusersCreate;
   posts: PostsCreate;
   users: UsersCreate;
 };
 /** Update bodies, by collection name. */
 export type CollectionUpdates = {
+  _authOrigins: AuthOriginsUpdate;
+  _externalAuths: ExternalAuthsUpdate;
+  _mfas: MfasUpdate;
+  _otps: OtpsUpdate;
   _superusers: SuperusersUpdate;
   posts: PostsUpdate;
   users: UsersUpdate;
@@ -174,6 +331,10 @@ export type CollectionUpdates = {
 
 /** The official SDK, typed per collection: `const pb = new PocketBase(url) as TypedPocketBase`. */
 export type TypedPocketBase = PocketBase & {
+  collection(idOrName: "_authOrigins"): RecordService<AuthOriginsResponse>;
+  collection(idOrName: "_externalAuths"): RecordService<ExternalAuthsResponse>;
+  collection(idOrName: "_mfas"): RecordService<MfasResponse>;
+  collection(idOrName: "_otps"): RecordService<OtpsResponse>;
   collection(idOrName: "_superusers"): RecordService<SuperusersResponse>;
   collection(idOrName: "posts"): RecordService<PostsResponse>;
   collection(idOrName: "users"): RecordService<UsersResponse>;

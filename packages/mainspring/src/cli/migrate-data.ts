@@ -121,8 +121,10 @@ async function refuseForeignData(target: App): Promise<void> {
   const d = target.engine.dialect;
   const marker = await target.engine.get(`SELECT id FROM ${d.ident('_params')} WHERE id = $1`, [MARKER]);
   if (marker) return;
-  const names = target.collections.registry.all().map((c) => c.name);
-  const fresh = names.every((n) => n === '_superusers' || n === 'users');
+  const collections = target.collections.registry.all();
+  const names = collections.map((c) => c.name);
+  // what a first start makes: the system collections and users
+  const fresh = collections.every((c) => c.system || c.name === 'users');
   let rows = 0;
   for (const n of names) rows += Number((await target.engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${d.ident(n)}`))?.n ?? 0);
   if (!fresh || rows > 0) {

@@ -8,6 +8,11 @@ export function formatDate(d: Date): string {
   return d.toISOString().replace('T', ' ');
 }
 
+/** The instant (ms since the epoch) of a date in PocketBase's form; NaN for '' or anything else. */
+export function parseDate(text: string): number {
+  return typeof text === 'string' && text !== '' ? Date.parse(text.replace(' ', 'T')) : Number.NaN;
+}
+
 /** The current instant, formatted. */
 export function nowString(): string {
   return formatDate(new Date());

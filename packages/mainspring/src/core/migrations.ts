@@ -1,17 +1,18 @@
-import type { Engine, Executor, SqlValue } from '../storage/engine.js';
+import type { Dialect, Engine, Executor, Row, SqlValue } from '../storage/engine.js';
 import { clipBytes, MAX_NAME_BYTES } from '../storage/postgres/dialect.js';
-import { AUTH_ORIGINS_TABLE } from './auth/alerts.js';
 import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
-import { OTPS_TABLE } from './auth/otp.js';
-import { MFAS_TABLE, SESSIONS_TABLE } from './auth/service.js';
+import { SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
 import { parseIndex } from './collections/indexes.js';
 import type { Collection } from './collections/model.js';
 import { COLLECTIONS_TABLE, type CollectionService } from './collections/service.js';
+import { AUTH_ORIGINS, authRefCollectionInputs, MFAS, OTPS } from './collections/system.js';
 import { CRON_RUNS_TABLE } from './crons.js';
+import { formatDate } from './dates.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
+import { newRecordId } from './ids.js';
 import { createLogsTable, LOGS_TABLE } from './logs.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
@@ -28,6 +29,27 @@ interface Migration {
 }
 
 const MIGRATIONS_TABLE = '_migrations';
+
+/**
+ * The tables that held the auth flows' rows until migration 0013 made them
+ * collections (`_otps` and `_mfas` had these names already, with other columns).
+ */
+const OLD_OTPS_TABLE = '_otps';
+const OLD_MFAS_TABLE = '_mfas';
+const OLD_AUTH_ORIGINS_TABLE = '_ms_auth_origins';
+
+/** Inserts rows of `values` (in `columns` order), a few hundred per statement. */
+async function insertMany(tx: Executor, d: Dialect, table: string, columns: readonly string[], rows: readonly SqlValue[][]): Promise<void> {
+  const perStatement = 200;
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const params: SqlValue[] = [];
+    const tuples = rows.slice(i, i + perStatement).map((row) => `(${row.map((v) => d.param(params.push(v))).join(', ')})`);
+    await tx.run(`INSERT INTO ${d.ident(table)} (${columns.map((c) => d.ident(c)).join(', ')}) VALUES ${tuples.join(', ')}`, params);
+  }
+}
+
+/** A time in ms since the epoch, as the text of an autodate field. */
+const msToDate = (ms: unknown) => formatDate(new Date(Number(ms)));
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -95,7 +117,7 @@ const MIGRATIONS: readonly Migration[] = [
       const text = (name: string) => ({ name, kind: 'text' as const });
       const num = (name: string) => ({ name, kind: 'number' as const });
       await tx.run(
-        d.createTable(OTPS_TABLE, [
+        d.createTable(OLD_OTPS_TABLE, [
           { name: 'id', kind: 'text', primaryKey: true },
           text('collection_ref'),
           text('record_ref'),
@@ -105,7 +127,7 @@ const MIGRATIONS: readonly Migration[] = [
         ]),
       );
       await tx.run(
-        d.createTable(MFAS_TABLE, [
+        d.createTable(OLD_MFAS_TABLE, [
           { name: 'id', kind: 'text', primaryKey: true },
           text('collection_ref'),
           text('record_ref'),
@@ -202,7 +224,7 @@ const MIGRATIONS: readonly Migration[] = [
     async up(tx, engine) {
       const d = engine.dialect;
       await tx.run(
-        d.createTable(AUTH_ORIGINS_TABLE, [
+        d.createTable(OLD_AUTH_ORIGINS_TABLE, [
           { name: 'id', kind: 'text', primaryKey: true },
           { name: 'collection_ref', kind: 'text' },
           { name: 'record_ref', kind: 'text' },
@@ -213,7 +235,7 @@ const MIGRATIONS: readonly Migration[] = [
       await tx.run(
         d.createIndex({
           name: 'idx__ms_auth_origins_record',
-          table: AUTH_ORIGINS_TABLE,
+          table: OLD_AUTH_ORIGINS_TABLE,
           unique: false,
           columns: [{ name: 'collection_ref' }, { name: 'record_ref' }],
         }),
@@ -320,6 +342,72 @@ const MIGRATIONS: readonly Migration[] = [
     async up(tx, engine) {
       const d = engine.dialect;
       await tx.run(`UPDATE ${d.ident(SUPERUSERS)} SET ${d.ident('verified')} = $1`, [d.encode('bool', true)]);
+    },
+  },
+  {
+    // PocketBase's system collections of the auth flows: _mfas, _otps, _externalAuths and _authOrigins are
+    // collections with its fields, rules and indexes; the rows of the tables that held MFA sessions, OTPs and
+    // auth origins move into them (camelCase columns, autodates as text, 15-character ids)
+    name: '0013_auth_collections',
+    async up(tx, engine, collections) {
+      const d = engine.dialect;
+      // the new collections' index names are checked against the app's own collections
+      await collections.load(tx);
+      // the old _otps and _mfas have the new tables' names: their rows are read, then the tables go
+      const otps = await tx.all<Row>(`SELECT id, collection_ref, record_ref, password, sent_to, created FROM ${d.ident(OLD_OTPS_TABLE)}`);
+      const mfas = await tx.all<Row>(`SELECT id, collection_ref, record_ref, method, created FROM ${d.ident(OLD_MFAS_TABLE)}`);
+      await tx.run(d.dropTable(OLD_OTPS_TABLE));
+      await tx.run(d.dropTable(OLD_MFAS_TABLE));
+      for (const input of authRefCollectionInputs()) await collections.createIn(tx, collections.scaffold(input, true));
+      const text = (v: unknown): SqlValue => (v == null ? '' : String(v));
+      await insertMany(
+        tx,
+        d,
+        OTPS,
+        ['id', 'collectionRef', 'recordRef', 'password', 'sentTo', 'created', 'updated'],
+        otps.map((r) => [
+          text(r.id),
+          text(r.collection_ref),
+          text(r.record_ref),
+          text(r.password),
+          text(r.sent_to),
+          msToDate(r.created),
+          msToDate(r.created),
+        ]),
+      );
+      await insertMany(
+        tx,
+        d,
+        MFAS,
+        ['id', 'collectionRef', 'recordRef', 'method', 'created', 'updated'],
+        mfas.map((r) => [text(r.id), text(r.collection_ref), text(r.record_ref), text(r.method), msToDate(r.created), msToDate(r.created)]),
+      );
+      // auth origins are kept (they decide which sign-in is from a new device), a page at a time: there may be many
+      const old = d.ident(OLD_AUTH_ORIGINS_TABLE);
+      for (let after = -1; ; ) {
+        const rows = await tx.all<Row>(
+          `SELECT rowid AS ${d.ident('__rowid')}, collection_ref, record_ref, fingerprint, updated FROM ${old} WHERE rowid > $1 ORDER BY rowid LIMIT 1000`,
+          [after],
+        );
+        if (rows.length === 0) break;
+        after = Number(rows[rows.length - 1]?.__rowid);
+        await insertMany(
+          tx,
+          d,
+          AUTH_ORIGINS,
+          ['id', 'collectionRef', 'recordRef', 'fingerprint', 'created', 'updated'],
+          // the old table kept when an origin was last used, not when it was first seen
+          rows.map((r) => [
+            newRecordId(),
+            text(r.collection_ref),
+            text(r.record_ref),
+            text(r.fingerprint),
+            msToDate(r.updated),
+            msToDate(r.updated),
+          ]),
+        );
+      }
+      await tx.run(d.dropTable(OLD_AUTH_ORIGINS_TABLE));
     },
   },
 ];

@@ -112,8 +112,9 @@ describe('path parameters', () => {
     'POSTS\u0130',
     '_collections',
     '_params',
-    '_otps',
-    '_mfas',
+    // internal tables that are not collections (_otps and _mfas are: PocketBase's system collections)
+    '_ms_sessions',
+    '_migrations',
     'sqlite_master',
     'sqlite_sequence',
     'users_via_org',

@@ -335,7 +335,8 @@ export const FIELD_KINDS: Record<FieldType, FieldKind> = {
       type: 'password',
       hidden: true,
       required: r.bool('required'),
-      min: r.int('min', 8, 1, MAX_PASSWORD_BYTES),
+      // 0 is no minimum (PocketBase's `_otps` has none; a password must still not be empty)
+      min: r.int('min', 8, 0, MAX_PASSWORD_BYTES),
       max: r.int('max', 0, 0, MAX_PASSWORD_BYTES),
       pattern: r.regex('pattern'),
       cost: r.int('cost', 0, 0, 14),

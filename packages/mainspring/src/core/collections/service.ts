@@ -6,13 +6,13 @@ import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '.
 import type { EventBus } from '../events.js';
 import { randomString } from '../ids.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
-import { SUPERUSERS } from '../rules/request-info.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
 import { type AuthOptions, type Collection, type Field, RESERVED_AUTH_FIELD_NAMES, type RuleName } from './model.js';
 import { CollectionRegistry } from './registry.js';
+import { AUTH_REF_COLLECTIONS } from './system.js';
 import { readViewQuery, ViewQueryError } from './view-query.js';
 import { createView, dropViews, inferViewFields, viewOrder } from './views.js';
 
@@ -174,7 +174,10 @@ export class CollectionService {
     if (input.name !== undefined) {
       if (input.name === '' || input.name === null) {
         errors.name = fieldError('validation_required', 'Cannot be blank.');
-      } else if (typeof input.name !== 'string' || !(system ? SYSTEM_COLLECTION_NAME : COLLECTION_NAME).test(input.name)) {
+      } else if (
+        typeof input.name !== 'string' ||
+        !(system || current?.system ? SYSTEM_COLLECTION_NAME : COLLECTION_NAME).test(input.name)
+      ) {
         errors.name = fieldError('validation_match_invalid', 'Must start with a letter and hold only letters, digits and _ (at most 100).');
       } else if (/^(sqlite|pg)_/i.test(input.name) || input.name.toLowerCase().includes('_via_')) {
         errors.name = fieldError(
@@ -209,8 +212,11 @@ export class CollectionService {
       if (this.findIn(pending, id) && !errors.id) id = `pbc_${crc32(`${String(type)}${name}${now}${Math.random()}`)}`;
     }
 
-    // a view's fields come from its query (inferred when it is saved: see saveViews); any sent are ignored
-    const fields = type === 'view' ? structuredClone(current?.fields ?? []) : this.buildFields(input, current, type === 'auth', errors);
+    // a view's fields come from its query (inferred when it is saved: see withViews); any sent are ignored
+    const fields =
+      type === 'view'
+        ? structuredClone(current?.fields ?? [])
+        : this.buildFields(input, current, type === 'auth', system || current?.system === true, errors);
     const collection: Collection = {
       id,
       name,
@@ -232,7 +238,7 @@ export class CollectionService {
       if (v !== null && typeof v !== 'string') errors[rule] = fieldError('validation_invalid_value', 'Must be a string or null.');
       else if (type === 'view' && v !== null && (rule === 'createRule' || rule === 'updateRule' || rule === 'deleteRule')) {
         errors[rule] = fieldError('validation_nil', 'Must be null: the records of a view cannot be written.');
-      } else if (current?.system && current.name === SUPERUSERS && v !== current[rule]) {
+      } else if (current?.system && v !== current[rule]) {
         errors[rule] = fieldError('validation_collection_system_rule_change', 'System collection API rule cannot be changed.');
       } else collection[rule] = v;
     }
@@ -311,7 +317,13 @@ export class CollectionService {
     return pending.find((c) => c.id === idOrName || c.name.toLowerCase() === lower) ?? this.registry.find(idOrName);
   }
 
-  private buildFields(input: Record<string, unknown>, current: Collection | undefined, isAuth: boolean, errors: ErrorData): Field[] {
+  private buildFields(
+    input: Record<string, unknown>,
+    current: Collection | undefined,
+    isAuth: boolean,
+    system: boolean,
+    errors: ErrorData,
+  ): Field[] {
     let fields: Field[] = current ? structuredClone(current.fields) : [];
     if (input.fields !== undefined) {
       if (!Array.isArray(input.fields) || input.fields.length > 1000) {
@@ -370,7 +382,8 @@ export class CollectionService {
       if (f.type === 'text' && f.primaryKey && f.name !== 'id') {
         errors.fields = { [i]: { primaryKey: fieldError('validation_invalid_value', 'Only the id field is the primary key.') } };
       }
-      if (f.type === 'password' && !isAuth) {
+      // a system collection may have one (PocketBase's `_otps` keeps its codes hashed in one)
+      if (f.type === 'password' && !isAuth && !system) {
         errors.fields = { [i]: { type: fieldError('validation_invalid_value', 'Password fields belong to auth collections.') } };
       }
       names.add(lower);
@@ -808,8 +821,22 @@ export class CollectionService {
     await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [c.id]);
     if (c.type === 'view') return; // its view went before the change (withViews)
     await tx.run(this.engine.dialect.dropTable(c.name));
+    if (c.type === 'auth') await this.deleteAuthRefs(tx, c);
     const deleted = this.onDeleted;
     if (deleted) tx.afterCommit(() => deleted(c));
+  }
+
+  /**
+   * An auth collection's rows in the system collections that point at its
+   * records (MFA sessions, OTPs, external auths, auth origins) go with it,
+   * in the same transaction, as PocketBase deletes them.
+   */
+  private async deleteAuthRefs(tx: Executor, c: Collection): Promise<void> {
+    const d = this.engine.dialect;
+    for (const name of AUTH_REF_COLLECTIONS) {
+      const refs = this.registry.find(name);
+      if (refs?.system) await tx.run(`DELETE FROM ${d.ident(refs.name)} WHERE ${d.ident('collectionRef')} = $1`, [c.id]);
+    }
   }
 
   /** Before a file field's column goes: the files it holds are deleted once the change commits. */

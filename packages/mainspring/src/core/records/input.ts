@@ -199,6 +199,9 @@ export function applyInput(
       if (newPassword !== undefined) {
         const err = kindOf(f).validate(f, newPassword);
         if (err) errors[f.name] = err;
+      } else if (!isAuth && f.required && data[f.name] === '') {
+        // an auth record's is checked above; elsewhere (`_otps`) a required password is one given or kept
+        errors[f.name] = fieldError('validation_required', 'Cannot be blank.');
       }
       continue;
     }

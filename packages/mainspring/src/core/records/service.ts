@@ -5,6 +5,7 @@ import type { ValueSource } from '../collections/fields.js';
 import { parseIndex } from '../collections/indexes.js';
 import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
+import { AUTH_ORIGINS, AUTH_REF_COLLECTIONS, checkAuthRefs, MFAS, OTPS } from '../collections/system.js';
 import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
@@ -94,6 +95,14 @@ function writable(c: Collection): void {
  */
 function verifySuperuser(c: Collection, data: RecordData): void {
   if (c.name === SUPERUSERS) data.verified = true;
+}
+
+/**
+ * Whether records of `c` hold a password (its `password` field, stored as a
+ * bcrypt hash): every auth collection, and the system `_otps`.
+ */
+function hasPassword(c: Collection): boolean {
+  return c.type === 'auth' || c.fields.some((f) => f.type === 'password');
 }
 
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
@@ -456,8 +465,8 @@ export class RecordService {
     current: RecordData | null,
     access: WriteAccess,
   ): Promise<string | undefined> {
-    if (c.type !== 'auth' || prepared.newPassword === undefined) return undefined;
-    if (current && !access.manage) {
+    if (!hasPassword(c) || prepared.newPassword === undefined) return undefined;
+    if (c.type === 'auth' && current && !access.manage) {
       const ok = await verifyPassword(prepared.oldPassword ?? '', String(current.password ?? ''));
       if (!ok) {
         throw Errors.validation('Failed to update record.', {
@@ -560,6 +569,7 @@ export class RecordService {
     const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
     const errors: ErrorData = {};
+    await checkAuthRefs(tx, d, this.registry, c, data, errors);
     if (d.insertChecked && c.type !== 'auth') {
       // the row's values are $1…$n; the relation ids and the rule's own parameters follow them
       const scope = this.access.scope(check?.info ? { ...check.info, body: check.body } : null);
@@ -660,10 +670,8 @@ export class RecordService {
     if (Object.keys(prepared.errors).length > 0) throw Errors.createFailed(prepared.errors);
     const hash = await this.preparePasswords(c, prepared, null, access);
     const data = prepared.data;
-    if (c.type === 'auth') {
-      data.password = hash ?? '';
-      if (!data.tokenKey) data.tokenKey = newTokenKey();
-    }
+    if (hasPassword(c)) data.password = hash ?? '';
+    if (c.type === 'auth' && !data.tokenKey) data.tokenKey = newTokenKey();
 
     // Without create hooks the rule can be checked by the inserting statement itself (a round trip
     // less on PostgreSQL); a hook may still write after its next(), and the rule must see that too.
@@ -713,7 +721,7 @@ export class RecordService {
     // after-error hook is told of. Without those it is work for nothing: a round trip on PostgreSQL,
     // and on SQLite a read from the reader, whose page cache every commit empties (four times the
     // cost of the same read on the writer), and a second compile of the rule.
-    if (!db && c.type !== 'auth' && !this.hooks.recordAfterUpdateError.has([c.id, c.name])) {
+    if (!db && !hasPassword(c) && !this.hooks.recordAfterUpdateError.has([c.id, c.name])) {
       return this.updateInTransaction(c, id, input, shape, info);
     }
 
@@ -741,7 +749,7 @@ export class RecordService {
       }
       if (Object.keys(prepared.errors).length > 0) throw Errors.updateFailed(prepared.errors);
       const data = prepared.data;
-      if (c.type === 'auth' && prepared.newPassword !== undefined) {
+      if (hasPassword(c) && prepared.newPassword !== undefined) {
         // the hash was checked against the password as it was read before
         if (current.password !== before.password || hash === undefined) {
           throw Errors.updateFailed({ oldPassword: fieldError('validation_invalid_old_password', 'Missing or invalid old password.') });
@@ -806,6 +814,7 @@ export class RecordService {
     verifySuperuser(c, data);
     const errors: ErrorData = {};
     await this.checkRelations(tx, c, data, errors, before);
+    await checkAuthRefs(tx, this.engine.dialect, this.registry, c, data, errors);
     if (Object.keys(errors).length > 0) {
       // a record the rule hides is a 404, whatever is wrong with the input
       if (check && !(await this.ruleAdmits(tx, c, data.id, check.info, check.body, check.rule))) throw Errors.notFound();
@@ -816,6 +825,15 @@ export class RecordService {
     await this.files.place(tx, c, data, uploads);
     this.files.forgetRemoved(tx, c, before, data);
     this.publish(tx, 'update', c, data);
+    if (c.type === 'auth') {
+      // as PocketBase: a new tokenKey ends the record's pending OTPs, a new password its MFA sessions and the
+      // origins it signed in from (whoever signs in next starts afresh)
+      const stale = [
+        ...(data.tokenKey !== before.tokenKey ? [OTPS] : []),
+        ...(data.password !== before.password ? [MFAS, AUTH_ORIGINS] : []),
+      ];
+      if (stale.length > 0) await this.deleteAuthRefs(tx, c, data, new Set([`${c.id}/${data.id}`]), SYSTEM_REQUEST, stale);
+    }
   }
 
   /** Whether `rule` admits record `id` with `body` as `@request.body`; a rule that fails to compile denies. */
@@ -947,9 +965,40 @@ export class RecordService {
       }
     }
     await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [id]);
+    if (c.type === 'auth') await this.deleteAuthRefs(tx, c, record, seen, info);
     this.files.forgetRecord(tx, c, record);
     // after commit: caches (an auth record's tokens) forget it, subscribers hear of it
     this.publish(tx, 'delete', c, record);
+  }
+
+  /**
+   * An auth record's rows in the system collections `names` (all four when
+   * it is deleted: MFA sessions, OTPs, external auths, auth origins) go, as
+   * deletes of their own (hooks run, subscribers hear of them), as
+   * PocketBase deletes them.
+   */
+  private async deleteAuthRefs(
+    tx: Executor,
+    c: Collection,
+    record: RecordData,
+    seen: Set<string>,
+    info: RequestInfo | null,
+    names: readonly string[] = AUTH_REF_COLLECTIONS,
+  ): Promise<void> {
+    const d = this.engine.dialect;
+    const col = (name: string) => `${RECORD_ALIAS}.${d.ident(name)}`;
+    for (const name of names) {
+      const refs = this.registry.find(name);
+      if (!refs?.system) continue;
+      const rows = await readRecords(
+        tx,
+        refs,
+        d,
+        `SELECT ${selectList(refs, d)} FROM ${d.ident(refs.name)} ${RECORD_ALIAS} WHERE ${col('collectionRef')} = $1 AND ${col('recordRef')} = $2`,
+        [c.id, record.id],
+      );
+      for (const row of rows) await this.deleteWithRelations(tx, refs, row, seen, info);
+    }
   }
 
   private async referencing(tx: Executor, c: Collection, f: RelationField, id: string): Promise<RecordData[]> {

@@ -501,6 +501,11 @@ describe('collections API: validation errors', () => {
     expectError(await h.req('POST', '/api/collections', 'not an object'), 400);
     expectError(await h.req('POST', '/api/collections', [{ name: 'x' }]), 400);
     expect((await h.req('GET', '/api/collections?perPage=100')).body.items.map((c: any) => c.name).sort()).toEqual([
+      // PocketBase's system collections of the auth flows, present in every app
+      '_authOrigins',
+      '_externalAuths',
+      '_mfas',
+      '_otps',
       '_superusers',
       'users',
     ]);
@@ -1243,7 +1248,7 @@ describe('collections API: import', () => {
     const r = await h.req('PUT', '/api/collections/import', { collections: keep, deleteMissing: true });
     expect(r.status, JSON.stringify(r.body)).toBe(204);
     const after = (await h.req('GET', '/api/collections?perPage=200&sort=name')).body.items.map((c: any) => c.name);
-    expect(after).toEqual(['_superusers', 'books', 'reviews', 'writers']);
+    expect(after).toEqual(['_authOrigins', '_externalAuths', '_mfas', '_otps', '_superusers', 'books', 'reviews', 'writers']);
     expect((await h.records('books')).length).toBeGreaterThan(0);
   });
 });
@@ -1259,8 +1264,9 @@ describe('collections API: list with filter, sort and paging', () => {
   test('filter, sort, page and perPage', async () => {
     const all = await h.req('GET', '/api/collections');
     expect(all.status).toBe(200);
-    expect(all.body).toMatchObject({ page: 1, perPage: 30, totalItems: 7, totalPages: 1 });
-    expect(all.body.items).toHaveLength(7);
+    // the 5 made here, users, _superusers and the auth flows' 4 (_mfas, _otps, _externalAuths, _authOrigins)
+    expect(all.body).toMatchObject({ page: 1, perPage: 30, totalItems: 11, totalPages: 1 });
+    expect(all.body.items).toHaveLength(11);
 
     const po = await h.req('GET', `/api/collections?filter=${encodeURIComponent('name~"po"')}&sort=name`);
     expect(po.status, JSON.stringify(po.body)).toBe(200);
