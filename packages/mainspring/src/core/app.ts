@@ -11,6 +11,7 @@ import { SessionService } from './auth/sessions.js';
 import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
+import { FairShare } from './fair-share.js';
 import { storageRoot } from './files/paths.js';
 import { type FileStore, LocalFileStore } from './files/store.js';
 import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
@@ -65,6 +66,8 @@ export class App {
   readonly events = new EventBus();
   readonly collections: CollectionService;
   readonly settings: SettingsService;
+  /** Turns for lists, per caller (core/fair-share.ts). */
+  readonly fairShare: FairShare;
   readonly records: RecordService;
   readonly mail: MailService;
   readonly auth: AuthService;
@@ -94,6 +97,7 @@ export class App {
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
+    this.fairShare = new FairShare(() => this.settings.get().fairShare);
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);

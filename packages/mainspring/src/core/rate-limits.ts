@@ -9,8 +9,11 @@ import type { RateLimitRule } from './settings.js';
  * instances does not evade a limit.
  */
 export interface RateLimiter {
-  /** Counts a hit; resolves to 0 when allowed, else the seconds until the window ends. */
-  hit(key: string, rule: RateLimitRule, now?: number): number | Promise<number>;
+  /**
+   * Counts `weight` hits (1 by default; a batch counts each of its writes);
+   * resolves to 0 when allowed, else the seconds until the window ends.
+   */
+  hit(key: string, rule: RateLimitRule, now?: number, weight?: number): number | Promise<number>;
 }
 
 /** The table of shared counters. */
@@ -22,14 +25,14 @@ const MAX_KEYS = 200_000;
 export class MemoryRateLimiter implements RateLimiter {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
-  hit(key: string, rule: RateLimitRule, now = Date.now()): number {
+  hit(key: string, rule: RateLimitRule, now = Date.now(), weight = 1): number {
     let w = this.windows.get(key);
     if (!w || w.resetAt <= now) {
       if (!w && this.windows.size >= MAX_KEYS) this.sweep(now);
       w = { count: 0, resetAt: now + rule.duration * 1000 };
       this.windows.set(key, w);
     }
-    w.count++;
+    w.count += weight;
     return w.count > rule.maxRequests ? Math.ceil((w.resetAt - now) / 1000) : 0;
   }
 
@@ -57,18 +60,18 @@ export class SharedRateLimiter implements RateLimiter {
     private readonly logger: Logger,
   ) {}
 
-  async hit(key: string, rule: RateLimitRule, now = Date.now()): Promise<number> {
+  async hit(key: string, rule: RateLimitRule, now = Date.now(), weight = 1): Promise<number> {
     const d = this.engine.dialect;
     const t = d.ident(RATE_LIMITS_TABLE);
     try {
       // one statement, atomic on its own (no transaction to retry under contention)
       const row = await this.engine.get<{ hits: number | string; reset_at: number | string }>(
-        `INSERT INTO ${t} (${d.ident('key')}, hits, reset_at) VALUES ($1, 1, $2)
+        `INSERT INTO ${t} (${d.ident('key')}, hits, reset_at) VALUES ($1, $4, $2)
          ON CONFLICT (${d.ident('key')}) DO UPDATE SET
-           hits = CASE WHEN ${t}.reset_at <= $3 THEN 1 ELSE ${t}.hits + 1 END,
+           hits = CASE WHEN ${t}.reset_at <= $3 THEN $4 ELSE ${t}.hits + $4 END,
            reset_at = CASE WHEN ${t}.reset_at <= $3 THEN $2 ELSE ${t}.reset_at END
          RETURNING hits, reset_at`,
-        [key, now + rule.duration * 1000, now],
+        [key, now + rule.duration * 1000, now, weight],
       );
       if (++this.hits % SWEEP_EVERY === 0) {
         this.engine.run(`DELETE FROM ${t} WHERE reset_at <= $1`, [now]).catch(() => {});

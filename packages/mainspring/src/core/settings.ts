@@ -2,6 +2,7 @@ import type { Engine, Executor } from '../storage/engine.js';
 import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
+import { DEFAULT_FAIR_SHARE, type FairShareLimits } from './fair-share.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './records/limits.js';
 
 /**
@@ -68,6 +69,8 @@ export interface Settings {
    * (core/records/limits.ts), with overrides per collection (by name or id).
    */
   queryLimits: QueryLimits & { collections: ({ collection: string } & Partial<QueryLimits>)[] };
+  /** Mainspring: lists one caller (an auth record, else an IP) may have running and waiting at once (core/fair-share.ts). */
+  fairShare: FairShareLimits;
 }
 
 /**
@@ -94,6 +97,12 @@ export function defaultSettings(): Settings {
         { label: '*:auth', maxRequests: 10, duration: 10, audience: '' },
         { label: '*:request', maxRequests: 5, duration: 60, audience: '' },
         { label: '*:confirm', maxRequests: 10, duration: 60, audience: '' },
+        // writes: sign-ups per address, creates per caller (a batch's count one each), batches (PocketBase's 3/s)
+        { label: '*:signup', maxRequests: 20, duration: 60, audience: '' },
+        { label: '*:create', maxRequests: 60, duration: 10, audience: '' },
+        { label: '/api/batch', maxRequests: 3, duration: 1, audience: '' },
+        // mails to one address (verification, reset, OTP, email change, alerts), whoever asks for them
+        { label: '*:mail', maxRequests: 5, duration: 3600, audience: '' },
       ],
     },
     trustedProxy: { headers: [], useLeftmostIP: false },
@@ -101,6 +110,7 @@ export function defaultSettings(): Settings {
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
     logs: { maxDays: 5, logIP: true, logAuthId: true },
     queryLimits: { ...DEFAULT_QUERY_LIMITS, collections: [] },
+    fairShare: { ...DEFAULT_FAIR_SHARE },
   };
 }
 
@@ -222,6 +232,9 @@ function validate(s: Settings, errors: ErrorData): void {
     between(`queryLimits.${key}`, s.queryLimits[key], min, max);
   }
   if (s.queryLimits.collections.length > 1000) bad('queryLimits.collections', 'At most 1000 overrides.');
+  between('fairShare.perCaller', s.fairShare.perCaller, 1, 1000);
+  between('fairShare.queue', s.fairShare.queue, 0, 10_000);
+  between('fairShare.waitMs', s.fairShare.waitMs, 0, 600_000);
   s.queryLimits.collections.forEach((o, i) => {
     const known = isObject(o) && typeof o.collection === 'string' && o.collection !== '';
     const valid =

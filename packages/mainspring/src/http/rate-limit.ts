@@ -48,8 +48,12 @@ function findRule(rules: RateLimitRule[], collection: string | undefined, tags: 
 
 /**
  * Throws a 429 with Retry-After when the request goes over the rule for its
- * route: `tags` name the action (`auth`, `request`, …), `collection` the
- * collection the route serves.
+ * route: `tags` name the action (`auth`, `create`, …), `collection` the
+ * collection the route serves, `weight` how many the request counts for (a
+ * batch counts each of its writes). Guests are counted per address; a
+ * signed-in caller per auth record (PocketBase counts every caller per
+ * address), so users behind one address (a NAT, an office) do not share a
+ * limit, and one user spreading requests over addresses does.
  */
 export async function enforceRateLimit(
   app: App,
@@ -57,9 +61,10 @@ export async function enforceRateLimit(
   request: FastifyRequest,
   tags: string[],
   collection?: string,
+  weight = 1,
 ): Promise<void> {
   const settings = app.settings.get().rateLimits;
-  if (!settings.enabled || settings.rules.length === 0) return;
+  if (!settings.enabled || settings.rules.length === 0 || weight <= 0) return;
   const path = request.url.split('?', 1)[0] ?? '';
   const rule = findRule(settings.rules, collection, tags, path);
   if (!rule) return;
@@ -67,6 +72,17 @@ export async function enforceRateLimit(
   if (isSuperuserAuth(auth)) return;
   if (rule.audience === '@guest' && auth) return;
   if (rule.audience === '@auth' && !auth) return;
-  const retry = await limiter.hit(`${rule.label}|${clientIp(app, request)}`, rule);
+  const who = auth ? `user ${auth.collection.id}/${auth.record.id}` : clientIp(app, request);
+  const retry = await limiter.hit(`${rule.label}|${who}`, rule, Date.now(), weight);
   if (retry > 0) throw Errors.tooManyRequests(retry);
+}
+
+/** The rule of `*:mail`, and the limiter to count mails per address with. */
+export function mailLimit(app: App, limiter: RateLimiter): (address: string) => Promise<boolean> {
+  return async (address) => {
+    const settings = app.settings.get().rateLimits;
+    const rule = settings.enabled ? settings.rules.find((r) => r.label === '*:mail') : undefined;
+    if (!rule) return true;
+    return (await limiter.hit(`*:mail|${address.trim().toLowerCase()}`, rule)) === 0;
+  };
 }

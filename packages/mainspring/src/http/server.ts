@@ -8,6 +8,7 @@ import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
+import { mailLimit } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
@@ -134,11 +135,12 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
 
   // one process on SQLite; on PostgreSQL the instances share their counters
   const limiter = app.engine.dialect.name === 'postgres' ? new SharedRateLimiter(app.engine, app.logger) : new MemoryRateLimiter();
+  app.mail.addressAllowed = mailLimit(app, limiter);
   healthRoutes(server, app);
   collectionRoutes(server, app);
-  recordRoutes(server, app);
+  recordRoutes(server, app, limiter);
   authRoutes(server, app, limiter);
-  batchRoutes(server, app);
+  batchRoutes(server, app, limiter);
   settingsRoutes(server, app);
   sessionRoutes(server, app, limiter);
   realtimeRoutes(server, app, options.realtime);

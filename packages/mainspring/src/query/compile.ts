@@ -106,6 +106,15 @@ export class SqlParams {
     return `__${prefix}${++this.aliases}`;
   }
 
+  /**
+   * How many aliases the statement has taken: a join or a subquery takes
+   * one, so 0 means a condition on the row alone, whose cost cannot grow
+   * with a table.
+   */
+  get aliasCount(): number {
+    return this.aliases;
+  }
+
   /** Binds a value and returns its placeholder; `hint` is the type of what it is compared with. */
   add(value: SqlValue, hint?: ValueType): string {
     this.values.push(value);

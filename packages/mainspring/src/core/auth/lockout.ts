@@ -21,6 +21,8 @@ interface Entry {
   failures: number;
   /** Attempts begun and not yet judged: they count against the limit, so a burst cannot slip past it. */
   inFlight: number;
+  /** Attempts waiting for one in flight to end (see {@link LoginGuard.whenFree}). */
+  waiters: (() => void)[];
   locks: number;
   lockedUntil: number;
   touched: number;
@@ -48,17 +50,54 @@ export class LoginGuard {
     return 0;
   }
 
-  /** Closes an attempt begun with `begin` (after `failure` or `success` was recorded). */
+  /**
+   * True when `key` is not locked but its attempts in flight take every try
+   * it has left: an attempt then waits for one to end ({@link whenFree})
+   * rather than being refused.
+   */
+  busy(key: string, now = Date.now()): boolean {
+    const e = this.entries.get(key);
+    return e !== undefined && e.lockedUntil <= now && e.inFlight > 0 && e.failures + e.inFlight >= this.policy().maxFailures;
+  }
+
+  /**
+   * Resolves true when one of `key`'s attempts in flight ends, false after
+   * `timeoutMs` or when `maxWaiting` attempts already wait: a bounded queue,
+   * so correct passwords sent at once are answered in turn.
+   */
+  whenFree(key: string, timeoutMs: number, maxWaiting: number): Promise<boolean> {
+    const e = this.entries.get(key);
+    if (!e || e.waiters.length >= maxWaiting) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        e.waiters.splice(e.waiters.indexOf(wake), 1);
+        resolve(false);
+      }, timeoutMs);
+      e.waiters.push(wake);
+    });
+  }
+
+  /**
+   * Closes an attempt begun with `begin` (after `failure` or `success` was
+   * recorded). Every waiting attempt looks again: the one that ended may have
+   * locked the key (then none may go on) or cleared it (then several may).
+   */
   end(key: string): void {
     const e = this.entries.get(key);
-    if (e && e.inFlight > 0) e.inFlight--;
+    if (!e) return;
+    if (e.inFlight > 0) e.inFlight--;
+    for (const wake of e.waiters.splice(0)) wake();
   }
 
   private entry(key: string, now: number): Entry {
     let e = this.entries.get(key);
     if (!e) {
       if (this.entries.size >= MAX_ENTRIES) this.sweep(now);
-      e = { failures: 0, inFlight: 0, locks: 0, lockedUntil: 0, touched: now };
+      e = { failures: 0, inFlight: 0, waiters: [], locks: 0, lockedUntil: 0, touched: now };
       this.entries.set(key, e);
     }
     return e;
@@ -82,7 +121,7 @@ export class LoginGuard {
   success(key: string): void {
     const e = this.entries.get(key);
     if (!e) return;
-    if (e.inFlight > 0) {
+    if (e.inFlight > 0 || e.waiters.length > 0) {
       e.failures = 0;
       e.locks = 0;
       e.lockedUntil = 0;
@@ -95,7 +134,9 @@ export class LoginGuard {
   }
 
   private sweep(now: number): void {
-    for (const [k, e] of this.entries) if (e.lockedUntil < now && now - e.touched > IDLE_MS / 24) this.entries.delete(k);
+    for (const [k, e] of this.entries) {
+      if (e.lockedUntil < now && now - e.touched > IDLE_MS / 24 && e.inFlight === 0 && e.waiters.length === 0) this.entries.delete(k);
+    }
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
   }
 }

@@ -193,13 +193,32 @@ export class AuthService {
     return `${c.id}/${identity.trim().toLowerCase()}\n`;
   }
 
-  /** Begins a sign-in attempt: the seconds the client must wait, or 0 when it may go on (then `endAttempt`). */
-  private beginAttempt(key: string, ip: string): number {
-    const client = this.perClient.begin(key + ip);
-    if (client > 0) return client;
-    const identity = this.perIdentity.begin(key);
-    if (identity > 0) this.perClient.end(key + ip);
-    return identity;
+  /**
+   * Begins a sign-in attempt: the seconds the client must wait, or 0 when it
+   * may go on (then `endAttempt`). Attempts in flight count against the
+   * failures an identity has left, which stops parallel guessing; one that
+   * finds them all taken waits its turn in a short queue
+   * ({@link SIGN_IN_QUEUE}) instead of being refused, so correct passwords
+   * sent at once are all answered. A lock is only ever what failures made.
+   */
+  private async beginAttempt(key: string, ip: string): Promise<number> {
+    const deadline = Date.now() + SIGN_IN_QUEUE.waitMs;
+    for (;;) {
+      const client = this.perClient.begin(key + ip);
+      let guard: LoginGuard = this.perClient;
+      let busyKey = key + ip;
+      let refused = client;
+      if (client === 0) {
+        const identity = this.perIdentity.begin(key);
+        if (identity === 0) return 0;
+        this.perClient.end(key + ip);
+        guard = this.perIdentity;
+        busyKey = key;
+        refused = identity;
+      }
+      const left = deadline - Date.now();
+      if (!guard.busy(busyKey) || left <= 0 || !(await guard.whenFree(busyKey, left, SIGN_IN_QUEUE.maxWaiting))) return refused;
+    }
   }
 
   private endAttempt(key: string, ip: string): void {
@@ -271,7 +290,7 @@ export class AuthService {
     if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
 
     const key = this.identityKey(c, identity as string);
-    const retry = this.beginAttempt(key, ip);
+    const retry = await this.beginAttempt(key, ip);
     if (retry > 0) throw rateLimited(retry);
     try {
       // locks another instance set
@@ -427,3 +446,6 @@ export class AuthService {
 
 /** A 429 that says when to retry. */
 export const rateLimited = (retryAfterSeconds: number): ApiError => Errors.tooManyRequests(retryAfterSeconds);
+
+/** How many sign-ins of one identity may wait for those in flight, and for how long (ms), before a 429. */
+export const SIGN_IN_QUEUE = { maxWaiting: 20, waitMs: 10_000 };

@@ -44,6 +44,9 @@ function htmlToText(html: string): string {
 export class MailService {
   private transport: Promise<Transporter> | null = null;
 
+  /** Whether one more mail may go to an address (the `*:mail` rate limit, set by the HTTP layer). */
+  addressAllowed: ((address: string) => Promise<boolean>) | null = null;
+
   constructor(
     private readonly settings: SettingsService,
     private readonly dataDir: string,
@@ -80,6 +83,12 @@ export class MailService {
 
   /** Renders an auth collection's template (with `{APP_NAME}` and `{APP_URL}` from the settings) and sends it. */
   async sendTemplate(to: string, template: EmailTemplate, values: Record<string, string>): Promise<void> {
+    // a flood of mails to one address (anyone may ask for a reset or a code) stops at its limit, silently:
+    // the request was answered already, the same whatever happens here
+    if (this.addressAllowed && !(await this.addressAllowed(to))) {
+      this.logger.warn({ subject: template.subject }, 'mail not sent: the address had its limit of mails (rate limit *:mail)');
+      return;
+    }
     const meta = this.settings.get().meta;
     const all = { APP_NAME: meta.appName, APP_URL: meta.appURL.replace(/\/+$/, ''), ...values };
     await this.send({ to, subject: renderTemplate(template.subject, all), html: renderTemplate(template.body, all) });

@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
 import { FilterError } from '../../query/index.js';
-import type { Executor } from '../../storage/engine.js';
+import { type Engine, type Executor, readingExecutor, StatementTimeoutError } from '../../storage/engine.js';
 import type { AuthService } from '../auth/service.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
-import { Errors, fieldError } from '../errors.js';
+import { ApiError, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
 import { randomString } from '../ids.js';
 import type { RecordAccess } from '../records/access.js';
 import { parseClientFilter } from '../records/access.js';
 import { parseExpand, serializeWithExpand } from '../records/expand.js';
+import type { QueryLimits } from '../records/limits.js';
 import { checkFields, parseFields, pickFields } from '../records/output.js';
 import { type AuthState, isSuperuserAuth, type RequestInfo } from '../rules/request-info.js';
 
@@ -47,6 +48,8 @@ export interface ClientSink {
 }
 
 export class RealtimeClient {
+  /** This client's messages, in bus order: each event's goes out after the ones before it. */
+  outbox: Promise<void> = Promise.resolve();
   /** The bearer token of the last subscription request, checked again at every event. */
   token: string | null = null;
   /** `collectionId/recordId` of the first authenticated subscription request: the auth may not change after. */
@@ -98,23 +101,35 @@ export interface BrokerDeps {
   auth: AuthService;
   access: RecordAccess;
   registry: CollectionRegistry;
-  engine: Executor;
+  engine: Engine;
   logger: Logger;
+  /** The limits on a client's filter over a collection, checked when a subscription is set. */
+  limits: (c: Collection) => QueryLimits;
+  /** How long one event's check for one subscriber may take before the event is dropped for it, in ms. */
+  checkTimeoutMs?: number;
 }
 
-/** The connected clients of this instance and the delivery of record events to them. */
+/** The default of {@link BrokerDeps.checkTimeoutMs}: a check that takes longer is a filter, or a rule, that asks too much. */
+export const CHECK_TIMEOUT_MS = 1000;
+
+/**
+ * The connected clients of this instance and the delivery of record events
+ * to them. Each event's checks start at once, away from the event loop
+ * (Engine.read), shared by subscribers with the same token and options; each
+ * client gets its messages in bus order (its outbox), so a slow check holds
+ * only the subscribers it is for, and one past its time limit drops that
+ * event for them, with a log line.
+ */
 export class RealtimeBroker {
   private readonly clients = new Map<string, RealtimeClient>();
-  /** Events are delivered one after another, so each subscriber sees a record's changes in commit order. */
-  private queue: Promise<void> = Promise.resolve();
   private readonly unsubscribe: () => void;
+  private readonly reads: Executor;
 
   constructor(private readonly d: BrokerDeps) {
+    this.reads = readingExecutor(d.engine);
     this.unsubscribe = d.events.on((event) => {
       if (event.type !== 'record' || this.clients.size === 0) return;
-      this.queue = this.queue.then(() =>
-        this.broadcast(event).catch((err) => d.logger.error({ err: { message: (err as Error).message } }, 'realtime broadcast failed')),
-      );
+      this.broadcast(event);
     });
   }
 
@@ -165,11 +180,37 @@ export class RealtimeBroker {
       const sub = parseSubscription(raw);
       if (sub) parsed.push(sub);
     }
+    for (const sub of parsed) this.checkFilter(sub, caller);
     client.subscriptions = parsed;
   }
 
+  /**
+   * A subscription's filter is compiled now, with the limits of a list's
+   * (core/records/limits.ts): one that cannot run, or asks too much, is a
+   * 400 when it is set rather than silence at every event.
+   */
+  private checkFilter(sub: Subscription, caller: AuthState | null): void {
+    const c = this.d.registry.find(sub.collection);
+    const filter = sub.query.filter;
+    if (!c || !filter) return;
+    const superuser = isSuperuserAuth(caller);
+    // a non-superuser's @collection or @request makes every event silent, as in PocketBase
+    if (!superuser && /@collection\.|@request\./.test(filter)) return;
+    const info: RequestInfo = { auth: caller, method: 'GET', context: 'realtime', query: sub.query, headers: sub.headers, body: {} };
+    const refuse = (message: string) =>
+      Errors.validation('An error occurred while validating the submitted data.', {
+        subscriptions: fieldError('validation_invalid_filter', `${sub.collection}/${sub.recordId}: ${message}`),
+      });
+    try {
+      this.d.access.filter(this.d.access.scope(info), c, parseClientFilter(filter), superuser, this.d.limits(c));
+    } catch (err) {
+      if (err instanceof FilterError || err instanceof ApiError) throw refuse(err.message);
+      throw err;
+    }
+  }
+
   /** Sends one committed change to every subscriber allowed to see it. */
-  private async broadcast(event: RecordEvent): Promise<void> {
+  private broadcast(event: RecordEvent): void {
     const c = this.d.registry.find(event.collectionId);
     if (!c) return;
     // subscribers that share a token and options share the check and the message
@@ -188,13 +229,26 @@ export class RealtimeBroker {
         const key = `${token ?? ''}\n${sub.recordId === '*' ? 'list' : 'view'}\n${JSON.stringify(sub.query)}\n${JSON.stringify(sub.headers)}`;
         let verdict = verdicts.get(key);
         if (!verdict) {
-          verdict = this.message(c, event, sub, await caller);
+          verdict = caller.then((auth) => this.message(c, event, sub, auth)).catch((err: unknown) => this.dropped(c, event, err));
           verdicts.set(key, verdict);
         }
-        const data = await verdict;
-        if (data !== null) client.sink.send(sub.name, data);
+        const settled = verdict;
+        client.outbox = client.outbox.then(async () => {
+          const data = await settled;
+          if (data !== null) client.sink.send(sub.name, data);
+        });
       }
     }
+  }
+
+  /** An event a subscriber's check could not decide in time (or at all): not sent, and said in the log. */
+  private dropped(c: Collection, event: RecordEvent, err: unknown): null {
+    const slow = err instanceof StatementTimeoutError;
+    this.d.logger[slow ? 'warn' : 'error'](
+      { collection: c.name, record: event.record.id, err: { message: (err as Error).message } },
+      slow ? 'realtime: a subscriber check ran past its time limit; the event was not sent to it' : 'realtime: a subscriber check failed',
+    );
+    return null;
   }
 
   /** The event's JSON for one subscriber, or null when its rule or filter does not admit the record. */
@@ -207,11 +261,12 @@ export class RealtimeBroker {
       const filter = sub.query.filter ? parseClientFilter(sub.query.filter) : null;
       // as PocketBase: only superusers may name @collection or @request in a subscription's filter
       if (filter && !superuser && /@collection\.|@request\./.test(sub.query.filter ?? '')) return null;
-      if (!(await this.d.access.admitsRecord(c, event.record, info, superuser ? null : rule, filter, superuser))) return null;
+      const timeoutMs = this.d.checkTimeoutMs ?? CHECK_TIMEOUT_MS;
+      if (!(await this.d.access.admitsRecord(c, event.record, info, superuser ? null : rule, filter, superuser, timeoutMs))) return null;
       const expand = sub.query.expand ? parseExpand(sub.query.expand) : null;
       const fields = sub.query.fields ? parseFields(sub.query.fields) : null;
       if (fields) checkFields(fields, c, info);
-      const [record] = await serializeWithExpand(this.d.access, this.d.registry, this.d.engine, c, [event.record], expand, info);
+      const [record] = await serializeWithExpand(this.d.access, this.d.registry, this.reads, c, [event.record], expand, info);
       return JSON.stringify({ action: event.action, record: fields ? pickFields(record, fields) : record });
     } catch (err) {
       // a subscription with an unusable filter, expand or fields gets nothing, as in PocketBase

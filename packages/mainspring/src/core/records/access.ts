@@ -1,5 +1,5 @@
 import { compileFilter, type Expr, FilterError, parseFilterCached, SqlParams } from '../../query/index.js';
-import type { Engine, Executor, SqlValue } from '../../storage/engine.js';
+import { type Engine, type Executor, readingExecutor, type SqlValue } from '../../storage/engine.js';
 import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
@@ -15,20 +15,26 @@ import { encodeValue, RECORD_ALIAS, readRecords, selectList } from './rows.js';
  * caller may not see are never read.
  */
 export class RecordAccess {
+  /** Reads that may take long, away from the event loop (Engine.read). */
+  private readonly reads: Executor;
+
   constructor(
     private readonly engine: Engine,
     private readonly registry: CollectionRegistry,
-  ) {}
+  ) {
+    this.reads = readingExecutor(engine);
+  }
 
   /** A fresh compile scope for one statement. */
   scope(info: RequestInfo | null): ResolverScope {
-    let n = 0;
+    const params = new SqlParams(this.engine.dialect);
     return {
       dialect: this.engine.dialect,
-      params: new SqlParams(this.engine.dialect),
+      params,
       info,
       lookup: (idOrName) => this.registry.find(idOrName),
-      nextAlias: (prefix) => `__${prefix}${++n}`,
+      // one counter for the resolver's and the compiler's aliases: params.aliasCount tells whether any was taken
+      nextAlias: (prefix) => params.alias(prefix),
     };
   }
 
@@ -60,13 +66,15 @@ export class RecordAccess {
       let where = `${RECORD_ALIAS}.${d.ident('id')} = ${idParam}`;
       if (rule) where += ` AND (${this.rule(scope, c, rule)})`;
       const sql = `SELECT ${selectList(c, d)} FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${where} LIMIT 1`;
-      statement = { c, sql, rest: scope.params.values.slice(1) };
+      statement = { c, sql, rest: scope.params.values.slice(1), joins: scope.params.aliasCount > 0 };
       if (cache) {
         if (cache.size >= 64) cache.clear();
         cache.set(key, statement);
       }
     }
-    return (await readRecords(db, c, d, statement.sql, statement.rest.length === 0 ? [id] : [id, ...statement.rest]))[0];
+    // a read by id is cheap unless its rule joins or has subqueries: then it runs away from the event loop
+    const from = statement.joins && db === this.engine ? this.reads : db;
+    return (await readRecords(from, c, d, statement.sql, statement.rest.length === 0 ? [id] : [id, ...statement.rest]))[0];
   }
 
   /** Statements of `findOne` by the caller's record object (a new object whenever the record changes), and for guests. */
@@ -116,6 +124,7 @@ export class RecordAccess {
     rule: string | null,
     filter: Expr | null,
     superuser: boolean,
+    timeoutMs?: number,
   ): Promise<boolean> {
     const d = this.engine.dialect;
     const scope = this.scope(info);
@@ -129,8 +138,12 @@ export class RecordAccess {
     if (rule) conditions.push(this.rule(scope, c, rule));
     if (filter) conditions.push(this.filter(scope, c, filter, superuser));
     const where = conditions.length > 0 ? ` WHERE ${conditions.map((w) => `(${w})`).join(' AND ')}` : '';
-    const row = await this.engine.get(`SELECT 1 AS ok FROM (SELECT ${columns.join(', ')}) ${RECORD_ALIAS}${where}`, scope.params.values);
-    return row !== undefined;
+    const sql = `SELECT 1 AS ok FROM (SELECT ${columns.join(', ')}) ${RECORD_ALIAS}${where}`;
+    // a condition on the record's own values alone cannot take long: it runs here; any join or subquery
+    // runs away from the event loop, under its own limit (Engine.read), so it cannot hold other subscribers
+    if (scope.params.aliasCount === 0) return (await this.engine.get(sql, scope.params.values)) !== undefined;
+    const [rows] = await this.engine.read([{ sql, params: scope.params.values }], timeoutMs === undefined ? {} : { timeoutMs });
+    return (rows?.length ?? 0) > 0;
   }
 
   /** Records of `c` with the given ids that `rule` admits, in no particular order. */
@@ -156,6 +169,8 @@ interface CachedStatement {
   c: Collection;
   sql: string;
   rest: SqlValue[];
+  /** The rule joins or has subqueries. */
+  joins: boolean;
 }
 
 /**

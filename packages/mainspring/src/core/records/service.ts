@@ -401,7 +401,9 @@ export class RecordService {
     const shape = this.shape(c, q, info);
     const record = await this.find(db, c, id, info, superuser ? null : c.viewRule);
     if (!record) throw Errors.notFound();
-    return (await this.output(db, c, [record], shape, info))[0] as Record<string, unknown>;
+    // expanding reads other collections through their rules: away from the event loop
+    const reader = shape.expand && db === this.engine ? this.reads : db;
+    return (await this.output(reader, c, [record], shape, info))[0] as Record<string, unknown>;
   }
 
   private async find(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null) {

@@ -1,11 +1,15 @@
 import { type Readable, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
+import type { Collection } from '../../core/collections/model.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../../core/errors.js';
 import { isUpload } from '../../core/files/uploads.js';
+import type { RateLimiter } from '../../core/rate-limits.js';
 import { checkJsonValue } from '../body.js';
 import { bodyObject, requestInfo } from '../context.js';
+import { enforceRateLimit } from '../rate-limit.js';
 import { withUploads } from '../uploads.js';
+import { recordActionTags } from './records.js';
 
 const RECORDS_PATH = /^\/api\/collections\/([^/?]+)\/records(?:\/([^/?]+))?$/;
 
@@ -114,7 +118,7 @@ function readItems(raw: unknown, max: number): BatchItem[] {
  * transaction through the same record service and rules as the REST routes.
  * The first failure rolls everything back and is reported with its index.
  */
-export function batchRoutes(server: FastifyInstance, app: App): void {
+export function batchRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
   // batch.maxBodySize (0: the server's body limit) bounds the body while it arrives, before any parsing
   const preParsing = async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
     const max = app.settings.get().batch.maxBodySize;
@@ -134,13 +138,38 @@ export function batchRoutes(server: FastifyInstance, app: App): void {
   // uploads of requests that did not commit are removed when the batch ends
   server.post('/api/batch', { preParsing }, (request) => withUploads(request, () => runBatch(request)));
 
+  /** Counts a batch's writes against their actions' rate limits, one hit per write (per collection and action). */
+  async function limitWrites(request: FastifyRequest, items: BatchItem[]): Promise<void> {
+    const counts = new Map<string, { c: Collection; action: 'create' | 'update' | 'delete'; n: number }>();
+    for (const item of items) {
+      let c: Collection;
+      try {
+        c = app.records.collection(parseItemUrl(item.url).collection);
+      } catch {
+        continue; // refused with its index when it runs
+      }
+      const action = item.method === 'DELETE' ? 'delete' : item.method === 'PATCH' ? 'update' : 'create';
+      const key = `${c.id} ${action}`;
+      const entry = counts.get(key) ?? { c, action, n: 0 };
+      entry.n++;
+      counts.set(key, entry);
+    }
+    for (const { c, action, n } of counts.values()) {
+      await enforceRateLimit(app, limiter, request, recordActionTags(c, action), c.name, n);
+    }
+  }
+
   async function runBatch(request: FastifyRequest) {
     const settings = app.settings.get().batch;
     if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
+    // the batch's own rule (`/api/batch`) first, as PocketBase's middleware; then each write counted against
+    // its action's, as if sent alone (PocketBase's batch runs each through the record handlers' limits)
+    await enforceRateLimit(app, limiter, request, []);
     const body = bodyObject(request);
     const items = readItems(body.requests, settings.maxRequests);
     attachFiles(body, items);
     const base = await requestInfo(app, request, 'batch');
+    await limitWrites(request, items);
     const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
 
     return app.engine.transaction(async (tx) => {

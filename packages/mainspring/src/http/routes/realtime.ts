@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
 import { RealtimeBroker } from '../../core/realtime/broker.js';
+import { queryLimitsFor } from '../../core/settings.js';
 import { bearerToken, bodyObject, callerOf } from '../context.js';
 import { clientIp } from '../rate-limit.js';
 
@@ -38,6 +39,7 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
     registry: app.collections.registry,
     engine: app.engine,
     logger: app.logger,
+    limits: (c) => queryLimitsFor(app.settings.get(), c),
   });
   /** Open streams; one sweep sends keep-alives and closes idle and old streams, instead of timers per stream. */
   const open = new Set<{ res: ServerResponse; started: number; lastMessage: number; write(chunk: string): boolean; end(): void }>();

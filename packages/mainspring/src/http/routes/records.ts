@@ -2,11 +2,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import type { ValueSource } from '../../core/collections/fields.js';
 import type { Collection } from '../../core/collections/model.js';
+import type { RateLimiter } from '../../core/rate-limits.js';
+import { isSuperuser, type RequestInfo } from '../../core/rules/request-info.js';
 import { bodyObject, callerOf, queryOf, requestInfo } from '../context.js';
+import { clientIp, enforceRateLimit } from '../rate-limit.js';
 import { withUploads } from '../uploads.js';
 import { requestLike } from './custom.js';
 
 type Params = { collection: string; id: string };
+
+/** Who takes turns for a request's reads: its auth record, else its address. */
+function callerKey(app: App, request: FastifyRequest, info: RequestInfo): string {
+  const auth = info.auth;
+  return auth ? `${auth.collection.id}/${auth.record.id}` : `ip ${clientIp(app, request)}`;
+}
 
 /** Where a body's values came from: typed JSON, or strings of a form. */
 export function sourceOf(request: FastifyRequest): ValueSource {
@@ -14,9 +23,20 @@ export function sourceOf(request: FastifyRequest): ValueSource {
   return type.includes('json') || type === '' ? 'json' : 'form';
 }
 
+/**
+ * The rate-limit tags of a record action, PocketBase's (`list`, `view`,
+ * `create`, `update`, `delete`), and `signup` before `create` on an auth
+ * collection, so sign-ups have a rule of their own (`*:signup`).
+ */
+export function recordActionTags(c: Collection, action: 'list' | 'view' | 'create' | 'update' | 'delete'): string[] {
+  return action === 'create' && c.type === 'auth' ? ['signup', 'create'] : [action];
+}
+
 /** The record CRUD routes: `/api/collections/:collection/records[/:id]`. */
-export function recordRoutes(server: FastifyInstance, app: App): void {
+export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
   const base = '/api/collections/:collection/records';
+  const limit = (request: FastifyRequest, c: Collection, action: Parameters<typeof recordActionTags>[1]) =>
+    enforceRateLimit(app, limiter, request, recordActionTags(c, action), c.name);
 
   const hooks = app.hooks;
   const tags = (c: Collection) => [c.id, c.name];
@@ -28,7 +48,12 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Params }>(base, async (request) => {
     const c = app.records.collection(request.params.collection);
-    const result = await app.records.list(c, queryOf(request), await requestInfo(app, request));
+    await limit(request, c, 'list');
+    const info = await requestInfo(app, request);
+    // a list may be slow: each caller takes turns (core/fair-share.ts); superusers do not wait
+    const result = isSuperuser(info)
+      ? await app.records.list(c, queryOf(request), info)
+      : await app.fairShare.run(callerKey(app, request, info), () => app.records.list(c, queryOf(request), info));
     if (!hooks.recordsListRequest.has(tags(c))) return result;
     const e = { ...(await who(c, request)), result };
     await hooks.recordsListRequest.trigger(e, () => {}, tags(c));
@@ -37,6 +62,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.get<{ Params: Params }>(`${base}/:id`, async (request) => {
     const c = app.records.collection(request.params.collection);
+    await limit(request, c, 'view');
     const record = await app.records.view(c, request.params.id, queryOf(request), await requestInfo(app, request));
     if (!hooks.recordViewRequest.has(tags(c))) return record;
     const e = { ...(await who(c, request)), record };
@@ -67,6 +93,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.post<{ Params: Params }>(base, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
+    await limit(request, c, 'create');
     // uploads the write did not keep, or whose transaction did not commit, are removed when it ends
     return withUploads(request, () =>
       written(hooks.recordCreateRequest, c, null, request, reply, async (data) =>
@@ -77,6 +104,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
+    await limit(request, c, 'update');
     const id = request.params.id;
     return withUploads(request, () =>
       written(hooks.recordUpdateRequest, c, id, request, reply, async (data) =>
@@ -87,6 +115,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
 
   server.delete<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
+    await limit(request, c, 'delete');
     const id = request.params.id;
     const remove = async () => app.records.delete(c, id, await requestInfo(app, request));
     if (!hooks.recordDeleteRequest.has(tags(c))) await remove();

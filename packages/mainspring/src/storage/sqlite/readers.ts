@@ -76,6 +76,7 @@ const prepare = (sql, arrays) => {
 };
 const begin = db.prepare('BEGIN');
 const end = db.prepare('COMMIT');
+process.send({ ready: true });
 process.on('message', (m) => {
   deadline = Date.now() + m.timeoutMs;
   try {
@@ -108,13 +109,18 @@ interface Job {
 /** A reader process and the request it runs, if any. */
 interface Reader {
   readonly child: ChildProcess;
+  /** It has opened the database: a request's time starts only then. */
+  ready: boolean;
   job: Job | null;
   jobId: number;
   killTimer: NodeJS.Timeout | null;
 }
 
 /** Replies of a reader. */
-type Reply = { id: number; results: unknown[][] } | { id: number; error: { message: string; code?: string; timeout: boolean } };
+type Reply =
+  | { ready: true }
+  | { id: number; results: unknown[][] }
+  | { id: number; error: { message: string; code?: string; timeout: boolean } };
 
 const driver = createRequire(import.meta.url).resolve('better-sqlite3');
 
@@ -126,6 +132,8 @@ export class ReaderPool {
   private closed = false;
   /** Readers killed at a deadline since the pool was made (for tests and metrics). */
   killed = 0;
+  /** Readers in a row that ended before they were ready: past a few, waiting requests fail instead of starting more. */
+  private failedStarts = 0;
 
   constructor(
     private readonly file: string,
@@ -157,10 +165,12 @@ export class ReaderPool {
   /** Gives waiting requests to idle readers, starting readers up to the pool's size. */
   private dispatch(): void {
     while (this.queue.length > 0) {
-      let reader = [...this.readers].find((r) => r.job === null);
+      const reader = [...this.readers].find((r) => r.ready && r.job === null);
       if (!reader) {
-        if (this.readers.size >= this.options.size) return;
-        reader = this.start();
+        // a new reader takes the next request once it has opened the database (see answered)
+        const starting = [...this.readers].some((r) => !r.ready);
+        if (!starting && this.readers.size < this.options.size) this.start();
+        return;
       }
       const job = this.queue.shift() as Job;
       if (job.queueTimer) clearTimeout(job.queueTimer);
@@ -190,7 +200,7 @@ export class ReaderPool {
         MS_SQLITE_BUSY_MS: String(this.options.busyTimeoutMs),
       },
     });
-    const reader: Reader = { child, job: null, jobId: 0, killTimer: null };
+    const reader: Reader = { child, ready: false, job: null, jobId: 0, killTimer: null };
     this.readers.add(reader);
     child.on('message', (reply: Reply) => this.answered(reader, reply));
     child.on('exit', () => this.retire(reader, new Error('a reader process ended unexpectedly')));
@@ -199,6 +209,12 @@ export class ReaderPool {
   }
 
   private answered(reader: Reader, reply: Reply): void {
+    if ('ready' in reply) {
+      reader.ready = true;
+      this.failedStarts = 0;
+      this.dispatch();
+      return;
+    }
     const job = reader.job;
     if (!job || reply.id !== reader.jobId) return;
     if (reader.killTimer) clearTimeout(reader.killTimer);
@@ -218,6 +234,15 @@ export class ReaderPool {
     const job = reader.job;
     reader.job = null;
     job?.reject(err);
+    // a reader that cannot even open the database (the file gone, a broken driver) fails what waits, and the
+    // next request tries again, rather than starting readers in a loop
+    if (!reader.ready && ++this.failedStarts >= 3) {
+      this.failedStarts = 0;
+      for (const waiting of this.queue.splice(0)) {
+        if (waiting.queueTimer) clearTimeout(waiting.queueTimer);
+        waiting.reject(new Error('reader processes cannot open the database'));
+      }
+    }
     if (!this.closed) this.dispatch();
   }
 
