@@ -470,6 +470,41 @@ describe('schema changes around a view', () => {
     expect((await failure(client().collection('v2').getFullList())).status).toBe(404);
   });
 
+  test('a view its rules keep from a caller leaks nothing through another view: filter, sort, expand, realtime', async () => {
+    // superusers only
+    await admin.collections.create({ name: 'secret_stats', type: 'view', viewQuery: 'SELECT s.id, s.posts, s.total FROM stats s' });
+    await admin.collections.create({
+      name: 'open_links',
+      type: 'view',
+      listRule: '',
+      viewRule: '',
+      viewQuery: 'SELECT s.id AS id, s.id AS stat FROM secret_stats s',
+    });
+    try {
+      const guest = client();
+      const rows = await guest.collection('open_links').getFullList({ expand: 'stat' });
+      expect(rows).toHaveLength(3);
+      for (const r of rows) expect(r.expand).toBeUndefined();
+      for (const query of [{ filter: 'stat.posts > 0' }, { filter: 'stat.total > 100' }, { sort: 'stat.total' }]) {
+        expect((await failure(guest.collection('open_links').getList(1, 10, query))).status, JSON.stringify(query)).toBe(400);
+      }
+      expect((await failure(guest.collection('secret_stats').getList())).status).toBe(403);
+      expect((await failure(guest.collection('secret_stats').getOne(people.ann.id))).status).toBe(403);
+      // a subscription to it is accepted (PocketBase's) and hears nothing: a view has no events
+      const got: unknown[] = [];
+      await guest.collection('secret_stats').subscribe('*', (e) => got.push(e));
+      await admin.collection('posts').create({ title: 'epsilon', author: people.ann.id, amount: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(got).toEqual([]);
+      await guest.realtime.unsubscribe();
+      const added = await admin.collection('posts').getFirstListItem('title = "epsilon"');
+      await admin.collection('posts').delete(added.id);
+    } finally {
+      await admin.collections.delete('open_links');
+      await admin.collections.delete('secret_stats');
+    }
+  });
+
   test('a base collection may not relate to a view; a view may', async () => {
     const err = await failure(
       admin.collections.create({
