@@ -690,8 +690,7 @@ describe('Auth: password reset — POST /api/collections/{collection}/request-pa
     expect((await client().collection('users').authWithPassword(fay.email, 'reset-password-1')).record.id).toBe(fay.id);
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('errors: missing email 400, missing values 400 on each, mismatch 400, password sign-in off 400, not auth 404', async () => {
+  test('errors: missing email 400, missing values 400 on each, mismatch 400, password sign-in off 400, not auth 404', async () => {
     expectError(await s.request('POST', '/api/collections/users/request-password-reset', { body: {} }), 400, {
       email: 'validation_required',
     });
@@ -700,7 +699,9 @@ describe('Auth: password reset — POST /api/collections/{collection}/request-pa
       password: 'validation_required',
       passwordConfirm: 'validation_required',
     });
+    // every value is checked at once, the token too
     expectError(await failure(guest.collection('users').confirmPasswordReset('not-a-token', 'reset-password-1', 'other-password')), 400, {
+      token: 'validation_invalid_token',
       passwordConfirm: 'validation_values_mismatch',
     });
     expectError(await failure(guest.collection('users').confirmPasswordReset('not-a-token', 'reset-password-1', 'reset-password-1')), 400, {
@@ -722,12 +723,14 @@ describe('Auth: email change — POST /api/collections/{collection}/request-emai
     expectError(await failure(gus.pb.collection('users').authRefresh()), 401);
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('errors: no token 401, a superuser 403, address taken 400, missing values 400, wrong password 400', async () => {
+  test('errors: no token 401, a superuser 403, address taken 400, missing values 400, wrong password 400', async () => {
     expectError(await failure(guest.collection('users').requestEmailChange('x@example.com')), 401);
     expectError(await failure(admin.collection('users').requestEmailChange('x@example.com')), 403);
     expectError(await failure(alice.pb.collection('users').requestEmailChange(bob.email)), 400, {
       newEmail: 'validation_invalid_new_email',
+    });
+    expectError(await failure(alice.pb.collection('users').requestEmailChange(alice.email)), 400, {
+      newEmail: 'validation_not_in_invalid',
     });
     expectError(
       await s.request('POST', '/api/collections/users/request-email-change', { token: alice.pb.authStore.token, body: {} }),
