@@ -1010,9 +1010,22 @@ describe('Settings: list — GET /api/settings', () => {
     expect(settings.logs).toMatchObject({ maxDays: expect.any(Number), logIP: expect.any(Boolean) });
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('logs.minLevel: requests below it are not logged', async () => {
+  test('logs.minLevel (0 by default): requests below it are not logged', async () => {
     expect((await admin.settings.getAll()).logs).toMatchObject({ minLevel: 0 });
+    // a 2xx is logged at level 0 (info), a 4xx at 4 (warn)
+    await admin.settings.update({ logs: { minLevel: 4 } });
+    try {
+      await s.request('GET', '/api/health?marker=minlevel');
+      await s.request('GET', '/api/collections/nope/records?marker=minlevel');
+      const logged = await eventually(async () => {
+        const page = await admin.logs.getList(1, 10, { filter: 'data.url ~ "marker=minlevel"' });
+        expect(page.items.length).toBeGreaterThan(0);
+        return page.items;
+      });
+      expect(logged.map((l) => [l.level, l.data.status])).toEqual([[4, 404]]);
+    } finally {
+      await admin.settings.update({ logs: { minLevel: 0 } });
+    }
   });
 
   // KNOWN DIFFERENCE, fixed in the commits that follow

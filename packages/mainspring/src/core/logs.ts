@@ -227,7 +227,8 @@ export class LogService {
     if (!this.enabled || this.buffer.length >= MAX_BUFFERED) return;
     const now = Date.now();
     const level = entry.status >= 500 ? LOG_LEVEL.error : entry.status >= 400 ? LOG_LEVEL.warn : LOG_LEVEL.info;
-    const { logIP, logAuthId } = this.settings.get().logs;
+    const { logIP, logAuthId, minLevel } = this.settings.get().logs;
+    if (level < minLevel) return;
     this.buffer.push({
       at: now,
       hour: Math.floor(now / HOUR),
