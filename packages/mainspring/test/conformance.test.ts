@@ -925,8 +925,7 @@ describe('Collections: import — PUT /api/collections/import', () => {
     await admin.collections.delete('imported');
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('errors: no token 401, not a superuser 403, empty or invalid list 400 on collections', async () => {
+  test('errors: no token 401, not a superuser 403, empty or invalid list 400 on collections', async () => {
     expectError(await failure(guest.collections.import([])), 401);
     expectError(await failure(alice.pb.collections.import([])), 403);
     expectError(await failure(admin.collections.import([])), 400, { collections: 'validation_required' });

@@ -673,7 +673,9 @@ export class CollectionService {
           errors[c.name] = fieldError('validation_collection_delete', err.message);
         }
       }
-      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to import collections.', { collections: errors });
+      if (Object.keys(errors).length > 0) {
+        throw Errors.validation('Failed to import collections.', { collections: importFailure(errors, input.collections) });
+      }
       const gone = new Set(removed.map((c) => c.id));
       const after = [
         ...this.registry.all().filter((c) => !gone.has(c.id) && !plan.some((step) => step.next.id === c.id)),
@@ -951,6 +953,21 @@ function identityFieldsError(c: Collection): FieldError | null {
 /** The column that stores a field. */
 export function columnOf(f: Field): ColumnSpec {
   return f.type === 'text' && f.primaryKey ? { name: f.name, kind: 'text', primaryKey: true } : { name: f.name, kind: kindOf(f).column(f) };
+}
+
+/**
+ * PocketBase's one field error for a failed import
+ * (`validation_collections_import_failure`), its message naming each
+ * collection that failed (by position or, for a deletion, by name) with its
+ * errors, so a client reading `data.collections.code` finds it.
+ */
+function importFailure(errors: ErrorData, submitted: unknown[]): FieldError {
+  const lines = Object.entries(errors).map(([key, errs]) => {
+    const raw = /^\d+$/.test(key) ? submitted[Number(key)] : undefined;
+    const name = isObject(raw) && typeof raw.name === 'string' ? raw.name : key;
+    return `Data validations failed for collection ${JSON.stringify(name.slice(0, 100))}: ${JSON.stringify(errs)}`;
+  });
+  return fieldError('validation_collections_import_failure', lines.join('\n').slice(0, 5000));
 }
 
 /**
