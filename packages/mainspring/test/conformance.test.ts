@@ -505,8 +505,7 @@ describe('Auth: auth methods — GET /api/collections/{collection}/auth-methods'
     expect((await guest.collection('nologin').listAuthMethods()).password).toEqual({ enabled: false, identityFields: [] });
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('fields picks from the answer', async () => {
+  test('fields picks from the answer', async () => {
     const res = await s.request('GET', '/api/collections/users/auth-methods?fields=password,otp.enabled');
     expect(res.body).toEqual({ password: { enabled: true, identityFields: ['email'] }, otp: { enabled: true } });
   });
@@ -533,18 +532,24 @@ describe('Auth: with password — POST /api/collections/{collection}/auth-with-p
     expect(admin.authStore.isSuperuser).toBe(true);
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('identityField names the field; expand and fields apply to the answer (fields with a record. prefix)', async () => {
+  test('identityField names the field; expand and fields apply to the answer (fields with a record. prefix)', async () => {
     const users = client().collection('users');
-    expect((await users.authWithPassword(alice.email, PASSWORD, { body: { identityField: 'email' } })).record.id).toBe(alice.id);
-    expectError(await failure(users.authWithPassword(alice.email, PASSWORD, { body: { identityField: 'name' } })), 400, {
+    // the SDK sends extra body values through options.body, which replaces its own
+    const body = (identityField: string) => ({ body: { identity: alice.email, password: PASSWORD, identityField } });
+    expect((await users.authWithPassword(alice.email, PASSWORD, body('email'))).record.id).toBe(alice.id);
+    expectError(await failure(users.authWithPassword(alice.email, PASSWORD, body('name'))), 400, {
       identityField: 'validation_in_invalid',
     });
-    const res = await s.request('POST', '/api/collections/users/auth-with-password?fields=token,record.id,record.email', {
-      body: { identity: alice.email, password: PASSWORD },
+    const picked = await users.authWithPassword(alice.email, PASSWORD, { fields: 'token,record.id,record.email' });
+    expect(picked).toEqual({ token: expect.stringMatching(JWT), record: { id: alice.id, email: alice.email } });
+    // only what is listed: without token, the SDK's answer has an empty one
+    expect(await users.authWithPassword(alice.email, PASSWORD, { fields: 'record.email' })).toEqual({
+      token: '',
+      record: { email: alice.email },
     });
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ token: expect.stringMatching(JWT), record: { id: alice.id, email: alice.email } });
+    // README "Differences": a name the answer or its record does not have is a 400, as in a records route
+    expectError(await failure(users.authWithPassword(alice.email, PASSWORD, { fields: 'token,record.nope' })), 400);
+    expectError(await failure(users.authWithPassword(alice.email, PASSWORD, { fields: 'password' })), 400);
   });
 
   test('errors: wrong password 400 with no detail, missing values 400, password sign-in off 403, not an auth collection 404', async () => {
@@ -785,8 +790,7 @@ describe('Collections: list — GET /api/collections', () => {
     expect(filtered.items.map((c) => c.name)).toEqual(['locked', 'posts']);
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('fields picks from each collection', async () => {
+  test('fields picks from each collection', async () => {
     const res = await s.request('GET', '/api/collections?filter=name="posts"&fields=id,name', { token: admin.authStore.token });
     expect(res.body.items).toEqual([{ id: postsC.id, name: 'posts' }]);
   });
@@ -836,9 +840,12 @@ describe('Collections: view — GET /api/collections/{collection}', () => {
     expect((await admin.collections.getOne('public_posts')).viewQuery).toContain('SELECT');
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('fields picks from the answer', async () => {
+  test('fields picks from the answer; an error answer stays whole', async () => {
     expect(await admin.collections.getOne('posts', { fields: 'name,type' })).toEqual({ name: 'posts', type: 'base' });
+    expectError(await failure(admin.collections.getOne('nope', { fields: 'name' })), 404);
+    // a malformed fields is refused before anything is done
+    expectError(await failure(admin.collections.create({ name: 'never_made', type: 'base' }, { fields: 'a..b' })), 400);
+    expectError(await failure(admin.collections.getOne('never_made')), 404);
   });
 
   test('errors: no token 401, not a superuser 403, missing 404', async () => {
@@ -1027,8 +1034,7 @@ describe('Settings: list — GET /api/settings', () => {
     }
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('fields picks from the answer', async () => {
+  test('fields picks from the answer', async () => {
     const settings = await admin.settings.getAll();
     expect(await admin.settings.getAll({ fields: 'meta.appName' })).toEqual({ meta: { appName: settings.meta.appName } });
   });
@@ -1116,8 +1122,7 @@ describe('Health — GET|HEAD /api/health', () => {
     expect(health.data).toEqual({ canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: '' });
   });
 
-  // KNOWN DIFFERENCE, fixed in the commits that follow
-  test.fails('fields picks from the answer', async () => {
+  test('fields picks from the answer', async () => {
     expect((await s.request('GET', '/api/health?fields=code,message')).body).toEqual({ code: 200, message: 'API is healthy.' });
   });
 });
@@ -1142,6 +1147,11 @@ describe('Logs — GET /api/logs, /api/logs/{id}, /api/logs/stats', () => {
     expect(log.data).toMatchObject({ remoteIP: expect.any(String), userIP: expect.any(String), userAgent: expect.any(String) });
     expect(await admin.logs.getOne(log.id)).toEqual(log);
 
+    expect((await admin.logs.getList(1, 1, { fields: 'id,data.status' })).items[0]).toEqual({
+      id: expect.any(String),
+      data: { status: expect.any(Number) },
+    });
+
     const stats = await admin.logs.getStats({ filter: 'data.status >= 400' });
     expect(stats.length).toBeGreaterThan(0);
     for (const hour of stats) expect(hour).toEqual({ total: expect.any(Number), date: expect.stringMatching(DATE) });
@@ -1165,6 +1175,7 @@ describe('Crons — GET /api/crons, POST /api/crons/{id}', () => {
     const jobs = await admin.crons.getFullList();
     expect(jobs).toContainEqual({ id: 'conformance_job', expression: '*/5 * * * *' });
     for (const job of jobs) expect(job).toEqual({ id: expect.any(String), expression: expect.any(String) });
+    expect(await admin.crons.getFullList({ fields: 'id' })).toContainEqual({ id: 'conformance_job' });
     const before = cronRuns.length;
     expect(await admin.crons.run('conformance_job')).toBe(true);
     await eventually(() => expect(cronRuns.length).toBe(before + 1));

@@ -17,6 +17,8 @@ export function sourceOf(request: FastifyRequest): ValueSource {
 /** The record CRUD routes: `/api/collections/:collection/records[/:id]`. */
 export function recordRoutes(server: FastifyInstance, app: App): void {
   const base = '/api/collections/:collection/records';
+  // records apply `fields` themselves, refusing names the caller cannot see
+  const own = { config: { ownFields: true } };
 
   const hooks = app.hooks;
   const tags = (c: Collection) => [c.id, c.name];
@@ -26,7 +28,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
     auth: await callerOf(app, request),
   });
 
-  server.get<{ Params: Params }>(base, async (request) => {
+  server.get<{ Params: Params }>(base, own, async (request) => {
     const c = app.records.collection(request.params.collection);
     const result = await app.records.list(c, queryOf(request), await requestInfo(app, request));
     if (!hooks.recordsListRequest.has(tags(c))) return result;
@@ -35,7 +37,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
     return e.result;
   });
 
-  server.get<{ Params: Params }>(`${base}/:id`, async (request) => {
+  server.get<{ Params: Params }>(`${base}/:id`, own, async (request) => {
     const c = app.records.collection(request.params.collection);
     const record = await app.records.view(c, request.params.id, queryOf(request), await requestInfo(app, request));
     if (!hooks.recordViewRequest.has(tags(c))) return record;
@@ -65,7 +67,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
     return e.record ?? reply.status(204).send();
   };
 
-  server.post<{ Params: Params }>(base, async (request, reply) => {
+  server.post<{ Params: Params }>(base, own, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     // uploads the write did not keep, or whose transaction did not commit, are removed when it ends
     return withUploads(request, () =>
@@ -75,7 +77,7 @@ export function recordRoutes(server: FastifyInstance, app: App): void {
     );
   });
 
-  server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
+  server.patch<{ Params: Params }>(`${base}/:id`, own, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     const id = request.params.id;
     return withUploads(request, () =>
