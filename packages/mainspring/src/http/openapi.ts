@@ -370,7 +370,7 @@ function authPaths(c: Collection, name: string): Json {
       {
         200: signedIn,
         400: responseRef('BadRequest'),
-        401: json(ref('Error'), 'MFA required: `mfaId` in data.'),
+        401: json(ref('Error'), "MFA required: the answer's `mfaId` (beside the error) goes with the second sign-in."),
         429: responseRef('TooManyRequests'),
       },
       OPTIONAL_AUTH,
