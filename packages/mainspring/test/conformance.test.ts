@@ -788,6 +788,11 @@ describe('Collections: list — GET /api/collections', () => {
     expect((await admin.collections.getFirstListItem('type = "view"')).name).toBe('public_posts');
     const filtered = await admin.collections.getList(1, 10, { filter: 'name = "posts" || name = "locked"', sort: 'name' });
     expect(filtered.items.map((c) => c.name)).toEqual(['locked', 'posts']);
+    // sort fields: @random, @rowid (creation order), id, created, updated, name, type, system
+    const byCreation = await admin.collections.getList(1, 10, { filter: 'name = "posts" || name = "locked"', sort: '-@rowid' });
+    expect(byCreation.items.map((c) => c.name)).toEqual(['locked', 'posts']);
+    for (const sort of ['@random', 'id', '-created', 'updated', 'type', '-system'])
+      expect((await admin.collections.getList(1, 1, { sort })).items).toHaveLength(1);
   });
 
   test('fields picks from each collection', async () => {
@@ -1151,6 +1156,11 @@ describe('Logs — GET /api/logs, /api/logs/{id}, /api/logs/stats', () => {
       id: expect.any(String),
       data: { status: expect.any(Number) },
     });
+    // sort fields: @random, @rowid (order of writing), id, created, level, message and data.*
+    const newest = await admin.logs.getList(1, 2, { sort: '-created' });
+    expect((await admin.logs.getList(1, 2, { sort: '-@rowid' })).items.map((l) => l.id)).toEqual(newest.items.map((l) => l.id));
+    for (const sort of ['@random', 'id', 'level', '-message', '-data.execTime'])
+      expect((await admin.logs.getList(1, 1, { sort })).items).toHaveLength(1);
 
     const stats = await admin.logs.getStats({ filter: 'data.status >= 400' });
     expect(stats.length).toBeGreaterThan(0);

@@ -1054,6 +1054,9 @@ export async function listCollections(
     if (q.sort) {
       order = parseSort(q.sort)
         .map((k) => {
+          // PocketBase's search keys beside the fields: random order, and the order of creation
+          if (k.name === '@random') return d.random();
+          if (k.name === '@rowid') return `rowid ${k.desc ? 'DESC' : 'ASC'}`;
           if (!LISTABLE[k.name]) throw new FilterError(`cannot sort by "${k.name}"`);
           return `${d.ident(k.name)} ${k.desc ? 'DESC' : 'ASC'}`;
         })
