@@ -458,6 +458,18 @@ describe('Records: batch — POST /api/batch', () => {
       },
     });
     expectError(await s.request('POST', '/api/batch', { body: { requests: [] } }), 400, { requests: 'validation_required' });
+    // each request is checked first: {requests: {index: {method|url: {code, message}}}}
+    const invalid = await s.request('POST', '/api/batch', {
+      body: {
+        requests: [{}, { method: 'GET', url: '/valid' }, { method: 'invalid', url: '/valid' }, { method: 'POST', url: 'a'.repeat(2001) }],
+      },
+    });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.data.requests).toEqual({
+      '0': expect.objectContaining({ method: expect.objectContaining({ code: 'validation_required' }) }),
+      '2': { method: expect.objectContaining({ code: 'validation_in_invalid' }) },
+      '3': { url: expect.objectContaining({ code: 'validation_length_too_long' }) },
+    });
 
     // README "Differences": batches are on by default (50 requests, 3 s)
     expect((await admin.settings.getAll()).batch).toMatchObject({ enabled: true, maxRequests: 50, timeout: 3 });
@@ -629,6 +641,9 @@ describe('Auth: OTP — POST /api/collections/{collection}/request-otp, auth-wit
     expectError(await s.request('POST', '/api/collections/users/auth-with-otp', { body: { password: '12345678' } }), 400, {
       otpId: 'validation_required',
     });
+    expectError(await s.request('POST', '/api/collections/users/auth-with-otp', { body: { otpId: 'a'.repeat(256), password: '1' } }), 400, {
+      otpId: 'validation_length_out_of_range',
+    });
     expectError(await failure(guest.collection('nologin').requestOTP('x@example.com')), 403);
     expectError(await failure(guest.collection('nologin').authWithOTP('x', 'y')), 403);
     expectError(await failure(guest.collection('posts').requestOTP('x@example.com')), 404);
@@ -646,6 +661,17 @@ describe('Auth: impersonate — POST /api/collections/{collection}/impersonate/{
     const raw = await s.request('POST', `/api/collections/users/impersonate/${alice.id}`, { token: admin.authStore.token, body: {} });
     expect(raw.status).toBe(200);
     expect(raw.body).toMatchObject({ token: expect.stringMatching(JWT), record: { id: alice.id, email: alice.email } });
+    // hidden values stay hidden, even for a superuser
+    expect(raw.body.record).not.toHaveProperty('tokenKey');
+    expect(raw.body.record).not.toHaveProperty('password');
+    // without a duration, the collection's authToken.duration
+    const { authToken } = await admin.collections.getOne('users');
+    const defaultExp = claims(raw.body.token).exp as number;
+    expect(Math.abs(defaultExp - (Date.now() / 1000 + authToken.duration))).toBeLessThan(60);
+    // an impersonation token is not refreshable: auth-refresh answers the same token
+    expect(claims(raw.body.token).refreshable).toBe(false);
+    const again = await s.request('POST', '/api/collections/users/auth-refresh', { token: raw.body.token });
+    expect(again.body).toMatchObject({ token: raw.body.token, record: { id: alice.id } });
   });
 
   test('errors: no token 401, not a superuser 403, negative duration 400, missing record 404', async () => {
