@@ -1395,6 +1395,39 @@ describe('View collections — records of a SELECT, read-only', () => {
   });
 });
 
+// ======================================================== every route
+
+describe('Every route: a body that is not JSON is a 400 with data {}; an unknown route a 404', () => {
+  test.each([
+    ['POST', '/api/collections/users/auth-with-password'],
+    ['POST', '/api/collections/users/request-otp'],
+    ['POST', '/api/collections/users/auth-with-otp'],
+    ['POST', '/api/collections/users/request-verification'],
+    ['POST', '/api/collections/users/confirm-verification'],
+    ['POST', '/api/collections/users/request-password-reset'],
+    ['POST', '/api/collections/users/confirm-password-reset'],
+    ['POST', '/api/collections/users/confirm-email-change'],
+    ['POST', '/api/collections/posts/records'],
+    ['POST', '/api/batch'],
+    ['POST', '/api/realtime'],
+    ['POST', '/api/collections'],
+    ['PATCH', '/api/settings'],
+    ['PUT', '/api/collections/import'],
+  ])('%s %s', async (method, path) => {
+    const res = await s.request(method, path, {
+      raw: '{"email',
+      token: admin.authStore.token,
+      headers: { 'content-type': 'application/json' },
+    });
+    expectError(res, 400);
+  });
+
+  test('an unknown route', async () => {
+    expectError(await s.request('GET', '/api/nope'), 404);
+    expectError(await s.request('POST', '/api/collections/users/nope'), 404);
+  });
+});
+
 // ================================================= PocketBase's system collections
 
 describe('System collections _mfas, _otps, _externalAuths, _authOrigins', () => {
