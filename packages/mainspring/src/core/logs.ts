@@ -227,7 +227,8 @@ export class LogService {
     if (!this.enabled || this.buffer.length >= MAX_BUFFERED) return;
     const now = Date.now();
     const level = entry.status >= 500 ? LOG_LEVEL.error : entry.status >= 400 ? LOG_LEVEL.warn : LOG_LEVEL.info;
-    const { logIP, logAuthId } = this.settings.get().logs;
+    const { logIP, logAuthId, minLevel } = this.settings.get().logs;
+    if (level < minLevel) return;
     this.buffer.push({
       at: now,
       hour: Math.floor(now / HOUR),
@@ -339,6 +340,9 @@ export class LogService {
       if (q.sort) {
         order = parseSort(q.sort)
           .map((k) => {
+            // PocketBase's search keys beside the fields: random order, and the order of writing (ids grow with time)
+            if (k.name === '@random') return d.random();
+            if (k.name === '@rowid') return `${d.orderBy('created', k.desc)}, ${d.orderBy('id', k.desc)}`;
             const known = Object.hasOwn(NAMES, k.name) ? NAMES[k.name] : undefined;
             if (!known) throw new FilterError(`cannot sort by "${k.name}"`);
             return d.orderBy(known[0], k.desc);

@@ -62,8 +62,12 @@ export interface Settings {
    * after `maxFailuresPerIdentity` (a guess spread over many addresses).
    */
   loginProtection: { maxFailures: number; maxFailuresPerIdentity: number; lockSeconds: number; maxLockSeconds: number };
-  /** The request log (PocketBase's keys): kept `maxDays` days, 0 turns it off; IPs and caller ids only when asked. */
-  logs: { maxDays: number; logIP: boolean; logAuthId: boolean };
+  /**
+   * The request log (PocketBase's keys): kept `maxDays` days, 0 turns it off;
+   * requests whose level (0 info, 4 warn for a 4xx, 8 error for a 5xx) is
+   * below `minLevel` are not kept; IPs and caller ids only when asked.
+   */
+  logs: { maxDays: number; minLevel: number; logIP: boolean; logAuthId: boolean };
   /**
    * Mainspring: what a client's filter and sort may ask of the database
    * (core/records/limits.ts), with overrides per collection (by name or id).
@@ -108,7 +112,7 @@ export function defaultSettings(): Settings {
     trustedProxy: { headers: [], useLeftmostIP: false },
     sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
-    logs: { maxDays: 5, logIP: true, logAuthId: true },
+    logs: { maxDays: 5, minLevel: 0, logIP: true, logAuthId: true },
     queryLimits: { ...DEFAULT_QUERY_LIMITS, collections: [] },
     fairShare: { ...DEFAULT_FAIR_SHARE },
   };
@@ -251,6 +255,7 @@ function validate(s: Settings, errors: ErrorData): void {
       );
     }
   });
+  between('logs.minLevel', s.logs.minLevel, -1000, 1000);
   // PocketBase's keys are taken and kept, but what they would turn on does not exist yet
   const notYet = (key: string, what: string) => {
     errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);

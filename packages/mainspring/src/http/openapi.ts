@@ -213,6 +213,13 @@ const FIELDS: Json = {
   schema: string,
   description: 'Fields to return: `id,title,expand.author.name`; `*` for all.',
 };
+/** A sign-in's `fields` picks from the whole answer, as PocketBase's. */
+const AUTH_FIELDS: Json = {
+  name: 'fields',
+  in: 'query',
+  schema: string,
+  description: 'Keys of the answer to return: `token,record.id,record.email`; `*` for all.',
+};
 const idParameter = (what: string): Json => ({ name: 'id', in: 'path', required: true, schema: string, description: `The ${what}'s id.` });
 
 const OPTIONAL_AUTH: Json[] = [{}, { authToken: [] }];
@@ -363,11 +370,11 @@ function authPaths(c: Collection, name: string): Json {
       {
         200: signedIn,
         400: responseRef('BadRequest'),
-        401: json(ref('Error'), 'MFA required: `mfaId` in data.'),
+        401: json(ref('Error'), "MFA required: the answer's `mfaId` (beside the error) goes with the second sign-in."),
         429: responseRef('TooManyRequests'),
       },
       OPTIONAL_AUTH,
-      [EXPAND, FIELDS],
+      [EXPAND, AUTH_FIELDS],
     ),
     [`${base}/auth-refresh`]: post(
       'authRefresh',
@@ -375,7 +382,7 @@ function authPaths(c: Collection, name: string): Json {
       null,
       { 200: signedIn, 401: responseRef('Unauthorized'), 403: responseRef('Forbidden'), 404: responseRef('NotFound') },
       REQUIRED_AUTH,
-      [EXPAND, FIELDS],
+      [EXPAND, AUTH_FIELDS],
     ),
     [`${base}/request-otp`]: post('requestOtp', 'Mail a one-time code', obj({ email: string }, ['email']), {
       200: json(obj({ otpId: string }, ['otpId']), 'The code was sent if the address is known (the answer is the same either way).'),

@@ -7,6 +7,7 @@ import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
+import { registerFieldsPicking } from './fields.js';
 import { registerIdempotency } from './idempotency.js';
 import { mailLimit } from './rate-limit.js';
 import { authRoutes } from './routes/auth.js';
@@ -114,6 +115,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   registerErrorHandlers(server);
 
   registerCors(server, options.corsOrigins ?? ['*']);
+  registerFieldsPicking(server);
 
   server.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('X-Content-Type-Options', NOSNIFF);

@@ -81,11 +81,14 @@ export class OtpService {
   async authWithOtp(c: Collection, otpId: unknown, code: unknown): Promise<RecordData> {
     const otp = c.auth?.otp;
     if (!otp?.enabled) throw Errors.forbidden('The collection is not configured to allow OTP authentication.');
+    // PocketBase's form: both required, otpId up to 255 characters, the code up to 71 (bcrypt reads 72 bytes)
     const errors: Record<string, ReturnType<typeof fieldError>> = {};
-    if (typeof otpId !== 'string' || otpId === '' || otpId.length > 100)
-      errors.otpId = fieldError('validation_required', 'Cannot be blank.');
-    if (typeof code !== 'string' || code === '' || code.length > 100)
-      errors.password = fieldError('validation_required', 'Cannot be blank.');
+    const check = (key: string, v: unknown, max: number) => {
+      if (typeof v !== 'string' || v === '') errors[key] = fieldError('validation_required', 'Cannot be blank.');
+      else if (v.length > max) errors[key] = fieldError('validation_length_out_of_range', `The length must be between 1 and ${max}.`);
+    };
+    check('otpId', otpId, 255);
+    check('password', code, 71);
     if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
     const fail = () => Errors.badRequest('Invalid or expired OTP.');
 

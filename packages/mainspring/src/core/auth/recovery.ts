@@ -1,6 +1,6 @@
 import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
-import { Errors, fieldError } from '../errors.js';
+import { ApiError, Errors, type FieldError, fieldError } from '../errors.js';
 import { newTokenKey } from '../records/service.js';
 import type { RecordData } from '../rules/request-info.js';
 import { consumeToken } from './one-time.js';
@@ -58,6 +58,22 @@ export class RecoveryService {
     return { record, claims, invalid };
   }
 
+  /**
+   * The token's field error, or null when it is good: a confirm route that
+   * refuses other values names the token's fault beside theirs, as
+   * PocketBase validates every value of the form at once.
+   */
+  private async tokenError(c: Collection, token: unknown, kind: TokenKind, message: string): Promise<FieldError | null> {
+    try {
+      await this.checkToken(c, token, kind, message);
+      return null;
+    } catch (err) {
+      const found = err instanceof ApiError ? err.data.token : undefined;
+      if (found && typeof found.code === 'string') return found as FieldError;
+      throw err;
+    }
+  }
+
   // ---------------------------------------------------------- verification
 
   requestVerification(c: Collection, rawEmail: unknown): void {
@@ -84,6 +100,8 @@ export class RecoveryService {
   // -------------------------------------------------------- password reset
 
   requestPasswordReset(c: Collection, rawEmail: unknown): void {
+    // as PocketBase: a collection without password sign-in has no password to reset
+    if (!c.auth?.passwordAuth.enabled) throw Errors.badRequest('The collection is not configured to allow password authentication.');
     const email = this.email(rawEmail);
     this.later('password reset mail', async () => {
       const record = await this.auth.findByEmail(c, email);
@@ -98,14 +116,19 @@ export class RecoveryService {
   async confirmPasswordReset(c: Collection, token: unknown, password: unknown, passwordConfirm: unknown): Promise<void> {
     const message = 'Invalid or expired password reset token.';
     const field = c.fields.find((f) => f.type === 'password');
-    const errors: Record<string, ReturnType<typeof fieldError>> = {};
-    if (typeof password !== 'string' || password === '') errors.password = fieldError('validation_required', 'Cannot be blank.');
+    const errors: Record<string, FieldError> = {};
+    const blank = (v: unknown) => typeof v !== 'string' || v === '';
+    if (blank(password)) errors.password = fieldError('validation_required', 'Cannot be blank.');
     else if (field) {
       const err = kindOf(field).validate(field, password);
       if (err) errors.password = err;
     }
-    if (passwordConfirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
-    if (Object.keys(errors).length > 0) throw Errors.validation(message, errors);
+    if (blank(passwordConfirm)) errors.passwordConfirm = fieldError('validation_required', 'Cannot be blank.');
+    else if (passwordConfirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
+    if (Object.keys(errors).length > 0) {
+      const tokenErr = await this.tokenError(c, token, 'passwordReset', message);
+      throw Errors.validation(message, tokenErr ? { token: tokenErr, ...errors } : errors);
+    }
     const { record, claims, invalid } = await this.checkToken(c, token, 'passwordReset', message);
     const hash = await hashPassword(password as string, field?.type === 'password' ? field.cost : 0);
     await this.d.engine.transaction(async (tx) => {
@@ -123,9 +146,14 @@ export class RecoveryService {
     const emailField = c.fields.find((f) => f.name === 'email');
     const fieldErr = emailField ? kindOf(emailField).validate(emailField, newEmail) : null;
     if (fieldErr) throw Errors.validation('An error occurred while validating the submitted data.', { newEmail: fieldErr });
-    if (await this.auth.findByEmail(c, newEmail)) {
+    // PocketBase's codes: the address the record has already, or another record's
+    const holder = await this.auth.findByEmail(c, newEmail);
+    if (holder) {
       throw Errors.validation('An error occurred while validating the submitted data.', {
-        newEmail: fieldError('validation_email_already_exists', 'User email already exists.'),
+        newEmail:
+          holder.id === record.id
+            ? fieldError('validation_not_in_invalid', 'Must be a different value.')
+            : fieldError('validation_invalid_new_email', 'Invalid new email address.'),
       });
     }
     const token = issueToken(c, record, 'emailChange', { email: record.email, newEmail });
@@ -136,6 +164,11 @@ export class RecoveryService {
 
   async confirmEmailChange(c: Collection, token: unknown, password: unknown): Promise<void> {
     const message = 'Invalid or expired email change token.';
+    if (typeof password !== 'string' || password === '') {
+      const tokenErr = await this.tokenError(c, token, 'emailChange', message);
+      const required = fieldError('validation_required', 'Cannot be blank.');
+      throw Errors.validation(message, tokenErr ? { token: tokenErr, password: required } : { password: required });
+    }
     const { record, claims, invalid } = await this.checkToken(c, token, 'emailChange', message);
     if (typeof claims.newEmail !== 'string') throw invalid();
     const ok = await verifyPassword(typeof password === 'string' ? password : '', String(record.password ?? ''));

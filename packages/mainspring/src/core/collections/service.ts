@@ -686,7 +686,9 @@ export class CollectionService {
           errors[c.name] = fieldError('validation_collection_delete', err.message);
         }
       }
-      if (Object.keys(errors).length > 0) throw Errors.validation('Failed to import collections.', { collections: errors });
+      if (Object.keys(errors).length > 0) {
+        throw Errors.validation('Failed to import collections.', { collections: importFailure(errors, input.collections) });
+      }
       const gone = new Set(removed.map((c) => c.id));
       const after = [
         ...this.registry.all().filter((c) => !gone.has(c.id) && !plan.some((step) => step.next.id === c.id)),
@@ -981,6 +983,21 @@ export function columnOf(f: Field): ColumnSpec {
 }
 
 /**
+ * PocketBase's one field error for a failed import
+ * (`validation_collections_import_failure`), its message naming each
+ * collection that failed (by position or, for a deletion, by name) with its
+ * errors, so a client reading `data.collections.code` finds it.
+ */
+function importFailure(errors: ErrorData, submitted: unknown[]): FieldError {
+  const lines = Object.entries(errors).map(([key, errs]) => {
+    const raw = /^\d+$/.test(key) ? submitted[Number(key)] : undefined;
+    const name = isObject(raw) && typeof raw.name === 'string' ? raw.name : key;
+    return `Data validations failed for collection ${JSON.stringify(name.slice(0, 100))}: ${JSON.stringify(errs)}`;
+  });
+  return fieldError('validation_collections_import_failure', lines.join('\n').slice(0, 5000));
+}
+
+/**
  * An imported field list over an existing collection, PocketBase's way when
  * `deleteMissing` is off: fields not listed stay, and a listed field with the
  * name and type of an existing one keeps that field's id (and so its data).
@@ -1064,6 +1081,9 @@ export async function listCollections(
     if (q.sort) {
       order = parseSort(q.sort)
         .map((k) => {
+          // PocketBase's search keys beside the fields: random order, and the order of creation
+          if (k.name === '@random') return d.random();
+          if (k.name === '@rowid') return `rowid ${k.desc ? 'DESC' : 'ASC'}`;
           if (!LISTABLE[k.name]) throw new FilterError(`cannot sort by "${k.name}"`);
           return `${d.ident(k.name)} ${k.desc ? 'DESC' : 'ASC'}`;
         })

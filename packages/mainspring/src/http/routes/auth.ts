@@ -5,17 +5,24 @@ import type { Collection } from '../../core/collections/model.js';
 import { Errors } from '../../core/errors.js';
 import type { RateLimiter } from '../../core/rate-limits.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
-import { checkFields, parseFields, pickFields } from '../../core/records/output.js';
+import { checkFields, type FieldsPick } from '../../core/records/output.js';
 import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
 import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
+import { fieldsOf } from '../fields.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
 import { requestLike } from './custom.js';
 
 type Params = { collection: string };
 
+/** The keys of a sign-in's answer, which its `fields` may name. */
+const ANSWER_KEYS = new Set(['*', 'token', 'record', 'meta']);
+
 /**
  * `{token, record}` after a sign-in: the MFA gate first, then the record as
- * the caller sees itself (email included), expanded and picked as asked.
+ * the caller sees itself (email included), expanded as asked. `fields`
+ * applies to the whole answer, as PocketBase's (`token,record.email`;
+ * fields.ts picks it); as for records, it may name only what the answer
+ * has, and its `record.` part only fields the caller sees.
  */
 async function signedIn(app: App, request: FastifyRequest, c: Collection, record: RecordData, method: AuthMethod, token?: string) {
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
@@ -34,10 +41,13 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
   const answer = async (record: RecordData, token: string, meta?: Record<string, unknown>) => {
     const self: RequestInfo = { auth: { collection: c, record }, method: 'POST', context: 'default', query, headers: {}, body: {} };
     const expand = query.expand ? parseExpand(query.expand) : null;
-    const fields = query.fields ? parseFields(query.fields) : null;
-    if (fields) checkFields(fields, c, self);
+    const pick = fieldsOf(request);
+    for (const key of Object.keys(pick ?? {})) {
+      if (!ANSWER_KEYS.has(key)) throw Errors.invalidQuery('fields', `unknown field "${key.slice(0, 50)}"`);
+    }
+    if (pick?.record && pick.record.leaf !== true) checkFields(pick.record as FieldsPick, c, self);
     const [out] = await serializeWithExpand(app.records.access, app.collections.registry, app.engine, c, [record], expand, self);
-    return { token, record: fields ? pickFields(out, fields) : out, ...(meta ? { meta } : {}) };
+    return { token, record: out, ...(meta ? { meta } : {}) };
   };
   const hook = app.hooks.recordAuthRequest;
   const tags = [c.id, c.name];

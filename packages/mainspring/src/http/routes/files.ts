@@ -67,6 +67,7 @@ export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimit
   server.route<{ Params: Params }>({
     method: ['GET', 'HEAD'],
     url: '/api/files/:collection/:recordId/:filename',
+    config: { ownFields: true },
     onSend: allowFraming,
     handler: async (request, reply) => {
       const { collection, recordId, filename } = request.params;

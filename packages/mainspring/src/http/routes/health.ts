@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import { isSuperuserAuth } from '../../core/rules/request-info.js';
 import { callerOf } from '../context.js';
+import { fieldsOf } from '../fields.js';
 import { clientIp } from '../rate-limit.js';
 
 /** Headers a reverse proxy commonly sets, after the configured ones (PocketBase's list). */
@@ -26,9 +27,10 @@ export function healthRoutes(server: FastifyInstance, app: App): void {
   server.get('/api/health', async (request, reply) => {
     reply.type('application/json; charset=utf-8');
     // a request without a token (load balancers, monitors) is answered without looking further
-    if (request.headers.authorization && isSuperuserAuth(await callerOf(app, request))) {
-      return reply.send(JSON.stringify({ message: 'API is healthy.', code: 200, data: superuserData(app, request) }));
-    }
-    return reply.send(guest);
+    const superuser = Boolean(request.headers.authorization) && isSuperuserAuth(await callerOf(app, request));
+    const body = superuser ? { message: 'API is healthy.', code: 200, data: superuserData(app, request) } : null;
+    // an object goes through `fields` picking (fields.ts); the usual answer is sent as ready text
+    if (fieldsOf(request)) return reply.send(body ?? JSON.parse(guest));
+    return reply.send(body ? JSON.stringify(body) : guest);
   });
 }

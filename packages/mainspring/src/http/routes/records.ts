@@ -37,6 +37,8 @@ export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLim
   const base = '/api/collections/:collection/records';
   const limit = (request: FastifyRequest, c: Collection, action: Parameters<typeof recordActionTags>[1]) =>
     enforceRateLimit(app, limiter, request, recordActionTags(c, action), c.name);
+  // records apply `fields` themselves, refusing names the caller cannot see
+  const own = { config: { ownFields: true } };
 
   const hooks = app.hooks;
   const tags = (c: Collection) => [c.id, c.name];
@@ -46,7 +48,7 @@ export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLim
     auth: await callerOf(app, request),
   });
 
-  server.get<{ Params: Params }>(base, async (request) => {
+  server.get<{ Params: Params }>(base, own, async (request) => {
     const c = app.records.collection(request.params.collection);
     await limit(request, c, 'list');
     const info = await requestInfo(app, request);
@@ -60,7 +62,7 @@ export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLim
     return e.result;
   });
 
-  server.get<{ Params: Params }>(`${base}/:id`, async (request) => {
+  server.get<{ Params: Params }>(`${base}/:id`, own, async (request) => {
     const c = app.records.collection(request.params.collection);
     await limit(request, c, 'view');
     const record = await app.records.view(c, request.params.id, queryOf(request), await requestInfo(app, request));
@@ -91,7 +93,7 @@ export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLim
     return e.record ?? reply.status(204).send();
   };
 
-  server.post<{ Params: Params }>(base, async (request, reply) => {
+  server.post<{ Params: Params }>(base, own, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     await limit(request, c, 'create');
     // uploads the write did not keep, or whose transaction did not commit, are removed when it ends
@@ -102,7 +104,7 @@ export function recordRoutes(server: FastifyInstance, app: App, limiter: RateLim
     );
   });
 
-  server.patch<{ Params: Params }>(`${base}/:id`, async (request, reply) => {
+  server.patch<{ Params: Params }>(`${base}/:id`, own, async (request, reply) => {
     const c = app.records.collection(request.params.collection);
     await limit(request, c, 'update');
     const id = request.params.id;
