@@ -609,6 +609,24 @@ export function defaultFieldId(type: string, name: string): string {
   return `${type}${crc32(name)}`;
 }
 
+/** The `id` field every collection leads with: 15 characters of `[a-z0-9]`, made when not given (PocketBase's). */
+export function idField(): Field {
+  return {
+    id: defaultFieldId('text', 'id'),
+    name: 'id',
+    type: 'text',
+    system: true,
+    hidden: false,
+    presentable: false,
+    required: true,
+    min: 15,
+    max: 15,
+    pattern: '^[a-z0-9]+$',
+    autogeneratePattern: '[a-z0-9]{15}',
+    primaryKey: true,
+  };
+}
+
 /**
  * Builds a complete field from submitted JSON: known type, valid name, every
  * option filled with its default. Problems are recorded in `errors`.

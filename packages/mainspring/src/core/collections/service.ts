@@ -8,7 +8,7 @@ import { randomString } from '../ids.js';
 import { pagingParam, skipTotalParam } from '../records/service.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
-import { buildField, defaultFieldId, kindOf } from './fields.js';
+import { buildField, defaultFieldId, idField, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
 import { type AuthOptions, type Collection, type Field, RESERVED_AUTH_FIELD_NAMES, type RuleName } from './model.js';
 import { CollectionRegistry } from './registry.js';
@@ -58,23 +58,6 @@ function authSystemFields(): Field[] {
     { ...base, id: defaultFieldId('bool', 'emailVisibility'), name: 'emailVisibility', type: 'bool', required: false },
     { ...base, id: defaultFieldId('bool', 'verified'), name: 'verified', type: 'bool', required: false },
   ];
-}
-
-function idField(): Field {
-  return {
-    id: defaultFieldId('text', 'id'),
-    name: 'id',
-    type: 'text',
-    system: true,
-    hidden: false,
-    presentable: false,
-    required: true,
-    min: 15,
-    max: 15,
-    pattern: '^[a-z0-9]+$',
-    autogeneratePattern: '[a-z0-9]{15}',
-    primaryKey: true,
-  };
 }
 
 function autodate(name: 'created' | 'updated', system: boolean): Field {

@@ -7,7 +7,7 @@ import {
   StatementTimeoutError,
 } from '../../storage/engine.js';
 import type { ErrorData } from '../errors.js';
-import { buildField, defaultFieldId, kindOf } from './fields.js';
+import { buildField, defaultFieldId, idField, kindOf } from './fields.js';
 import type { Collection, Field } from './model.js';
 import { readViewQuery, typeOfExpression, ViewQueryError } from './view-query.js';
 
@@ -25,22 +25,9 @@ type ViewColumns = { name: string; cast: ColumnKind | null }[];
 /** Finds the collection stored as a table (the database's name for it). */
 export type TableLookup = (table: string) => Collection | undefined;
 
-/** The id field every view has: the query's `id` column. */
+/** The id field every view has: the query's `id` column, of any length, made by the query. */
 function viewIdField(): Field {
-  return {
-    id: defaultFieldId('text', 'id'),
-    name: 'id',
-    type: 'text',
-    system: true,
-    hidden: false,
-    presentable: false,
-    required: true,
-    min: 0,
-    max: 0,
-    pattern: '^[a-z0-9]+$',
-    autogeneratePattern: '',
-    primaryKey: true,
-  };
+  return { ...idField(), min: 0, max: 0, autogeneratePattern: '' } as Field;
 }
 
 /** A field of `type` named `name`, with every option at its default. */
