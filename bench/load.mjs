@@ -19,7 +19,8 @@ import { cpuSeconds, rssBytes } from './lib.mjs';
 
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => fs.existsSync(p));
 const CORES = os.availableParallelism();
-const TASKSET = fs.existsSync('/usr/bin/taskset') ? '/usr/bin/taskset' : undefined;
+// MS_BENCH_NO_PIN=1 leaves every process to the scheduler (no core set aside for the load generator)
+const TASKSET = !process.env.MS_BENCH_NO_PIN && fs.existsSync('/usr/bin/taskset') ? '/usr/bin/taskset' : undefined;
 
 /** Which load generator this run uses. */
 export const generator = WRK ? 'wrk' : 'autocannon';

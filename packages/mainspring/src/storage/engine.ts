@@ -154,6 +154,19 @@ export interface ReadStatement {
   readonly arrays?: boolean;
 }
 
+/** How {@link Engine.read} runs its statements. */
+export interface ReadOptions {
+  /** The statement timeout for these statements, in ms (the engine's own by default). */
+  readonly timeoutMs?: number;
+  /**
+   * The caller vouches that the statements walk at most one index (every
+   * condition and sort key served by one, no join): they run where reads are
+   * cheapest (SQLite: the event loop, whose reads cost no round trip;
+   * PostgreSQL: without waiting for the slow reads' share of the pool).
+   */
+  readonly light?: boolean;
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -178,7 +191,7 @@ export interface Engine extends Executor {
    * some of the pool's connections at once so that these reads never take
    * every connection from writes and cheap reads.
    */
-  read(statements: readonly ReadStatement[], options?: { timeoutMs?: number }): Promise<unknown[][]>;
+  read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /** Waits for running work and closes every connection. */

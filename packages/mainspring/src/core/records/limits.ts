@@ -55,20 +55,46 @@ function refused(message: string): ApiError {
   return new ApiError(400, 'query_limit', `The filter asks too much of the database: ${message}`);
 }
 
+/** The columns of `c` an index leads with, and `id`. */
+function indexedColumns(c: Collection): Set<string> {
+  const leading = new Set(['id']);
+  for (const sql of c.indexes) {
+    const p = parseIndex(sql);
+    if (typeof p !== 'string' && p.columns[0]) leading.add(p.columns[0].name);
+  }
+  return leading;
+}
+
+const LITERALS = new Set(['true', 'false', 'null']);
+
+/** An operand that names a field of the collection (or a path), not a value, a macro or a request value. */
+const isField = (o: Operand) => o.kind === 'ident' && !o.name.startsWith('@') && !LITERALS.has(o.name.toLowerCase());
+
+/**
+ * True when every comparison of `exprs` (the rule's and the filter's, no
+ * joins) and every sort key reads a column an index leads with, plainly
+ * (no `~`, no modifier): such a list walks at most one index, so it may run
+ * where reads are cheapest instead of apart (Engine.read's `light`).
+ */
+export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sortKeys: readonly string[]): boolean {
+  const leading = indexedColumns(c);
+  const indexed = (name: string) => leading.has(name);
+  const plain = (node: Expr): boolean => {
+    if (node.kind !== 'cmp') return node.items.every(plain);
+    if (node.op.includes('~')) return false;
+    return [node.left, node.right].every((o) => o.kind !== 'call' && (!isField(o) || indexed((o as { name: string }).name)));
+  };
+  return exprs.every((e) => e === null || plain(e)) && sortKeys.every(indexed);
+}
+
 /**
  * How many comparisons inside `||` groups read a field no index of the
  * collection leads with (or a path through a relation, which no index of
  * this table serves); `id` is always indexed.
  */
 export function unindexedOrTerms(expr: Expr, c: Collection): number {
-  const leading = new Set(['id']);
-  for (const sql of c.indexes) {
-    const p = parseIndex(sql);
-    if (typeof p !== 'string' && p.columns[0]) leading.add(p.columns[0].name);
-  }
-  const literal = new Set(['true', 'false', 'null']);
-  const unindexed = (o: Operand) =>
-    o.kind === 'ident' && !o.name.startsWith('@') && !literal.has(o.name.toLowerCase()) && !leading.has(o.name.split(':')[0] as string);
+  const leading = indexedColumns(c);
+  const unindexed = (o: Operand) => isField(o) && !leading.has((o as { name: string }).name.split(':')[0] as string);
   const count = (node: Expr, inOr: boolean): number => {
     if (node.kind === 'cmp') return inOr && (unindexed(node.left) || unindexed(node.right)) ? 1 : 0;
     let n = 0;

@@ -9,6 +9,7 @@ import {
   type Executor,
   type QueryColumn,
   QueryRejectedError,
+  type ReadOptions,
   type ReadStatement,
   type Row,
   type SqlValue,
@@ -602,8 +603,9 @@ export class PostgresEngine implements Engine {
   async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
     return (await poolQuery(this.pool, sql, params)).rowCount ?? 0;
   }
-  async read(statements: readonly ReadStatement[], options: { timeoutMs?: number } = {}): Promise<unknown[][]> {
-    const done = await this.readTurns.take(this.waitMs);
+  async read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+    // light reads need no turn: they cannot hold a connection long
+    const done = options.light ? () => {} : await this.readTurns.take(this.waitMs);
     try {
       if (options.timeoutMs === undefined || options.timeoutMs === this.timeoutMs) {
         const out: unknown[][] = [];

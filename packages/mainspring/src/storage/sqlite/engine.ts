@@ -6,6 +6,7 @@ import {
   type Executor,
   type QueryColumn,
   QueryRejectedError,
+  type ReadOptions,
   type ReadStatement,
   type Row,
   type SqlValue,
@@ -293,7 +294,8 @@ export class SqliteEngine implements Engine {
     reader.pragma('cache_size = -16000');
     const timeout = statementTimeoutMs(options.statementTimeoutMs);
     this.timeoutMs = timeout;
-    const readers = options.readers ?? (Number(process.env.MS_SQLITE_READERS ?? Number.NaN) || availableParallelism());
+    const fromEnv = process.env.MS_SQLITE_READERS;
+    const readers = options.readers ?? (fromEnv !== undefined && /^\d+$/.test(fromEnv) ? Number(fromEnv) : availableParallelism());
     this.readers =
       readers > 0 ? new ReaderPool(file, { size: readers, queueTimeoutMs: this.busyTimeoutMs, busyTimeoutMs: this.busyTimeoutMs }) : null;
     this.writer = new Connection(writer, timeout);
@@ -489,9 +491,9 @@ export class SqliteEngine implements Engine {
   async describe(sql: string): Promise<QueryColumn[]> {
     return this.reader.describeSync(sql);
   }
-  async read(statements: readonly ReadStatement[], options: { timeoutMs?: number } = {}): Promise<unknown[][]> {
+  async read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
     if (this.closed) throw new Error('the database is closed');
-    if (!this.readers) {
+    if (!this.readers || options.light) {
       return statements.map((s) => (s.arrays ? this.reader.valuesSync(s.sql, s.params) : this.reader.allSync(s.sql, s.params)));
     }
     return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);

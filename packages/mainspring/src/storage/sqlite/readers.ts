@@ -132,6 +132,8 @@ export class ReaderPool {
   private closed = false;
   /** Readers killed at a deadline since the pool was made (for tests and metrics). */
   killed = 0;
+  /** Requests readers have taken since the pool was made (for tests and metrics). */
+  runs = 0;
   /** Readers in a row that ended before they were ready: past a few, waiting requests fail instead of starting more. */
   private failedStarts = 0;
 
@@ -156,10 +158,10 @@ export class ReaderPool {
   }
 
   /** How many readers run, and how many requests wait for one. */
-  stats(): { readers: number; busy: number; waiting: number; killed: number } {
+  stats(): { readers: number; busy: number; waiting: number; killed: number; runs: number } {
     let busy = 0;
     for (const r of this.readers) if (r.job) busy++;
-    return { readers: this.readers.size, busy, waiting: this.queue.length, killed: this.killed };
+    return { readers: this.readers.size, busy, waiting: this.queue.length, killed: this.killed, runs: this.runs };
   }
 
   /** Gives waiting requests to idle readers, starting readers up to the pool's size. */
@@ -179,6 +181,7 @@ export class ReaderPool {
   }
 
   private assign(reader: Reader, job: Job): void {
+    this.runs++;
     reader.job = job;
     reader.jobId = ++this.nextId;
     reader.killTimer = setTimeout(() => {
