@@ -1,7 +1,8 @@
 import { baseOp, type Expr, isAnyOp, type Operand, type Operator } from './ast.js';
 import { FilterError } from './errors.js';
+import { FILTER_FUNCTIONS } from './functions/index.js';
 import { macroValue } from './macros.js';
-import { parseStrftimeFormat, parseStrftimeModifier, type StrftimeCall, type StrftimeTime, strftimeTimeText } from './strftime.js';
+import type { StrftimeCall } from './strftime.js';
 
 /** A value that is sent to the database as a bound parameter. */
 export type SqlValue = string | number | boolean | null;
@@ -165,199 +166,155 @@ export function likePattern(value: string): string {
  * match while the `?` forms require one.
  */
 export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor, params: SqlParams): string {
-  const resolve = (operand: Operand): Resolved => {
+  return new FilterCompiler(resolver, flavor, params).expression(expr);
+}
+
+/** One compilation: the resolver, the engine's SQL and the statement's parameters, and a method per step. */
+class FilterCompiler {
+  constructor(
+    private readonly resolver: Resolver,
+    private readonly flavor: SqlFlavor,
+    private readonly params: SqlParams,
+  ) {}
+
+  /** A node of the tree: a comparison, or items joined by AND or OR. */
+  expression(node: Expr): string {
+    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right);
+    const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
+    return `(${node.items.map((item) => this.expression(item)).join(joiner)})`;
+  }
+
+  /** An operand: a literal value, a call of a filter function, a macro, or a name the resolver knows. */
+  resolve = (operand: Operand): Resolved => {
     switch (operand.kind) {
       case 'text':
-        return { kind: 'value', value: operand.value };
       case 'number':
         return { kind: 'value', value: operand.value };
-      case 'call':
-        if (operand.name === 'geoDistance') return geoDistance(operand.args);
-        if (operand.name === 'strftime') return strftime(operand.args);
-        throw new FilterError(`unknown function "${operand.name}"`);
-      case 'ident': {
-        const macro = macroValue(operand.name);
-        if (macro !== undefined) return { kind: 'value', value: macro };
-        const lower = operand.name.toLowerCase();
-        if (Object.hasOwn(LITERAL_IDENTS, lower) && resolver.knows?.(operand.name) === false) {
-          return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
-        }
-        try {
-          return resolver.resolve(operand.name);
-        } catch (err) {
-          if (Object.hasOwn(LITERAL_IDENTS, lower)) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
-          throw err;
-        }
+      case 'call': {
+        const fn = Object.hasOwn(FILTER_FUNCTIONS, operand.name) ? FILTER_FUNCTIONS[operand.name] : undefined;
+        if (!fn) throw new FilterError(`unknown function "${operand.name}"`);
+        return fn(operand.args, { resolve: this.resolve, params: this.params, flavor: this.flavor });
       }
+      case 'ident':
+        return this.name(operand.name);
     }
   };
 
-  /**
-   * PocketBase's `geoDistance(lonA, latA, lonB, latB)`: the great-circle
-   * distance in kilometres (spherical law of cosines, Earth's radius 6371
-   * km), NULL when a coordinate is. Each argument is a number, a number
-   * field, a geoPoint's `lon`/`lat`, or a request value (a number, or text
-   * that reads as one; anything else is NULL). The cosine is held to [-1, 1]:
-   * rounding can push it past 1 for two equal points, where acos fails on
-   * PostgreSQL.
-   */
-  const geoDistance = (args: readonly Operand[]): Resolved => {
-    if (args.length !== 4) throw new FilterError(`geoDistance takes 4 arguments (lonA, latA, lonB, latB), not ${args.length}`);
-    const [lonA, latA, lonB, latB] = args.map((arg, i) => {
-      const which = `geoDistance's argument ${i + 1}`;
-      if (arg.kind !== 'ident' && arg.kind !== 'number') throw new FilterError(`${which} must be a field or a number`);
-      const r = resolve(arg);
-      if (r.kind === 'value') {
-        const n =
-          typeof r.value === 'number' ? r.value : typeof r.value === 'string' && r.value.trim() !== '' ? Number(r.value) : Number.NaN;
-        return Number.isFinite(n) ? params.add(n, 'number') : 'NULL';
-      }
-      if (r.multi) throw new FilterError(`${which} has many values per record; geoDistance takes one`);
-      if (r.type === 'number') return r.sql;
-      if (r.type === 'json') return flavor.unify ? flavor.unify(r.sql, 'json', '0', 'number')[0] : r.sql;
-      throw new FilterError(`${which} must be a number field, a geoPoint's lon or lat, or a number`);
-    }) as [string, string, string, string];
-    const rad = (x: string) => `radians(${x})`;
-    const cosine = `(cos(${rad(latA)}) * cos(${rad(latB)}) * cos(${rad(lonB)} - ${rad(lonA)}) + sin(${rad(latA)}) * sin(${rad(latB)}))`;
-    const held = `CASE WHEN ${cosine} > 1 THEN 1 WHEN ${cosine} < -1 THEN -1 ELSE ${cosine} END`;
-    return { kind: 'sql', sql: `(6371 * acos(${held}))`, type: 'number', nullFallback: 'disabled' };
-  };
-
-  /**
-   * PocketBase's `strftime(format, [time, modifiers…])`: the time as text in
-   * `format` (SQLite's conversions, those both engines give alike; see
-   * query/strftime.ts), NULL (so '') when the time is. The time is a date
-   * field, a date text, 'now' (the default) or a date macro; the modifiers
-   * shift it (`'+1 day'`) or take the start of its year, month or day.
-   */
-  const strftime = (args: readonly Operand[]): Resolved => {
-    if (args.length < 1 || args.length > 10) {
-      throw new FilterError(`strftime takes a format, a time and at most 8 modifiers, not ${args.length} arguments`);
+  /** A name: a date macro, a field or request value, or the literal true/false/null when nothing else is so named. */
+  private name(name: string): Resolved {
+    const macro = macroValue(name);
+    if (macro !== undefined) return { kind: 'value', value: macro };
+    const lower = name.toLowerCase();
+    const literal = Object.hasOwn(LITERAL_IDENTS, lower);
+    if (literal && this.resolver.knows?.(name) === false) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
+    try {
+      return this.resolver.resolve(name);
+    } catch (err) {
+      if (literal) return { kind: 'value', value: LITERAL_IDENTS[lower] ?? null };
+      throw err;
     }
-    const [format, time, ...modifiers] = args as [Operand, ...Operand[]];
-    if (format.kind !== 'text') throw new FilterError("strftime's first argument must be a format text, such as '%Y-%m'");
-    const call: StrftimeCall = {
-      format: format.value,
-      parts: parseStrftimeFormat(format.value),
-      time: time === undefined ? 'now' : strftimeTime(time),
-      modifiers: modifiers.map((m, i) => {
-        if (m.kind !== 'text') throw new FilterError(`strftime's modifier ${i + 1} must be a text, such as '+1 day'`);
-        return parseStrftimeModifier(m.value);
-      }),
-    };
-    return { kind: 'sql', sql: flavor.strftime(call, (v) => params.add(v, 'text')), type: 'text' };
-  };
+  }
 
-  const strftimeTime = (operand: Operand): StrftimeTime | null => {
-    const what = "strftime's time must be a date field, a date text or 'now'";
-    if (operand.kind === 'number' || operand.kind === 'call') throw new FilterError(what);
-    const r = operand.kind === 'text' ? ({ kind: 'value', value: operand.value } as const) : resolve(operand);
-    if (r.kind === 'value') return typeof r.value === 'string' ? strftimeTimeText(r.value) : null;
-    if (r.multi) throw new FilterError("strftime's time has many values per record; strftime takes one");
-    if (r.type !== 'date') throw new FilterError(what);
-    return { sql: r.sql };
-  };
-
-  const sqlOf = (r: Resolved, hint?: ValueType): string => {
+  private sqlOf(r: Resolved, hint?: ValueType): string {
     if (r.kind === 'sql') return r.sql;
     if (r.value === null) return 'NULL';
-    if (typeof r.value === 'boolean' && !flavor.bindBooleans) return r.value ? 'TRUE' : 'FALSE';
-    return params.add(r.value, hint);
-  };
+    if (typeof r.value === 'boolean' && !this.flavor.bindBooleans) return r.value ? 'TRUE' : 'FALSE';
+    return this.params.add(r.value, hint);
+  }
 
-  const typeOf = (r: Resolved): ValueType => {
+  private typeOf(r: Resolved): ValueType {
     if (r.kind === 'sql') return r.type;
     if (typeof r.value === 'number') return 'number';
     if (typeof r.value === 'boolean') return 'bool';
     return 'text';
-  };
+  }
 
   /**
    * Both sides of a comparison as SQL: a value is bound as the type of the
    * other side, and SQL operands of different types are made comparable.
    */
-  const both = (left: Resolved, right: Resolved): [string, string] => {
+  private both(left: Resolved, right: Resolved): [string, string] {
     const lh = left.kind === 'value' && right.kind === 'sql' ? right.type : undefined;
-    const rh = right.kind === 'value' ? typeOf(left) : undefined;
-    const l = sqlOf(left, lh);
-    const r = sqlOf(right, rh);
-    if (!flavor.unify || l === 'NULL' || r === 'NULL') return [l, r];
+    const rh = right.kind === 'value' ? this.typeOf(left) : undefined;
+    const l = this.sqlOf(left, lh);
+    const r = this.sqlOf(right, rh);
+    if (!this.flavor.unify || l === 'NULL' || r === 'NULL') return [l, r];
     // a bound value has the type of its hint, but keeps its own against JSON (whose values have JSON types)
     const bound = (x: Resolved, hint: ValueType | undefined): ValueType =>
-      x.kind === 'sql' ? x.type : hint && hint !== 'json' ? hint : typeOf(x);
+      x.kind === 'sql' ? x.type : hint && hint !== 'json' ? hint : this.typeOf(x);
     const lt = bound(left, lh);
     const rt = bound(right, rh);
-    return lt === rt ? [l, r] : flavor.unify(l, lt, r, rt);
-  };
+    return lt === rt ? [l, r] : this.flavor.unify(l, lt, r, rt);
+  }
 
-  const equality = (equal: boolean, left: Resolved, right: Resolved): string => {
+  private equality(equal: boolean, left: Resolved, right: Resolved): string {
+    const flavor = this.flavor;
     const noFallback =
       (left.kind === 'sql' && left.nullFallback === 'disabled') || (right.kind === 'sql' && right.nullFallback === 'disabled');
-    if (noFallback) return flavor.same(...both(left, right), !equal);
+    if (noFallback) return flavor.same(...this.both(left, right), !equal);
 
     const leftEmpty = isEmptyValue(left);
     const rightEmpty = isEmptyValue(right);
     if (leftEmpty && rightEmpty) return equal ? 'TRUE' : 'FALSE';
-    if (leftEmpty) return flavor.isEmpty(sqlOf(right), typeOf(right), !equal);
-    if (rightEmpty) return flavor.isEmpty(sqlOf(left), typeOf(left), !equal);
+    if (leftEmpty) return flavor.isEmpty(this.sqlOf(right), this.typeOf(right), !equal);
+    if (rightEmpty) return flavor.isEmpty(this.sqlOf(left), this.typeOf(left), !equal);
     if (isKnownNonEmpty(left) || isKnownNonEmpty(right)) {
-      const [l, r] = both(left, right);
+      const [l, r] = this.both(left, right);
       return equal ? `${l} = ${r}` : flavor.same(l, r, true);
     }
-    const l = flavor.coalesceEmpty(sqlOf(left), typeOf(left));
-    const r = flavor.coalesceEmpty(sqlOf(right), typeOf(right));
+    const l = flavor.coalesceEmpty(this.sqlOf(left), this.typeOf(left));
+    const r = flavor.coalesceEmpty(this.sqlOf(right), this.typeOf(right));
     return equal ? `${l} = ${r}` : `${l} <> ${r}`;
-  };
+  }
 
-  const like = (negate: boolean, left: Resolved, right: Resolved): string => {
+  private like(negate: boolean, left: Resolved, right: Resolved): string {
+    const flavor = this.flavor;
     // NULL is contained in nothing and contains nothing, as in SQL: `x ~ null` must not match every row
     if ((right.kind === 'value' && right.value === null) || (left.kind === 'value' && left.value === null)) {
-      return flavor.like(left.kind === 'value' && left.value === null ? 'NULL' : flavor.asText(sqlOf(left), typeOf(left)), 'NULL', negate);
+      const l = left.kind === 'value' && left.value === null ? 'NULL' : flavor.asText(this.sqlOf(left), this.typeOf(left));
+      return flavor.like(l, 'NULL', negate);
     }
-    const l = flavor.asText(sqlOf(left), typeOf(left));
-    if (right.kind === 'value') {
-      const pattern = params.add(likePattern(String(right.value)));
-      return flavor.like(l, pattern, negate);
-    }
+    const l = flavor.asText(this.sqlOf(left), this.typeOf(left));
+    if (right.kind === 'value') return flavor.like(l, this.params.add(likePattern(String(right.value))), negate);
     return flavor.like(l, `('%' || ${flavor.asText(right.sql, right.type)} || '%')`, negate);
-  };
+  }
 
-  const plain = (op: Operator, left: Resolved, right: Resolved): string => {
+  private plain(op: Operator, left: Resolved, right: Resolved): string {
     switch (op) {
       case '=':
-        return equality(true, left, right);
+        return this.equality(true, left, right);
       case '!=':
-        return equality(false, left, right);
+        return this.equality(false, left, right);
       case '~':
-        return like(false, left, right);
+        return this.like(false, left, right);
       case '!~':
-        return like(true, left, right);
+        return this.like(true, left, right);
       case '<':
       case '<=':
       case '>':
       case '>=': {
-        const [l, r] = both(left, right);
+        const [l, r] = this.both(left, right);
         return `${l} ${op} ${r}`;
       }
       default:
         throw new FilterError(`unknown operator "${op}"`);
     }
-  };
+  }
 
   /** Every value of a multi-valued side must satisfy the comparison. */
-  const everyValue = (op: Operator, multi: MultiMatch, other: Resolved, multiOnLeft: boolean): string => {
-    const alias = params.alias('mm');
+  private everyValue(op: Operator, multi: MultiMatch, other: Resolved, multiOnLeft: boolean): string {
+    const alias = this.params.alias('mm');
     const value: Resolved = { kind: 'sql', sql: `${alias}.v`, type: multi.type };
-    const cond = multiOnLeft ? plain(op, value, other) : plain(op, other, value);
+    const cond = multiOnLeft ? this.plain(op, value, other) : this.plain(op, other, value);
     return `NOT EXISTS (SELECT 1 FROM (${multi.query}) ${alias} WHERE NOT COALESCE(${cond}, FALSE))`;
-  };
+  }
 
-  const bothEvery = (op: Operator, left: MultiMatch, right: MultiMatch): string => {
-    const suffix = params.alias('mmx');
+  private bothEvery(op: Operator, left: MultiMatch, right: MultiMatch): string {
+    const suffix = this.params.alias('mmx');
     const l: Resolved = { kind: 'sql', sql: `__ml${suffix}.v`, type: left.type };
     const r: Resolved = { kind: 'sql', sql: `__mr${suffix}.v`, type: right.type };
-    return `NOT EXISTS (SELECT 1 FROM (${left.query}) __ml${suffix} CROSS JOIN (${right.query}) __mr${suffix} WHERE NOT COALESCE(${plain(op, l, r)}, FALSE))`;
-  };
+    return `NOT EXISTS (SELECT 1 FROM (${left.query}) __ml${suffix} CROSS JOIN (${right.query}) __mr${suffix} WHERE NOT COALESCE(${this.plain(op, l, r)}, FALSE))`;
+  }
 
   /**
    * A `?` comparison where a side is a list: true when one of its items (one
@@ -367,49 +324,41 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
    * empty value; here that would let a guest, whose `@request.auth.id` is
    * empty, match every record with no owners under `owners ?= @request.auth.id`.)
    */
-  const someItem = (op: Operator, left: Resolved, right: Resolved): string => {
+  private someItem(op: Operator, left: Resolved, right: Resolved): string {
     const from: string[] = [];
     const item = (r: Resolved): Resolved => {
       if (!r.any) return r;
       const items = r.any();
-      const alias = params.alias('any');
+      const alias = this.params.alias('any');
       from.push(`(${items.query}) ${alias}`);
       // JSON items compare as JSON values do: null is not ''
       return items.type === 'json'
         ? { kind: 'sql', sql: `${alias}.v`, type: 'json', nullFallback: 'disabled' }
         : { kind: 'sql', sql: `${alias}.v`, type: items.type };
     };
-    const cond = plain(op, item(left), item(right));
+    const cond = this.plain(op, item(left), item(right));
     return `EXISTS (SELECT 1 FROM ${from.join(' CROSS JOIN ')} WHERE ${cond})`;
-  };
+  }
 
-  const comparison = (op: Operator, leftOperand: Operand, rightOperand: Operand): string => {
-    const left = resolve(leftOperand);
-    const right = resolve(rightOperand);
+  private comparison(op: Operator, leftOperand: Operand, rightOperand: Operand): string {
+    const left = this.resolve(leftOperand);
+    const right = this.resolve(rightOperand);
     const base = baseOp(op);
     let sql: string;
     if (isAnyOp(op) && (left.any || right.any)) {
-      sql = someItem(base, left, right);
+      sql = this.someItem(base, left, right);
     } else {
-      sql = plain(base, left, right);
+      sql = this.plain(base, left, right);
       if (!isAnyOp(op)) {
         const lm = left.kind === 'sql' ? left.multi : undefined;
         const rm = right.kind === 'sql' ? right.multi : undefined;
-        if (lm && rm) sql = `(${sql} AND ${bothEvery(base, lm, rm)})`;
-        else if (lm) sql = `(${sql} AND ${everyValue(base, lm, right, true)})`;
-        else if (rm) sql = `(${sql} AND ${everyValue(base, rm, left, false)})`;
+        if (lm && rm) sql = `(${sql} AND ${this.bothEvery(base, lm, rm)})`;
+        else if (lm) sql = `(${sql} AND ${this.everyValue(base, lm, right, true)})`;
+        else if (rm) sql = `(${sql} AND ${this.everyValue(base, rm, left, false)})`;
       }
     }
     if (left.kind === 'sql' && left.wrap) sql = left.wrap(sql);
     if (right.kind === 'sql' && right.wrap) sql = right.wrap(sql);
     return sql;
-  };
-
-  const walk = (node: Expr): string => {
-    if (node.kind === 'cmp') return comparison(node.op, node.left, node.right);
-    const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
-    return `(${node.items.map(walk).join(joiner)})`;
-  };
-
-  return walk(expr);
+  }
 }
