@@ -4,7 +4,7 @@ import type { Dialect, Engine, Executor } from '../storage/engine.js';
 import { formatDate } from './dates.js';
 import { Errors } from './errors.js';
 import { timeOrderedId } from './ids.js';
-import { pagingParam, skipTotalParam } from './records/service.js';
+import { type PageQuery, type PageSource, readPage } from './search/provider.js';
 import type { SettingsService } from './settings.js';
 
 /**
@@ -336,7 +336,7 @@ export class LogService {
     let order = `created DESC, id DESC`;
     let where = '';
     try {
-      if (q.filter) where = ` WHERE ${compileFilter(parseFilter(q.filter), resolver, d, params)}`;
+      if (q.filter) where = compileFilter(parseFilter(q.filter), resolver, d, params);
       if (q.sort) {
         order = parseSort(q.sort)
           .map((k) => {
@@ -358,24 +358,22 @@ export class LogService {
   }
 
   /** A page of log rows, newest first unless sorted otherwise (PocketBase's list shape). */
-  async list(q: { filter?: string; sort?: string; page?: string; perPage?: string; skipTotal?: string }) {
+  async list(q: { filter?: string; sort?: string } & PageQuery) {
     const params = new SqlParams(this.engine.dialect);
     const { where, order } = this.compile(q, params);
-    const page = pagingParam(q.page, 'page', 1);
-    const perPage = Math.min(pagingParam(q.perPage, 'perPage', 30), 500);
-    const skipTotal = skipTotalParam(q.skipTotal);
-    const countParams = [...params.values];
-    const limit = params.add(perPage);
-    const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER));
-    const rows = await this.engine.all<Row>(
-      `SELECT ${COLUMNS.join(', ')} FROM ${LOGS_TABLE}${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
-      params.values,
-    );
-    const items = rows.map((r) => this.toJSON(r));
-    if (skipTotal) return { page, perPage, totalItems: -1, totalPages: -1, items };
-    const total = await this.engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${LOGS_TABLE}${where}`, countParams);
-    const totalItems = Number(total?.n ?? 0);
-    return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
+    const source: PageSource = {
+      from: LOGS_TABLE,
+      select: COLUMNS.join(', '),
+      where: where ? [where] : [],
+      order: [order],
+      params,
+      // the newest rows, by the index on time, are cheap; a filter may scan the whole log
+      light: where === '' && !q.sort,
+      guarded: false,
+      arrays: false,
+    };
+    const page = await readPage(this.engine, source, q, { defaultPerPage: 30, maxPerPage: 500 });
+    return { ...page, items: (page.items as Row[]).map((r) => this.toJSON(r)) };
   }
 
   /** Requests per hour (PocketBase's `[{total, date}]`), oldest first, for the rows the filter admits. */
@@ -383,7 +381,7 @@ export class LogService {
     const params = new SqlParams(this.engine.dialect);
     const { where } = this.compile({ filter: q.filter ?? '' }, params);
     const rows = await this.engine.all<{ hour: number; total: number }>(
-      `SELECT hour, COUNT(*) AS total FROM ${LOGS_TABLE}${where} GROUP BY hour ORDER BY hour`,
+      `SELECT hour, COUNT(*) AS total FROM ${LOGS_TABLE}${where ? ` WHERE ${where}` : ''} GROUP BY hour ORDER BY hour`,
       params.values,
     );
     return rows.map((r) => ({ total: Number(r.total), date: formatDate(new Date(Number(r.hour) * HOUR)) }));

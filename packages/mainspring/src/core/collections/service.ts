@@ -5,8 +5,8 @@ import { nowString } from '../dates.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { randomString } from '../ids.js';
-import { pagingParam, skipTotalParam } from '../records/service.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
+import { readPage } from '../search/provider.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions, publicAuthOptions } from './auth-options.js';
 import { buildField, defaultFieldId, idField, kindOf } from './fields.js';
 import { formatIndex, indexSpec, type ParsedIndex, parseIndex } from './indexes.js';
@@ -1077,23 +1077,15 @@ export async function listCollections(
     if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
     throw err;
   }
-  const page = pagingParam(q.page, 'page', 1);
-  const perPage = Math.min(pagingParam(q.perPage, 'perPage', 30), 1000);
-  const skipTotal = skipTotalParam(q.skipTotal);
-  const whereSql = where.length > 0 ? ` WHERE ${where[0]}` : '';
-  const countParams = [...params.values];
-  const limit = params.add(perPage);
-  const offset = params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER));
-  const rows = await engine.all<{ id: string }>(
-    `SELECT id FROM ${COLLECTIONS_TABLE}${whereSql} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
-    params.values,
+  const page = await readPage(
+    engine,
+    { from: COLLECTIONS_TABLE, select: 'id', where, order: [order], params, light: true, guarded: false, arrays: false },
+    q,
+    { defaultPerPage: 30, maxPerPage: 1000 },
   );
-  const items = rows
+  const items = (page.items as { id: string }[])
     .map((r) => service.registry.find(r.id))
     .filter((c): c is Collection => c !== undefined)
     .map((c) => service.toJSON(c));
-  if (skipTotal) return { page, perPage, totalItems: -1, totalPages: -1, items };
-  const total = await engine.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${COLLECTIONS_TABLE}${whereSql}`, countParams);
-  const totalItems = Number(total?.n ?? 0);
-  return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
+  return { ...page, items };
 }

@@ -1,5 +1,5 @@
 import { type Expr, FilterError, parseFilterCached, parseSort } from '../../query/index.js';
-import { type Engine, type Executor, type ReadStatement, readingExecutor, type SqlValue } from '../../storage/engine.js';
+import { type Engine, type Executor, readingExecutor, type SqlValue } from '../../storage/engine.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { ValueSource } from '../collections/fields.js';
 import { parseIndex } from '../collections/indexes.js';
@@ -17,6 +17,7 @@ import { type FindOptions, inActiveTransaction, TxRecords } from '../hooks/trans
 import { newRecordId, randomString } from '../ids.js';
 import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS, SYSTEM_REQUEST } from '../rules/request-info.js';
 import { RecordResolver } from '../rules/resolver.js';
+import { type PageLimits, type PageSource, pageOf, readPage } from '../search/provider.js';
 import { parseClientFilter, RecordAccess } from './access.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
 import type { FieldUpload, RecordFiles } from './files.js';
@@ -25,9 +26,8 @@ import { checkQueryCost, DEFAULT_QUERY_LIMITS, type QueryLimits, readsByIndex } 
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
 import { decodeRecords, encodeValue, RECORD_ALIAS, readRecords, selectList, writeStatements } from './rows.js';
 
-/** PocketBase's paging: 30 per page by default, at most 1000. */
-export const DEFAULT_PER_PAGE = 30;
-export const MAX_PER_PAGE = 1000;
+/** PocketBase's paging of records: 30 per page by default, at most 1000. */
+const LIST_LIMITS: PageLimits = { defaultPerPage: 30, maxPerPage: 1000 };
 /** The most records server code reads in one query. */
 const MAX_ANSWER = 10_000;
 
@@ -108,24 +108,6 @@ function hasPassword(c: Collection): boolean {
 /** A fresh `tokenKey`: storing one revokes every token signed with the old. */
 export function newTokenKey(): string {
   return randomString(50, TOKEN_KEY_ALPHABET);
-}
-
-/**
- * A paging number, PocketBase's way: a whole number (else 400); zero or
- * negative means the default.
- */
-export function pagingParam(raw: string | undefined, name: string, def: number): number {
-  if (raw === undefined || raw === '') return def;
-  if (!/^-?\d{1,19}$/.test(raw)) throw Errors.invalidQuery(name, 'must be a whole number');
-  const n = Number(raw);
-  return n <= 0 ? def : n;
-}
-
-/** `skipTotal`: a boolean flag; anything else is a 400. */
-export function skipTotalParam(raw: string | undefined): boolean {
-  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw Errors.invalidQuery('skipTotal', 'must be true or false');
 }
 
 /**
@@ -264,11 +246,8 @@ export class RecordService {
         for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
       }
     }
-    const page = pagingParam(q.page, 'page', 1);
-    const perPage = Math.min(pagingParam(q.perPage, 'perPage', DEFAULT_PER_PAGE), MAX_PER_PAGE);
-    const skipTotal = skipTotalParam(q.skipTotal);
-    // a page past any possible row is simply empty
-    const offsetValue = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
+    // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
+    pageOf(q, LIST_LIMITS);
     const shape = this.shape(c, q, info);
     const d = this.engine.dialect;
     const scope = this.access.scope(info);
@@ -289,43 +268,28 @@ export class RecordService {
       if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
       throw err;
     }
-
     const order = this.order(scope, c, q.sort, superuser);
 
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
-    // square of a table; the deadline first, checked once per row, lets the engine stop one that runs too
-    // long. A plain scan is linear and does without it (it would cost a function call per row).
-    // A view runs its own query for every read: it is guarded too.
-    const joined = scope.params.aliasCount > 0;
-    const guarded = c.type === 'view' || joined;
-    // a list whose every condition and sort key an index serves walks at most one index: it is read where
-    // reads are cheapest (on SQLite, the event loop: a reader process would only add its round trip)
+    // square of a table: it is guarded by the engine's deadline, checked once per row. A plain scan is
+    // linear and does without it (it would cost a function call per row). A view runs its own query for
+    // every read: it is guarded too. A list whose every condition and sort key an index serves walks at
+    // most one index: it is read where reads are cheapest (light).
+    const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
-    const conditions = guarded ? [d.deadline(), ...where.map((w) => `(${w})`)] : where.map((w) => `(${w})`);
-    const whereSql = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-    const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
-    const params = scope.params.values;
-    const limit = scope.params.add(perPage);
-    const offset = scope.params.add(offsetValue);
-    // the page and its count read one snapshot, away from the event loop (Engine.read)
-    const statements: ReadStatement[] = [
-      {
-        sql: `SELECT ${selectList(c, d)} FROM ${from}${whereSql} ORDER BY ${order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
-        params,
-        arrays: true,
-      },
-    ];
-    if (!skipTotal) statements.push({ sql: `SELECT COUNT(*) AS n FROM ${from}${whereSql}`, params: params.slice(0, params.length - 2) });
-    const [rows, counted] = await this.engine.read(statements, { light });
-    const records = decodeRecords(c, rows as unknown[][], d);
-    let totalItems = -1;
-    let totalPages = -1;
-    if (counted) {
-      totalItems = Number((counted[0] as { n?: number | string } | undefined)?.n ?? 0);
-      totalPages = Math.ceil(totalItems / perPage);
-    }
-    const items = await this.output(this.reads, c, records, shape, info);
-    return { page, perPage, totalItems, totalPages, items };
+    const source: PageSource = {
+      from: `${d.ident(c.name)} ${RECORD_ALIAS}`,
+      select: selectList(c, d),
+      where,
+      order,
+      params: scope.params,
+      light,
+      guarded,
+      arrays: true,
+    };
+    const page = await readPage(this.engine, source, q, LIST_LIMITS);
+    const items = await this.output(this.reads, c, decodeRecords(c, page.items as unknown[][], d), shape, info);
+    return { ...page, items };
   }
 
   /** The ORDER BY terms of `sort`, then insertion order (so paging is stable). */
