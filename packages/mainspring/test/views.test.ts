@@ -546,6 +546,10 @@ describe('limits', () => {
           ? 'SELECT 1 AS id, COUNT(*) AS n FROM generate_series(1, 5000) a, generate_series(1, 5000) b, generate_series(1, 5000) c'
           : 'WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 100000000) SELECT 1 AS id, COUNT(*) AS n FROM r';
       await pb.collections.create({ name: 'slow', type: 'view', listRule: '', viewQuery });
+      // a view of its own first: on SQLite it starts the reader process, whose start (slow on a busy machine)
+      // the statement's limit does not count, and this test does not measure
+      await pb.collections.create({ name: 'quick', type: 'view', listRule: '', viewQuery: 'SELECT 1 AS id' });
+      expect((await slow.request('GET', '/api/collections/quick/records')).status).toBe(200);
       const started = Date.now();
       const res = await slow.request('GET', '/api/collections/slow/records');
       const took = Date.now() - started;

@@ -1,7 +1,7 @@
 import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import { ApiError, Errors, type FieldError, fieldError } from '../errors.js';
-import { newTokenKey } from '../records/service.js';
+import { newTokenKey } from '../records/writes.js';
 import type { RecordData } from '../rules/request-info.js';
 import { consumeToken } from './one-time.js';
 import { hashPassword, verifyPassword } from './passwords.js';

@@ -499,6 +499,7 @@ export class CollectionService {
           info: null,
           lookup,
           nextAlias: (p) => `__${p}${++n}`,
+          tables: new Set(),
         };
         compileFilter(expr, new RecordResolver(scope, c, '__r', true), scope.dialect, scope.params);
       } catch (err) {

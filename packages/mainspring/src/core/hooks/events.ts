@@ -1,5 +1,5 @@
 import type { Collection } from '../collections/model.js';
-import type { ListResult } from '../records/service.js';
+import type { ListResult } from '../records/reads.js';
 import type { AuthState, RecordData, RequestInfo } from '../rules/request-info.js';
 import type { HookEvent } from './hook.js';
 import type { TxRecords } from './transaction.js';

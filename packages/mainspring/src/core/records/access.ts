@@ -35,6 +35,7 @@ export class RecordAccess {
       lookup: (idOrName) => this.registry.find(idOrName),
       // one counter for the resolver's and the compiler's aliases: params.aliasCount tells whether any was taken
       nextAlias: (prefix) => params.alias(prefix),
+      tables: new Set(),
     };
   }
 

@@ -31,6 +31,12 @@ export interface ResolverScope {
   lookup(idOrName: string): Collection | undefined;
   /** A fresh alias for a self-contained subquery. */
   nextAlias(prefix: string): string;
+  /**
+   * The collections (by id) whose tables the statement reads through a
+   * join or subquery: a write that checks a rule in its own statement must
+   * not when the rule reads the table being written (it would not see the row).
+   */
+  readonly tables: Set<string>;
 }
 
 /** The value type a field has in filters. */
@@ -136,6 +142,12 @@ export class RecordResolver implements Resolver {
     if (v === undefined || v === null) return { kind: 'value', value: null };
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return { kind: 'value', value: v };
     return { kind: 'value', value: JSON.stringify(v) };
+  }
+
+  /** The table of `c`, noted as read by the statement. */
+  private table(c: Collection): string {
+    this.scope.tables.add(c.id);
+    return this.d.ident(c.name);
   }
 
   private join(alias: string, sql: string) {
@@ -259,7 +271,7 @@ export class RecordResolver implements Resolver {
     // any other auth field is read from the caller's row, so relations can be followed
     const alias = this.d.storedName(`${this.aliasPrefix}_auth`);
     const idParam = this.scope.params.add(auth.record.id);
-    this.join(alias, `LEFT JOIN ${this.d.ident(auth.collection.name)} ${alias} ON ${this.col(alias, 'id')} = ${idParam}`);
+    this.join(alias, `LEFT JOIN ${this.table(auth.collection)} ${alias} ON ${this.col(alias, 'id')} = ${idParam}`);
     const chain = new Chain(alias, this.scope);
     chain.table(auth.collection.name, `${this.col('{{alias}}', 'id')} = ${idParam}`);
     return this.walk(auth.collection, alias, alias, path, chain, 0, /* multi */ false, /* nullifyMissing */ true);
@@ -330,7 +342,7 @@ export class RecordResolver implements Resolver {
     if (!target || ids.length === 0) return this.value(null);
     const alias = this.d.storedName(`${this.aliasPrefix}_body_${field.name}`);
     const inList = ids.map((id) => this.scope.params.add(id)).join(', ');
-    this.join(alias, `LEFT JOIN ${this.d.ident(target.name)} ${alias} ON ${this.col(alias, 'id')} IN (${inList})`);
+    this.join(alias, `LEFT JOIN ${this.table(target)} ${alias} ON ${this.col(alias, 'id')} IN (${inList})`);
     const chain = new Chain(this.baseAlias, this.scope);
     const mmInList = ids.map((id) => this.scope.params.add(id)).join(', ');
     chain.table(target.name, `${this.col('{{alias}}', 'id')} IN (${mmInList})`);
@@ -346,9 +358,9 @@ export class RecordResolver implements Resolver {
     const collection = this.scope.lookup(collName);
     if (!collection) throw new FilterError(`unknown collection in "${name}"`);
     const alias = this.d.storedName(`${this.aliasPrefix}_c_${aliasName ? `a_${aliasName}` : collection.name}`);
-    this.join(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON TRUE`);
+    this.join(alias, `LEFT JOIN ${this.table(collection)} ${alias} ON TRUE`);
     const lr = this.listRuleCondition(collection, alias);
-    if (lr) this.joins.set(alias, `LEFT JOIN ${this.d.ident(collection.name)} ${alias} ON ${lr}`);
+    if (lr) this.joins.set(alias, `LEFT JOIN ${this.table(collection)} ${alias} ON ${lr}`);
     const chain = new Chain(this.baseAlias, this.scope);
     chain.table(collection.name, 'TRUE');
     return this.walk(collection, alias, alias, props.slice(2), chain, 0, true);
@@ -431,16 +443,13 @@ export class RecordResolver implements Resolver {
     const lr = this.listRuleCondition(target, newAlias);
     const extra = lr ? ` AND ${lr}` : '';
     if (!many) {
-      this.join(
-        newAlias,
-        `LEFT JOIN ${this.d.ident(target.name)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${this.col(alias, prop)}${extra}`,
-      );
+      this.join(newAlias, `LEFT JOIN ${this.table(target)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${this.col(alias, prop)}${extra}`);
       const from = c.alias;
       c.table(target.name, `${this.col('{{alias}}', 'id')} = ${this.col(from, prop)}${lr ? ` AND ${this.chainRule(target)}` : ''}`);
     } else {
       const je = this.d.storedName(`${newAlias}_je`);
       this.join(je, this.d.joinJsonEach(this.col(alias, prop), je, true));
-      this.join(newAlias, `LEFT JOIN ${this.d.ident(target.name)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${je}.value${extra}`);
+      this.join(newAlias, `LEFT JOIN ${this.table(target)} ${newAlias} ON ${this.col(newAlias, 'id')} = ${je}.value${extra}`);
       const mje = c.jsonEach(this.col(c.alias, prop));
       c.table(target.name, `${this.col('{{alias}}', 'id')} = ${mje}.value${lr ? ` AND ${this.chainRule(target)}` : ''}`);
     }
@@ -480,7 +489,7 @@ export class RecordResolver implements Resolver {
       isMultiple(backField)
         ? this.d.jsonArrayContains(this.col(a, backFieldName), this.col(from, 'id'))
         : `${this.col(a, backFieldName)} = ${this.col(from, 'id')}`;
-    this.join(newAlias, `LEFT JOIN ${this.d.ident(back.name)} ${newAlias} ON ${link(newAlias, alias)}${extra}`);
+    this.join(newAlias, `LEFT JOIN ${this.table(back)} ${newAlias} ON ${link(newAlias, alias)}${extra}`);
     const from = c.alias;
     c.table(back.name, `${link('{{alias}}', from)}${lr ? ` AND ${this.chainRule(back)}` : ''}`);
     return this.walk(back, newAlias, newAlias, rest, c, depth + 1, true, nullifyMissing);

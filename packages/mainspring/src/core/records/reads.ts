@@ -1,0 +1,174 @@
+import { type Expr, FilterError, parseFilterCached, parseSort } from '../../query/index.js';
+import type { Executor } from '../../storage/engine.js';
+import type { Collection } from '../collections/model.js';
+import { Errors } from '../errors.js';
+import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
+import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
+import { type PageLimits, type PageSource, pageOf, readPage } from '../search/provider.js';
+import { parseClientFilter } from './access.js';
+import type { RecordContext } from './context.js';
+import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
+import { checkQueryCost, readsByIndex } from './limits.js';
+import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
+import { decodeRecords, RECORD_ALIAS, selectList } from './rows.js';
+
+/** PocketBase's paging of records: 30 per page by default, at most 1000. */
+const LIST_LIMITS: PageLimits = { defaultPerPage: 30, maxPerPage: 1000 };
+
+/** What a list request asks for (the query string, as strings). */
+export interface ListQuery {
+  filter?: string;
+  sort?: string;
+  page?: string;
+  perPage?: string;
+  skipTotal?: string;
+  expand?: string;
+  fields?: string;
+}
+
+/** How a record request wants its result shaped. */
+export interface ShapeQuery {
+  expand?: string;
+  fields?: string;
+}
+
+/** A {@link ShapeQuery}, parsed and checked. */
+export interface Shape {
+  expand: ExpandTree | null;
+  fields: FieldsPick | null;
+}
+
+/** A page of records, PocketBase's list shape. */
+export interface ListResult {
+  page: number;
+  perPage: number;
+  totalItems: number;
+  totalPages: number;
+  items: unknown[];
+}
+
+/** Reading records for a request: lists and single records through their rules, expanded and picked as asked. */
+export class RecordReads {
+  constructor(private readonly ctx: RecordContext) {}
+
+  /** The parsed `expand` and `fields`; a `fields` naming what the caller may not see is a 400. */
+  shape(c: Collection, q: ShapeQuery, info: RequestInfo | null): Shape {
+    const expand = q.expand ? parseExpand(q.expand) : null;
+    const fields = q.fields ? parseFields(q.fields) : null;
+    if (fields) checkFields(fields, c, info);
+    return { expand, fields };
+  }
+
+  /** Records as the API answers them: expanded through the related collections' rules, then picked. */
+  async output(db: Executor, c: Collection, records: RecordData[], q: Shape, info: RequestInfo | null) {
+    const out = await serializeWithExpand(this.ctx.access, this.ctx.registry, db, c, records, q.expand, info);
+    return q.fields ? out.map((r) => pickFields(r, q.fields as FieldsPick)) : out;
+  }
+
+  /** `GET /records`: a page of what the list rule and the filter admit. */
+  async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
+    const superuser = isSuperuser(info);
+    if (c.listRule === null && !superuser) throw Errors.superusersOnly();
+    if (!superuser) {
+      for (const v of [q.filter, q.sort]) {
+        for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
+      }
+    }
+    // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
+    pageOf(q, LIST_LIMITS);
+    const shape = this.shape(c, q, info);
+    const { access, engine } = this.ctx;
+    const d = engine.dialect;
+    const scope = access.scope(info);
+
+    const where: string[] = [];
+    const exprs: (Expr | null)[] = [];
+    try {
+      if (!superuser && c.listRule) {
+        where.push(access.rule(scope, c, c.listRule));
+        exprs.push(parseFilterCached(c.listRule));
+      }
+      if (q.filter !== undefined && q.filter.trim() !== '') {
+        const filter = parseClientFilter(q.filter);
+        where.push(access.filter(scope, c, filter, superuser, this.ctx.limits(c)));
+        exprs.push(filter);
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+      throw err;
+    }
+    const order = this.order(scope, c, q.sort, superuser);
+
+    // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
+    // square of a table: it is guarded by the engine's deadline, checked once per row. A plain scan is
+    // linear and does without it (it would cost a function call per row). A view runs its own query for
+    // every read: it is guarded too. A list whose every condition and sort key an index serves walks at
+    // most one index: it is read where reads are cheapest (light).
+    const guarded = c.type === 'view' || scope.params.aliasCount > 0;
+    const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
+    const source: PageSource = {
+      from: `${d.ident(c.name)} ${RECORD_ALIAS}`,
+      select: selectList(c, d),
+      where,
+      order,
+      params: scope.params,
+      light,
+      guarded,
+      arrays: true,
+    };
+    const page = await readPage(engine, source, q, LIST_LIMITS);
+    const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], d), shape, info);
+    return { ...page, items };
+  }
+
+  /** The ORDER BY terms of `sort`, then insertion order (so paging is stable). */
+  order(scope: ResolverScope, c: Collection, sort: string | undefined, superuser: boolean): string[] {
+    const d = this.ctx.engine.dialect;
+    let order: string[] = [];
+    let keys: ReturnType<typeof parseSort> = [];
+    try {
+      if (sort) {
+        const sorter = new RecordResolver(scope, c, RECORD_ALIAS, superuser);
+        keys = parseSort(sort);
+        order = keys.map((k) => d.orderBy(sorter.resolveSort(k.name), k.desc));
+        if (!superuser) checkQueryCost(c, sorter.cost, null, this.ctx.limits(c));
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
+      throw err;
+    }
+    // a view has no rowid: its id, which its query must give, keeps paging stable
+    order.push(d.orderBy(`${RECORD_ALIAS}.${c.type === 'view' ? d.ident('id') : 'rowid'}`, keys[keys.length - 1]?.desc ?? false));
+    return order;
+  }
+
+  /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */
+  async view(
+    c: Collection,
+    id: string,
+    q: ShapeQuery,
+    info: RequestInfo | null,
+    db: Executor = this.ctx.engine,
+  ): Promise<Record<string, unknown>> {
+    const superuser = isSuperuser(info);
+    if (c.viewRule === null && !superuser) throw Errors.superusersOnly();
+    const shape = this.shape(c, q, info);
+    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule);
+    if (!record) throw Errors.notFound();
+    // expanding reads other collections through their rules: away from the event loop
+    const reader = shape.expand && db === this.ctx.engine ? this.ctx.reads : db;
+    return (await this.output(reader, c, [record], shape, info))[0] as Record<string, unknown>;
+  }
+
+  /** The stored record `id` if `rule` admits it (null: no rule); a rule that cannot compile admits nothing. */
+  async find(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null): Promise<RecordData | undefined> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
+    try {
+      return await this.ctx.access.findOne(db, c, id, info, rule);
+    } catch (err) {
+      // a rule that cannot compile (a field since removed) denies
+      if (err instanceof FilterError) return undefined;
+      throw err;
+    }
+  }
+}
