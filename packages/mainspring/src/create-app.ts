@@ -91,22 +91,94 @@ export interface MainspringApp {
 
 /** Makes an app; nothing is opened until `ready()`, `listen()` or `handler()`. */
 export function createApp(options: CreateAppOptions = {}): MainspringApp {
-  const dataDir = resolve(dataDirOf(options.dataDir));
-  const hooksDir = options.hooksDir === false ? null : resolve(hooksDirOf(options.hooksDir, dataDir));
-  const modules: HooksModule[] = [...(options.hooks ?? [])];
-  let started: Promise<{ app: App; server: FastifyInstance }> | null = null;
-  let opened: { app: App; server: FastifyInstance } | null = null;
-  let serving = false;
-  let closing: Promise<void> | null = null;
+  return new EmbeddedApp(options);
+}
 
-  const open = async () => {
+/** The app {@link createApp} makes: its state moves from configured to started (once) to closed. */
+class EmbeddedApp implements MainspringApp {
+  readonly dataDir: string;
+  readonly hooksDir: string | null;
+  private readonly modules: HooksModule[];
+  private started: Promise<{ app: App; server: FastifyInstance }> | null = null;
+  private opened: { app: App; server: FastifyInstance } | null = null;
+  private serving = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly options: CreateAppOptions) {
+    this.dataDir = resolve(dataDirOf(options.dataDir));
+    this.hooksDir = options.hooksDir === false ? null : resolve(hooksDirOf(options.hooksDir, this.dataDir));
+    this.modules = [...(options.hooks ?? [])];
+    // the methods work detached too, as they did on a plain object (`process.once('SIGTERM', app.close)`)
+    for (const name of ['use', 'routerAdd', 'ready', 'listen', 'handler', 'close'] as const) {
+      Object.defineProperty(this, name, { value: this[name].bind(this) });
+    }
+  }
+
+  use(module: HooksModule): this {
+    if (this.opened) throw new Error('the app is started already: add hooks and routes before ready(), listen() or handler()');
+    this.modules.push(module);
+    return this;
+  }
+
+  routerAdd(method: HttpMethod, path: string, handler: RouteHandler, ...middlewares: RouteHandler[]): this {
+    return this.use((ms) => ms.routerAdd(method, path, handler, ...middlewares));
+  }
+
+  ready(): Promise<{ app: App; server: FastifyInstance }> {
+    this.started ??= this.open().then(
+      (result) => {
+        this.opened = result;
+        return result;
+      },
+      (err) => {
+        this.started = null;
+        throw err;
+      },
+    );
+    return this.started;
+  }
+
+  get app(): App {
+    return this.need().app;
+  }
+
+  get server(): FastifyInstance {
+    return this.need().server;
+  }
+
+  get api(): Mainspring {
+    return this.need().app.api;
+  }
+
+  async listen({ host = '127.0.0.1', port = 8090 } = {}): Promise<string> {
+    const { app, server } = await this.ready();
+    await server.listen({ host, port });
+    this.serve(app);
+    const address = server.server.address();
+    const bound = typeof address === 'object' && address ? address.port : port;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  }
+
+  async handler(): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
+    const { app, server } = await this.ready();
+    this.serve(app);
+    return new Admission((req: IncomingMessage, res: ServerResponse) => server.routing(req, res)).admit;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async open(): Promise<{ app: App; server: FastifyInstance }> {
+    const options = this.options;
     const app = await App.open({
-      dataDir,
+      dataDir: this.dataDir,
       databaseUrl: options.databaseUrl ?? process.env.DATABASE_URL ?? '',
       connectTimeoutMs: options.connectTimeoutMs ?? 0,
       logger: options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' }),
-      ...(hooksDir ? { hooksDir } : {}),
-      hooks: modules,
+      ...(this.hooksDir ? { hooksDir: this.hooksDir } : {}),
+      hooks: this.modules,
     });
     try {
       const origins = corsOriginsOf(options.corsOrigins);
@@ -117,83 +189,31 @@ export function createApp(options: CreateAppOptions = {}): MainspringApp {
       await app.close();
       throw err;
     }
-  };
-  const opening = () => {
-    if (opened) throw new Error('the app is started already: add hooks and routes before ready(), listen() or handler()');
-  };
-  /** Crons run once the app serves, on its own server or mounted. */
-  const serve = (app: App) => {
-    if (serving) return;
-    serving = true;
-    app.crons.start();
-  };
-  const need = () => {
-    if (!opened) throw new Error('the app is not started: await ready(), listen() or handler() first');
-    return opened;
-  };
+  }
 
-  const self: MainspringApp = {
-    dataDir,
-    hooksDir,
-    use(module) {
-      opening();
-      modules.push(module);
-      return self;
-    },
-    routerAdd(method, path, handler, ...middlewares) {
-      return self.use((ms) => ms.routerAdd(method, path, handler, ...middlewares));
-    },
-    ready() {
-      started ??= open().then(
-        (result) => {
-          opened = result;
-          return result;
-        },
-        (err) => {
-          started = null;
-          throw err;
-        },
-      );
-      return started;
-    },
-    get app() {
-      return need().app;
-    },
-    get server() {
-      return need().server;
-    },
-    get api() {
-      return need().app.api;
-    },
-    async listen({ host = '127.0.0.1', port = 8090 } = {}) {
-      const { app, server } = await self.ready();
-      await server.listen({ host, port });
-      serve(app);
-      const address = server.server.address();
-      const bound = typeof address === 'object' && address ? address.port : port;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-    },
-    async handler() {
-      const { app, server } = await self.ready();
-      serve(app);
-      return new Admission((req: IncomingMessage, res: ServerResponse) => server.routing(req, res)).admit;
-    },
-    close() {
-      closing ??= (async () => {
-        const current = started && (await started.catch(() => null));
-        if (!current) return;
-        const { app, server } = current;
-        // connections go idle as their last response is sent; close them then, not after the keep-alive timeout
-        const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
-        try {
-          await server.close();
-        } finally {
-          clearInterval(sweep);
-        }
-        await app.close();
-      })();
-      return closing;
-    },
-  };
-  return self;
+  /** Crons run once the app serves, on its own server or mounted. */
+  private serve(app: App): void {
+    if (this.serving) return;
+    this.serving = true;
+    app.crons.start();
+  }
+
+  private need(): { app: App; server: FastifyInstance } {
+    if (!this.opened) throw new Error('the app is not started: await ready(), listen() or handler() first');
+    return this.opened;
+  }
+
+  private async drain(): Promise<void> {
+    const current = this.started && (await this.started.catch(() => null));
+    if (!current) return;
+    const { app, server } = current;
+    // connections go idle as their last response is sent; close them then, not after the keep-alive timeout
+    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
+    try {
+      await server.close();
+    } finally {
+      clearInterval(sweep);
+    }
+    await app.close();
+  }
 }

@@ -72,7 +72,8 @@ export async function serve(options: {
     throw err;
   }
   const shown = host.includes(':') ? `[${host}]` : host;
-  const where = ms.app.engine.dialect.name === 'postgres' ? `PostgreSQL, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
+  const engine = ms.app.engine;
+  const where = engine.shared ? `${engine.dialect.title}, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
   console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where}); dashboard at http://${shown}:${port}/_/`);
   const install = await ms.app.install.newToken();
   if (install) console.log(`No superuser yet: create the first one within an hour at http://${shown}:${port}/_/#/install/${install}`);

@@ -19,10 +19,13 @@ import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.j
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
+import { IdempotencyStore } from './idempotency.js';
 import { InstallService } from './install.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
+import { mailLimit, type RateLimiter, rateLimiterFor } from './rate-limits.js';
+import { RealtimeBroker } from './realtime/broker.js';
 import { RecordFiles } from './records/files.js';
 import { RecordService } from './records/service.js';
 import { queryLimitsFor, SettingsService } from './settings.js';
@@ -87,6 +90,12 @@ export class App {
   readonly uploadsDir: string;
   /** What hooks receive; also usable by code that embeds the app. */
   readonly api: Mainspring;
+  /** The counters behind the rate limits (settings.rateLimits), shared by every instance where the database is. */
+  readonly rateLimiter: RateLimiter;
+  /** Answers kept for `Idempotency-Key` retries. */
+  readonly idempotency: IdempotencyStore;
+  /** Realtime clients of this instance and the delivery of record events to them. */
+  readonly realtime: RealtimeBroker;
 
   private constructor(
     readonly dataDir: string,
@@ -121,6 +130,9 @@ export class App {
       for (const { recordId, names } of files) this.files.deleteRecord(collectionId, recordId, names).catch(fileError);
     };
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
+    this.rateLimiter = rateLimiterFor(engine, logger);
+    this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
+    this.idempotency = new IdempotencyStore(engine);
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -137,6 +149,15 @@ export class App {
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
+    this.realtime = new RealtimeBroker({
+      events: this.events,
+      auth: this.auth,
+      access: this.records.access,
+      registry: this.collections.registry,
+      engine,
+      logger,
+      limits: (c) => queryLimitsFor(this.settings.get(), c),
+    });
     this.api = createHooksApi({
       hooks: this.hooks,
       logger,
@@ -175,8 +196,8 @@ export class App {
       ensureUploadsDir(uploadsDir(dataDir));
       // leftovers of a process that died while receiving uploads
       sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
-      // the request log: a file of its own on SQLite (see logs.ts), the shared database on PostgreSQL
-      if (engine.dialect.name === 'sqlite') {
+      // the request log: the database every instance shares, or a file of its own where one process owns the database (see logs.ts)
+      if (!engine.shared) {
         logsEngine = new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false });
       }
       const app = new App(dataDir, engine, logger, logsEngine);
@@ -209,6 +230,7 @@ export class App {
 
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    this.realtime.close();
     await this.crons.stop();
     await this.logs.close();
     await this.events.disconnect();

@@ -1,5 +1,4 @@
 import type { Dialect, Engine, Executor, Row, SqlValue } from '../storage/engine.js';
-import { clipBytes, MAX_NAME_BYTES } from '../storage/postgres/dialect.js';
 import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
 import { SESSIONS_TABLE } from './auth/service.js';
@@ -284,17 +283,18 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
-    // the request log the dashboard shows (GET /api/logs); on SQLite it lives in auxiliary.db (0010)
+    // the request log the dashboard shows (GET /api/logs), in the database every instance shares; where one
+    // process owns the database (SQLite) it lives in a file of its own (0010)
     name: '0009_request_logs',
     async up(tx, engine) {
-      if (engine.dialect.name === 'postgres') await createLogsTable(tx, engine.dialect);
+      if (engine.shared) await createLogsTable(tx, engine.dialect);
     },
   },
   {
     // SQLite: the request log moved to its own file; the copy an earlier 0009 made in data.db goes
     name: '0010_request_logs_apart',
     async up(tx, engine) {
-      if (engine.dialect.name === 'sqlite') await tx.run(engine.dialect.dropTable(LOGS_TABLE));
+      if (!engine.shared) await tx.run(engine.dialect.dropTable(LOGS_TABLE));
     },
   },
   {
@@ -302,38 +302,14 @@ const MIGRATIONS: readonly Migration[] = [
     // the names the dialect now gives them (a prefix and a hash: see storedName)
     name: '0011_long_names',
     async up(tx, engine) {
-      const d = engine.dialect;
-      if (d.name !== 'postgres') return;
-      const cut = (name: string) => clipBytes(name, MAX_NAME_BYTES);
-      const exists = async (sql: string, params: SqlValue[]) => (await tx.all(sql, params)).length > 0;
-      const relation = (name: string) =>
-        exists('SELECT 1 FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace', [name]);
+      if (!engine.renameShortenedNames) return;
       const rows = await tx.all<{ data: unknown }>(`SELECT data FROM ${COLLECTIONS_TABLE}`);
-      for (const row of rows) {
+      const tables = rows.map((row) => {
         const c = (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as Collection;
-        if (d.storedName(c.name) !== c.name && (await relation(cut(c.name))) && !(await relation(d.storedName(c.name)))) {
-          await tx.run(`ALTER TABLE ${d.ident(cut(c.name))} RENAME TO ${d.ident(c.name)}`);
-        }
-        for (const f of c.fields) {
-          if (d.storedName(f.name) === f.name) continue;
-          const column = (name: string) =>
-            exists(
-              'SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2',
-              [d.storedName(c.name), name],
-            );
-          if ((await column(cut(f.name))) && !(await column(d.storedName(f.name)))) {
-            await tx.run(`ALTER TABLE ${d.ident(c.name)} RENAME COLUMN ${d.ident(cut(f.name))} TO ${d.ident(f.name)}`);
-          }
-        }
-        for (const sql of c.indexes) {
-          const parsed = parseIndex(sql);
-          if (typeof parsed === 'string') continue;
-          const name = parsed.name;
-          if (d.storedName(name) !== name && (await relation(cut(name))) && !(await relation(d.storedName(name)))) {
-            await tx.run(`ALTER INDEX ${d.ident(cut(name))} RENAME TO ${d.ident(name)}`);
-          }
-        }
-      }
+        const indexes = c.indexes.map((sql) => parseIndex(sql)).flatMap((p) => (typeof p === 'string' ? [] : [p.name]));
+        return { table: c.name, columns: c.fields.map((f) => f.name), indexes };
+      });
+      await engine.renameShortenedNames(tx, tables);
     },
   },
   {

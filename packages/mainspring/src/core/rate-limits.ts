@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
-import type { RateLimitRule } from './settings.js';
+import type { RateLimitRule, SettingsService } from './settings.js';
 
 /**
  * Request counters for the rate limits: fixed windows per key (a rule and a
@@ -86,4 +86,19 @@ export class SharedRateLimiter implements RateLimiter {
       return 0;
     }
   }
+}
+
+/** The limiter for `engine`: counters every instance sees where several share the database, else this process's own. */
+export function rateLimiterFor(engine: Engine, logger: Logger): RateLimiter {
+  return engine.shared ? new SharedRateLimiter(engine, logger) : new MemoryRateLimiter();
+}
+
+/** Whether one more mail may go to `address` under the `*:mail` rule (counted per address, whoever asks). */
+export function mailLimit(settings: SettingsService, limiter: RateLimiter): (address: string) => Promise<boolean> {
+  return async (address) => {
+    const limits = settings.get().rateLimits;
+    const rule = limits.enabled ? limits.rules.find((r) => r.label === '*:mail') : undefined;
+    if (!rule) return true;
+    return (await limiter.hit(`*:mail|${address.trim().toLowerCase()}`, rule)) === 0;
+  };
 }

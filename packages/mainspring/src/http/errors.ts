@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { FilterError } from '../query/index.js';
-import { StatementTimeoutError } from '../storage/engine.js';
-import { EngineBusyError } from '../storage/sqlite/engine.js';
+import { EngineBusyError, StatementTimeoutError } from '../storage/engine.js';
 
 /**
  * Turns anything thrown into PocketBase's error body. Client errors keep their

@@ -5,8 +5,6 @@ import { IdempotencyStore } from '../core/idempotency.js';
 import { callerOf } from './context.js';
 import { clientIp } from './rate-limit.js';
 
-/** The built-in routes whose writes honour `Idempotency-Key`; the hooks' own routes do too. */
-const BUILT_IN = ['/api/collections/:collection/records', '/api/collections/:collection/records/:id', '/api/batch'];
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Printable ASCII, as the IETF draft and Stripe accept. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -17,10 +15,11 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  * kept; a repeat gets that answer again with `Idempotent-Replayed: true`; the
  * key with another request is a 422; a repeat while the first still runs
  * waits for its answer (409 after 10 s). A 5xx gives the key up, so a retry runs.
+ * Registered inside the plugin of the routes that honour it (server.ts), so
+ * its hooks run for those routes only.
  */
 export function registerIdempotency(server: FastifyInstance, app: App): void {
-  const store = new IdempotencyStore(app.engine);
-  const routes = new Set([...BUILT_IN, ...app.hooks.routes.map((r) => r.path)]);
+  const store = app.idempotency;
   const claimed = new WeakMap<FastifyRequest, string>();
 
   /** Claims the request's key; true when the answer was sent from the store (a replay). */
@@ -53,7 +52,7 @@ export function registerIdempotency(server: FastifyInstance, app: App): void {
   // read): an async hook costs a promise and a turn of the microtask queue on every request.
   server.addHook('preHandler', (request, reply, done) => {
     const raw = request.headers['idempotency-key'];
-    if (raw === undefined || !WRITES.has(request.method) || !routes.has(request.routeOptions.url ?? '')) return done();
+    if (raw === undefined || !WRITES.has(request.method)) return done();
     // a replay has answered: the chain stops there, as Fastify's callback hooks do after reply.send()
     claim(request, reply, raw).then((replied) => {
       if (!replied) done();

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { Errors } from '../core/errors.js';
-import type { RateLimiter } from '../core/rate-limits.js';
 import { isSuperuserAuth } from '../core/rules/request-info.js';
 import type { RateLimitRule } from '../core/settings.js';
 import { callerOf } from './context.js';
@@ -55,14 +54,7 @@ function findRule(rules: RateLimitRule[], collection: string | undefined, tags: 
  * address), so users behind one address (a NAT, an office) do not share a
  * limit, and one user spreading requests over addresses does.
  */
-export async function enforceRateLimit(
-  app: App,
-  limiter: RateLimiter,
-  request: FastifyRequest,
-  tags: string[],
-  collection?: string,
-  weight = 1,
-): Promise<void> {
+export async function enforceRateLimit(app: App, request: FastifyRequest, tags: string[], collection?: string, weight = 1): Promise<void> {
   const settings = app.settings.get().rateLimits;
   if (!settings.enabled || settings.rules.length === 0 || weight <= 0) return;
   const path = request.url.split('?', 1)[0] ?? '';
@@ -73,16 +65,6 @@ export async function enforceRateLimit(
   if (rule.audience === '@guest' && auth) return;
   if (rule.audience === '@auth' && !auth) return;
   const who = auth ? `user ${auth.collection.id}/${auth.record.id}` : clientIp(app, request);
-  const retry = await limiter.hit(`${rule.label}|${who}`, rule, Date.now(), weight);
+  const retry = await app.rateLimiter.hit(`${rule.label}|${who}`, rule, Date.now(), weight);
   if (retry > 0) throw Errors.tooManyRequests(retry);
-}
-
-/** The rule of `*:mail`, and the limiter to count mails per address with. */
-export function mailLimit(app: App, limiter: RateLimiter): (address: string) => Promise<boolean> {
-  return async (address) => {
-    const settings = app.settings.get().rateLimits;
-    const rule = settings.enabled ? settings.rules.find((r) => r.label === '*:mail') : undefined;
-    if (!rule) return true;
-    return (await limiter.hit(`*:mail|${address.trim().toLowerCase()}`, rule)) === 0;
-  };
 }

@@ -2,14 +2,13 @@ import { createServer, STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
-import { MemoryRateLimiter, SharedRateLimiter } from '../core/rate-limits.js';
 import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { registerFieldsPicking } from './fields.js';
 import { registerIdempotency } from './idempotency.js';
-import { mailLimit } from './rate-limit.js';
+import { registerRequestLog } from './request-log.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
@@ -109,11 +108,22 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     },
   });
 
+  registerGlobal(server, app, options, bodyLimit);
+  registerRoutes(server, app, options);
+  await app.hooks.serve.trigger({ server }, () => {});
+  return server;
+}
+
+/**
+ * What every answer gets, so registered on the root server: body parsing and
+ * upload clean-up, the error envelope, CORS, `?fields=`, security headers,
+ * the access line and the request log.
+ */
+function registerGlobal(server: FastifyInstance, app: App, options: ServerOptions, bodyLimit: number): void {
   const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
   registerBodyParsers(server, bodyLimit, uploadHandling(app, bodyLimit, idleTimeoutMs));
   registerUploadCleanup(server);
   registerErrorHandlers(server);
-
   registerCors(server, options.corsOrigins ?? ['*']);
   registerFieldsPicking(server);
 
@@ -134,26 +144,34 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
       done();
     });
   }
+  registerRequestLog(server, app);
+}
 
-  // one process on SQLite; on PostgreSQL the instances share their counters
-  const limiter = app.engine.dialect.name === 'postgres' ? new SharedRateLimiter(app.engine, app.logger) : new MemoryRateLimiter();
-  app.mail.addressAllowed = mailLimit(app, limiter);
-  healthRoutes(server, app);
-  collectionRoutes(server, app);
-  recordRoutes(server, app, limiter);
-  authRoutes(server, app, limiter);
-  batchRoutes(server, app, limiter);
-  settingsRoutes(server, app);
-  sessionRoutes(server, app, limiter);
-  realtimeRoutes(server, app, options.realtime);
-  fileRoutes(server, app, limiter);
-  cronRoutes(server, app.crons, app);
-  customRoutes(server, app, limiter);
-  logRoutes(server, app);
-  installRoutes(server, app);
-  openApiRoutes(server, app);
-  dashboardRoutes(server);
-  registerIdempotency(server, app);
-  await app.hooks.serve.trigger({ server }, () => {});
-  return server;
+/**
+ * One Fastify plugin per API domain: a hook one of them adds holds for its
+ * own routes only. The writes that honour `Idempotency-Key` (records, batch,
+ * the hooks' routes) share one plugin, whose hooks are the idempotency's.
+ * Plugins load, in this order, when the server is made ready: hooks added to
+ * the root before then (the `serve` hook's) still reach every route.
+ */
+function registerRoutes(server: FastifyInstance, app: App, options: ServerOptions): void {
+  const plugin = (routes: (scope: FastifyInstance, app: App) => void) => server.register(async (scope) => routes(scope, app));
+  plugin(healthRoutes);
+  plugin(collectionRoutes);
+  plugin(authRoutes);
+  plugin(settingsRoutes);
+  plugin(sessionRoutes);
+  plugin((scope) => realtimeRoutes(scope, app, options.realtime));
+  plugin(fileRoutes);
+  plugin((scope) => cronRoutes(scope, app.crons, app));
+  plugin(logRoutes);
+  plugin(installRoutes);
+  plugin(openApiRoutes);
+  plugin((scope) => dashboardRoutes(scope));
+  plugin((scope) => {
+    registerIdempotency(scope, app);
+    recordRoutes(scope, app);
+    batchRoutes(scope, app);
+    customRoutes(scope, app);
+  });
 }

@@ -167,6 +167,13 @@ export interface ReadOptions {
   readonly light?: boolean;
 }
 
+/** A table's name and the names of its columns and indexes, as the schema gives them. */
+export interface StoredNames {
+  readonly table: string;
+  readonly columns: readonly string[];
+  readonly indexes: readonly string[];
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -194,13 +201,29 @@ export interface Engine extends Executor {
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
+  /**
+   * Several processes may open this database at once (PostgreSQL behind N
+   * instances): what every instance must see (rate-limit counters, sign-in
+   * failures, the request log) lives in it. False where one process owns the
+   * database (SQLite): those stay in memory or in a file of their own.
+   */
+  readonly shared: boolean;
+  /**
+   * Brings tables, columns and indexes an earlier version stored under a
+   * shortened name (cut at the engine's name limit) to the names
+   * {@link Dialect.storedName} gives now. Absent where names were never cut.
+   */
+  renameShortenedNames?(tx: Executor, tables: readonly StoredNames[]): Promise<void>;
   /** Waits for running work and closes every connection. */
   close(): Promise<void>;
 }
 
 /** Engine-specific SQL: placeholders, quoting, types, DDL and filter fragments. */
 export interface Dialect {
+  /** The engine's id, for logs and test names: code outside storage/ asks capabilities, never this. */
   readonly name: 'sqlite' | 'postgres';
+  /** The engine's name as people write it ("SQLite", "PostgreSQL"), for messages. */
+  readonly title: string;
 
   /**
    * The placeholder of the n-th (1-based) parameter. When the filter compiler

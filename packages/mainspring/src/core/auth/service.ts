@@ -82,7 +82,7 @@ export class AuthService {
     };
     this.perClient = new LoginGuard(() => this.clientPolicy());
     this.perIdentity = new LoginGuard(() => this.identityPolicy());
-    this.shared = d.engine.dialect.name === 'postgres' ? new SharedLoginFailures(d.engine) : undefined;
+    this.shared = d.engine.shared ? new SharedLoginFailures(d.engine) : undefined;
     d.events.on((event) => {
       if (event.type === 'schema') this.forgetAll();
       else if (event.type === 'sessions') this.forget(`${event.collectionId}/${event.recordId}`);

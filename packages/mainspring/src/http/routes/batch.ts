@@ -4,7 +4,8 @@ import type { App } from '../../core/app.js';
 import type { Collection } from '../../core/collections/model.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../../core/errors.js';
 import { isUpload } from '../../core/files/uploads.js';
-import type { RateLimiter } from '../../core/rate-limits.js';
+import type { RequestInfo } from '../../core/rules/request-info.js';
+import type { Executor } from '../../storage/engine.js';
 import { checkJsonValue } from '../body.js';
 import { bodyObject, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
@@ -118,9 +119,14 @@ function readItems(raw: unknown, max: number): BatchItem[] {
  * transaction through the same record service and rules as the REST routes.
  * The first failure rolls everything back and is reported with its index.
  */
-export function batchRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
-  // batch.maxBodySize (0: the server's body limit) bounds the body while it arrives, before any parsing
-  const preParsing = async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
+export function batchRoutes(server: FastifyInstance, app: App): void {
+  // uploads of requests that did not commit are removed when the batch ends
+  server.post('/api/batch', { preParsing: bodyLimitOf(app) }, (request) => withUploads(request, () => runBatch(app, request)));
+}
+
+/** batch.maxBodySize (0: the server's body limit) bounds the body while it arrives, before any parsing. */
+function bodyLimitOf(app: App) {
+  return async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
     const max = app.settings.get().batch.maxBodySize;
     if (max <= 0) return payload;
     if (Number(request.headers['content-length']) > max) throw Errors.bodyTooLarge(max);
@@ -134,88 +140,86 @@ export function batchRoutes(server: FastifyInstance, app: App, limiter: RateLimi
     (payload as unknown as Readable).on('error', (err) => limited.destroy(err));
     return (payload as unknown as Readable).pipe(limited);
   };
+}
 
-  // uploads of requests that did not commit are removed when the batch ends
-  server.post('/api/batch', { preParsing }, (request) => withUploads(request, () => runBatch(request)));
+/** Counts a batch's writes against their actions' rate limits, one hit per write (per collection and action). */
+async function limitWrites(app: App, request: FastifyRequest, items: BatchItem[]): Promise<void> {
+  const counts = new Map<string, { c: Collection; action: 'create' | 'update' | 'delete'; n: number }>();
+  for (const item of items) {
+    let c: Collection;
+    try {
+      c = app.records.collection(parseItemUrl(item.url).collection);
+    } catch {
+      continue; // refused with its index when it runs
+    }
+    const action = item.method === 'DELETE' ? 'delete' : item.method === 'PATCH' ? 'update' : 'create';
+    const key = `${c.id} ${action}`;
+    const entry = counts.get(key) ?? { c, action, n: 0 };
+    entry.n++;
+    counts.set(key, entry);
+  }
+  for (const { c, action, n } of counts.values()) {
+    await enforceRateLimit(app, request, recordActionTags(c, action), c.name, n);
+  }
+}
 
-  /** Counts a batch's writes against their actions' rate limits, one hit per write (per collection and action). */
-  async function limitWrites(request: FastifyRequest, items: BatchItem[]): Promise<void> {
-    const counts = new Map<string, { c: Collection; action: 'create' | 'update' | 'delete'; n: number }>();
-    for (const item of items) {
-      let c: Collection;
+async function runBatch(app: App, request: FastifyRequest) {
+  const settings = app.settings.get().batch;
+  if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
+  // the batch's own rule (`/api/batch`) first, as PocketBase's middleware; then each write counted against
+  // its action's, as if sent alone (PocketBase's batch runs each through the record handlers' limits)
+  await enforceRateLimit(app, request, []);
+  const body = bodyObject(request);
+  const items = readItems(body.requests, settings.maxRequests);
+  attachFiles(body, items);
+  const base = await requestInfo(app, request, 'batch');
+  await limitWrites(app, request, items);
+  const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
+
+  return app.engine.transaction(async (tx) => {
+    const results: { status: number; body: unknown }[] = [];
+    for (const [i, item] of items.entries()) {
       try {
-        c = app.records.collection(parseItemUrl(item.url).collection);
-      } catch {
-        continue; // refused with its index when it runs
+        if (Date.now() > deadline) throw Errors.badRequest('The batch transaction timed out.');
+        results.push(await runItem(app, tx, base, item));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        throw Errors.batchFailed({
+          requests: { [i]: { code: 'batch_request_failed', message: 'Batch request failed.', response: err.toJSON() } as never },
+        });
       }
-      const action = item.method === 'DELETE' ? 'delete' : item.method === 'PATCH' ? 'update' : 'create';
-      const key = `${c.id} ${action}`;
-      const entry = counts.get(key) ?? { c, action, n: 0 };
-      entry.n++;
-      counts.set(key, entry);
     }
-    for (const { c, action, n } of counts.values()) {
-      await enforceRateLimit(app, limiter, request, recordActionTags(c, action), c.name, n);
-    }
-  }
+    return results;
+  });
+}
 
-  async function runBatch(request: FastifyRequest) {
-    const settings = app.settings.get().batch;
-    if (!settings.enabled || settings.maxRequests <= 0) throw Errors.batchDisabled();
-    // the batch's own rule (`/api/batch`) first, as PocketBase's middleware; then each write counted against
-    // its action's, as if sent alone (PocketBase's batch runs each through the record handlers' limits)
-    await enforceRateLimit(app, limiter, request, []);
-    const body = bodyObject(request);
-    const items = readItems(body.requests, settings.maxRequests);
-    attachFiles(body, items);
-    const base = await requestInfo(app, request, 'batch');
-    await limitWrites(request, items);
-    const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
-
-    return app.engine.transaction(async (tx) => {
-      const results: { status: number; body: unknown }[] = [];
-      for (const [i, item] of items.entries()) {
-        try {
-          if (Date.now() > deadline) throw Errors.badRequest('The batch transaction timed out.');
-          checkJsonValue(item.body);
-          const target = parseItemUrl(item.url);
-          const url = target.url;
-          const c = app.records.collection(target.collection);
-          let id = target.id;
-          const query = Object.fromEntries(url.searchParams);
-          const headers = { ...base.headers };
-          for (const [k, v] of Object.entries(item.headers)) {
-            if (k.toLowerCase() !== 'authorization') headers[k.toLowerCase().replaceAll('-', '_')] = v;
-          }
-          let method = item.method;
-          if (method === 'PUT' && id === undefined) {
-            // upsert: an update when the submitted id exists
-            const bodyId = typeof item.body.id === 'string' ? item.body.id : '';
-            if (bodyId && (await app.records.findById(c, bodyId, tx))) {
-              method = 'PATCH';
-              id = bodyId;
-            } else method = 'POST';
-          }
-          const info = { ...base, method, query, headers, body: item.body };
-          const input = { data: withFiles(item), source: 'json' as const };
-          if (method === 'POST' && id === undefined) {
-            results.push({ status: 200, body: await app.records.create(c, input, query, info, tx) });
-          } else if (method === 'PATCH' && id !== undefined) {
-            results.push({ status: 200, body: await app.records.update(c, id, input, query, info, tx) });
-          } else if (method === 'DELETE' && id !== undefined) {
-            await app.records.delete(c, id, info, tx);
-            results.push({ status: 204, body: null });
-          } else {
-            throw Errors.badRequest('Unknown batch request action.');
-          }
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          throw Errors.batchFailed({
-            requests: { [i]: { code: 'batch_request_failed', message: 'Batch request failed.', response: err.toJSON() } as never },
-          });
-        }
-      }
-      return results;
-    });
+/** One write of a batch, in its transaction, as its REST route would run it (an upsert as a create or an update). */
+async function runItem(app: App, tx: Executor, base: RequestInfo, item: BatchItem): Promise<{ status: number; body: unknown }> {
+  checkJsonValue(item.body);
+  const target = parseItemUrl(item.url);
+  const c = app.records.collection(target.collection);
+  let id = target.id;
+  const query = Object.fromEntries(target.url.searchParams);
+  const headers = { ...base.headers };
+  for (const [k, v] of Object.entries(item.headers)) {
+    if (k.toLowerCase() !== 'authorization') headers[k.toLowerCase().replaceAll('-', '_')] = v;
   }
+  let method = item.method;
+  if (method === 'PUT' && id === undefined) {
+    // upsert: an update when the submitted id exists
+    const bodyId = typeof item.body.id === 'string' ? item.body.id : '';
+    if (bodyId && (await app.records.findById(c, bodyId, tx))) {
+      method = 'PATCH';
+      id = bodyId;
+    } else method = 'POST';
+  }
+  const info = { ...base, method, query, headers, body: item.body };
+  const input = { data: withFiles(item), source: 'json' as const };
+  if (method === 'POST' && id === undefined) return { status: 200, body: await app.records.create(c, input, query, info, tx) };
+  if (method === 'PATCH' && id !== undefined) return { status: 200, body: await app.records.update(c, id, input, query, info, tx) };
+  if (method === 'DELETE' && id !== undefined) {
+    await app.records.delete(c, id, info, tx);
+    return { status: 204, body: null };
+  }
+  throw Errors.badRequest('Unknown batch request action.');
 }

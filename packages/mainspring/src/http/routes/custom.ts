@@ -3,7 +3,6 @@ import type { App } from '../../core/app.js';
 import type { RequestLike } from '../../core/hooks/events.js';
 import { Hook } from '../../core/hooks/hook.js';
 import type { CustomRoute, RouteEvent } from '../../core/hooks/registry.js';
-import type { RateLimiter } from '../../core/rate-limits.js';
 import { callerOf, queryOf } from '../context.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
 
@@ -18,7 +17,7 @@ export function requestLike(app: App, request: FastifyRequest): RequestLike {
  * handler), rate limits with a path label apply, and a route that clashes
  * with another fails at start-up with Fastify's message.
  */
-export function customRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
+export function customRoutes(server: FastifyInstance, app: App): void {
   for (const route of app.hooks.routes) {
     const chain = new Hook<RouteEvent>();
     for (const mw of route.middlewares) chain.bind(async (e) => void (await mw(e)));
@@ -27,7 +26,7 @@ export function customRoutes(server: FastifyInstance, app: App, limiter: RateLim
         method: route.method,
         url: route.path,
         handler: async (request, reply) => {
-          await enforceRateLimit(app, limiter, request, []);
+          await enforceRateLimit(app, request, []);
           return answer(app, route, chain, request, reply);
         },
       });

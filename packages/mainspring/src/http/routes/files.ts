@@ -2,7 +2,6 @@ import type { FastifyInstance, onSendHookHandler } from 'fastify';
 import type { App } from '../../core/app.js';
 import { Errors } from '../../core/errors.js';
 import { FileServing } from '../../core/files/serve.js';
-import type { RateLimiter } from '../../core/rate-limits.js';
 import { callerOf, queryOf, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { sendFile } from '../send-file.js';
@@ -33,7 +32,7 @@ const allowFraming: onSendHookHandler = (_request, reply, payload, done) => {
 };
 
 /** Registers the file routes. */
-export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
+export function fileRoutes(server: FastifyInstance, app: App): void {
   const files = new FileServing({
     dataDir: app.dataDir,
     engine: app.engine,
@@ -72,7 +71,7 @@ export function fileRoutes(server: FastifyInstance, app: App, limiter: RateLimit
     handler: async (request, reply) => {
       const { collection, recordId, filename } = request.params;
       const c = app.collections.registry.find(collection);
-      await enforceRateLimit(app, limiter, request, ['file'], c?.name);
+      await enforceRateLimit(app, request, ['file'], c?.name);
       const query = queryOf(request);
       const located = await files.locate(collection, recordId, filename, {
         token: query.token,

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
 import { peekToken } from '../../core/auth/tokens.js';
 import { Errors } from '../../core/errors.js';
-import type { RateLimiter } from '../../core/rate-limits.js';
 import { publicRecord } from '../../core/records/output.js';
 import { bearerToken, bodyObject, callerOf } from '../context.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
@@ -14,7 +13,7 @@ import { clientIp, enforceRateLimit } from '../rate-limit.js';
  * - `GET /api/ms/sessions`, `DELETE /api/ms/sessions/{id}`: see and end sessions
  * - `POST /api/ms/logout-all`: end every session and token of the caller
  */
-export function sessionRoutes(server: FastifyInstance, app: App, limiter: RateLimiter): void {
+export function sessionRoutes(server: FastifyInstance, app: App): void {
   const caller = async (request: Parameters<typeof callerOf>[1]) => {
     const auth = await callerOf(app, request);
     if (!auth) throw Errors.unauthorized();
@@ -35,7 +34,7 @@ export function sessionRoutes(server: FastifyInstance, app: App, limiter: RateLi
   });
 
   server.post('/api/ms/sessions/refresh', async (request) => {
-    await enforceRateLimit(app, limiter, request, ['refresh', 'auth']);
+    await enforceRateLimit(app, request, ['refresh', 'auth']);
     const result = await app.sessions.refresh(bodyObject(request).refreshToken);
     const self = {
       auth: { collection: result.collection, record: result.record },

@@ -1,8 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
-import { RealtimeBroker } from '../../core/realtime/broker.js';
-import { queryLimitsFor } from '../../core/settings.js';
 import { bearerToken, bodyObject, callerOf } from '../context.js';
 import { clientIp } from '../rate-limit.js';
 
@@ -30,17 +28,9 @@ const DEFAULTS: Required<RealtimeOptions> = {
  * as the event id, as the SDKs read it) and `POST /api/realtime` (set the
  * client's subscriptions, with the caller's token).
  */
-export function realtimeRoutes(server: FastifyInstance, app: App, options: RealtimeOptions = {}): RealtimeBroker {
+export function realtimeRoutes(server: FastifyInstance, app: App, options: RealtimeOptions = {}): void {
   const limits = { ...DEFAULTS, ...options };
-  const broker = new RealtimeBroker({
-    events: app.events,
-    auth: app.auth,
-    access: app.records.access,
-    registry: app.collections.registry,
-    engine: app.engine,
-    logger: app.logger,
-    limits: (c) => queryLimitsFor(app.settings.get(), c),
-  });
+  const broker = app.realtime;
   /** Open streams; one sweep sends keep-alives and closes idle and old streams, instead of timers per stream. */
   const open = new Set<{ res: ServerResponse; started: number; lastMessage: number; write(chunk: string): boolean; end(): void }>();
   const sweepEvery = Math.max(50, Math.min(limits.keepAliveMs, limits.idleTimeoutMs / 2, limits.maxLifetimeMs / 2));
@@ -114,8 +104,6 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
     clearInterval(sweep);
     for (const stream of [...open]) stream.end();
     open.clear();
-    broker.close();
     done();
   });
-  return broker;
 }

@@ -245,6 +245,7 @@ function jsonText(value: unknown): string {
 /** PostgreSQL's SQL. A class, so the engine-neutral interface may grow without this file. */
 class PostgresDialect implements Dialect {
   readonly name = 'postgres' as const;
+  readonly title = 'PostgreSQL';
   readonly bindBooleans = true;
 
   param(n: number, value?: SqlValue, hint?: FilterValueType): string {

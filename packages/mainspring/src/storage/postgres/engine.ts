@@ -18,6 +18,7 @@ import {
 } from '../engine.js';
 import { formatTimestamp, postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
+import { renameShortenedNames } from './shortened-names.js';
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresOptions {
@@ -534,6 +535,9 @@ class LocalLane {
  */
 export class PostgresEngine implements Engine {
   readonly dialect = postgresDialect;
+  /** Several instances share the database. */
+  readonly shared = true;
+  readonly renameShortenedNames = renameShortenedNames;
   private closed = false;
   private readonly lane = new LocalLane();
 

@@ -33,6 +33,7 @@ function validJson(sql: string): string {
 /** SQLite's SQL: TEXT dates, 0/1 booleans, JSON as text and `json_each`. */
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
+  title: 'SQLite',
   param: (n) => `$${n}`,
   ident,
   storedName: (name) => name,

@@ -259,6 +259,8 @@ export const GROUP_MAX_MS = 3;
  */
 export class SqliteEngine implements Engine {
   readonly dialect = sqliteDialect;
+  /** One process owns the file. */
+  readonly shared = false;
   private readonly writer: Connection;
   private readonly reader: Connection;
   /** Writes waiting for the writer, first come first served. */
