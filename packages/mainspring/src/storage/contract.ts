@@ -53,21 +53,15 @@ const EMPTY: Record<ColumnKind, unknown> = {
   point: { lon: 0, lat: 0 },
 };
 
-/** Rows of a column of every kind (named after its kind): what is stored, and what reads back. */
-const ROWS: readonly { readonly id: string; readonly stored: Record<ColumnKind, unknown>; readonly shown: Record<ColumnKind, unknown> }[] =
+/**
+ * Rows of a column of every kind (named after its kind): what is stored, and
+ * what reads back where that is not the same value.
+ */
+const ROWS: readonly { readonly id: string; readonly stored: Record<ColumnKind, unknown>; readonly shown?: Record<ColumnKind, unknown> }[] =
   [
     {
       id: 'a-quotes',
       stored: {
-        text: `it's "quoted" \\ back; -- not a comment`,
-        number: 42,
-        bool: true,
-        date: '2024-01-02 03:04:05.678Z',
-        json: { a: 1, b: [true, null, 'x'], c: { d: 'e' } },
-        array: ['a', 'b"c', "d'e"],
-        point: { lon: 12.5, lat: -45.25 },
-      },
-      shown: {
         text: `it's "quoted" \\ back; -- not a comment`,
         number: 42,
         bool: true,
@@ -88,28 +82,10 @@ const ROWS: readonly { readonly id: string; readonly stored: Record<ColumnKind, 
         array: ['ü', '🎉', 'a\u0000b'],
         point: { lon: -180, lat: 90 },
       },
-      shown: {
-        text: 'Zoë — 日本語 🎉 nul:\u0000:end',
-        number: -3.5,
-        bool: false,
-        date: '1999-12-31 23:59:59.999Z',
-        json: [1, 'two', { three: 3, nul: 'a\u0000b' }],
-        array: ['ü', '🎉', 'a\u0000b'],
-        point: { lon: -180, lat: 90 },
-      },
     },
     {
       id: 'c-numbers',
       stored: {
-        text: ' spaced ',
-        number: 0.1 + 0.2,
-        bool: true,
-        date: '2024-02-29 00:00:00.000Z',
-        json: 'a string',
-        array: ['x'],
-        point: { lon: 0.000001, lat: 1e-7 },
-      },
-      shown: {
         text: ' spaced ',
         number: 0.30000000000000004,
         bool: true,
@@ -121,8 +97,15 @@ const ROWS: readonly { readonly id: string; readonly stored: Record<ColumnKind, 
     },
     {
       id: 'd-large',
-      stored: { text: 'x'.repeat(10_000), number: 2 ** 53 - 1, bool: false, date: '', json: 1.5, array: [], point: { lon: 0, lat: 0 } },
-      shown: { text: 'x'.repeat(10_000), number: 9007199254740991, bool: false, date: '', json: 1.5, array: [], point: { lon: 0, lat: 0 } },
+      stored: {
+        text: 'x'.repeat(10_000),
+        number: 9007199254740991,
+        bool: false,
+        date: '',
+        json: 1.5,
+        array: [],
+        point: { lon: 0, lat: 0 },
+      },
     },
     {
       // encode() makes empty or invalid input the kind's empty value
@@ -190,12 +173,19 @@ export function runEngineContract(subject: ContractSubject): void {
     const insertSql = (table: string, columns: readonly string[]) =>
       `INSERT INTO ${d.ident(table)} (${columns.map((c) => d.ident(c)).join(', ')}) VALUES (${columns.map((_, i) => d.param(i + 1)).join(', ')})`;
 
+    /** Creates `table`: a text primary key `id`, then `columns` (name → kind) in order. */
+    const createTable = (table: string, columns: Readonly<Record<string, ColumnKind>> = {}) =>
+      engine.run(
+        d.createTable(table, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          ...Object.entries(columns).map(([name, kind]) => ({ name, kind })),
+        ]),
+      );
     /** A table `id` + one column per kind, named after it. */
-    const kindsTable = async (ex: Executor, table: string) => {
-      await ex.run(d.createTable(table, [{ name: 'id', kind: 'text', primaryKey: true }, ...KINDS.map((kind) => ({ name: kind, kind }))]));
-    };
-    const insertKinds = (ex: Executor, table: string, id: string, values: Record<ColumnKind, unknown>) =>
-      ex.run(insertSql(table, ['id', ...KINDS]), [id, ...KINDS.map((k) => d.encode(k, values[k]))]);
+    const kindsTable = (table: string) => createTable(table, Object.fromEntries(KINDS.map((kind) => [kind, kind])));
+    /** Inserts row `id` of a kinds table, each value through `encode()`. */
+    const insertKinds = (table: string, id: string, values: Record<ColumnKind, unknown>) =>
+      engine.run(insertSql(table, ['id', ...KINDS]), [id, ...KINDS.map((k) => d.encode(k, values[k]))]);
     const selectKinds = (table: string) =>
       `SELECT ${['id', ...KINDS].map((c) => d.ident(c)).join(', ')} FROM ${d.ident(table)} ORDER BY id`;
     /** A row of a kinds table as the API shows it. */
@@ -227,14 +217,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
         beforeAll(async () => {
           table = fresh('exec');
-          await engine.run(
-            d.createTable(table, [
-              { name: 'id', kind: 'text', primaryKey: true },
-              { name: 'title', kind: 'text' },
-              { name: 'n', kind: 'number' },
-              { name: 'flag', kind: 'bool' },
-            ]),
-          );
+          await createTable(table, { title: 'text', n: 'number', flag: 'bool' });
           for (const [id, title, n, flag] of [
             ['a', 'first', 1, true],
             ['b', 'second', 2, false],
@@ -271,12 +254,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
         test('run() answers how many rows the statement changed', async () => {
           const t = fresh('run');
-          await engine.run(
-            d.createTable(t, [
-              { name: 'id', kind: 'text', primaryKey: true },
-              { name: 'n', kind: 'number' },
-            ]),
-          );
+          await createTable(t, { n: 'number' });
           const counts = await on(async (ex) => [
             await ex.run(`INSERT INTO ${d.ident(t)} (id, n) VALUES ('x', 1), ('y', 1), ('z', 2)`),
             await ex.run(`UPDATE ${d.ident(t)} SET n = n + 10 WHERE n = ${d.param(1)}`, [1]),
@@ -358,10 +336,10 @@ export function runEngineContract(subject: ContractSubject): void {
       let table: string;
       beforeAll(async () => {
         table = fresh('kinds');
-        await kindsTable(engine, table);
-        for (const row of ROWS) await insertKinds(engine, table, row.id, row.stored);
+        await kindsTable(table);
+        for (const row of ROWS) await insertKinds(table, row.id, row.stored);
       });
-      const expected = () => ROWS.map((r) => ({ id: r.id, ...r.shown }));
+      const expected = () => ROWS.map((r) => ({ id: r.id, ...(r.shown ?? r.stored) }));
 
       test('every column kind reads back what was stored: text with unicode, quotes and NUL, numbers, booleans, dates, JSON, lists and points', async () => {
         expect((await engine.all(selectKinds(table))).map(decodeKinds)).toEqual(expected());
@@ -384,14 +362,14 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('a row inserted with only its id reads back each kind’s empty value', async () => {
         const t = fresh('defaults');
-        await kindsTable(engine, t);
+        await kindsTable(t);
         await engine.run(`INSERT INTO ${d.ident(t)} (id) VALUES (${d.param(1)})`, ['only-id']);
         expect((await engine.all(selectKinds(t))).map(decodeKinds)).toEqual([{ id: 'only-id', ...EMPTY }]);
       });
 
       test('a null parameter stores NULL, which a JSON column reads back as null', async () => {
         const t = fresh('nulls');
-        await kindsTable(engine, t);
+        await kindsTable(t);
         await engine.run(insertSql(t, ['id', 'json']), ['n', null]);
         expect(await engine.get(`SELECT id FROM ${d.ident(t)} WHERE ${d.ident('json')} IS NULL`)).toEqual({ id: 'n' });
         expect((await engine.all(selectKinds(t))).map(decodeKinds)).toEqual([{ id: 'n', ...EMPTY }]);
@@ -402,12 +380,7 @@ export function runEngineContract(subject: ContractSubject): void {
       test('ident() quotes names with quotes, spaces, reserved words, unicode and SQL in them, as tables and columns', async () => {
         const table = `${fresh('we"ird')} table; DROP TABLE x; --`;
         const columns = ['select', 'order by', 'a "quoted" name', "it's", 'ünï cödé 🎉', 'back\\slash', 'semi;colon--', 'group'];
-        await engine.run(
-          d.createTable(table, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            ...columns.map((name) => ({ name, kind: 'text' as const })),
-          ]),
-        );
+        await createTable(table, Object.fromEntries(columns.map((c) => [c, 'text'])));
         await engine.run(insertSql(table, ['id', ...columns]), ['r1', ...columns.map((c) => `value of ${c}`)]);
         const row = await engine.get(
           `SELECT ${columns.map((c) => d.ident(c)).join(', ')} FROM ${d.ident(table)} WHERE ${d.ident('id')} = ${d.param(1)}`,
@@ -429,12 +402,7 @@ export function runEngineContract(subject: ContractSubject): void {
         const tableB = `${stem}_${'long_table_'.repeat(8)}b`;
         const columns = [`${'c'.repeat(99)}1`, `${'c'.repeat(99)}2`, `${'é'.repeat(49)}1`, `${'é'.repeat(49)}2`];
         for (const table of [tableA, tableB]) {
-          await engine.run(
-            d.createTable(table, [
-              { name: 'id', kind: 'text', primaryKey: true },
-              ...columns.map((name) => ({ name, kind: 'text' as const })),
-            ]),
-          );
+          await createTable(table, Object.fromEntries(columns.map((c) => [c, 'text'])));
           await engine.run(insertSql(table, ['id', ...columns]), [table.slice(-1), ...columns.map((_, i) => `${table.slice(-1)}${i}`)]);
         }
         expect(new Set(columns.map((c) => d.storedName(c))).size).toBe(4);
@@ -453,12 +421,7 @@ export function runEngineContract(subject: ContractSubject): void {
       let table: string;
       beforeAll(async () => {
         table = fresh('tx');
-        await engine.run(
-          d.createTable(table, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'n', kind: 'number' },
-          ]),
-        );
+        await createTable(table, { n: 'number' });
         await engine.run(`INSERT INTO ${d.ident(table)} (id, n) VALUES ('counter', 0), ('rmw', 0)`);
       });
       const insert = (ex: Executor, id: string) => ex.run(`INSERT INTO ${d.ident(table)} (id, n) VALUES (${d.param(1)}, 1)`, [id]);
@@ -572,12 +535,7 @@ export function runEngineContract(subject: ContractSubject): void {
       let table: string;
       beforeAll(async () => {
         table = fresh('reads');
-        await engine.run(
-          d.createTable(table, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'n', kind: 'number' },
-          ]),
-        );
+        await createTable(table, { n: 'number' });
         await engine.run(`INSERT INTO ${d.ident(table)} (id, n) VALUES ('a', 1), ('b', 2), ('c', 3)`);
       });
       const statements = () => [
@@ -604,7 +562,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('read() sees every write committed before it was called', async () => {
         const t = fresh('fresh_reads');
-        await engine.run(d.createTable(t, [{ name: 'id', kind: 'text', primaryKey: true }]));
+        await createTable(t);
         for (let i = 0; i < 5; i++) {
           await engine.run(`INSERT INTO ${d.ident(t)} (id) VALUES (${d.param(1)})`, [`r${i}`]);
           await engine.transaction((tx) => tx.run(`INSERT INTO ${d.ident(t)} (id) VALUES (${d.param(1)})`, [`t${i}`]));
@@ -660,13 +618,7 @@ export function runEngineContract(subject: ContractSubject): void {
       };
       const peopleTable = async () => {
         const t = fresh('people');
-        await engine.run(
-          d.createTable(t, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'email', kind: 'text' },
-            { name: 'name', kind: 'text' },
-          ]),
-        );
+        await createTable(t, { email: 'text', name: 'text' });
         return t;
       };
       const person = (t: string, id: string, email: string, name = '') =>
@@ -674,7 +626,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('createTable() makes a table with a column of every kind, which listTables() lists', async () => {
         const t = fresh('every_kind');
-        await kindsTable(engine, t);
+        await kindsTable(t);
         expect(await names()).toContain(t);
         const columns = await engine.describe(selectKinds(t));
         expect(columns.map((c) => c.name)).toEqual(['id', ...KINDS]);
@@ -682,7 +634,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('addColumn() of each kind gives the rows already there that kind’s empty value', async () => {
         const t = fresh('added');
-        await engine.run(d.createTable(t, [{ name: 'id', kind: 'text', primaryKey: true }]));
+        await createTable(t);
         await engine.run(`INSERT INTO ${d.ident(t)} (id) VALUES ('old')`);
         for (const kind of KINDS) await engine.run(d.addColumn(t, { name: kind, kind }));
         expect((await engine.all(selectKinds(t))).map(decodeKinds)).toEqual([{ id: 'old', ...EMPTY }]);
@@ -690,25 +642,20 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('dropColumn() removes the column and keeps the others’ values', async () => {
         const t = fresh('dropped');
-        await kindsTable(engine, t);
-        await insertKinds(engine, t, 'r', ROWS[0]?.stored as Record<ColumnKind, unknown>);
+        await kindsTable(t);
+        await insertKinds(t, 'r', ROWS[0]?.stored as Record<ColumnKind, unknown>);
         await engine.run(d.dropColumn(t, 'json'));
         await expect(engine.get(`SELECT ${d.ident('json')} FROM ${d.ident(t)}`)).rejects.toThrow();
         expect(await engine.get(`SELECT ${d.ident('text')}, ${d.ident('number')} FROM ${d.ident(t)}`)).toEqual({
-          text: ROWS[0]?.shown.text,
-          number: ROWS[0]?.shown.number,
+          text: ROWS[0]?.stored.text,
+          number: ROWS[0]?.stored.number,
         });
       });
 
       test('renameColumn() and renameTable() keep the values under the new names', async () => {
         const from = fresh('before');
         const to = fresh('after');
-        await engine.run(
-          d.createTable(from, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'old name', kind: 'text' },
-          ]),
-        );
+        await createTable(from, { 'old name': 'text' });
         await engine.run(insertSql(from, ['id', 'old name']), ['r', 'kept']);
         await engine.run(d.renameColumn(from, 'old name', 'new name'));
         await engine.run(d.renameTable(from, to));
@@ -721,7 +668,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('dropTable() removes the table from listTables()', async () => {
         const t = fresh('doomed');
-        await engine.run(d.createTable(t, [{ name: 'id', kind: 'text', primaryKey: true }]));
+        await createTable(t);
         await engine.run(d.dropTable(t));
         expect(await names()).not.toContain(t);
         await expect(engine.get(`SELECT id FROM ${d.ident(t)}`)).rejects.toThrow();
@@ -751,12 +698,7 @@ export function runEngineContract(subject: ContractSubject): void {
         const t = fresh('long_unique');
         const column = `${'u'.repeat(99)}1`;
         const index = `${t}_${'i'.repeat(80)}`;
-        await engine.run(
-          d.createTable(t, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: column, kind: 'text' },
-          ]),
-        );
+        await createTable(t, { [column]: 'text' });
         await engine.run(d.createIndex({ name: index, table: t, unique: true, columns: [{ name: column }] }));
         await engine.run(insertSql(t, ['id', column]), ['a', 'same']);
         namesIndex(await failure(engine.run(insertSql(t, ['id', column]), ['b', 'same'])), index, [column]);
@@ -814,8 +756,8 @@ export function runEngineContract(subject: ContractSubject): void {
       test('createView() casts each column to its kind, so it reads as a table’s column would; dropView() removes it', async () => {
         const base = fresh('view_base');
         const view = fresh('view');
-        await kindsTable(engine, base);
-        await insertKinds(engine, base, 'r', { ...EMPTY, text: 'hello', number: 2.5, bool: true, date: '2024-05-06 07:08:09.010Z' });
+        await kindsTable(base);
+        await insertKinds(base, 'r', { ...EMPTY, text: 'hello', number: 2.5, bool: true, date: '2024-05-06 07:08:09.010Z' });
         const c = (name: string) => d.ident(name);
         const query = `SELECT id, ${c('number')} + 1 AS next, ${c('number')} AS num_text, ${c('text')} AS greeting_json, ${c('number')} * 2 AS doubled_json, ${c('date')} AS at, ${c('bool')} AS flag, ${c('text')} AS plain FROM ${c(base)}`;
         const casts: [string, ColumnKind | null, ColumnKind, unknown][] = [
@@ -845,12 +787,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('convertColumn() turns one value into a list of it, and a list of one back into the value', async () => {
         const t = fresh('converted');
-        await engine.run(
-          d.createTable(t, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'tag', kind: 'text' },
-          ]),
-        );
+        await createTable(t, { tag: 'text' });
         await engine.run(`INSERT INTO ${d.ident(t)} (id, tag) VALUES ('a', 'x'), ('b', '')`);
         const read = async (kind: ColumnKind) =>
           (await engine.all<{ id: string; tag: unknown }>(`SELECT id, tag FROM ${d.ident(t)} ORDER BY id`)).map((r) => [
@@ -877,7 +814,7 @@ export function runEngineContract(subject: ContractSubject): void {
 
       test('rowid follows insertion order, and syncRowid() moves the next one past rows inserted with explicit rowids', async () => {
         const t = fresh('rowids');
-        await engine.run(d.createTable(t, [{ name: 'id', kind: 'text', primaryKey: true }]));
+        await createTable(t);
         await engine.run(`INSERT INTO ${d.ident(t)} (rowid, id) VALUES (100, 'explicit-1'), (101, 'explicit-2')`);
         const sync = d.syncRowid(t);
         if (sync) await engine.run(sync.sql, sync.params);
@@ -893,13 +830,7 @@ export function runEngineContract(subject: ContractSubject): void {
       let docs: string;
       beforeAll(async () => {
         docs = fresh('docs');
-        await engine.run(
-          d.createTable(docs, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'tags', kind: 'array' },
-            { name: 'meta', kind: 'json' },
-          ]),
-        );
+        await createTable(docs, { tags: 'array', meta: 'json' });
         const rows: [string, string[], unknown][] = [
           ['a', ['red', 'blue'], { n: 1, list: [10, 20], nested: { k: 'v' }, nothing: null }],
           ['b', [], null],
@@ -1013,7 +944,7 @@ export function runEngineContract(subject: ContractSubject): void {
         let t: string;
         beforeAll(async () => {
           t = fresh('values');
-          await kindsTable(engine, t);
+          await kindsTable(t);
           const rows: [string, Partial<Record<ColumnKind, unknown>>][] = [
             ['a', { text: 'Hello World', number: 1.5, bool: true, date: '2024-01-02 03:04:05.678Z' }],
             ['b', { text: '50% off', number: 12, date: '' }],
@@ -1021,7 +952,7 @@ export function runEngineContract(subject: ContractSubject): void {
             ['d', { text: 'a_b', number: 0 }],
             ['e', { text: '', number: -1 }],
           ];
-          for (const [id, values] of rows) await insertKinds(engine, t, id, { ...EMPTY, ...values });
+          for (const [id, values] of rows) await insertKinds(t, id, { ...EMPTY, ...values });
         });
         const on = async (condition: (bind: ReturnType<typeof binder>) => string) => {
           const params: SqlValue[] = [];
@@ -1108,12 +1039,7 @@ export function runEngineContract(subject: ContractSubject): void {
         if (!d.insertChecked) ctx.skip('this engine has no insertChecked()');
         const check = d.insertChecked?.bind(d) as NonNullable<Dialect['insertChecked']>;
         const kids = fresh('kids');
-        await engine.run(
-          d.createTable(kids, [
-            { name: 'id', kind: 'text', primaryKey: true },
-            { name: 'parent', kind: 'text' },
-          ]),
-        );
+        await createTable(kids, { parent: 'text' });
         await engine.run(`INSERT INTO ${d.ident(kids)} (id, parent) VALUES ('k0', 'a')`);
         const attempt = (id: string, parent: string) => {
           const sql = check(
@@ -1194,7 +1120,7 @@ export function runEngineContract(subject: ContractSubject): void {
       let table: string;
       beforeAll(async () => {
         table = fresh('closing');
-        await engine.run(d.createTable(table, [{ name: 'id', kind: 'text', primaryKey: true }]));
+        await createTable(table);
       });
       const insert = (on: Executor, id: string) => on.run(`INSERT INTO ${d.ident(table)} (id) VALUES (${d.param(1)})`, [id]);
       /** The ids an engine opened afresh reads. */
