@@ -1,17 +1,20 @@
 // Transpiles src/ to dist/ file by file (no bundling), so `npm start` needs no
 // type-check pass: esbuild takes ~100 ms where tsc takes seconds. Types are
 // checked separately by `npm run typecheck` in CI.
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const root = new URL('.', import.meta.url).pathname;
 
+/** Test code is not shipped: test files, and suites they run that sit beside what they test (storage/contract.ts). */
+const isTestCode = (name, path) => name.endsWith('.test.ts') || readFileSync(path, 'utf8').includes("from 'vitest'");
+
 function sources(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sources(path);
-    return name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.d.ts') ? [path] : [];
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') && !isTestCode(name, path) ? [path] : [];
   });
 }
 

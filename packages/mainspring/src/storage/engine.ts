@@ -2,7 +2,9 @@
  * The seam between Mainspring and a database. Everything above `storage/`
  * talks to an {@link Engine}; each engine folder (`sqlite/`, `postgres/`)
  * implements it with the same file names, and SQL that differs between
- * engines lives only in that engine's {@link Dialect}.
+ * engines lives only in that engine's {@link Dialect}. What the doc comments
+ * here promise is tested once for every engine by `contract.ts`, which each
+ * engine folder runs from its `contract.test.ts`.
  */
 
 /**
@@ -125,7 +127,8 @@ export interface Executor {
   describe(sql: string): Promise<QueryColumn[]>;
   /**
    * Runs `fn` once the surrounding transaction has committed (never if it
-   * rolls back); outside a transaction, at once.
+   * rolls back), before `transaction()` resolves; outside a transaction, at
+   * once.
    */
   afterCommit(fn: () => void): void;
 }
@@ -180,7 +183,10 @@ export interface Engine extends Executor {
   readonly dialect: Dialect;
   /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when
-   * it throws. Writes inside must go through `tx`, never the engine.
+   * it throws. Writes inside must go through `tx`, never the engine. An
+   * engine may run `fn` again from the start (PostgreSQL, after a
+   * serialization failure), so it must do nothing outside the database that
+   * it cannot do twice.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T>;
   /**
@@ -214,7 +220,7 @@ export interface Engine extends Executor {
    * {@link Dialect.storedName} gives now. Absent where names were never cut.
    */
   renameShortenedNames?(tx: Executor, tables: readonly StoredNames[]): Promise<void>;
-  /** Waits for running work and closes every connection. */
+  /** Waits for running work (and the work it starts meanwhile) and closes every connection; every caller waits for the same close. */
   close(): Promise<void>;
 }
 

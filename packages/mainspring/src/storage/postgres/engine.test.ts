@@ -121,11 +121,4 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () =>
     );
     expect(held?.n).toBeLessThanOrEqual(500);
   });
-
-  test('a failed statement is an error and the engine goes on', async () => {
-    await expect(engine.get('SELECT nope FROM t WHERE id = $1', ['a'])).rejects.toThrow();
-    expect(await engine.get('SELECT id FROM t WHERE id = $1', ['b'])).toEqual({ id: 'b' });
-    await expect(engine.transaction((tx) => tx.get('SELECT nope FROM t WHERE id = $1', ['a']))).rejects.toThrow();
-    expect(await engine.transaction((tx) => tx.get('SELECT id FROM t WHERE id = $1', ['b']))).toEqual({ id: 'b' });
-  });
 });

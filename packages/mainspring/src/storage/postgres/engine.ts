@@ -539,6 +539,11 @@ export class PostgresEngine implements Engine {
   readonly shared = true;
   readonly renameShortenedNames = renameShortenedNames;
   private closed = false;
+  /** Calls started and not yet settled: close() waits for them (see {@link track}). */
+  private running = 0;
+  /** Called once nothing runs (close() waits so). */
+  private idleWaiters: (() => void)[] = [];
+  private closing: Promise<void> | null = null;
   private readonly lane = new LocalLane();
 
   private constructor(
@@ -595,19 +600,43 @@ export class PostgresEngine implements Engine {
     return new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
   }
 
-  async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return (await poolQuery(this.pool, sql, params)).rows as T[];
+  /**
+   * Runs one call of the engine, counted so that close() waits for it. The
+   * pool cannot do that itself: `pool.end()` ends at once when its clients
+   * are idle, and a `connect()` already asked for but not yet answered then
+   * waits out its timeout and fails, so a write started just before close()
+   * was lost as "busy" (found by the engine contract).
+   */
+  private track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
+    this.running++;
+    return work().finally(this.settled);
+  }
+
+  private readonly settled = (): void => {
+    if (--this.running > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  };
+
+  all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.track(async () => (await poolQuery(this.pool, sql, params)).rows as T[]);
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return (await this.all<T>(sql, params))[0];
   }
-  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
-    return (await poolQuery(this.pool, sql, params, true)).rows as unknown[][];
+  values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    return this.track(async () => (await poolQuery(this.pool, sql, params, true)).rows as unknown[][]);
   }
-  async run(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return (await poolQuery(this.pool, sql, params)).rowCount ?? 0;
+  run(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.track(async () => (await poolQuery(this.pool, sql, params)).rowCount ?? 0);
   }
-  async read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+  read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+    return this.track(() => this.readNow(statements, options));
+  }
+
+  private async readNow(statements: readonly ReadStatement[], options: ReadOptions): Promise<unknown[][]> {
     // light reads need no turn: they cannot hold a connection long
     const done = options.light ? () => {} : await this.readTurns.take(this.waitMs);
     try {
@@ -638,7 +667,11 @@ export class PostgresEngine implements Engine {
     }
   }
 
-  async describe(sql: string): Promise<QueryColumn[]> {
+  describe(sql: string): Promise<QueryColumn[]> {
+    return this.track(() => this.describeNow(sql));
+  }
+
+  private async describeNow(sql: string): Promise<QueryColumn[]> {
     const client = await connect(this.pool);
     let broken = false;
     try {
@@ -665,8 +698,11 @@ export class PostgresEngine implements Engine {
    * failed attempts are dropped; those of the attempt that commits run once,
    * after the commit.
    */
-  async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    if (this.closed) throw new Error('the database is closed');
+  transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    return this.track(() => this.transactionNow(fn));
+  }
+
+  private async transactionNow<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     let first = await this.attemptOnce(fn, true);
     // a named statement's plan went stale (a schema change): its connection is closed, and the
     // transaction runs again with unnamed statements (other connections may hold the same stale plan)
@@ -747,7 +783,11 @@ export class PostgresEngine implements Engine {
   }
 
   /** A session-level advisory lock on one connection, held while `fn` runs. */
-  async withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.track(() => this.withLockNow(name, fn));
+  }
+
+  private async withLockNow<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       // waiting for another process's migrations is not a slow query
@@ -774,8 +814,22 @@ export class PostgresEngine implements Engine {
     return new pg.Client({ connectionString: this.url, types, options: '-c TimeZone=UTC' });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes after the calls already running (and those they start meanwhile,
+   * as SQLite's close() waits for the writes that queued writes lead to);
+   * every caller waits for the same close.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeNow();
+    return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    while (this.running > 0) {
+      await new Promise<void>((resolve) => {
+        this.idleWaiters.push(resolve);
+      });
+    }
     this.closed = true;
     await this.pool.end();
   }

@@ -62,14 +62,6 @@ test('a write of another process shows from the next turn of the event loop', as
   expect(await count()).toBe(2);
 });
 
-test('values() answers rows as arrays in select-list order', async () => {
-  await engine.run(`INSERT INTO t (id, n) VALUES ('b', 2)`);
-  expect(await engine.values('SELECT n, id FROM t WHERE n >= $1 ORDER BY id', [1])).toEqual([
-    [1, 'a'],
-    [2, 'b'],
-  ]);
-});
-
 test('a failed statement leaves the reader usable', async () => {
   await expect(engine.get('SELECT nope FROM t')).rejects.toThrow();
   expect(await count()).toBe(1);

@@ -86,8 +86,9 @@ class Connection implements Executor {
   private readonly cache = new Map<string, Prepared>();
   /** Callbacks waiting for the open transaction to commit; null outside one. */
   pendingCommit: (() => void)[] | null = null;
-  /** When the running statement must stop (ms since the epoch). */
+  /** When the running statement must stop (ms since the epoch), and the limit that set it. */
   private deadline = 0;
+  private limitMs = 0;
   /** The reader's statements that open and end its shared read transaction (see {@link shareSnapshots}). */
   private readonly snapshot: { begin: Statement; end: Statement } | null;
   private snapshotOpen = false;
@@ -112,7 +113,7 @@ class Connection implements Executor {
   ) {
     db.function('ms_deadline', { deterministic: false, directOnly: true }, () => {
       if (Date.now() > this.deadline) {
-        throw new StatementTimeoutError(`the query ran longer than ${this.timeoutMs} ms`);
+        throw new StatementTimeoutError(`the query ran longer than ${this.limitMs} ms`);
       }
       return 1;
     });
@@ -168,28 +169,34 @@ class Connection implements Executor {
     return args;
   }
 
-  allSync<T>(sql: string, params?: readonly SqlValue[]): T[] {
+  /** Starts the statement's time: `timeoutMs` when the caller set one (Engine.read), else the connection's. */
+  private startClock(timeoutMs = this.timeoutMs): void {
+    this.limitMs = timeoutMs;
+    this.deadline = Date.now() + timeoutMs;
+  }
+
+  allSync<T>(sql: string, params?: readonly SqlValue[], timeoutMs?: number): T[] {
     const { stmt, order } = this.prepare(sql);
     this.enterSnapshot();
-    this.deadline = Date.now() + this.timeoutMs;
+    this.startClock(timeoutMs);
     return stmt.all(...Connection.bind(order, params)) as T[];
   }
-  valuesSync(sql: string, params?: readonly SqlValue[]): unknown[][] {
+  valuesSync(sql: string, params?: readonly SqlValue[], timeoutMs?: number): unknown[][] {
     const prepared = this.prepare(sql);
     prepared.raw ??= (this.db.prepare(prepared.stmt.source) as Statement).raw(true);
     this.enterSnapshot();
-    this.deadline = Date.now() + this.timeoutMs;
+    this.startClock(timeoutMs);
     return prepared.raw.all(...Connection.bind(prepared.order, params)) as unknown as unknown[][];
   }
   getSync<T>(sql: string, params?: readonly SqlValue[]): T | undefined {
     const { stmt, order } = this.prepare(sql);
     this.enterSnapshot();
-    this.deadline = Date.now() + this.timeoutMs;
+    this.startClock();
     return stmt.get(...Connection.bind(order, params)) as T | undefined;
   }
   runSync(sql: string, params?: readonly SqlValue[]): number {
     const { stmt, order } = this.prepare(sql);
-    this.deadline = Date.now() + this.timeoutMs;
+    this.startClock();
     if (stmt.reader) {
       stmt.all(...Connection.bind(order, params));
       return 0;
@@ -496,7 +503,10 @@ export class SqliteEngine implements Engine {
   async read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
     if (this.closed) throw new Error('the database is closed');
     if (!this.readers || options.light) {
-      return statements.map((s) => (s.arrays ? this.reader.valuesSync(s.sql, s.params) : this.reader.allSync(s.sql, s.params)));
+      // on the event loop too, the caller's timeoutMs is the statements' limit (found by the engine contract:
+      // light reads, and every read without reader processes, ran to the engine's own timeout instead)
+      const t = options.timeoutMs;
+      return statements.map((s) => (s.arrays ? this.reader.valuesSync(s.sql, s.params, t) : this.reader.allSync(s.sql, s.params, t)));
     }
     return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);
   }
