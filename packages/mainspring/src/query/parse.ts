@@ -49,89 +49,102 @@ const isIdentStart = (c: string) => isLetter(c) || c === '@' || c === '_' || c =
 const isIdentPart = (c: string) => isLetter(c) || isDigit(c) || c === '_' || c === '.' || c === ':' || c === '@' || c === '#';
 const isSignChar = (c: string) => c === '=' || c === '?' || c === '!' || c === '>' || c === '<' || c === '~';
 
+/** A token and the index just past it. */
+type Scanned = [Token, number];
+
 /** Splits filter text into tokens, following the `fexpr` scanner's rules. */
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i] as string;
-    const pos = i;
     if (isSpace(c)) {
       i++;
-    } else if (c === '/' && src[i + 1] === '/') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (c === '(' || c === ')' || c === ',') {
-      out.push({ t: c, pos });
-      i++;
-    } else if (c === '&' || c === '|') {
-      let j = i;
-      while (src[j] === '&' || src[j] === '|') j++;
-      const lit = src.slice(i, j);
-      if (lit !== '&&' && lit !== '||') throw new FilterError(`invalid join operator "${lit}" at position ${pos}`);
-      out.push({ t: lit === '&&' ? 'and' : 'or', pos });
-      i = j;
-    } else if (isSignChar(c)) {
-      let j = i;
-      while (j < src.length && isSignChar(src[j] as string)) j++;
-      const lit = src.slice(i, j);
-      if (!OPERATORS.has(lit)) throw new FilterError(`invalid operator "${lit}" at position ${pos}`);
-      out.push({ t: 'op', v: lit as Operator, pos });
-      i = j;
-    } else if (c === '"' || c === "'") {
-      let j = i + 1;
-      let closed = false;
-      let prev = '';
-      while (j < src.length) {
-        const ch = src[j] as string;
-        if (ch === c && prev !== '\\') {
-          closed = true;
-          break;
-        }
-        prev = ch;
-        j++;
-      }
-      if (!closed) throw new FilterError(`unterminated text starting at position ${pos}`);
-      // As in fexpr, only an escaped quote of the enclosing kind is unescaped;
-      // other backslashes stay, so `\%` keeps its meaning for `~`.
-      out.push({
-        t: 'text',
-        v: src
-          .slice(i + 1, j)
-          .split(`\\${c}`)
-          .join(c),
-        pos,
-      });
-      i = j + 1;
-    } else if (isDigit(c) || (c === '-' && isDigit(src[i + 1] ?? ''))) {
-      let j = i + 1;
-      while (j < src.length && isDigit(src[j] as string)) j++;
-      if (src[j] === '.') {
-        j++;
-        const fracStart = j;
-        while (j < src.length && isDigit(src[j] as string)) j++;
-        if (j === fracStart) throw new FilterError(`invalid number "${src.slice(i, j)}" at position ${pos}`);
-      }
-      const raw = src.slice(i, j);
-      const v = Number(raw);
-      if (!Number.isFinite(v)) throw new FilterError(`invalid number "${raw}" at position ${pos}`);
-      out.push({ t: 'number', v, raw, pos });
-      i = j;
-    } else if (isIdentStart(c)) {
-      let j = i + 1;
-      while (j < src.length && isIdentPart(src[j] as string)) j++;
-      const v = src.slice(i, j);
-      const last = v[v.length - 1] as string;
-      if (last === '.' || last === ':' || (v.length === 1 && !isLetter(c))) {
-        throw new FilterError(`invalid identifier "${v}" at position ${pos}`);
-      }
-      out.push({ t: 'ident', v, pos });
-      i = j;
-    } else {
-      throw new FilterError(`unexpected character ${JSON.stringify(c)} at position ${pos}`);
+      continue;
     }
+    if (c === '/' && src[i + 1] === '/') {
+      while (i < src.length && src[i] !== '\n') i++;
+      continue;
+    }
+    const [token, next] = scanToken(src, i, c);
+    out.push(token);
+    i = next;
   }
   out.push({ t: 'eof', pos: src.length });
   return out;
+}
+
+/** The token that starts at `i` with the character `c`. */
+function scanToken(src: string, i: number, c: string): Scanned {
+  if (c === '(' || c === ')' || c === ',') return [{ t: c, pos: i }, i + 1];
+  if (c === '&' || c === '|') return scanJoin(src, i);
+  if (isSignChar(c)) return scanOperator(src, i);
+  if (c === '"' || c === "'") return scanText(src, i, c);
+  if (isDigit(c) || (c === '-' && isDigit(src[i + 1] ?? ''))) return scanNumber(src, i);
+  if (isIdentStart(c)) return scanIdent(src, i, c);
+  throw new FilterError(`unexpected character ${JSON.stringify(c)} at position ${i}`);
+}
+
+function scanJoin(src: string, i: number): Scanned {
+  let j = i;
+  while (src[j] === '&' || src[j] === '|') j++;
+  const lit = src.slice(i, j);
+  if (lit !== '&&' && lit !== '||') throw new FilterError(`invalid join operator "${lit}" at position ${i}`);
+  return [{ t: lit === '&&' ? 'and' : 'or', pos: i }, j];
+}
+
+function scanOperator(src: string, i: number): Scanned {
+  let j = i;
+  while (j < src.length && isSignChar(src[j] as string)) j++;
+  const lit = src.slice(i, j);
+  if (!OPERATORS.has(lit)) throw new FilterError(`invalid operator "${lit}" at position ${i}`);
+  return [{ t: 'op', v: lit as Operator, pos: i }, j];
+}
+
+function scanText(src: string, i: number, quote: string): Scanned {
+  let j = i + 1;
+  let prev = '';
+  while (j < src.length) {
+    const ch = src[j] as string;
+    if (ch === quote && prev !== '\\') {
+      // As in fexpr, only an escaped quote of the enclosing kind is unescaped;
+      // other backslashes stay, so `\%` keeps its meaning for `~`.
+      const v = src
+        .slice(i + 1, j)
+        .split(`\\${quote}`)
+        .join(quote);
+      return [{ t: 'text', v, pos: i }, j + 1];
+    }
+    prev = ch;
+    j++;
+  }
+  throw new FilterError(`unterminated text starting at position ${i}`);
+}
+
+function scanNumber(src: string, i: number): Scanned {
+  let j = i + 1;
+  while (j < src.length && isDigit(src[j] as string)) j++;
+  if (src[j] === '.') {
+    j++;
+    const fracStart = j;
+    while (j < src.length && isDigit(src[j] as string)) j++;
+    if (j === fracStart) throw new FilterError(`invalid number "${src.slice(i, j)}" at position ${i}`);
+  }
+  const raw = src.slice(i, j);
+  const v = Number(raw);
+  if (!Number.isFinite(v)) throw new FilterError(`invalid number "${raw}" at position ${i}`);
+  return [{ t: 'number', v, raw, pos: i }, j];
+}
+
+function scanIdent(src: string, i: number, c: string): Scanned {
+  let j = i + 1;
+  while (j < src.length && isIdentPart(src[j] as string)) j++;
+  const v = src.slice(i, j);
+  const last = v[v.length - 1] as string;
+  if (last === '.' || last === ':' || (v.length === 1 && !isLetter(c))) {
+    throw new FilterError(`invalid identifier "${v}" at position ${i}`);
+  }
+  return [{ t: 'ident', v, pos: i }, j];
 }
 
 /**
@@ -143,90 +156,110 @@ export function parseFilter(src: string, limits: ParseLimits = DEFAULT_PARSE_LIM
   if (src.length > limits.maxLength) {
     throw new FilterError(`the filter is longer than ${limits.maxLength} characters`);
   }
-  const tokens = tokenize(src);
-  let at = 0;
-  let comparisons = 0;
-  const peek = () => tokens[at] as Token;
-  const next = () => tokens[at++] as Token;
+  return new Parser(tokenize(src), limits).expression();
+}
 
-  const describe = (tok: Token) => (tok.t === 'eof' ? 'the end of the filter' : `position ${tok.pos}`);
+/** A recursive-descent parser over one filter's tokens: `||` binds looser than `&&`, parentheses group. */
+class Parser {
+  private at = 0;
+  private comparisons = 0;
 
-  function operand(depth: number): Operand {
-    const tok = next();
+  constructor(
+    private readonly tokens: Token[],
+    private readonly limits: ParseLimits,
+  ) {}
+
+  /** The whole filter: one expression and nothing after it. */
+  expression(): Expr {
+    if (this.peek().t === 'eof') throw new FilterError('empty filter expression');
+    const expr = this.disjunction(0);
+    const rest = this.peek();
+    if (rest.t !== 'eof') throw new FilterError(`expected "&&" or "||" at ${describe(rest)}`);
+    return expr;
+  }
+
+  private peek(): Token {
+    return this.tokens[this.at] as Token;
+  }
+
+  private next(): Token {
+    return this.tokens[this.at++] as Token;
+  }
+
+  private disjunction(depth: number): Expr {
+    const items = [this.conjunction(depth)];
+    while (this.peek().t === 'or') {
+      this.next();
+      items.push(this.conjunction(depth));
+    }
+    return items.length === 1 ? (items[0] as Expr) : { kind: 'or', items };
+  }
+
+  private conjunction(depth: number): Expr {
+    const items = [this.primary(depth)];
+    while (this.peek().t === 'and') {
+      this.next();
+      items.push(this.primary(depth));
+    }
+    return items.length === 1 ? (items[0] as Expr) : { kind: 'and', items };
+  }
+
+  private primary(depth: number): Expr {
+    if (this.peek().t !== '(') return this.comparison();
+    if (depth >= this.limits.maxDepth) throw new FilterError(`parentheses nest deeper than ${this.limits.maxDepth}`);
+    this.next();
+    const inner = this.disjunction(depth + 1);
+    const close = this.next();
+    if (close.t !== ')') throw new FilterError(`expected ")" at ${describe(close)}`);
+    return inner;
+  }
+
+  private comparison(): Expr {
+    const left = this.operand(0);
+    const opTok = this.next();
+    if (opTok.t !== 'op') throw new FilterError(`expected an operator at ${describe(opTok)}`);
+    const right = this.operand(0);
+    if (++this.comparisons > this.limits.maxComparisons) {
+      throw new FilterError(`the filter has more than ${this.limits.maxComparisons} comparisons`);
+    }
+    return { kind: 'cmp', op: opTok.v, left, right };
+  }
+
+  private operand(depth: number): Operand {
+    const tok = this.next();
     switch (tok.t) {
       case 'text':
         return { kind: 'text', value: tok.v };
       case 'number':
         return { kind: 'number', value: tok.v };
-      case 'ident': {
-        if (peek().t !== '(') return { kind: 'ident', name: tok.v };
-        if (depth >= MAX_FUNCTION_DEPTH) throw new FilterError(`functions nest at most ${MAX_FUNCTION_DEPTH} deep`);
-        next();
-        const args: Operand[] = [];
-        if (peek().t !== ')') {
-          for (;;) {
-            args.push(operand(depth + 1));
-            const sep = next();
-            if (sep.t === ')') break;
-            if (sep.t !== ',') throw new FilterError(`expected "," or ")" in ${tok.v}() at ${describe(sep)}`);
-          }
-        } else {
-          next();
-        }
-        return { kind: 'call', name: tok.v, args };
-      }
+      case 'ident':
+        return this.peek().t === '(' ? this.call(tok.v, depth) : { kind: 'ident', name: tok.v };
       default:
         throw new FilterError(`expected a field, text or number at ${describe(tok)}`);
     }
   }
 
-  function comparison(): Expr {
-    const left = operand(0);
-    const opTok = next();
-    if (opTok.t !== 'op') throw new FilterError(`expected an operator at ${describe(opTok)}`);
-    const right = operand(0);
-    if (++comparisons > limits.maxComparisons) {
-      throw new FilterError(`the filter has more than ${limits.maxComparisons} comparisons`);
+  /** `name(arg, …)`, its `(` next. */
+  private call(name: string, depth: number): Operand {
+    if (depth >= MAX_FUNCTION_DEPTH) throw new FilterError(`functions nest at most ${MAX_FUNCTION_DEPTH} deep`);
+    this.next();
+    const args: Operand[] = [];
+    if (this.peek().t === ')') {
+      this.next();
+      return { kind: 'call', name, args };
     }
-    return { kind: 'cmp', op: opTok.v, left, right };
-  }
-
-  function primary(depth: number): Expr {
-    if (peek().t === '(') {
-      if (depth >= limits.maxDepth) throw new FilterError(`parentheses nest deeper than ${limits.maxDepth}`);
-      next();
-      const inner = disjunction(depth + 1);
-      const close = next();
-      if (close.t !== ')') throw new FilterError(`expected ")" at ${describe(close)}`);
-      return inner;
+    for (;;) {
+      args.push(this.operand(depth + 1));
+      const sep = this.next();
+      if (sep.t === ')') break;
+      if (sep.t !== ',') throw new FilterError(`expected "," or ")" in ${name}() at ${describe(sep)}`);
     }
-    return comparison();
+    return { kind: 'call', name, args };
   }
-
-  function conjunction(depth: number): Expr {
-    const items = [primary(depth)];
-    while (peek().t === 'and') {
-      next();
-      items.push(primary(depth));
-    }
-    return items.length === 1 ? (items[0] as Expr) : { kind: 'and', items };
-  }
-
-  function disjunction(depth: number): Expr {
-    const items = [conjunction(depth)];
-    while (peek().t === 'or') {
-      next();
-      items.push(conjunction(depth));
-    }
-    return items.length === 1 ? (items[0] as Expr) : { kind: 'or', items };
-  }
-
-  if (peek().t === 'eof') throw new FilterError('empty filter expression');
-  const expr = disjunction(0);
-  const rest = peek();
-  if (rest.t !== 'eof') throw new FilterError(`expected "&&" or "||" at ${describe(rest)}`);
-  return expr;
 }
+
+/** Where a token is, for an error message. */
+const describe = (tok: Token) => (tok.t === 'eof' ? 'the end of the filter' : `position ${tok.pos}`);
 
 const parsedCache = new Map<string, Expr>();
 const PARSED_CACHE_LIMIT = 1000;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { ChangeChannel } from '../engine.js';
-import { unescapeNul } from './engine.js';
+import { unescapeNul } from './pool.js';
 
 /** The channel every instance listens on. */
 const CHANNEL = 'mainspring_events';
