@@ -59,12 +59,12 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'ms-first-use-')); // outside the repository: nothing resolves from its node_modules
   expect(existsSync(join(PACKAGE, 'dashboard/index.html')), 'the dashboard is built (npm test builds it)').toBe(true);
   packed = await pack(PACKAGE, (copy) =>
-    run(process.execPath, [join(PACKAGE, 'build.mjs'), '--types', `--out=${join(copy, 'dist')}`], { cwd: REPO }),
+    run(process.execPath, [join(PACKAGE, 'build.mjs'), '--types', `--out=${join(copy, 'dist')}`], { cwd: REPO, timeoutMs: 240_000 }),
   );
   tarball = join(work, packed.filename);
   const create = join(REPO, 'packages/create-mainspring');
   await pack(create, (copy) => run(process.execPath, [join(create, 'template.mjs'), 'copy', copy], { cwd: REPO }));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await stopPrograms();
@@ -114,7 +114,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
   test('npm install ./mainspring-0.1.0.tgz installs on this Node with every engine checked', async () => {
     expect(app, 'the app was created').toBeDefined();
     cpSync(tarball, join(app, packed.filename));
-    await run('npm', ['install', '--engine-strict', '--no-audit', '--no-fund', `./${packed.filename}`], { cwd: app, timeoutMs: 480_000 });
+    await run('npm', ['install', '--engine-strict', '--no-audit', '--no-fund', `./${packed.filename}`], { cwd: app, timeoutMs: 840_000 });
     expect(readdirSync(join(app, 'node_modules/mainspring'))).toEqual(expect.arrayContaining(['dist', 'dashboard', 'bin', 'package.json']));
     // the Node versions we declare are ones every installed package declares too (semver comes with fastify)
     const semver = createRequire(join(app, 'package.json'))('semver') as { subset(a: string, b: string): boolean };
@@ -134,7 +134,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     };
     walk(join(app, 'node_modules'));
     expect(narrower, `our engines.node ${ours} is wider than these packages'`).toEqual([]);
-  }, 500_000);
+  }, 900_000);
 
   test("npm start serves the app, its hooks type-checked against the installed declarations; the README's schema steps work", async () => {
     const admin = ['admin@example.com', 'admin-password-1'];
@@ -197,5 +197,5 @@ export type Seen = RecordEvent;
     await expect(run(process.execPath, [tsc, '--strict', '--noEmit', 'hooks.ts', 'types.ts'], { cwd: join(app, 'plain') })).rejects.toThrow(
       /hooks\.ts\(6,\d+\): error TS\d+: Property 'nmae' does not exist on type 'UsersRecord'/,
     );
-  }, 120_000);
+  }, 300_000);
 });

@@ -49,7 +49,7 @@ export function run(
     const child = execFile(
       command,
       args,
-      { cwd: options.cwd, env: options.env ?? userEnv(), timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 << 20 },
+      { cwd: options.cwd, env: options.env ?? userEnv(), timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (!err) return done({ stdout, stderr });
         const tail = (text: string) => text.split('\n').slice(-40).join('\n');
