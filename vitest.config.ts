@@ -1,13 +1,23 @@
 import { defineConfig } from 'vitest/config';
 
+const INCLUDE = ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/*.test.ts'];
+/**
+ * The first-use test installs the packed package from the registry, which may compile SQLite for two minutes: it
+ * runs after everything else, so that compile never shares the cores with the suites that time latencies.
+ */
+const FIRST_USE = ['packages/mainspring/test/first-use.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'examples/*/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     // most test time is spent waiting (HTTP round trips, bcrypt, PostgreSQL, Chromium): two files at once
     // even on a two-core machine, where Vitest's default (cores - 1) would run them one after another
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'suite', include: INCLUDE, exclude: FIRST_USE, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'first use', include: FIRST_USE, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -1,6 +1,6 @@
 // Creates the bank's collections on a Mainspring server, as a superuser.
 //
-//   node examples/bank/setup.mjs http://127.0.0.1:8090 admin@example.com admin-password-1
+//   node setup.mjs http://127.0.0.1:8091 admin@example.com admin-password-1
 //
 // Safe to re-run: an existing collection is updated to the definition below.
 
@@ -106,7 +106,7 @@ export async function openAccount(url, token, { owner, name, opening = 0 }) {
 }
 
 if (isMain(import.meta.url)) {
-  const { url, token } = await superuserFromArgs('examples/bank/setup.mjs');
+  const { url, token } = await superuserFromArgs('setup.mjs');
   await setupBank(url, token);
-  console.log('accounts, transfers and ledger are ready');
+  console.log('accounts, transfers, ledger and balances are ready');
 }

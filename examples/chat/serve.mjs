@@ -1,5 +1,5 @@
 // Serves the chat page on http://127.0.0.1:5173 (PORT to change it), with the
-// PocketBase SDK from node_modules. The page talks to Mainspring on :8090
+// PocketBase SDK from node_modules. The page talks to Mainspring on :8093
 // (or ?api=URL).
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,5 +15,5 @@ export function servePage(port = 5173) {
 
 if (isMain(import.meta.url)) {
   const server = await servePage(Number(process.env.PORT ?? 5173));
-  console.log(`chat page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8090)`);
+  console.log(`chat page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8093)`);
 }

@@ -1,6 +1,6 @@
 // Creates the chat's collections on a Mainspring server, as a superuser.
 //
-//   node examples/chat/setup.mjs http://127.0.0.1:8090 admin@example.com admin-password
+//   node setup.mjs http://127.0.0.1:8093 admin@example.com admin-password-1
 //
 // Safe to re-run: an existing collection is updated to the definition below.
 
@@ -56,7 +56,7 @@ export async function setupChat(url, token) {
 }
 
 if (isMain(import.meta.url)) {
-  const { url, token } = await superuserFromArgs('examples/chat/setup.mjs');
+  const { url, token } = await superuserFromArgs('setup.mjs');
   await setupChat(url, token);
   console.log('rooms and messages are ready');
 }

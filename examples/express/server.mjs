@@ -1,13 +1,15 @@
 // An Express 5 app with Mainspring mounted under /backend, on one server:
-//   npm run build && node examples/express/server.mjs
+//   node server.mjs      (after `npm install` at the repository's root)
 // then http://127.0.0.1:3000/ (the page) and http://127.0.0.1:3000/backend/api/health (the API).
+// Its data lives beside this file (examples/express/ms_data), wherever it is started from.
+import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { mainspringExpress } from 'mainspring/express';
 
 const port = Number(process.env.PORT ?? 3000);
 const app = express();
 const backend = mainspringExpress({
-  dataDir: process.env.MS_DATA_DIR ?? './ms_data',
+  dataDir: process.env.MS_DATA_DIR ?? fileURLToPath(new URL('./ms_data', import.meta.url)),
   hooks: [(ms) => ms.routerAdd('GET', '/api/hello', () => ({ hello: 'from a route added in code' }))],
 });
 

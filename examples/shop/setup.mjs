@@ -1,6 +1,6 @@
 // Creates the shop's collections on a Mainspring server, as a superuser.
 //
-//   node examples/shop/setup.mjs http://127.0.0.1:8090 admin@example.com admin-password-1
+//   node setup.mjs http://127.0.0.1:8092 admin@example.com admin-password-1
 //
 // Safe to re-run: an existing collection is updated to the definition below.
 // From the command line it also adds three demo products when there are none.
@@ -112,7 +112,7 @@ export async function addDemoProducts(url, token) {
 }
 
 if (isMain(import.meta.url)) {
-  const { url, token } = await superuserFromArgs('examples/shop/setup.mjs');
+  const { url, token } = await superuserFromArgs('setup.mjs');
   await setupShop(url, token);
   const added = await addDemoProducts(url, token);
   console.log(`products, cart_items, orders and order_lines are ready${added ? ` (${added} demo products added)` : ''}`);

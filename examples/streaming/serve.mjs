@@ -1,6 +1,6 @@
 // Serves the videos page on http://127.0.0.1:5174 (PORT to change it), with
 // the PocketBase SDK from node_modules and a generated test video at
-// /sample.mp4. The page talks to Mainspring on :8090 (or ?api=URL).
+// /sample.mp4. The page talks to Mainspring on :8094 (or ?api=URL).
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pageServer } from '../lib/page.mjs';
@@ -23,5 +23,5 @@ export function servePage(port = 5174) {
 
 if (isMain(import.meta.url)) {
   const server = await servePage(Number(process.env.PORT ?? 5174));
-  console.log(`videos page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8090)`);
+  console.log(`videos page on http://127.0.0.1:${server.address().port}/ (Mainspring expected on :8094)`);
 }

@@ -1,7 +1,7 @@
 // Creates the streaming example's `videos` collection on a Mainspring
 // server, as a superuser.
 //
-//   node examples/streaming/setup.mjs http://127.0.0.1:8090 admin@example.com admin-password-1
+//   node setup.mjs http://127.0.0.1:8094 admin@example.com admin-password-1
 //
 // Safe to re-run: an existing collection is updated to the definition below.
 
@@ -52,7 +52,7 @@ export async function setupStreaming(url, token) {
 }
 
 if (isMain(import.meta.url)) {
-  const { url, token } = await superuserFromArgs('examples/streaming/setup.mjs');
+  const { url, token } = await superuserFromArgs('setup.mjs');
   await setupStreaming(url, token);
-  console.log('videos is ready');
+  console.log('the videos collection is ready');
 }

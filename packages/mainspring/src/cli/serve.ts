@@ -2,17 +2,8 @@ import { watch } from 'node:fs';
 import pino from 'pino';
 import { HooksLoadError } from '../core/hooks/loader.js';
 import { createApp, type MainspringApp } from '../create-app.js';
+import { parseHttpAddress } from './address.js';
 import { CliError } from './errors.js';
-
-/** Parses `--http=HOST:PORT` (also `:PORT` and `PORT`). */
-export function parseHttpAddress(raw: string | undefined): { host: string; port: number } {
-  const value = raw ?? process.env.MS_HTTP ?? '127.0.0.1:8090';
-  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || port > 65_535) throw new CliError(`invalid --http address "${value}"; expected HOST:PORT such as 127.0.0.1:8090`, 2);
-  const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
-  return { host, port };
-}
 
 /**
  * Starts the app; when its hooks do not build or load, says why and waits for

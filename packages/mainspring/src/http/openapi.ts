@@ -1,5 +1,6 @@
 import type { Collection, Field } from '../core/collections/model.js';
 import { isMultiple } from '../core/collections/model.js';
+import { EXTERNAL_AUTHS, isAuthRefCollection } from '../core/collections/system.js';
 import { typeNames } from '../core/collections/typegen.js';
 
 /**
@@ -34,8 +35,25 @@ const noContent: Json = { description: 'Done; no body.' };
 const string: Json = { type: 'string' };
 const STRING_LIST: Json = { type: 'array', items: string };
 
+/**
+ * What a value refers to, on the schema of a field that holds an id (an
+ * OpenAPI specification extension): `record:{collection}` for a relation, and
+ * for the auth flows' system collections `authCollection` (`collectionRef`)
+ * and `authRecord` (`recordRef`). A generator that must send a real id (the
+ * Postman export) reads it; a reader has the description.
+ */
+export const REFERS = 'x-ms-refers';
+
+/** What the schemas of a document need to know beyond one field: the names of the collections it shows. */
+interface SchemaContext {
+  /** The name of a collection the document shows, by id; undefined for one it leaves out. */
+  shown(id: string): string | undefined;
+  /** The `_superusers` collection's id: an auth collection every app has. */
+  superusersId: string;
+}
+
 /** The schema of one stored value of a field, as the API answers it. */
-function valueSchema(f: Field): Json {
+function valueSchema(f: Field, ctx: SchemaContext): Json {
   switch (f.type) {
     case 'number':
       return { type: f.onlyInt ? 'integer' : 'number' };
@@ -54,7 +72,11 @@ function valueSchema(f: Field): Json {
       const one = { type: 'string', enum: [...f.values] };
       return isMultiple(f) ? { type: 'array', items: one, maxItems: f.maxSelect } : { type: 'string', enum: [...f.values, ''] };
     }
-    case 'relation':
+    case 'relation': {
+      const schema = isMultiple(f) ? { ...STRING_LIST, maxItems: f.maxSelect } : { ...string };
+      const target = ctx.shown(f.collectionId);
+      return target ? { ...schema, description: `The id of a \`${target}\` record.`, [REFERS]: `record:${target}` } : schema;
+    }
     case 'file':
       return isMultiple(f) ? { ...STRING_LIST, maxItems: f.maxSelect } : { ...string };
     case 'date':
@@ -65,19 +87,54 @@ function valueSchema(f: Field): Json {
   }
 }
 
-/** What a field accepts in a JSON body: its value, with the limits checked on write. */
-function inputSchema(f: Field): Json {
-  const schema = valueSchema(f);
+/** Text of a usual shape that passes a pattern and the length limits, if one of them does: a pattern's own example. */
+function textExample(pattern: string, min: number, max: number, base: string): string | undefined {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    return undefined;
+  }
+  const shapes = [base, 'text', 'abc', 'abc-123', 'abc_123', 'abc123', 'ABC', 'Abc', '123', 'a1', 'a', '1', 'ann@example.com'];
+  for (const shape of shapes) {
+    const value = shape.padEnd(Math.max(min, shape.length), shape.at(-1)).slice(0, max);
+    if (value.length >= min && re.test(value)) return value;
+  }
+  return undefined;
+}
+
+/** The fields of the auth flows' system collections that name an auth collection or record (checked by core/collections/system.ts). */
+function authRefSchema(c: Collection, f: Field, ctx: SchemaContext): Json | undefined {
+  if (!isAuthRefCollection(c)) return undefined;
+  if (f.name === 'collectionRef') {
+    return { ...string, description: 'The id of an auth collection.', examples: [ctx.superusersId], [REFERS]: 'authCollection' };
+  }
+  if (f.name === 'recordRef') {
+    return { ...string, description: 'The id of a record of the auth collection `collectionRef` names.', [REFERS]: 'authRecord' };
+  }
+  if (c.name === EXTERNAL_AUTHS && f.name === 'provider') {
+    return { ...string, description: "One of PocketBase's OAuth2 provider names (`google`, `github`, `apple`…).", examples: ['google'] };
+  }
+  return undefined;
+}
+
+/** What a field accepts in a JSON body: its value, with the limits checked on write and an example that passes them. */
+function inputSchema(c: Collection, f: Field, ctx: SchemaContext): Json {
+  const special = authRefSchema(c, f, ctx);
+  if (special) return special;
+  const schema = valueSchema(f, ctx);
   switch (f.type) {
     case 'text':
-    case 'password':
+    case 'password': {
       if (f.min > 0) schema.minLength = f.min;
       if (f.max > 0) schema.maxLength = f.max;
       if (f.pattern) schema.pattern = f.pattern;
-      // an example that passes the length limits (a pattern's is left to the reader)
-      if (!f.pattern)
-        schema.examples = [f.type === 'password' ? 'password-123' : 'text'.padEnd(Math.max(f.min, 4), 'x').slice(0, f.max || 5000)];
+      // bcrypt reads 72 bytes, and a password field refuses more
+      const max = f.max || (f.type === 'password' ? 71 : 5000);
+      const example = textExample(f.pattern || '', f.min, max, f.type === 'password' ? 'password-123' : 'text');
+      if (example !== undefined) schema.examples = [example];
       break;
+    }
     case 'number':
       if (f.min !== null) schema.minimum = f.min;
       if (f.max !== null) schema.maximum = f.max;
@@ -87,10 +144,10 @@ function inputSchema(f: Field): Json {
       schema.examples = [true];
       break;
     case 'email':
-      schema.examples = ['ann@example.com'];
+      schema.examples = [`ann@${f.onlyDomains?.[0] ?? 'example.com'}`];
       break;
     case 'url':
-      schema.examples = ['https://example.com/'];
+      schema.examples = [`https://${f.onlyDomains?.[0] ?? 'example.com'}/`];
       break;
     case 'editor':
       schema.examples = ['<p>Hello</p>'];
@@ -103,12 +160,12 @@ function inputSchema(f: Field): Json {
     case 'geoPoint':
       schema.examples = [{ lon: 23.32, lat: 42.69 }];
       break;
-    case 'date':
-      return {
-        type: 'string',
-        description: "A date: 'YYYY-MM-DD HH:MM:SS.sssZ', RFC 3339, or '' to clear.",
-        examples: ['2024-01-31 12:00:00.000Z'],
-      };
+    case 'date': {
+      // within the field's bounds: dates in this form compare as text
+      const usual = '2024-01-31 12:00:00.000Z';
+      const example = f.min && f.min > usual ? f.min : f.max && f.max < usual ? f.max : usual;
+      return { type: 'string', description: "A date: 'YYYY-MM-DD HH:MM:SS.sssZ', RFC 3339, or '' to clear.", examples: [example] };
+    }
   }
   return schema;
 }
@@ -130,14 +187,14 @@ function inputFields(c: Collection, audience: Audience): Field[] {
   );
 }
 
-function recordSchema(c: Collection, audience: Audience): Json {
+function recordSchema(c: Collection, audience: Audience, ctx: SchemaContext): Json {
   const properties: Json = {
     collectionId: { type: 'string', const: c.id },
     collectionName: { type: 'string', const: c.name },
   };
   const required = ['collectionId', 'collectionName'];
   for (const f of outputFields(c, audience)) {
-    properties[f.name] = valueSchema(f);
+    properties[f.name] = valueSchema(f, ctx);
     // an auth record's email is left out when it is not the caller's to see
     if (!(c.type === 'auth' && f.name === 'email')) required.push(f.name);
   }
@@ -160,14 +217,16 @@ function modifiers(f: Field): Json {
   return {};
 }
 
-function writeSchema(c: Collection, audience: Audience, mode: 'create' | 'update'): Json {
+function writeSchema(c: Collection, audience: Audience, mode: 'create' | 'update', ctx: SchemaContext): Json {
   const properties: Json = {};
   const required: string[] = [];
   for (const f of inputFields(c, audience)) {
+    // a record's id is given at its creation or never
+    if (mode === 'update' && f.type === 'text' && f.primaryKey) continue;
     if (f.type === 'file') {
       // JSON can only keep, reorder or clear files the record has; new ones come as multipart parts
-      properties[f.name] = { ...valueSchema(f), description: 'Names of files the record has (to keep or reorder); [] or "" clears.' };
-    } else properties[f.name] = inputSchema(f);
+      properties[f.name] = { ...valueSchema(f, ctx), description: 'Names of files the record has (to keep or reorder); [] or "" clears.' };
+    } else properties[f.name] = inputSchema(c, f, ctx);
     const generated = f.type === 'text' && f.autogeneratePattern !== '';
     if (mode === 'create' && 'required' in f && f.required && !generated && f.type !== 'file' && f.type !== 'bool') required.push(f.name);
     if (mode === 'update') Object.assign(properties, modifiers(f));
@@ -190,6 +249,7 @@ function multipartSchema(c: Collection, audience: Audience, mode: 'create' | 'up
     '@jsonPayload': { type: 'string', contentMediaType: 'application/json', description: 'Every non-file value as one JSON object.' },
   };
   for (const f of inputFields(c, audience)) {
+    if (mode === 'update' && f.type === 'text' && f.primaryKey) continue;
     if (f.type === 'file') {
       const file = { type: 'string', contentMediaType: 'application/octet-stream' };
       properties[f.name] = isMultiple(f) ? { type: 'array', items: file, maxItems: f.maxSelect } : file;
@@ -350,7 +410,7 @@ function authPaths(c: Collection, name: string): Json {
   });
   const obj = (properties: Json, required: string[]): Json => ({ type: 'object', properties, required });
   const accepted = { 204: noContent, 400: responseRef('BadRequest'), 429: responseRef('TooManyRequests') };
-  return {
+  const routes: Json = {
     [`${base}/auth-methods`]: {
       get: {
         operationId: `authMethods${name}`,
@@ -364,7 +424,15 @@ function authPaths(c: Collection, name: string): Json {
       'authWithPassword',
       `Sign in to ${c.name} with a password`,
       obj(
-        { identity: { ...string, description: 'An identity field value (email by default).' }, password: string, identityField: string },
+        {
+          identity: { ...string, description: 'A value of one of the identity fields (email by default).' },
+          password: string,
+          identityField: {
+            ...string,
+            enum: [...(c.auth?.passwordAuth.identityFields ?? [])],
+            description: 'Which identity field `identity` is.',
+          },
+        },
         ['identity', 'password'],
       ),
       {
@@ -442,6 +510,12 @@ function authPaths(c: Collection, name: string): Json {
       [idParameter('record')],
     ),
   };
+  // a sign-in method the collection has switched off answers 400 or 403: the document, like auth-methods, leaves it out
+  if (!c.auth?.passwordAuth.enabled) {
+    for (const route of ['auth-with-password', 'request-password-reset', 'confirm-password-reset']) delete routes[`${base}/${route}`];
+  }
+  if (!c.auth?.otp.enabled) for (const route of ['request-otp', 'auth-with-otp']) delete routes[`${base}/${route}`];
+  return routes;
 }
 
 function sharedPaths(): Json {
@@ -704,12 +778,17 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
       c.type === 'auth' ||
       [c.listRule, c.viewRule, c.createRule, c.updateRule, c.deleteRule].some((rule) => rule !== null),
   );
+  const shownNames = new Map(visible.map((c) => [c.id, c.name]));
+  const ctx: SchemaContext = {
+    shown: (id) => shownNames.get(id),
+    superusersId: collections.find((c) => c.name === '_superusers')?.id ?? '',
+  };
   for (const c of visible) {
     const name = names.get(c.id) as string;
-    schemas[`${name}Record`] = recordSchema(c, options.audience);
+    schemas[`${name}Record`] = recordSchema(c, options.audience, ctx);
     if (c.type !== 'view') {
-      schemas[`${name}Create`] = writeSchema(c, options.audience, 'create');
-      schemas[`${name}Update`] = writeSchema(c, options.audience, 'update');
+      schemas[`${name}Create`] = writeSchema(c, options.audience, 'create', ctx);
+      schemas[`${name}Update`] = writeSchema(c, options.audience, 'update', ctx);
     }
     schemas[`${name}List`] = {
       type: 'object',

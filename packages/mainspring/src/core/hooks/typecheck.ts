@@ -24,8 +24,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type TS = typeof import('typescript');
 
-/** This package's type entry (src/index.ts), which `import type { Mainspring } from 'mainspring'` names. */
-const TYPES_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src/index.ts');
+/**
+ * This package's type entry, which `import type { Mainspring } from 'mainspring'` names: the
+ * sources in the repository (always current, where the declarations are built only to pack),
+ * the published declarations (dist/index.d.ts) in an installed package, which ships no sources.
+ */
+const TYPES_ENTRY = [
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../../src/index.ts'),
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../../dist/index.d.ts'),
+].find((p) => existsSync(p));
 
 /** "Cannot find name 'process'… install @types/node" and its kin: missing Node types, not the hooks' fault. */
 const IGNORED = new Set([2580, 2591, 2592, 2593, 2867, 2868]);
@@ -80,7 +87,7 @@ export function typeErrors(dir: string): string | null {
     noEmit: true,
     skipLibCheck: true,
     esModuleInterop: true,
-    paths: { ...options.paths, mainspring: [TYPES_ENTRY] },
+    paths: { ...options.paths, ...(TYPES_ENTRY ? { mainspring: [TYPES_ENTRY] } : {}) },
   };
   const program = ts.createProgram(files, options);
   const inHooks = (d: import('typescript').Diagnostic) =>
