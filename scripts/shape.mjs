@@ -30,7 +30,8 @@ for (const path of sources(root)) {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
       const end = source.getLineAndCharacterOfPosition(node.getEnd()).line;
-      const label = node.name?.getText(source) ?? (ts.isArrowFunction(node) || ts.isFunctionExpression(node) ? '(anonymous)' : '(function)');
+      const label =
+        node.name?.getText(source) ?? (ts.isArrowFunction(node) || ts.isFunctionExpression(node) ? '(anonymous)' : '(function)');
       functions.push({ name: `${name}:${start + 1} ${label}`, lines: end - start + 1 });
     }
     ts.forEachChild(node, visit);
@@ -44,5 +45,8 @@ const over = (list, bound) => list.filter((x) => x.lines > bound);
 console.log(`largest files (bound ${fileBound} lines):`);
 for (const f of files.slice(0, 8)) console.log(`  ${String(f.lines).padStart(5)}  ${f.name}${f.lines > fileBound ? '  OVER' : ''}`);
 console.log(`longest functions (bound ${functionBound} lines):`);
-for (const f of functions.slice(0, Number(process.env.TOP ?? 8))) console.log(`  ${String(f.lines).padStart(5)}  ${f.name}${f.lines > functionBound ? '  OVER' : ''}`);
-console.log(`${over(files, fileBound).length} files over ${fileBound} lines, ${over(functions, functionBound).length} functions over ${functionBound} lines`);
+for (const f of functions.slice(0, Number(process.env.TOP ?? 8)))
+  console.log(`  ${String(f.lines).padStart(5)}  ${f.name}${f.lines > functionBound ? '  OVER' : ''}`);
+console.log(
+  `${over(files, fileBound).length} files over ${fileBound} lines, ${over(functions, functionBound).length} functions over ${functionBound} lines`,
+);
