@@ -179,29 +179,54 @@ function nested(errors: ErrorData): ErrorData {
   return out as ErrorData;
 }
 
+/** Checks merged settings value by value (their types are checked by {@link mergeTyped}). */
 function validate(s: Settings, errors: ErrorData): void {
-  const bad = (key: string, message: string) => {
-    errors[key] = fieldError('validation_invalid_value', message);
-  };
-  const between = (key: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) bad(key, `Must be a whole number from ${min} to ${max}.`);
-  };
-  if (s.meta.appName.trim() === '' || s.meta.appName.length > 255) bad('meta.appName', 'Must be 1 to 255 characters.');
-  try {
-    const url = new URL(s.meta.appURL);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
-  } catch {
-    bad('meta.appURL', 'Must be an http(s) URL.');
+  checkMeta(s.meta, errors);
+  if (s.smtp.enabled && s.smtp.host.trim() === '') invalid(errors, 'smtp.host', 'Cannot be blank when SMTP is enabled.');
+  between(errors, 'smtp.port', s.smtp.port, 1, 65_535);
+  if (!['', 'PLAIN', 'LOGIN'].includes(s.smtp.authMethod)) invalid(errors, 'smtp.authMethod', 'Must be "", "PLAIN" or "LOGIN".');
+  between(errors, 'batch.maxRequests', s.batch.maxRequests, 0, 1000);
+  between(errors, 'batch.timeout', s.batch.timeout, 0, 600);
+  between(errors, 'batch.maxBodySize', s.batch.maxBodySize, 0, 1 << 30);
+  checkRateLimits(s.rateLimits.rules, errors);
+  if (s.trustedProxy.headers.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(h)))
+    invalid(errors, 'trustedProxy.headers', 'Must be header names.');
+  between(errors, 'sessions.refreshTokenDuration', s.sessions.refreshTokenDuration, 60, 10 * 365 * 86_400);
+  between(errors, 'sessions.reuseGraceSeconds', s.sessions.reuseGraceSeconds, 0, 300);
+  between(errors, 'loginProtection.maxFailures', s.loginProtection.maxFailures, 1, 1000);
+  between(errors, 'loginProtection.maxFailuresPerIdentity', s.loginProtection.maxFailuresPerIdentity, 1, 1_000_000);
+  between(errors, 'loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
+  between(errors, 'loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
+  between(errors, 'logs.maxDays', s.logs.maxDays, 0, 100_000);
+  for (const [key, [min, max]] of Object.entries(QUERY_LIMIT_RANGES) as [keyof QueryLimits, [number, number]][]) {
+    between(errors, `queryLimits.${key}`, s.queryLimits[key], min, max);
   }
-  if (!/^[^\s@]+@[^\s@]+$/.test(s.meta.senderAddress)) bad('meta.senderAddress', 'Must be an email address.');
-  if (s.meta.senderName.length > 255) bad('meta.senderName', 'Must be at most 255 characters.');
-  if (s.smtp.enabled && s.smtp.host.trim() === '') bad('smtp.host', 'Cannot be blank when SMTP is enabled.');
-  between('smtp.port', s.smtp.port, 1, 65_535);
-  if (!['', 'PLAIN', 'LOGIN'].includes(s.smtp.authMethod)) bad('smtp.authMethod', 'Must be "", "PLAIN" or "LOGIN".');
-  between('batch.maxRequests', s.batch.maxRequests, 0, 1000);
-  between('batch.timeout', s.batch.timeout, 0, 600);
-  between('batch.maxBodySize', s.batch.maxBodySize, 0, 1 << 30);
-  s.rateLimits.rules.forEach((r, i) => {
+  if (s.queryLimits.collections.length > 1000) invalid(errors, 'queryLimits.collections', 'At most 1000 overrides.');
+  between(errors, 'fairShare.perCaller', s.fairShare.perCaller, 1, 1000);
+  between(errors, 'fairShare.queue', s.fairShare.queue, 0, 10_000);
+  between(errors, 'fairShare.waitMs', s.fairShare.waitMs, 0, 600_000);
+  checkQueryLimitOverrides(s.queryLimits.collections, errors);
+  between(errors, 'logs.minLevel', s.logs.minLevel, -1000, 1000);
+  checkS3AndBackups(s, errors);
+}
+
+function invalid(errors: ErrorData, key: string, message: string): void {
+  errors[key] = fieldError('validation_invalid_value', message);
+}
+
+function between(errors: ErrorData, key: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) invalid(errors, key, `Must be a whole number from ${min} to ${max}.`);
+}
+
+function checkMeta(meta: Settings['meta'], errors: ErrorData): void {
+  if (meta.appName.trim() === '' || meta.appName.length > 255) invalid(errors, 'meta.appName', 'Must be 1 to 255 characters.');
+  if (!isHttpUrl(meta.appURL)) invalid(errors, 'meta.appURL', 'Must be an http(s) URL.');
+  if (!/^[^\s@]+@[^\s@]+$/.test(meta.senderAddress)) invalid(errors, 'meta.senderAddress', 'Must be an email address.');
+  if (meta.senderName.length > 255) invalid(errors, 'meta.senderName', 'Must be at most 255 characters.');
+}
+
+function checkRateLimits(rules: RateLimitRule[], errors: ErrorData): void {
+  rules.forEach((r, i) => {
     const ok =
       isObject(r) &&
       typeof r.label === 'string' &&
@@ -212,58 +237,54 @@ function validate(s: Settings, errors: ErrorData): void {
       r.duration > 0 &&
       ['', '@guest', '@auth'].includes(r.audience ?? '');
     if (!ok)
-      bad(
+      invalid(
+        errors,
         `rateLimits.rules.${i}`,
         'Each rule needs a label (collection:tag or /path), maxRequests and duration > 0, and an audience of "", "@guest" or "@auth".',
       );
   });
-  if (s.rateLimits.rules.length > 100) bad('rateLimits.rules', 'At most 100 rules.');
-  if (s.trustedProxy.headers.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(h)))
-    bad('trustedProxy.headers', 'Must be header names.');
-  between('sessions.refreshTokenDuration', s.sessions.refreshTokenDuration, 60, 10 * 365 * 86_400);
-  between('sessions.reuseGraceSeconds', s.sessions.reuseGraceSeconds, 0, 300);
-  between('loginProtection.maxFailures', s.loginProtection.maxFailures, 1, 1000);
-  between('loginProtection.maxFailuresPerIdentity', s.loginProtection.maxFailuresPerIdentity, 1, 1_000_000);
-  between('loginProtection.lockSeconds', s.loginProtection.lockSeconds, 1, 86_400);
-  between('loginProtection.maxLockSeconds', s.loginProtection.maxLockSeconds, 1, 7 * 86_400);
-  between('logs.maxDays', s.logs.maxDays, 0, 100_000);
-  const limitRange: Record<keyof QueryLimits, [number, number]> = {
-    maxRelationDepth: [0, 6],
-    maxBackRelations: [0, 6],
-    maxUnindexedOrTerms: [0, 1000],
-  };
-  for (const [key, [min, max]] of Object.entries(limitRange) as [keyof QueryLimits, [number, number]][]) {
-    between(`queryLimits.${key}`, s.queryLimits[key], min, max);
-  }
-  if (s.queryLimits.collections.length > 1000) bad('queryLimits.collections', 'At most 1000 overrides.');
-  between('fairShare.perCaller', s.fairShare.perCaller, 1, 1000);
-  between('fairShare.queue', s.fairShare.queue, 0, 10_000);
-  between('fairShare.waitMs', s.fairShare.waitMs, 0, 600_000);
-  s.queryLimits.collections.forEach((o, i) => {
+  if (rules.length > 100) invalid(errors, 'rateLimits.rules', 'At most 100 rules.');
+}
+
+/** The range of each query limit, in the settings and in a collection's override. */
+const QUERY_LIMIT_RANGES: Record<keyof QueryLimits, [number, number]> = {
+  maxRelationDepth: [0, 6],
+  maxBackRelations: [0, 6],
+  maxUnindexedOrTerms: [0, 1000],
+};
+
+function checkQueryLimitOverrides(overrides: Settings['queryLimits']['collections'], errors: ErrorData): void {
+  overrides.forEach((o, i) => {
     const known = isObject(o) && typeof o.collection === 'string' && o.collection !== '';
     const valid =
       known &&
       Object.entries(o).every(([key, v]) => {
         if (key === 'collection') return true;
-        const range = limitRange[key as keyof QueryLimits];
+        const range = QUERY_LIMIT_RANGES[key as keyof QueryLimits];
         return range !== undefined && Number.isInteger(v) && (v as number) >= range[0] && (v as number) <= range[1];
       });
     if (!valid) {
-      bad(
+      invalid(
+        errors,
         `queryLimits.collections.${i}`,
         'Each override needs "collection" (a name or id) and any of maxRelationDepth (0-6), maxBackRelations (0-6), maxUnindexedOrTerms (0-1000).',
       );
     }
   });
-  between('logs.minLevel', s.logs.minLevel, -1000, 1000);
-  // PocketBase's keys are taken and kept, but what they would turn on does not exist yet
+}
+
+/**
+ * S3 and backups: PocketBase's keys are taken and kept, but what they would
+ * turn on does not exist yet, so only their values are checked.
+ */
+function checkS3AndBackups(s: Settings, errors: ErrorData): void {
   const notYet = (key: string, what: string) => {
     errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);
   };
   if (s.s3.enabled) notYet('s3.enabled', 'S3 file storage');
   if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
   if (s.backups.cron.trim() !== '') notYet('backups.cron', 'Automatic backups');
-  between('backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
+  between(errors, 'backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
   for (const [key, s3] of [
     ['s3', s.s3],
     ['backups.s3', s.backups.s3],

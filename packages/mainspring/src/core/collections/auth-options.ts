@@ -84,109 +84,113 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 export function mergeAuthOptions(current: AuthOptions, input: Record<string, unknown>, errors: ErrorData): AuthOptions {
   const next: AuthOptions = structuredClone(current);
-  const bad = (key: string, message: string) => {
-    errors[key] = fieldError('validation_invalid_value', message);
-  };
-  const readTemplate = (key: string, raw: unknown, fallback: EmailTemplate): EmailTemplate => {
-    if (raw === undefined) return fallback;
-    if (
-      !isObject(raw) ||
-      typeof raw.subject !== 'string' ||
-      typeof raw.body !== 'string' ||
-      raw.subject.length > 500 ||
-      raw.body.length > 100_000
-    ) {
-      bad(key, 'Must be {subject, body} strings.');
-      return fallback;
-    }
-    return { subject: raw.subject, body: raw.body };
-  };
-  const readDuration = (key: string, raw: unknown, fallback: number): number => {
-    if (raw === undefined) return fallback;
-    if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 10 || raw > 63_072_000) {
-      bad(key, 'Must be a whole number of seconds between 10 and 63072000.');
-      return fallback;
-    }
-    return raw;
-  };
-
   for (const key of ['authRule', 'manageRule'] as const) {
     if (key in input) {
       const v = input[key];
-      if (v !== null && typeof v !== 'string') bad(key, 'Must be a string or null.');
+      if (v !== null && typeof v !== 'string') invalid(errors, key, 'Must be a string or null.');
       else next[key] = v;
     }
   }
   for (const key of TOKEN_KEYS) {
-    const raw = input[key];
-    if (raw === undefined) continue;
-    if (!isObject(raw)) {
-      bad(key, 'Must be an object.');
-      continue;
-    }
-    const cfg: TokenConfig = { ...next[key], duration: readDuration(key, raw.duration, next[key].duration) };
-    if (typeof raw.secret === 'string' && raw.secret.length >= 30 && raw.secret.length <= 255) cfg.secret = raw.secret;
-    next[key] = cfg;
+    const raw = optionObject(key, input[key], errors);
+    if (raw) next[key] = mergeToken(key, next[key], raw, errors);
   }
-  for (const key of TEMPLATE_KEYS) next[key] = readTemplate(key, input[key], next[key]);
-
-  if (input.passwordAuth !== undefined) {
-    const raw = input.passwordAuth;
-    if (!isObject(raw)) bad('passwordAuth', 'Must be an object.');
-    else {
-      // PocketBase's shape: passwordAuth.enabled, passwordAuth.identityFields
-      const sub: ErrorData = {};
-      if (raw.enabled !== undefined) {
-        if (typeof raw.enabled !== 'boolean') sub.enabled = fieldError('validation_invalid_value', 'Must be a boolean.');
-        else next.passwordAuth.enabled = raw.enabled;
-      }
-      if (raw.identityFields !== undefined) {
-        // an empty list is refused while password sign-in is on, once the whole collection is known
-        const f = raw.identityFields ?? [];
-        if (!Array.isArray(f) || f.length > 5 || f.some((x) => typeof x !== 'string')) {
-          sub.identityFields = fieldError('validation_invalid_value', 'Must be a list of at most 5 field names.');
-        } else next.passwordAuth.identityFields = [...new Set(f as string[])];
-      }
-      if (Object.keys(sub).length > 0) errors.passwordAuth = sub;
-    }
+  for (const key of TEMPLATE_KEYS) next[key] = readTemplate(key, input[key], next[key], errors);
+  const passwordAuth = optionObject('passwordAuth', input.passwordAuth, errors);
+  if (passwordAuth) mergePasswordAuth(next.passwordAuth, passwordAuth, errors);
+  const mfa = optionObject('mfa', input.mfa, errors);
+  if (mfa) mergeMfa(next.mfa, mfa, errors);
+  const otp = optionObject('otp', input.otp, errors);
+  if (otp) mergeOtp(next.otp, otp, errors);
+  const authAlert = optionObject('authAlert', input.authAlert, errors);
+  if (authAlert) {
+    if (typeof authAlert.enabled === 'boolean') next.authAlert.enabled = authAlert.enabled;
+    next.authAlert.emailTemplate = readTemplate('authAlert', authAlert.emailTemplate, next.authAlert.emailTemplate, errors);
   }
-  if (input.mfa !== undefined) {
-    const raw = input.mfa;
-    if (!isObject(raw)) bad('mfa', 'Must be an object.');
-    else {
-      if (typeof raw.enabled === 'boolean') next.mfa.enabled = raw.enabled;
-      next.mfa.duration = readDuration('mfa', raw.duration, next.mfa.duration);
-      if (typeof raw.rule === 'string') next.mfa.rule = raw.rule;
-    }
-  }
-  if (input.otp !== undefined) {
-    const raw = input.otp;
-    if (!isObject(raw)) bad('otp', 'Must be an object.');
-    else {
-      if (typeof raw.enabled === 'boolean') next.otp.enabled = raw.enabled;
-      next.otp.duration = readDuration('otp', raw.duration, next.otp.duration);
-      if (raw.length !== undefined) {
-        if (typeof raw.length !== 'number' || !Number.isInteger(raw.length) || raw.length < 4 || raw.length > 32) {
-          bad('otp', 'length must be a whole number from 4 to 32.');
-        } else next.otp.length = raw.length;
-      }
-      next.otp.emailTemplate = readTemplate('otp', raw.emailTemplate, next.otp.emailTemplate);
-    }
-  }
-  if (input.authAlert !== undefined) {
-    const raw = input.authAlert;
-    if (!isObject(raw)) bad('authAlert', 'Must be an object.');
-    else {
-      if (typeof raw.enabled === 'boolean') next.authAlert.enabled = raw.enabled;
-      next.authAlert.emailTemplate = readTemplate('authAlert', raw.emailTemplate, next.authAlert.emailTemplate);
-    }
-  }
-  if (input.oauth2 !== undefined) {
-    const raw = input.oauth2;
-    if (!isObject(raw)) bad('oauth2', 'Must be an object.');
-    else if (raw.enabled === true) bad('oauth2', 'OAuth2 sign-in is not available yet.');
-  }
+  const oauth2 = optionObject('oauth2', input.oauth2, errors);
+  if (oauth2?.enabled === true) invalid(errors, 'oauth2', 'OAuth2 sign-in is not available yet.');
   return next;
+}
+
+function invalid(errors: ErrorData, key: string, message: string): void {
+  errors[key] = fieldError('validation_invalid_value', message);
+}
+
+/** The object submitted for option `key`: null when none is sent, or when it is no object (the error set). */
+function optionObject(key: string, raw: unknown, errors: ErrorData): Record<string, unknown> | null {
+  if (raw === undefined) return null;
+  if (!isObject(raw)) {
+    invalid(errors, key, 'Must be an object.');
+    return null;
+  }
+  return raw;
+}
+
+/** A submitted mail template, or `fallback` when none is sent or it is not `{subject, body}` (the error set under `key`). */
+function readTemplate(key: string, raw: unknown, fallback: EmailTemplate, errors: ErrorData): EmailTemplate {
+  if (raw === undefined) return fallback;
+  if (
+    !isObject(raw) ||
+    typeof raw.subject !== 'string' ||
+    typeof raw.body !== 'string' ||
+    raw.subject.length > 500 ||
+    raw.body.length > 100_000
+  ) {
+    invalid(errors, key, 'Must be {subject, body} strings.');
+    return fallback;
+  }
+  return { subject: raw.subject, body: raw.body };
+}
+
+/** A submitted duration in seconds, or `fallback` when none is sent or it is out of range (the error set under `key`). */
+function readDuration(key: string, raw: unknown, fallback: number, errors: ErrorData): number {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 10 || raw > 63_072_000) {
+    invalid(errors, key, 'Must be a whole number of seconds between 10 and 63072000.');
+    return fallback;
+  }
+  return raw;
+}
+
+/** A token's submitted duration and, when one of 30 to 255 characters is sent, its new secret. */
+function mergeToken(key: string, current: TokenConfig, raw: Record<string, unknown>, errors: ErrorData): TokenConfig {
+  const cfg: TokenConfig = { ...current, duration: readDuration(key, raw.duration, current.duration, errors) };
+  if (typeof raw.secret === 'string' && raw.secret.length >= 30 && raw.secret.length <= 255) cfg.secret = raw.secret;
+  return cfg;
+}
+
+/** PocketBase's shape: passwordAuth.enabled, passwordAuth.identityFields (errors nested under `passwordAuth`). */
+function mergePasswordAuth(next: AuthOptions['passwordAuth'], raw: Record<string, unknown>, errors: ErrorData): void {
+  const sub: ErrorData = {};
+  if (raw.enabled !== undefined) {
+    if (typeof raw.enabled !== 'boolean') sub.enabled = fieldError('validation_invalid_value', 'Must be a boolean.');
+    else next.enabled = raw.enabled;
+  }
+  if (raw.identityFields !== undefined) {
+    // an empty list is refused while password sign-in is on, once the whole collection is known
+    const f = raw.identityFields ?? [];
+    if (!Array.isArray(f) || f.length > 5 || f.some((x) => typeof x !== 'string')) {
+      sub.identityFields = fieldError('validation_invalid_value', 'Must be a list of at most 5 field names.');
+    } else next.identityFields = [...new Set(f as string[])];
+  }
+  if (Object.keys(sub).length > 0) errors.passwordAuth = sub;
+}
+
+function mergeMfa(next: AuthOptions['mfa'], raw: Record<string, unknown>, errors: ErrorData): void {
+  if (typeof raw.enabled === 'boolean') next.enabled = raw.enabled;
+  next.duration = readDuration('mfa', raw.duration, next.duration, errors);
+  if (typeof raw.rule === 'string') next.rule = raw.rule;
+}
+
+function mergeOtp(next: AuthOptions['otp'], raw: Record<string, unknown>, errors: ErrorData): void {
+  if (typeof raw.enabled === 'boolean') next.enabled = raw.enabled;
+  next.duration = readDuration('otp', raw.duration, next.duration, errors);
+  if (raw.length !== undefined) {
+    if (typeof raw.length !== 'number' || !Number.isInteger(raw.length) || raw.length < 4 || raw.length > 32) {
+      invalid(errors, 'otp', 'length must be a whole number from 4 to 32.');
+    } else next.length = raw.length;
+  }
+  next.emailTemplate = readTemplate('otp', raw.emailTemplate, next.emailTemplate, errors);
 }
 
 /** The options as clients see them: every secret removed. */

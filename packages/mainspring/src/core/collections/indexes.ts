@@ -1,4 +1,5 @@
 import type { IndexSpec } from '../../storage/engine.js';
+import type { Collection } from './model.js';
 
 /**
  * Collection indexes are written as PocketBase writes them, as SQL text:
@@ -62,4 +63,18 @@ export function indexSpec(index: ParsedIndex, table: string): IndexSpec {
   return index.whereNotEmpty
     ? { name: index.name, table, unique: index.unique, columns: index.columns, whereNotEmpty: index.whereNotEmpty }
     : { name: index.name, table, unique: index.unique, columns: index.columns };
+}
+
+/** An index statement with its columns renamed after field renames between two versions. */
+export function renameIndexColumns(sql: string, from: Collection, to: Collection): string {
+  const p = parseIndex(sql);
+  if (typeof p === 'string') return sql;
+  const rename = (name: string) => {
+    const f = from.fields.find((x) => x.name === name);
+    const g = f && to.fields.find((x) => x.id === f.id);
+    return g ? g.name : name;
+  };
+  const next: ParsedIndex = { ...p, columns: p.columns.map((c) => ({ ...c, name: rename(c.name) })) };
+  if (p.whereNotEmpty) next.whereNotEmpty = rename(p.whereNotEmpty);
+  return formatIndex(next, to.name);
 }

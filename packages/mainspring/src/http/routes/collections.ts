@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
-import { listCollections } from '../../core/collections/service.js';
+import { listCollections } from '../../core/collections/list.js';
 import { Errors } from '../../core/errors.js';
 import { bodyObject, queryOf, requireSuperuser } from '../context.js';
 
