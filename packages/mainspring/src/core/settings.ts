@@ -3,6 +3,7 @@ import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
 import { DEFAULT_FAIR_SHARE, type FairShareLimits } from './fair-share.js';
+import { isObject } from './json.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './records/limits.js';
 
 /**
@@ -133,8 +134,6 @@ function defaultS3(): S3Settings {
 /** The table of key/value system parameters. */
 export const PARAMS_TABLE = '_params';
 const SETTINGS_KEY = 'settings';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Merges `patch` over `base`, key by key, keeping each value's type: a

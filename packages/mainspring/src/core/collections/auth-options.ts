@@ -1,6 +1,7 @@
 import type { ErrorData } from '../errors.js';
 import { fieldError } from '../errors.js';
 import { randomString } from '../ids.js';
+import { isObject } from '../json.js';
 import type { AuthOptions, EmailTemplate, TokenConfig } from './model.js';
 
 /**
@@ -75,8 +76,6 @@ export const AUTH_OPTION_KEYS = Object.keys(defaultAuthOptions()) as (keyof Auth
 
 const TOKEN_KEYS = ['authToken', 'passwordResetToken', 'emailChangeToken', 'verificationToken', 'fileToken'] as const;
 const TEMPLATE_KEYS = ['verificationTemplate', 'resetPasswordTemplate', 'confirmEmailChangeTemplate'] as const;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Merges submitted auth options over `current`, checking each value's type.

@@ -3,6 +3,7 @@ import { compileFilter, FilterError, parseFilter, SqlParams } from '../../query/
 import type { Dialect } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
+import { isObject } from '../json.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions } from './auth-options.js';
 import { buildFields } from './build-fields.js';
@@ -18,7 +19,6 @@ const SYSTEM_COLLECTION_NAME = /^_?[A-Za-z][A-Za-z0-9_]{0,99}$/;
 const RULES = ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule'] as const;
 
 /** A JSON object (not null, not a list). */
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Turns submitted JSON into a checked collection: its type, name, id,

@@ -1,5 +1,6 @@
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
-import { type CollectionBuilder, isObject } from './build.js';
+import { isObject } from '../json.js';
+import type { CollectionBuilder } from './build.js';
 import type { Collection, Field } from './model.js';
 import type { CollectionRegistry } from './registry.js';
 import type { SchemaWriter } from './schema.js';
