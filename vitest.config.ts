@@ -6,6 +6,17 @@ const INCLUDE = ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 
  * runs after everything else, so that compile never shares the cores with the suites that time latencies.
  */
 const FIRST_USE = ['packages/mainspring/test/first-use.test.ts'];
+/**
+ * Suites that time the server under attack (cheap reads' p99 while slow filters run, a statement stopped within 10%
+ * of its limit, sign-ins in a rate-limit window): they run after the rest, one file at a time, so what they time is
+ * the server, not two test files sharing two cores.
+ */
+const LATENCY = [
+  'packages/mainspring/test/attack/availability.test.ts',
+  'packages/mainspring/test/statement-timeout.test.ts',
+  'packages/mainspring/test/reads-apart.test.ts',
+  'packages/mainspring/test/auth-hostile.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -16,8 +27,9 @@ export default defineConfig({
     // even on a two-core machine, where Vitest's default (cores - 1) would run them one after another
     maxWorkers: 2,
     projects: [
-      { extends: true, test: { name: 'suite', include: INCLUDE, exclude: FIRST_USE, sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'first use', include: FIRST_USE, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'suite', include: INCLUDE, exclude: [...FIRST_USE, ...LATENCY], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'latency', include: LATENCY, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'first use', include: FIRST_USE, sequence: { groupOrder: 2 } } },
     ],
   },
 });

@@ -51,86 +51,82 @@ export function dataDirOf(values: { dir?: string | undefined }): string {
   return dataDirOrDefault(values.dir);
 }
 
+/** No positional arguments for `command`. */
+function noArguments(command: string, positionals: string[]): void {
+  if (positionals.length > 0) throw new CliError(`${command} takes no arguments, got "${positionals[0]}"`, 2);
+}
+
+type Values = Record<string, string | boolean | undefined>;
+const text = (values: Values, name: string) => values[name] as string | undefined;
+const where = (values: Values) => ({ dir: dataDirOf(values as { dir?: string }), db: databaseOf(values as { db?: string }) });
+
+/** Each command: its arguments parsed and checked, then run. */
+const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
+  async serve(rest) {
+    const { values, positionals } = parse(rest, {
+      ...DIR_OPTION,
+      http: { type: 'string' },
+      origins: { type: 'string' },
+      hooksDir: { type: 'string' },
+    });
+    noArguments('serve', positionals);
+    await serve({ http: text(values, 'http'), ...where(values), origins: text(values, 'origins'), hooksDir: text(values, 'hooksDir') });
+  },
+  async superuser(rest) {
+    const { values, positionals } = parse(rest, DIR_OPTION);
+    const { dir, db } = where(values);
+    await superuserCommand(positionals, dir, db);
+  },
+  async migrate(rest) {
+    const { values, positionals } = parse(rest, DIR_OPTION);
+    if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
+      throw new CliError('migrate takes only "up" (the default)', 2);
+    }
+    const { dir, db } = where(values);
+    const app = await App.open({ dataDir: dir, databaseUrl: db });
+    await app.close();
+    console.log(`Migrations are up to date in ${app.dataDir}.`);
+  },
+  async typegen(rest) {
+    const { values, positionals } = parse(rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });
+    noArguments('typegen', positionals);
+    await typegen({ ...where(values), out: text(values, 'out'), for: text(values, 'for') });
+  },
+  async 'export-postman'(rest) {
+    const { values, positionals } = parse(rest, {
+      ...DIR_OPTION,
+      url: { type: 'string' },
+      environment: { type: 'string' },
+      identity: { type: 'string' },
+      authCollection: { type: 'string' },
+    });
+    noArguments('export-postman', positionals);
+    await exportPostman({
+      ...where(values),
+      url: text(values, 'url'),
+      environment: text(values, 'environment'),
+      identity: text(values, 'identity'),
+      authCollection: text(values, 'authCollection'),
+    });
+  },
+  async 'migrate-data'(rest) {
+    const { values, positionals } = parse(rest, { from: { type: 'string' }, to: { type: 'string' } });
+    noArguments('migrate-data', positionals);
+    await migrateData({ from: text(values, 'from'), to: text(values, 'to') });
+  },
+};
+
+const HELP = new Set([undefined, 'help', '--help', '-h']);
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve': {
-      const { values, positionals } = parse(rest, {
-        ...DIR_OPTION,
-        http: { type: 'string' },
-        origins: { type: 'string' },
-        hooksDir: { type: 'string' },
-      });
-      if (positionals.length > 0) throw new CliError(`serve takes no arguments, got "${positionals[0]}"`, 2);
-      await serve({
-        http: values.http as string | undefined,
-        dir: dataDirOf(values as { dir?: string }),
-        db: databaseOf(values as { db?: string }),
-        origins: values.origins as string | undefined,
-        hooksDir: values.hooksDir as string | undefined,
-      });
-      return;
-    }
-    case 'superuser': {
-      const { values, positionals } = parse(rest, DIR_OPTION);
-      await superuserCommand(positionals, dataDirOf(values as { dir?: string }), databaseOf(values as { db?: string }));
-      return;
-    }
-    case 'migrate': {
-      const { values, positionals } = parse(rest, DIR_OPTION);
-      if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
-        throw new CliError('migrate takes only "up" (the default)', 2);
-      }
-      const app = await App.open({ dataDir: dataDirOf(values as { dir?: string }), databaseUrl: databaseOf(values as { db?: string }) });
-      await app.close();
-      console.log(`Migrations are up to date in ${app.dataDir}.`);
-      return;
-    }
-    case 'typegen': {
-      const { values, positionals } = parse(rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });
-      if (positionals.length > 0) throw new CliError(`typegen takes no arguments, got "${positionals[0]}"`, 2);
-      await typegen({
-        dir: dataDirOf(values as { dir?: string }),
-        db: databaseOf(values as { db?: string }),
-        out: values.out as string | undefined,
-        for: values.for as string | undefined,
-      });
-      return;
-    }
-    case 'export-postman': {
-      const { values, positionals } = parse(rest, {
-        ...DIR_OPTION,
-        url: { type: 'string' },
-        environment: { type: 'string' },
-        identity: { type: 'string' },
-        authCollection: { type: 'string' },
-      });
-      if (positionals.length > 0) throw new CliError(`export-postman takes no arguments, got "${positionals[0]}"`, 2);
-      await exportPostman({
-        dir: dataDirOf(values as { dir?: string }),
-        db: databaseOf(values as { db?: string }),
-        url: values.url as string | undefined,
-        environment: values.environment as string | undefined,
-        identity: values.identity as string | undefined,
-        authCollection: values.authCollection as string | undefined,
-      });
-      return;
-    }
-    case 'migrate-data': {
-      const { values, positionals } = parse(rest, { from: { type: 'string' }, to: { type: 'string' } });
-      if (positionals.length > 0) throw new CliError(`migrate-data takes no arguments, got "${positionals[0]}"`, 2);
-      await migrateData({ from: values.from as string | undefined, to: values.to as string | undefined });
-      return;
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return;
-    default:
-      throw new CliError(`unknown command "${command}"; run "mainspring help"`, 2);
+  if (HELP.has(command)) {
+    process.stdout.write(USAGE);
+    return;
   }
+  const run = Object.hasOwn(COMMANDS, command as string) ? COMMANDS[command as string] : undefined;
+  if (!run) throw new CliError(`unknown command "${command}"; run "mainspring help"`, 2);
+  await run(rest);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -129,6 +129,38 @@ export interface Mainspring {
 /** What a hooks file exports. */
 export type HooksModule = (ms: Mainspring) => void | Promise<void>;
 
+/** `ms.routerAdd`: a route checked as it is added, so a mistake names the file that made it. */
+function addRoute(hooks: Hooks, method: string, path: string, handler: RouteHandler, middlewares: RouteHandler[]): void {
+  const m = String(method).toUpperCase();
+  if (!METHODS.has(m)) throw new TypeError(`routerAdd: unknown method "${method}"`);
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`routerAdd: the path must start with "/" (got "${path}")`);
+  if (typeof handler !== 'function') throw new TypeError(`routerAdd ${m} ${path}: the handler must be a function`);
+  for (const mw of middlewares)
+    if (typeof mw !== 'function') throw new TypeError(`routerAdd ${m} ${path}: a middleware must be a function`);
+  hooks.routes.push({ method: m as HttpMethod, path, handler, middlewares });
+}
+
+const requireAuth: Mainspring['requireAuth'] =
+  (...collections) =>
+  (e: RouteEvent) => {
+    if (!e.auth) throw Errors.unauthorized();
+    if (collections.length > 0 && !collections.includes(e.auth.collection.name) && !collections.includes(e.auth.collection.id)) {
+      throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+    }
+    return e.next();
+  };
+
+const requireSuperuser: Mainspring['requireSuperuser'] = () => (e: RouteEvent) => {
+  if (!e.auth) throw Errors.unauthorized();
+  if (e.auth.collection.name !== '_superusers') throw Errors.forbidden('The authorized record is not allowed to perform this action.');
+  return e.next();
+};
+
+const requireGuestOnly: Mainspring['requireGuestOnly'] = () => (e: RouteEvent) => {
+  if (e.auth) throw Errors.badRequest('The request can be accessed only by guests.');
+  return e.next();
+};
+
 /** The object hooks files receive, over an app's hook registry. */
 export function createHooksApi(deps: {
   hooks: Hooks;
@@ -174,33 +206,10 @@ export function createHooksApi(deps: {
       owners.get(id)?.unbind(id);
       owners.delete(id);
     },
-    routerAdd(method, path, handler, ...middlewares) {
-      const m = String(method).toUpperCase();
-      if (!METHODS.has(m)) throw new TypeError(`routerAdd: unknown method "${method}"`);
-      if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`routerAdd: the path must start with "/" (got "${path}")`);
-      if (typeof handler !== 'function') throw new TypeError(`routerAdd ${m} ${path}: the handler must be a function`);
-      for (const mw of middlewares)
-        if (typeof mw !== 'function') throw new TypeError(`routerAdd ${m} ${path}: a middleware must be a function`);
-      hooks.routes.push({ method: m as HttpMethod, path, handler, middlewares });
-    },
-    requireAuth:
-      (...collections) =>
-      (e: RouteEvent) => {
-        if (!e.auth) throw Errors.unauthorized();
-        if (collections.length > 0 && !collections.includes(e.auth.collection.name) && !collections.includes(e.auth.collection.id)) {
-          throw Errors.forbidden('The authorized record is not allowed to perform this action.');
-        }
-        return e.next();
-      },
-    requireSuperuser: () => (e: RouteEvent) => {
-      if (!e.auth) throw Errors.unauthorized();
-      if (e.auth.collection.name !== '_superusers') throw Errors.forbidden('The authorized record is not allowed to perform this action.');
-      return e.next();
-    },
-    requireGuestOnly: () => (e: RouteEvent) => {
-      if (e.auth) throw Errors.badRequest('The request can be accessed only by guests.');
-      return e.next();
-    },
+    routerAdd: (method, path, handler, ...middlewares) => addRoute(hooks, method, path, handler, middlewares),
+    requireAuth,
+    requireSuperuser,
+    requireGuestOnly,
     cronAdd: (id, expression, fn) => deps.crons.add(id, expression, fn),
     cronRemove: (id) => deps.crons.remove(id),
     ApiError,

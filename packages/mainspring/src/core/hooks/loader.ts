@@ -74,13 +74,34 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
   const root = resolve(dir);
   const entries = hookEntries(root);
   if (entries.length === 0) return [];
-  const shown = (file: string) => relative(process.cwd(), file) || file;
+  const outputs = await bundle(root, entries, resolve(buildDir));
+  // syntax first (esbuild says it best), then types, before anything runs
+  if (process.env.MS_HOOKS_TYPECHECK !== 'off') {
+    const errors = await typeErrorsApart(root);
+    if (errors) throw new HooksLoadError(`the hooks in ${shown(root)} have type errors:\n\n${errors}`);
+  }
+  // stack traces of the bundles point into the hooks' own files
+  process.setSourceMapsEnabled(true);
+  generation++;
+  for (const [i, out] of outputs.entries()) await run(shown(entries[i] as string), out, api);
+  return entries;
+}
+
+/** A path as the person who started the server would type it. */
+const shown = (file: string) => relative(process.cwd(), file) || file;
+
+/**
+ * Bundles each hooks file (its own imports inlined, npm packages left as
+ * imports of the project's copy) into `buildDir`; answers the bundles in the
+ * order of `entries`. A file that does not build is a {@link HooksLoadError}
+ * with esbuild's message.
+ */
+async function bundle(root: string, entries: string[], buildDir: string): Promise<string[]> {
   const esbuild = await import('esbuild');
-  const outdir = join(resolve(buildDir), BUILD_NAME);
-  removeStaleBuilds(resolve(buildDir));
+  const outdir = join(buildDir, BUILD_NAME);
+  removeStaleBuilds(buildDir);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  let outputs: string[];
   try {
     const result = await esbuild.build({
       entryPoints: entries,
@@ -95,25 +116,9 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
       sourcemap: 'inline',
       logLevel: 'silent',
       metafile: true,
-      plugins: [
-        {
-          // npm packages stay imports, but of the file they resolve to from the hooks folder,
-          // so they load from the project's node_modules wherever the bundle is written
-          name: 'packages-from-project',
-          setup(build) {
-            build.onResolve({ filter: /^[^./]/ }, async (args) => {
-              const bare = args.path.startsWith('node:') ? args.path.slice(5) : args.path;
-              if (BUILTINS.has(bare) || BUILTINS.has(bare.split('/')[0] ?? '')) return { path: args.path, external: true };
-              if (args.pluginData === 'resolving') return undefined;
-              const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
-              if (found.errors.length > 0) return { errors: found.errors };
-              return { path: pathToFileURL(found.path).href, external: true };
-            });
-          },
-        },
-      ],
+      plugins: [packagesFromProject],
     });
-    outputs = Object.entries(result.metafile.outputs)
+    return Object.entries(result.metafile.outputs)
       .filter(([, o]) => o.entryPoint !== undefined)
       .map(([file, o]) => [resolve(root, file), o.entryPoint as string] as const)
       .sort((a, b) => a[1].localeCompare(b[1]))
@@ -124,32 +129,42 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
     const text = await esbuild.formatMessages(failure.errors, { kind: 'error', color: false });
     throw new HooksLoadError(`the hooks in ${shown(root)} do not build:\n\n${text.join('\n').trimEnd()}`);
   }
-  // syntax first (esbuild says it best), then types, before anything runs
-  if (process.env.MS_HOOKS_TYPECHECK !== 'off') {
-    const errors = await typeErrorsApart(root);
-    if (errors) throw new HooksLoadError(`the hooks in ${shown(root)} have type errors:\n\n${errors}`);
+}
+
+/**
+ * npm packages stay imports, but of the file they resolve to from the hooks
+ * folder, so they load from the project's node_modules wherever the bundle is written.
+ */
+const packagesFromProject: import('esbuild').Plugin = {
+  name: 'packages-from-project',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, async (args) => {
+      const bare = args.path.startsWith('node:') ? args.path.slice(5) : args.path;
+      if (BUILTINS.has(bare) || BUILTINS.has(bare.split('/')[0] ?? '')) return { path: args.path, external: true };
+      if (args.pluginData === 'resolving') return undefined;
+      const found = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'resolving' });
+      if (found.errors.length > 0) return { errors: found.errors };
+      return { path: pathToFileURL(found.path).href, external: true };
+    });
+  },
+};
+
+/** Imports one bundle and runs its default export against `api`; a failure names the hooks file. */
+async function run(source: string, out: string, api: Mainspring): Promise<void> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(`${pathToFileURL(out).href}?v=${generation}`)) as { default?: unknown };
+  } catch (err) {
+    throw new HooksLoadError(`${source} failed while loading:\n\n${describe(err)}`);
   }
-  // stack traces of the bundles point into the hooks' own files
-  process.setSourceMapsEnabled(true);
-  generation++;
-  for (const [i, out] of outputs.entries()) {
-    const source = shown(entries[i] as string);
-    let mod: { default?: unknown };
-    try {
-      mod = (await import(`${pathToFileURL(out).href}?v=${generation}`)) as { default?: unknown };
-    } catch (err) {
-      throw new HooksLoadError(`${source} failed while loading:\n\n${describe(err)}`);
-    }
-    if (typeof mod.default !== 'function') {
-      throw new HooksLoadError(`${source} must export a function: export default (ms: Mainspring) => { … }`);
-    }
-    try {
-      await (mod.default as (ms: Mainspring) => unknown)(api);
-    } catch (err) {
-      throw new HooksLoadError(`${source} failed while registering its hooks:\n\n${describe(err)}`);
-    }
+  if (typeof mod.default !== 'function') {
+    throw new HooksLoadError(`${source} must export a function: export default (ms: Mainspring) => { … }`);
   }
-  return entries;
+  try {
+    await (mod.default as (ms: Mainspring) => unknown)(api);
+  } catch (err) {
+    throw new HooksLoadError(`${source} failed while registering its hooks:\n\n${describe(err)}`);
+  }
 }
 
 /** The error and its frames inside the hooks (not Mainspring's loader), at their places in the hooks' own files. */
