@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
@@ -166,7 +166,7 @@ async function detectedType(path: string, stat: BigIntStats): Promise<string> {
   const key = `${path}\0${stat.size}\0${stat.mtimeNs}`;
   let mime = detected.get(key);
   if (mime === undefined) {
-    mime = (await detectFileType(path)).mime;
+    mime = (await detectFileType(createReadStream(path), Number(stat.size))).mime;
     // the oldest entry goes first (a Map keeps insertion order)
     if (detected.size >= MAX_DETECTED) detected.delete(detected.keys().next().value as string);
     detected.set(key, mime);

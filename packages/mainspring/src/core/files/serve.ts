@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { FilterError } from '../../query/index.js';
 import type { Engine } from '../../storage/engine.js';
@@ -198,10 +200,12 @@ export class FileServing {
     const target = thumbPath(this.root, file.storedIn.collectionId, file.storedIn.recordId, file.filename, thumb);
     if (!size || !target) return original;
     // the original's bytes must be an image thumbs are made of (a missing original is the 404 of sending it)
-    const type = await detectFileType(file.path).then(
-      (t) => t.mime,
-      () => undefined,
-    );
+    const type = await stat(file.path)
+      .then((st) => detectFileType(createReadStream(file.path), st.size))
+      .then(
+        (t) => t.mime,
+        () => undefined,
+      );
     if (!type || !THUMB_SOURCE_TYPES.has(type)) return original;
     if (!(await this.thumbnails.ensure(file.path, target, size, type))) return original;
     return { path: target, name: `${thumb}_${file.filename}` };
