@@ -11,7 +11,8 @@ function sources(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sources(path);
-    return name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.d.ts') ? [path] : [];
+    // tests, and the contract suites tests run (store.contract.ts), are no part of the build
+    return name.endsWith('.ts') && !/\.(test|contract|d)\.ts$/.test(name) ? [path] : [];
   });
 }
 

@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import { FileTypeParser } from 'file-type';
+import type { FileKey } from './keys.js';
+import type { FileStore } from './store.js';
 
 /**
  * A file's content type from its bytes, never from its name or what the
@@ -130,6 +132,12 @@ export async function detectFileType(stream: Readable, size: number): Promise<De
   } finally {
     stream.destroy();
   }
+}
+
+/** The content type of a stored file, from its bytes; null when there is no such file. */
+export async function detectStoredType(store: FileStore, key: FileKey): Promise<DetectedType | null> {
+  const read = await store.openRead(key);
+  return read?.stream ? detectFileType(read.stream, read.file.size) : null;
 }
 
 /** A MIME type as compared: lower case, without parameters (`text/plain; charset=utf-8` → `text/plain`). */
