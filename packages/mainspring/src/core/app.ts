@@ -12,8 +12,8 @@ import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
-import { storageRoot } from './files/paths.js';
-import { type FileStore, LocalFileStore } from './files/store.js';
+import { SettingsFileStore } from './files/drivers.js';
+import { deleteFiles, type FileStore } from './files/store.js';
 import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
@@ -84,7 +84,7 @@ export class App {
   readonly logs: LogService;
   /** The one-time link that creates the first superuser. */
   readonly install: InstallService;
-  /** Record files: `<dataDir>/storage/<collectionId>/<recordId>/<filename>`. */
+  /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
   readonly files: FileStore;
   /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
   readonly uploadsDir: string;
@@ -110,7 +110,7 @@ export class App {
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);
-    this.files = new LocalFileStore(storageRoot(dataDir));
+    this.files = new SettingsFileStore(dataDir, () => this.settings.get());
     this.uploadsDir = uploadsDir(dataDir);
     const fileError = (err: unknown) => logger.error({ err }, 'deleting a file failed');
     this.records = new RecordService(
@@ -123,11 +123,11 @@ export class App {
     );
     // a deleted collection's files go once the deletion commits
     this.collections.onDeleted = (c) => {
-      this.files.deleteCollection(c.id).catch(fileError);
+      this.files.delete({ kind: 'collection', collectionId: c.id }).catch(fileError);
     };
     // and so do the files of a file field removed from a collection
     this.collections.onFilesDropped = (collectionId, files) => {
-      for (const { recordId, names } of files) this.files.deleteRecord(collectionId, recordId, names).catch(fileError);
+      for (const { recordId, names } of files) deleteFiles(this.files, collectionId, recordId, names).catch(fileError);
     };
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     this.rateLimiter = rateLimiterFor(engine, logger);

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -170,7 +170,7 @@ function parseMultipart(
         for (const f of files) {
           // an empty file input (no name, no bytes) is no file, as browsers mean it
           if (f.size === 0 && f.filename === '') continue;
-          const type = await detectFileType(f.path);
+          const type = await detectFileType(createReadStream(f.path), f.size);
           const file = new UploadedFile(set as UploadSet, {
             originalName: f.filename,
             name: storedName(f.filename, type.ext),

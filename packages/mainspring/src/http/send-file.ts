@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { servedType } from '../core/files/content-type.js';
-import { detectFileType } from '../core/files/sniff.js';
+import { type FileKey, keyPath } from '../core/files/keys.js';
+import { detectStoredType } from '../core/files/sniff.js';
+import type { ByteRange, FileStore, StoredFile } from '../core/files/store.js';
 
 /**
- * Sends one file from disk with HTTP's validators and ranges (RFC 9110):
- * a strong ETag and Last-Modified, If-Match/If-Unmodified-Since (412),
+ * Sends one stored file with HTTP's validators and ranges (RFC 9110): a
+ * strong ETag and Last-Modified, If-Match/If-Unmodified-Since (412),
  * If-None-Match/If-Modified-Since (304), one byte range per request (206,
  * or 416 with `Content-Range: bytes *\/size`), If-Range, and HEAD. Several
  * ranges in one request are answered with the whole file (200), as RFC 9110
  * allows; no client we serve needs multipart/byteranges. The file is opened
- * once and everything (size, validators, type, bytes) comes from that one
- * open file, streamed with backpressure and closed when the client leaves.
+ * once through the store, which decides the range once it knows the file,
+ * so size, validators and bytes are of one version (one open file on the
+ * local disk); the bytes stream with backpressure, and the stream is
+ * destroyed, freeing the file, when the client leaves.
  */
 
 /** PocketBase's Content-Security-Policy for files: nothing they contain may load or run anything. */
@@ -22,7 +24,9 @@ export const FILE_CSP = "default-src 'none'; media-src 'self'; style-src 'unsafe
 
 /** How to send a file. */
 export interface SendFileOptions {
-  path: string;
+  /** Where it is. */
+  store: FileStore;
+  key: FileKey;
   /** The name it is served under (Content-Disposition). */
   name: string;
   /** Always an attachment (`?download=1`). */
@@ -137,39 +141,29 @@ function rangeStillValid(request: FastifyRequest, etag: string, lastModified: st
   return !Number.isNaN(date) && date === Date.parse(lastModified);
 }
 
-/** A strong validator: it changes whenever the name, size or modification time (in ns) does. */
-function etagOf(name: string, stat: BigIntStats): string {
-  const hash = createHash('sha256').update(`${name}\0${stat.size}\0${stat.mtimeNs}`).digest('base64url').slice(0, 27);
+/** A strong validator: it changes whenever the name or the stored version (its size and modification time on disk) does. */
+function etagOf(name: string, file: StoredFile): string {
+  const hash = createHash('sha256').update(`${name}\0${file.version}`).digest('base64url').slice(0, 27);
   return `"${hash}"`;
 }
 
-const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
-
-async function openFile(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, 'r');
-  } catch (err) {
-    if (NOT_FOUND_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw Errors.notFound();
-    throw err;
-  }
-}
-
 /**
- * Types read from files' bytes, by path, size and modification time: a
- * video player's many Range requests for one file read its head once.
- * Stored files are never rewritten in place (a new upload gets a new name).
+ * Types read from files' bytes, by key and version: a video player's many
+ * Range requests for one file read its head once. Stored files are never
+ * rewritten in place (a new upload gets a new name).
  */
 const detected = new Map<string, string>();
 const MAX_DETECTED = 1000;
 
-async function detectedType(path: string, stat: BigIntStats): Promise<string> {
-  const key = `${path}\0${stat.size}\0${stat.mtimeNs}`;
-  let mime = detected.get(key);
+async function detectedType(store: FileStore, key: FileKey, file: StoredFile): Promise<string> {
+  const id = `${keyPath(key)}\0${file.version}`;
+  let mime = detected.get(id);
   if (mime === undefined) {
-    mime = (await detectFileType(path)).mime;
+    // a file gone meanwhile has no type its bytes show
+    mime = (await detectStoredType(store, key))?.mime ?? 'application/octet-stream';
     // the oldest entry goes first (a Map keeps insertion order)
     if (detected.size >= MAX_DETECTED) detected.delete(detected.keys().next().value as string);
-    detected.set(key, mime);
+    detected.set(id, mime);
   }
   return mime;
 }
@@ -178,52 +172,61 @@ function sendError(reply: FastifyReply, err: ApiError): FastifyReply {
   return reply.status(err.status).send(err.toJSON());
 }
 
+/** What to answer for a file, decided from its validators and the request's conditions, before any byte is read. */
+type Answer =
+  /** A 412 or 416 in PocketBase's error shape. */
+  | { kind: 'error'; error: ApiError }
+  | { kind: 'not-modified' }
+  /** The file's headers, and its bytes (whole or the range) unless `range` is null (HEAD, an empty file). */
+  | { kind: 'file'; range: ByteRange | null };
+
+/** Sets the headers of a file's answer and says what follows them (see the module's comment). */
+async function answerFor(request: FastifyRequest, reply: FastifyReply, o: SendFileOptions, file: StoredFile): Promise<Answer> {
+  const size = file.size;
+  const etag = etagOf(o.name, file);
+  const modifiedSeconds = Math.floor(file.modifiedMs / 1000);
+  const lastModified = new Date(modifiedSeconds * 1000).toUTCString();
+  reply.header('ETag', etag);
+  reply.header('Last-Modified', lastModified);
+  reply.header('Cache-Control', o.cacheControl);
+
+  const verdict = preconditions(request, etag, modifiedSeconds);
+  if (verdict === 412) return { kind: 'error', error: new ApiError(412, 'precondition_failed', 'Precondition Failed.') };
+  if (verdict === 304) return { kind: 'not-modified' };
+
+  reply.header('Accept-Ranges', 'bytes');
+  // Range is defined for GET only (RFC 9110 §14.2)
+  let range: RangeRequest = WHOLE;
+  if (request.method === 'GET' && rangeStillValid(request, etag, lastModified)) range = parseRange(headerOf(request, 'range'), size);
+  if (range.kind === 'unsatisfiable') {
+    reply.header('Content-Range', `bytes */${size}`);
+    return { kind: 'error', error: new ApiError(416, 'range_not_satisfiable', 'Range Not Satisfiable.') };
+  }
+
+  const type = servedType(o.name, size === 0 ? undefined : await detectedType(o.store, o.key, file));
+  reply.header('Content-Type', type.contentType);
+  reply.header('Content-Disposition', contentDisposition(type.inline && !o.download ? 'inline' : 'attachment', o.name));
+  reply.header('Content-Security-Policy', FILE_CSP);
+  const start = range.kind === 'range' ? range.start : 0;
+  const end = range.kind === 'range' ? range.end : size - 1;
+  if (range.kind === 'range') {
+    reply.status(206);
+    reply.header('Content-Range', `bytes ${start}-${end}/${size}`);
+  }
+  reply.header('Content-Length', String(end - start + 1));
+  return { kind: 'file', range: request.method === 'HEAD' || size === 0 ? null : { start, end } };
+}
+
 /** Sends the file (see the module's comment); a missing file is PocketBase's 404. */
 export async function sendFile(request: FastifyRequest, reply: FastifyReply, o: SendFileOptions): Promise<FastifyReply> {
-  const fh = await openFile(o.path);
-  let handedOver = false;
-  try {
-    const stat = await fh.stat({ bigint: true });
-    if (!stat.isFile()) throw Errors.notFound();
-    const size = Number(stat.size);
-    const type = servedType(o.name, size === 0 ? undefined : await detectedType(o.path, stat));
-
-    const etag = etagOf(o.name, stat);
-    const modifiedSeconds = Math.floor(Number(stat.mtimeMs) / 1000);
-    const lastModified = new Date(modifiedSeconds * 1000).toUTCString();
-    reply.header('ETag', etag);
-    reply.header('Last-Modified', lastModified);
-    reply.header('Cache-Control', o.cacheControl);
-
-    const verdict = preconditions(request, etag, modifiedSeconds);
-    if (verdict === 412) return sendError(reply, new ApiError(412, 'precondition_failed', 'Precondition Failed.'));
-    if (verdict === 304) return reply.status(304).send();
-
-    reply.header('Accept-Ranges', 'bytes');
-    // Range is defined for GET only (RFC 9110 §14.2)
-    let range: RangeRequest = WHOLE;
-    if (request.method === 'GET' && rangeStillValid(request, etag, lastModified)) range = parseRange(headerOf(request, 'range'), size);
-    if (range.kind === 'unsatisfiable') {
-      reply.header('Content-Range', `bytes */${size}`);
-      return sendError(reply, new ApiError(416, 'range_not_satisfiable', 'Range Not Satisfiable.'));
-    }
-
-    reply.header('Content-Type', type.contentType);
-    reply.header('Content-Disposition', contentDisposition(type.inline && !o.download ? 'inline' : 'attachment', o.name));
-    reply.header('Content-Security-Policy', FILE_CSP);
-    const start = range.kind === 'range' ? range.start : 0;
-    const end = range.kind === 'range' ? range.end : size - 1;
-    if (range.kind === 'range') {
-      reply.status(206);
-      reply.header('Content-Range', `bytes ${start}-${end}/${size}`);
-    }
-    reply.header('Content-Length', String(end - start + 1));
-    if (request.method === 'HEAD' || size === 0) return reply.send();
-    // the stream owns the handle now: closed at its end, or when the client goes away (Fastify destroys it)
-    const stream = fh.createReadStream({ start, end, autoClose: true });
-    handedOver = true;
-    return reply.send(stream);
-  } finally {
-    if (!handedOver) await fh.close();
-  }
+  let answer = undefined as Answer | undefined;
+  const read = await o.store.openRead(o.key, async (file) => {
+    answer = await answerFor(request, reply, o, file);
+    return answer.kind === 'file' ? answer.range : null;
+  });
+  if (!read || !answer) throw Errors.notFound();
+  if (answer.kind === 'error') return sendError(reply, answer.error);
+  if (answer.kind === 'not-modified') return reply.status(304).send();
+  // Fastify pipes the stream and destroys it, freeing the file, when the client goes away
+  return read.stream ? reply.send(read.stream) : reply.send();
 }

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isStoredName } from '../../src/core/files/paths.js';
+import { isStoredName } from '../../src/core/files/keys.js';
 import { type Answer, expectApiError, rawCall } from '../helpers/hostile.js';
 import { startServer, superuserToken, type TestServer } from '../helpers/server.js';
 import {

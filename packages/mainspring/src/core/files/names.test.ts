@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { isStoredName } from './keys.js';
 import { storedName } from './names.js';
-import { isStoredName } from './paths.js';
 
 const RANDOM = '[a-z0-9]{10}';
 

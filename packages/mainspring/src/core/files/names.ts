@@ -6,7 +6,7 @@ import { randomString } from '../ids.js';
  * `Holiday Photo.JPG` → `holiday_photo_k3j9x0a1bq.jpg`. What a client sends
  * as a file name is only a hint: separators, dots, control characters and
  * anything outside `[a-z0-9_]` never reach the stored name, so it always
- * satisfies `isStoredName` (paths.ts).
+ * satisfies `isStoredName` (keys.ts).
  */
 
 /** Length of the random part of a stored name. */

@@ -9,9 +9,10 @@ import { viewFileSource } from '../collections/views.js';
 import type { RecordService } from '../records/service.js';
 import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import { THUMB_SOURCE_TYPES } from './content-type.js';
-import { filePath, storageRoot, thumbPath } from './paths.js';
-import { detectFileType } from './sniff.js';
-import { parseThumbSize, type ThumbnailOptions, Thumbnails } from './thumbs.js';
+import { type FileKey, keySegments } from './keys.js';
+import { detectStoredType } from './sniff.js';
+import type { FileStore } from './store.js';
+import { type ThumbnailOptions, Thumbnails } from './thumbs.js';
 
 /**
  * Which stored file a download names, and whether the caller may have it,
@@ -33,7 +34,8 @@ export interface AuthRecords {
 
 /** What {@link FileServing} works with. */
 export interface FileServingDeps {
-  dataDir: string;
+  /** Where the files are. */
+  store: FileStore;
   engine: Engine;
   registry: CollectionRegistry;
   records: RecordService;
@@ -49,15 +51,13 @@ export interface LocatedFile {
   field: FileField;
   /** The stored name (as in the URL). */
   filename: string;
-  /** Its path on disk. */
-  path: string;
-  /** Whose folder holds it: the record's own, or for a view's record the record of the collection the view reads. */
-  storedIn: { collectionId: string; recordId: string };
+  /** Its key in the store: in the record's own folder, or for a view's record in that of the record of the collection the view reads. */
+  key: FileKey;
 }
 
 /** The file to send: the original or one of its thumbs, and the name it is served under. */
 export interface ServedFile {
-  path: string;
+  key: FileKey;
   name: string;
 }
 
@@ -80,12 +80,10 @@ function fieldHolding(c: Collection, record: RecordData, filename: string): File
 
 /** Downloads and file tokens. */
 export class FileServing {
-  readonly root: string;
   readonly thumbnails: Thumbnails;
 
   constructor(private readonly d: FileServingDeps) {
-    this.root = storageRoot(d.dataDir);
-    this.thumbnails = new Thumbnails(d.logger, d.thumbs);
+    this.thumbnails = new Thumbnails(d.store, d.logger, d.thumbs);
   }
 
   /** A short-lived file token for an authenticated caller (superusers too), the collection's `fileToken` duration. */
@@ -119,16 +117,16 @@ export class FileServing {
   async locate(collectionIdOrName: string, recordId: string, filename: string, q: DownloadQuery): Promise<LocatedFile | null> {
     const c = this.d.registry.find(collectionIdOrName);
     if (!c) return null;
-    if (!filePath(this.root, c.id, recordId, filename)) return null;
+    if (!keySegments({ collectionId: c.id, recordId, name: filename })) return null;
     const record = await this.d.records.findById(c, recordId);
     if (!record) return null;
     const field = fieldHolding(c, record, filename);
     if (!field) return null;
     if (field.protected && !(await this.mayView(c, record, q))) return null;
     const storedIn = c.type === 'view' ? await this.viewFileRecord(c, field, filename) : { collectionId: c.id, recordId };
-    const path = storedIn && filePath(this.root, storedIn.collectionId, storedIn.recordId, filename);
-    if (!storedIn || !path) return null;
-    return { collection: c, record, field, filename, path, storedIn };
+    const key = storedIn && { ...storedIn, name: filename };
+    if (!key || !keySegments(key)) return null;
+    return { collection: c, record, field, filename, key };
   }
 
   /** Which field of which collection a view's file field reads, per view collection object (a schema change replaces it). */
@@ -192,18 +190,15 @@ export class FileServing {
    * made.
    */
   async served(file: LocatedFile, thumb: string | undefined): Promise<ServedFile> {
-    const original = { path: file.path, name: file.filename };
+    const original = { key: file.key, name: file.filename };
     if (!thumb || (thumb !== DEFAULT_THUMB && !file.field.thumbs.includes(thumb))) return original;
-    const size = parseThumbSize(thumb);
-    const target = thumbPath(this.root, file.storedIn.collectionId, file.storedIn.recordId, file.filename, thumb);
-    if (!size || !target) return original;
     // the original's bytes must be an image thumbs are made of (a missing original is the 404 of sending it)
-    const type = await detectFileType(file.path).then(
-      (t) => t.mime,
+    const type = await detectStoredType(this.d.store, file.key).then(
+      (t) => t?.mime,
       () => undefined,
     );
     if (!type || !THUMB_SOURCE_TYPES.has(type)) return original;
-    if (!(await this.thumbnails.ensure(file.path, target, size, type))) return original;
-    return { path: target, name: `${thumb}_${file.filename}` };
+    const key = await this.thumbnails.ensure(file.key, thumb, type);
+    return key ? { key, name: `${thumb}_${file.filename}` } : original;
   }
 }

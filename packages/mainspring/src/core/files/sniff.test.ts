@@ -1,17 +1,22 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { Readable } from 'node:stream';
+import { describe, expect, test } from 'vitest';
 import { detectFileType, mimeAllowed } from './sniff.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ms-sniff-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let n = 0;
+/** The type of `bytes` as one chunk, and again one byte a chunk (how they arrive must not matter). */
 async function typeOf(bytes: Buffer | string): Promise<string> {
-  const path = join(dir, String(n++));
-  writeFileSync(path, bytes);
-  return (await detectFileType(path)).mime;
+  const data = Buffer.from(bytes);
+  const whole = (await detectFileType(Readable.from([data], { objectMode: false }), data.length)).mime;
+  const trickled = (
+    await detectFileType(
+      Readable.from(
+        [...data].map((b) => Buffer.from([b])),
+        { objectMode: false },
+      ),
+      data.length,
+    )
+  ).mime;
+  expect(trickled).toBe(whole);
+  return whole;
 }
 
 describe('detectFileType', () => {
@@ -32,6 +37,27 @@ describe('detectFileType', () => {
     expect(await typeOf('  <!DOCTYPE html><html><body>x</body></html>')).toBe('text/html');
     expect(await typeOf('{"a": [1, 2]}')).toBe('application/json');
     expect(await typeOf('{"a": [1, 2')).toBe('text/plain');
+  });
+
+  test('only a whole head is JSON; a longer text is plain text', async () => {
+    expect(await typeOf(`[${'1,'.repeat(4000)}1]`)).toBe('application/json');
+    expect(await typeOf(`[${'1,'.repeat(5000)}1]`)).toBe('text/plain');
+  });
+
+  test('reads only as far as it needs, then destroys the stream', async () => {
+    let produced = 0;
+    const endless = Readable.from(
+      (function* () {
+        for (;;) {
+          produced++;
+          yield Buffer.alloc(64 * 1024, 0x61);
+        }
+      })(),
+      { objectMode: false },
+    );
+    expect((await detectFileType(endless, Number.MAX_SAFE_INTEGER)).mime).toBe('text/plain');
+    expect(endless.destroyed).toBe(true);
+    expect(produced).toBeLessThan(100);
   });
 
   test('bytes that are neither are octet-stream', async () => {

@@ -1,115 +1,120 @@
-import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { filePath, recordDir } from './paths.js';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { FileKey } from './keys.js';
 
 /**
- * Where record files are kept. One local implementation today; an S3 store
- * would implement the same four operations (PocketBase's layout becomes
- * object keys). Every name passes `paths.ts`, so none can leave its folder.
+ * Where record files and their thumbs are kept: the one interface every
+ * file driver implements (`local-store.ts` today; S3 in its own issue), and
+ * all that the rest of the code knows of storage. Bytes go in and out as
+ * streams, a range is read by the driver (a disk seeks, S3 sends a `Range`
+ * request), and nothing of where a driver keeps a file (a path, a bucket)
+ * leaves it: files are named by {@link FileKey}. `store.contract.ts` is the
+ * specification every driver passes.
  */
 export interface FileStore {
   /**
-   * Stores the file at `source` (a finished upload) as `filename` of a
-   * record. Idempotent for the same source: a transaction that runs again
-   * (PostgreSQL retries) puts it again. The source stays where it is.
+   * Stores `source` as `key`, whole or not at all: no reader ever sees part
+   * of it. A key that holds a file already is never overwritten: putting the
+   * same bytes again succeeds (a transaction run again, a thumb made twice),
+   * other bytes reject with {@link FileExistsError}. A key no file can have
+   * rejects with {@link InvalidFileKeyError}.
    */
-  put(collectionId: string, recordId: string, filename: string, source: string): Promise<void>;
-  /** Deletes files of a record and their thumbnails; missing ones are fine. */
-  delete(collectionId: string, recordId: string, filenames: readonly string[]): Promise<void>;
-  /** Deletes files of a deleted record, then its folder when nothing else is left in it. */
-  deleteRecord(collectionId: string, recordId: string, filenames: readonly string[]): Promise<void>;
-  /** Deletes every file of a collection (after the collection itself was deleted). */
-  deleteCollection(collectionId: string): Promise<void>;
+  put(key: FileKey, source: FileSource): Promise<void>;
+  /**
+   * Opens `key` for reading: the file as it is now, and a stream of its
+   * bytes (the whole file, or `range`); null when there is no such file (a
+   * key no file can have included). `range` may be a function: it sees the
+   * file (size, version) before any byte is read, and the bytes then come
+   * from that very version, which HTTP needs for a suffix range, If-Range
+   * and a 304; it returns null to read nothing (the stream is null then).
+   * A stream not read to its end must be destroyed; that frees what the
+   * driver holds open.
+   */
+  openRead(key: FileKey, range?: ByteRange | RangeChoice): Promise<FileRead | null>;
+  /** The file `key` as it is now, or `{ exists: false }` (a key no file can have included). */
+  stat(key: FileKey): Promise<FileStat>;
+  /** Every file of `scope`, originals and thumbs, in no particular order (for cleanups). */
+  list(scope: FileScope): AsyncIterable<FileKey>;
+  /**
+   * Deletes one file (an original with its thumbs), or every file of a
+   * record or of a collection. What is missing is fine; a key no file can
+   * have names nothing.
+   */
+  delete(target: DeleteTarget): Promise<void>;
 }
 
-/** Thrown for a name or id that cannot be a stored file's; callers never build such names. */
-export class InvalidFilePathError extends Error {
-  override readonly name = 'InvalidFilePathError';
+/** Bytes from `start` to `end` (both included; `end` omitted: to the last byte). A range past the end is cut to it, and reads nothing when it starts past it. */
+export interface ByteRange {
+  start: number;
+  end?: number;
 }
 
-const isCode = (err: unknown, ...codes: string[]) => codes.includes((err as NodeJS.ErrnoException)?.code ?? '');
+/** The range to read once the file is known, or null for none (see {@link FileStore.openRead}). */
+export type RangeChoice = (file: StoredFile) => ByteRange | null | Promise<ByteRange | null>;
 
-/**
- * Files on the local disk, PocketBase's layout:
- * `<root>/<collectionId>/<recordId>/<filename>`. An upload is put in place
- * with a hard link from its temporary file (uploads are written under the
- * same data directory), so the stored file appears whole or not at all and
- * the temporary one can be put again; across file systems it is copied to a
- * temporary name beside its place and renamed.
- */
-export class LocalFileStore implements FileStore {
-  constructor(readonly root: string) {}
+/** A stored file as a driver describes it. */
+export interface StoredFile {
+  /** In bytes. */
+  size: number;
+  /** When it was stored, in milliseconds since the epoch. */
+  modifiedMs: number;
+  /** Opaque, and different for any other content stored under the key: what an ETag is made of. */
+  version: string;
+}
 
-  private path(collectionId: string, recordId: string, filename: string): string {
-    const path = filePath(this.root, collectionId, recordId, filename);
-    if (!path) throw new InvalidFilePathError(`not a stored file name: ${JSON.stringify(filename).slice(0, 120)}`);
-    return path;
-  }
+/** What {@link FileStore.stat} finds. */
+export type FileStat = ({ exists: true } & StoredFile) | { exists: false };
 
-  async put(collectionId: string, recordId: string, filename: string, source: string): Promise<void> {
-    const target = this.path(collectionId, recordId, filename);
-    const dir = recordDir(this.root, collectionId, recordId) as string;
-    // a record folder being removed at this moment (its record deleted) is made again
-    for (let attempt = 1; ; attempt++) {
-      await mkdir(dir, { recursive: true });
-      try {
-        await this.linkOrCopy(source, target);
-        return;
-      } catch (err) {
-        if (!isCode(err, 'ENOENT') || attempt >= 3) throw err;
-      }
-    }
-  }
+/** An opened file: what it is, and its bytes (null when the range choice asked for none). */
+export interface FileRead {
+  file: StoredFile;
+  stream: Readable | null;
+}
 
-  private async linkOrCopy(source: string, target: string): Promise<void> {
-    try {
-      await link(source, target);
-    } catch (err) {
-      if (isCode(err, 'EEXIST')) {
-        // put again (a retried transaction): fine when it is this very file
-        const [a, b] = await Promise.all([stat(source), stat(target)]);
-        if (a.ino === b.ino && a.dev === b.dev) return;
-        throw err;
-      }
-      if (!isCode(err, 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP')) throw err;
-      const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-      try {
-        await copyFile(source, tmp);
-        await rename(tmp, target);
-      } catch (copyErr) {
-        await unlink(tmp).catch(() => {});
-        throw copyErr;
-      }
-    }
-  }
+/** A set of stored files. */
+export type FileScope =
+  | { kind: 'all' }
+  | { kind: 'collection'; collectionId: string }
+  | { kind: 'record'; collectionId: string; recordId: string };
 
-  async delete(collectionId: string, recordId: string, filenames: readonly string[]): Promise<void> {
-    const dir = recordDir(this.root, collectionId, recordId);
-    if (!dir) return;
-    for (const name of filenames) {
-      // a name that could not be stored (hook-written garbage) names nothing
-      const path = filePath(this.root, collectionId, recordId, name);
-      if (!path) continue;
-      await rm(path, { force: true });
-      await rm(join(dir, `thumbs_${name}`), { recursive: true, force: true });
-    }
-  }
+/** What {@link FileStore.delete} removes: one file (with its thumbs, for an original), a record's files, a collection's. */
+export type DeleteTarget = { kind: 'file'; key: FileKey } | Exclude<FileScope, { kind: 'all' }>;
 
-  async deleteRecord(collectionId: string, recordId: string, filenames: readonly string[]): Promise<void> {
-    await this.delete(collectionId, recordId, filenames);
-    const dir = recordDir(this.root, collectionId, recordId);
-    if (!dir) return;
-    try {
-      await rmdir(dir);
-    } catch (err) {
-      // files it holds belong to someone (a record made again with this id); an absent folder is fine
-      if (!isCode(err, 'ENOENT', 'ENOTEMPTY', 'EEXIST')) throw err;
-    }
-  }
+/** The bytes a put stores. */
+export interface FileSource {
+  /** Their length. */
+  readonly size: number;
+  /** A new stream of them; a put that has to start again opens another. */
+  open(): Readable;
+  /**
+   * A file on this machine that holds them (a finished upload), when there
+   * is one: a driver on the same disk may link or copy it instead of
+   * streaming it. Never a stored file's.
+   */
+  readonly localFile?: string;
+}
 
-  async deleteCollection(collectionId: string): Promise<void> {
-    if (!/^[A-Za-z0-9_]{1,100}$/.test(collectionId)) return;
-    await rm(join(this.root, collectionId), { recursive: true, force: true });
-  }
+/** Thrown by a put of a key no stored file can have (a name that could leave its folder); callers never build such keys. */
+export class InvalidFileKeyError extends Error {
+  override readonly name = 'InvalidFileKeyError';
+}
+
+/** Thrown by a put of other bytes under a key that holds a file already. */
+export class FileExistsError extends Error {
+  override readonly name = 'FileExistsError';
+}
+
+/** The bytes of a file on this machine (a temporary upload) as a put's source. */
+export function fileSource(path: string, size: number): FileSource {
+  return { size, localFile: path, open: () => createReadStream(path) };
+}
+
+/** Bytes in memory (a thumb just made) as a put's source. */
+export function bufferSource(bytes: Buffer): FileSource {
+  return { size: bytes.length, open: () => Readable.from([bytes], { objectMode: false }) };
+}
+
+/** Deletes files of one record (and their thumbs), one after another; what is missing is fine. */
+export async function deleteFiles(store: FileStore, collectionId: string, recordId: string, names: readonly string[]): Promise<void> {
+  for (const name of names) await store.delete({ kind: 'file', key: { collectionId, recordId, name } });
 }

@@ -1,19 +1,40 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import pino from 'pino';
 import sharp from 'sharp';
 import { afterAll, describe, expect, test } from 'vitest';
+import type { FileKey } from './keys.js';
+import { LocalFileStore } from './local-store.js';
+import { bufferSource } from './store.js';
 import { makeThumb, parseThumbSize, Thumbnails } from './thumbs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ms-thumbs-'));
 const logger = pino({ level: 'silent' });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const store = new LocalFileStore(join(dir, 'storage'));
 
-async function image(name: string, width: number, height: number): Promise<string> {
-  const path = join(dir, name);
-  await sharp({ create: { width, height, channels: 3, background: '#00ff00' } }).toFile(path);
-  return path;
+const keyOf = (name: string, thumb?: string): FileKey => ({ collectionId: 'col1', recordId: 'rec1', name, thumb });
+
+/** Puts a green image of that size in the store as `name`. */
+async function image(name: string, width: number, height: number): Promise<FileKey> {
+  const key = keyOf(name);
+  await store.put(
+    key,
+    bufferSource(
+      await sharp({ create: { width, height, channels: 3, background: '#00ff00' } })
+        .png()
+        .toBuffer(),
+    ),
+  );
+  return key;
+}
+
+async function stored(key: FileKey): Promise<Buffer> {
+  const read = await store.openRead(key);
+  if (!read?.stream) throw new Error('not stored');
+  return buffer(read.stream);
 }
 
 describe('parseThumbSize', () => {
@@ -32,40 +53,42 @@ describe('Thumbnails', () => {
   test('concurrent requests for one thumb make it once', async () => {
     const original = await image('one.png', 80, 60);
     let made = 0;
-    const thumbs = new Thumbnails(logger, {
+    const thumbs = new Thumbnails(store, logger, {
       make: async (...args) => {
         made++;
         await new Promise((r) => setTimeout(r, 50));
         return makeThumb(...args);
       },
     });
-    const target = join(dir, 'thumbs_one.png', '20x20_one.png');
-    const size = parseThumbSize('20x20');
-    if (!size) throw new Error('size');
-    const answers = await Promise.all(Array.from({ length: 10 }, () => thumbs.ensure(original, target, size, 'image/png')));
-    expect(answers).toEqual(Array(10).fill(true));
+    const target = keyOf('one.png', '20x20');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => thumbs.ensure(original, '20x20', 'image/png')));
+    expect(answers).toEqual(Array(10).fill(target));
     expect(made).toBe(1);
-    // made before: not made again
-    expect(await thumbs.ensure(original, target, size, 'image/png')).toBe(true);
+    // made before: not made again, by this instance or another sharing the store
+    expect(await thumbs.ensure(original, '20x20', 'image/png')).toEqual(target);
+    const another = new Thumbnails(store, logger, { make: () => Promise.reject(new Error('made again')) });
+    expect(await another.ensure(original, '20x20', 'image/png')).toEqual(target);
     expect(made).toBe(1);
-    expect(await sharp(target).metadata()).toMatchObject({ width: 20, height: 20 });
+    expect(await sharp(await stored(target)).metadata()).toMatchObject({ width: 20, height: 20, format: 'png' });
   });
 
   test('a corrupt image is false (the original is served), and is not decoded again at once', async () => {
-    const original = join(dir, 'bad.png');
-    writeFileSync(original, Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(100, 1)]));
+    const original = keyOf('bad.png');
+    await store.put(original, bufferSource(Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(100, 1)])));
     let made = 0;
-    const thumbs = new Thumbnails(logger, {
+    const thumbs = new Thumbnails(store, logger, {
       make: (...args) => {
         made++;
         return makeThumb(...args);
       },
     });
-    const size = parseThumbSize('20x20');
-    if (!size) throw new Error('size');
-    const target = join(dir, 'thumbs_bad.png', '20x20_bad.png');
-    expect(await thumbs.ensure(original, target, size, 'image/png')).toBe(false);
-    expect(await thumbs.ensure(original, target, size, 'image/png')).toBe(false);
+    expect(await thumbs.ensure(original, '20x20', 'image/png')).toBeNull();
+    expect(await thumbs.ensure(original, '20x20', 'image/png')).toBeNull();
+    expect(made).toBe(1);
+    expect((await store.stat(keyOf('bad.png', '20x20'))).exists).toBe(false);
+    // not a size: nothing is made
+    expect(await thumbs.ensure(original, '0x0', 'image/png')).toBeNull();
+    expect(await thumbs.ensure(original, '../x', 'image/png')).toBeNull();
     expect(made).toBe(1);
   });
 
@@ -78,29 +101,27 @@ describe('Thumbnails', () => {
     let running = 0;
     let peak = 0;
     const slow = (maxWaitMs: number) =>
-      new Thumbnails(logger, {
+      new Thumbnails(store, logger, {
         concurrency: 2,
         maxWaitMs,
-        make: async (_original, target) => {
+        make: async () => {
           running++;
           peak = Math.max(peak, running);
           await gate;
           running--;
-          writeFileSync(target, 'thumb');
+          return Buffer.from('thumb');
         },
       });
-    const size = parseThumbSize('10x10');
-    if (!size) throw new Error('size');
-    const run = (thumbs: Thumbnails, n: number, tag: string) =>
-      Promise.all(Array.from({ length: n }, (_, i) => thumbs.ensure('unused', join(dir, `${tag}_${i}.png`), size, 'image/png')));
+    const original = await image('gated.png', 10, 10);
+    // thumbs of one original at sizes of their own
+    const ensure = (thumbs: Thumbnails, width: number) => thumbs.ensure(original, `${width}x10`, 'image/png').then((k) => k !== null);
+    const run = (thumbs: Thumbnails, n: number, from: number) => Promise.all(Array.from({ length: n }, (_, i) => ensure(thumbs, from + i)));
 
     // two run; the other three wait past 100 ms while the gate is shut, and give up. The gate opens
     // only once those three have answered, however slowly a loaded machine gets there.
     const thumbs = slow(100);
     let answered = 0;
-    const impatient = Array.from({ length: 5 }, (_, i) =>
-      thumbs.ensure('unused', join(dir, `impatient_${i}.png`), size, 'image/png').finally(() => answered++),
-    );
+    const impatient = Array.from({ length: 5 }, (_, i) => ensure(thumbs, 10 + i).finally(() => answered++));
     for (const deadline = Date.now() + 20_000; answered < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     open();
     const outcomes = await Promise.all(impatient);
@@ -109,7 +130,7 @@ describe('Thumbnails', () => {
 
     // with time to wait, the third runs once a slot is free
     peak = 0;
-    expect(await run(slow(10_000), 3, 'patient')).toEqual([true, true, true]);
+    expect(await run(slow(10_000), 3, 20)).toEqual([true, true, true]);
     expect(peak).toBeLessThanOrEqual(2);
   });
 });

@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import type { Logger } from 'pino';
 import type { Sharp, SharpOptions } from 'sharp';
+import { type FileKey, keyPath } from './keys.js';
+import { bufferSource, FileExistsError, type FileStore } from './store.js';
 
 /**
- * Thumbnails as PocketBase makes them, with sharp: made on first request,
- * kept beside the original, one generation per thumb however many requests
- * ask for it at once, a bounded number of generations at a time. sharp is
- * loaded on the first thumbnail, so a server that never makes one never
- * loads libvips.
+ * Thumbnails as PocketBase makes them, with sharp: made on first request
+ * from the original read from the file store, kept in the store beside it,
+ * one generation per thumb however many requests ask for it at once, a
+ * bounded number of generations at a time. sharp is loaded on the first
+ * thumbnail, so a server that never makes one never loads libvips.
  */
 
 /** A thumb size: `WxH` (crop from the center), `WxHt` (top), `WxHb` (bottom), `WxHf` (fit inside), `0xH`, `Wx0`. */
@@ -33,7 +34,7 @@ export function parseThumbSize(size: string): ThumbSize | null {
   return { width, height, mode: m[3] ? MODES[m[3] as keyof typeof MODES] : 'center' };
 }
 
-type SharpFactory = (input: string, options?: SharpOptions) => Sharp;
+type SharpFactory = (input: Buffer, options?: SharpOptions) => Sharp;
 let sharpModule: Promise<SharpFactory> | undefined;
 
 function loadSharp(): Promise<SharpFactory> {
@@ -60,11 +61,13 @@ function encode(image: Sharp, type: string): Sharp {
   }
 }
 
-/** Makes the thumb of `original` at `target`: auto-oriented, first frame only, resized as `size` says. */
-export async function makeThumb(original: string, target: string, size: ThumbSize, type: string): Promise<void> {
+/** The thumb of the image `original` streams: auto-oriented, first frame only, resized as `size` says, in the original's format. */
+export async function makeThumb(original: Readable, size: ThumbSize, type: string): Promise<Buffer> {
   const sharp = await loadSharp();
+  // sharp holds a streamed input whole before decoding anyway: take it as one buffer, which fails cleanly when the read does
+  const input = await buffer(original);
   // first frame of an animation only (as PocketBase); EXIF orientation applied
-  let image = sharp(original, { pages: 1 }).rotate();
+  let image = sharp(input, { pages: 1 }).rotate();
   if (size.width === 0 || size.height === 0) {
     // one side given: scale to it, keeping the aspect ratio (larger too, as PocketBase's Resize)
     image = image.resize(size.width || null, size.height || null);
@@ -75,24 +78,7 @@ export async function makeThumb(original: string, target: string, size: ThumbSiz
     // fill the box and crop the rest (PocketBase's Fill)
     image = image.resize(size.width, size.height, { fit: 'cover', position: size.mode === 'center' ? 'centre' : size.mode });
   }
-  await mkdir(dirname(target), { recursive: true });
-  // written aside and renamed, so a concurrent reader sees the whole thumb or none
-  const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await encode(image, type).toFile(tmp);
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
+  return encode(image, type).toBuffer();
 }
 
 /** How long a thumb that could not be made is not tried again, and how many such thumbs are remembered. */
@@ -120,7 +106,7 @@ export interface ThumbnailOptions {
   make?: typeof makeThumb;
 }
 
-/** Thumbnails on disk, made on demand. */
+/** Thumbnails in a file store, made on demand. */
 export class Thumbnails {
   private readonly pending = new Map<string, Promise<boolean>>();
   /** Thumbs that could not be made lately, and until when not to try again: a corrupt image is not decoded on every request. */
@@ -132,6 +118,7 @@ export class Thumbnails {
   private readonly make: typeof makeThumb;
 
   constructor(
+    private readonly store: FileStore,
     private readonly logger: Logger,
     options: ThumbnailOptions = {},
   ) {
@@ -141,39 +128,55 @@ export class Thumbnails {
   }
 
   /**
-   * True when the thumb at `target` exists or was made now; false when it
-   * could not be made (a corrupt image, no slot in time): the caller serves
-   * the original then, as PocketBase does, rather than failing.
+   * The key of the thumb of `original` at `size` (as the URL names it),
+   * found in the store or made now; null when it cannot be had (not a
+   * size, a corrupt image, no slot in time): the caller serves the original
+   * then, as PocketBase does, rather than failing.
    */
-  async ensure(original: string, target: string, size: ThumbSize, type: string): Promise<boolean> {
-    if (await isFile(target)) return true;
-    const until = this.failed.get(target);
+  async ensure(original: FileKey, size: string, type: string): Promise<FileKey | null> {
+    const thumb: FileKey = { ...original, thumb: size };
+    const parsed = parseThumbSize(size);
+    const id = keyPath(thumb);
+    if (!parsed || id === null) return null;
+    if ((await this.store.stat(thumb)).exists) return thumb;
+    const until = this.failed.get(id);
     if (until !== undefined) {
-      if (until > Date.now()) return false;
-      this.failed.delete(target);
+      if (until > Date.now()) return null;
+      this.failed.delete(id);
     }
-    let job = this.pending.get(target);
+    let job = this.pending.get(id);
     if (!job) {
-      job = this.generate(original, target, size, type).finally(() => this.pending.delete(target));
-      this.pending.set(target, job);
+      job = this.generate(original, thumb, id, parsed, type).finally(() => this.pending.delete(id));
+      this.pending.set(id, job);
     }
-    return job;
+    return (await job) ? thumb : null;
   }
 
-  private async generate(original: string, target: string, size: ThumbSize, type: string): Promise<boolean> {
+  private async generate(original: FileKey, thumb: FileKey, id: string, size: ThumbSize, type: string): Promise<boolean> {
     if (!(await this.acquire())) {
-      this.logger.warn({ thumb: target }, 'thumbnail: no free slot in time, serving the original');
+      this.logger.warn({ thumb: id }, 'thumbnail: no free slot in time, serving the original');
       return false;
     }
     try {
       // another instance sharing the storage may have made it meanwhile
-      if (await isFile(target)) return true;
-      await this.make(original, target, size, type);
+      if ((await this.store.stat(thumb)).exists) return true;
+      const read = await this.store.openRead(original);
+      if (!read?.stream) return false;
+      let bytes: Buffer;
+      try {
+        bytes = await this.make(read.stream, size, type);
+      } finally {
+        read.stream.destroy();
+      }
+      await this.store.put(thumb, bufferSource(bytes)).catch((err) => {
+        // made meanwhile by another instance: theirs is served
+        if (!(err instanceof FileExistsError)) throw err;
+      });
       return true;
     } catch (err) {
-      this.logger.warn({ thumb: target, err: { message: (err as Error).message } }, 'thumbnail failed, serving the original');
+      this.logger.warn({ thumb: id, err: { message: (err as Error).message } }, 'thumbnail failed, serving the original');
       if (this.failed.size >= FAILURES_KEPT) this.failed.clear();
-      this.failed.set(target, Date.now() + RETRY_AFTER_MS);
+      this.failed.set(id, Date.now() + RETRY_AFTER_MS);
       return false;
     } finally {
       this.release();

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Executor } from '../../storage/engine.js';
-import type { FileStore } from './store.js';
+import { deleteFiles, type FileSource, type FileStore, fileSource } from './store.js';
 
 /**
  * Uploads on their way into a record. Each file of a request is streamed to
@@ -80,6 +80,11 @@ export class UploadedFile implements UploadInfo {
     this.sha256 = info.sha256;
   }
 
+  /** Its bytes, as the file store takes them. */
+  get source(): FileSource {
+    return fileSource(this.path, this.size);
+  }
+
   /** Puts the file in place as a file of a record, inside `tx`: kept if it commits, removed after the request otherwise. */
   place(tx: Executor, collectionId: string, recordId: string): Promise<void> {
     return this.owner.place(tx, this, collectionId, recordId);
@@ -139,7 +144,7 @@ export class UploadSet {
       placement = { collectionId, recordId, name: file.name, committed: false };
       this.placements.set(key, placement);
     }
-    await this.store.put(collectionId, recordId, file.name, file.path);
+    await this.store.put({ collectionId, recordId, name: file.name }, file.source);
     const p = placement;
     // only the attempt that commits runs this (PostgreSQL drops a failed attempt's callbacks)
     tx.afterCommit(() => {
@@ -170,7 +175,7 @@ export class UploadSet {
     const lost = [...this.placements.values()].filter((p) => !p.committed);
     this.placements.clear();
     await Promise.all(temps.map((path) => rm(path, { force: true }).catch(this.onError)));
-    for (const p of lost) await this.store.delete(p.collectionId, p.recordId, [p.name]).catch(this.onError);
+    for (const p of lost) await deleteFiles(this.store, p.collectionId, p.recordId, [p.name]).catch(this.onError);
   }
 
   /** Forgets a temporary path already removed. */

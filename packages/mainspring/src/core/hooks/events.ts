@@ -113,7 +113,13 @@ export interface FileDownloadRequestEvent extends RequestEventBase {
   readonly record: RecordData;
   /** The name of the file field that holds the file. */
   readonly fileField: string;
+  /**
+   * The file's path in the file store, PocketBase's: `{collectionId}/{recordId}/{name}`,
+   * a thumb `{collectionId}/{recordId}/thumbs_{name}/{size}_{name}`. Set to another
+   * stored file's to serve that one; a path that is no stored file's is a 404.
+   */
   servedPath: string;
+  /** The name it is served under (Content-Disposition). */
   servedName: string;
 }
 

@@ -3,7 +3,7 @@ import { DEFAULT_FILE_MAX_SIZE, Invalid } from '../collections/fields.js';
 import { type Collection, type FileField, isMultiple } from '../collections/model.js';
 import { type FieldError, fieldError } from '../errors.js';
 import { bareMime, mimeAllowed } from '../files/sniff.js';
-import type { FileStore } from '../files/store.js';
+import { deleteFiles, type FileStore } from '../files/store.js';
 import { isUpload, type UploadedFile } from '../files/uploads.js';
 import type { RecordData } from '../rules/request-info.js';
 
@@ -160,16 +160,19 @@ export class RecordFiles {
     }
     if (gone.length === 0) return;
     tx.afterCommit(() => {
-      this.store.delete(c.id, before.id, gone).catch(this.onError);
+      deleteFiles(this.store, c.id, before.id, gone).catch(this.onError);
     });
   }
 
-  /** After commit: deletes a deleted record's files, and its folder. */
+  /**
+   * After commit: deletes a deleted record's files, by name, never its whole
+   * folder: a record made again with this id meanwhile keeps its own.
+   */
   forgetRecord(tx: Executor, c: Collection, record: RecordData): void {
     const names = c.fields.flatMap((f) => (f.type === 'file' ? fileNames(record[f.name]) : []));
     if (!c.fields.some((f) => f.type === 'file')) return;
     tx.afterCommit(() => {
-      this.store.deleteRecord(c.id, record.id, names).catch(this.onError);
+      deleteFiles(this.store, c.id, record.id, names).catch(this.onError);
     });
   }
 }

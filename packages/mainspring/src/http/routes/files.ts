@@ -1,6 +1,7 @@
 import type { FastifyInstance, onSendHookHandler } from 'fastify';
 import type { App } from '../../core/app.js';
 import { Errors } from '../../core/errors.js';
+import { type FileKey, keyPath, parseKeyPath } from '../../core/files/keys.js';
 import { FileServing } from '../../core/files/serve.js';
 import { callerOf, queryOf, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
@@ -34,7 +35,7 @@ const allowFraming: onSendHookHandler = (_request, reply, payload, done) => {
 /** Registers the file routes. */
 export function fileRoutes(server: FastifyInstance, app: App): void {
   const files = new FileServing({
-    dataDir: app.dataDir,
+    store: app.files,
     engine: app.engine,
     registry: app.collections.registry,
     records: app.records,
@@ -79,26 +80,36 @@ export function fileRoutes(server: FastifyInstance, app: App): void {
       });
       if (!located) throw Errors.notFound();
       const served = await files.served(located, query.thumb);
-      const send = (path: string, name: string) =>
+      const send = (key: FileKey, name: string) =>
         sendFile(request, reply, {
-          path,
+          store: app.files,
+          key,
           name,
           download: TRUE_VALUES.has(query.download ?? ''),
           cacheControl: located.field.protected ? PRIVATE_CACHE : PUBLIC_CACHE,
         });
       const hook = app.hooks.fileDownloadRequest;
       const tags = [located.collection.id, located.collection.name];
-      if (!hook.has(tags)) return send(served.path, served.name);
+      if (!hook.has(tags)) return send(served.key, served.name);
       const e = {
         collection: located.collection,
         request: requestLike(app, request),
         auth: await callerOf(app, request),
         record: located.record,
         fileField: located.field.name,
-        servedPath: served.path,
+        servedPath: keyPath(served.key) as string,
         servedName: served.name,
       };
-      await hook.trigger(e, async (ev) => void (await send(ev.servedPath, ev.servedName)), tags);
+      await hook.trigger(
+        e,
+        async (ev) => {
+          // a hook may point at another stored file by its path in the store; anything else is no file
+          const key = parseKeyPath(ev.servedPath);
+          if (!key) throw Errors.notFound();
+          await send(key, ev.servedName);
+        },
+        tags,
+      );
       // a handler that did not go on sent nothing: the file is not served
       return reply.sent ? reply : reply.status(404).send(Errors.notFound().toJSON());
     },
