@@ -13,6 +13,7 @@ import { CronService } from './crons.js';
 import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
+import { FileServing } from './files/serve.js';
 import { deleteFiles, type FileStore } from './files/store.js';
 import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
@@ -96,6 +97,8 @@ export class App {
   readonly idempotency: IdempotencyStore;
   /** Realtime clients of this instance and the delivery of record events to them. */
   readonly realtime: RealtimeBroker;
+  /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
+  readonly fileServing: FileServing;
 
   private constructor(
     readonly dataDir: string,
@@ -112,23 +115,15 @@ export class App {
     this.crons = new CronService(engine, logger);
     this.files = new SettingsFileStore(dataDir, () => this.settings.get());
     this.uploadsDir = uploadsDir(dataDir);
-    const fileError = (err: unknown) => logger.error({ err }, 'deleting a file failed');
     this.records = new RecordService(
       engine,
       this.collections.registry,
       this.events,
       this.hooks,
-      new RecordFiles(this.files, fileError),
+      new RecordFiles(this.files, this.fileError),
       (c) => queryLimitsFor(this.settings.get(), c),
     );
-    // a deleted collection's files go once the deletion commits
-    this.collections.onDeleted = (c) => {
-      this.files.delete({ kind: 'collection', collectionId: c.id }).catch(fileError);
-    };
-    // and so do the files of a file field removed from a collection
-    this.collections.onFilesDropped = (collectionId, files) => {
-      for (const { recordId, names } of files) deleteFiles(this.files, collectionId, recordId, names).catch(fileError);
-    };
+    this.releaseFilesOfSchemaChanges();
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
@@ -149,6 +144,14 @@ export class App {
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
+    this.fileServing = new FileServing({
+      store: this.files,
+      engine,
+      registry: this.collections.registry,
+      records: this.records,
+      auth: this.auth,
+      logger,
+    });
     this.realtime = new RealtimeBroker({
       events: this.events,
       auth: this.auth,
@@ -158,9 +161,26 @@ export class App {
       logger,
       limits: (c) => queryLimitsFor(this.settings.get(), c),
     });
-    this.api = createHooksApi({
+    this.api = this.hooksApi();
+  }
+
+  private readonly fileError = (err: unknown) => this.logger.error({ err }, 'deleting a file failed');
+
+  /** Files a schema change lets go are deleted once it commits: a deleted collection's, a removed file field's. */
+  private releaseFilesOfSchemaChanges(): void {
+    this.collections.onDeleted = (c) => {
+      this.files.delete({ kind: 'collection', collectionId: c.id }).catch(this.fileError);
+    };
+    this.collections.onFilesDropped = (collectionId, files) => {
+      for (const { recordId, names } of files) deleteFiles(this.files, collectionId, recordId, names).catch(this.fileError);
+    };
+  }
+
+  /** `ms`, what hooks files receive: record helpers that join the transaction they run in. */
+  private hooksApi(): Mainspring {
+    return createHooksApi({
       hooks: this.hooks,
-      logger,
+      logger: this.logger,
       records: new TxRecords(this.records, undefined),
       transaction: (fn) => {
         // inside a transaction already (a hook), a nested one is part of it

@@ -2,7 +2,6 @@ import type { FastifyInstance, onSendHookHandler } from 'fastify';
 import type { App } from '../../core/app.js';
 import { Errors } from '../../core/errors.js';
 import { type FileKey, keyPath, parseKeyPath } from '../../core/files/keys.js';
-import { FileServing } from '../../core/files/serve.js';
 import { callerOf, queryOf, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { sendFile } from '../send-file.js';
@@ -34,14 +33,7 @@ const allowFraming: onSendHookHandler = (_request, reply, payload, done) => {
 
 /** Registers the file routes. */
 export function fileRoutes(server: FastifyInstance, app: App): void {
-  const files = new FileServing({
-    store: app.files,
-    engine: app.engine,
-    registry: app.collections.registry,
-    records: app.records,
-    auth: app.auth,
-    logger: app.logger,
-  });
+  const files = app.fileServing;
 
   server.post('/api/files/token', async (request) => {
     const auth = await callerOf(app, request);
