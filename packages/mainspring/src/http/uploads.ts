@@ -4,7 +4,7 @@ import type { FileField } from '../core/collections/model.js';
 import { Errors, fieldError } from '../core/errors.js';
 import { UploadSet } from '../core/files/uploads.js';
 import { fileTooLarge, maxFileSize } from '../core/records/files.js';
-import type { UploadHandling, UploadPolicy } from './body.js';
+import type { UploadHandling, UploadPolicy } from './multipart.js';
 
 /**
  * Which routes take file parts, and under what limits: record create and

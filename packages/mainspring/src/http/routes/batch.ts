@@ -6,7 +6,7 @@ import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '.
 import { isUpload } from '../../core/files/uploads.js';
 import type { RequestInfo } from '../../core/rules/request-info.js';
 import type { Executor } from '../../storage/engine.js';
-import { checkJsonValue } from '../body.js';
+import { checkJsonValue } from '../body-values.js';
 import { bodyObject, requestInfo } from '../context.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { withUploads } from '../uploads.js';
