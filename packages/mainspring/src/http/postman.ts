@@ -198,18 +198,27 @@ function expectationScript(e: Expectation): string[] {
  */
 function planOf(doc: Json, op: Operation, c: string | null, ops: Map<string, Operation>, used: Set<string>): Plan {
   const plan: Plan = { expect: { status: successStatus(op) }, values: {}, extra: [], token: 'token', path: {}, keep: [], before: [] };
+  if (c === null) planShared(plan, op, used);
+  else planRecords(plan, doc, op, c, ops, used);
+  return plan;
+}
+
+const ref = (name: string) => `{{${name}}}`;
+/** A request that needs what a mail carried: `status` once the variable is set, a 400 until then. */
+const mailed = (status: number, variable: string, why: string): Expectation => ({
+  status,
+  unless: { variables: [variable], otherwise: 400, why },
+});
+
+/** An operation of collection `c`'s records or auth routes. */
+function planRecords(plan: Plan, doc: Json, op: Operation, c: string, ops: Map<string, Operation>, used: Set<string>): void {
   const v = (what: string) => {
     const name = `${c}${what}`;
     used.add(name);
     return name;
   };
-  const ref = (name: string) => `{{${name}}}`;
-  const mailed = (status: number, variable: string, why: string): Expectation => ({
-    status,
-    unless: { variables: [variable], otherwise: 400, why },
-  });
-  const kind = c === null ? null : kindOf(op.operationId);
-  const suffix = c === null ? '' : op.operationId.slice((kind ?? '').length);
+  const kind = kindOf(op.operationId);
+  const suffix = op.operationId.slice((kind ?? '').length);
   const create = ops.get(`create${suffix}`);
   const password = samplePassword(doc, create);
   const identity = identityField(doc, ops.get(`authWithPassword${suffix}`));
@@ -278,30 +287,31 @@ function planOf(doc: Json, op: Operation, c: string | null, ops: Map<string, Ope
       plan.expect = mailed(204, v('EmailChangeToken'), 'the token mailed to the new address');
       break;
   }
-  if (c === null) {
-    switch (op.operationId) {
-      case 'createSession':
-        used.add('refreshToken').add('sessionId');
-        plan.keep.push(keep('refreshToken', 'pm.response.json().refreshToken'), keep('sessionId', 'pm.response.json().session.id'));
-        break;
-      case 'refreshSession':
-        plan.values.refreshToken = '{{refreshToken}}';
-        plan.keep.push(keep('refreshToken', 'pm.response.json().refreshToken'));
-        break;
-      case 'deleteSession':
-        plan.path.id = '{{sessionId}}';
-        break;
-      case 'fileDownload': {
-        const names = ['fileCollection', 'fileRecordId', 'fileName'];
-        for (const n of names) used.add(n);
-        Object.assign(plan.path, { collection: '{{fileCollection}}', recordId: '{{fileRecordId}}', filename: '{{fileName}}' });
-        plan.before.push(...names.map((n) => `if (!pm.variables.get('${n}')) pm.variables.set('${n}', '${UNSET}');`));
-        plan.expect = { status: 200, unless: { variables: names, otherwise: 404, why: 'they name a file of a record' } };
-        break;
-      }
+}
+
+/** An operation of the shared routes (sessions, files). */
+function planShared(plan: Plan, op: Operation, used: Set<string>): void {
+  switch (op.operationId) {
+    case 'createSession':
+      used.add('refreshToken').add('sessionId');
+      plan.keep.push(keep('refreshToken', 'pm.response.json().refreshToken'), keep('sessionId', 'pm.response.json().session.id'));
+      break;
+    case 'refreshSession':
+      plan.values.refreshToken = '{{refreshToken}}';
+      plan.keep.push(keep('refreshToken', 'pm.response.json().refreshToken'));
+      break;
+    case 'deleteSession':
+      plan.path.id = '{{sessionId}}';
+      break;
+    case 'fileDownload': {
+      const names = ['fileCollection', 'fileRecordId', 'fileName'];
+      for (const n of names) used.add(n);
+      Object.assign(plan.path, { collection: '{{fileCollection}}', recordId: '{{fileRecordId}}', filename: '{{fileName}}' });
+      plan.before.push(...names.map((n) => `if (!pm.variables.get('${n}')) pm.variables.set('${n}', '${UNSET}');`));
+      plan.expect = { status: 200, unless: { variables: names, otherwise: 404, why: 'they name a file of a record' } };
+      break;
     }
   }
-  return plan;
 }
 
 /** The Postman request of one operation, as planned. */
@@ -358,11 +368,11 @@ function dependencyOrder(names: string[], needs: Map<string, Set<string>>): stri
 }
 
 /** The collection (v2.1) of an OpenAPI document made by `openApiDocument`. */
-export function postmanCollection(doc: Json, options: PostmanOptions): Json {
-  const info = doc.info as Json;
-  const tags = (doc.tags ?? []) as Json[];
-  const described = new Map(tags.map((t) => [t.name as string, (t.description as string | undefined) ?? '']));
-  type Entry = { path: string; method: string; op: Operation; collection: string | null };
+/** One operation of the document, and the collection whose routes it is of (null for the shared routes). */
+type Entry = { path: string; method: string; op: Operation; collection: string | null };
+
+/** Every operation a runner can call, in the document's order. */
+function entriesOf(doc: Json): Entry[] {
   const entries: Entry[] = [];
   for (const [path, item] of Object.entries(doc.paths as Json)) {
     for (const method of METHODS) {
@@ -373,11 +383,11 @@ export function postmanCollection(doc: Json, options: PostmanOptions): Json {
       entries.push({ path, method, op, collection: collection ? decodeURIComponent(collection) : null });
     }
   }
-  const ops = new Map(entries.map((e) => [e.op.operationId, e.op]));
-  const used = new Set<string>(['token', 'authRecordId', 'authCollectionId']);
-  const plans = new Map(entries.map((e) => [e, planOf(doc, e.op, e.collection, ops, used)]));
+  return entries;
+}
 
-  // bodies: a write's needs from its schema; a batch updates the first record the run made
+/** Each write's body, sampled from its schema, and the collections each collection's new record refers to. */
+function bodiesOf(doc: Json, entries: Entry[], plans: Map<Entry, Plan>, used: Set<string>) {
   const bodies = new Map<Entry, Json>();
   const needs = new Map<string, Set<string>>();
   for (const e of entries) {
@@ -393,6 +403,66 @@ export function postmanCollection(doc: Json, options: PostmanOptions): Json {
       needs.set(e.collection, targets);
     }
   }
+  return { bodies, needs };
+}
+
+/** The first folder: sign in, and keep the token every request sends. */
+function signInFolder(): Json {
+  return {
+    name: 'Sign in',
+    description:
+      'Signs in to `{{authCollection}}` as `{{identity}}`; the token goes into the `token` variable, which every request sends. The expected statuses are those of a superuser.',
+    item: [
+      {
+        name: 'Sign in with a password',
+        event: [
+          {
+            listen: 'test',
+            script: {
+              type: 'text/javascript',
+              exec: [
+                ...expectationScript({ status: 200 }),
+                'if (pm.response.code === 200) {',
+                '  const { token, record } = pm.response.json();',
+                "  pm.environment.set('token', token);",
+                "  pm.collectionVariables.set('token', token);",
+                "  pm.collectionVariables.set('authRecordId', record.id);",
+                "  pm.collectionVariables.set('authCollectionId', record.collectionId);",
+                '}',
+              ],
+            },
+          },
+        ],
+        request: {
+          method: 'POST',
+          header: [{ key: 'Content-Type', value: 'application/json', type: 'text' }],
+          body: {
+            mode: 'raw',
+            raw: JSON.stringify({ identity: '{{identity}}', password: '{{password}}' }, null, 2),
+            options: { raw: { language: 'json' } },
+          },
+          url: {
+            raw: '{{baseUrl}}/api/collections/{{authCollection}}/auth-with-password',
+            host: ['{{baseUrl}}'],
+            path: ['api', 'collections', '{{authCollection}}', 'auth-with-password'],
+          },
+        },
+      },
+    ],
+  };
+}
+
+export function postmanCollection(doc: Json, options: PostmanOptions): Json {
+  const info = doc.info as Json;
+  const tags = (doc.tags ?? []) as Json[];
+  const described = new Map(tags.map((t) => [t.name as string, (t.description as string | undefined) ?? '']));
+  const entries = entriesOf(doc);
+  const ops = new Map(entries.map((e) => [e.op.operationId, e.op]));
+  const used = new Set<string>(['token', 'authRecordId', 'authCollectionId']);
+  const plans = new Map(entries.map((e) => [e, planOf(doc, e.op, e.collection, ops, used)]));
+
+  // bodies: a write's needs from its schema; a batch updates the first record the run made
+  const { bodies, needs } = bodiesOf(doc, entries, plans, used);
   // a collection the run cannot write (a view) comes after those its records are made of, so it has one to show
   for (const e of entries) {
     if (!e.collection || kindOf(e.op.operationId) !== 'get' || ops.has(`create${e.op.operationId.slice(3)}`)) continue;
@@ -439,48 +509,6 @@ export function postmanCollection(doc: Json, options: PostmanOptions): Json {
   );
   const signOut = folder('Sign out', entries.filter(isSignOut).map(itemOf), 'Ends every session and token of the signed-in record: last.');
 
-  const signIn: Json = {
-    name: 'Sign in',
-    description:
-      'Signs in to `{{authCollection}}` as `{{identity}}`; the token goes into the `token` variable, which every request sends. The expected statuses are those of a superuser.',
-    item: [
-      {
-        name: 'Sign in with a password',
-        event: [
-          {
-            listen: 'test',
-            script: {
-              type: 'text/javascript',
-              exec: [
-                ...expectationScript({ status: 200 }),
-                'if (pm.response.code === 200) {',
-                '  const { token, record } = pm.response.json();',
-                "  pm.environment.set('token', token);",
-                "  pm.collectionVariables.set('token', token);",
-                "  pm.collectionVariables.set('authRecordId', record.id);",
-                "  pm.collectionVariables.set('authCollectionId', record.collectionId);",
-                '}',
-              ],
-            },
-          },
-        ],
-        request: {
-          method: 'POST',
-          header: [{ key: 'Content-Type', value: 'application/json', type: 'text' }],
-          body: {
-            mode: 'raw',
-            raw: JSON.stringify({ identity: '{{identity}}', password: '{{password}}' }, null, 2),
-            options: { raw: { language: 'json' } },
-          },
-          url: {
-            raw: '{{baseUrl}}/api/collections/{{authCollection}}/auth-with-password',
-            host: ['{{baseUrl}}'],
-            path: ['api', 'collections', '{{authCollection}}', 'auth-with-password'],
-          },
-        },
-      },
-    ],
-  };
   const given: Record<string, string> = {
     baseUrl: options.baseUrl,
     authCollection: options.authCollection ?? '_superusers',
@@ -493,7 +521,7 @@ export function postmanCollection(doc: Json, options: PostmanOptions): Json {
       description: `${(info.description as string | undefined) ?? ''}\n\nGenerated by \`mainspring export-postman\` from the OpenAPI document (\`/api/ms/openapi.json\`). Runs top to bottom signed in as a superuser; each request checks the status it should get.`,
       schema: POSTMAN_SCHEMA,
     },
-    item: [signIn, ...folders, cleanUp, signOut].filter((f) => (f.item as Json[]).length > 0),
+    item: [signInFolder(), ...folders, cleanUp, signOut].filter((f) => (f.item as Json[]).length > 0),
     variable: [
       ...Object.entries(given).map(([key, value]) => ({ key, value, type: 'string' })),
       ...[...used].filter((key) => !(key in given)).map((key) => ({ key, value: '', type: 'string' })),
