@@ -2,12 +2,17 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
+import { postgresBackup } from '../storage/postgres/backup.js';
+import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
+import { applyStagedRestore } from './backups/restore.js';
+import { AUTO_PREFIX, BACKUP_CRON, BackupService } from './backups/service.js';
+import { LocalBackupStore } from './backups/store.js';
 import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
@@ -100,6 +105,8 @@ export class App {
   readonly realtime: RealtimeBroker;
   /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
   readonly fileServing: FileServing;
+  /** Backups: made, listed, restored (`/api/backups`). */
+  readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
 
@@ -118,7 +125,8 @@ export class App {
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger, this.metrics);
-    this.files = new SettingsFileStore(dataDir, () => this.settings.get());
+    const files = new SettingsFileStore(dataDir, () => this.settings.get());
+    this.files = files;
     this.uploadsDir = uploadsDir(dataDir);
     this.records = new RecordService(
       engine,
@@ -133,6 +141,18 @@ export class App {
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
     this.idempotency = new IdempotencyStore(engine);
+    const backupsDir = new LocalBackupStore(join(dataDir, 'backups'));
+    this.backups = new BackupService({
+      dataDir,
+      engine,
+      store: () => backupsDir,
+      hooks: this.hooks,
+      logger,
+      holdFileDeletes: () => files.holdDeletes(),
+    });
+    this.events.on((e) => {
+      if (e.type === 'settings') this.scheduleBackups();
+    });
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -168,6 +188,16 @@ export class App {
       metrics: this.metrics,
     });
     this.api = this.hooksApi();
+  }
+
+  /** The backup cron of the settings (`backups.cron`, keeping `cronMaxKeep` of its own backups), or none. */
+  private scheduleBackups(): void {
+    const { cron, cronMaxKeep } = this.settings.get().backups;
+    if (cron.trim() === '') return this.crons.remove(BACKUP_CRON);
+    this.crons.add(BACKUP_CRON, cron, async () => {
+      await this.backups.create(undefined, AUTO_PREFIX);
+      await this.backups.prune(cronMaxKeep);
+    });
   }
 
   private readonly fileError = (err: unknown) => this.logger.error({ err }, 'deleting a file failed');
@@ -210,6 +240,23 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
+    // a restore staged by POST /api/backups/{key}/restore (or the CLI) takes effect now, before the database opens
+    const backup = isPostgresUrl(url) ? postgresBackup(url) : sqliteBackup(join(dataDir, 'data.db'));
+    const restored = await applyStagedRestore(dataDir, backup, logger);
+    try {
+      const app = await App.openOn(dataDir, url, logger, options);
+      restored?.commit();
+      return app;
+    } catch (err) {
+      if (!restored) throw err;
+      logger.error({ err }, 'the app would not open on the restored backup');
+      await restored.undo();
+      return App.openOn(dataDir, url, logger, options);
+    }
+  }
+
+  /** Opens the database and every service on it, loads the hooks and runs the bootstrap hook. */
+  private static async openOn(dataDir: string, url: string, logger: Logger, options: AppOptions): Promise<App> {
     const engine: Engine = isPostgresUrl(url)
       ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
         await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
@@ -230,6 +277,7 @@ export class App {
       await migrate(engine, app.collections);
       await app.collections.load();
       await app.settings.load();
+      app.scheduleBackups();
       await app.logs.open();
       const channel = engine.channel?.();
       if (channel) {

@@ -1,4 +1,5 @@
 import type { Engine, Executor } from '../storage/engine.js';
+import { parseCronExpression } from './crons.js';
 import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
@@ -282,7 +283,13 @@ function checkS3AndBackups(s: Settings, errors: ErrorData): void {
   };
   if (s.s3.enabled) notYet('s3.enabled', 'S3 file storage');
   if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
-  if (s.backups.cron.trim() !== '') notYet('backups.cron', 'Automatic backups');
+  if (s.backups.cron.trim() !== '') {
+    try {
+      parseCronExpression(s.backups.cron);
+    } catch {
+      errors['backups.cron'] = fieldError('validation_invalid_cron', 'Invalid cron expression.');
+    }
+  }
   between(errors, 'backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
   for (const [key, s3] of [
     ['s3', s.s3],

@@ -10,6 +10,7 @@ import { registerFieldsPicking } from './fields.js';
 import { registerIdempotency } from './idempotency.js';
 import { registerRequestLog } from './request-log.js';
 import { authRoutes } from './routes/auth.js';
+import { backupRoutes } from './routes/backups.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
 import { cronRoutes } from './routes/crons.js';
@@ -173,6 +174,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(fileRoutes);
   plugin((scope) => cronRoutes(scope, app.crons, app));
   plugin(logRoutes);
+  plugin(backupRoutes);
   plugin(installRoutes);
   plugin(openApiRoutes);
   plugin((scope) => metricsRoutes(scope, app, options.metricsToken ?? process.env.MS_METRICS_TOKEN));
