@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
+import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
@@ -15,13 +16,14 @@ import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
 import { FileServing } from './files/serve.js';
 import { deleteFiles, type FileStore } from './files/store.js';
-import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
+import { ensureUploadsDir, sweepDeadUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
-import { IdempotencyStore } from './idempotency.js';
+import { IdempotencyStore, markedTransaction } from './idempotency.js';
 import { InstallService } from './install.js';
+import { DataDirError, Instance, lockDataDir } from './instance.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
@@ -50,6 +52,12 @@ export interface AppOptions {
   hooksDir?: string;
   /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
   hooks?: HooksModule[];
+  /**
+   * This process serves the data folder: on SQLite, take the folder's lock
+   * and refuse to open while another process holds it (core/instance.ts).
+   * The CLI's one-shot commands do not take it.
+   */
+  exclusive?: boolean;
 }
 
 /** True for a URL that names a PostgreSQL database. */
@@ -57,10 +65,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** Raised when the data directory cannot be created or written. */
-export class DataDirError extends Error {
-  override readonly name = 'DataDirError';
-}
+export { DataDirError } from './instance.js';
 
 /**
  * One Mainspring application: its database engine, schema, settings and the
@@ -87,8 +92,10 @@ export class App {
   readonly install: InstallService;
   /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
   readonly files: FileStore;
-  /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
+  /** Where this instance streams uploads while a request arrives: `<dataDir>/.uploads/{instance id}/`. */
   readonly uploadsDir: string;
+  /** This process among the instances sharing the database: its id, and who else is alive. */
+  readonly instance: Instance;
   /** What hooks receive; also usable by code that embeds the app. */
   readonly api: Mainspring;
   /** The counters behind the rate limits (settings.rateLimits), shared by every instance where the database is. */
@@ -105,7 +112,9 @@ export class App {
     readonly engine: Engine,
     readonly logger: Logger,
     logsEngine: Engine | null,
+    lock: FolderLock | null,
   ) {
+    this.instance = new Instance(engine, logger, lock);
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
@@ -114,7 +123,7 @@ export class App {
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger);
     this.files = new SettingsFileStore(dataDir, () => this.settings.get());
-    this.uploadsDir = uploadsDir(dataDir);
+    this.uploadsDir = join(uploadsDir(dataDir), this.instance.id);
     this.records = new RecordService(
       engine,
       this.collections.registry,
@@ -127,7 +136,7 @@ export class App {
     this.mail = new MailService(this.settings, dataDir, logger, this.events);
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
-    this.idempotency = new IdempotencyStore(engine);
+    this.idempotency = new IdempotencyStore(engine, this.instance);
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -186,7 +195,7 @@ export class App {
         // inside a transaction already (a hook), a nested one is part of it
         const outer = activeTransaction();
         if (outer) return fn(new TxRecords(this.records, outer));
-        return this.engine.transaction((tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
+        return markedTransaction(this.engine, (tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
       },
       crons: this.crons,
     });
@@ -204,24 +213,37 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
-    const engine: Engine = isPostgresUrl(url)
-      ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
-        await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
-          connectTimeoutMs: options.connectTimeoutMs ?? 0,
-          onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
-        })
-      : new SqliteEngine(join(dataDir, 'data.db'));
-    let logsEngine: Engine | null = null;
+    // one process serves a SQLite folder; the lock is taken before the database is opened
+    const lock = options.exclusive && !isPostgresUrl(url) ? lockDataDir(dataDir) : null;
+    let engine: Engine;
     try {
-      ensureUploadsDir(uploadsDir(dataDir));
-      // leftovers of a process that died while receiving uploads
-      sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
+      engine = isPostgresUrl(url)
+        ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
+          await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
+            connectTimeoutMs: options.connectTimeoutMs ?? 0,
+            onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+          })
+        : new SqliteEngine(join(dataDir, 'data.db'));
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+    let logsEngine: Engine | null = null;
+    let instance: Instance | null = null;
+    try {
       // the request log: the database every instance shares, or a file of its own where one process owns the database (see logs.ts)
       if (!engine.shared) {
         logsEngine = new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false });
       }
-      const app = new App(dataDir, engine, logger, logsEngine);
+      const app = new App(dataDir, engine, logger, logsEngine, lock);
+      instance = app.instance;
       await migrate(engine, app.collections);
+      await app.instance.start();
+      ensureUploadsDir(app.uploadsDir);
+      // leftovers of processes that died while receiving uploads
+      sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
+        logger.warn({ err }, 'sweeping old uploads failed'),
+      );
       await app.collections.load();
       await app.settings.load();
       await app.logs.open();
@@ -243,7 +265,9 @@ export class App {
     } catch (err) {
       // nothing was logged yet: the log's file closes without a write
       await logsEngine?.close().catch(() => {});
+      await instance?.stop();
       await engine.close();
+      lock?.release();
       throw err;
     }
   }
@@ -254,6 +278,8 @@ export class App {
     await this.crons.stop();
     await this.logs.close();
     await this.events.disconnect();
+    await this.instance.stop();
     await this.engine.close();
+    this.instance.release();
   }
 }
