@@ -247,6 +247,14 @@ export class App {
       await app.collections.load();
       await app.settings.load();
       await app.logs.open();
+      // another process wrote where no channel tells (a CLI command beside a SQLite server): a password or
+      // tokenKey may have changed, so cached tokens go; the schema and settings are read again
+      engine.watchOtherWrites?.(() => {
+        app.auth.forgetAll();
+        Promise.all([app.collections.load(), app.settings.load()]).catch((err) =>
+          logger.warn({ err }, 'reloading after another process wrote failed'),
+        );
+      });
       const channel = engine.channel?.();
       if (channel) {
         // another instance changed the schema or the settings: read them again before anyone hears of it

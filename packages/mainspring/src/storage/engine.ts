@@ -208,6 +208,14 @@ export interface Engine extends Executor {
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**
+   * Calls `listener` within about a quarter of a second after another
+   * connection committed to the database, where no channel tells of it
+   * (SQLite: a CLI command run beside the server changed a password).
+   * Cheap while nothing changes; stops when the engine closes. Absent where
+   * the channel carries every change.
+   */
+  watchOtherWrites?(listener: () => void): void;
+  /**
    * Several processes may open this database at once (PostgreSQL behind N
    * instances): what every instance must see (rate-limit counters, sign-in
    * failures, the request log) lives in it. False where one process owns the
