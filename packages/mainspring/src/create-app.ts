@@ -200,6 +200,7 @@ class EmbeddedApp implements MainspringApp {
     if (this.serving) return;
     this.serving = true;
     app.crons.start();
+    app.sweepOrphanFilesSoon();
   }
 
   private need(): { app: App; server: FastifyInstance } {

@@ -14,6 +14,7 @@ import { CronService } from './crons.js';
 import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
+import { removeOrphanFiles } from './files/orphans.js';
 import { FileServing } from './files/serve.js';
 import { deleteFiles, type FileStore } from './files/store.js';
 import { ensureUploadsDir, sweepDeadUploads, uploadsDir } from './files/uploads.js';
@@ -240,10 +241,14 @@ export class App {
       await migrate(engine, app.collections);
       await app.instance.start();
       ensureUploadsDir(app.uploadsDir);
-      // leftovers of processes that died while receiving uploads
-      sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
-        logger.warn({ err }, 'sweeping old uploads failed'),
-      );
+      // leftovers of processes that died while receiving uploads; only where this process can tell the dead from
+      // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
+      // a SQLite server sweeps nothing: the server's uploads would look dead to it
+      if (lock || engine.shared) {
+        sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
+          logger.warn({ err }, 'sweeping old uploads failed'),
+        );
+      }
       await app.collections.load();
       await app.settings.load();
       await app.logs.open();
@@ -280,8 +285,30 @@ export class App {
     }
   }
 
+  private orphanSweep: NodeJS.Timeout | null = null;
+
+  /**
+   * Once, a minute after the app starts serving: removes stored files no
+   * committed record names that are older than the grace period (left by a
+   * process that died mid-write; core/files/orphans.ts). A minute, so a
+   * restart is not slowed by a walk over every file.
+   */
+  sweepOrphanFilesSoon(delayMs = 60_000): void {
+    this.orphanSweep = setTimeout(() => {
+      this.orphanSweep = null;
+      removeOrphanFiles(this.files, this.collections.registry, this.records).then(
+        (removed) => {
+          if (removed.length > 0) this.logger.warn({ files: removed.map((o) => o.key) }, `removed ${removed.length} orphan files`);
+        },
+        (err) => this.logger.warn({ err }, 'removing orphan files failed'),
+      );
+    }, delayMs);
+    this.orphanSweep.unref();
+  }
+
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    if (this.orphanSweep) clearTimeout(this.orphanSweep);
     this.realtime.close();
     await this.crons.stop();
     await this.logs.close();
