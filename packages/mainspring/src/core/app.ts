@@ -24,7 +24,7 @@ import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
 import { IdempotencyStore, markedTransaction } from './idempotency.js';
 import { InstallService } from './install.js';
-import { DataDirError, Instance, lockDataDir } from './instance.js';
+import { DataDirError, Instance, LEASE_MS, lockDataDir } from './instance.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { migrate } from './migrations.js';
@@ -245,9 +245,13 @@ export class App {
       // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
       // a SQLite server sweeps nothing: the server's uploads would look dead to it
       if (lock || engine.shared) {
-        sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
-          logger.warn({ err }, 'sweeping old uploads failed'),
-        );
+        const sweep = () =>
+          sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
+            logger.warn({ err }, 'sweeping old uploads failed'),
+          );
+        sweep();
+        // an instance that died just before this start still looks alive until its lease ends: once more then
+        if (engine.shared) setTimeout(sweep, LEASE_MS + 1000).unref();
       }
       await app.collections.load();
       await app.settings.load();
