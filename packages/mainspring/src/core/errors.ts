@@ -86,6 +86,12 @@ export const Errors = {
     return err;
   },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
+  storageFull: () =>
+    new ApiError(
+      507,
+      'storage_full',
+      "The server's storage is full, so nothing was written; reads still work. Try again once space is freed.",
+    ),
   idempotencyMismatch: () =>
     new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
   idempotencyInProgress: () =>

@@ -15,6 +15,16 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/**
+ * True for an error that means the disk (or the database's space) is full:
+ * SQLite's `SQLITE_FULL`, PostgreSQL's `53100 disk_full`, a file system's
+ * `ENOSPC`. Nothing was written; answered with a 507, and reads go on.
+ */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === '53100' || code === 'ENOSPC';
+}
+
 /** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
