@@ -3,6 +3,7 @@ import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
+import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
 import { migrateData } from './migrate-data.js';
@@ -23,6 +24,8 @@ Commands:
   migrate [up] [--dir=PATH]                 apply pending system migrations
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
+  doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
+                                            older than the grace period (default 60)
   export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
                                             a Postman collection (v2.1) of the API on stdout, and its environment
   help                                      show this help
@@ -108,6 +111,11 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
       identity: text(values, 'identity'),
       authCollection: text(values, 'authCollection'),
     });
+  },
+  async doctor(rest) {
+    const { values, positionals } = parse(rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });
+    noArguments('doctor', positionals);
+    await doctor({ ...where(values), fix: values.fix === true, grace: text(values, 'grace') });
   },
   async 'migrate-data'(rest) {
     const { values, positionals } = parse(rest, { from: { type: 'string' }, to: { type: 'string' } });

@@ -2,7 +2,7 @@ import { watch } from 'node:fs';
 import pino from 'pino';
 import { HooksLoadError } from '../core/hooks/loader.js';
 import { createApp, type MainspringApp } from '../create-app.js';
-import { parseHttpAddress } from './address.js';
+import { linkHost, parseHttpAddress } from './address.js';
 import { CliError } from './errors.js';
 
 /**
@@ -62,7 +62,8 @@ export async function serve(options: {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`cannot listen on ${host}:${port}: no such local address`);
     throw err;
   }
-  const shown = host.includes(':') ? `[${host}]` : host;
+  // a link that works: a wildcard address is shown as one a browser can reach
+  const shown = linkHost(host);
   const engine = ms.app.engine;
   const where = engine.shared ? `${engine.dialect.title}, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
   console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where}); dashboard at http://${shown}:${port}/_/`);

@@ -5,6 +5,7 @@ import type { Engine } from '../storage/engine.js';
 import { postgresBackup } from '../storage/postgres/backup.js';
 import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
+import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
@@ -18,15 +19,17 @@ import { CronService } from './crons.js';
 import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
+import { removeOrphanFiles } from './files/orphans.js';
 import { FileServing } from './files/serve.js';
 import { deleteFiles, type FileStore } from './files/store.js';
-import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
+import { ensureUploadsDir, sweepDeadUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
-import { IdempotencyStore } from './idempotency.js';
+import { IdempotencyStore, markedTransaction } from './idempotency.js';
 import { InstallService } from './install.js';
+import { DataDirError, Instance, LEASE_MS, lockDataDir } from './instance.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
 import { Metrics } from './metrics.js';
@@ -56,6 +59,12 @@ export interface AppOptions {
   hooksDir?: string;
   /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
   hooks?: HooksModule[];
+  /**
+   * This process serves the data folder: on SQLite, take the folder's lock
+   * and refuse to open while another process holds it (core/instance.ts).
+   * The CLI's one-shot commands do not take it.
+   */
+  exclusive?: boolean;
 }
 
 /** True for a URL that names a PostgreSQL database. */
@@ -63,10 +72,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** Raised when the data directory cannot be created or written. */
-export class DataDirError extends Error {
-  override readonly name = 'DataDirError';
-}
+export { DataDirError } from './instance.js';
 
 /**
  * One Mainspring application: its database engine, schema, settings and the
@@ -93,8 +99,10 @@ export class App {
   readonly install: InstallService;
   /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
   readonly files: FileStore;
-  /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
+  /** Where this instance streams uploads while a request arrives: `<dataDir>/.uploads/{instance id}/`. */
   readonly uploadsDir: string;
+  /** This process among the instances sharing the database: its id, and who else is alive. */
+  readonly instance: Instance;
   /** What hooks receive; also usable by code that embeds the app. */
   readonly api: Mainspring;
   /** The counters behind the rate limits (settings.rateLimits), shared by every instance where the database is. */
@@ -115,7 +123,9 @@ export class App {
     readonly engine: Engine,
     readonly logger: Logger,
     logsEngine: Engine | null,
+    lock: FolderLock | null,
   ) {
+    this.instance = new Instance(engine, logger, lock);
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
     // first, so every service can report to it; the broker's counts are read when scraped, after it exists
     this.metrics = new Metrics(engine, { realtime: () => this.realtime.counts() });
@@ -127,7 +137,7 @@ export class App {
     this.crons = new CronService(engine, logger, this.metrics);
     const files = new SettingsFileStore(dataDir, () => this.settings.get());
     this.files = files;
-    this.uploadsDir = uploadsDir(dataDir);
+    this.uploadsDir = join(uploadsDir(dataDir), this.instance.id);
     this.records = new RecordService(
       engine,
       this.collections.registry,
@@ -140,7 +150,7 @@ export class App {
     this.mail = new MailService(this.settings, dataDir, logger, this.events, this.metrics);
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
-    this.idempotency = new IdempotencyStore(engine);
+    this.idempotency = new IdempotencyStore(engine, this.instance);
     const backupsDir = new LocalBackupStore(join(dataDir, 'backups'));
     this.backups = new BackupService({
       dataDir,
@@ -222,7 +232,7 @@ export class App {
         // inside a transaction already (a hook), a nested one is part of it
         const outer = activeTransaction();
         if (outer) return fn(new TxRecords(this.records, outer));
-        return this.engine.transaction((tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
+        return markedTransaction(this.engine, (tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
       },
       crons: this.crons,
     });
@@ -240,23 +250,30 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
-    // a restore staged by POST /api/backups/{key}/restore (or the CLI) takes effect now, before the database opens
-    const backup = isPostgresUrl(url) ? postgresBackup(url) : sqliteBackup(join(dataDir, 'data.db'));
-    const restored = await applyStagedRestore(dataDir, backup, logger);
+    // one process serves a SQLite folder; the lock is taken before the database is opened (or restored)
+    const lock = options.exclusive && !isPostgresUrl(url) ? lockDataDir(dataDir) : null;
     try {
-      const app = await App.openOn(dataDir, url, logger, options);
-      restored?.commit();
-      return app;
+      // a restore staged by POST /api/backups/{key}/restore (or the CLI) takes effect now, before the database opens
+      const backup = isPostgresUrl(url) ? postgresBackup(url) : sqliteBackup(join(dataDir, 'data.db'));
+      const restored = await applyStagedRestore(dataDir, backup, logger);
+      try {
+        const app = await App.openOn(dataDir, url, logger, options, lock);
+        restored?.commit();
+        return app;
+      } catch (err) {
+        if (!restored) throw err;
+        logger.error({ err }, 'the app would not open on the restored backup');
+        await restored.undo();
+        return await App.openOn(dataDir, url, logger, options, lock);
+      }
     } catch (err) {
-      if (!restored) throw err;
-      logger.error({ err }, 'the app would not open on the restored backup');
-      await restored.undo();
-      return App.openOn(dataDir, url, logger, options);
+      lock?.release();
+      throw err;
     }
   }
 
-  /** Opens the database and every service on it, loads the hooks and runs the bootstrap hook. */
-  private static async openOn(dataDir: string, url: string, logger: Logger, options: AppOptions): Promise<App> {
+  /** Opens the database and every service on it, loads the hooks and runs the bootstrap hook; closes what it opened if that fails. */
+  private static async openOn(dataDir: string, url: string, logger: Logger, options: AppOptions, lock: FolderLock | null): Promise<App> {
     const engine: Engine = isPostgresUrl(url)
       ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
         await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
@@ -265,20 +282,41 @@ export class App {
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
     let logsEngine: Engine | null = null;
+    let instance: Instance | null = null;
     try {
-      ensureUploadsDir(uploadsDir(dataDir));
-      // leftovers of a process that died while receiving uploads
-      sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
       // the request log: the database every instance shares, or a file of its own where one process owns the database (see logs.ts)
       if (!engine.shared) {
         logsEngine = new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false });
       }
-      const app = new App(dataDir, engine, logger, logsEngine);
+      const app = new App(dataDir, engine, logger, logsEngine, lock);
+      instance = app.instance;
       await migrate(engine, app.collections);
+      await app.instance.start();
+      ensureUploadsDir(app.uploadsDir);
+      // leftovers of processes that died while receiving uploads; only where this process can tell the dead from
+      // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
+      // a SQLite server sweeps nothing: the server's uploads would look dead to it
+      if (lock || engine.shared) {
+        const sweep = () =>
+          sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
+            logger.warn({ err }, 'sweeping old uploads failed'),
+          );
+        sweep();
+        // an instance that died just before this start still looks alive until its lease ends: once more then
+        if (engine.shared) setTimeout(sweep, LEASE_MS + 1000).unref();
+      }
       await app.collections.load();
       await app.settings.load();
       app.scheduleBackups();
       await app.logs.open();
+      // another process wrote where no channel tells (a CLI command beside a SQLite server): a password or
+      // tokenKey may have changed, so cached tokens go; the schema and settings are read again
+      engine.watchOtherWrites?.(() => {
+        app.auth.forgetAll();
+        Promise.all([app.collections.load(), app.settings.load()]).catch((err) =>
+          logger.warn({ err }, 'reloading after another process wrote failed'),
+        );
+      });
       const channel = engine.channel?.();
       if (channel) {
         // another instance changed the schema or the settings: read them again before anyone hears of it
@@ -297,17 +335,42 @@ export class App {
     } catch (err) {
       // nothing was logged yet: the log's file closes without a write
       await logsEngine?.close().catch(() => {});
+      await instance?.stop();
       await engine.close();
       throw err;
     }
   }
 
+  private orphanSweep: NodeJS.Timeout | null = null;
+
+  /**
+   * Once, a minute after the app starts serving: removes stored files no
+   * committed record names that are older than the grace period (left by a
+   * process that died mid-write; core/files/orphans.ts). A minute, so a
+   * restart is not slowed by a walk over every file.
+   */
+  sweepOrphanFilesSoon(delayMs = 60_000): void {
+    this.orphanSweep = setTimeout(() => {
+      this.orphanSweep = null;
+      removeOrphanFiles(this.files, this.collections.registry, this.records).then(
+        (removed) => {
+          if (removed.length > 0) this.logger.warn({ files: removed.map((o) => o.key) }, `removed ${removed.length} orphan files`);
+        },
+        (err) => this.logger.warn({ err }, 'removing orphan files failed'),
+      );
+    }, delayMs);
+    this.orphanSweep.unref();
+  }
+
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    if (this.orphanSweep) clearTimeout(this.orphanSweep);
     this.realtime.close();
     await this.crons.stop();
     await this.logs.close();
     await this.events.disconnect();
+    await this.instance.stop();
     await this.engine.close();
+    this.instance.release();
   }
 }

@@ -13,6 +13,7 @@ import { CRON_RUNS_TABLE } from './crons.js';
 import { formatDate } from './dates.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
 import { newRecordId } from './ids.js';
+import { INSTANCES_TABLE } from './instance.js';
 import { createLogsTable, LOGS_TABLE } from './logs.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
@@ -385,6 +386,24 @@ const MIGRATIONS: readonly Migration[] = [
         );
       }
       await tx.run(d.dropTable(OLD_AUTH_ORIGINS_TABLE));
+    },
+  },
+  {
+    // crash-safe Idempotency-Keys (core/idempotency.ts): the instance that holds a claim, and the instances alive
+    name: '0014_instances',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(INSTANCES_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'pid', kind: 'number' },
+          { name: 'hostname', kind: 'text' },
+          { name: 'started', kind: 'number' },
+          { name: 'heartbeat', kind: 'number' },
+        ]),
+      );
+      // '' for claims taken before: no instance has that id, so a claim left by a crash is free at once
+      await tx.run(d.addColumn(IDEMPOTENCY_TABLE, { name: 'owner', kind: 'text' }));
     },
   },
 ];

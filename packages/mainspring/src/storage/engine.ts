@@ -15,6 +15,16 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/**
+ * True for an error that means the disk (or the database's space) is full:
+ * SQLite's `SQLITE_FULL`, PostgreSQL's `53100 disk_full`, a file system's
+ * `ENOSPC`. Nothing was written; answered with a 507, and reads go on.
+ */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === '53100' || code === 'ENOSPC';
+}
+
 /** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
@@ -250,6 +260,14 @@ export interface Engine extends Executor {
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
+  /**
+   * Calls `listener` within about a quarter of a second after another
+   * connection committed to the database, where no channel tells of it
+   * (SQLite: a CLI command run beside the server changed a password).
+   * Cheap while nothing changes; stops when the engine closes. Absent where
+   * the channel carries every change.
+   */
+  watchOtherWrites?(listener: () => void): void;
   /**
    * Several processes may open this database at once (PostgreSQL behind N
    * instances): what every instance must see (rate-limit counters, sign-in

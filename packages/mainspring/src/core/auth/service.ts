@@ -94,7 +94,8 @@ export class AuthService {
 
   // ------------------------------------------------------------ token cache
 
-  private forgetAll(): void {
+  /** Drops every cached token (credentials may have changed where no event tells which). */
+  forgetAll(): void {
     this.generation++;
     this.cache.clear();
     this.tokensByRecord.clear();

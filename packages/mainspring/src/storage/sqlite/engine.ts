@@ -371,6 +371,27 @@ export class SqliteEngine implements Engine {
     return this.exclusive(() => fn(this.writer));
   }
 
+  private watcher: NodeJS.Timeout | null = null;
+
+  /**
+   * `PRAGMA data_version` of the writer changes only when another
+   * connection committed: one statement of a few µs, four times a second,
+   * off the request path (a timer that does not keep the process alive).
+   */
+  watchOtherWrites(listener: () => void): void {
+    if (this.watcher) clearInterval(this.watcher);
+    const version = () => this.writer.db.pragma('data_version', { simple: true }) as number;
+    let seen = version();
+    this.watcher = setInterval(() => {
+      if (this.closed) return;
+      const now = version();
+      if (now === seen) return;
+      seen = now;
+      listener();
+    }, 250);
+    this.watcher.unref();
+  }
+
   private closing: Promise<void> | null = null;
 
   /** Closes after queued writes (and the writes they lead to); every caller waits for the same close. */
@@ -386,6 +407,7 @@ export class SqliteEngine implements Engine {
       });
     }
     this.closed = true;
+    if (this.watcher) clearInterval(this.watcher);
     this.readers?.close();
     await this.checkpointer?.stop();
     this.reader.endSnapshot();
