@@ -3,6 +3,7 @@ import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
+import { backupCommand } from './backup.js';
 import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
@@ -26,6 +27,8 @@ Commands:
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
   doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
                                             older than the grace period (default 60)
+  backup create [NAME] | list [--dir]       make a backup (database and files, one zip) or list them
+  backup restore KEY [--dir]                restore a backup (stop the server first on SQLite)
   export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
                                             a Postman collection (v2.1) of the API on stdout, and its environment
   help                                      show this help
@@ -111,6 +114,10 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
       identity: text(values, 'identity'),
       authCollection: text(values, 'authCollection'),
     });
+  },
+  async backup(rest) {
+    const { values, positionals } = parse(rest, DIR_OPTION);
+    await backupCommand(positionals, where(values));
   },
   async doctor(rest) {
     const { values, positionals } = parse(rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });
