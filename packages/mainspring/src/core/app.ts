@@ -14,7 +14,7 @@ import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
 import { FileServing } from './files/serve.js';
-import { deleteFiles, type FileStore } from './files/store.js';
+import { deleteFiles } from './files/store.js';
 import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
@@ -87,7 +87,7 @@ export class App {
   /** The one-time link that creates the first superuser. */
   readonly install: InstallService;
   /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
-  readonly files: FileStore;
+  readonly files: SettingsFileStore;
   /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
   readonly uploadsDir: string;
   /** What hooks receive; also usable by code that embeds the app. */
@@ -261,5 +261,6 @@ export class App {
     await this.logs.close();
     await this.events.disconnect();
     await this.engine.close();
+    this.files.close();
   }
 }

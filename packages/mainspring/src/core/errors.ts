@@ -86,6 +86,7 @@ export const Errors = {
     return err;
   },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
+  storageUnavailable: () => new ApiError(503, 'storage_unavailable', 'The file storage is unavailable; try again later.'),
   idempotencyMismatch: () =>
     new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
   idempotencyInProgress: () =>
