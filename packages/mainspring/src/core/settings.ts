@@ -25,11 +25,14 @@ export interface RateLimitRule {
 export interface S3Settings {
   enabled: boolean;
   bucket: string;
+  /** '' is S3's default, `us-east-1` (R2 takes `auto`). */
   region: string;
+  /** The service's URL. */
   endpoint: string;
   accessKey: string;
   /** Stored, never sent back. */
   secret: string;
+  /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (MinIO, and most services on an IP). */
   forcePathStyle: boolean;
 }
 

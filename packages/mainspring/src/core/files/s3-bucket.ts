@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { randomString } from '../ids.js';
+import type { S3Settings } from '../settings.js';
 import {
   type ByteRange,
   bufferSource,
@@ -33,20 +34,13 @@ import {
  * missing object is null, never an error.
  */
 
-/** Where objects are kept: PocketBase's S3 settings, and a folder in the bucket. */
-export interface S3Location {
-  bucket: string;
-  /** '' is S3's default, `us-east-1` (R2 takes `auto`). */
-  region: string;
-  /** The service's URL; '' for AWS S3 (from the region). */
-  endpoint: string;
-  accessKey: string;
-  secret: string;
-  /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (MinIO, and most services on an IP). */
-  forcePathStyle: boolean;
-  /** Put before every name ('' by default: PocketBase's files sit at the bucket's root); `backups/` keeps backups apart. */
-  prefix?: string;
-}
+/**
+ * Where objects are kept: PocketBase's S3 settings (bucket, region, endpoint,
+ * keys, path style), and a folder in the bucket put before every name (''
+ * by default: PocketBase's files sit at the bucket's root; `backups/` keeps
+ * backups apart).
+ */
+export type S3Location = Omit<S3Settings, 'enabled'> & { prefix?: string };
 
 /** Bytes of one uploaded part: S3's least (5 MiB); parts in flight are what an upload holds in memory. */
 const PART_SIZE = 5 * 1024 * 1024;
