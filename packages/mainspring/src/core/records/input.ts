@@ -108,13 +108,13 @@ export function applyInput(
       continue;
     }
     if (field.hidden && !access.superuser && !(isAuth && field.name === 'password')) continue;
-    const kind = kindOf(field);
-    if (kind.write === 'system') continue;
+    const { write } = kindOf(field);
+    if (write === 'system') continue;
     if (field.name === 'id' && !isNew) {
       if (raw !== current?.id) errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
       continue;
     }
-    if (kind.write === 'files') {
+    if (write === 'files') {
       const state = files.get(field.name) ?? fileNames(data[field.name]);
       const next = applyFileInput(state, raw, mod);
       if (next instanceof Invalid) errors[field.name] = next.error;
@@ -122,7 +122,7 @@ export function applyInput(
       submitted.add(field.name);
       continue;
     }
-    if (kind.write === 'secret') {
+    if (write === 'secret') {
       if (mod) continue;
       const plain = readString(key, raw);
       if (plain !== undefined && plain !== '') newPassword = plain;

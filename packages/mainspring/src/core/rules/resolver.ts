@@ -377,26 +377,7 @@ export class RecordResolver implements Resolver {
     const c = chain ?? new Chain(alias, this.scope);
 
     const json = field ? kindOf(field).filter.json : null;
-    if (json === 'point' && (rest.length !== 1 || (rest[0] !== 'lon' && rest[0] !== 'lat'))) {
-      throw new FilterError(`a geoPoint has only "lon" and "lat": "${props.join('.')}"`);
-    }
-    if (json !== null) {
-      const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-      if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
-      const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
-      // the `?` operators compare a document's array items; a point has none
-      const any = json === 'document' ? () => this.jsonItems(this.col(alias, prop), path) : undefined;
-      if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', ...(any ? { any } : {}) };
-      const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
-      return {
-        kind: 'sql',
-        sql,
-        type: 'json',
-        nullFallback: 'disabled',
-        multi: { query: c.query(mmSql), type: 'json' },
-        ...(any ? { any } : {}),
-      };
-    }
+    if (json !== null) return this.walkJson(json, alias, prop, props, c, multi);
 
     if (!field) {
       const via = VIA.exec(prop);
@@ -441,6 +422,29 @@ export class RecordResolver implements Resolver {
       c.table(target.name, `${this.col('{{alias}}', 'id')} = ${mje}.value${lr ? ` AND ${this.chainRule(target)}` : ''}`);
     }
     return this.walk(target, newAlias, newAlias, rest, c, depth + 1, multi || many, nullifyMissing);
+  }
+
+  /** A path into a JSON document (`data.a.0`) or a point (`at.lon`): the value at it, as JSON. */
+  private walkJson(json: 'document' | 'point', alias: string, prop: string, props: string[], c: Chain, multi: boolean): Resolved {
+    const rest = props.slice(1);
+    if (json === 'point' && (rest.length !== 1 || (rest[0] !== 'lon' && rest[0] !== 'lat'))) {
+      throw new FilterError(`a geoPoint has only "lon" and "lat": "${props.join('.')}"`);
+    }
+    const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
+    const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
+    // the `?` operators compare a document's array items; a point has none
+    const any = json === 'document' ? () => this.jsonItems(this.col(alias, prop), path) : undefined;
+    if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', ...(any ? { any } : {}) };
+    const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
+    return {
+      kind: 'sql',
+      sql,
+      type: 'json',
+      nullFallback: 'disabled',
+      multi: { query: c.query(mmSql), type: 'json' },
+      ...(any ? { any } : {}),
+    };
   }
 
   /** The list rule of `collection` on the chain's next alias (filled in by {@link Chain.table}). */
