@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startServer, superuserToken, type TestServer } from '../../../test/helpers/server.js';
+import { signedUpUser, startServer, superuserToken, type TestServer } from '../../../test/helpers/server.js';
 
 /**
  * `GET /api/ms/field-types` (superusers only): every field type a collection
@@ -13,14 +13,7 @@ let user = '';
 beforeAll(async () => {
   s = await startServer();
   su = await superuserToken(s);
-  const created = await s.request('POST', '/api/collections/users/records', {
-    body: { email: 'user@example.com', password: 'user-password-1', passwordConfirm: 'user-password-1' },
-  });
-  expect(created.status, JSON.stringify(created.body)).toBe(200);
-  const login = await s.request('POST', '/api/collections/users/auth-with-password', {
-    body: { identity: 'user@example.com', password: 'user-password-1' },
-  });
-  user = login.body.token;
+  user = (await signedUpUser(s, 'user@example.com')).token;
 });
 
 afterAll(async () => {
