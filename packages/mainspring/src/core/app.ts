@@ -24,6 +24,7 @@ import { IdempotencyStore } from './idempotency.js';
 import { InstallService } from './install.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
+import { Metrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { mailLimit, type RateLimiter, rateLimiterFor } from './rate-limits.js';
 import { RealtimeBroker } from './realtime/broker.js';
@@ -99,6 +100,8 @@ export class App {
   readonly realtime: RealtimeBroker;
   /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
   readonly fileServing: FileServing;
+  /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
+  readonly metrics: Metrics;
 
   private constructor(
     readonly dataDir: string,
@@ -107,12 +110,14 @@ export class App {
     logsEngine: Engine | null,
   ) {
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
+    // first, so every service can report to it; the broker's counts are read when scraped, after it exists
+    this.metrics = new Metrics(engine, { realtime: () => this.realtime.counts() });
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
     this.fairShare = new FairShare(() => this.settings.get().fairShare);
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
-    this.crons = new CronService(engine, logger);
+    this.crons = new CronService(engine, logger, this.metrics);
     this.files = new SettingsFileStore(dataDir, () => this.settings.get());
     this.uploadsDir = uploadsDir(dataDir);
     this.records = new RecordService(
@@ -124,7 +129,7 @@ export class App {
       (c) => queryLimitsFor(this.settings.get(), c),
     );
     this.releaseFilesOfSchemaChanges();
-    this.mail = new MailService(this.settings, dataDir, logger, this.events);
+    this.mail = new MailService(this.settings, dataDir, logger, this.events, this.metrics);
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
     this.idempotency = new IdempotencyStore(engine);
@@ -160,6 +165,7 @@ export class App {
       engine,
       logger,
       limits: (c) => queryLimitsFor(this.settings.get(), c),
+      metrics: this.metrics,
     });
     this.api = this.hooksApi();
   }

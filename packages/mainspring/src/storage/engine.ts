@@ -177,6 +177,16 @@ export interface StoredNames {
   readonly indexes: readonly string[];
 }
 
+/** What an engine is doing at one moment: gauges for metrics. */
+export interface EngineStats {
+  /** Writes waiting for their turn: for SQLite's one writer; on PostgreSQL, callers waiting for a pooled connection. */
+  writesWaiting: number;
+  /** Connections open, idle, and callers waiting for one: PostgreSQL's pool; SQLite's reader processes. */
+  pool: { size: number; idle: number; waiting: number };
+  /** Reads running apart now (Engine.read), and how many have been stopped at their time limit since the start. */
+  reads: { running: number; stopped: number };
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -214,6 +224,14 @@ export interface Engine extends Executor {
    * database (SQLite): those stay in memory or in a file of their own.
    */
   readonly shared: boolean;
+  /** What the engine is doing now, read when metrics are scraped (core/metrics.ts). */
+  stats(): EngineStats;
+  /**
+   * Calls `listener` with the number of writes each committed transaction
+   * held. Present where writes are committed in groups (SQLite's group
+   * commit); one write is one transaction elsewhere.
+   */
+  observeCommits?(listener: (writes: number) => void): void;
   /**
    * Brings tables, columns and indexes an earlier version stored under a
    * shortened name (cut at the engine's name limit) to the names
