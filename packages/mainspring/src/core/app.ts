@@ -21,7 +21,7 @@ import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
 import { removeOrphanFiles } from './files/orphans.js';
 import { FileServing } from './files/serve.js';
-import { deleteFiles, type FileStore } from './files/store.js';
+import { deleteFiles } from './files/store.js';
 import { ensureUploadsDir, sweepDeadUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
@@ -98,7 +98,7 @@ export class App {
   /** The one-time link that creates the first superuser. */
   readonly install: InstallService;
   /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
-  readonly files: FileStore;
+  readonly files: SettingsFileStore;
   /** Where this instance streams uploads while a request arrives: `<dataDir>/.uploads/{instance id}/`. */
   readonly uploadsDir: string;
   /** This process among the instances sharing the database: its id, and who else is alive. */
@@ -371,6 +371,7 @@ export class App {
     await this.events.disconnect();
     await this.instance.stop();
     await this.engine.close();
+    this.files.close();
     this.instance.release();
   }
 }

@@ -92,6 +92,7 @@ export const Errors = {
       'storage_full',
       "The server's storage is full, so nothing was written; reads still work. Try again once space is freed.",
     ),
+  storageUnavailable: () => new ApiError(503, 'storage_unavailable', 'The file storage is unavailable; try again later.'),
   idempotencyMismatch: () =>
     new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
   idempotencyInProgress: () =>

@@ -11,6 +11,7 @@ import type { CollectionService } from './collections/service.js';
 import { AUTH_ORIGINS, authRefCollectionInputs, MFAS, OTPS } from './collections/system.js';
 import { CRON_RUNS_TABLE } from './crons.js';
 import { formatDate } from './dates.js';
+import { isAutodate } from './fields/index.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
 import { newRecordId } from './ids.js';
 import { INSTANCES_TABLE } from './instance.js';
@@ -82,7 +83,7 @@ const MIGRATIONS: readonly Migration[] = [
 
       const superusers = collections.scaffold({ id: 'pbc_3142635823', name: SUPERUSERS, type: 'auth' }, true);
       superusers.auth = defaultAuthOptions(86_400);
-      for (const f of superusers.fields) if (f.type === 'autodate') f.system = true;
+      for (const f of superusers.fields) if (isAutodate(f)) f.system = true;
       await collections.createIn(tx, superusers);
 
       const owner = 'id = @request.auth.id';

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
+import { FileStorageError } from '../core/files/store.js';
 import { FilterError } from '../query/index.js';
 import { EngineBusyError, isStorageFull, StatementTimeoutError } from '../storage/engine.js';
 
@@ -13,6 +14,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof FilterError) return Errors.invalidFilter(err.message);
   if (err instanceof EngineBusyError) return Errors.busy();
   if (isStorageFull(err)) return Errors.storageFull();
+  if (err instanceof FileStorageError) return Errors.storageUnavailable();
   if (err instanceof StatementTimeoutError) {
     return Errors.badRequest('The query took too long to run. Narrow the filter, or filter on indexed fields.');
   }

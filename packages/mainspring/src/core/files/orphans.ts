@@ -1,4 +1,5 @@
 import type { CollectionRegistry } from '../collections/registry.js';
+import { isFile } from '../fields/index.js';
 import { fileNames } from '../records/files.js';
 import type { RecordService } from '../records/service.js';
 import type { FileKey } from './keys.js';
@@ -49,7 +50,7 @@ async function namesOf(registry: CollectionRegistry, records: RecordService, key
   if (!c || c.id !== key.collectionId || c.type === 'view') return null;
   const record = await records.findById(c, key.recordId);
   if (!record) return null;
-  return new Set(c.fields.flatMap((f) => (f.type === 'file' ? fileNames(record[f.name]) : [])));
+  return new Set(c.fields.flatMap((f) => (isFile(f) ? fileNames(record[f.name]) : [])));
 }
 
 /** Removes the orphans older than `graceMs`; answers what was removed. */

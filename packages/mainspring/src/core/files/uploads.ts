@@ -110,6 +110,8 @@ interface Placement {
   recordId: string;
   name: string;
   committed: boolean;
+  /** The put, once it succeeded: a transaction run again (PostgreSQL) does not upload the file again. */
+  put?: Promise<void>;
 }
 
 /**
@@ -148,8 +150,12 @@ export class UploadSet {
       placement = { collectionId, recordId, name: file.name, committed: false };
       this.placements.set(key, placement);
     }
-    await this.store.put({ collectionId, recordId, name: file.name }, file.source);
     const p = placement;
+    p.put ??= this.store.put({ collectionId, recordId, name: file.name }, file.source).catch((err) => {
+      p.put = undefined;
+      throw err;
+    });
+    await p.put;
     // only the attempt that commits runs this (PostgreSQL drops a failed attempt's callbacks)
     tx.afterCommit(() => {
       p.committed = true;
