@@ -12,8 +12,8 @@ import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
 import { applyStagedRestore } from './backups/restore.js';
-import { AUTO_PREFIX, BACKUP_CRON, BackupService } from './backups/service.js';
-import { LocalBackupStore } from './backups/store.js';
+import { AUTO_PREFIX, BACKUP_CRON, BACKUP_WORK_DIR, BackupService } from './backups/service.js';
+import { chosenBackupStore, LocalBackupStore } from './backups/store.js';
 import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
@@ -151,11 +151,13 @@ export class App {
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
     this.idempotency = new IdempotencyStore(engine, this.instance);
-    const backupsDir = new LocalBackupStore(join(dataDir, 'backups'));
+    const workDir = join(dataDir, BACKUP_WORK_DIR, this.instance.id);
+    const backupsDir = new LocalBackupStore(join(dataDir, 'backups'), workDir);
     this.backups = new BackupService({
       dataDir,
       engine,
-      store: () => backupsDir,
+      store: chosenBackupStore(backupsDir, workDir, () => this.settings.get().backups.s3),
+      workDir,
       hooks: this.hooks,
       logger,
       holdFileDeletes: () => files.holdDeletes(),
@@ -203,7 +205,10 @@ export class App {
   /** The backup cron of the settings (`backups.cron`, keeping `cronMaxKeep` of its own backups), or none. */
   private scheduleBackups(): void {
     const { cron, cronMaxKeep } = this.settings.get().backups;
-    if (cron.trim() === '') return this.crons.remove(BACKUP_CRON);
+    if (cron.trim() === '') {
+      this.crons.remove(BACKUP_CRON);
+      return;
+    }
     this.crons.add(BACKUP_CRON, cron, async () => {
       await this.backups.create(undefined, AUTO_PREFIX);
       await this.backups.prune(cronMaxKeep);
@@ -297,10 +302,12 @@ export class App {
       // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
       // a SQLite server sweeps nothing: the server's uploads would look dead to it
       if (lock || engine.shared) {
+        // and of backups cut short: their copies and unfinished archives
         const sweep = () =>
-          sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
-            logger.warn({ err }, 'sweeping old uploads failed'),
-          );
+          Promise.all([
+            sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)),
+            sweepDeadUploads(join(dataDir, BACKUP_WORK_DIR), (id) => app.instance.alive(id)),
+          ]).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
         sweep();
         // an instance that died just before this start still looks alive until its lease ends: once more then
         if (engine.shared) setTimeout(sweep, LEASE_MS + 1000).unref();

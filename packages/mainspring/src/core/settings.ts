@@ -276,14 +276,10 @@ function checkQueryLimitOverrides(overrides: Settings['queryLimits']['collection
 /**
  * S3 and backups. An enabled S3 connection needs every value (PocketBase's
  * rule: endpoint, bucket, region, access key and secret); whether they work
- * is what `POST /api/settings/test/s3` tells. Backups do not exist yet, so
- * turning them on is refused and only their values are checked.
+ * is what `POST /api/settings/test/s3` tells (with `filesystem: "backups"`
+ * for the backups' bucket). A backup cron must be an expression crons take.
  */
 function checkS3AndBackups(s: Settings, errors: ErrorData): void {
-  const notYet = (key: string, what: string) => {
-    errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);
-  };
-  if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
   if (s.backups.cron.trim() !== '') {
     try {
       parseCronExpression(s.backups.cron);

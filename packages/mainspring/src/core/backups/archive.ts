@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { BackupCheckError } from '../../storage/engine.js';
+import { hasControlCharacter } from './store.js';
 
 /**
  * A backup archive: a zip with a manifest, the database's copy (`data.db`
@@ -57,8 +58,8 @@ async function* walk(dir: string): AsyncGenerator<string> {
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
-/** One path segment of an entry: no empty, `.` or `..` part, no backslash, no control character. */
-const SEGMENT = /^(?!\.{1,2}$)[^\\\x00-\x1f\x7f]+$/;
+/** One path segment of an entry: not empty, `.` or `..`, no backslash, no control character. */
+const segmentAllowed = (p: string) => p !== '' && p !== '.' && p !== '..' && !p.includes('\\') && !hasControlCharacter(p);
 
 /**
  * Unpacks the archive at `zipFile` into `dest` (a new, empty folder) after
@@ -100,8 +101,7 @@ export async function unpackArchive(zipFile: string, dest: string): Promise<Mani
 
 function checkEntryName(name: string, attributes: number, seen: Set<string>): void {
   const parts = name.replace(/\/$/, '').split('/');
-  if (!parts.every((p) => SEGMENT.test(p)))
-    throw new BackupCheckError(`the archive holds a path that is not allowed: ${JSON.stringify(name)}`);
+  if (!parts.every(segmentAllowed)) throw new BackupCheckError(`the archive holds a path that is not allowed: ${JSON.stringify(name)}`);
   if (((attributes >>> 16) & S_IFMT) === S_IFLNK) throw new BackupCheckError(`the archive holds a link: ${JSON.stringify(name)}`);
   const top = parts[0];
   const allowed =

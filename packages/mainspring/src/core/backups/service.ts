@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { BackupCheckError, BackupToolError, type Engine } from '../../storage/engine.js';
+import { BackupCheckError, BackupToolError, type Engine, isStorageFull } from '../../storage/engine.js';
 import { ApiError, Errors, fieldError } from '../errors.js';
+import { FileStorageError } from '../files/store.js';
 import type { Hooks } from '../hooks/registry.js';
 import { randomString } from '../ids.js';
 import { archiveStream, type Manifest, STORAGE } from './archive.js';
@@ -16,6 +17,8 @@ export interface BackupDeps {
   engine: Engine;
   /** Where backups go: the local folder, or the bucket `backups.s3` names. */
   store: () => BackupStore;
+  /** This instance's folder for copies and downloads a backup works on (`.backup-work/{instance id}`; a dead instance's is swept at start). */
+  workDir: string;
   hooks: Hooks;
   logger: Logger;
   /** Holds file deletions while an archive is written, so no file a copied record names is gone before it is read. */
@@ -28,6 +31,8 @@ const CREATE_NAME = /^[a-z0-9_-]+\.zip$/;
 export const AUTO_PREFIX = '@auto_ms_backup_';
 /** The id of the backup cron job (`GET /api/crons` lists it, as PocketBase lists `__pbBackups__`). */
 export const BACKUP_CRON = '__msBackups__';
+/** Copies, downloads and unfinished archives of backups, a folder per instance, under the data directory. */
+export const BACKUP_WORK_DIR = '.backup-work';
 
 /**
  * PocketBase's backups: an archive of the database (one consistent copy,
@@ -67,13 +72,17 @@ export class BackupService {
       }
     }
     const key = name || `${prefix}${stamp(new Date())}.zip`;
-    await this.exclusive(key, () => this.d.hooks.backupCreate.trigger({ name: key }, (e) => this.write(e.name)));
+    try {
+      await this.exclusive(key, () => this.d.hooks.backupCreate.trigger({ name: key }, (e) => this.write(e.name)));
+    } catch (err) {
+      throw asBadRequest(err, 'Failed to create backup.', this.d.logger);
+    }
     return key;
   }
 
   /** The copy, then the archive streamed into the store; the temporary copy is removed whatever happens. */
   private async write(key: string): Promise<void> {
-    const work = join(this.d.dataDir, '.backup-work', randomString(10));
+    const work = join(this.d.workDir, randomString(10));
     mkdirSync(work, { recursive: true });
     const backup = this.d.engine.backup;
     const release = this.d.holdFileDeletes();
@@ -83,7 +92,7 @@ export class BackupService {
       const manifest: Manifest = { format: 1, database: backup.fileName, created: new Date().toISOString() };
       await this.d.store().write(key, await archiveStream(manifest, copy, join(this.d.dataDir, STORAGE)));
     } catch (err) {
-      throw asBadRequest(err, 'Failed to create backup.');
+      throw asBadRequest(err, 'Failed to create backup.', this.d.logger);
     } finally {
       release();
       rmSync(work, { recursive: true, force: true });
@@ -101,7 +110,7 @@ export class BackupService {
     try {
       await this.d.store().write(name, source);
     } catch (err) {
-      throw asBadRequest(err, 'Failed to upload backup.');
+      throw asBadRequest(err, 'Failed to upload backup.', this.d.logger);
     }
   }
 
@@ -126,23 +135,27 @@ export class BackupService {
    */
   async restore(key: string): Promise<void> {
     if (!isBackupKey(key) || (await this.d.store().size(key)) === null) throw Errors.badRequest('Missing or invalid backup file.');
-    await this.exclusive(key, () =>
-      this.d.hooks.backupRestore.trigger({ name: key }, async (e) => {
-        const work = join(this.d.dataDir, '.backup-work', randomString(10));
-        mkdirSync(work, { recursive: true });
-        try {
-          const zip = join(work, 'restore.zip');
-          const source = await this.d.store().openRead(e.name);
-          if (!source) throw Errors.badRequest('Missing or invalid backup file.');
-          await pipeline(source, createWriteStream(zip));
-          await stageRestore(this.d.dataDir, zip, this.d.engine.backup);
-        } catch (err) {
-          throw asBadRequest(err, 'Failed to restore backup.');
-        } finally {
-          rmSync(work, { recursive: true, force: true });
-        }
-      }),
-    );
+    try {
+      await this.exclusive(key, () =>
+        this.d.hooks.backupRestore.trigger({ name: key }, async (e) => {
+          const work = join(this.d.workDir, randomString(10));
+          mkdirSync(work, { recursive: true });
+          try {
+            const zip = join(work, 'restore.zip');
+            const source = await this.d.store().openRead(e.name);
+            if (!source) throw Errors.badRequest('Missing or invalid backup file.');
+            await pipeline(source, createWriteStream(zip));
+            await stageRestore(this.d.dataDir, zip, this.d.engine.backup);
+          } catch (err) {
+            throw asBadRequest(err, 'Failed to restore backup.', this.d.logger);
+          } finally {
+            rmSync(work, { recursive: true, force: true });
+          }
+        }),
+      );
+    } catch (err) {
+      throw asBadRequest(err, 'Failed to restore backup.', this.d.logger);
+    }
     const restart = this.restart;
     if (!restart) {
       this.d.logger.warn({ backup: key }, 'backup staged: it is restored when the app next starts');
@@ -176,9 +189,14 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
 }
 
-/** A failure the caller can act on as PocketBase's 400; anything else stays what it is (a 500 with a log line). */
-function asBadRequest(err: unknown, message: string): unknown {
-  if (err instanceof ApiError) return err;
+/**
+ * A failure as PocketBase answers it: a 400 "Failed to …" (a hook's refusal
+ * too), saying why where the reason is the archive's or a missing tool's;
+ * storage that is full or unreachable keeps its own answer (507, 503).
+ */
+function asBadRequest(err: unknown, message: string, logger: Logger): unknown {
+  if (err instanceof ApiError || err instanceof FileStorageError || isStorageFull(err)) return err;
   if (err instanceof BackupCheckError || err instanceof BackupToolError) return Errors.badRequest(`${message} ${err.message}`);
-  return err;
+  logger.warn({ err }, message);
+  return Errors.badRequest(message);
 }

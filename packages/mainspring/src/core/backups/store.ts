@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatDate } from '../dates.js';
+import { S3Bucket } from '../files/s3-bucket.js';
+import { fileSource } from '../files/store.js';
 import { randomString } from '../ids.js';
+import type { S3Settings } from '../settings.js';
 
 /** One stored backup, as `GET /api/backups` lists it (PocketBase's BackupFileInfo). */
 export interface BackupInfo {
@@ -41,16 +44,30 @@ export function isBackupKey(key: unknown): key is string {
     typeof key === 'string' &&
     key.length > 0 &&
     key.length <= 150 &&
-    /^[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*$/.test(key) &&
-    !key.includes('..')
+    !key.startsWith('.') &&
+    !key.includes('/') &&
+    !key.includes('\\') &&
+    !key.includes('..') &&
+    !hasControlCharacter(key)
   );
 }
 
-const TEMP_PREFIX = '.incoming-';
+/** True when `s` holds a control character (a name that would garble a listing or a header). */
+export function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 /** Backups in a folder of this machine (`<dataDir>/backups`). */
 export class LocalBackupStore implements BackupStore {
-  constructor(private readonly dir: string) {}
+  /** `tempDir` (on the same disk) holds archives being written: a crash leaves them there, never in `dir`. */
+  constructor(
+    private readonly dir: string,
+    private readonly tempDir: string,
+  ) {}
 
   async list(): Promise<BackupInfo[]> {
     let names: string[];
@@ -77,8 +94,9 @@ export class LocalBackupStore implements BackupStore {
   async write(key: string, source: Readable): Promise<void> {
     if (!isBackupKey(key)) throw new Error(`not a backup name: ${key}`);
     mkdirSync(this.dir, { recursive: true });
-    // written under a temporary name and renamed whole: a crash leaves a dotfile, never a half archive in the list
-    const temp = join(this.dir, `${TEMP_PREFIX}${randomString(10)}`);
+    mkdirSync(this.tempDir, { recursive: true });
+    // written elsewhere and renamed whole: a crash leaves the temporary file (swept at start), never a half archive here
+    const temp = join(this.tempDir, `incoming-${randomString(10)}`);
     try {
       await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
       await rename(temp, join(this.dir, key));
@@ -98,10 +116,74 @@ export class LocalBackupStore implements BackupStore {
     await rm(join(this.dir, key), { force: true });
     return true;
   }
+}
 
-  /** Temporary files of writes that never finished (a crash); removed at start. */
-  async sweepIncomplete(): Promise<void> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    for (const n of names) if (n.startsWith(TEMP_PREFIX)) await rm(join(this.dir, n), { force: true });
+/**
+ * Backups in an S3 bucket (`backups.s3`, PocketBase's setting), at its root
+ * as PocketBase keeps them. An archive is written to this instance's work
+ * folder first and uploaded whole (in parts, as any large file): an upload
+ * that fails stores nothing, and the bucket never lists half an archive.
+ */
+export class S3BackupStore implements BackupStore {
+  constructor(
+    private readonly bucket: S3Bucket,
+    private readonly tempDir: string,
+  ) {}
+
+  async list(): Promise<BackupInfo[]> {
+    const out: BackupInfo[] = [];
+    for await (const key of this.bucket.list('')) {
+      if (!isBackupKey(key)) continue;
+      const head = await this.bucket.head(key);
+      if (head) out.push({ key, size: head.size, modified: formatDate(new Date(head.modifiedMs)) });
+    }
+    return out.sort((a, b) => a.key.localeCompare(b.key));
   }
+
+  async size(key: string): Promise<number | null> {
+    if (!isBackupKey(key)) return null;
+    return (await this.bucket.head(key))?.size ?? null;
+  }
+
+  async write(key: string, source: Readable): Promise<void> {
+    if (!isBackupKey(key)) throw new Error(`not a backup name: ${key}`);
+    mkdirSync(this.tempDir, { recursive: true });
+    const temp = join(this.tempDir, `outgoing-${randomString(10)}`);
+    try {
+      await pipeline(source, createWriteStream(temp, { flags: 'wx' }));
+      await this.bucket.upload(key, fileSource(temp, (await stat(temp)).size));
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async openRead(key: string): Promise<Readable | null> {
+    if (!isBackupKey(key)) return null;
+    return (await this.bucket.open(key))?.stream ?? null;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    if ((await this.size(key)) === null) return false;
+    await this.bucket.delete([key]);
+    return true;
+  }
+}
+
+/**
+ * The store the settings choose, asked on every call (as the file store):
+ * the bucket of `backups.s3` when it is enabled, else the local folder. A
+ * bucket's connection is kept until the settings change.
+ */
+export function chosenBackupStore(local: BackupStore, tempDir: string, settings: () => S3Settings): () => BackupStore {
+  let current: { config: string; bucket: S3Bucket; store: S3BackupStore } | null = null;
+  return () => {
+    const { enabled, ...location } = settings();
+    if (!enabled) return local;
+    const config = JSON.stringify(location);
+    if (current?.config !== config) {
+      const bucket = new S3Bucket(location);
+      current = { config, bucket, store: new S3BackupStore(bucket, tempDir) };
+    }
+    return current.store;
+  };
 }
