@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { HooksModule } from '../src/core/hooks/api.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
 import { startServer, superuserToken, type TestServer } from './helpers/server.js';
-import { BOUNDARY, eventually, MULTIPART_TYPE, multipart, partHead, streamRequest, tempFiles } from './helpers/uploads.js';
+import { BOUNDARY, eventually, MULTIPART_TYPE, multipart, partHead, refuseLate, streamRequest, tempFiles } from './helpers/uploads.js';
 
 /**
  * A record's files are put in the file store before its transaction, not
@@ -19,18 +18,6 @@ let su: string;
 let docsId: string;
 
 const call = (method: string, path: string, body?: unknown) => s.request(method, path, { body, token: su });
-
-// a hook that refuses a write after the row (and its files) is written, inside the transaction
-const refuseLate: HooksModule = (ms) => {
-  ms.onRecordCreate(async (e) => {
-    await e.next();
-    if (e.record.title === 'refuse-late') throw new Error('refused after the write');
-  }, 'docs');
-  ms.onRecordUpdate(async (e) => {
-    await e.next();
-    if (e.record.title === 'refuse-late') throw new Error('refused after the write');
-  }, 'docs');
-};
 
 /** Every file of `docs` in the store, whichever driver it is. */
 async function stored(): Promise<string[]> {
@@ -54,7 +41,7 @@ async function send(method: 'POST' | 'PATCH', path: string, title: string): Prom
 
 beforeAll(async () => {
   s3 = await startS3();
-  s = await startServer({ hooks: [refuseLate] });
+  s = await startServer({ hooks: [refuseLate('docs')] });
   su = await superuserToken(s);
   const docs = await call('POST', '/api/collections', {
     name: 'docs',
