@@ -17,8 +17,6 @@ export function toApiError(err: unknown): ApiError {
   }
   const fe = err as FastifyError;
   switch (fe?.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return Errors.bodyTooLarge(Number((fe.message.match(/\d+/) ?? ['0'])[0]));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return Errors.unsupportedMediaType();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -45,7 +43,9 @@ export function registerErrorHandlers(server: FastifyInstance): void {
   server.setErrorHandler((err, request, reply) => {
     // the client left; there is nobody to answer
     if ((err as Error)?.name === 'AbandonedError') return reply.status(499).send();
-    const api = toApiError(err);
+    // Fastify's error names no limit: the route's is told
+    const api =
+      (err as FastifyError)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? Errors.bodyTooLarge(request.routeOptions.bodyLimit) : toApiError(err);
     if (api.status >= 500) request.log.error({ reqId: request.id, err }, 'request failed');
     if (api.retryAfter !== undefined) reply.header('Retry-After', String(api.retryAfter));
     reply.status(api.status).send(api.toJSON());

@@ -8,6 +8,7 @@ import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { registerFieldsPicking } from './fields.js';
 import { registerIdempotency } from './idempotency.js';
+import { registerRefusedBodyDrain } from './refusals.js';
 import { registerRequestLog } from './request-log.js';
 import { authRoutes } from './routes/auth.js';
 import { batchRoutes } from './routes/batch.js';
@@ -123,6 +124,7 @@ function registerGlobal(server: FastifyInstance, app: App, options: ServerOption
   const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
   registerBodyParsers(server, bodyLimit, uploadHandling(app, bodyLimit, idleTimeoutMs));
   registerUploadCleanup(server);
+  registerRefusedBodyDrain(server);
   registerErrorHandlers(server);
   registerCors(server, options.corsOrigins ?? ['*']);
   registerFieldsPicking(server);
