@@ -52,6 +52,12 @@ export interface AppOptions {
   hooks?: HooksModule[];
 }
 
+/**
+ * Whether an app takes requests, as `/api/health` tells a load balancer:
+ * `starting` until its server serves, `draining` once it shuts down.
+ */
+export type Readiness = 'starting' | 'ready' | 'draining';
+
 /** True for a URL that names a PostgreSQL database. */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -99,6 +105,8 @@ export class App {
   readonly realtime: RealtimeBroker;
   /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
   readonly fileServing: FileServing;
+  /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
+  readiness: Readiness = 'ready';
 
   private constructor(
     readonly dataDir: string,

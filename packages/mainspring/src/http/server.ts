@@ -4,6 +4,7 @@ import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
+import { closeOnlyQuietConnections } from './connections.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { registerFieldsPicking } from './fields.js';
@@ -79,7 +80,10 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
-    return503OnClosing: true,
+    // a request that arrives on an open connection while the server drains is served, and its connection
+    // closed after the answer (Fastify's 'Connection: close'): refusing it would fail a request a client
+    // already sent; new connections are not accepted
+    return503OnClosing: false,
     // malformed URLs and over-long parameters answer in PocketBase's shape too
     frameworkErrors: (err, _request, reply) => {
       const api = toApiError(err);
@@ -105,6 +109,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
       http.keepAliveTimeout = opts.keepAliveTimeout as number;
       http.requestTimeout = opts.requestTimeout as number;
       http.setTimeout(opts.connectionTimeout as number);
+      closeOnlyQuietConnections(http);
       return http;
     },
   });
