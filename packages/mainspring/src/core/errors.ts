@@ -102,7 +102,11 @@ export const Errors = {
     return err;
   },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
-  unavailable: (message: string) => new ApiError(503, 'unavailable', message),
+  unavailable: (message: string) => {
+    const err = new ApiError(503, 'unavailable', message);
+    err.retryAfter = 1;
+    return err;
+  },
   idempotencyMismatch: () =>
     new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
   idempotencyInProgress: () =>

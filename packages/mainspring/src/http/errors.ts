@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { FilterError } from '../query/index.js';
-import { EngineBusyError, StatementTimeoutError } from '../storage/engine.js';
+import { DatabaseUnavailableError, EngineBusyError, StatementTimeoutError } from '../storage/engine.js';
 
 /**
  * Turns anything thrown into PocketBase's error body. Client errors keep their
@@ -12,6 +12,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof FilterError) return Errors.invalidFilter(err.message);
   if (err instanceof EngineBusyError) return Errors.busy();
+  if (err instanceof DatabaseUnavailableError) return Errors.unavailable('The database is unavailable; try again shortly.');
   if (err instanceof StatementTimeoutError) {
     return Errors.badRequest('The query took too long to run. Narrow the filter, or filter on indexed fields.');
   }

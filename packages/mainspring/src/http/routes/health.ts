@@ -45,7 +45,7 @@ export function healthRoutes(server: FastifyInstance, app: App): void {
     reply.type('application/json; charset=utf-8');
     if (app.readiness !== 'ready') {
       const api = Errors.unavailable(NOT_READY[app.readiness]);
-      return reply.status(api.status).header('Retry-After', '1').send(api.toJSON());
+      return reply.status(api.status).header('Retry-After', String(api.retryAfter)).send(api.toJSON());
     }
     // a request without a token (load balancers, monitors) is answered without looking further
     const superuser = Boolean(request.headers.authorization) && isSuperuserAuth(await callerOf(app, request));
