@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { FilterError } from '../query/index.js';
 import { DatabaseUnavailableError, EngineBusyError, StatementTimeoutError } from '../storage/engine.js';
+import { noteFailure } from './request-log.js';
 
 /**
  * Turns anything thrown into PocketBase's error body. Client errors keep their
@@ -48,6 +49,7 @@ export function registerErrorHandlers(server: FastifyInstance): void {
     const api =
       (err as FastifyError)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? Errors.bodyTooLarge(request.routeOptions.bodyLimit) : toApiError(err);
     if (api.status >= 500) request.log.error({ reqId: request.id, err }, 'request failed');
+    noteFailure(request, api.status >= 500 ? String((err as Error)?.message ?? err) : api.message);
     if (api.retryAfter !== undefined) reply.header('Retry-After', String(api.retryAfter));
     reply.status(api.status).send(api.toJSON());
   });
