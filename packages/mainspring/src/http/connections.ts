@@ -2,54 +2,61 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * How long a keep-alive connection must have been quiet before a draining
- * server closes it.
+ * How long a draining server must have had no request at all before it
+ * closes the connections left open (idle keep-alive connections).
  *
  * Node's `server.close()` (which Fastify's calls) destroys every idle
  * connection at once, and Node counts a connection idle as soon as a
- * response is sent, even when the client's next request is already in the
- * socket's buffer, unread because the event loop is busy. Under load that
- * is most connections: a SIGTERM with 200 clients sending failed about 150
- * requests with "other side closed" (undici `UND_ERR_SOCKET`). A connection
- * with a request in progress is never closed here; its answer carries
- * `Connection: close` while the server drains, so it ends by itself after
- * the request the client had sent. Only a connection that sent nothing for
- * this long is closed: a client sending at that very moment is the one race
- * left, which every keep-alive client must survive anyway.
+ * response is sent, though the client's next request may already sit
+ * unread in the socket while the event loop is busy: under load with 200
+ * clients, 120 to 190 requests per SIGTERM failed with undici's "other side
+ * closed". Closing only connections quiet for a second was not enough: a
+ * client pool's spare connections, idle for long, went all at once while
+ * the clients kept picking them (90 to 190 failures again, now at the
+ * second's end). So while the server still answers anyone, no idle
+ * connection is closed: a request that comes on one is served, its answer
+ * saying `Connection: close` (the client then stops using it), and the
+ * connection ends after it. Once no request has been running for this
+ * long, the rest are closed; a client sending at that very moment is the
+ * one race left, which every keep-alive client must survive anyway. The
+ * shutdown timeout bounds it all (create-app.ts cuts what is left).
  */
 export const IDLE_CLOSE_GRACE_MS = 1000;
 
 /**
- * Replaces `http`'s `closeIdleConnections` with one that closes only
- * connections quiet for `graceMs`, and keeps doing so until the server has
- * closed.
+ * Replaces `http`'s `closeIdleConnections` (called as the server closes)
+ * with one that closes the idle connections once the server has been
+ * without a request for `graceMs`, looking again until it has closed.
  */
 export function closeOnlyQuietConnections(http: Server, graceMs = IDLE_CLOSE_GRACE_MS): void {
-  /** Per open connection: requests in progress, and when the last one ended (or it was opened). */
-  const connections = new Map<Socket, { busy: number; since: number }>();
+  /** Per open connection: requests in progress. */
+  const busy = new Map<Socket, number>();
+  let running = 0;
+  /** When a request last started or ended, anywhere. */
+  let lastActivity = performance.now();
   http.on('connection', (socket: Socket) => {
-    connections.set(socket, { busy: 0, since: performance.now() });
-    socket.once('close', () => connections.delete(socket));
+    busy.set(socket, 0);
+    socket.once('close', () => busy.delete(socket));
   });
   http.on('request', (req, res) => {
-    const state = connections.get(req.socket);
-    if (!state) return;
-    state.busy++;
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    running++;
+    lastActivity = performance.now();
     res.once('close', () => {
-      state.busy--;
-      state.since = performance.now();
+      if (busy.has(socket)) busy.set(socket, (busy.get(socket) ?? 1) - 1);
+      running--;
+      lastActivity = performance.now();
     });
   });
+  let drainStarted = Number.NEGATIVE_INFINITY;
   const sweep = () => {
-    const now = performance.now();
-    for (const [socket, state] of connections) {
-      if (state.busy === 0 && now - state.since >= graceMs) socket.destroy();
-    }
+    if (running > 0 || performance.now() - Math.max(lastActivity, drainStarted) < graceMs) return;
+    for (const [socket, n] of busy) if (n === 0) socket.destroy();
   };
-  // Node calls this once, as the server closes: the connections still busy or not quiet long enough
-  // are looked at again until the last one is gone (the server's 'close')
   let sweeping: NodeJS.Timeout | undefined;
   http.closeIdleConnections = () => {
+    if (drainStarted === Number.NEGATIVE_INFINITY) drainStarted = performance.now();
     sweep();
     sweeping ??= setInterval(sweep, 50).unref();
   };

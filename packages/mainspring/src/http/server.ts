@@ -40,6 +40,8 @@ export interface ServerOptions {
   realtime?: RealtimeOptions;
   /** A request body that sends nothing for this long is answered 408 and dropped (default `MS_UPLOAD_IDLE_TIMEOUT_MS`, else 30 s). */
   uploadIdleTimeoutMs?: number;
+  /** How long a closing server waits without any request before it closes idle connections (http/connections.ts; default 1 s). */
+  idleCloseGraceMs?: number;
 }
 
 /**
@@ -109,7 +111,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
       http.keepAliveTimeout = opts.keepAliveTimeout as number;
       http.requestTimeout = opts.requestTimeout as number;
       http.setTimeout(opts.connectionTimeout as number);
-      closeOnlyQuietConnections(http);
+      closeOnlyQuietConnections(http, options.idleCloseGraceMs);
       return http;
     },
   });
