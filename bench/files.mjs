@@ -12,6 +12,11 @@
 // time limit and removes its data dir (and database) at the end, on
 // failure and on Ctrl-C. See README.md.
 //
+// With --s3 the file lives in an S3 bucket: an S3-protocol server (s3rver, a
+// devDependency) runs in a process of its own on 127.0.0.1, and the server
+// is pointed at it by MS_S3_* as a container would be; the RSS measured is
+// Mainspring's alone, which then streams every range from S3.
+//
 // The file's content is a function of the offset (each 8 bytes hold their
 // own offset, little-endian), so every response is checked where it starts
 // without keeping the file anywhere on the client.
@@ -43,6 +48,7 @@ const USAGE = `Usage: npm run bench -- --scenario=files [options]
                       0: as fast as it can, which measures throughput rather than a player's wait)
   --duration=S        seconds of load (default 20)
   --quick             256 MiB and 5 s
+  --s3                keep the file in S3: an s3rver process on 127.0.0.1 (its RSS is not counted)
   --postgres          run the server on PostgreSQL: a fresh database on the server named by
                       --postgres-url (default MS_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres),
                       dropped at the end
@@ -62,6 +68,7 @@ function readOptions(argv) {
       duration: { type: 'string' },
       quick: { type: 'boolean', default: false },
       postgres: { type: 'boolean', default: false },
+      s3: { type: 'boolean', default: false },
       'postgres-url': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -76,6 +83,7 @@ function readOptions(argv) {
     rate: values.rate === '0' ? 0 : positiveInt('rate', values.rate, 4) * MiB,
     duration: positiveInt('duration', values.duration, values.quick ? 5 : 20),
     postgres: values.postgres || values['postgres-url'] !== undefined,
+    s3: values.s3,
     postgresUrl: values['postgres-url'] ?? process.env.MS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }
@@ -103,14 +111,45 @@ async function benchDatabase(opts) {
   return url;
 }
 
+/**
+ * With --s3: an s3rver process serving a `files` bucket from `dir` on a free
+ * port (stopped on clean-up), and the environment that points Mainspring at it.
+ */
+async function startS3(dir) {
+  const port = await freePort(HOST);
+  const code = `
+    const S3rver = require('s3rver');
+    new S3rver({ address: '${HOST}', port: ${port}, directory: process.argv[1], silent: true, configureBuckets: [{ name: 'files' }] })
+      .run().then(() => console.log('listening'));`;
+  fs.mkdirSync(dir, { recursive: true });
+  const proc = spawn(process.execPath, ['-e', code, dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanups.push(async () => {
+    proc.kill('SIGTERM');
+    await new Promise((resolve) => (proc.exitCode !== null ? resolve() : proc.once('exit', resolve)));
+  });
+  await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => d.toString().includes('listening') && resolve());
+    proc.once('exit', (code) => reject(new Error(`s3rver exited (${code})`)));
+  });
+  log(`s3rver on ${HOST}:${port} (pid ${proc.pid})`);
+  return {
+    MS_S3_BUCKET: 'files',
+    MS_S3_REGION: 'us-east-1',
+    MS_S3_ENDPOINT: `http://${HOST}:${port}`,
+    MS_S3_ACCESS_KEY: 'S3RVER',
+    MS_S3_SECRET: 'S3RVER',
+    MS_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 /** Starts `mainspring serve`, keeping the tail of its output; stopped (SIGTERM, then SIGKILL) on clean-up. */
-function startServer(dir, port, databaseUrl) {
+function startServer(dir, port, databaseUrl, s3Env = {}) {
   // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${path.join(dir, 'no-hooks')}`],
-    { cwd: ROOT, env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, ...s3Env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const server = { proc, tail: [], exit: undefined };
   const keep = (chunk) => {
@@ -351,16 +390,19 @@ async function main() {
   log(
     `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(2)}; ${opts.sizeBytes / MiB} MiB file, ` +
       `${opts.clients} clients reading ${opts.rate ? `at ${opts.rate / MiB} MiB/s each` : 'as fast as they can'}, ${opts.duration} s, ` +
-      `on ${opts.postgres ? 'PostgreSQL' : 'SQLite'}`,
+      `on ${opts.postgres ? 'PostgreSQL' : 'SQLite'}, files ${opts.s3 ? 'in S3 (s3rver)' : 'on disk'}`,
   );
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mainspring-bench-files-'));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true })); // runs after the server stopped
   log(`data dir ${dir}`);
   const free = fs.statfsSync(dir);
-  if (free.bavail * free.bsize < opts.sizeBytes * 2.2) {
-    throw new Error(`${dir} has ${Math.round((free.bavail * free.bsize) / MiB)} MiB free; the upload needs about twice the file's size`);
+  // s3rver keeps the parts of a multipart upload, then the object: one copy more
+  const need = opts.sizeBytes * (opts.s3 ? 3.2 : 2.2);
+  if (free.bavail * free.bsize < need) {
+    throw new Error(`${dir} has ${Math.round((free.bavail * free.bsize) / MiB)} MiB free; the upload needs ${Math.round(need / MiB)} MiB`);
   }
+  const s3Env = opts.s3 ? await startS3(path.join(dir, 's3')) : {};
   const databaseUrl = await benchDatabase(opts);
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
     cwd: ROOT,
@@ -369,7 +411,7 @@ async function main() {
   });
   const port = await freePort(HOST);
   const base = `http://${HOST}:${port}`;
-  const server = startServer(dir, port, databaseUrl);
+  const server = startServer(dir, port, databaseUrl, s3Env);
   await waitForHealth(base, () => (server.exit ? 'the server exited during start-up' : undefined));
   const pid = server.proc.pid;
   log(`mainspring serving ${base} (pid ${pid})`);
@@ -470,6 +512,7 @@ async function main() {
   const line = {
     scenario: 'files',
     engine: opts.postgres ? 'postgres' : 'sqlite',
+    storage: opts.s3 ? 's3' : 'local',
     file_mib: opts.sizeBytes / MiB,
     upload_seconds: Number(uploadSeconds.toFixed(1)),
     upload_mib_per_sec: Math.round(opts.sizeBytes / MiB / uploadSeconds),
@@ -503,7 +546,7 @@ async function main() {
   process.stdout.write(
     [
       '',
-      `${line.engine}, ${line.file_mib} MiB file, ${line.clients} clients at ${opts.rate ? `${opts.rate / MiB} MiB/s` : 'full speed'}, ${line.seconds} s, node ${process.version}, ${os.cpus().length} CPUs`,
+      `${line.engine}, files ${line.storage === 's3' ? 'in S3' : 'on disk'}, ${line.file_mib} MiB file, ${line.clients} clients at ${opts.rate ? `${opts.rate / MiB} MiB/s` : 'full speed'}, ${line.seconds} s, node ${process.version}, ${os.cpus().length} CPUs`,
       '',
       '| RSS idle | RSS peak during upload | RSS before load | RSS peak during load | growth | Range requests | TTFB p50 / p99 ms | alone p50 / p99 ms | served MiB/s | errors | open files before / peak / after |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

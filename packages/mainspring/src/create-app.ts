@@ -189,7 +189,9 @@ class EmbeddedApp implements MainspringApp {
     this.serve(app);
     const address = server.server.address();
     const bound = typeof address === 'object' && address ? address.port : port;
-    return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    app.instance.announce(url);
+    return url;
   }
 
   async handler(): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
@@ -212,6 +214,8 @@ class EmbeddedApp implements MainspringApp {
       logger: options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' }),
       ...(this.hooksDir ? { hooksDir: this.hooksDir } : {}),
       hooks: this.modules,
+      // one process serves a SQLite folder: a second one refuses to start, naming the first
+      exclusive: true,
     });
     app.readiness = 'starting';
     try {
@@ -230,6 +234,7 @@ class EmbeddedApp implements MainspringApp {
     if (this.serving) return;
     this.serving = true;
     app.crons.start();
+    app.sweepOrphanFilesSoon();
     if (!this.closing) app.readiness = 'ready';
   }
 

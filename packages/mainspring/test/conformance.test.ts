@@ -1122,7 +1122,7 @@ describe('Settings: test email — POST /api/settings/test/email', () => {
 });
 
 describe('Settings: test S3 — POST /api/settings/test/s3', () => {
-  test('README "Differences": S3 is not built, so a valid request answers PocketBase’s "not enabled" 400', async () => {
+  test('with S3 off (the default) a valid request answers PocketBase’s "not enabled" 400 (S3 on: test/s3-storage.test.ts)', async () => {
     const res = await failure(admin.settings.testS3('storage'));
     expectError(res, 400);
     expect(res.body.message).toContain('S3 storage filesystem is not enabled');

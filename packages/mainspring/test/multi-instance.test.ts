@@ -1,16 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { S3Bucket } from '../src/core/files/s3-bucket.js';
+import { twoTone } from './helpers/files.js';
+import { startS3, type TestS3 } from './helpers/s3.js';
 import { freshDatabase, TEST_POSTGRES_URL } from './helpers/server.js';
 
 /**
  * Several `mainspring serve` processes against one PostgreSQL database, as
  * behind a load balancer (DESIGN §1.3): what one instance changes, the others
  * see — records at once (they read the same database), schema, settings and
- * revoked tokens within a second (LISTEN/NOTIFY).
+ * revoked tokens within a second (LISTEN/NOTIFY). Each has a data directory
+ * of its own and no shared disk: files go to one S3 bucket (a real
+ * S3-protocol server on 127.0.0.1), configured by the environment as a
+ * container would be, and each instance serves the others' files.
  */
 
 const BIN = new URL('../bin/mainspring.js', import.meta.url).pathname;
@@ -26,6 +32,7 @@ let dir: string;
 let db: Awaited<ReturnType<typeof freshDatabase>>;
 let nodes: Instance[] = [];
 let su = '';
+let s3: TestS3;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -37,10 +44,23 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The `MS_S3_*` variables that put an instance's files in the test bucket. */
+function s3Environment(): Record<string, string> {
+  const at = s3.location();
+  return {
+    MS_S3_BUCKET: at.bucket,
+    MS_S3_REGION: at.region,
+    MS_S3_ENDPOINT: at.endpoint,
+    MS_S3_ACCESS_KEY: at.accessKey,
+    MS_S3_SECRET: at.secret,
+    MS_S3_FORCE_PATH_STYLE: 'true',
+  };
+}
+
 async function startInstance(n: number): Promise<Instance> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve', `--http=127.0.0.1:${port}`, `--dir=${join(dir, `node${n}`)}`], {
-    env: { ...process.env, DATABASE_URL: db.url, MS_LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: db.url, MS_LOG_LEVEL: 'warn', ...s3Environment() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -84,6 +104,7 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ms-multi-'));
     db = await freshDatabase();
+    s3 = await startS3();
     // all three start at once on an empty database: one migrates, the others wait for it
     nodes = await Promise.all([1, 2, 3].map(startInstance));
     const made = await new Promise<number | null>((resolve) => {
@@ -110,7 +131,61 @@ describe.runIf(TEST_POSTGRES_URL)('three instances on one PostgreSQL database', 
       ),
     );
     await db?.drop();
+    await s3?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("with no shared disk, each instance serves the others' files from the bucket: originals, thumbs, deletes", async () => {
+    const [a, b, c] = nodes as [Instance, Instance, Instance];
+    const made = await call(
+      a,
+      'POST',
+      '/api/collections',
+      {
+        name: 'photos',
+        listRule: '',
+        viewRule: '',
+        createRule: '',
+        deleteRule: '',
+        fields: [{ name: 'image', type: 'file', maxSelect: 1, thumbs: ['20x20'] }],
+      },
+      su,
+    );
+    expect(made.status).toBe(200);
+    await within(1000, async () => (await call(b, 'GET', '/api/collections/photos/records')).status === 200);
+    await within(1000, async () => (await call(c, 'GET', '/api/collections/photos/records')).status === 200);
+    const png = await twoTone(40, 40);
+    const form = new FormData();
+    form.set('image', new File([png], 'tile.png', { type: 'image/png' }));
+    const created = await fetch(`${a.url}/api/collections/photos/records`, { method: 'POST', body: form });
+    expect(created.status).toBe(200);
+    const photo = (await created.json()) as { id: string; image: string };
+    const path = `/api/files/photos/${photo.id}/${photo.image}`;
+    for (const node of [b, c]) expect(Buffer.from(await (await fetch(node.url + path)).arrayBuffer()).equals(png)).toBe(true);
+    const ranged = await fetch(c.url + path, { headers: { range: 'bytes=0-7' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(png.subarray(0, 8))).toBe(true);
+    // b makes the thumb; a and c serve the one b kept in the bucket
+    const thumb = Buffer.from(await (await fetch(`${b.url}${path}?thumb=20x20`)).arrayBuffer());
+    expect(thumb.equals(png)).toBe(false);
+    for (const node of [a, c])
+      expect(Buffer.from(await (await fetch(`${node.url}${path}?thumb=20x20`)).arrayBuffer()).equals(thumb)).toBe(true);
+    const bucket = new S3Bucket(s3.location());
+    const names = async () => {
+      const out: string[] = [];
+      for await (const name of bucket.list(`${made.body.id}/`)) out.push(name);
+      return out.sort();
+    };
+    expect(await names()).toEqual(
+      [`${made.body.id}/${photo.id}/${photo.image}`, `${made.body.id}/${photo.id}/thumbs_${photo.image}/20x20_${photo.image}`].sort(),
+    );
+    // nothing of it on any instance's disk
+    for (const n of [1, 2, 3]) expect(existsSync(join(dir, `node${n}`, 'storage', made.body.id))).toBe(false);
+    // deleted on c: gone from the bucket once the delete commits, and a 404 everywhere
+    expect((await call(c, 'DELETE', `/api/collections/photos/records/${photo.id}`)).status).toBe(204);
+    await within(2000, async () => (await names()).length === 0);
+    for (const node of [a, b]) expect((await fetch(node.url + path)).status).toBe(404);
+    bucket.destroy();
   });
 
   test('a collection created on the first is usable on the second within a second; records are seen everywhere at once', async () => {

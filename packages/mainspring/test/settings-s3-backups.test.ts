@@ -4,9 +4,10 @@ import { startServer, superuserToken, type TestServer } from './helpers/server.j
 
 /**
  * The `s3` and `backups` settings in PocketBase's shape (core/settings_model.go:
- * keys and defaults; secrets never sent back), and their refusal while the
- * features do not exist: enabling either, or a backup cron, is a 400 on that
- * key. `POST /api/settings/test/s3` answers as PocketBase does with S3 off.
+ * keys and defaults; secrets never sent back), and the refusal of backups
+ * while they do not exist: enabling S3 for backups, or a backup cron, is a
+ * 400 on that key. `POST /api/settings/test/s3` answers as PocketBase does
+ * with S3 off (S3 on: test/s3-storage.test.ts).
  */
 
 /** PocketBase's S3 defaults, as a client reads them (no secret). */
@@ -67,10 +68,9 @@ describe('s3 and backups settings', () => {
     expect(s.app.settings.get().s3.secret).toBe('top-secret-s3');
   });
 
-  test('turning S3 or backups on is a 400 on that key, and nothing is stored', async () => {
+  test('turning backups on is a 400 on that key, and nothing is stored', async () => {
     const before = await call('GET', '/api/settings');
     for (const [body, path] of [
-      [{ s3: { enabled: true } }, ['s3', 'enabled']],
       [{ backups: { s3: { enabled: true } } }, ['backups', 's3', 'enabled']],
       [{ backups: { cron: '0 3 * * *' } }, ['backups', 'cron']],
     ] as const) {
@@ -83,10 +83,13 @@ describe('s3 and backups settings', () => {
         message: expect.stringMatching(/not available yet/),
       });
     }
-    // several at once: each named
-    const all = await call('PATCH', '/api/settings', { s3: { enabled: true }, backups: { cron: '@daily', s3: { enabled: true } } });
+    // several at once: each named (S3 for files without its values: each value named)
+    const all = await call('PATCH', '/api/settings', {
+      s3: { enabled: true, bucket: '' },
+      backups: { cron: '@daily', s3: { enabled: true } },
+    });
     expect(all.status).toBe(400);
-    expect(all.body.data.s3.enabled).toBeDefined();
+    expect(all.body.data.s3.bucket.code).toBe('validation_required');
     expect(all.body.data.backups.cron).toBeDefined();
     expect(all.body.data.backups.s3.enabled).toBeDefined();
     expect((await call('GET', '/api/settings')).body).toEqual(before.body);

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { CliError } from './errors.js';
 
 /**
@@ -14,4 +15,20 @@ export function parseHttpAddress(raw: string | undefined): { host: string; port:
   if (!m || port > 65_535) throw new CliError(`invalid --http address "${value}"; expected HOST:PORT such as 127.0.0.1:8090`, 2);
   const host = (m[1] ?? '').replace(/^\[|\]$/g, '') || '127.0.0.1';
   return { host, port };
+}
+
+/**
+ * The host to print in a link to a server listening on `host`: a wildcard
+ * address (`0.0.0.0`, `::`) is no place a browser can go, so the machine's
+ * first non-internal IPv4 address stands for it, else `localhost`. IPv6
+ * literals get their brackets.
+ */
+export function linkHost(host: string, interfaces = networkInterfaces()): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    const outside = Object.values(interfaces)
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+    return outside?.address ?? 'localhost';
+  }
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -33,6 +33,8 @@ Commands:
   migrate [up] [--dir=PATH]                 apply pending system migrations
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
+  doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
+                                            older than the grace period (default 60)
   export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
                                             a Postman collection (v2.1) of the API on stdout, and its environment
   help [COMMAND]                            this help, or a command's (also: mainspring COMMAND --help)
@@ -88,6 +90,17 @@ Prints TypeScript types of every collection's records.
 Options:
   --out=FILE                write them to FILE instead of stdout
   --for=sdk,hooks           which types: for the pocketbase SDK, for hooks, or both (default)
+${DIR}
+${DB}
+`,
+  doctor: `Usage: mainspring doctor [options]
+
+Lists stored files that no committed record names (left by a write that
+never committed); with --fix, removes those older than the grace period.
+
+Options:
+  --fix                     remove the files listed that are older than the grace period
+  --grace=MINUTES           how old a file must be to be removed (default 60)
 ${DIR}
 ${DB}
 `,

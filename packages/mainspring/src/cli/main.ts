@@ -3,6 +3,7 @@ import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault, durationMs } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
+import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
 import { commandHelp, USAGE, unknownFlag, version } from './help.js';
@@ -106,6 +107,11 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
       identity: text(values, 'identity'),
       authCollection: text(values, 'authCollection'),
     });
+  },
+  async doctor(rest) {
+    const { values, positionals } = parse('doctor', rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });
+    noArguments('doctor', positionals);
+    await doctor({ ...where(values), fix: values.fix === true, grace: text(values, 'grace') });
   },
   async 'migrate-data'(rest) {
     const { values, positionals } = parse('migrate-data', rest, { from: { type: 'string' }, to: { type: 'string' } });

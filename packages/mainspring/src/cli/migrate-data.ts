@@ -1,8 +1,8 @@
 import { App, isPostgresUrl } from '../core/app.js';
-import { kindOf } from '../core/collections/fields.js';
 import type { Collection } from '../core/collections/model.js';
 import { COLLECTIONS_TABLE } from '../core/collections/schema.js';
 import { ApiError } from '../core/errors.js';
+import { kindOf } from '../core/fields/index.js';
 import type { Executor, Row, SqlValue } from '../storage/engine.js';
 import { CliError } from './errors.js';
 

@@ -2,7 +2,7 @@ import { watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { HooksLoadError } from '../core/hooks/loader.js';
 import { createApp, type MainspringApp, shutdownTimeoutOf } from '../create-app.js';
-import { parseHttpAddress } from './address.js';
+import { linkHost, parseHttpAddress } from './address.js';
 import { CliError } from './errors.js';
 import { cliLogger, logLevelOf } from './logger.js';
 
@@ -68,7 +68,8 @@ export async function serve(options: {
   }
   // where to reach the server, and the install link, are said at any level short of silent
   const say = logger.isLevelEnabled('info') || logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
-  const shown = host.includes(':') ? `[${host}]` : host;
+  // a link that works: a wildcard address is shown as one a browser can reach
+  const shown = linkHost(host);
   const engine = ms.app.engine;
   const where = engine.shared ? `${engine.dialect.title}, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
   say.info(`Mainspring is serving http://${shown}:${port}/api/ (${where}); dashboard at http://${shown}:${port}/_/`);

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
+import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
@@ -13,17 +14,20 @@ import { CronService } from './crons.js';
 import { EventBus } from './events.js';
 import { FairShare } from './fair-share.js';
 import { SettingsFileStore } from './files/drivers.js';
+import { removeOrphanFiles } from './files/orphans.js';
 import { FileServing } from './files/serve.js';
-import { deleteFiles, type FileStore } from './files/store.js';
-import { ensureUploadsDir, sweepStaleUploads, uploadsDir } from './files/uploads.js';
+import { deleteFiles } from './files/store.js';
+import { ensureUploadsDir, sweepDeadUploads, uploadsDir } from './files/uploads.js';
 import { createHooksApi, type HooksModule, type Mainspring } from './hooks/api.js';
 import { loadHooks } from './hooks/loader.js';
 import { Hooks } from './hooks/registry.js';
 import { activeTransaction, inActiveTransaction, TxRecords } from './hooks/transaction.js';
-import { IdempotencyStore } from './idempotency.js';
+import { IdempotencyStore, markedTransaction } from './idempotency.js';
 import { InstallService } from './install.js';
+import { DataDirError, Instance, LEASE_MS, lockDataDir } from './instance.js';
 import { LOGS_FILE, LogService } from './logs.js';
 import { MailService } from './mail/mailer.js';
+import { Metrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { mailLimit, type RateLimiter, rateLimiterFor } from './rate-limits.js';
 import { RealtimeBroker } from './realtime/broker.js';
@@ -50,6 +54,12 @@ export interface AppOptions {
   hooksDir?: string;
   /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
   hooks?: HooksModule[];
+  /**
+   * This process serves the data folder: on SQLite, take the folder's lock
+   * and refuse to open while another process holds it (core/instance.ts).
+   * The CLI's one-shot commands do not take it.
+   */
+  exclusive?: boolean;
 }
 
 /**
@@ -63,10 +73,7 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** Raised when the data directory cannot be created or written. */
-export class DataDirError extends Error {
-  override readonly name = 'DataDirError';
-}
+export { DataDirError } from './instance.js';
 
 /**
  * One Mainspring application: its database engine, schema, settings and the
@@ -92,9 +99,11 @@ export class App {
   /** The one-time link that creates the first superuser. */
   readonly install: InstallService;
   /** Record files and their thumbs, in the driver the settings choose (core/files/drivers.ts). */
-  readonly files: FileStore;
-  /** Where uploads are streamed while a request arrives: `<dataDir>/.uploads/`. */
+  readonly files: SettingsFileStore;
+  /** Where this instance streams uploads while a request arrives: `<dataDir>/.uploads/{instance id}/`. */
   readonly uploadsDir: string;
+  /** This process among the instances sharing the database: its id, and who else is alive. */
+  readonly instance: Instance;
   /** What hooks receive; also usable by code that embeds the app. */
   readonly api: Mainspring;
   /** The counters behind the rate limits (settings.rateLimits), shared by every instance where the database is. */
@@ -105,6 +114,8 @@ export class App {
   readonly realtime: RealtimeBroker;
   /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
   readonly fileServing: FileServing;
+  /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
+  readonly metrics: Metrics;
   /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
   readiness: Readiness = 'ready';
 
@@ -113,16 +124,20 @@ export class App {
     readonly engine: Engine,
     readonly logger: Logger,
     logsEngine: Engine | null,
+    lock: FolderLock | null,
   ) {
+    this.instance = new Instance(engine, logger, lock);
     this.events.onListenerError = (err) => logger.error({ err }, 'event listener failed');
+    // first, so every service can report to it; the broker's counts are read when scraped, after it exists
+    this.metrics = new Metrics(engine, { realtime: () => this.realtime.counts() });
     this.collections = new CollectionService(engine, this.events);
     this.settings = new SettingsService(engine, this.events);
     this.fairShare = new FairShare(() => this.settings.get().fairShare);
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
-    this.crons = new CronService(engine, logger);
+    this.crons = new CronService(engine, logger, this.metrics);
     this.files = new SettingsFileStore(dataDir, () => this.settings.get());
-    this.uploadsDir = uploadsDir(dataDir);
+    this.uploadsDir = join(uploadsDir(dataDir), this.instance.id);
     this.records = new RecordService(
       engine,
       this.collections.registry,
@@ -132,10 +147,10 @@ export class App {
       (c) => queryLimitsFor(this.settings.get(), c),
     );
     this.releaseFilesOfSchemaChanges();
-    this.mail = new MailService(this.settings, dataDir, logger, this.events);
+    this.mail = new MailService(this.settings, dataDir, logger, this.events, this.metrics);
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
-    this.idempotency = new IdempotencyStore(engine);
+    this.idempotency = new IdempotencyStore(engine, this.instance);
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -168,6 +183,7 @@ export class App {
       engine,
       logger,
       limits: (c) => queryLimitsFor(this.settings.get(), c),
+      metrics: this.metrics,
     });
     this.api = this.hooksApi();
   }
@@ -194,7 +210,7 @@ export class App {
         // inside a transaction already (a hook), a nested one is part of it
         const outer = activeTransaction();
         if (outer) return fn(new TxRecords(this.records, outer));
-        return this.engine.transaction((tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
+        return markedTransaction(this.engine, (tx) => inActiveTransaction(tx, () => fn(new TxRecords(this.records, tx))));
       },
       crons: this.crons,
     });
@@ -212,27 +228,56 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
-    const engine: Engine = isPostgresUrl(url)
-      ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
-        await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
-          connectTimeoutMs: options.connectTimeoutMs ?? 0,
-          onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
-        })
-      : new SqliteEngine(join(dataDir, 'data.db'));
-    let logsEngine: Engine | null = null;
+    // one process serves a SQLite folder; the lock is taken before the database is opened
+    const lock = options.exclusive && !isPostgresUrl(url) ? lockDataDir(dataDir) : null;
+    let engine: Engine;
     try {
-      ensureUploadsDir(uploadsDir(dataDir));
-      // leftovers of a process that died while receiving uploads
-      sweepStaleUploads(uploadsDir(dataDir)).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
+      engine = isPostgresUrl(url)
+        ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
+          await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
+            connectTimeoutMs: options.connectTimeoutMs ?? 0,
+            onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+          })
+        : new SqliteEngine(join(dataDir, 'data.db'));
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+    let logsEngine: Engine | null = null;
+    let instance: Instance | null = null;
+    try {
       // the request log: the database every instance shares, or a file of its own where one process owns the database (see logs.ts)
       if (!engine.shared) {
         logsEngine = new SqliteEngine(join(dataDir, LOGS_FILE), { synchronous: 'OFF', backgroundCheckpoints: false });
       }
-      const app = new App(dataDir, engine, logger, logsEngine);
+      const app = new App(dataDir, engine, logger, logsEngine, lock);
+      instance = app.instance;
       await migrate(engine, app.collections);
+      await app.instance.start();
+      ensureUploadsDir(app.uploadsDir);
+      // leftovers of processes that died while receiving uploads; only where this process can tell the dead from
+      // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
+      // a SQLite server sweeps nothing: the server's uploads would look dead to it
+      if (lock || engine.shared) {
+        const sweep = () =>
+          sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
+            logger.warn({ err }, 'sweeping old uploads failed'),
+          );
+        sweep();
+        // an instance that died just before this start still looks alive until its lease ends: once more then
+        if (engine.shared) setTimeout(sweep, LEASE_MS + 1000).unref();
+      }
       await app.collections.load();
       await app.settings.load();
       await app.logs.open();
+      // another process wrote where no channel tells (a CLI command beside a SQLite server): a password or
+      // tokenKey may have changed, so cached tokens go; the schema and settings are read again
+      engine.watchOtherWrites?.(() => {
+        app.auth.forgetAll();
+        Promise.all([app.collections.load(), app.settings.load()]).catch((err) =>
+          logger.warn({ err }, 'reloading after another process wrote failed'),
+        );
+      });
       const channel = engine.channel?.();
       if (channel) {
         // another instance changed the schema or the settings: read them again before anyone hears of it
@@ -251,17 +296,44 @@ export class App {
     } catch (err) {
       // nothing was logged yet: the log's file closes without a write
       await logsEngine?.close().catch(() => {});
+      await instance?.stop();
       await engine.close();
+      lock?.release();
       throw err;
     }
   }
 
+  private orphanSweep: NodeJS.Timeout | null = null;
+
+  /**
+   * Once, a minute after the app starts serving: removes stored files no
+   * committed record names that are older than the grace period (left by a
+   * process that died mid-write; core/files/orphans.ts). A minute, so a
+   * restart is not slowed by a walk over every file.
+   */
+  sweepOrphanFilesSoon(delayMs = 60_000): void {
+    this.orphanSweep = setTimeout(() => {
+      this.orphanSweep = null;
+      removeOrphanFiles(this.files, this.collections.registry, this.records).then(
+        (removed) => {
+          if (removed.length > 0) this.logger.warn({ files: removed.map((o) => o.key) }, `removed ${removed.length} orphan files`);
+        },
+        (err) => this.logger.warn({ err }, 'removing orphan files failed'),
+      );
+    }, delayMs);
+    this.orphanSweep.unref();
+  }
+
   /** Closes the database after pending writes. */
   async close(): Promise<void> {
+    if (this.orphanSweep) clearTimeout(this.orphanSweep);
     this.realtime.close();
     await this.crons.stop();
     await this.logs.close();
     await this.events.disconnect();
+    await this.instance.stop();
     await this.engine.close();
+    this.files.close();
+    this.instance.release();
   }
 }

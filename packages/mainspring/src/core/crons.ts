@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
+import type { Metrics } from './metrics.js';
 
 /**
  * Cron jobs, as PocketBase's `app.cron()`: server code adds a job with an
@@ -109,6 +110,7 @@ export class CronService {
   constructor(
     private readonly engine: Engine,
     private readonly logger: Logger,
+    private readonly metrics?: Pick<Metrics, 'cronRun'>,
   ) {}
 
   /**
@@ -277,8 +279,10 @@ export class CronService {
     const started = Date.now();
     try {
       await job.fn();
+      this.metrics?.cronRun(job.id, true);
       this.logger.debug({ cron: job.id, ms: Date.now() - started }, 'cron: job done');
     } catch (err) {
+      this.metrics?.cronRun(job.id, false);
       this.logger.error({ cron: job.id, ms: Date.now() - started, err }, 'cron: job failed');
     } finally {
       clearInterval(heartbeat);

@@ -107,9 +107,24 @@ export const Errors = {
     err.retryAfter = 1;
     return err;
   },
+  storageFull: () =>
+    new ApiError(
+      507,
+      'storage_full',
+      "The server's storage is full, so nothing was written; reads still work. Try again once space is freed.",
+    ),
+  storageUnavailable: () => new ApiError(503, 'storage_unavailable', 'The file storage is unavailable; try again later.'),
   idempotencyMismatch: () =>
     new ApiError(422, 'idempotency_key_reused', 'This Idempotency-Key was used with another request; use a new key for a new request.'),
   idempotencyInProgress: () =>
     new ApiError(409, 'idempotency_in_progress', 'A request with this Idempotency-Key is still running; retry shortly.'),
+  idempotencyDone: () =>
+    new ApiError(
+      409,
+      'idempotency_answer_lost',
+      'The request with this Idempotency-Key was carried out, but the server stopped before its answer was kept; read the records to see the result.',
+    ),
+  idempotencyTakenOver: () =>
+    new ApiError(409, 'idempotency_taken_over', 'A retry of this Idempotency-Key is being answered elsewhere; this request wrote nothing.'),
   internal: () => new ApiError(500, 'internal', 'Something went wrong while processing your request.'),
 } as const;

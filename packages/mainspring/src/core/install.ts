@@ -13,10 +13,14 @@ import { PARAMS_TABLE } from './settings.js';
  * holding a short-lived superuser token; ours holds a random install token
  * instead, stored only as its SHA-256 in `_params` with an expiry, good for
  * one thing: creating the first superuser while there is none. Each start
- * without a superuser replaces it, so only the newest printed link works.
+ * without a superuser adds one (a row of its own, keyed by the start of its
+ * hash), so every printed link works until it expires or a superuser exists:
+ * several instances sharing a database each print one, and any of them works.
  */
 
-const INSTALL_KEY = 'ms_install';
+/** The `_params` ids of install tokens: this prefix and the first 16 hex digits of the token's hash. */
+const INSTALL_PREFIX = 'ms_install_';
+const installKey = (hash: Buffer) => `${INSTALL_PREFIX}${hash.toString('hex').slice(0, 16)}`;
 /** How long a printed link works. */
 export const INSTALL_TOKEN_TTL_MS = 60 * 60_000;
 
@@ -38,15 +42,20 @@ export class InstallService {
     return row === undefined;
   }
 
-  /** A new install token (replacing any earlier one) when no superuser exists, else null. */
+  /** A new install token, beside any earlier unexpired ones, when no superuser exists; else null. */
   async newToken(now = Date.now()): Promise<string | null> {
     if (!(await this.needed())) return null;
     const token = randomBytes(32).toString('base64url');
-    const value = this.engine.dialect.encode('json', { hash: sha256(token).toString('hex'), expires: now + INSTALL_TOKEN_TTL_MS });
+    const hash = sha256(token);
+    const value = this.engine.dialect.encode('json', { hash: hash.toString('hex'), expires: now + INSTALL_TOKEN_TTL_MS });
     const stamp = nowString();
     await this.engine.transaction(async (tx) => {
-      await tx.run(`DELETE FROM ${PARAMS_TABLE} WHERE id = $1`, [INSTALL_KEY]);
-      await tx.run(`INSERT INTO ${PARAMS_TABLE} (id, value, created, updated) VALUES ($1, $2, $3, $3)`, [INSTALL_KEY, value, stamp]);
+      for (const row of await tx.all<{ id: string; value: unknown }>(`SELECT id, value FROM ${PARAMS_TABLE} WHERE id LIKE $1`, [
+        `${INSTALL_PREFIX}%`,
+      ])) {
+        if (storedToken(row.value).expires < now) await tx.run(`DELETE FROM ${PARAMS_TABLE} WHERE id = $1`, [row.id]);
+      }
+      await tx.run(`INSERT INTO ${PARAMS_TABLE} (id, value, created, updated) VALUES ($1, $2, $3, $3)`, [installKey(hash), value, stamp]);
     });
     return token;
   }
@@ -60,16 +69,15 @@ export class InstallService {
   async complete(token: unknown, data: Record<string, unknown>, now = Date.now()): Promise<{ token: string; record: RecordData }> {
     const invalid = () => Errors.badRequest('The install link is invalid or has expired. Restart `mainspring serve` for a new one.');
     if (typeof token !== 'string' || token.length < 20 || token.length > 200) throw invalid();
+    const given = sha256(token);
+    const key = installKey(given);
     const claimed = await this.engine.transaction(async (tx) => {
-      const row = await tx.get<{ value: string; created: unknown }>(`SELECT value, created FROM ${PARAMS_TABLE} WHERE id = $1`, [
-        INSTALL_KEY,
-      ]);
+      const row = await tx.get<{ value: unknown }>(`SELECT value FROM ${PARAMS_TABLE} WHERE id = $1`, [key]);
       if (!row) return null;
-      const stored = JSON.parse(typeof row.value === 'string' ? row.value : JSON.stringify(row.value)) as { hash: string; expires: number };
-      const given = sha256(token);
+      const stored = storedToken(row.value);
       const expected = Buffer.from(stored.hash, 'hex');
       if (expected.length !== given.length || !timingSafeEqual(expected, given) || stored.expires < now) return null;
-      await tx.run(`DELETE FROM ${PARAMS_TABLE} WHERE id = $1`, [INSTALL_KEY]);
+      await tx.run(`DELETE FROM ${PARAMS_TABLE} WHERE id = $1`, [key]);
       return row.value;
     });
     if (claimed === null || !(await this.needed())) throw invalid();
@@ -80,12 +88,14 @@ export class InstallService {
       const created = await this.records.create(c, { data: input, source: 'json' }, {}, SYSTEM_REQUEST);
       const full = await this.records.findById(c, created.id as string);
       if (!full) throw Errors.notFound();
+      // the other links (other starts, other instances) are good for nothing now
+      await this.engine.run(`DELETE FROM ${PARAMS_TABLE} WHERE id LIKE $1`, [`${INSTALL_PREFIX}%`]);
       return { token: this.auth.newToken(c, full), record: created as RecordData };
     } catch (err) {
-      // the token was not used up: put it back, unless another one replaced it meanwhile
+      // the token was not used up: put it back
       await this.engine
         .run(`INSERT INTO ${PARAMS_TABLE} (id, value, created, updated) VALUES ($1, $2, $3, $3) ON CONFLICT (id) DO NOTHING`, [
-          INSTALL_KEY,
+          key,
           claimed as string,
           nowString(),
         ])
@@ -93,4 +103,9 @@ export class InstallService {
       throw err;
     }
   }
+}
+
+/** An install token's row value: JSON text on SQLite, an object on PostgreSQL. */
+function storedToken(value: unknown): { hash: string; expires: number } {
+  return JSON.parse(typeof value === 'string' ? value : JSON.stringify(value)) as { hash: string; expires: number };
 }

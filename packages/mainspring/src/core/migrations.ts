@@ -11,8 +11,10 @@ import type { CollectionService } from './collections/service.js';
 import { AUTH_ORIGINS, authRefCollectionInputs, MFAS, OTPS } from './collections/system.js';
 import { CRON_RUNS_TABLE } from './crons.js';
 import { formatDate } from './dates.js';
+import { isAutodate } from './fields/index.js';
 import { IDEMPOTENCY_TABLE } from './idempotency.js';
 import { newRecordId } from './ids.js';
+import { INSTANCES_TABLE } from './instance.js';
 import { createLogsTable, LOGS_TABLE } from './logs.js';
 import { RATE_LIMITS_TABLE } from './rate-limits.js';
 import { SUPERUSERS } from './rules/request-info.js';
@@ -81,7 +83,7 @@ const MIGRATIONS: readonly Migration[] = [
 
       const superusers = collections.scaffold({ id: 'pbc_3142635823', name: SUPERUSERS, type: 'auth' }, true);
       superusers.auth = defaultAuthOptions(86_400);
-      for (const f of superusers.fields) if (f.type === 'autodate') f.system = true;
+      for (const f of superusers.fields) if (isAutodate(f)) f.system = true;
       await collections.createIn(tx, superusers);
 
       const owner = 'id = @request.auth.id';
@@ -385,6 +387,24 @@ const MIGRATIONS: readonly Migration[] = [
         );
       }
       await tx.run(d.dropTable(OLD_AUTH_ORIGINS_TABLE));
+    },
+  },
+  {
+    // crash-safe Idempotency-Keys (core/idempotency.ts): the instance that holds a claim, and the instances alive
+    name: '0014_instances',
+    async up(tx, engine) {
+      const d = engine.dialect;
+      await tx.run(
+        d.createTable(INSTANCES_TABLE, [
+          { name: 'id', kind: 'text', primaryKey: true },
+          { name: 'pid', kind: 'number' },
+          { name: 'hostname', kind: 'text' },
+          { name: 'started', kind: 'number' },
+          { name: 'heartbeat', kind: 'number' },
+        ]),
+      );
+      // '' for claims taken before: no instance has that id, so a claim left by a crash is free at once
+      await tx.run(d.addColumn(IDEMPOTENCY_TABLE, { name: 'owner', kind: 'text' }));
     },
   },
 ];

@@ -21,18 +21,18 @@ export interface RateLimitRule {
   audience: '' | '@guest' | '@auth';
 }
 
-/**
- * An S3 connection, PocketBase's shape (files or backups). Mainspring has no
- * S3 store yet: `enabled` stays false, the rest is kept for when it comes.
- */
+/** An S3 connection, PocketBase's shape: where record files go (`s3`), or backups (`backups.s3`). */
 export interface S3Settings {
   enabled: boolean;
   bucket: string;
+  /** '' is S3's default, `us-east-1` (R2 takes `auto`). */
   region: string;
+  /** The service's URL. */
   endpoint: string;
   accessKey: string;
   /** Stored, never sent back. */
   secret: string;
+  /** `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (MinIO, and most services on an IP). */
   forcePathStyle: boolean;
 }
 
@@ -48,7 +48,7 @@ export interface Settings {
     tls: boolean;
     localName: string;
   };
-  /** Where record files go: S3 (PocketBase's key; not available yet, so disabled). */
+  /** Where record files go: S3 when enabled, else `<dataDir>/storage` (the environment's `MS_S3_*` win: core/files/drivers.ts). */
   s3: S3Settings;
   /** PocketBase's automatic backups: a cron, how many to keep, where (not available yet). */
   backups: { cron: string; cronMaxKeep: number; s3: S3Settings };
@@ -273,14 +273,15 @@ function checkQueryLimitOverrides(overrides: Settings['queryLimits']['collection
 }
 
 /**
- * S3 and backups: PocketBase's keys are taken and kept, but what they would
- * turn on does not exist yet, so only their values are checked.
+ * S3 and backups. An enabled S3 connection needs every value (PocketBase's
+ * rule: endpoint, bucket, region, access key and secret); whether they work
+ * is what `POST /api/settings/test/s3` tells. Backups do not exist yet, so
+ * turning them on is refused and only their values are checked.
  */
 function checkS3AndBackups(s: Settings, errors: ErrorData): void {
   const notYet = (key: string, what: string) => {
     errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);
   };
-  if (s.s3.enabled) notYet('s3.enabled', 'S3 file storage');
   if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
   if (s.backups.cron.trim() !== '') notYet('backups.cron', 'Automatic backups');
   between(errors, 'backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
@@ -289,6 +290,10 @@ function checkS3AndBackups(s: Settings, errors: ErrorData): void {
     ['backups.s3', s.backups.s3],
   ] as const) {
     if (s3.endpoint !== '' && !isHttpUrl(s3.endpoint)) errors[`${key}.endpoint`] = fieldError('validation_is_url', 'Must be a valid URL.');
+    if (!s3.enabled) continue;
+    for (const field of ['endpoint', 'bucket', 'region', 'accessKey', 'secret'] as const) {
+      if (s3[field].trim() === '') errors[`${key}.${field}`] ??= fieldError('validation_required', 'Cannot be blank.');
+    }
   }
 }
 

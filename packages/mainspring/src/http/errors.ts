@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
+import { FileStorageError } from '../core/files/store.js';
 import { FilterError } from '../query/index.js';
-import { DatabaseUnavailableError, EngineBusyError, StatementTimeoutError } from '../storage/engine.js';
+import { DatabaseUnavailableError, EngineBusyError, isStorageFull, StatementTimeoutError } from '../storage/engine.js';
 import { noteFailure } from './request-log.js';
 
 /**
@@ -14,6 +15,8 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof FilterError) return Errors.invalidFilter(err.message);
   if (err instanceof EngineBusyError) return Errors.busy();
   if (err instanceof DatabaseUnavailableError) return Errors.unavailable('The database is unavailable; try again shortly.');
+  if (isStorageFull(err)) return Errors.storageFull();
+  if (err instanceof FileStorageError) return Errors.storageUnavailable();
   if (err instanceof StatementTimeoutError) {
     return Errors.badRequest('The query took too long to run. Narrow the filter, or filter on indexed fields.');
   }

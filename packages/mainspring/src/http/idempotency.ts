@@ -14,7 +14,9 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  * first request with a key runs and its answer (any status below 500) is
  * kept; a repeat gets that answer again with `Idempotent-Replayed: true`; the
  * key with another request is a 422; a repeat while the first still runs
- * waits for its answer (409 after 10 s). A 5xx gives the key up, so a retry runs.
+ * waits for its answer (409 after 10 s). A 5xx gives the key up, so a retry
+ * runs, unless its write committed. A key whose instance died is answered at
+ * once: run, or a 409 when its write committed (core/idempotency.ts).
  * Registered inside the plugin of the routes that honour it (server.ts), so
  * its hooks run for those routes only.
  */
@@ -45,6 +47,8 @@ export function registerIdempotency(server: FastifyInstance, app: App): void {
         throw Errors.idempotencyMismatch();
       case 'busy':
         throw Errors.idempotencyInProgress();
+      case 'done':
+        throw Errors.idempotencyDone();
     }
   };
 
@@ -55,7 +59,11 @@ export function registerIdempotency(server: FastifyInstance, app: App): void {
     if (raw === undefined || !WRITES.has(request.method)) return done();
     // a replay has answered: the chain stops there, as Fastify's callback hooks do after reply.send()
     claim(request, reply, raw).then((replied) => {
-      if (!replied) done();
+      if (replied) return;
+      // the handler runs inside the claim's scope: each transaction it opens marks the claim (core/idempotency.ts)
+      const id = claimed.get(request);
+      if (id === undefined) done();
+      else store.within(id, done);
     }, done);
   });
 

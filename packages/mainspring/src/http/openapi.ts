@@ -2,6 +2,7 @@ import type { Collection, Field } from '../core/collections/model.js';
 import { isMultiple } from '../core/collections/model.js';
 import { EXTERNAL_AUTHS, isAuthRefCollection } from '../core/collections/system.js';
 import { typeNames } from '../core/collections/typegen.js';
+import { type SchemaContext as FieldSchemaContext, isFile, isPrimaryKey, type JsonSchema, kindOf, REFERS } from '../core/fields/index.js';
 
 /**
  * The OpenAPI 3.1 document of an app's live schema: every collection's
@@ -13,7 +14,9 @@ import { typeNames } from '../core/collections/typegen.js';
  */
 
 /** A JSON Schema (OpenAPI 3.1's dialect) or any OpenAPI object: plain JSON. */
-export type Json = { [key: string]: unknown };
+export type Json = JsonSchema;
+
+export { REFERS };
 
 /** Who the document is for: superusers see every collection and hidden field; others what they could reach. */
 export type Audience = 'superuser' | 'public';
@@ -35,73 +38,14 @@ const noContent: Json = { description: 'Done; no body.' };
 const string: Json = { type: 'string' };
 const STRING_LIST: Json = { type: 'array', items: string };
 
-/**
- * What a value refers to, on the schema of a field that holds an id (an
- * OpenAPI specification extension): `record:{collection}` for a relation, and
- * for the auth flows' system collections `authCollection` (`collectionRef`)
- * and `authRecord` (`recordRef`). A generator that must send a real id (the
- * Postman export) reads it; a reader has the description.
- */
-export const REFERS = 'x-ms-refers';
-
 /** What the schemas of a document need to know beyond one field: the names of the collections it shows. */
-interface SchemaContext {
-  /** The name of a collection the document shows, by id; undefined for one it leaves out. */
-  shown(id: string): string | undefined;
+interface SchemaContext extends FieldSchemaContext {
   /** The `_superusers` collection's id: an auth collection every app has. */
   superusersId: string;
 }
 
 /** The schema of one stored value of a field, as the API answers it. */
-function valueSchema(f: Field, ctx: SchemaContext): Json {
-  switch (f.type) {
-    case 'number':
-      return { type: f.onlyInt ? 'integer' : 'number' };
-    case 'bool':
-      return { type: 'boolean' };
-    case 'json':
-      return { description: 'Any JSON value; null when unset.' };
-    case 'geoPoint':
-      return {
-        type: 'object',
-        description: 'Longitude and latitude in degrees; {"lon": 0, "lat": 0} when unset.',
-        properties: { lon: { type: 'number', minimum: -180, maximum: 180 }, lat: { type: 'number', minimum: -90, maximum: 90 } },
-        required: ['lon', 'lat'],
-      };
-    case 'select': {
-      const one = { type: 'string', enum: [...f.values] };
-      return isMultiple(f) ? { type: 'array', items: one, maxItems: f.maxSelect } : { type: 'string', enum: [...f.values, ''] };
-    }
-    case 'relation': {
-      const schema = isMultiple(f) ? { ...STRING_LIST, maxItems: f.maxSelect } : { ...string };
-      const target = ctx.shown(f.collectionId);
-      return target ? { ...schema, description: `The id of a \`${target}\` record.`, [REFERS]: `record:${target}` } : schema;
-    }
-    case 'file':
-      return isMultiple(f) ? { ...STRING_LIST, maxItems: f.maxSelect } : { ...string };
-    case 'date':
-    case 'autodate':
-      return { type: 'string', description: "A UTC date as 'YYYY-MM-DD HH:MM:SS.sssZ', or '' when unset." };
-    default:
-      return { ...string };
-  }
-}
-
-/** Text of a usual shape that passes a pattern and the length limits, if one of them does: a pattern's own example. */
-function textExample(pattern: string, min: number, max: number, base: string): string | undefined {
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch {
-    return undefined;
-  }
-  const shapes = [base, 'text', 'abc', 'abc-123', 'abc_123', 'abc123', 'ABC', 'Abc', '123', 'a1', 'a', '1', 'ann@example.com'];
-  for (const shape of shapes) {
-    const value = shape.padEnd(Math.max(min, shape.length), shape.at(-1)).slice(0, max);
-    if (value.length >= min && re.test(value)) return value;
-  }
-  return undefined;
-}
+const valueSchema = (f: Field, ctx: SchemaContext): Json => kindOf(f).openApi.value(f, ctx);
 
 /** The fields of the auth flows' system collections that name an auth collection or record (checked by core/collections/system.ts). */
 function authRefSchema(c: Collection, f: Field, ctx: SchemaContext): Json | undefined {
@@ -120,60 +64,13 @@ function authRefSchema(c: Collection, f: Field, ctx: SchemaContext): Json | unde
 
 /** What a field accepts in a JSON body: its value, with the limits checked on write and an example that passes them. */
 function inputSchema(c: Collection, f: Field, ctx: SchemaContext): Json {
-  const special = authRefSchema(c, f, ctx);
-  if (special) return special;
-  const schema = valueSchema(f, ctx);
-  switch (f.type) {
-    case 'text':
-    case 'password': {
-      if (f.min > 0) schema.minLength = f.min;
-      if (f.max > 0) schema.maxLength = f.max;
-      if (f.pattern) schema.pattern = f.pattern;
-      // bcrypt reads 72 bytes, and a password field refuses more
-      const max = f.max || (f.type === 'password' ? 71 : 5000);
-      const example = textExample(f.pattern || '', f.min, max, f.type === 'password' ? 'password-123' : 'text');
-      if (example !== undefined) schema.examples = [example];
-      break;
-    }
-    case 'number':
-      if (f.min !== null) schema.minimum = f.min;
-      if (f.max !== null) schema.maximum = f.max;
-      schema.examples = [f.min ?? (f.max !== null && f.max < 1 ? f.max : 1)];
-      break;
-    case 'bool':
-      schema.examples = [true];
-      break;
-    case 'email':
-      schema.examples = [`ann@${f.onlyDomains?.[0] ?? 'example.com'}`];
-      break;
-    case 'url':
-      schema.examples = [`https://${f.onlyDomains?.[0] ?? 'example.com'}/`];
-      break;
-    case 'editor':
-      schema.examples = ['<p>Hello</p>'];
-      break;
-    case 'select':
-      if (f.values[0] !== undefined) schema.examples = [isMultiple(f) ? [f.values[0]] : f.values[0]];
-      break;
-    case 'json':
-      return { examples: [{ any: 'JSON' }] };
-    case 'geoPoint':
-      schema.examples = [{ lon: 23.32, lat: 42.69 }];
-      break;
-    case 'date': {
-      // within the field's bounds: dates in this form compare as text
-      const usual = '2024-01-31 12:00:00.000Z';
-      const example = f.min && f.min > usual ? f.min : f.max && f.max < usual ? f.max : usual;
-      return { type: 'string', description: "A date: 'YYYY-MM-DD HH:MM:SS.sssZ', RFC 3339, or '' to clear.", examples: [example] };
-    }
-  }
-  return schema;
+  return authRefSchema(c, f, ctx) ?? kindOf(f).openApi.input(f, ctx);
 }
 
 /** The fields a caller of this audience gets back. */
 function outputFields(c: Collection, audience: Audience): Field[] {
   return c.fields.filter(
-    (f) => f.type !== 'password' && !(c.type === 'auth' && f.name === 'tokenKey') && (audience === 'superuser' || !f.hidden),
+    (f) => kindOf(f).output !== 'never' && !(c.type === 'auth' && f.name === 'tokenKey') && (audience === 'superuser' || !f.hidden),
   );
 }
 
@@ -181,9 +78,9 @@ function outputFields(c: Collection, audience: Audience): Field[] {
 function inputFields(c: Collection, audience: Audience): Field[] {
   return c.fields.filter(
     (f) =>
-      f.type !== 'autodate' &&
+      kindOf(f).write !== 'system' &&
       !(c.type === 'auth' && f.name === 'tokenKey') &&
-      (audience === 'superuser' || !f.hidden || f.type === 'password'),
+      (audience === 'superuser' || !f.hidden || kindOf(f).write === 'secret'),
   );
 }
 
@@ -206,15 +103,19 @@ function recordSchema(c: Collection, audience: Audience, ctx: SchemaContext): Js
   return { type: 'object', title: `${c.name} record`, properties, required };
 }
 
-/** Modifiers a field takes in updates: `n+`/`n-` for numbers, `f+`/`+f`/`f-` for multiple values. */
+/** Modifiers a field takes in updates: `n+`/`n-` for numbers, `f+`/`+f`/`f-` for multiple values, `f-` for files. */
 function modifiers(f: Field): Json {
-  if (f.type === 'number') return { [`${f.name}+`]: { type: 'number' }, [`${f.name}-`]: { type: 'number' } };
-  if ((f.type === 'select' || f.type === 'relation') && isMultiple(f)) {
-    const value = { oneOf: [string, STRING_LIST] };
-    return { [`${f.name}+`]: value, [`+${f.name}`]: value, [`${f.name}-`]: value };
+  const either = { oneOf: [string, STRING_LIST] };
+  switch (kindOf(f).modifiers) {
+    case 'add':
+      return { [`${f.name}+`]: { type: 'number' }, [`${f.name}-`]: { type: 'number' } };
+    case 'list':
+      return isMultiple(f) ? { [`${f.name}+`]: either, [`+${f.name}`]: either, [`${f.name}-`]: either } : {};
+    case 'files':
+      return { [`${f.name}-`]: either };
+    case null:
+      return {};
   }
-  if (f.type === 'file') return { [`${f.name}-`]: { oneOf: [string, STRING_LIST] } };
-  return {};
 }
 
 function writeSchema(c: Collection, audience: Audience, mode: 'create' | 'update', ctx: SchemaContext): Json {
@@ -222,13 +123,9 @@ function writeSchema(c: Collection, audience: Audience, mode: 'create' | 'update
   const required: string[] = [];
   for (const f of inputFields(c, audience)) {
     // a record's id is given at its creation or never
-    if (mode === 'update' && f.type === 'text' && f.primaryKey) continue;
-    if (f.type === 'file') {
-      // JSON can only keep, reorder or clear files the record has; new ones come as multipart parts
-      properties[f.name] = { ...valueSchema(f, ctx), description: 'Names of files the record has (to keep or reorder); [] or "" clears.' };
-    } else properties[f.name] = inputSchema(c, f, ctx);
-    const generated = f.type === 'text' && f.autogeneratePattern !== '';
-    if (mode === 'create' && 'required' in f && f.required && !generated && f.type !== 'file' && f.type !== 'bool') required.push(f.name);
+    if (mode === 'update' && isPrimaryKey(f)) continue;
+    properties[f.name] = inputSchema(c, f, ctx);
+    if (mode === 'create' && kindOf(f).mustSend(f)) required.push(f.name);
     if (mode === 'update') Object.assign(properties, modifiers(f));
   }
   if (c.type === 'auth') {
@@ -249,8 +146,8 @@ function multipartSchema(c: Collection, audience: Audience, mode: 'create' | 'up
     '@jsonPayload': { type: 'string', contentMediaType: 'application/json', description: 'Every non-file value as one JSON object.' },
   };
   for (const f of inputFields(c, audience)) {
-    if (mode === 'update' && f.type === 'text' && f.primaryKey) continue;
-    if (f.type === 'file') {
+    if (mode === 'update' && isPrimaryKey(f)) continue;
+    if (isFile(f)) {
       const file = { type: 'string', contentMediaType: 'application/octet-stream' };
       properties[f.name] = isMultiple(f) ? { type: 'array', items: file, maxItems: f.maxSelect } : file;
       if (mode === 'update' && isMultiple(f)) properties[`${f.name}+`] = { type: 'array', items: file };
@@ -294,7 +191,7 @@ function recordPaths(c: Collection, name: string, audience: Audience): Json {
   const allowed = (rule: string | null) => su || rule !== null;
   // a view's records are read only
   const writable = (rule: string | null) => c.type !== 'view' && allowed(rule);
-  const hasFiles = c.fields.some((f) => f.type === 'file');
+  const hasFiles = c.fields.some(isFile);
   const writeBody = (mode: 'create' | 'update') => ({
     required: mode === 'create',
     content: {

@@ -66,5 +66,8 @@ export async function enforceRateLimit(app: App, request: FastifyRequest, tags: 
   if (rule.audience === '@auth' && !auth) return;
   const who = auth ? `user ${auth.collection.id}/${auth.record.id}` : clientIp(app, request);
   const retry = await app.rateLimiter.hit(`${rule.label}|${who}`, rule, Date.now(), weight);
-  if (retry > 0) throw Errors.tooManyRequests(retry);
+  if (retry > 0) {
+    app.metrics.rateLimited(rule.label);
+    throw Errors.tooManyRequests(retry);
+  }
 }

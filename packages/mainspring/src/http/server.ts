@@ -20,7 +20,9 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
+import { fieldTypeRoutes } from './routes/ms-field-types.js';
 import { installRoutes } from './routes/ms-install.js';
+import { metricsRoutes } from './routes/ms-metrics.js';
 import { openApiRoutes } from './routes/ms-openapi.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
@@ -38,6 +40,8 @@ export interface ServerOptions {
   accessLog?: boolean;
   /** Limits of realtime connections. */
   realtime?: RealtimeOptions;
+  /** A bearer token that may read `/api/ms/metrics` besides superusers (default `MS_METRICS_TOKEN`, else none). */
+  metricsToken?: string;
   /** A request body that sends nothing for this long is answered 408 and dropped (default `MS_UPLOAD_IDLE_TIMEOUT_MS`, else 30 s). */
   uploadIdleTimeoutMs?: number;
   /** How long a closing server waits without any request before it closes idle connections (http/connections.ts; default 1 s). */
@@ -154,6 +158,11 @@ function registerGlobal(server: FastifyInstance, app: App, options: ServerOption
     });
   }
   registerRequestLog(server, app);
+  // every answer, the 404s too (one series for all of them: a pattern, never the URL)
+  server.addHook('onResponse', (request, reply, done) => {
+    app.metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
 }
 
 /**
@@ -176,6 +185,8 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(logRoutes);
   plugin(installRoutes);
   plugin(openApiRoutes);
+  plugin(fieldTypeRoutes);
+  plugin((scope) => metricsRoutes(scope, app, options.metricsToken ?? process.env.MS_METRICS_TOKEN));
   plugin((scope) => dashboardRoutes(scope));
   plugin((scope) => {
     registerIdempotency(scope, app);

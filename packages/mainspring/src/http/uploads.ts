@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
-import type { FileField } from '../core/collections/model.js';
 import { Errors, fieldError } from '../core/errors.js';
+import { isFile } from '../core/fields/index.js';
 import { UploadSet } from '../core/files/uploads.js';
 import { fileTooLarge, maxFileSize } from '../core/records/files.js';
 import type { UploadHandling, UploadPolicy } from './multipart.js';
@@ -34,7 +34,7 @@ function fieldOfPart(part: string): string {
 function recordPolicy(app: App, request: FastifyRequest, bodyLimit: number): UploadPolicy {
   const c = app.records.collection((request.params as { collection: string }).collection);
   const failed = request.method === 'POST' ? Errors.createFailed : Errors.updateFailed;
-  const fileFields = new Map(c.fields.filter((f): f is FileField => f.type === 'file').map((f) => [f.name, f]));
+  const fileFields = new Map(c.fields.filter(isFile).map((f) => [f.name, f]));
   let maxBody = bodyLimit;
   for (const f of fileFields.values()) maxBody += maxFileSize(f) * Math.max(f.maxSelect, 1);
   const counts = new Map<string, number>();

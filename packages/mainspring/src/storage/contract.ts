@@ -573,10 +573,12 @@ export function runEngineContract(subject: ContractSubject): void {
       });
 
       test('a statement past timeoutMs fails with StatementTimeoutError, and the engine goes on serving', async () => {
+        const stopped = engine.stats().reads.stopped;
         await expect(engine.read([{ sql: slowQuery(d) }], { timeoutMs: READ_TIMEOUT_MS })).rejects.toBeInstanceOf(StatementTimeoutError);
         expect(await engine.read(statements())).toEqual(answers);
         expect(await engine.get(`SELECT id FROM ${d.ident(table)} WHERE n = ${d.param(1)}`, [2])).toEqual({ id: 'b' });
         await engine.run(`UPDATE ${d.ident(table)} SET n = n WHERE id = 'a'`);
+        expect(engine.stats().reads.stopped).toBe(stopped + 1);
       });
 
       test('a light read is stopped at timeoutMs too, not at the engine’s own timeout', async () => {
@@ -587,6 +589,16 @@ export function runEngineContract(subject: ContractSubject): void {
         // far from READ_TIMEOUT_MS (the machine may be loaded), but well before the engine's own timeout
         expect(Date.now() - started).toBeLessThan(ENGINE_TIMEOUT_MS / 2);
         expect(await engine.read(statements(), { light: true })).toEqual(answers);
+      });
+
+      test('stats() says what runs and waits: nothing once every call has settled', async () => {
+        await Promise.all([engine.read(statements()), engine.run(`UPDATE ${d.ident(table)} SET n = n WHERE id = 'b'`)]);
+        const s = engine.stats();
+        expect(s.writesWaiting).toBe(0);
+        expect(s.reads.running).toBe(0);
+        expect(s.pool.waiting).toBe(0);
+        expect(s.pool.idle).toBeLessThanOrEqual(s.pool.size);
+        expect(s.reads.stopped).toBeGreaterThanOrEqual(1);
       });
 
       test('a read whose statement fails rejects, and the engine goes on serving', async () => {

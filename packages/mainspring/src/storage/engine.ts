@@ -15,6 +15,16 @@ export class StatementTimeoutError extends Error {
   override readonly name = 'StatementTimeoutError';
 }
 
+/**
+ * True for an error that means the disk (or the database's space) is full:
+ * SQLite's `SQLITE_FULL`, PostgreSQL's `53100 disk_full`, a file system's
+ * `ENOSPC`. Nothing was written; answered with a 507, and reads go on.
+ */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || code === '53100' || code === 'ENOSPC';
+}
+
 /** Raised when the database cannot be reached or refuses us; the message says why in plain words. */
 export class DatabaseUnavailableError extends Error {
   override readonly name = 'DatabaseUnavailableError';
@@ -177,6 +187,16 @@ export interface StoredNames {
   readonly indexes: readonly string[];
 }
 
+/** What an engine is doing at one moment: gauges for metrics. */
+export interface EngineStats {
+  /** Writes waiting for their turn: for SQLite's one writer; on PostgreSQL, callers waiting for a pooled connection. */
+  writesWaiting: number;
+  /** Connections open, idle, and callers waiting for one: PostgreSQL's pool; SQLite's reader processes. */
+  pool: { size: number; idle: number; waiting: number };
+  /** Reads running apart now (Engine.read), and how many have been stopped at their time limit since the start. */
+  reads: { running: number; stopped: number };
+}
+
 /** A database Mainspring can run on. */
 export interface Engine extends Executor {
   /** The SQL that differs on this engine. */
@@ -208,12 +228,28 @@ export interface Engine extends Executor {
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**
+   * Calls `listener` within about a quarter of a second after another
+   * connection committed to the database, where no channel tells of it
+   * (SQLite: a CLI command run beside the server changed a password).
+   * Cheap while nothing changes; stops when the engine closes. Absent where
+   * the channel carries every change.
+   */
+  watchOtherWrites?(listener: () => void): void;
+  /**
    * Several processes may open this database at once (PostgreSQL behind N
    * instances): what every instance must see (rate-limit counters, sign-in
    * failures, the request log) lives in it. False where one process owns the
    * database (SQLite): those stay in memory or in a file of their own.
    */
   readonly shared: boolean;
+  /** What the engine is doing now, read when metrics are scraped (core/metrics.ts). */
+  stats(): EngineStats;
+  /**
+   * Calls `listener` with the number of writes each committed transaction
+   * held. Present where writes are committed in groups (SQLite's group
+   * commit); one write is one transaction elsewhere.
+   */
+  observeCommits?(listener: (writes: number) => void): void;
   /**
    * Brings tables, columns and indexes an earlier version stored under a
    * shortened name (cut at the engine's name limit) to the names

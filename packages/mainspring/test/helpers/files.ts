@@ -1,13 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import sharp from 'sharp';
+import { bufferSource } from '../../src/core/files/store.js';
 import type { TestServer } from './server.js';
 
 /**
  * Files for download tests: images made with sharp, and stored files put in
- * place the way the store lays them out (`storage/<collectionId>/<recordId>/`)
- * with the record's file field set by SQL, so serving is tested apart from
- * uploading.
+ * the server's file store (its disk or its S3 bucket) with the record's file
+ * field set by SQL, so serving is tested apart from uploading.
  */
 
 /** Puts `bytes` as stored file `name` of a record and adds the name to `field`. */
@@ -23,9 +21,7 @@ export async function storeFile(
   if (!c) throw new Error(`no collection ${collection}`);
   const f = c.fields.find((x) => x.name === field);
   if (f?.type !== 'file') throw new Error(`no file field ${field}`);
-  const dir = join(s.app.dataDir, 'storage', c.id, recordId);
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, name), bytes);
+  await s.app.files.put({ collectionId: c.id, recordId, name }, bufferSource(Buffer.from(bytes)));
   await setFileValue(s, collection, recordId, field, name);
 }
 

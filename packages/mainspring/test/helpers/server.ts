@@ -6,9 +6,18 @@ import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { App, type AppOptions } from '../../src/core/app.js';
 import { buildServer, type ServerOptions } from '../../src/http/server.js';
+import { startS3, type TestS3 } from './s3.js';
 
 /** The PostgreSQL server the suite runs against, when set; else SQLite. */
 export const TEST_POSTGRES_URL = process.env.MS_TEST_POSTGRES_URL ?? '';
+
+/**
+ * Where test servers keep files: `s3` (`MS_TEST_FILE_DRIVER=s3`, or a test
+ * file that sets it before importing a suite) gives each server an S3
+ * server of its own and turns `s3` on in its settings; else the data
+ * directory's disk.
+ */
+export const testFileDriver = (): 'local' | 's3' => (process.env.MS_TEST_FILE_DRIVER === 's3' ? 's3' : 'local');
 
 /** Which engine the suite runs on. */
 export const TEST_ENGINE: 'sqlite' | 'postgres' = TEST_POSTGRES_URL ? 'postgres' : 'sqlite';
@@ -44,6 +53,8 @@ export interface TestServer {
   app: App;
   server: FastifyInstance;
   dir: string;
+  /** The S3 server its files go to, when they go to S3 ({@link testFileDriver}). */
+  s3?: TestS3;
   /** Sends a request and parses the JSON answer. */
   request(
     method: string,
@@ -88,6 +99,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     throw err;
   }
   if (!options.protections) await relaxProtections(app);
+  const s3 = testFileDriver() === 's3' ? await startS3() : undefined;
+  if (s3) await app.settings.update({ s3: s3.settings() });
   // closing, idle connections go once no request runs, without the second's wait for late ones (test/shutdown.test.ts has it)
   const server = await buildServer(app, { accessLog: false, idleCloseGraceMs: 0, ...serverOptions });
   await server.listen({ host: '127.0.0.1', port: 0 });
@@ -99,10 +112,12 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     app,
     server,
     dir,
+    s3,
     request: requester(url),
     async close() {
       await server.close();
       await app.close();
+      await s3?.close();
       await db.drop();
       rmSync(dir, { recursive: true, force: true });
     },

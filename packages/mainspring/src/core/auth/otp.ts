@@ -2,6 +2,7 @@ import type { Collection } from '../collections/model.js';
 import { OTPS } from '../collections/system.js';
 import { formatDate, nowString, parseDate } from '../dates.js';
 import { Errors, fieldError } from '../errors.js';
+import { isPassword } from '../fields/index.js';
 import { newRecordId, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
 import { DEFAULT_BCRYPT_COST, hashPassword, verifyPassword } from './passwords.js';
@@ -37,8 +38,8 @@ export class OtpService {
 
   /** The bcrypt cost of the codes: the `_otps` password field's (PocketBase's 8). */
   private cost(): number {
-    const field = this.d.registry.find(OTPS)?.fields.find((f) => f.type === 'password');
-    return field?.type === 'password' && field.cost > 0 ? field.cost : DEFAULT_BCRYPT_COST;
+    const field = this.d.registry.find(OTPS)?.fields.find((f) => isPassword(f));
+    return isPassword(field) && field.cost > 0 ? field.cost : DEFAULT_BCRYPT_COST;
   }
 
   requestOtp(c: Collection, rawEmail: unknown): { otpId: string } {

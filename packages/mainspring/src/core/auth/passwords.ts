@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { compare as bcryptCompare, hash as bcryptHash } from '@node-rs/bcrypt';
-import { MAX_PASSWORD_BYTES } from '../collections/fields.js';
+import { MAX_PASSWORD_BYTES } from '../fields/index.js';
 
 /**
  * How many bcrypt computations run at once: all cores but one, so that a

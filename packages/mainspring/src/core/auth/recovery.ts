@@ -1,6 +1,6 @@
-import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import { ApiError, Errors, type FieldError, fieldError } from '../errors.js';
+import { isPassword, kindOf } from '../fields/index.js';
 import { newTokenKey } from '../records/writes.js';
 import type { RecordData } from '../rules/request-info.js';
 import { consumeToken } from './one-time.js';
@@ -115,7 +115,7 @@ export class RecoveryService {
 
   async confirmPasswordReset(c: Collection, token: unknown, password: unknown, passwordConfirm: unknown): Promise<void> {
     const message = 'Invalid or expired password reset token.';
-    const field = c.fields.find((f) => f.type === 'password');
+    const field = c.fields.find((f) => isPassword(f));
     const errors: Record<string, FieldError> = {};
     const blank = (v: unknown) => typeof v !== 'string' || v === '';
     if (blank(password)) errors.password = fieldError('validation_required', 'Cannot be blank.');
@@ -130,7 +130,7 @@ export class RecoveryService {
       throw Errors.validation(message, tokenErr ? { token: tokenErr, ...errors } : errors);
     }
     const { record, claims, invalid } = await this.checkToken(c, token, 'passwordReset', message);
-    const hash = await hashPassword(password as string, field?.type === 'password' ? field.cost : 0);
+    const hash = await hashPassword(password as string, isPassword(field) ? field.cost : 0);
     await this.d.engine.transaction(async (tx) => {
       if (!(await consumeToken(tx, token as string, claims.exp))) throw invalid();
       // a new password means a new tokenKey (every session ends); the mail proved the address

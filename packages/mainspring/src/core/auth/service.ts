@@ -6,6 +6,7 @@ import { MFAS } from '../collections/system.js';
 import { formatDate, nowString, parseDate } from '../dates.js';
 import { ApiError, Errors, fieldError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { isPassword, kindOf } from '../fields/index.js';
 import { newRecordId } from '../ids.js';
 import type { MailService } from '../mail/mailer.js';
 import type { RecordAccess } from '../records/access.js';
@@ -94,7 +95,8 @@ export class AuthService {
 
   // ------------------------------------------------------------ token cache
 
-  private forgetAll(): void {
+  /** Drops every cached token (credentials may have changed where no event tells which). */
+  forgetAll(): void {
     this.generation++;
     this.cache.clear();
     this.tokensByRecord.clear();
@@ -298,7 +300,7 @@ export class AuthService {
       const elsewhere = this.shared ? await this.shared.lockedFor([key + ip, key]) : 0;
       if (elsewhere > 0) throw rateLimited(elsewhere);
       const record = await this.findByIdentity(c, fields, identity as string);
-      const cost = c.fields.find((f) => f.type === 'password')?.cost;
+      const cost = c.fields.find((f) => isPassword(f))?.cost;
       const ok = await verifyPassword(password as string, String(record?.password ?? ''), signal, cost);
       if (!record || !ok || !(await this.passesAuthRule(c, record, 'password'))) {
         const locked = await this.failed(key, ip);
@@ -318,7 +320,7 @@ export class AuthService {
       const field = fieldByName(c, name);
       if (!field) continue;
       const col = `${RECORD_ALIAS}.${dialect.ident(name)}`;
-      const cond = field.type === 'email' ? `LOWER(${col}) = LOWER($1)` : `${col} = $1`;
+      const cond = kindOf(field).identity === 'caseless' ? `LOWER(${col}) = LOWER($1)` : `${col} = $1`;
       const [record] = await readRecords(
         this.d.engine,
         c,

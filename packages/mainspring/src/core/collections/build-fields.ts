@@ -1,4 +1,5 @@
 import { type ErrorData, fieldError } from '../errors.js';
+import { isPassword, isPrimaryKey, isRelation } from '../fields/index.js';
 import { buildField, defaultFieldId, idField } from './fields.js';
 import { type Collection, type Field, RESERVED_AUTH_FIELD_NAMES } from './model.js';
 import type { CollectionRegistry } from './registry.js';
@@ -99,7 +100,7 @@ export function buildFields(
   fields = ordered;
   checkFieldList(fields, isAuth, system, errors);
   if (current) checkFieldChanges(registry, current, fields, errors);
-  if (fields.filter((f) => f.type === 'password').length > 1) {
+  if (fields.filter((f) => isPassword(f)).length > 1) {
     errors.fields = fieldError('validation_invalid_value', 'A collection has at most one password field.');
   }
   return fields;
@@ -173,11 +174,11 @@ function checkFieldList(fields: Field[], isAuth: boolean, system: boolean, error
     if (names.has(lower))
       errors.fields = { [i]: { name: fieldError('validation_duplicated_field_name', `Duplicated field name "${f.name}".`) } };
     if (ids.has(f.id)) errors.fields = { [i]: { id: fieldError('validation_duplicated_field_id', `Duplicated field id "${f.id}".`) } };
-    if (f.type === 'text' && f.primaryKey && f.name !== 'id') {
+    if (isPrimaryKey(f) && f.name !== 'id') {
       errors.fields = { [i]: { primaryKey: fieldError('validation_invalid_value', 'Only the id field is the primary key.') } };
     }
     // a system collection may have one (PocketBase's `_otps` keeps its codes hashed in one)
-    if (f.type === 'password' && !isAuth && !system) {
+    if (isPassword(f) && !isAuth && !system) {
       errors.fields = { [i]: { type: fieldError('validation_invalid_value', 'Password fields belong to auth collections.') } };
     }
     names.add(lower);
@@ -198,7 +199,7 @@ function checkFieldChanges(registry: CollectionRegistry, current: Collection, fi
         [i]: { type: fieldError('validation_field_type_change', `The type of field "${old.name}" cannot be changed.`) },
       };
     }
-    if (now?.type === 'relation' && old.type === 'relation' && now.collectionId !== old.collectionId) {
+    if (isRelation(now) && isRelation(old) && now.collectionId !== old.collectionId) {
       const target = registry.find(now.collectionId);
       if (target?.id !== old.collectionId) {
         errors.fields = {

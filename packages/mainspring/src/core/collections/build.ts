@@ -3,6 +3,7 @@ import { compileFilter, FilterError, parseFilter, SqlParams } from '../../query/
 import type { Dialect } from '../../storage/engine.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
+import { isRelation, kindOf } from '../fields/index.js';
 import { isObject } from '../json.js';
 import { RecordResolver, type ResolverScope } from '../rules/resolver.js';
 import { AUTH_OPTION_KEYS, defaultAuthOptions, mergeAuthOptions } from './auth-options.js';
@@ -196,7 +197,7 @@ export class CollectionBuilder {
   checkRelations(c: Collection, pending: Collection[], errors: ErrorData): void {
     const fieldErrors: ErrorData = {};
     c.fields.forEach((f, i) => {
-      if (f.type !== 'relation') return;
+      if (!isRelation(f)) return;
       const target = f.collectionId === c.id ? c : this.findIn(pending, f.collectionId);
       if (!target) fieldErrors[i] = { collectionId: fieldError('validation_field_relation_missing_collection', 'Unknown collection.') };
       else if (target.type === 'view' && c.type !== 'view') {
@@ -218,7 +219,7 @@ export class CollectionBuilder {
     for (const other of this.registry.all()) {
       // a view that reads the collection is judged when it is created again (see SchemaWriter.withViews)
       if (other.id === c.id || alsoDeleted.includes(other.id) || other.type === 'view') continue;
-      const ref = other.fields.find((f) => f.type === 'relation' && f.collectionId === c.id);
+      const ref = other.fields.find((f) => isRelation(f) && f.collectionId === c.id);
       if (ref) {
         throw Errors.badRequest(`The collection is referenced by the "${ref.name}" field of "${other.name}"; remove that field first.`);
       }
@@ -302,7 +303,7 @@ function identityFieldsError(c: Collection): FieldError | null {
     if (!unique) {
       return fieldError('validation_missing_unique_constraint', `The field ${name} doesn't have a UNIQUE constraint.`, { fieldName: name });
     }
-    if ((f.type !== 'text' && f.type !== 'email') || f.hidden) {
+    if (kindOf(f).identity === null || f.hidden) {
       return fieldError('validation_invalid_identity_field', `Identity field "${name}" must be a visible text or email field.`, {
         fieldName: name,
       });

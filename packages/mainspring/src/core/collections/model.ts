@@ -243,9 +243,9 @@ export const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set([
  */
 export const RESERVED_AUTH_FIELD_NAMES: ReadonlySet<string> = new Set(['passwordConfirm', 'oldPassword']);
 
-/** True when a field holds several values (stored as a JSON array). */
+/** True when a field holds several values (stored as a JSON array): a select, relation or file field whose `maxSelect` is over 1. */
 export function isMultiple(field: Field): boolean {
-  return (field.type === 'select' || field.type === 'relation' || field.type === 'file') && field.maxSelect > 1;
+  return 'maxSelect' in field && field.maxSelect > 1;
 }
 
 /** Looks a field up by name. */

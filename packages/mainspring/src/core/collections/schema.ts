@@ -1,7 +1,7 @@
 import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
 import { type ErrorData, Errors, fieldError } from '../errors.js';
+import { isFile, isPrimaryKey, kindOf } from '../fields/index.js';
 import type { CollectionBuilder } from './build.js';
-import { kindOf } from './fields.js';
 import { indexSpec, type ParsedIndex, parseIndex, renameIndexColumns } from './indexes.js';
 import type { Collection, Field } from './model.js';
 import type { CollectionRegistry } from './registry.js';
@@ -169,7 +169,7 @@ export class SchemaWriter {
     for (const f of from.fields) {
       const g = to.fields.find((x) => x.id === f.id);
       if (!g) {
-        if (f.type === 'file') await this.releaseFiles(tx, to, f);
+        if (isFile(f)) await this.releaseFiles(tx, to, f);
         await tx.run(d.dropColumn(to.name, f.name));
       } else if (g.name !== f.name) renamed.push({ from: f.name, to: g.name, tmp: `__ms_renaming_${renamed.length}` });
     }
@@ -260,5 +260,5 @@ export class SchemaWriter {
 
 /** The column that stores a field. */
 function columnOf(f: Field): ColumnSpec {
-  return f.type === 'text' && f.primaryKey ? { name: f.name, kind: 'text', primaryKey: true } : { name: f.name, kind: kindOf(f).column(f) };
+  return isPrimaryKey(f) ? { name: f.name, kind: 'text', primaryKey: true } : { name: f.name, kind: kindOf(f).column(f) };
 }

@@ -1,3 +1,4 @@
+import { isRelation, kindOf, type TypeContext } from '../fields/index.js';
 import { type Collection, type Field, isMultiple } from './model.js';
 
 /**
@@ -45,7 +46,33 @@ const pascal = (name: string) =>
     .join('');
 
 /** Fields the API never answers: passwords, and the auth record's token key. */
-const isSecret = (c: Collection, f: Field) => f.type === 'password' || (c.type === 'auth' && f.name === 'tokenKey');
+const isSecret = (c: Collection, f: Field) => kindOf(f).output === 'never' || (c.type === 'auth' && f.name === 'tokenKey');
+
+/** A field's lines of an update body's type: its value, and the modifiers it takes. */
+function updateLines(f: Field, ctx: TypeContext, line: (text: string) => void): void {
+  const kind = kindOf(f);
+  const input = kind.typescript.input(f, ctx);
+  const value = kind.write === 'files' ? `${input} | ${kind.typescript.value(f, ctx)} | null` : input;
+  line(`  ${key(f.name)}?: ${value};`);
+  switch (kind.modifiers) {
+    case 'add':
+      line(`  ${key(`${f.name}+`)}?: number;\n  ${key(`${f.name}-`)}?: number;`);
+      break;
+    case 'list':
+      if (isMultiple(f)) {
+        const either = `${input} | ${input.replace('[]', '')}`;
+        line(`  ${key(`${f.name}+`)}?: ${either};\n  ${key(`+${f.name}`)}?: ${either};`);
+        line(`  ${key(`${f.name}-`)}?: ${either};`);
+      }
+      break;
+    case 'files':
+      if (isMultiple(f)) line(`  ${key(`${f.name}+`)}?: FileInput | FileInput[];`);
+      line(`  ${key(`${f.name}-`)}?: FilenameString | FilenameString[];`);
+      break;
+    case null:
+      break;
+  }
+}
 
 /** The TypeScript module; deterministic for one schema. */
 export function typescriptTypes(collections: readonly Collection[], options: TypegenOptions = {}): string {
@@ -75,58 +102,28 @@ export function typescriptTypes(collections: readonly Collection[], options: Typ
   line(`export type CollectionName = ${collections.map((c) => literal(c.name)).join(' | ') || 'never'};`);
   line();
 
-  const valueType = (c: Collection, f: Field): string => {
-    const multi = isMultiple(f);
-    switch (f.type) {
-      case 'number':
-        return 'number';
-      case 'bool':
-        return 'boolean';
-      case 'json':
-        return 'unknown';
-      case 'date':
-      case 'autodate':
-        return 'IsoDateString';
-      case 'editor':
-        return 'HTMLString';
-      case 'geoPoint':
-        return '{ lon: number; lat: number }';
-      case 'select': {
-        const options = `${names.get(c.id)}${pascal(f.name)}Options`;
-        return multi ? `${options}[]` : `${options} | ""`;
-      }
-      case 'relation':
-        return multi ? 'RecordIdString[]' : 'RecordIdString';
-      case 'file':
-        return multi ? 'FilenameString[]' : 'FilenameString';
-      default:
-        return f.name === 'id' ? 'RecordIdString' : 'string';
-    }
-  };
+  const ctxOf = (c: Collection): TypeContext => ({ named: (f, suffix) => `${names.get(c.id)}${pascal(f.name)}${suffix}` });
 
   for (const c of collections) {
     const name = names.get(c.id) as string;
+    const ctx = ctxOf(c);
     const fields = c.fields.filter((f) => !isSecret(c, f));
     line(`// ---- ${c.name} (${c.type}${c.system ? ', system' : ''})`);
     line();
-    for (const f of fields) {
-      if (f.type === 'select') {
-        line(`export type ${name}${pascal(f.name)}Options = ${f.values.map(literal).join(' | ') || 'never'};`);
-      }
-    }
+    for (const f of fields) for (const declaration of kindOf(f).typescript.declarations(f, ctx)) line(declaration);
     line(`/** A \`${c.name}\` record as stored (what hooks see; the API leaves out hidden fields for non-superusers). */`);
     line(`export type ${name}Record = {`);
     for (const f of fields) {
       // an auth record's email is left out of answers when it is not the caller's to see
       const optional = c.type === 'auth' && f.name === 'email' ? '?' : '';
-      line(`  ${key(f.name)}${optional}: ${valueType(c, f)};`);
+      line(`  ${key(f.name)}${optional}: ${kindOf(f).typescript.value(f, ctx)};`);
     }
     line('};');
-    const relations = fields.filter((f) => f.type === 'relation');
+    const relations = fields.filter(isRelation);
     line(`/** What \`expand\` can hold for a \`${c.name}\` record: its relations (back-relations are yours to add). */`);
     line(`export type ${name}Expand = {`);
     for (const f of relations) {
-      const target = f.type === 'relation' ? byId.get(f.collectionId) : undefined;
+      const target = byId.get(f.collectionId);
       const type = target ? `${names.get(target.id)}Response` : 'BaseResponse';
       line(`  ${key(f.name)}?: ${isMultiple(f) ? `${type}[]` : type};`);
     }
@@ -145,41 +142,15 @@ export function typescriptTypes(collections: readonly Collection[], options: Typ
       line();
       continue;
     }
-    const writable = c.fields.filter((f) => f.type !== 'autodate' && !(c.type === 'auth' && f.name === 'tokenKey'));
-    const inputType = (f: Field) => {
-      if (f.type === 'file') return isMultiple(f) ? 'FileInput[]' : 'FileInput';
-      if (f.type === 'json') return 'unknown';
-      if (f.type === 'select' && isMultiple(f)) return `${names.get(c.id)}${pascal(f.name)}Options[]`;
-      if ((f.type === 'relation' || f.type === 'select') && !isMultiple(f)) return valueType(c, f);
-      return valueType(c, f);
-    };
+    const writable = c.fields.filter((f) => kindOf(f).write !== 'system' && !(c.type === 'auth' && f.name === 'tokenKey'));
     line(`/** What creating a \`${c.name}\` record takes. */`);
     line(`export type ${name}Create = {`);
-    for (const f of writable) {
-      const generated = f.type === 'text' && f.autogeneratePattern !== '';
-      const required = 'required' in f && f.required && !generated && f.type !== 'bool' && f.type !== 'file';
-      line(`  ${key(f.name)}${required ? '' : '?'}: ${inputType(f)};`);
-    }
+    for (const f of writable) line(`  ${key(f.name)}${kindOf(f).mustSend(f) ? '' : '?'}: ${kindOf(f).typescript.input(f, ctx)};`);
     if (c.type === 'auth') line('  passwordConfirm: string;');
     line('};');
     line(`/** What updating a \`${c.name}\` record takes, modifiers included. */`);
     line(`export type ${name}Update = {`);
-    for (const f of writable) {
-      if (f.name === 'id') continue;
-      line(
-        `  ${key(f.name)}?: ${f.type === 'file' ? `${inputType(f)} | FilenameString${isMultiple(f) ? '[]' : ''} | null` : inputType(f)};`,
-      );
-      if (f.type === 'number') line(`  ${key(`${f.name}+`)}?: number;\n  ${key(`${f.name}-`)}?: number;`);
-      if ((f.type === 'select' || f.type === 'relation') && isMultiple(f)) {
-        const t = inputType(f);
-        line(`  ${key(`${f.name}+`)}?: ${t} | ${t.replace('[]', '')};\n  ${key(`+${f.name}`)}?: ${t} | ${t.replace('[]', '')};`);
-        line(`  ${key(`${f.name}-`)}?: ${t} | ${t.replace('[]', '')};`);
-      }
-      if (f.type === 'file') {
-        if (isMultiple(f)) line(`  ${key(`${f.name}+`)}?: FileInput | FileInput[];`);
-        line(`  ${key(`${f.name}-`)}?: FilenameString | FilenameString[];`);
-      }
-    }
+    for (const f of writable) if (f.name !== 'id') updateLines(f, ctx, line);
     if (c.type === 'auth') line('  passwordConfirm?: string;\n  oldPassword?: string;');
     line('};');
     line();

@@ -7,7 +7,8 @@ import {
   StatementTimeoutError,
 } from '../../storage/engine.js';
 import type { ErrorData } from '../errors.js';
-import { buildField, defaultFieldId, idField, kindOf } from './fields.js';
+import { isFile, kindOf } from '../fields/index.js';
+import { buildField, defaultFieldId, idField } from './fields.js';
 import type { Collection, Field } from './model.js';
 import { readViewQuery, typeOfExpression, ViewQueryError } from './view-query.js';
 
@@ -91,7 +92,7 @@ export async function viewFileSource(
   let name = fieldName;
   for (let depth = 0; depth < 5; depth++) {
     const found = (await viewColumns(db, d, current.viewQuery ?? '', lookup)).find((c) => c.column.name === name);
-    if (!found?.source || !found.sourceField || found.sourceField.type !== 'file') return null;
+    if (!found?.source || !isFile(found.sourceField)) return null;
     if (found.source.type !== 'view') return { collection: found.source, field: found.sourceField };
     current = found.source;
     name = found.sourceField.name;
@@ -138,14 +139,14 @@ export async function inferViewFields(
       if (col.name !== 'id') throw new ViewQueryError(`Name the id column "id", not "${col.name}".`);
       field = viewIdField();
       // ids are text, as every record's are (a number from ROW_NUMBER() becomes its digits)
-      cast = sourceField?.type === 'text' ? null : 'text';
+      cast = sourceField && kindOf(sourceField).column(sourceField) === 'text' ? null : 'text';
     } else if (source && sourceField?.name === 'id') {
       field = plainField(col.name, 'relation', { collectionId: source.id, maxSelect: 1 });
     } else if (source && sourceField) {
       const { id: _, name: __, ...options } = structuredClone(sourceField);
       field = { id: '', name: col.name, ...options, system: false } as Field;
       if (source.type === 'auth' && sourceField.name === 'email') field.hidden = true;
-      if (field.type === 'text') field.primaryKey = false;
+      if ('primaryKey' in field) field.primaryKey = false;
     } else {
       const told = col.type ?? null;
       const guessed = told === null && expression ? typeOfExpression(expression) : null;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -8,6 +8,7 @@ import { type FileKey, isStoredId, isStoredName, keySegments, thumbKeyOf, thumbs
 import {
   type ByteRange,
   type DeleteTarget,
+  digest,
   FileExistsError,
   type FileRead,
   type FileScope,
@@ -44,13 +45,6 @@ const NO_LINKS = ['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP'];
 /** A stored file as the store describes it; the version changes with the size or the modification time (in ns). */
 function storedFileOf(st: BigIntStats): StoredFile {
   return { size: Number(st.size), modifiedMs: Number(st.mtimeMs), version: `${st.size}\0${st.mtimeNs}` };
-}
-
-/** The SHA-256 of a stream's bytes. */
-async function digest(stream: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Removes a folder if it is empty. */

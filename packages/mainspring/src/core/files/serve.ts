@@ -6,6 +6,7 @@ import { peekToken } from '../auth/tokens.js';
 import { type Collection, type Field, type FileField, isMultiple } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { viewFileSource } from '../collections/views.js';
+import { isFile } from '../fields/index.js';
 import type { RecordService } from '../records/service.js';
 import { type AuthState, isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import { THUMB_SOURCE_TYPES } from './content-type.js';
@@ -71,7 +72,7 @@ export interface DownloadQuery {
 
 function fieldHolding(c: Collection, record: RecordData, filename: string): FileField | undefined {
   for (const f of c.fields) {
-    if (f.type !== 'file') continue;
+    if (!isFile(f)) continue;
     const v = record[f.name];
     if (v === filename || (Array.isArray(v) && v.includes(filename))) return f;
   }

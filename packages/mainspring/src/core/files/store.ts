@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FileKey } from './keys.js';
 
 /**
  * Where record files and their thumbs are kept: the one interface every
- * file driver implements (`local-store.ts` today; S3 in its own issue), and
+ * file driver implements (`local-store.ts`, `s3-store.ts`), and
  * all that the rest of the code knows of storage. Bytes go in and out as
  * streams, a range is read by the driver (a disk seeks, S3 sends a `Range`
  * request), and nothing of where a driver keeps a file (a path, a bucket)
@@ -102,6 +103,22 @@ export class InvalidFileKeyError extends Error {
 /** Thrown by a put of other bytes under a key that holds a file already. */
 export class FileExistsError extends Error {
   override readonly name = 'FileExistsError';
+}
+
+/**
+ * Thrown when the storage itself failed (an S3 service that cannot be
+ * reached, refuses the credentials, lacks the bucket): nothing about the
+ * request was wrong, so the API answers 503, and the cause is logged.
+ */
+export class FileStorageError extends Error {
+  override readonly name = 'FileStorageError';
+}
+
+/** The SHA-256 of a stream's bytes (a put again of a taken key compares them). */
+export async function digest(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** The bytes of a file on this machine (a temporary upload) as a put's source. */

@@ -24,21 +24,25 @@ export function ensureUploadsDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
 
+/** Loose temporary files (from before uploads had a folder per instance) are removed after this long. */
+const LOOSE_MAX_AGE_MS = 24 * 3600_000;
+
 /**
- * Removes temporary uploads older than `maxAgeMs`: leftovers of a process
- * that died mid-request. Younger ones may belong to another instance
- * sharing the folder.
+ * Removes the temporary uploads of instances that are no longer alive:
+ * each instance streams into a folder named after its id
+ * (`.uploads/{instance}/`), so a live instance sharing the data folder
+ * keeps its own. Loose files (an older version's) go after a day.
  */
-export async function sweepStaleUploads(dir: string, maxAgeMs = 24 * 3600_000): Promise<number> {
+export async function sweepDeadUploads(dir: string, alive: (instance: string) => Promise<boolean>): Promise<number> {
   let removed = 0;
   const now = Date.now();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const path = join(dir, name);
-    const info = await stat(path).catch(() => null);
-    if (info && now - info.mtimeMs > maxAgeMs) {
-      await rm(path, { recursive: true, force: true });
-      removed++;
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() ? await alive(entry.name) : now - ((await stat(path).catch(() => null))?.mtimeMs ?? now) <= LOOSE_MAX_AGE_MS) {
+      continue;
     }
+    await rm(path, { recursive: true, force: true });
+    removed++;
   }
   return removed;
 }
@@ -106,6 +110,8 @@ interface Placement {
   recordId: string;
   name: string;
   committed: boolean;
+  /** The put, once it succeeded: a transaction run again (PostgreSQL) does not upload the file again. */
+  put?: Promise<void>;
 }
 
 /**
@@ -144,8 +150,12 @@ export class UploadSet {
       placement = { collectionId, recordId, name: file.name, committed: false };
       this.placements.set(key, placement);
     }
-    await this.store.put({ collectionId, recordId, name: file.name }, file.source);
     const p = placement;
+    p.put ??= this.store.put({ collectionId, recordId, name: file.name }, file.source).catch((err) => {
+      p.put = undefined;
+      throw err;
+    });
+    await p.put;
     // only the attempt that commits runs this (PostgreSQL drops a failed attempt's callbacks)
     tx.afterCommit(() => {
       p.committed = true;

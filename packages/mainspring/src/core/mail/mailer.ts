@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { EmailTemplate } from '../collections/model.js';
 import type { EventBus } from '../events.js';
 import { randomString } from '../ids.js';
+import type { Metrics } from '../metrics.js';
 import type { Settings, SettingsService } from '../settings.js';
 
 /** One mail to send. */
@@ -52,6 +53,7 @@ export class MailService {
     private readonly dataDir: string,
     private readonly logger: Logger,
     events: EventBus,
+    private readonly metrics?: Pick<Metrics, 'mail'>,
   ) {
     events.on((e) => {
       if (e.type === 'settings') this.reset();
@@ -96,6 +98,17 @@ export class MailService {
 
   /** Sends one mail; throws when the SMTP server refuses it. */
   async send(message: MailMessage): Promise<void> {
+    try {
+      await this.deliver(message);
+      this.metrics?.mail(true);
+    } catch (err) {
+      this.metrics?.mail(false);
+      throw err;
+    }
+  }
+
+  /** Hands the mail to SMTP, or, with SMTP off, saves it as a file in the data directory. */
+  private async deliver(message: MailMessage): Promise<void> {
     const s = this.settings.get();
     const from = { name: s.meta.senderName, address: s.meta.senderAddress };
     if (s.smtp.enabled) {

@@ -7,6 +7,7 @@ import type { CollectionRegistry } from '../collections/registry.js';
 import { ApiError, Errors, fieldError } from '../errors.js';
 import type { EventBus, RecordEvent } from '../events.js';
 import { randomString } from '../ids.js';
+import type { Metrics } from '../metrics.js';
 import type { RecordAccess } from '../records/access.js';
 import { parseClientFilter } from '../records/access.js';
 import { parseExpand, serializeWithExpand } from '../records/expand.js';
@@ -107,6 +108,8 @@ export interface BrokerDeps {
   limits: (c: Collection) => QueryLimits;
   /** How long one event's check for one subscriber may take before the event is dropped for it, in ms. */
   checkTimeoutMs?: number;
+  /** Told how long each delivered message took from the event to its subscriber. */
+  metrics?: Pick<Metrics, 'realtimeDelivered'>;
 }
 
 /** The default of {@link BrokerDeps.checkTimeoutMs}: a check that takes longer is a filter, or a rule, that asks too much. */
@@ -213,6 +216,8 @@ export class RealtimeBroker {
   private broadcast(event: RecordEvent): void {
     const c = this.d.registry.find(event.collectionId);
     if (!c) return;
+    const started = performance.now();
+    const metrics = this.d.metrics;
     // subscribers that share a token and options share the check and the message
     const verdicts = new Map<string, Promise<string | null>>();
     const callers = new Map<string, Promise<AuthState | null>>();
@@ -235,7 +240,7 @@ export class RealtimeBroker {
         const settled = verdict;
         client.outbox = client.outbox.then(async () => {
           const data = await settled;
-          if (data !== null) client.sink.send(sub.name, data);
+          if (data !== null && client.sink.send(sub.name, data)) metrics?.realtimeDelivered((performance.now() - started) / 1000);
         });
       }
     }
@@ -273,6 +278,13 @@ export class RealtimeBroker {
       if (err instanceof FilterError || (err as { status?: number }).status === 400) return null;
       throw err;
     }
+  }
+
+  /** Connected clients and their subscriptions, for metrics. */
+  counts(): { clients: number; subscriptions: number } {
+    let subscriptions = 0;
+    for (const client of this.clients.values()) subscriptions += client.subscriptions.length;
+    return { clients: this.clients.size, subscriptions };
   }
 
   /** Stops listening to the bus; the connections are closed by their routes. */

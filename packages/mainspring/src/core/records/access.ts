@@ -1,8 +1,8 @@
 import { compileFilter, type Expr, FilterError, parseFilterCached, SqlParams } from '../../query/index.js';
 import { type Engine, type Executor, readingExecutor, type SqlValue } from '../../storage/engine.js';
-import { kindOf } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
+import { kindOf } from '../fields/index.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { compileRuleCondition, RecordResolver, type ResolverScope, wrapJoins } from '../rules/resolver.js';
 import { checkQueryCost, type QueryLimits } from './limits.js';

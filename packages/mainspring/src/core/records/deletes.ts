@@ -2,6 +2,7 @@ import type { Executor } from '../../storage/engine.js';
 import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
 import { AUTH_REF_COLLECTIONS } from '../collections/system.js';
 import { ApiError, Errors } from '../errors.js';
+import { isRelation } from '../fields/index.js';
 import { isSuperuser, type RecordData, type RequestInfo, SUPERUSERS, SYSTEM_REQUEST } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
 import { AFTER_DELETE, type WriteFlow } from './flow.js';
@@ -103,7 +104,7 @@ export class RecordDeletes {
       // a view's rows are not stored: its relations hold nothing to cascade or unlink
       if (other.type === 'view') continue;
       for (const f of other.fields) {
-        if (f.type === 'relation' && f.collectionId === c.id) await this.letGo(tx, c, other, f, record, seen, info);
+        if (isRelation(f) && f.collectionId === c.id) await this.letGo(tx, c, other, f, record, seen, info);
       }
     }
     await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [record.id]);

@@ -4,6 +4,7 @@ import { parseIndex } from '../collections/indexes.js';
 import { type Collection, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { Errors } from '../errors.js';
+import { isRelation } from '../fields/index.js';
 import { isSuperuser, type RecordData, type RequestInfo } from '../rules/request-info.js';
 import type { RecordAccess } from './access.js';
 import { ownsOrManages, publicRecord } from './output.js';
@@ -104,7 +105,7 @@ async function expandLevel(
 
   for (const [name, children] of tree) {
     const field = fieldByName(c, name);
-    if (field && field.type === 'relation' && (!field.hidden || superuser)) {
+    if (isRelation(field) && (!field.hidden || superuser)) {
       const target = registry.find(field.collectionId);
       if (!target || (!superuser && target.viewRule === null)) continue;
       const ids = [...new Set(records.flatMap((r) => asIds(r[name])))];
@@ -124,7 +125,7 @@ async function expandLevel(
     const via = VIA.exec(name);
     const back = via ? registry.find(via[1] as string) : undefined;
     const backField = back && via ? fieldByName(back, via[2] as string) : undefined;
-    if (!back || !backField || backField.type !== 'relation' || backField.collectionId !== c.id || (backField.hidden && !superuser)) {
+    if (!back || !isRelation(backField) || backField.collectionId !== c.id || (backField.hidden && !superuser)) {
       throw Errors.invalidQuery('expand', `unknown relation "${name}"`);
     }
     if (!superuser && back.viewRule === null) continue;

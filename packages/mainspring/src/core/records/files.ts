@@ -1,7 +1,7 @@
 import type { Executor } from '../../storage/engine.js';
-import { DEFAULT_FILE_MAX_SIZE, Invalid } from '../collections/fields.js';
 import { type Collection, type FileField, isMultiple } from '../collections/model.js';
 import { type FieldError, fieldError } from '../errors.js';
+import { DEFAULT_FILE_MAX_SIZE, Invalid, isFile } from '../fields/index.js';
 import { bareMime, mimeAllowed } from '../files/sniff.js';
 import { deleteFiles, type FileStore } from '../files/store.js';
 import { isUpload, type UploadedFile } from '../files/uploads.js';
@@ -154,7 +154,7 @@ export class RecordFiles {
   forgetRemoved(tx: Executor, c: Collection, before: RecordData, after: RecordData): void {
     const gone: string[] = [];
     for (const f of c.fields) {
-      if (f.type !== 'file') continue;
+      if (!isFile(f)) continue;
       const now = new Set(fileNames(after[f.name]));
       for (const name of fileNames(before[f.name])) if (!now.has(name)) gone.push(name);
     }
@@ -169,8 +169,8 @@ export class RecordFiles {
    * folder: a record made again with this id meanwhile keeps its own.
    */
   forgetRecord(tx: Executor, c: Collection, record: RecordData): void {
-    const names = c.fields.flatMap((f) => (f.type === 'file' ? fileNames(record[f.name]) : []));
-    if (!c.fields.some((f) => f.type === 'file')) return;
+    const names = c.fields.flatMap((f) => (isFile(f) ? fileNames(record[f.name]) : []));
+    if (!c.fields.some((f) => isFile(f))) return;
     tx.afterCommit(() => {
       deleteFiles(this.store, c.id, record.id, names).catch(this.onError);
     });

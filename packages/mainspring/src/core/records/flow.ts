@@ -5,6 +5,7 @@ import type { RecordEvent } from '../events.js';
 import type { RecordEvent as RecordHookEvent } from '../hooks/events.js';
 import type { Hook } from '../hooks/hook.js';
 import { inActiveTransaction, type TxRecords } from '../hooks/transaction.js';
+import { markedTransaction } from '../idempotency.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
 import { checkHookValues } from './input.js';
@@ -31,9 +32,12 @@ export class WriteFlow {
     private readonly txRecords: (tx: Executor) => TxRecords,
   ) {}
 
-  /** Runs `fn` in `db` when given (a batch, server code), otherwise in a new transaction. */
+  /**
+   * Runs `fn` in `db` when given (a batch, server code), otherwise in a new
+   * transaction, which marks the request's Idempotency-Key claim, if any.
+   */
   inTransaction<T>(db: Executor | undefined, fn: (tx: Executor) => Promise<T>): Promise<T> {
-    return db ? fn(db) : this.ctx.engine.transaction(fn);
+    return db ? fn(db) : markedTransaction(this.ctx.engine, fn);
   }
 
   /**

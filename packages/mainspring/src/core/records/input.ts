@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import { Invalid, kindOf, type ValueSource } from '../collections/fields.js';
 import { type Collection, type Field, isMultiple } from '../collections/model.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, fieldError } from '../errors.js';
+import { Invalid, isAutodate, isFile, kindOf, type ValueSource } from '../fields/index.js';
 import { isUpload } from '../files/uploads.js';
 import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
@@ -40,10 +40,10 @@ export interface PreparedInput {
   uploads: FieldUpload[];
 }
 
-const LIST_TYPES = new Set(['select', 'relation', 'file']);
+type Modifier = '' | 'append' | 'prepend' | 'remove';
 
 /** Splits `name+`, `+name`, `name-` into the field name and its modifier. */
-function splitKey(key: string): { name: string; mod: '' | 'append' | 'prepend' | 'remove' } {
+function splitKey(key: string): { name: string; mod: Modifier } {
   if (key.endsWith('+')) return { name: key.slice(0, -1), mod: 'append' };
   if (key.startsWith('+')) return { name: key.slice(1), mod: 'prepend' };
   if (key.endsWith('-')) return { name: key.slice(0, -1), mod: 'remove' };
@@ -108,12 +108,13 @@ export function applyInput(
       continue;
     }
     if (field.hidden && !access.superuser && !(isAuth && field.name === 'password')) continue;
-    if (field.type === 'autodate') continue;
+    const { write } = kindOf(field);
+    if (write === 'system') continue;
     if (field.name === 'id' && !isNew) {
       if (raw !== current?.id) errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
       continue;
     }
-    if (field.type === 'file') {
+    if (write === 'files') {
       const state = files.get(field.name) ?? fileNames(data[field.name]);
       const next = applyFileInput(state, raw, mod);
       if (next instanceof Invalid) errors[field.name] = next.error;
@@ -121,7 +122,7 @@ export function applyInput(
       submitted.add(field.name);
       continue;
     }
-    if (field.type === 'password') {
+    if (write === 'secret') {
       if (mod) continue;
       const plain = readString(key, raw);
       if (plain !== undefined && plain !== '') newPassword = plain;
@@ -146,7 +147,7 @@ export function applyInput(
 
   for (const [name, entries] of files) {
     const field = fieldsByName.get(name);
-    if (field?.type !== 'file' || errors[name]) continue;
+    if (!isFile(field) || errors[name]) continue;
     const settled = settleFileField(field, entries, fileNames(current?.[name]));
     data[name] = settled.value;
     body[name] = settled.value;
@@ -158,7 +159,7 @@ export function applyInput(
   if (isNew) {
     if (data.id === '' || data.id === undefined) data.id = newRecordId();
     for (const f of c.fields) {
-      if (f.type === 'text' && f.name !== 'id' && f.autogeneratePattern && data[f.name] === '') {
+      if ('autogeneratePattern' in f && f.name !== 'id' && f.autogeneratePattern && data[f.name] === '') {
         const spec = parseAutogeneratePattern(f.autogeneratePattern);
         if (spec) data[f.name] = randomString(spec.length, spec.alphabet);
       }
@@ -166,7 +167,7 @@ export function applyInput(
   }
   const now = nowString();
   for (const f of c.fields) {
-    if (f.type === 'autodate' && ((isNew && f.onCreate) || (!isNew && f.onUpdate))) data[f.name] = now;
+    if (isAutodate(f) && ((isNew && f.onCreate) || (!isNew && f.onUpdate))) data[f.name] = now;
   }
 
   if (isAuth) {
@@ -195,17 +196,17 @@ export function applyInput(
 
   for (const f of c.fields) {
     if (errors[f.name]) continue;
-    if (f.type === 'password') {
+    if (kindOf(f).write === 'secret') {
       if (newPassword !== undefined) {
         const err = kindOf(f).validate(f, newPassword);
         if (err) errors[f.name] = err;
-      } else if (!isAuth && f.required && data[f.name] === '') {
+      } else if (!isAuth && 'required' in f && f.required && data[f.name] === '') {
         // an auth record's is checked above; elsewhere (`_otps`) a required password is one given or kept
         errors[f.name] = fieldError('validation_required', 'Cannot be blank.');
       }
       continue;
     }
-    if (f.type === 'text' && f.name === 'tokenKey') continue;
+    if (f.name === 'tokenKey' && isAuth) continue;
     const err = kindOf(f).validate(f, data[f.name]);
     if (err) errors[f.name] = err;
   }
@@ -217,19 +218,35 @@ export function applyInput(
 }
 
 /** One field's new value after a plain set or a modifier; undefined when nothing changes. */
-function applyField(field: Field, currentValue: unknown, raw: unknown, mod: string, source: ValueSource): unknown {
+function applyField(field: Field, currentValue: unknown, raw: unknown, mod: Modifier, source: ValueSource): unknown {
   const kind = kindOf(field);
   if (!mod) return kind.prepare(field, raw, source);
-  if (field.type === 'number') {
-    if (mod === 'prepend') return undefined;
-    const delta = kind.prepare(field, raw, source);
-    if (delta instanceof Invalid) return delta;
-    const next = (currentValue as number) + (mod === 'append' ? 1 : -1) * (delta as number);
-    return Number.isFinite(next) ? next : new Invalid(fieldError('validation_not_a_number', 'The result is not a finite number.'));
+  switch (kind.modifiers) {
+    case 'add':
+      return addTo(field, currentValue, raw, mod, source);
+    case 'list':
+      return applyToList(field, currentValue, raw, mod, source);
+    case 'files':
+    case null:
+      // file modifiers are applied with the uploads (files.ts); a field without modifiers ignores them
+      return undefined;
   }
-  if (!LIST_TYPES.has(field.type)) return undefined;
+}
+
+/** `n+` adds to a number, `n-` subtracts; `+n` means nothing. */
+function addTo(field: Field, currentValue: unknown, raw: unknown, mod: Modifier, source: ValueSource): unknown {
+  if (mod === 'prepend') return undefined;
+  const delta = kindOf(field).prepare(field, raw, source);
+  if (delta instanceof Invalid) return delta;
+  const next = (currentValue as number) + (mod === 'append' ? 1 : -1) * (delta as number);
+  return Number.isFinite(next) ? next : new Invalid(fieldError('validation_not_a_number', 'The result is not a finite number.'));
+}
+
+/** `f+` appends items not yet there, `+f` prepends them, `f-` removes them; a single-valued field keeps the last. */
+function applyToList(field: Field, currentValue: unknown, raw: unknown, mod: Modifier, source: ValueSource): unknown {
+  // the submitted items read as a list, whatever the field's maxSelect
   const multi = { ...field, maxSelect: Math.max(2, (field as { maxSelect: number }).maxSelect) } as Field;
-  const values = kind.prepare(multi, raw, source);
+  const values = kindOf(field).prepare(multi, raw, source);
   if (values instanceof Invalid) return values;
   const existing = asList(currentValue);
   const list = values as string[];
@@ -260,12 +277,12 @@ export function checkHookValues(
   const data = { ...after };
   for (const f of c.fields) {
     const value = after[f.name];
-    if (HOOK_MANAGED.has(f.type) || (f.type === 'text' && f.name === 'tokenKey') || isDeepStrictEqual(value, before[f.name])) continue;
+    const kind = kindOf(f);
+    if (kind.write !== 'value' || (c.type === 'auth' && f.name === 'tokenKey') || isDeepStrictEqual(value, before[f.name])) continue;
     if (f.name === 'id' && !isNew) {
       errors.id = fieldError('validation_pk_change', 'The record primary key cannot be changed.');
       continue;
     }
-    const kind = kindOf(f);
     const prepared = value === undefined || value === null ? kind.empty(f) : kind.prepare(f, value, 'json');
     if (prepared instanceof Invalid) {
       errors[f.name] = prepared.error;
@@ -277,6 +294,3 @@ export function checkHookValues(
   }
   return { data: data as RecordData, errors };
 }
-
-/** Field types whose values the write itself manages, whatever a hook sets. */
-const HOOK_MANAGED = new Set(['password', 'autodate', 'file']);

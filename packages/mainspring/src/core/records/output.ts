@@ -1,5 +1,6 @@
 import type { Collection } from '../collections/model.js';
 import { Errors } from '../errors.js';
+import { kindOf } from '../fields/index.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { isSuperuser } from '../rules/request-info.js';
 
@@ -31,7 +32,7 @@ export function publicRecord(
   const out: Record<string, unknown> = { collectionId: c.id, collectionName: c.name };
   const isAuth = c.type === 'auth';
   for (const f of c.fields) {
-    if (f.type === 'password' || (isAuth && f.name === 'tokenKey')) continue;
+    if (kindOf(f).output === 'never' || (isAuth && f.name === 'tokenKey')) continue;
     if (f.hidden && !superuser) continue;
     if (isAuth && f.name === 'email' && data.emailVisibility !== true && !ownsOrManages(c, data, info, managed)) continue;
     out[f.name] = data[f.name];
@@ -88,7 +89,7 @@ export function checkFields(pick: Pick, c: Collection, info: RequestInfo | null)
   for (const key of Object.keys(pick)) {
     if (key === '*' || key === 'collectionId' || key === 'collectionName' || key === 'expand') continue;
     const f = c.fields.find((x) => x.name === key);
-    if (!f || f.type === 'password' || (f.hidden && !superuser) || (c.type === 'auth' && f.name === 'tokenKey')) {
+    if (!f || kindOf(f).output === 'never' || (f.hidden && !superuser) || (c.type === 'auth' && f.name === 'tokenKey')) {
       throw Errors.invalidQuery('fields', `unknown field "${key}"`);
     }
   }

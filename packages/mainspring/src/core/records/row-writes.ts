@@ -4,6 +4,7 @@ import { parseIndex } from '../collections/indexes.js';
 import type { Collection } from '../collections/model.js';
 import { checkAuthRefs } from '../collections/system.js';
 import { type ErrorData, Errors, fieldError } from '../errors.js';
+import { isRelation } from '../fields/index.js';
 import { type RecordData, type RequestInfo, SUPERUSERS } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
 import { encodeValue, RECORD_ALIAS, writeStatements } from './rows.js';
@@ -155,7 +156,7 @@ export class RowWrites {
     const d = this.ctx.engine.dialect;
     const out = { fields: [] as string[], counts: [] as string[], expected: [] as number[] };
     for (const f of c.fields) {
-      if (f.type !== 'relation' || errors[f.name]) continue;
+      if (!isRelation(f) || errors[f.name]) continue;
       // a relation left as it was still holds: deleting its target cascades, unlinks or is refused
       if (before && JSON.stringify(before[f.name]) === JSON.stringify(data[f.name])) continue;
       const ids = [...new Set(Array.isArray(data[f.name]) ? (data[f.name] as string[]) : data[f.name] ? [data[f.name] as string] : [])];

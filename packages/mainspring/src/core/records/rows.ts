@@ -1,6 +1,6 @@
 import type { ColumnKind, Dialect, Executor, InsertParts, SqlValue } from '../../storage/engine.js';
-import { kindOf } from '../collections/fields.js';
 import type { Collection, Field } from '../collections/model.js';
+import { kindOf } from '../fields/index.js';
 import type { RecordData } from '../rules/request-info.js';
 
 /** The alias of a collection's table in record queries. */

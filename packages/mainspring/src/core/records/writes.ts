@@ -1,11 +1,12 @@
 import { FilterError } from '../../query/index.js';
 import type { Executor } from '../../storage/engine.js';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
-import type { ValueSource } from '../collections/fields.js';
 import type { Collection } from '../collections/model.js';
 import { AUTH_ORIGINS, MFAS, OTPS } from '../collections/system.js';
 import { nowString } from '../dates.js';
 import { Errors, fieldError } from '../errors.js';
+import type { ValueSource } from '../fields/index.js';
+import { isAutodate, isPassword } from '../fields/index.js';
 import { randomString } from '../ids.js';
 import { isSuperuser, type RecordData, type RequestInfo, SYSTEM_REQUEST } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
@@ -43,7 +44,7 @@ function rotateTokenKeyOnChange(c: Collection, before: RecordData, data: RecordD
  * bcrypt hash): every auth collection, and the system `_otps`.
  */
 function hasPassword(c: Collection): boolean {
-  return c.type === 'auth' || c.fields.some((f) => f.type === 'password');
+  return c.type === 'auth' || c.fields.some((f) => isPassword(f));
 }
 
 const invalidOldPassword = () => fieldError('validation_invalid_old_password', 'Missing or invalid old password.');
@@ -218,7 +219,7 @@ export class RecordWrites {
       const data: RecordData = { ...current, ...values, id: current.id };
       rotateTokenKeyOnChange(c, current, data);
       const now = nowString();
-      for (const f of c.fields) if (f.type === 'autodate' && f.onUpdate) data[f.name] = now;
+      for (const f of c.fields) if (isAutodate(f) && f.onUpdate) data[f.name] = now;
       const record = await this.flow.withHook(this.ctx.hooks.recordUpdate, tx, c, data, current, SYSTEM_REQUEST, (record) =>
         this.writeUpdate(tx, c, record, current),
       );
@@ -287,8 +288,8 @@ export class RecordWrites {
       const ok = await verifyPassword(prepared.oldPassword ?? '', String(current.password ?? ''));
       if (!ok) throw Errors.validation('Failed to update record.', { oldPassword: invalidOldPassword() });
     }
-    const field = c.fields.find((f) => f.type === 'password');
-    return hashPassword(prepared.newPassword, field?.type === 'password' ? field.cost : 0);
+    const field = c.fields.find((f) => isPassword(f));
+    return hashPassword(prepared.newPassword, isPassword(field) ? field.cost : 0);
   }
 
   /** Whether the check's rule admits record `id` with its body as `@request.body`; a rule that fails to compile denies. */

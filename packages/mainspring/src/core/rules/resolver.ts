@@ -12,6 +12,7 @@ import {
 } from '../../query/index.js';
 import type { Dialect } from '../../storage/engine.js';
 import { type Collection, type Field, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
+import { isRelation, kindOf } from '../fields/index.js';
 import type { RequestInfo } from './request-info.js';
 
 /** How many relations a path may cross, as in PocketBase. */
@@ -37,24 +38,6 @@ export interface ResolverScope {
    * not when the rule reads the table being written (it would not see the row).
    */
   readonly tables: Set<string>;
-}
-
-/** The value type a field has in filters. */
-export function valueTypeOf(field: Field): ValueType {
-  switch (field.type) {
-    case 'number':
-      return 'number';
-    case 'bool':
-      return 'bool';
-    case 'date':
-    case 'autodate':
-      return 'date';
-    case 'json':
-    case 'geoPoint':
-      return 'json';
-    default:
-      return 'text';
-  }
 }
 
 /** The most any one path resolved so far crosses: relations, and back-relations among them (see core/records/limits.ts). */
@@ -287,14 +270,14 @@ export class RecordResolver implements Resolver {
     const raw = present ? info.body[fieldName] : undefined;
 
     if (path.length > 1) {
-      if (field.type !== 'relation' || modifier) return this.staticValue(info.body, path, name);
+      if (!isRelation(field) || modifier) return this.staticValue(info.body, path, name);
       return this.resolveBodyRelation(field, raw, path.slice(1));
     }
     switch (modifier) {
       case 'isset':
         return this.value(present);
       case 'length': {
-        if (!(field.type === 'select' || field.type === 'relation' || field.type === 'file')) {
+        if (!kindOf(field).filter.list) {
           throw new FilterError(`the :length modifier needs a multi-valued field, not "${fieldName}"`);
         }
         return this.value(toList(raw).length);
@@ -302,7 +285,7 @@ export class RecordResolver implements Resolver {
       case 'lower':
         return this.value(raw === undefined || raw === null ? null : String(raw).toLowerCase());
       case 'each': {
-        if (!(field.type === 'select' || field.type === 'relation' || field.type === 'file')) {
+        if (!kindOf(field).filter.list) {
           throw new FilterError(`the :each modifier needs a multi-valued field, not "${fieldName}"`);
         }
         const listJson = JSON.stringify(toList(raw).map(String));
@@ -330,7 +313,9 @@ export class RecordResolver implements Resolver {
           return { ...this.value(raw), any: () => this.listItems(this.scope.params.add(listJson), false) };
         }
         return this.value(
-          field.type === 'number' && typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw,
+          kindOf(field).filter.valueType === 'number' && typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))
+            ? Number(raw)
+            : raw,
         );
       }
     }
@@ -391,25 +376,8 @@ export class RecordResolver implements Resolver {
     const rest = props.slice(1);
     const c = chain ?? new Chain(alias, this.scope);
 
-    if (field?.type === 'geoPoint' && (rest.length !== 1 || (rest[0] !== 'lon' && rest[0] !== 'lat'))) {
-      throw new FilterError(`a geoPoint has only "lon" and "lat": "${props.join('.')}"`);
-    }
-    if (field?.type === 'json' || field?.type === 'geoPoint') {
-      const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-      if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
-      const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
-      const any = field.type === 'json' ? () => this.jsonItems(this.col(alias, prop), path) : undefined;
-      if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', ...(any ? { any } : {}) };
-      const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
-      return {
-        kind: 'sql',
-        sql,
-        type: 'json',
-        nullFallback: 'disabled',
-        multi: { query: c.query(mmSql), type: 'json' },
-        ...(any ? { any } : {}),
-      };
-    }
+    const json = field ? kindOf(field).filter.json : null;
+    if (json !== null) return this.walkJson(json, alias, prop, props, c, multi);
 
     if (!field) {
       const via = VIA.exec(prop);
@@ -430,7 +398,7 @@ export class RecordResolver implements Resolver {
         nullifyMissing,
       );
     }
-    if (field.type !== 'relation') throw new FilterError(`"${prop}" is not a relation field`);
+    if (!isRelation(field)) throw new FilterError(`"${prop}" is not a relation field`);
     const target = this.scope.lookup(field.collectionId);
     if (!target) throw new FilterError(`the collection of "${prop}" no longer exists`);
 
@@ -456,6 +424,29 @@ export class RecordResolver implements Resolver {
     return this.walk(target, newAlias, newAlias, rest, c, depth + 1, multi || many, nullifyMissing);
   }
 
+  /** A path into a JSON document (`data.a.0`) or a point (`at.lon`): the value at it, as JSON. */
+  private walkJson(json: 'document' | 'point', alias: string, prop: string, props: string[], c: Chain, multi: boolean): Resolved {
+    const rest = props.slice(1);
+    if (json === 'point' && (rest.length !== 1 || (rest[0] !== 'lon' && rest[0] !== 'lat'))) {
+      throw new FilterError(`a geoPoint has only "lon" and "lat": "${props.join('.')}"`);
+    }
+    const path = rest.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    if (path.some((p) => typeof p === 'string' && !/^\w+$/.test(p))) throw new FilterError(`invalid JSON path in "${props.join('.')}"`);
+    const sql = this.d.jsonExtract(this.col(alias, prop), path, (v) => this.scope.params.add(v));
+    // the `?` operators compare a document's array items; a point has none
+    const any = json === 'document' ? () => this.jsonItems(this.col(alias, prop), path) : undefined;
+    if (!multi) return { kind: 'sql', sql, type: 'json', nullFallback: 'disabled', ...(any ? { any } : {}) };
+    const mmSql = this.d.jsonExtract(this.col(c.alias, prop), path, (v) => this.scope.params.add(v));
+    return {
+      kind: 'sql',
+      sql,
+      type: 'json',
+      nullFallback: 'disabled',
+      multi: { query: c.query(mmSql), type: 'json' },
+      ...(any ? { any } : {}),
+    };
+  }
+
   /** The list rule of `collection` on the chain's next alias (filled in by {@link Chain.table}). */
   private chainRule(collection: Collection): string {
     const rule = collection.listRule ?? '';
@@ -476,7 +467,7 @@ export class RecordResolver implements Resolver {
   ): Resolved {
     const back = this.scope.lookup(backName);
     const backField = back ? fieldByName(back, backFieldName) : undefined;
-    if (!back || !backField || backField.type !== 'relation' || backField.collectionId !== collection.id) {
+    if (!back || !isRelation(backField) || backField.collectionId !== collection.id) {
       if (nullifyMissing) return this.value(null);
       throw new FilterError(`invalid back-relation "${prop}"`);
     }
@@ -517,19 +508,19 @@ export class RecordResolver implements Resolver {
     }
     const column = this.col(alias, name);
     const chainColumn = chain ? this.col(chain.alias, name) : column;
-    const listLike = field.type === 'select' || field.type === 'relation' || field.type === 'file';
+    const filter = kindOf(field).filter;
     const withMulti = (sql: string, type: ValueType, mmSql: string, extra: Partial<Extract<Resolved, { kind: 'sql' }>> = {}): Resolved =>
       multi && chain
         ? { kind: 'sql', sql, type, ...extra, multi: { query: chain.query(mmSql), type } }
         : { kind: 'sql', sql, type, ...extra };
 
     if (modifier === 'length') {
-      if (!listLike) throw new FilterError(`the :length modifier needs a multi-valued field, not "${name}"`);
+      if (!filter.list) throw new FilterError(`the :length modifier needs a multi-valued field, not "${name}"`);
       const len = (col: string) => (isMultiple(field) ? this.d.jsonArrayLength(col) : `(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`);
       return withMulti(len(column), 'number', len(chainColumn));
     }
     if (modifier === 'each') {
-      if (!listLike) throw new FilterError(`the :each modifier needs a multi-valued field, not "${name}"`);
+      if (!filter.list) throw new FilterError(`the :each modifier needs a multi-valued field, not "${name}"`);
       if (!isMultiple(field)) return withMulti(column, 'text', chainColumn);
       const je = this.d.storedName(`${alias}_${name}_each`);
       this.join(je, this.d.joinJsonEach(column, je, true));
@@ -538,7 +529,7 @@ export class RecordResolver implements Resolver {
       return { kind: 'sql', sql: `${je}.value`, type: 'text', multi: { query: c.query(`${mje}.value`), type: 'text' } };
     }
 
-    const type = valueTypeOf(field);
+    const type = filter.valueType;
     let sql = column;
     let mmSql = chainColumn;
     let any: (() => MultiMatch) | undefined;
@@ -547,7 +538,7 @@ export class RecordResolver implements Resolver {
       sql = this.d.asText(column, 'json');
       mmSql = this.d.asText(chainColumn, 'json');
       any = () => this.listItems(column, modifier === 'lower');
-    } else if (field.type === 'json') {
+    } else if (filter.json === 'document') {
       // the value, not its JSON text: a top-level "x" equals the text x (PocketBase's json_extract)
       const param = (v: SqlValue) => this.scope.params.add(v);
       sql = this.d.jsonExtract(column, [], param);
@@ -604,7 +595,7 @@ export class RecordResolver implements Resolver {
     for (let i = 0; i < props.length - 1; i++) {
       const prop = props[i] as string;
       const field = fieldByName(collection, prop);
-      if (!field || (field.hidden && !this.allowHidden) || field.type !== 'relation' || isMultiple(field)) {
+      if (!isRelation(field) || (field.hidden && !this.allowHidden) || isMultiple(field)) {
         throw new FilterError(`cannot sort by "${name}"`);
       }
       if (i >= MAX_RELATION_DEPTH) throw new FilterError(`cannot sort by "${name}"`);
@@ -627,7 +618,7 @@ export class RecordResolver implements Resolver {
       const own = self === undefined ? '' : ` OR ${this.col(alias, 'id')} = ${this.scope.params.add(self)}`;
       sql = `(CASE WHEN ${this.col(alias, 'emailVisibility')} = TRUE${own} THEN ${sql} ELSE '' END)`;
     }
-    if (modifier === 'lower') sql = `LOWER(${this.d.asText(sql, isMultiple(field) ? 'json' : valueTypeOf(field))})`;
+    if (modifier === 'lower') sql = `LOWER(${this.d.asText(sql, isMultiple(field) ? 'json' : kindOf(field).filter.valueType)})`;
     if (modifier === 'length') {
       if (!isMultiple(field)) throw new FilterError(`cannot sort by "${name}"`);
       sql = this.d.jsonArrayLength(sql);

@@ -4,6 +4,7 @@ import type { App } from '../../core/app.js';
 import type { Collection } from '../../core/collections/model.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../../core/errors.js';
 import { isUpload } from '../../core/files/uploads.js';
+import { markedTransaction } from '../../core/idempotency.js';
 import type { RequestInfo } from '../../core/rules/request-info.js';
 import type { Executor } from '../../storage/engine.js';
 import { checkJsonValue } from '../body-values.js';
@@ -176,7 +177,8 @@ async function runBatch(app: App, request: FastifyRequest) {
   await limitWrites(app, request, items);
   const deadline = Date.now() + Math.max(1, settings.timeout) * 1000;
 
-  return app.engine.transaction(async (tx) => {
+  // the batch's Idempotency-Key claim, if any, is marked in its transaction
+  return markedTransaction(app.engine, async (tx) => {
     const results: { status: number; body: unknown }[] = [];
     for (const [i, item] of items.entries()) {
       try {

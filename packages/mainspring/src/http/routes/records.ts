@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
-import type { ValueSource } from '../../core/collections/fields.js';
 import type { Collection } from '../../core/collections/model.js';
+import type { ValueSource } from '../../core/fields/index.js';
 import { isSuperuser, type RequestInfo } from '../../core/rules/request-info.js';
 import { bodyObject, callerOf, queryOf, requestInfo } from '../context.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../core/app.js';
 import type { AuthOptions, EmailTemplate } from '../../core/collections/model.js';
 import { Errors, fieldError } from '../../core/errors.js';
+import { s3Settings } from '../../core/files/drivers.js';
+import { checkS3Location } from '../../core/files/s3-bucket.js';
 import { SUPERUSERS } from '../../core/rules/request-info.js';
 import { bodyObject, requireSuperuser } from '../context.js';
 
@@ -14,7 +16,7 @@ const TEST_TEMPLATES: Record<string, (a: AuthOptions) => EmailTemplate> = {
   'login-alert': (a) => a.authAlert.emailTemplate,
 };
 
-/** `/api/settings` (superusers): read, change, send a test mail, test S3 (not available yet). */
+/** `/api/settings` (superusers): read, change, send a test mail, test an S3 connection. */
 export function settingsRoutes(server: FastifyInstance, app: App): void {
   server.get('/api/settings', async (request) => {
     await requireSuperuser(app, request);
@@ -26,8 +28,9 @@ export function settingsRoutes(server: FastifyInstance, app: App): void {
     return app.settings.toJSON(await app.settings.update(bodyObject(request)));
   });
 
-  // PocketBase's checks and answers; no S3 store exists yet, so a valid request always finds it not enabled
-  server.post('/api/settings/test/s3', async (request) => {
+  // PocketBase's checks and answers: the filesystem's S3 settings (for files, the environment's over the stored),
+  // a test object uploaded and its folder listed and deleted; 204 when that worked
+  server.post('/api/settings/test/s3', async (request, reply) => {
     await requireSuperuser(app, request);
     const { filesystem } = bodyObject(request);
     if (filesystem === undefined || filesystem === null || filesystem === '') {
@@ -38,7 +41,16 @@ export function settingsRoutes(server: FastifyInstance, app: App): void {
         filesystem: fieldError('validation_in_invalid', 'Must be "storage" or "backups".'),
       });
     }
-    throw Errors.badRequest('Failed to test the S3 filesystem. Raw error: \nS3 storage filesystem is not enabled.');
+    const settings = app.settings.get();
+    const s3 = filesystem === 'storage' ? s3Settings(settings.s3) : settings.backups.s3;
+    const raw = (message: string) => Errors.badRequest(`Failed to test the S3 filesystem. Raw error: \n${message.slice(0, 500)}`);
+    if (!s3.enabled) throw raw('S3 storage filesystem is not enabled.');
+    try {
+      await checkS3Location(s3);
+    } catch (err) {
+      throw raw((err as Error).message);
+    }
+    return reply.status(204).send();
   });
 
   server.post('/api/settings/test/email', async (request, reply) => {

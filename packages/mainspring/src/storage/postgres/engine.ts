@@ -5,6 +5,7 @@ import {
   DatabaseUnavailableError,
   type Engine,
   EngineBusyError,
+  type EngineStats,
   type Executor,
   type QueryColumn,
   QueryRejectedError,
@@ -12,6 +13,7 @@ import {
   type ReadStatement,
   type Row,
   type SqlValue,
+  StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
 import { postgresDialect } from './dialect.js';
@@ -223,31 +225,51 @@ export class PostgresEngine implements Engine {
     // light reads need no turn: they cannot hold a connection long
     const done = options.light ? () => {} : await this.readTurns.take(this.waitMs);
     try {
-      if (options.timeoutMs === undefined || options.timeoutMs === this.timeoutMs) {
-        const out: unknown[][] = [];
-        for (const s of statements) out.push((await poolQuery(this.pool, s.sql, s.params, s.arrays === true)).rows);
-        return out;
-      }
-      // a limit of its own: the statements share a read-only transaction that sets it
-      const client = await connect(this.pool);
-      let broken = false;
-      try {
-        await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
-        const out: unknown[][] = [];
-        for (const s of statements) out.push((await query(client, s.sql, s.params, s.arrays === true, true)).rows);
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
-        throw err;
-      } finally {
-        client.release(broken || retiring.has(client));
-      }
+      return await this.readStatements(statements, options);
+    } catch (err) {
+      if (err instanceof StatementTimeoutError) this.readsStopped++;
+      throw err;
     } finally {
       done();
     }
+  }
+
+  /** The statements of one read: on the pool at the engine's own limit, or in a read-only transaction that sets the caller's. */
+  private async readStatements(statements: readonly ReadStatement[], options: ReadOptions): Promise<unknown[][]> {
+    if (options.timeoutMs === undefined || options.timeoutMs === this.timeoutMs) {
+      const out: unknown[][] = [];
+      for (const s of statements) out.push((await poolQuery(this.pool, s.sql, s.params, s.arrays === true)).rows);
+      return out;
+    }
+    // a limit of its own: the statements share a read-only transaction that sets it
+    const client = await connect(this.pool);
+    let broken = false;
+    try {
+      await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
+      const out: unknown[][] = [];
+      for (const s of statements) out.push((await query(client, s.sql, s.params, s.arrays === true, true)).rows);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.release(broken || retiring.has(client));
+    }
+  }
+
+  /** Reads stopped at their time limit since the start. */
+  private readsStopped = 0;
+
+  stats(): EngineStats {
+    const { totalCount, idleCount, waitingCount } = this.pool;
+    return {
+      writesWaiting: waitingCount,
+      pool: { size: totalCount, idle: idleCount, waiting: waitingCount },
+      reads: { running: this.readTurns.taken, stopped: this.readsStopped },
+    };
   }
 
   describe(sql: string): Promise<QueryColumn[]> {

@@ -7,8 +7,13 @@ import { EngineBusyError } from '../engine.js';
 export class Turns {
   private free: number;
   private readonly waiting: { grant: () => void }[] = [];
-  constructor(size: number) {
+  constructor(private readonly size: number) {
     this.free = size;
+  }
+
+  /** Turns held now. */
+  get taken(): number {
+    return this.size - this.free;
   }
 
   /** Resolves with the function that gives the turn back; an EngineBusyError after `timeoutMs`. */

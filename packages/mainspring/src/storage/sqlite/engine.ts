@@ -3,12 +3,14 @@ import Database from 'better-sqlite3';
 import {
   type Engine,
   EngineBusyError,
+  type EngineStats,
   type Executor,
   type QueryColumn,
   type ReadOptions,
   type ReadStatement,
   type Row,
   type SqlValue,
+  StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
@@ -282,6 +284,7 @@ export class SqliteEngine implements Engine {
       for (const d of group.done) d.write.reject(err);
       return;
     }
+    for (const listener of this.commitListeners) listener(group.done.length);
     for (const d of group.done) {
       try {
         for (const cb of d.callbacks) cb();
@@ -301,6 +304,25 @@ export class SqliteEngine implements Engine {
     }
   }
 
+  private readonly commitListeners: ((writes: number) => void)[] = [];
+  /** Reads stopped at their time limit since the start. */
+  private readsStopped = 0;
+
+  observeCommits(listener: (writes: number) => void): void {
+    this.commitListeners.push(listener);
+  }
+
+  stats(): EngineStats {
+    const readers = this.readers?.stats();
+    return {
+      writesWaiting: this.waiting.length,
+      pool: readers
+        ? { size: readers.readers, idle: readers.readers - readers.busy, waiting: readers.waiting }
+        : { size: 0, idle: 0, waiting: 0 },
+      reads: { running: readers?.busy ?? 0, stopped: this.readsStopped },
+    };
+  }
+
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     return this.reader.allSync<T>(sql, params);
   }
@@ -308,6 +330,15 @@ export class SqliteEngine implements Engine {
     return this.reader.describeSync(sql);
   }
   async read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+    try {
+      return await this.readNow(statements, options);
+    } catch (err) {
+      if (err instanceof StatementTimeoutError) this.readsStopped++;
+      throw err;
+    }
+  }
+
+  private async readNow(statements: readonly ReadStatement[], options: ReadOptions): Promise<unknown[][]> {
     if (this.closed) throw new Error('the database is closed');
     if (!this.readers || options.light) {
       // on the event loop too, the caller's timeoutMs is the statements' limit (found by the engine contract:
@@ -335,6 +366,27 @@ export class SqliteEngine implements Engine {
     return this.exclusive(() => fn(this.writer));
   }
 
+  private watcher: NodeJS.Timeout | null = null;
+
+  /**
+   * `PRAGMA data_version` of the writer changes only when another
+   * connection committed: one statement of a few µs, four times a second,
+   * off the request path (a timer that does not keep the process alive).
+   */
+  watchOtherWrites(listener: () => void): void {
+    if (this.watcher) clearInterval(this.watcher);
+    const version = () => this.writer.db.pragma('data_version', { simple: true }) as number;
+    let seen = version();
+    this.watcher = setInterval(() => {
+      if (this.closed) return;
+      const now = version();
+      if (now === seen) return;
+      seen = now;
+      listener();
+    }, 250);
+    this.watcher.unref();
+  }
+
   private closing: Promise<void> | null = null;
 
   /** Closes after queued writes (and the writes they lead to); every caller waits for the same close. */
@@ -350,6 +402,7 @@ export class SqliteEngine implements Engine {
       });
     }
     this.closed = true;
+    if (this.watcher) clearInterval(this.watcher);
     this.readers?.close();
     await this.checkpointer?.stop();
     this.reader.endSnapshot();
