@@ -554,7 +554,7 @@ async function main() {
       '',
     ].join('\n'),
   );
-  const logged = server.tail.filter((l) => !l.startsWith('Mainspring is serving'));
+  const logged = server.tail.filter((l) => !l.includes('Mainspring is serving'));
   if (logged.length > 0) log(`the server logged ${logged.length} line(s); last ones:\n  ${logged.slice(-10).join('\n  ')}`);
   return stats.errors > 0 ? 1 : 0;
 }

@@ -519,7 +519,7 @@ async function main() {
   }
 
   // Anything the server logged at warn level or above during the run.
-  const logged = ctx.server.tail.filter((l) => !l.startsWith('Mainspring is serving'));
+  const logged = ctx.server.tail.filter((l) => !l.includes('Mainspring is serving'));
   if (logged.length > 0) log(`the server logged ${logged.length} line(s) during the run; last ones:\n  ${logged.slice(-10).join('\n  ')}`);
 
   process.stdout.write(

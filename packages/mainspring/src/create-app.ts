@@ -36,6 +36,32 @@ export interface CreateAppOptions {
   connectTimeoutMs?: number;
   /** Body limit, realtime limits, access log… */
   server?: Omit<ServerOptions, 'corsOrigins'>;
+  /**
+   * How long `close()` may take, in ms: in-flight requests get all of it but
+   * a reserve for closing the database; past it, their connections are cut.
+   * Default `MS_SHUTDOWN_TIMEOUT` (seconds), else 10 s.
+   */
+  shutdownTimeoutMs?: number;
+}
+
+/** The default of {@link CreateAppOptions.shutdownTimeoutMs}: 10 s. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/**
+ * A duration as an operator writes it (`10`, `10s`, `1.5s`, `500ms`; bare
+ * numbers are seconds), in ms; null for anything else.
+ */
+export function durationMs(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : 1000));
+}
+
+/** The shutdown timeout: the option, else `MS_SHUTDOWN_TIMEOUT`, else 10 s. */
+export function shutdownTimeoutOf(option: number | undefined): number {
+  if (option !== undefined) return option;
+  const env = process.env.MS_SHUTDOWN_TIMEOUT;
+  return (env !== undefined && durationMs(env)) || DEFAULT_SHUTDOWN_TIMEOUT_MS;
 }
 
 /** The data directory: the option, else `MS_DATA_DIR`, else `./ms_data`. */
@@ -85,7 +111,14 @@ export interface MainspringApp {
    * time slices as on our own server (http/admission.ts).
    */
   handler(): Promise<(req: IncomingMessage, res: ServerResponse) => void>;
-  /** Finishes in-flight requests, ends realtime streams, stops crons and closes the database. */
+  /**
+   * Drains: `/api/health` answers 503, no new connection is accepted,
+   * realtime streams end (the SDKs reconnect elsewhere), in-flight requests
+   * finish (cut once the shutdown timeout is near), then crons stop, the
+   * request log is written, the PostgreSQL listener ends and the database
+   * closes after its pending writes. Resolves within the shutdown timeout
+   * unless a cron job or the database itself hangs.
+   */
   close(): Promise<void>;
 }
 
@@ -194,6 +227,7 @@ class EmbeddedApp implements MainspringApp {
       // one process serves a SQLite folder: a second one refuses to start, naming the first
       exclusive: true,
     });
+    app.readiness = 'starting';
     try {
       const origins = corsOriginsOf(options.corsOrigins);
       const server = await buildServer(app, { ...options.server, ...(origins ? { corsOrigins: origins } : {}) });
@@ -235,6 +269,7 @@ class EmbeddedApp implements MainspringApp {
     this.serving = true;
     app.crons.start();
     app.sweepOrphanFilesSoon();
+    if (!this.closing) app.readiness = 'ready';
   }
 
   private need(): { app: App; server: FastifyInstance } {
@@ -242,16 +277,29 @@ class EmbeddedApp implements MainspringApp {
     return this.opened;
   }
 
+  /**
+   * The order matters: readiness first (a load balancer stops sending), then
+   * the listener and the realtime streams (Fastify's close and its preClose
+   * hook), so a client that reconnects finds another instance; connections
+   * close as they go quiet (http/connections.ts); requests still running
+   * need the database, so it closes last.
+   */
   private async drain(): Promise<void> {
+    const timeoutMs = shutdownTimeoutOf(this.options.shutdownTimeoutMs);
     const current = this.started && (await this.started.catch(() => null));
     if (!current) return;
     const { app, server } = current;
-    // connections go idle as their last response is sent; close them then, not after the keep-alive timeout
-    const sweep = setInterval(() => server.server.closeIdleConnections(), 50);
+    app.readiness = 'draining';
+    // requests get the timeout but a reserve for closing the app; then their connections are cut
+    const reserveMs = Math.min(2000, timeoutMs / 4);
+    const cut = setTimeout(() => {
+      app.logger.warn({ timeoutMs }, 'shutdown timeout: cutting the connections of requests still running');
+      server.server.closeAllConnections();
+    }, timeoutMs - reserveMs);
     try {
       await server.close();
     } finally {
-      clearInterval(sweep);
+      clearTimeout(cut);
     }
     await app.close();
   }

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { App } from '../src/core/app.js';
+import { timeOrderedId } from '../src/core/ids.js';
 import { DASHBOARD_CSP, dashboardRoutes } from '../src/http/routes/dashboard.js';
+import type { Engine } from '../src/storage/engine.js';
 import { signedUpUser, startServer, superuserToken, type TestServer } from './helpers/server.js';
 
 /**
@@ -153,6 +155,76 @@ describe('request log', () => {
         data: { ...sent, ...(error ? { error } : {}) },
       });
     }
+  });
+
+  test('the error column holds why a 4xx or 5xx failed: the message its client got', async () => {
+    const answers = [
+      await s.request('GET', '/api/collections/nope-err/records'),
+      await s.request('POST', '/api/collections/users/auth-with-password', {
+        body: { identity: 'logged@example.com', password: 'wrong-pass' },
+      }),
+      await s.request('GET', '/api/no-such-route-err'),
+    ];
+    await s.request('GET', '/api/health?from=ok-err');
+    await s.app.logs.flush();
+    const urls = ['/api/collections/nope-err/records', '/api/collections/users/auth-with-password', '/api/no-such-route-err'];
+    for (const [i, url] of urls.entries()) {
+      const filter = encodeURIComponent(`data.url = "${url}"`);
+      const rows = (await s.request('GET', `/api/logs?sort=-created&perPage=1&filter=${filter}`, { token: su })).body.items;
+      const answer = answers[i] as { status: number; body: { message: string } };
+      expect(answer.status).toBeGreaterThanOrEqual(400);
+      expect(rows[0].data, url).toMatchObject({ status: answer.status, error: answer.body.message });
+    }
+    const ok = await s.request('GET', `/api/logs?filter=${encodeURIComponent('data.url = "/api/health?from=ok-err"')}`, { token: su });
+    expect(ok.body.items[0].data.error).toBeUndefined();
+  });
+
+  test('a row whose id is taken (another process with the same tag) costs no row: the flush writes it with a fresh id', async () => {
+    const at = Date.UTC(2028, 0, 2, 3, 4, 5, 6);
+    const entry = (tag: string, i: number) => ({
+      method: 'GET',
+      url: `/api/collide/${tag}/${i}`,
+      status: 200,
+      execTime: 1,
+      remoteIP: '',
+      userIP: '',
+      referer: '',
+      userAgent: '',
+      auth: '',
+      authId: '',
+      error: '',
+    });
+    // the ids the next rows of that millisecond will get: the sequence after this one's
+    const probe = timeOrderedId(at);
+    const next = (k: number) =>
+      probe.slice(0, 9) + (Number.parseInt(probe.slice(9, 11), 36) + k).toString(36).padStart(2, '0') + probe.slice(11);
+    const logsEngine = (s.app.logs as unknown as { engine: Engine }).engine;
+    for (const k of [1, 6, 151]) {
+      await logsEngine.run(
+        'INSERT INTO _ms_logs (id, created, hour, level, message, method, url, status) VALUES ($1, $2, $6, 0, $3, $4, $5, 200)',
+        [
+          next(k),
+          logsEngine.dialect.encode('date', '2028-01-02 03:04:05.006Z') as string,
+          'planted',
+          'GET',
+          `/api/collide/planted/${k}`,
+          Math.floor(at / 3_600_000),
+        ],
+      );
+    }
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(at);
+      for (let i = 0; i < 300; i++) s.app.logs.add(entry('second', i));
+      await s.app.logs.flush();
+    } finally {
+      vi.useRealTimers();
+    }
+    const filter = encodeURIComponent('data.url ~ "/api/collide/"');
+    const page = await s.request('GET', `/api/logs?perPage=500&filter=${filter}`, { token: su });
+    expect(page.body.totalItems).toBe(303);
+    const urls = new Set(page.body.items.map((l: { data: { url: string } }) => l.data.url));
+    for (let i = 0; i < 300; i++) expect(urls.has(`/api/collide/second/${i}`), `second ${i}`).toBe(true);
   });
 
   test('hostile filters and sorts are 400s, values are only parameters', async () => {

@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PocketBase, { ClientResponseError } from 'pocketbase';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { HooksModule } from '../src/core/hooks/api.js';
 import { startServer, superuserToken, type TestServer } from './helpers/server.js';
-import { eventually, expectNoTempFiles, storedFiles, tempFiles } from './helpers/uploads.js';
+import { eventually, expectNoTempFiles, refuseLate, storedFiles, tempFiles } from './helpers/uploads.js';
 
 /**
  * Uploads through the official `pocketbase` SDK, unchanged: files on create,
@@ -50,20 +49,8 @@ function filesOf(recordId: string, collectionId = docsId): string[] {
 const contentOf = (recordId: string, name: string, collectionId = docsId) =>
   readFileSync(join(s.app.dataDir, 'storage', collectionId, recordId, name), 'utf8');
 
-// a hook that refuses a write after the row (and its files) was written, inside the transaction
-const refuseLate: HooksModule = (ms) => {
-  ms.onRecordCreate(async (e) => {
-    await e.next();
-    if (e.record.title === 'refuse-late') throw new Error('refused after the write');
-  }, 'docs');
-  ms.onRecordUpdate(async (e) => {
-    await e.next();
-    if (e.record.title === 'refuse-late') throw new Error('refused after the write');
-  }, 'docs');
-};
-
 beforeAll(async () => {
-  s = await startServer({ hooks: [refuseLate] });
+  s = await startServer({ hooks: [refuseLate('docs')] });
   await superuserToken(s, 'root@example.com', 'root-password-1');
   admin = new PocketBase(s.url);
   await admin.collection('_superusers').authWithPassword('root@example.com', 'root-password-1');

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -99,7 +99,10 @@ describe('mainspring CLI', () => {
   test('help lists the commands', async () => {
     const r = await run(['help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('serve [--http=HOST:PORT] [--dir=PATH]');
+    expect(r.stdout).toContain('serve [options]');
+    for (const flag of ['--http=', '--dir=', '--db=', '--origins=', '--hooksDir=', '--log-level=', '--shutdown-timeout=']) {
+      expect(r.stdout).toContain(`  ${flag}`);
+    }
     expect(r.stdout).toContain('superuser upsert EMAIL PASSWORD');
   });
 
@@ -111,6 +114,105 @@ describe('mainspring CLI', () => {
       expect(r.stderr).toMatch(/^error: /);
     }
   });
+
+  test('every command has its --help (exit 0, its usage and its flags), also as "help COMMAND"', async () => {
+    const flags: Record<string, string[]> = {
+      serve: ['--http=', '--dir=', '--db=', '--origins=', '--hooksDir=', '--log-level=', '--shutdown-timeout='],
+      superuser: ['--dir=', '--db='],
+      migrate: ['--dir=', '--db='],
+      'migrate-data': ['--from=', '--to='],
+      typegen: ['--out=', '--for=', '--dir=', '--db='],
+      'export-postman': ['--url=', '--environment=', '--identity=', '--authCollection=', '--dir=', '--db='],
+    };
+    for (const [command, expected] of Object.entries(flags)) {
+      const forms =
+        command === 'serve'
+          ? [
+              [command, '--help'],
+              [command, '-h'],
+              ['help', command],
+            ]
+          : [[command, '--help']];
+      for (const args of forms) {
+        const r = await run(args);
+        expect(r.code, args.join(' ')).toBe(0);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toContain(`Usage: mainspring ${command}`);
+        for (const flag of expected) expect(r.stdout, `${args.join(' ')} ${flag}`).toContain(`  ${flag}`);
+      }
+    }
+    // even after a mistyped flag, --help helps
+    expect((await run(['serve', '--htp=1', '--help'])).code).toBe(0);
+  });
+
+  test('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    for (const flag of ['--version', '-v', 'version']) {
+      const r = await run([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+
+  test('an unknown flag is named with the nearest known one', async () => {
+    const cases: [string[], string][] = [
+      [['serve', '--htp=127.0.0.1:1'], 'error: unknown flag --htp; did you mean --http?'],
+      [['serve', '--log-levle=debug'], 'error: unknown flag --log-levle; did you mean --log-level?'],
+      [['serve', '--shutdown-timout=5'], 'error: unknown flag --shutdown-timout; did you mean --shutdown-timeout?'],
+      [['serve', '--hooksdir=x'], 'error: unknown flag --hooksdir; did you mean --hooksDir?'],
+      [['typegen', '--ot=x.ts'], 'error: unknown flag --ot; did you mean --out?'],
+      [['serve', '--frobnicate'], 'error: unknown flag --frobnicate; run "mainspring serve --help"'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim()).toBe(message);
+    }
+  });
+
+  test('a bad --log-level or --shutdown-timeout is a usage error before anything starts', async () => {
+    for (const args of [
+      ['serve', '--log-level=loud'],
+      ['serve', '--shutdown-timeout=soon'],
+      ['serve', '--shutdown-timeout=0'],
+    ]) {
+      const r = await run([...args, `--dir=${join(dir, 'never')}`]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^error: invalid (log level|--shutdown-timeout)/);
+    }
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  test.skipIf(!existsSync('/usr/bin/script'))(
+    'on a terminal serve prints coloured lines, not JSON (through a pipe: test/shutdown.test.ts)',
+    async () => {
+      const port = await freePort();
+      const data = join(dir, 'tty');
+      const env = await envFor([`--dir=${data}`]);
+      // script(1) gives the command a terminal of its own
+      const command = `${process.execPath} ${BIN} serve --http=127.0.0.1:${port} --dir=${data} --log-level=info`;
+      const child = spawn('script', ['-qfec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      try {
+        const deadline = Date.now() + 20_000;
+        while (!out.includes('Mainspring is serving') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        await fetch(`http://127.0.0.1:${port}/api/health`);
+        while (!out.includes('/api/health') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        child.kill('SIGTERM');
+        await exited(child);
+      }
+      expect(out).toContain('Mainspring is serving');
+      expect(out).toContain('/api/health');
+      // ANSI colours, and no JSON line
+      expect(out).toContain('\u001b[');
+      expect(out).not.toContain('{"level"');
+    },
+    30_000,
+  );
 
   test('a data dir that cannot be written is a clear error', async () => {
     const file = join(dir, 'not-a-dir');
@@ -245,9 +347,11 @@ describe('mainspring CLI', () => {
       while (!done() && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
     };
     try {
-      await until(() => err.includes('it will try again'));
-      expect(err).toContain('ping.ts:2:12');
-      expect(err).toContain('const x = ;');
+      // through the logger, on stdout (JSON lines when it is no terminal)
+      await until(() => out.includes('it will try again'));
+      expect(out).toContain('ping.ts:2:12');
+      expect(out).toContain('const x = ;');
+      expect(err).toBe('');
       // still running, not serving
       expect(child.exitCode).toBe(null);
       expect(out).not.toContain('is serving');

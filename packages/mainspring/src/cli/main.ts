@@ -1,49 +1,29 @@
 import { parseArgs } from 'node:util';
 import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
-import { dataDirOf as dataDirOrDefault } from '../create-app.js';
+import { dataDirOf as dataDirOrDefault, durationMs } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
 import { backupCommand } from './backup.js';
 import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
+import { commandHelp, USAGE, unknownFlag, version } from './help.js';
 import { migrateData } from './migrate-data.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
 import { typegen } from './typegen.js';
 
-const USAGE = `Usage: mainspring <command> [options]
-
-Commands:
-  serve [--http=HOST:PORT] [--dir=PATH] [--hooksDir=PATH]
-                                            serve the API (default 127.0.0.1:8090, ./ms_data,
-                                            hooks from ms_hooks/ beside the data directory)
-  superuser upsert EMAIL PASSWORD [--dir]   create or update a superuser
-  superuser create EMAIL PASSWORD [--dir]   create a superuser
-  superuser update EMAIL PASSWORD [--dir]   change a superuser's password
-  superuser delete EMAIL [--dir]            delete a superuser
-  migrate [up] [--dir=PATH]                 apply pending system migrations
-  migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
-  typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
-  doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
-                                            older than the grace period (default 60)
-  backup create [NAME] | list [--dir]       make a backup (database and files, one zip) or list them
-  backup restore KEY [--dir]                restore a backup (stop the server first on SQLite)
-  export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
-                                            a Postman collection (v2.1) of the API on stdout, and its environment
-  help                                      show this help
-
-Every command takes --db=postgres://USER:PASS@HOST:PORT/DB (default: DATABASE_URL)
-to run on PostgreSQL; the data directory then holds only files and mails.
-`;
-
 const DIR_OPTION = { dir: { type: 'string' as const }, db: { type: 'string' as const } };
 
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
+/** The arguments after the command, checked against its flags; an unknown flag is named with the nearest known one. */
+function parse(command: string, args: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new CliError((err as Error).message.split('\n')[0] ?? 'invalid arguments', 2);
+    const e = err as Error & { code?: string };
+    const typed = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(?:--?)([^'=]+)/.exec(e.message)?.[1] : undefined;
+    if (typed !== undefined) throw unknownFlag(command, typed, Object.keys(options));
+    throw new CliError(e.message.split('\n')[0] ?? 'invalid arguments', 2);
   }
 }
 
@@ -69,22 +49,36 @@ const where = (values: Values) => ({ dir: dataDirOf(values as { dir?: string }),
 /** Each command: its arguments parsed and checked, then run. */
 const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
   async serve(rest) {
-    const { values, positionals } = parse(rest, {
+    const { values, positionals } = parse('serve', rest, {
       ...DIR_OPTION,
       http: { type: 'string' },
       origins: { type: 'string' },
       hooksDir: { type: 'string' },
+      'log-level': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
     });
     noArguments('serve', positionals);
-    await serve({ http: text(values, 'http'), ...where(values), origins: text(values, 'origins'), hooksDir: text(values, 'hooksDir') });
+    const timeout = text(values, 'shutdown-timeout');
+    const shutdownTimeoutMs = timeout === undefined ? undefined : durationMs(timeout);
+    if (shutdownTimeoutMs === null || shutdownTimeoutMs === 0) {
+      throw new CliError(`invalid --shutdown-timeout "${timeout}"; expected seconds such as 10, 10s or 500ms`, 2);
+    }
+    await serve({
+      http: text(values, 'http'),
+      ...where(values),
+      origins: text(values, 'origins'),
+      hooksDir: text(values, 'hooksDir'),
+      logLevel: text(values, 'log-level'),
+      ...(shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs } : {}),
+    });
   },
   async superuser(rest) {
-    const { values, positionals } = parse(rest, DIR_OPTION);
+    const { values, positionals } = parse('superuser', rest, DIR_OPTION);
     const { dir, db } = where(values);
     await superuserCommand(positionals, dir, db);
   },
   async migrate(rest) {
-    const { values, positionals } = parse(rest, DIR_OPTION);
+    const { values, positionals } = parse('migrate', rest, DIR_OPTION);
     if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
       throw new CliError('migrate takes only "up" (the default)', 2);
     }
@@ -94,12 +88,12 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
     console.log(`Migrations are up to date in ${app.dataDir}.`);
   },
   async typegen(rest) {
-    const { values, positionals } = parse(rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });
+    const { values, positionals } = parse('typegen', rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });
     noArguments('typegen', positionals);
     await typegen({ ...where(values), out: text(values, 'out'), for: text(values, 'for') });
   },
   async 'export-postman'(rest) {
-    const { values, positionals } = parse(rest, {
+    const { values, positionals } = parse('export-postman', rest, {
       ...DIR_OPTION,
       url: { type: 'string' },
       environment: { type: 'string' },
@@ -116,31 +110,42 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
     });
   },
   async backup(rest) {
-    const { values, positionals } = parse(rest, DIR_OPTION);
+    const { values, positionals } = parse('backup', rest, DIR_OPTION);
     await backupCommand(positionals, where(values));
   },
   async doctor(rest) {
-    const { values, positionals } = parse(rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });
+    const { values, positionals } = parse('doctor', rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });
     noArguments('doctor', positionals);
     await doctor({ ...where(values), fix: values.fix === true, grace: text(values, 'grace') });
   },
   async 'migrate-data'(rest) {
-    const { values, positionals } = parse(rest, { from: { type: 'string' }, to: { type: 'string' } });
+    const { values, positionals } = parse('migrate-data', rest, { from: { type: 'string' }, to: { type: 'string' } });
     noArguments('migrate-data', positionals);
     await migrateData({ from: text(values, 'from'), to: text(values, 'to') });
   },
 };
 
 const HELP = new Set([undefined, 'help', '--help', '-h']);
+const HELP_FLAGS = new Set(['--help', '-h']);
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
   if (HELP.has(command)) {
-    process.stdout.write(USAGE);
+    const about = command === 'help' ? rest[0] : undefined;
+    process.stdout.write(about !== undefined && Object.hasOwn(COMMANDS, about) ? commandHelp(about) : USAGE);
     return;
   }
   const run = Object.hasOwn(COMMANDS, command as string) ? COMMANDS[command as string] : undefined;
   if (!run) throw new CliError(`unknown command "${command}"; run "mainspring help"`, 2);
+  // before the arguments are checked, so that `serve --htp=x --help` still shows the help
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) {
+    process.stdout.write(commandHelp(command as string));
+    return;
+  }
   await run(rest);
 }
 

@@ -1,25 +1,24 @@
 import { watch } from 'node:fs';
-import pino from 'pino';
+import type { Logger } from 'pino';
 import { HooksLoadError } from '../core/hooks/loader.js';
-import { createApp, type MainspringApp } from '../create-app.js';
+import { createApp, type MainspringApp, shutdownTimeoutOf } from '../create-app.js';
 import { linkHost, parseHttpAddress } from './address.js';
 import { CliError } from './errors.js';
+import { cliLogger, logLevelOf } from './logger.js';
 
 /**
  * Starts the app; when its hooks do not build or load, says why and waits for
  * a change in the hooks folder to try again, instead of exiting (which a
  * supervisor would turn into a crash loop).
  */
-async function readyWaitingForHooks(ms: MainspringApp): Promise<void> {
+async function readyWaitingForHooks(ms: MainspringApp, logger: Logger): Promise<void> {
   for (;;) {
     try {
       await ms.ready();
       return;
     } catch (err) {
       if (!(err instanceof HooksLoadError) || !ms.hooksDir) throw err;
-      console.error(`error: ${err.message}
-
-Mainspring is not serving. Fix the file and save it; it will try again.`);
+      logger.error(`${err.message}\n\nMainspring is not serving. Fix the file and save it; it will try again.`);
       const dir = ms.hooksDir;
       await new Promise<void>((done) => {
         const watcher = watch(dir, { recursive: true }, () => {
@@ -32,25 +31,30 @@ Mainspring is not serving. Fix the file and save it; it will try again.`);
   }
 }
 
-/** `mainspring serve`: opens the app, listens, and drains on SIGINT/SIGTERM. */
+/** `mainspring serve`: opens the app, listens, and drains on SIGINT/SIGTERM within the shutdown timeout. */
 export async function serve(options: {
   http: string | undefined;
   dir: string;
   db?: string;
   origins: string | undefined;
   hooksDir?: string;
+  logLevel?: string;
+  shutdownTimeoutMs?: number;
 }): Promise<void> {
   const { host, port } = parseHttpAddress(options.http);
+  const logger = cliLogger(logLevelOf(options.logLevel));
+  const shutdownTimeoutMs = shutdownTimeoutOf(options.shutdownTimeoutMs);
   // a database that is not up yet (containers starting together) is waited for, with a message on each try
   const ms = createApp({
     dataDir: options.dir,
     databaseUrl: options.db ?? '',
     connectTimeoutMs: Number.POSITIVE_INFINITY,
-    logger: pino({ level: process.env.MS_LOG_LEVEL ?? 'info' }),
+    logger,
+    shutdownTimeoutMs,
     ...(options.hooksDir !== undefined ? { hooksDir: options.hooksDir } : {}),
     ...(options.origins !== undefined ? { corsOrigins: options.origins.split(',') } : {}),
   });
-  await readyWaitingForHooks(ms);
+  await readyWaitingForHooks(ms, logger);
   try {
     await ms.listen({ host, port });
   } catch (err) {
@@ -62,26 +66,43 @@ export async function serve(options: {
     if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new CliError(`cannot listen on ${host}:${port}: no such local address`);
     throw err;
   }
+  // where to reach the server, and the install link, are said at any level short of silent
+  const say = logger.isLevelEnabled('info') || logger.level === 'silent' ? logger : logger.child({}, { level: 'info' });
   // a link that works: a wildcard address is shown as one a browser can reach
   const shown = linkHost(host);
   const engine = ms.app.engine;
   const where = engine.shared ? `${engine.dialect.title}, files in ${ms.dataDir}` : `data in ${ms.dataDir}`;
-  console.log(`Mainspring is serving http://${shown}:${port}/api/ (${where}); dashboard at http://${shown}:${port}/_/`);
+  say.info(`Mainspring is serving http://${shown}:${port}/api/ (${where}); dashboard at http://${shown}:${port}/_/`);
   const install = await ms.app.install.newToken();
-  if (install) console.log(`No superuser yet: create the first one within an hour at http://${shown}:${port}/_/#/install/${install}`);
+  if (install) say.info(`No superuser yet: create the first one within an hour at http://${shown}:${port}/_/#/install/${install}`);
+  stopOnSignals(ms, logger, shutdownTimeoutMs);
+}
 
+/**
+ * SIGINT/SIGTERM drain the app (create-app.ts) and exit 0; past the
+ * shutdown timeout, or on a second signal, the process exits 1 at once.
+ */
+function stopOnSignals(ms: MainspringApp, logger: Logger, timeoutMs: number): void {
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {
-      console.error(`${signal} again: exiting without waiting`);
+      logger.warn(`${signal} again: exiting without waiting`);
       process.exit(1);
     }
     closing = true;
-    console.log(`${signal}: finishing in-flight requests…`);
+    logger.info(`${signal}: draining (at most ${timeoutMs / 1000} s): no new connections, finishing in-flight requests…`);
+    const started = performance.now();
+    setTimeout(() => {
+      logger.error(`shutdown took longer than ${timeoutMs / 1000} s: exiting now`);
+      process.exit(1);
+    }, timeoutMs).unref();
     ms.close()
-      .then(() => process.exit(0))
+      .then(() => {
+        logger.info(`stopped in ${Math.round(performance.now() - started)} ms`);
+        process.exit(0);
+      })
       .catch((err) => {
-        console.error(`error while shutting down: ${(err as Error).message}`);
+        logger.error({ err }, 'error while shutting down');
         process.exit(1);
       });
   };

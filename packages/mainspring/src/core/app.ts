@@ -67,6 +67,12 @@ export interface AppOptions {
   exclusive?: boolean;
 }
 
+/**
+ * Whether an app takes requests, as `/api/health` tells a load balancer:
+ * `starting` until its server serves, `draining` once it shuts down.
+ */
+export type Readiness = 'starting' | 'ready' | 'draining';
+
 /** True for a URL that names a PostgreSQL database. */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
@@ -117,6 +123,8 @@ export class App {
   readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
+  /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
+  readiness: Readiness = 'ready';
 
   private constructor(
     readonly dataDir: string,

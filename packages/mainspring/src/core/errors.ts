@@ -41,6 +41,17 @@ export function fieldError(code: string, message: string, params?: Record<string
   return params ? { code, message, params } : { code, message };
 }
 
+/** A byte count as people read it, with the exact figure: `16 MiB (16777216 bytes)`. */
+export function sizeText(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB'];
+  let shown = '';
+  for (let i = units.length - 1; i >= 0 && !shown; i--) {
+    const size = bytes / 1024 ** (i + 1);
+    if (size >= 1) shown = `${Number.isInteger(size) ? size : size.toFixed(1)} ${units[i]} (${bytes} bytes)`;
+  }
+  return shown || `${bytes} bytes`;
+}
+
 const DEFAULT_400 = 'Something went wrong while processing your request.';
 
 /** The catalogue of API errors. */
@@ -51,12 +62,17 @@ export const Errors = {
     new ApiError(400, 'invalid_filter', detail ? `Invalid filter: ${detail}` : `${DEFAULT_400} Invalid filter.`),
   invalidQuery: (param: string, detail: string) => new ApiError(400, 'invalid_query', `Invalid ${param}: ${detail}`),
   invalidBody: (detail = 'Failed to read the submitted data.') => new ApiError(400, 'invalid_body', detail),
-  bodyTooLarge: (limit: number) => new ApiError(413, 'body_too_large', `Request entity too large: the body is limited to ${limit} bytes.`),
+  bodyTooLarge: (limit: number) =>
+    new ApiError(413, 'body_too_large', `Request entity too large: the body is limited to ${sizeText(limit)}.`),
   filesNotAccepted: () => new ApiError(400, 'files_not_accepted', 'File uploads are not accepted here.'),
   bodyStalled: (ms: number) =>
     new ApiError(408, 'body_stalled', `Request timeout: no part of the body arrived for ${Math.round(ms / 100) / 10} s.`),
   unsupportedMediaType: () =>
-    new ApiError(415, 'unsupported_media_type', 'Unsupported Content-Type: send application/json or multipart/form-data.'),
+    new ApiError(
+      415,
+      'unsupported_media_type',
+      'Unsupported Content-Type: send application/json, multipart/form-data or application/x-www-form-urlencoded.',
+    ),
   unauthorized: (message = 'The request requires valid record authorization token.') => new ApiError(401, 'unauthorized', message),
   forbidden: (message = 'You are not allowed to perform this request.') => new ApiError(403, 'forbidden', message),
   superusersOnly: () => new ApiError(403, 'superusers_only', 'Only superusers can perform this action.'),
@@ -86,6 +102,11 @@ export const Errors = {
     return err;
   },
   busy: () => new ApiError(503, 'busy', 'The server is busy; try again shortly.'),
+  unavailable: (message: string) => {
+    const err = new ApiError(503, 'unavailable', message);
+    err.retryAfter = 1;
+    return err;
+  },
   storageFull: () =>
     new ApiError(
       507,

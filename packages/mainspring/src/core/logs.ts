@@ -3,7 +3,7 @@ import { compileFilter, FilterError, parseFilter, parseSort, SqlParams, type Val
 import type { Dialect, Engine, Executor } from '../storage/engine.js';
 import { formatDate } from './dates.js';
 import { Errors } from './errors.js';
-import { timeOrderedId } from './ids.js';
+import { ID_LENGTH, randomString, timeOrderedId } from './ids.js';
 import { type PageQuery, type PageSource, readPage } from './search/provider.js';
 import type { SettingsService } from './settings.js';
 
@@ -261,58 +261,116 @@ export class LogService {
   private async write(): Promise<void> {
     const rows = this.buffer;
     this.buffer = [];
-    const d = this.engine.dialect;
     let written = 0;
     try {
       // one short transaction per chunk: between chunks the event loop serves requests (and other writes),
       // where one transaction of a second's rows held it for as long as they took (~100 ms at 10k req/s)
       while (written < rows.length) {
         const size = chunkSize(rows.length - written);
-        const values: unknown[] = [];
-        // rows of one millisecond share the text of their date
-        let at = Number.NaN;
-        let created: unknown = '';
-        for (let r = written; r < written + size; r++) {
-          const row = rows[r] as Pending;
-          if (row.at !== at) {
-            at = row.at;
-            created = d.encode('date', formatDate(new Date(at)));
+        const chunk = rows.slice(written, written + size);
+        try {
+          await this.engine.run(insertSql(size), this.values(chunk, timeOrderedId) as never);
+        } catch {
+          // one bad row (an id met again) must not cost the chunk and the rest of the flush
+          const left = await this.writeOneByOne(chunk);
+          if (left > 0) {
+            this.requeue(rows.slice(written + size - left));
+            return;
           }
-          // in the order of COLUMNS
-          values.push(
-            timeOrderedId(at),
-            created,
-            row.hour,
-            row.level,
-            row.message,
-            row.method,
-            row.url,
-            row.status,
-            row.exec_time,
-            row.remote_ip,
-            row.user_ip,
-            row.referer,
-            row.user_agent,
-            row.auth,
-            row.auth_id,
-            row.error,
-          );
         }
-        await this.engine.run(insertSql(size), values as never);
         written += size;
         await new Promise((r) => setImmediate(r));
       }
-      // retention: at most one sweep an hour
-      const now = Date.now();
-      if (now - this.lastSweep > HOUR) {
-        this.lastSweep = now;
-        const maxDays = this.settings.get().logs.maxDays;
-        const cutoff = Math.floor((now - maxDays * 86_400_000) / HOUR);
-        await this.engine.run(`DELETE FROM ${LOGS_TABLE} WHERE hour < $1`, [cutoff]);
-      }
+      await this.sweep();
     } catch (err) {
-      this.logger.warn({ err: { message: (err as Error).message }, dropped: rows.length - written }, 'request log: writing failed');
+      this.logger.warn({ err: { message: (err as Error).message } }, 'request log: sweeping old rows failed');
     }
+  }
+
+  /**
+   * Inserts a chunk row by row after its INSERT failed: a row whose id is
+   * taken gets a fresh one (its random part drawn anew) and is tried again
+   * once; the first failure of another kind (the database itself failing)
+   * stops, and the rows from there on are left for the next flush. Answers
+   * how many rows of the chunk are left.
+   */
+  private async writeOneByOne(chunk: Pending[]): Promise<number> {
+    const d = this.engine.dialect;
+    const freshId = (at: number) => timeOrderedId(at).slice(0, 9) + randomString(ID_LENGTH - 9);
+    for (let i = 0; i < chunk.length; i++) {
+      const row = chunk.slice(i, i + 1);
+      try {
+        await this.engine.run(insertSql(1), this.values(row, timeOrderedId) as never);
+      } catch (err) {
+        if (!d.uniqueViolation(err)) {
+          this.logger.warn({ err: { message: (err as Error).message }, kept: chunk.length - i }, 'request log: writing failed');
+          return chunk.length - i;
+        }
+        try {
+          await this.engine.run(insertSql(1), this.values(row, freshId) as never);
+        } catch (again) {
+          this.logger.warn({ err: { message: (again as Error).message }, dropped: 1 }, 'request log: a row could not be written');
+        }
+      }
+    }
+    return 0;
+  }
+
+  /** Puts unwritten rows back before those queued since, within the buffer's bound. */
+  private requeue(rows: Pending[]): void {
+    const room = MAX_BUFFERED - this.buffer.length;
+    if (rows.length > room) this.logger.warn({ dropped: rows.length - Math.max(room, 0) }, 'request log: buffer full, rows dropped');
+    if (room > 0) this.buffer = [...rows.slice(0, room), ...this.buffer];
+    if (this.buffer.length > 0 && !this.closed) {
+      this.timer ??= setTimeout(() => {
+        this.timer = null;
+        this.flush().catch(() => {});
+      }, 1000).unref();
+    }
+  }
+
+  /** The values of `rows` for their INSERT, in the order of COLUMNS, with ids from `id`. */
+  private values(rows: Pending[], id: (at: number) => string): unknown[] {
+    const d = this.engine.dialect;
+    const values: unknown[] = [];
+    // rows of one millisecond share the text of their date
+    let at = Number.NaN;
+    let created: unknown = '';
+    for (const row of rows) {
+      if (row.at !== at) {
+        at = row.at;
+        created = d.encode('date', formatDate(new Date(at)));
+      }
+      values.push(
+        id(at),
+        created,
+        row.hour,
+        row.level,
+        row.message,
+        row.method,
+        row.url,
+        row.status,
+        row.exec_time,
+        row.remote_ip,
+        row.user_ip,
+        row.referer,
+        row.user_agent,
+        row.auth,
+        row.auth_id,
+        row.error,
+      );
+    }
+    return values;
+  }
+
+  /** Retention: rows older than `logs.maxDays` go, at most one sweep an hour. */
+  private async sweep(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep <= HOUR) return;
+    this.lastSweep = now;
+    const maxDays = this.settings.get().logs.maxDays;
+    const cutoff = Math.floor((now - maxDays * 86_400_000) / HOUR);
+    await this.engine.run(`DELETE FROM ${LOGS_TABLE} WHERE hour < $1`, [cutoff]);
   }
 
   /** Writes what is buffered and stops logging. */
@@ -320,6 +378,9 @@ export class LogService {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.flush();
+    // rows a failing database left queued are not tried again after the last flush
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.closed = true;
     if (this.owned) await this.engine.close();
   }

@@ -1,15 +1,13 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Errors } from '../core/errors.js';
 import { addFormValue, FORBIDDEN_KEYS, parseJsonBody } from './body-values.js';
 import { parseMultipart, type UploadHandling } from './multipart.js';
 
-/** Requests whose body was left unread: their connection is closed after the answer. */
-const unread = new WeakSet<FastifyRequest>();
-
 /**
  * Body parsers: JSON (checked for depth and prototype keys), urlencoded and
- * multipart forms (files as `uploads` allows).
+ * multipart forms (files as `uploads` allows). What is left of a body refused
+ * part way is drained after the answer (refusals.ts).
  */
 export function registerBodyParsers(server: FastifyInstance, bodyLimit: number, uploads: UploadHandling | null = null): void {
   server.removeAllContentTypeParsers();
@@ -32,14 +30,9 @@ export function registerBodyParsers(server: FastifyInstance, bodyLimit: number, 
     done(null, out);
   });
   server.addContentTypeParser('multipart/form-data', (request, payload, done) => {
-    parseMultipart(request, payload as unknown as Readable, bodyLimit, uploads, unread).then(
+    parseMultipart(request, payload as unknown as Readable, bodyLimit, uploads).then(
       (body) => done(null, body),
       (err) => done(err as Error, undefined),
     );
-  });
-  // a body left unread (refused part way) is not read on: the connection closes after the answer
-  server.addHook('onSend', (request, reply, payload, done) => {
-    if (unread.has(request)) reply.header('connection', 'close');
-    done(null, payload);
   });
 }

@@ -2,7 +2,8 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { ApiError, Errors } from '../core/errors.js';
 import { FileStorageError } from '../core/files/store.js';
 import { FilterError } from '../query/index.js';
-import { EngineBusyError, isStorageFull, StatementTimeoutError } from '../storage/engine.js';
+import { DatabaseUnavailableError, EngineBusyError, isStorageFull, StatementTimeoutError } from '../storage/engine.js';
+import { noteFailure } from './request-log.js';
 
 /**
  * Turns anything thrown into PocketBase's error body. Client errors keep their
@@ -13,6 +14,7 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof FilterError) return Errors.invalidFilter(err.message);
   if (err instanceof EngineBusyError) return Errors.busy();
+  if (err instanceof DatabaseUnavailableError) return Errors.unavailable('The database is unavailable; try again shortly.');
   if (isStorageFull(err)) return Errors.storageFull();
   if (err instanceof FileStorageError) return Errors.storageUnavailable();
   if (err instanceof StatementTimeoutError) {
@@ -20,8 +22,6 @@ export function toApiError(err: unknown): ApiError {
   }
   const fe = err as FastifyError;
   switch (fe?.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return Errors.bodyTooLarge(Number((fe.message.match(/\d+/) ?? ['0'])[0]));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return Errors.unsupportedMediaType();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -48,8 +48,11 @@ export function registerErrorHandlers(server: FastifyInstance): void {
   server.setErrorHandler((err, request, reply) => {
     // the client left; there is nobody to answer
     if ((err as Error)?.name === 'AbandonedError') return reply.status(499).send();
-    const api = toApiError(err);
+    // Fastify's error names no limit: the route's is told
+    const api =
+      (err as FastifyError)?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? Errors.bodyTooLarge(request.routeOptions.bodyLimit) : toApiError(err);
     if (api.status >= 500) request.log.error({ reqId: request.id, err }, 'request failed');
+    noteFailure(request, api.status >= 500 ? String((err as Error)?.message ?? err) : api.message);
     if (api.retryAfter !== undefined) reply.header('Retry-After', String(api.retryAfter));
     reply.status(api.status).send(api.toJSON());
   });

@@ -59,22 +59,17 @@ interface PendingFile {
  * arrives, never held whole in memory, under the route's policy: a part
  * past its size, one too many, a body past its limit or one that stalls
  * stops the parse at once, before the rest is read, and leaves no
- * temporary file behind. A body refused part way is added to `unread`: its
- * connection is closed after the answer.
+ * temporary file behind. The rest of a body refused part way is drained
+ * after the answer (refusals.ts).
  */
 export function parseMultipart(
   request: FastifyRequest,
   payload: Readable,
   bodyLimit: number,
   uploads: UploadHandling | null,
-  unread: WeakSet<FastifyRequest>,
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const refuse = (err: Error) => {
-      unread.add(request);
-      reject(err);
-    };
-    new MultipartParse(request, payload, bodyLimit, uploads, refuse).start(resolve, reject);
+    new MultipartParse(request, payload, bodyLimit, uploads, reject).start(resolve, reject);
   });
 }
 

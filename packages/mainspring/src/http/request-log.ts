@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { maskedUrl } from '../core/logs.js';
 import type { AuthState } from '../core/rules/request-info.js';
@@ -7,13 +7,36 @@ import { clientIp } from './rate-limit.js';
 
 const header = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
 
+/** Why a request failed, for the log's `error` column: noted by the error handler (errors.ts), else read from the answer. */
+const failures = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Notes why `request` failed: for a 4xx the message its client got, for a
+ * 5xx the cause the client is not told (the log is for superusers).
+ */
+export function noteFailure(request: FastifyRequest, message: string): void {
+  failures.set(request, message);
+}
+
 /**
  * The request log: every `/api/` request, whichever route (the hooks' own
  * too) answered it, is queued for `_ms_logs` when it ends (no headers, no
- * bodies, query-string secrets masked). Global by nature: registered on the
- * root server.
+ * bodies, query-string secrets masked), with why it failed for a 4xx or
+ * 5xx. Global by nature: registered on the root server.
  */
 export function registerRequestLog(server: FastifyInstance, app: App): void {
+  // an error answered without the error handler (a route's own 4xx, the not-found answer): its message
+  server.addHook('onSend', (request, reply, payload, done) => {
+    if (reply.statusCode >= 400 && typeof payload === 'string' && !failures.has(request) && app.logs.enabled) {
+      try {
+        const message = (JSON.parse(payload) as { message?: unknown }).message;
+        if (typeof message === 'string') failures.set(request, message);
+      } catch {
+        // not JSON: no message to keep
+      }
+    }
+    done(null, payload);
+  });
   server.addHook('onResponse', (request, reply, done) => {
     done();
     if (!app.logs.enabled || !request.url.startsWith('/api/')) return;
@@ -28,7 +51,7 @@ export function registerRequestLog(server: FastifyInstance, app: App): void {
       userAgent: header(request.headers['user-agent']),
       auth: '',
       authId: '',
-      error: '',
+      error: reply.statusCode >= 400 ? (failures.get(request) ?? '') : '',
     };
     if (!bearerToken(request)) return app.logs.add(entry);
     const identify = (auth: AuthState | null) => {

@@ -4,10 +4,12 @@ import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
+import { closeOnlyQuietConnections } from './connections.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
 import { registerFieldsPicking } from './fields.js';
 import { registerIdempotency } from './idempotency.js';
+import { registerRefusedBodyDrain } from './refusals.js';
 import { registerRequestLog } from './request-log.js';
 import { authRoutes } from './routes/auth.js';
 import { backupRoutes } from './routes/backups.js';
@@ -43,6 +45,8 @@ export interface ServerOptions {
   metricsToken?: string;
   /** A request body that sends nothing for this long is answered 408 and dropped (default `MS_UPLOAD_IDLE_TIMEOUT_MS`, else 30 s). */
   uploadIdleTimeoutMs?: number;
+  /** How long a closing server waits without any request before it closes idle connections (http/connections.ts; default 1 s). */
+  idleCloseGraceMs?: number;
 }
 
 /**
@@ -83,7 +87,10 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     childLoggerFactory: (logger) => logger,
     requestIdHeader: false,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true },
-    return503OnClosing: true,
+    // a request that arrives on an open connection while the server drains is served, and its connection
+    // closed after the answer (Fastify's 'Connection: close'): refusing it would fail a request a client
+    // already sent; new connections are not accepted
+    return503OnClosing: false,
     // malformed URLs and over-long parameters answer in PocketBase's shape too
     frameworkErrors: (err, _request, reply) => {
       const api = toApiError(err);
@@ -109,6 +116,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
       http.keepAliveTimeout = opts.keepAliveTimeout as number;
       http.requestTimeout = opts.requestTimeout as number;
       http.setTimeout(opts.connectionTimeout as number);
+      closeOnlyQuietConnections(http, options.idleCloseGraceMs);
       return http;
     },
   });
@@ -128,6 +136,7 @@ function registerGlobal(server: FastifyInstance, app: App, options: ServerOption
   const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
   registerBodyParsers(server, bodyLimit, uploadHandling(app, bodyLimit, idleTimeoutMs));
   registerUploadCleanup(server);
+  registerRefusedBodyDrain(server);
   registerErrorHandlers(server);
   registerCors(server, options.corsOrigins ?? ['*']);
   registerFieldsPicking(server);

@@ -191,7 +191,8 @@ describe('resource bounds', () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ status: 400, data: { documents: { code: 'validation_file_size_limit' } } });
     expect(res.sentWhenAnswered, `sent ${res.sentWhenAnswered} of ${total}`).toBeLessThan(total / 4);
-    expect(res.headers.connection).toBe('close');
+    // the rest is drained within a bound (http/refusals.ts), so the client reads the answer instead of a reset
+    expect(res.headers.connection).not.toBe('close');
     await expectNothingWritten(records, files);
     expect((await s.request('GET', '/api/health')).status).toBe(200);
   });

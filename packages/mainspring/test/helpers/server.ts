@@ -101,7 +101,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   if (!options.protections) await relaxProtections(app);
   const s3 = testFileDriver() === 's3' ? await startS3() : undefined;
   if (s3) await app.settings.update({ s3: s3.settings() });
-  const server = await buildServer(app, { accessLog: false, ...serverOptions });
+  // closing, idle connections go once no request runs, without the second's wait for late ones (test/shutdown.test.ts has it)
+  const server = await buildServer(app, { accessLog: false, idleCloseGraceMs: 0, ...serverOptions });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

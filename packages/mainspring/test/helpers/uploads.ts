@@ -2,13 +2,15 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join, relative } from 'node:path';
 import { expect } from 'vitest';
+import type { HooksModule } from '../../src/core/hooks/api.js';
 import type { TestServer } from './server.js';
 
 /**
  * Helpers of the upload suites: what is on disk (stored files, temporary
  * uploads), multipart bodies made by hand (any part name, file name or
  * bytes), and a client that streams a body at its own pace and tells how
- * much it had sent when the answer came.
+ * much it had sent when the answer came; and hooks that refuse a write
+ * after its files are put.
  */
 
 /** Every stored file, as `collectionId/recordId/name` paths under `storage/`. */
@@ -30,6 +32,23 @@ export function storedFiles(s: TestServer): string[] {
 /** The temporary uploads left in `.uploads/`. */
 export function tempFiles(s: TestServer): string[] {
   return existsSync(s.app.uploadsDir) ? readdirSync(s.app.uploadsDir) : [];
+}
+
+/**
+ * Hooks that refuse a write of `collection` titled `refuse-late` after the
+ * row (and its files) is written, inside the transaction.
+ */
+export function refuseLate(collection: string): HooksModule {
+  return (ms) => {
+    ms.onRecordCreate(async (e) => {
+      await e.next();
+      if (e.record.title === 'refuse-late') throw new Error('refused after the write');
+    }, collection);
+    ms.onRecordUpdate(async (e) => {
+      await e.next();
+      if (e.record.title === 'refuse-late') throw new Error('refused after the write');
+    }, collection);
+  };
 }
 
 /** Waits until `check` passes (cleanup may finish just after an answer), failing after `ms`. */

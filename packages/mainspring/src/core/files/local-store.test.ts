@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,18 @@ describe('LocalFileStore on disk', () => {
     // another upload under a name already taken is refused, never overwritten
     await expect(store.put(key, fileSource(upload('other'), 5))).rejects.toBeInstanceOf(FileExistsError);
     expect(readFileSync(stored, 'utf8')).toBe('hello');
+  });
+
+  test('a linked upload is dated by its put, not by when it was written (the orphan sweep counts its grace from the put)', async () => {
+    const source = upload('written long ago');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(source, twoHoursAgo, twoHoursAgo);
+    const key = { collectionId: 'col1', recordId: 'rec1', name: 'd_0123456789.txt' };
+    const before = Date.now();
+    await store.put(key, fileSource(source, 16));
+    const stored = await store.stat(key);
+    expect(stored.exists && stored.modifiedMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(statSync(join(root, 'col1/rec1/d_0123456789.txt')).ino).toBe(statSync(source).ino);
   });
 
   const shm = '/dev/shm';

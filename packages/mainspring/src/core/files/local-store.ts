@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, createReadStream, createWriteStream, type Dirent } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -95,7 +95,10 @@ export class LocalFileStore implements FileStore {
   private async place(target: string, source: FileSource): Promise<void> {
     if (source.localFile !== undefined) {
       try {
-        return await link(source.localFile, target);
+        await link(source.localFile, target);
+        // dated by its put, not by when the upload's last byte came: the orphan sweep's grace counts from the put
+        const now = new Date();
+        return await utimes(target, now, now);
       } catch (err) {
         if (isCode(err, 'EEXIST')) return this.keep(target, source);
         if (!isCode(err, ...NO_LINKS)) throw err;

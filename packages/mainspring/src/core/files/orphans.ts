@@ -7,11 +7,11 @@ import type { FileStore } from './store.js';
 
 /**
  * Files in the store that no committed record names: left by a process that
- * died between putting an upload in place and its transaction's end (the
+ * died between putting an upload and its transaction's end (the
  * request's own cleanup never ran). `mainspring doctor` lists them and, with
  * `--fix`, removes them; `serve` removes them once, a minute after it
  * starts. Only files older than a grace period go: a younger one may belong
- * to a transaction still running (here or on another instance).
+ * to a write still running (here or on another instance).
  */
 
 /** One original no record names (its thumbs go with it). */
@@ -21,7 +21,11 @@ export interface OrphanFile {
   modifiedMs: number;
 }
 
-/** Files older than this may be removed: far longer than any transaction runs. */
+/**
+ * Files older than this may be removed: far longer than a write takes from
+ * its put (a stored file's time, `uploads.ts`) to its commit, the transfer
+ * included where a store dates a file by the upload's start.
+ */
 export const ORPHAN_GRACE_MS = 60 * 60_000;
 
 /** Every original (or thumb without its original) in `store` that no committed record names. */

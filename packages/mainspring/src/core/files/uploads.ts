@@ -7,11 +7,16 @@ import { deleteFiles, type FileSource, type FileStore, fileSource } from './stor
 
 /**
  * Uploads on their way into a record. Each file of a request is streamed to
- * a temporary file under `<dataDir>/.uploads/` as it arrives; a write puts
- * the ones it keeps in place inside its transaction; when the request is
- * over, temporary files go, and so does every file put in place by a
- * transaction that did not commit (one that rolled back, or a PostgreSQL
- * attempt that was run again).
+ * a temporary file under `<dataDir>/.uploads/` as it arrives. A write puts
+ * the ones it keeps in the file store before its transaction, under their
+ * final keys (a stored name is random and new: no reader looks for it until
+ * a committed record names it), so a slow store (S3) never holds the
+ * database's writer; inside the transaction each is claimed, and put then
+ * only if the write's record moved it (a hook changed its id). When the
+ * request is over, temporary files go, and so does every file put for a
+ * write whose transaction did not commit (refused, failed, or a PostgreSQL
+ * attempt run again that finally failed). A process that dies in between
+ * leaves what it put to the orphan sweep (`orphans.ts`).
  */
 
 /** The folder of temporary uploads of a data directory. */
@@ -89,7 +94,12 @@ export class UploadedFile implements UploadInfo {
     return fileSource(this.path, this.size);
   }
 
-  /** Puts the file in place as a file of a record, inside `tx`: kept if it commits, removed after the request otherwise. */
+  /** Puts the file in the store as a file of a record, before the transaction that will name it: removed after the request unless one that {@link place}s it commits. */
+  put(collectionId: string, recordId: string): Promise<void> {
+    return this.owner.put(this, collectionId, recordId).then(() => {});
+  }
+
+  /** Claims the file as a file of a record inside `tx` (putting it, unless {@link put} did): kept if `tx` commits. */
   place(tx: Executor, collectionId: string, recordId: string): Promise<void> {
     return this.owner.place(tx, this, collectionId, recordId);
   }
@@ -105,12 +115,17 @@ export function isUpload(value: unknown): value is UploadedFile {
   return value instanceof UploadedFile;
 }
 
+/** True for a submitted value that is an upload or a list holding one. */
+export function holdsUpload(value: unknown): boolean {
+  return isUpload(value) || (Array.isArray(value) && value.some(isUpload));
+}
+
 interface Placement {
   collectionId: string;
   recordId: string;
   name: string;
   committed: boolean;
-  /** The put, once it succeeded: a transaction run again (PostgreSQL) does not upload the file again. */
+  /** The put, started or done: a write's own transaction, or one run again (PostgreSQL), does not upload the file again. */
   put?: Promise<void>;
 }
 
@@ -142,8 +157,8 @@ export class UploadSet {
     return this.temps.size;
   }
 
-  /** See {@link UploadedFile.place}. */
-  async place(tx: Executor, file: UploadedFile, collectionId: string, recordId: string): Promise<void> {
+  /** See {@link UploadedFile.put}. */
+  async put(file: UploadedFile, collectionId: string, recordId: string): Promise<Placement> {
     const key = `${collectionId}/${recordId}/${file.name}`;
     let placement = this.placements.get(key);
     if (!placement) {
@@ -156,6 +171,12 @@ export class UploadSet {
       throw err;
     });
     await p.put;
+    return p;
+  }
+
+  /** See {@link UploadedFile.place}. */
+  async place(tx: Executor, file: UploadedFile, collectionId: string, recordId: string): Promise<void> {
+    const p = await this.put(file, collectionId, recordId);
     // only the attempt that commits runs this (PostgreSQL drops a failed attempt's callbacks)
     tx.afterCommit(() => {
       p.committed = true;
@@ -178,7 +199,7 @@ export class UploadSet {
     if (this.running === 0) await this.finish();
   }
 
-  /** Removes the temporary files, and every placed file whose transaction did not commit. Safe to call again. */
+  /** Removes the temporary files, and every put file no committed transaction claimed. Safe to call again. */
   async finish(): Promise<void> {
     const temps = [...this.temps];
     this.temps.clear();

@@ -31,7 +31,7 @@ export class RecordDeletes {
     writable(c);
     const superuser = isSuperuser(info);
     if (c.deleteRule === null && !superuser) throw Errors.superusersOnly();
-    await this.flow.reported(AFTER_DELETE, c, { id }, db, async (tx) => {
+    await this.flow.reported(AFTER_DELETE, c, { id }, { db }, async (tx) => {
       const record = await this.reads.find(tx, c, id, info, superuser ? null : c.deleteRule);
       if (!record) throw Errors.notFound();
       await this.withRelations(tx, c, record, new Set(), info);
@@ -75,7 +75,7 @@ export class RecordDeletes {
         // gone already when an earlier record's deletion cascaded to it
         const record = await this.reads.find(tx, c, row.id, null, null);
         if (!record) continue;
-        await this.flow.reported(AFTER_DELETE, c, record, tx, async (inner) => {
+        await this.flow.reported(AFTER_DELETE, c, record, { db: tx }, async (inner) => {
           await this.withRelations(inner, c, record, new Set(), SYSTEM_REQUEST);
           return { record, original: null };
         });
@@ -130,7 +130,7 @@ export class RecordDeletes {
       if (other.id === c.id && ref.id === id) continue;
       if (f.cascadeDelete) {
         // a delete of its own, as in PocketBase: its after-success hook runs once the whole commits
-        await this.flow.reported(AFTER_DELETE, other, ref, tx, async (inner) => {
+        await this.flow.reported(AFTER_DELETE, other, ref, { db: tx }, async (inner) => {
           await this.withRelations(inner, other, ref, seen, info);
           return { record: ref, original: null };
         });

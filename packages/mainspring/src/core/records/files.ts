@@ -134,8 +134,9 @@ export function fileTooLarge(originalName: string, maxSize: number): FieldError 
 }
 
 /**
- * What a record write does with files: puts its uploads in place inside the
- * transaction, and deletes the files it let go once the transaction commits.
+ * What a record write does with files: puts its uploads in the store before
+ * its transaction and claims them inside it (`uploads.ts`), and deletes the
+ * files it let go once the transaction commits.
  */
 export class RecordFiles {
   constructor(
@@ -143,7 +144,16 @@ export class RecordFiles {
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
-  /** Puts the uploads the written record kept in place (a hook may have dropped some). */
+  /**
+   * Before the transaction: puts the uploads a write keeps, as files of record
+   * `recordId`. One after another: a request's files share its bandwidth, and
+   * a failure stops the rest.
+   */
+  async put(c: Collection, recordId: string, uploads: readonly FieldUpload[]): Promise<void> {
+    for (const { file } of uploads) await file.put(c.id, recordId);
+  }
+
+  /** Inside the transaction: claims the uploads the written record kept (a hook may have dropped some, or moved the record). */
   async place(tx: Executor, c: Collection, record: RecordData, uploads: readonly FieldUpload[]): Promise<void> {
     for (const { field, file } of uploads) {
       if (fileNames(record[field]).includes(file.name)) await file.place(tx, c.id, record.id);

@@ -20,6 +20,13 @@ export const AFTER_CREATE: AfterHooks = ['recordAfterCreateSuccess', 'recordAfte
 export const AFTER_UPDATE: AfterHooks = ['recordAfterUpdateSuccess', 'recordAfterUpdateError'];
 export const AFTER_DELETE: AfterHooks = ['recordAfterDeleteSuccess', 'recordAfterDeleteError'];
 
+/** Where a reported write runs: in `db` when given (a batch, server code), else in a transaction of its own. */
+export interface WriteScope {
+  db?: Executor;
+  /** The write's slow work that needs no transaction (putting its files), done first, outside it. */
+  before?: () => Promise<void>;
+}
+
 /**
  * How every record write meets server code: its transaction (the caller's,
  * or a new one), the record hook it runs through, the after-hooks told of
@@ -86,19 +93,26 @@ export class WriteFlow {
     return written;
   }
 
-  /** Runs `fn` in a transaction and reports its outcome to the after-success or after-error hook. */
+  /**
+   * Runs the scope's `before`, then `fn` in a transaction, and reports the
+   * outcome of both to the after-success or after-error hook.
+   */
   async reported<T extends { record: RecordData; original: RecordData | null }>(
     [success, error]: AfterHooks,
     c: Collection,
     attempt: RecordData,
-    db: Executor | undefined,
+    { db, before }: WriteScope,
     fn: (tx: Executor) => Promise<T>,
   ): Promise<T> {
     const hooks = this.ctx.hooks;
     const tags = [c.id, c.name];
     const listening = hooks[success].has(tags) || hooks[error].has(tags);
-    if (!listening) return this.inTransaction(db, fn);
+    if (!listening) {
+      await before?.();
+      return this.inTransaction(db, fn);
+    }
     try {
+      await before?.();
       return await this.inTransaction(db, async (tx) => {
         const out = await fn(tx);
         // on PostgreSQL a body may run again; only the attempt that commits reports

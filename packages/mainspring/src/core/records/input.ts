@@ -3,7 +3,7 @@ import { type Collection, type Field, isMultiple } from '../collections/model.js
 import { nowString } from '../dates.js';
 import { type ErrorData, fieldError } from '../errors.js';
 import { Invalid, isAutodate, isFile, kindOf, type ValueSource } from '../fields/index.js';
-import { isUpload } from '../files/uploads.js';
+import { holdsUpload } from '../files/uploads.js';
 import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
 import { applyFileInput, type FieldUpload, type FileEntry, fileNames, settleFileField } from './files.js';
@@ -130,7 +130,7 @@ export function applyInput(
       continue;
     }
     // an upload means something only to a file field (a JSON field would store its description)
-    if (isUpload(raw) || (Array.isArray(raw) && raw.some(isUpload))) {
+    if (holdsUpload(raw)) {
       errors[field.name] = fieldError('validation_invalid_type', 'Files can only be sent to a file field.');
       continue;
     }

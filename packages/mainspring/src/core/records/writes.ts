@@ -7,6 +7,7 @@ import { nowString } from '../dates.js';
 import { Errors, fieldError } from '../errors.js';
 import type { ValueSource } from '../fields/index.js';
 import { isAutodate, isPassword } from '../fields/index.js';
+import { holdsUpload } from '../files/uploads.js';
 import { randomString } from '../ids.js';
 import { isSuperuser, type RecordData, type RequestInfo, SYSTEM_REQUEST } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
@@ -83,7 +84,10 @@ export class RecordWrites {
     // less on PostgreSQL); a hook may still write after its next(), and the rule must see that too.
     const checkOnInsert =
       !superuser && c.createRule && !hooks.recordCreate.has([c.id, c.name]) ? { info, body: prepared.body, rule: c.createRule } : undefined;
-    const written = await this.flow.reported(AFTER_CREATE, c, data, db, async (tx) => {
+    // Its files are put before the transaction (a slow store holds no writer) once the input is valid;
+    // the rule can only be judged on the inserted row, so a refused create puts them for nothing.
+    const putFiles = () => this.ctx.files.put(c, data.id, prepared.uploads);
+    const written = await this.flow.reported(AFTER_CREATE, c, data, { db, before: putFiles }, async (tx) => {
       // the create rule's verdict when the insert gave it
       let admitted: boolean | undefined;
       const record = await this.flow.withHook(hooks.recordCreate, tx, c, data, null, info, async (record) => {
@@ -128,8 +132,10 @@ export class RecordWrites {
     // not happen inside it: an auth record's password checks and hashing (slow), and the record an
     // after-error hook is told of. Without those it is work for nothing: a round trip on PostgreSQL,
     // and on SQLite a read from the reader, whose page cache every commit empties (four times the
-    // cost of the same read on the writer), and a second compile of the rule.
-    if (!db && !hasPassword(c) && !this.ctx.hooks.recordAfterUpdateError.has([c.id, c.name])) {
+    // cost of the same read on the writer), and a second compile of the rule. Uploads need it too:
+    // they are put before the transaction, once the rule admits the request and the input keeps them.
+    const uploading = Object.values(input.data).some(holdsUpload);
+    if (!db && !hasPassword(c) && !this.ctx.hooks.recordAfterUpdateError.has([c.id, c.name]) && !uploading) {
       return this.updateInTransaction(c, id, input, shape, info);
     }
     const outer = db ?? this.ctx.engine;
@@ -145,7 +151,8 @@ export class RecordWrites {
     if (Object.keys(pre.errors).length > 0) throw Errors.updateFailed(pre.errors);
     const hash = await this.preparePasswords(c, pre, before, preAccess);
 
-    const written = await this.flow.reported(AFTER_UPDATE, c, before, db, async (tx) => {
+    const putFiles = () => this.ctx.files.put(c, id, pre.uploads);
+    const written = await this.flow.reported(AFTER_UPDATE, c, before, { db, before: putFiles }, async (tx) => {
       // inside the caller's transaction (a batch, server code) the record read above is the current one
       const current = db ? before : await this.reads.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
@@ -185,7 +192,7 @@ export class RecordWrites {
   ): Promise<Record<string, unknown>> {
     const superuser = isSuperuser(info);
     const hooks = this.ctx.hooks;
-    const written = await this.flow.reported(AFTER_UPDATE, c, { id }, undefined, async (tx) => {
+    const written = await this.flow.reported(AFTER_UPDATE, c, { id }, {}, async (tx) => {
       const current = await this.reads.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const prepared = applyInput(c, current, input.data, input.source, await this.writeAccess(tx, c, current, info));
@@ -213,7 +220,7 @@ export class RecordWrites {
    */
   async systemUpdate(c: Collection, id: string, values: Record<string, unknown>, db?: Executor): Promise<RecordData> {
     writable(c);
-    const out = await this.flow.reported(AFTER_UPDATE, c, { id }, db, async (tx) => {
+    const out = await this.flow.reported(AFTER_UPDATE, c, { id }, { db }, async (tx) => {
       const current = await this.reads.find(tx, c, id, null, null);
       if (!current) throw Errors.notFound();
       const data: RecordData = { ...current, ...values, id: current.id };
@@ -229,8 +236,8 @@ export class RecordWrites {
   }
 
   /**
-   * Writes an updated row (its relations and unique indexes checked), puts
-   * its uploads in place, and publishes the change; files it let go are
+   * Writes an updated row (its relations and unique indexes checked), claims
+   * its uploads, and publishes the change; files it let go are
    * deleted after the commit.
    */
   private async writeUpdate(

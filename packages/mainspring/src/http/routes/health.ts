@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
+import { Errors } from '../../core/errors.js';
 import { isSuperuserAuth } from '../../core/rules/request-info.js';
 import { callerOf } from '../context.js';
 import { fieldsOf } from '../fields.js';
@@ -20,12 +21,32 @@ function superuserData(app: App, request: FastifyRequest): Record<string, unknow
   return { canBackup: app.backups.idle, realIP: clientIp(app, request), possibleProxyHeader };
 }
 
-/** `GET /api/health`: PocketBase's answer, `{message, code, data}`; `data` has more for superusers. */
+const NOT_READY = {
+  starting: 'The server is starting; try again shortly.',
+  draining: 'The server is shutting down; try another instance.',
+} as const;
+
+/**
+ * `GET /api/health` (readiness): PocketBase's answer, `{message, code,
+ * data}`, with more in `data` for superusers; while the app starts or
+ * drains, a 503 in the error shape, so a load balancer sends requests
+ * elsewhere. `GET /api/ms/live` (liveness): 200 whenever the process
+ * answers at all, draining included, so a supervisor does not kill a
+ * server that is finishing its requests.
+ */
 export function healthRoutes(server: FastifyInstance, app: App): void {
   const guest = JSON.stringify({ message: 'API is healthy.', code: 200, data: {} });
+  const alive = JSON.stringify({ message: 'API is alive.', code: 200, data: {} });
+  server.get('/api/ms/live', (_request, reply) => {
+    reply.type('application/json; charset=utf-8').send(alive);
+  });
   // Fastify answers HEAD from the GET route
   server.get('/api/health', async (request, reply) => {
     reply.type('application/json; charset=utf-8');
+    if (app.readiness !== 'ready') {
+      const api = Errors.unavailable(NOT_READY[app.readiness]);
+      return reply.status(api.status).header('Retry-After', String(api.retryAfter)).send(api.toJSON());
+    }
     // a request without a token (load balancers, monitors) is answered without looking further
     const superuser = Boolean(request.headers.authorization) && isSuperuserAuth(await callerOf(app, request));
     const body = superuser ? { message: 'API is healthy.', code: 200, data: superuserData(app, request) } : null;

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { EngineBusyError, type QueryColumn, QueryRejectedError, type SqlValue, StatementTimeoutError } from '../engine.js';
+import {
+  DatabaseUnavailableError,
+  EngineBusyError,
+  type QueryColumn,
+  QueryRejectedError,
+  type SqlValue,
+  StatementTimeoutError,
+} from '../engine.js';
 import { formatTimestamp } from './dialect.js';
 
 /*
@@ -18,7 +25,7 @@ export async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
     if (/timeout exceeded when trying to connect/i.test(String((err as Error)?.message))) {
       throw new EngineBusyError('the database is busy; try again');
     }
-    throw err;
+    throw translate(err);
   }
 }
 
@@ -72,10 +79,25 @@ export const types = {
   },
 };
 
+/**
+ * A connection the server ended or could not make: a restart, a failover,
+ * `pg_terminate_backend` (SQLSTATE class 08, 57P01–57P03), or the socket
+ * itself (refused, reset, closed under pg).
+ */
+function isConnectionLost(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code)) return true;
+  return /Connection terminated|connection error and is not queryable|Client was closed and is not queryable/i.test(
+    String((err as Error)?.message),
+  );
+}
+
 /** Translates driver errors the API knows how to answer. */
 export function translate(err: unknown): unknown {
   const code = (err as { code?: unknown })?.code;
   if (code === '57014') return new StatementTimeoutError('the query ran longer than the statement timeout');
+  if (isConnectionLost(err)) return new DatabaseUnavailableError(`the connection to PostgreSQL was lost: ${(err as Error)?.message}`);
   return err;
 }
 
