@@ -136,6 +136,10 @@ class EmbeddedApp implements MainspringApp {
   private opened: { app: App; server: FastifyInstance } | null = null;
   private serving = false;
   private closing: Promise<void> | null = null;
+  /** Where {@link listen} bound, to bind there again after a restore's restart. */
+  private listening: { host: string; port: number } | null = null;
+  /** A restart on restored data in progress (see {@link restartOnRestoredData}). */
+  private restarting: Promise<void> | null = null;
 
   constructor(private readonly options: CreateAppOptions) {
     this.dataDir = resolve(dataDirOf(options.dataDir));
@@ -189,15 +193,21 @@ class EmbeddedApp implements MainspringApp {
     this.serve(app);
     const address = server.server.address();
     const bound = typeof address === 'object' && address ? address.port : port;
+    this.listening = { host, port: bound };
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
     app.instance.announce(url);
     return url;
   }
 
   async handler(): Promise<(req: IncomingMessage, res: ServerResponse) => void> {
-    const { app, server } = await this.ready();
+    const { app } = await this.ready();
     this.serve(app);
-    return new Admission((req: IncomingMessage, res: ServerResponse) => server.routing(req, res)).admit;
+    // the server of the moment: a restore's restart replaces it
+    return new Admission((req: IncomingMessage, res: ServerResponse) => {
+      if (this.opened && !this.restarting) return this.opened.server.routing(req, res);
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1' });
+      res.end(JSON.stringify({ status: 503, message: 'Restoring a backup; try again in a moment.', data: {} }));
+    }).admit;
   }
 
   close(): Promise<void> {
@@ -222,11 +232,35 @@ class EmbeddedApp implements MainspringApp {
       const origins = corsOriginsOf(options.corsOrigins);
       const server = await buildServer(app, { ...options.server, ...(origins ? { corsOrigins: origins } : {}) });
       await server.ready();
+      app.backups.restart = () => this.restartOnRestoredData();
       return { app, server };
     } catch (err) {
       await app.close();
       throw err;
     }
+  }
+
+  /**
+   * After a restore was staged: the app is drained and closed as on
+   * shutdown, opened again (App.open applies the staged data, keeping the
+   * old until the new has opened) and serves again where it served, on its
+   * own server or mounted. Clients see their connections close (SSE clients
+   * reconnect) and a moment without answers.
+   */
+  private restartOnRestoredData(): Promise<void> {
+    this.restarting ??= (async () => {
+      const wasServing = this.serving;
+      await this.drain();
+      this.started = null;
+      this.opened = null;
+      this.serving = false;
+      const { app, server } = await this.ready();
+      if (this.listening) await server.listen(this.listening);
+      if (wasServing) this.serve(app);
+    })().finally(() => {
+      this.restarting = null;
+    });
+    return this.restarting;
   }
 
   /** Crons run once the app serves, on its own server or mounted. */

@@ -35,11 +35,11 @@ test('a superuser gets canBackup, realIP and possibleProxyHeader', async () => {
   const res = await s.request('GET', '/api/health', { token: su });
   expect(res.status).toBe(200);
   // no backups can be made yet (they come with a later issue), so a backup cannot start
-  expect(res.body).toEqual({ ...GUEST, data: { canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: '' } });
+  expect(res.body).toEqual({ ...GUEST, data: { canBackup: true, realIP: '127.0.0.1', possibleProxyHeader: '' } });
   // through the SDK too, with any case of the scheme
   const pb = new PocketBase(s.url);
   pb.authStore.save(su, null);
-  expect((await pb.health.check()).data).toEqual({ canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: '' });
+  expect((await pb.health.check()).data).toEqual({ canBackup: true, realIP: '127.0.0.1', possibleProxyHeader: '' });
   const lower = await s.request('GET', '/api/health', { token: `bearer ${su}` });
   expect(lower.body.data.realIP).toBe('127.0.0.1');
 });
@@ -47,7 +47,7 @@ test('a superuser gets canBackup, realIP and possibleProxyHeader', async () => {
 test('possibleProxyHeader names the first proxy header the request carries; realIP trusts only the configured ones', async () => {
   const forwarded = await s.request('GET', '/api/health', { token: su, headers: { 'x-forwarded-for': '198.51.100.7' } });
   // not trusted: the IP is the connection's, the header is only pointed at
-  expect(forwarded.body.data).toEqual({ canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: 'X-Forwarded-For' });
+  expect(forwarded.body.data).toEqual({ canBackup: true, realIP: '127.0.0.1', possibleProxyHeader: 'X-Forwarded-For' });
   const fly = await s.request('GET', '/api/health', {
     token: su,
     headers: { 'fly-client-ip': '198.51.100.8', 'x-forwarded-for': '1.2.3.4' },
@@ -66,7 +66,7 @@ test('possibleProxyHeader names the first proxy header the request carries; real
       token: su,
       headers: { 'x-real-ip': '203.0.113.5', 'x-forwarded-for': '1.2.3.4' },
     });
-    expect(real.body.data).toEqual({ canBackup: false, realIP: '203.0.113.5', possibleProxyHeader: 'X-Real-IP' });
+    expect(real.body.data).toEqual({ canBackup: true, realIP: '203.0.113.5', possibleProxyHeader: 'X-Real-IP' });
     // guests still learn nothing
     const guest = await s.request('GET', '/api/health', { headers: { 'x-real-ip': '203.0.113.5' } });
     expect(guest.body).toEqual(GUEST);

@@ -1780,7 +1780,7 @@ describe('unknown routes and health', () => {
       const res = await call('GET', '/api/health?__proto__=1&constructor=x', opts);
       expect(res.status).toBe(200);
       // a superuser also gets PocketBase's details (test/health.test.ts); nobody else anything
-      const data = opts.token === su ? { canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: '' } : {};
+      const data = opts.token === su ? { canBackup: true, realIP: '127.0.0.1', possibleProxyHeader: '' } : {};
       expect(res.body).toEqual({ message: 'API is healthy.', code: 200, data });
     }
     const head = await call('HEAD', '/api/health');

@@ -4,10 +4,9 @@ import { startServer, superuserToken, type TestServer } from './helpers/server.j
 
 /**
  * The `s3` and `backups` settings in PocketBase's shape (core/settings_model.go:
- * keys and defaults; secrets never sent back), and the refusal of backups
- * while they do not exist: enabling S3 for backups, or a backup cron, is a
- * 400 on that key. `POST /api/settings/test/s3` answers as PocketBase does
- * with S3 off (S3 on: test/s3-storage.test.ts).
+ * keys and defaults; secrets never sent back), what an enabled S3
+ * connection or a backup cron must hold, and `POST /api/settings/test/s3` as
+ * PocketBase answers with S3 off (S3 on: test/s3-storage.test.ts).
  */
 
 /** PocketBase's S3 defaults, as a client reads them (no secret). */
@@ -68,31 +67,29 @@ describe('s3 and backups settings', () => {
     expect(s.app.settings.get().s3.secret).toBe('top-secret-s3');
   });
 
-  test('turning backups on is a 400 on that key, and nothing is stored', async () => {
+  test('backups: an S3 bucket needs every value, a cron a valid expression; nothing is stored when one is wrong', async () => {
     const before = await call('GET', '/api/settings');
-    for (const [body, path] of [
-      [{ backups: { s3: { enabled: true } } }, ['backups', 's3', 'enabled']],
-      [{ backups: { cron: '0 3 * * *' } }, ['backups', 'cron']],
-    ] as const) {
-      const res = await call('PATCH', '/api/settings', body);
-      expect(res.status, JSON.stringify(body)).toBe(400);
-      let error = res.body.data;
-      for (const key of path) error = error?.[key];
-      expect(error, JSON.stringify(res.body)).toMatchObject({
-        code: 'validation_invalid_value',
-        message: expect.stringMatching(/not available yet/),
-      });
+    // the values stored by the test above are blanked in the same request
+    const blank = { enabled: true, bucket: 'b', endpoint: '', region: '', accessKey: '', secret: '' };
+    const bucket = await call('PATCH', '/api/settings', { backups: { s3: blank } });
+    expect(bucket.status).toBe(400);
+    for (const key of ['endpoint', 'region', 'accessKey', 'secret']) {
+      expect(bucket.body.data.backups.s3[key], key).toMatchObject({ code: 'validation_required' });
     }
-    // several at once: each named (S3 for files without its values: each value named)
-    const all = await call('PATCH', '/api/settings', {
-      s3: { enabled: true, bucket: '' },
-      backups: { cron: '@daily', s3: { enabled: true } },
-    });
-    expect(all.status).toBe(400);
-    expect(all.body.data.s3.bucket.code).toBe('validation_required');
-    expect(all.body.data.backups.cron).toBeDefined();
-    expect(all.body.data.backups.s3.enabled).toBeDefined();
+    expect(bucket.body.data.backups.s3.bucket).toBeUndefined();
+    const cron = await call('PATCH', '/api/settings', { backups: { cron: 'every tuesday' } });
+    expect(cron.body).toMatchObject({ status: 400, data: { backups: { cron: { code: 'validation_invalid_cron' } } } });
     expect((await call('GET', '/api/settings')).body).toEqual(before.body);
+  });
+
+  test('a backup cron is stored and listed among the crons, and goes once cleared', async () => {
+    const set = await call('PATCH', '/api/settings', { backups: { cron: '0 3 * * *', cronMaxKeep: 2 } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.backups).toMatchObject({ cron: '0 3 * * *', cronMaxKeep: 2 });
+    const crons = await call('GET', '/api/crons');
+    expect(crons.body).toContainEqual({ id: '__msBackups__', expression: '0 3 * * *' });
+    expect((await call('PATCH', '/api/settings', { backups: { cron: '' } })).status).toBe(200);
+    expect((await call('GET', '/api/crons')).body.map((c: { id: string }) => c.id)).not.toContain('__msBackups__');
   });
 
   test('bad values: wrong types, unknown keys, an endpoint that is not a URL, a negative cronMaxKeep', async () => {

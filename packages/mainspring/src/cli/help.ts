@@ -35,6 +35,8 @@ Commands:
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
   doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
                                             older than the grace period (default 60)
+  backup create [NAME] | list [--dir]       make a backup (database and files, one zip) or list them
+  backup restore KEY [--dir]                restore a backup (stop the server first on SQLite)
   export-postman [--url=URL] [--environment=FILE] [--identity=EMAIL] [--authCollection=NAME]
                                             a Postman collection (v2.1) of the API on stdout, and its environment
   help [COMMAND]                            this help, or a command's (also: mainspring COMMAND --help)
@@ -101,6 +103,17 @@ never committed); with --fix, removes those older than the grace period.
 Options:
   --fix                     remove the files listed that are older than the grace period
   --grace=MINUTES           how old a file must be to be removed (default 60)
+${DIR}
+${DB}
+`,
+  backup: `Usage: mainspring backup create [NAME] | list | restore KEY [options]
+
+The backups of /api/backups, for when the server is down. create makes one
+(NAME: a-z 0-9 _ - ending in .zip; default ms_backup_<time>.zip) and may run
+beside a server; list lists them; restore checks a backup, then puts its
+database and files in place of the current ones (stop a SQLite server first).
+
+Options:
 ${DIR}
 ${DB}
 `,

@@ -3,6 +3,7 @@ import { App, DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
 import { dataDirOf as dataDirOrDefault, durationMs } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
+import { backupCommand } from './backup.js';
 import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
@@ -107,6 +108,10 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
       identity: text(values, 'identity'),
       authCollection: text(values, 'authCollection'),
     });
+  },
+  async backup(rest) {
+    const { values, positionals } = parse('backup', rest, DIR_OPTION);
+    await backupCommand(positionals, where(values));
   },
   async doctor(rest) {
     const { values, positionals } = parse('doctor', rest, { ...DIR_OPTION, fix: { type: 'boolean' }, grace: { type: 'string' } });

@@ -2,6 +2,8 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Engine } from '../storage/engine.js';
+import { postgresBackup } from '../storage/postgres/backup.js';
+import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AuthAlerts } from './auth/alerts.js';
@@ -9,6 +11,9 @@ import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
+import { applyStagedRestore } from './backups/restore.js';
+import { AUTO_PREFIX, BACKUP_CRON, BACKUP_WORK_DIR, BackupService } from './backups/service.js';
+import { chosenBackupStore, LocalBackupStore } from './backups/store.js';
 import { CollectionService } from './collections/service.js';
 import { CronService } from './crons.js';
 import { EventBus } from './events.js';
@@ -114,6 +119,8 @@ export class App {
   readonly realtime: RealtimeBroker;
   /** Which stored file a download names, whether the caller may have it, and its thumbnails. */
   readonly fileServing: FileServing;
+  /** Backups: made, listed, restored (`/api/backups`). */
+  readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
   /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
@@ -136,7 +143,8 @@ export class App {
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
     this.crons = new CronService(engine, logger, this.metrics);
-    this.files = new SettingsFileStore(dataDir, () => this.settings.get());
+    const files = new SettingsFileStore(dataDir, () => this.settings.get());
+    this.files = files;
     this.uploadsDir = join(uploadsDir(dataDir), this.instance.id);
     this.records = new RecordService(
       engine,
@@ -151,6 +159,20 @@ export class App {
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
     this.idempotency = new IdempotencyStore(engine, this.instance);
+    const workDir = join(dataDir, BACKUP_WORK_DIR, this.instance.id);
+    const backupsDir = new LocalBackupStore(join(dataDir, 'backups'), workDir);
+    this.backups = new BackupService({
+      dataDir,
+      engine,
+      store: chosenBackupStore(backupsDir, workDir, () => this.settings.get().backups.s3),
+      workDir,
+      hooks: this.hooks,
+      logger,
+      holdFileDeletes: () => files.holdDeletes(),
+    });
+    this.events.on((e) => {
+      if (e.type === 'settings') this.scheduleBackups();
+    });
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -186,6 +208,19 @@ export class App {
       metrics: this.metrics,
     });
     this.api = this.hooksApi();
+  }
+
+  /** The backup cron of the settings (`backups.cron`, keeping `cronMaxKeep` of its own backups), or none. */
+  private scheduleBackups(): void {
+    const { cron, cronMaxKeep } = this.settings.get().backups;
+    if (cron.trim() === '') {
+      this.crons.remove(BACKUP_CRON);
+      return;
+    }
+    this.crons.add(BACKUP_CRON, cron, async () => {
+      await this.backups.create(undefined, AUTO_PREFIX);
+      await this.backups.prune(cronMaxKeep);
+    });
   }
 
   private readonly fileError = (err: unknown) => this.logger.error({ err }, 'deleting a file failed');
@@ -228,21 +263,37 @@ export class App {
     const logger = options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' });
     const url = options.databaseUrl ?? process.env.DATABASE_URL ?? '';
     if (url !== '' && !isPostgresUrl(url)) throw new DataDirError('the database URL must start with postgres:// or postgresql://');
-    // one process serves a SQLite folder; the lock is taken before the database is opened
+    // one process serves a SQLite folder; the lock is taken before the database is opened (or restored)
     const lock = options.exclusive && !isPostgresUrl(url) ? lockDataDir(dataDir) : null;
-    let engine: Engine;
     try {
-      engine = isPostgresUrl(url)
-        ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
-          await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
-            connectTimeoutMs: options.connectTimeoutMs ?? 0,
-            onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
-          })
-        : new SqliteEngine(join(dataDir, 'data.db'));
+      // a restore staged by POST /api/backups/{key}/restore (or the CLI) takes effect now, before the database opens
+      const backup = isPostgresUrl(url) ? postgresBackup(url) : sqliteBackup(join(dataDir, 'data.db'));
+      const restored = await applyStagedRestore(dataDir, backup, logger);
+      try {
+        const app = await App.openOn(dataDir, url, logger, options, lock);
+        restored?.commit();
+        return app;
+      } catch (err) {
+        if (!restored) throw err;
+        logger.error({ err }, 'the app would not open on the restored backup');
+        await restored.undo();
+        return await App.openOn(dataDir, url, logger, options, lock);
+      }
     } catch (err) {
       lock?.release();
       throw err;
     }
+  }
+
+  /** Opens the database and every service on it, loads the hooks and runs the bootstrap hook; closes what it opened if that fails. */
+  private static async openOn(dataDir: string, url: string, logger: Logger, options: AppOptions, lock: FolderLock | null): Promise<App> {
+    const engine: Engine = isPostgresUrl(url)
+      ? // loaded only here: the driver costs a SQLite server memory (a few MB) it would never use
+        await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
+          connectTimeoutMs: options.connectTimeoutMs ?? 0,
+          onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+        })
+      : new SqliteEngine(join(dataDir, 'data.db'));
     let logsEngine: Engine | null = null;
     let instance: Instance | null = null;
     try {
@@ -259,16 +310,19 @@ export class App {
       // the live: it serves the SQLite folder, or the instances' heartbeats are in the database. A CLI command beside
       // a SQLite server sweeps nothing: the server's uploads would look dead to it
       if (lock || engine.shared) {
+        // and of backups cut short: their copies and unfinished archives
         const sweep = () =>
-          sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)).catch((err) =>
-            logger.warn({ err }, 'sweeping old uploads failed'),
-          );
+          Promise.all([
+            sweepDeadUploads(uploadsDir(dataDir), (id) => app.instance.alive(id)),
+            sweepDeadUploads(join(dataDir, BACKUP_WORK_DIR), (id) => app.instance.alive(id)),
+          ]).catch((err) => logger.warn({ err }, 'sweeping old uploads failed'));
         sweep();
         // an instance that died just before this start still looks alive until its lease ends: once more then
         if (engine.shared) setTimeout(sweep, LEASE_MS + 1000).unref();
       }
       await app.collections.load();
       await app.settings.load();
+      app.scheduleBackups();
       await app.logs.open();
       // another process wrote where no channel tells (a CLI command beside a SQLite server): a password or
       // tokenKey may have changed, so cached tokens go; the schema and settings are read again
@@ -298,7 +352,6 @@ export class App {
       await logsEngine?.close().catch(() => {});
       await instance?.stop();
       await engine.close();
-      lock?.release();
       throw err;
     }
   }

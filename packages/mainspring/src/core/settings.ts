@@ -1,4 +1,5 @@
 import type { Engine, Executor } from '../storage/engine.js';
+import { parseCronExpression } from './crons.js';
 import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
@@ -275,15 +276,17 @@ function checkQueryLimitOverrides(overrides: Settings['queryLimits']['collection
 /**
  * S3 and backups. An enabled S3 connection needs every value (PocketBase's
  * rule: endpoint, bucket, region, access key and secret); whether they work
- * is what `POST /api/settings/test/s3` tells. Backups do not exist yet, so
- * turning them on is refused and only their values are checked.
+ * is what `POST /api/settings/test/s3` tells (with `filesystem: "backups"`
+ * for the backups' bucket). A backup cron must be an expression crons take.
  */
 function checkS3AndBackups(s: Settings, errors: ErrorData): void {
-  const notYet = (key: string, what: string) => {
-    errors[key] = fieldError('validation_invalid_value', `${what} is not available yet.`);
-  };
-  if (s.backups.s3.enabled) notYet('backups.s3.enabled', 'S3 backup storage');
-  if (s.backups.cron.trim() !== '') notYet('backups.cron', 'Automatic backups');
+  if (s.backups.cron.trim() !== '') {
+    try {
+      parseCronExpression(s.backups.cron);
+    } catch {
+      errors['backups.cron'] = fieldError('validation_invalid_cron', 'Invalid cron expression.');
+    }
+  }
   between(errors, 'backups.cronMaxKeep', s.backups.cronMaxKeep, 0, 100_000);
   for (const [key, s3] of [
     ['s3', s.s3],

@@ -12,6 +12,7 @@ import { registerIdempotency } from './idempotency.js';
 import { registerRefusedBodyDrain } from './refusals.js';
 import { registerRequestLog } from './request-log.js';
 import { authRoutes } from './routes/auth.js';
+import { backupRoutes } from './routes/backups.js';
 import { batchRoutes } from './routes/batch.js';
 import { collectionRoutes } from './routes/collections.js';
 import { cronRoutes } from './routes/crons.js';
@@ -183,6 +184,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(fileRoutes);
   plugin((scope) => cronRoutes(scope, app.crons, app));
   plugin(logRoutes);
+  plugin(backupRoutes);
   plugin(installRoutes);
   plugin(openApiRoutes);
   plugin(fieldTypeRoutes);

@@ -20,6 +20,7 @@ export const DEFAULT_UPLOAD_IDLE_TIMEOUT_MS = 30_000;
 const RECORDS = '/api/collections/:collection/records';
 const RECORD = '/api/collections/:collection/records/:id';
 const BATCH = '/api/batch';
+const BACKUP_UPLOAD = '/api/backups/upload';
 /** A batch file part: `requests.N.field` or `requests[N].field`. */
 const BATCH_PART = /^requests(?:\.(\d{1,4})|\[(\d{1,4})\])\.(.+)$/;
 
@@ -79,6 +80,27 @@ function batchPolicy(app: App, bodyLimit: number): UploadPolicy {
   };
 }
 
+/**
+ * The policy of `/api/backups/upload`: one part named `file`, of any size
+ * (PocketBase lifts its body limit there too); only superusers reach the
+ * route's handler, and the part streams to a temporary file meanwhile.
+ */
+function backupPolicy(): UploadPolicy {
+  let files = 0;
+  const refuse = (message: string) =>
+    Errors.validation('An error occurred while validating the submitted data.', { file: fieldError('validation_invalid_file', message) });
+  return {
+    maxBody: Number.MAX_SAFE_INTEGER,
+    admit: (part) =>
+      part !== 'file'
+        ? refuse('Backups are uploaded as the part named file.')
+        : ++files > 1
+          ? refuse('One backup per upload.')
+          : Number.MAX_SAFE_INTEGER,
+    tooLarge: () => refuse('The backup is too large.'),
+  };
+}
+
 /** How the server's multipart parser handles files (see body.ts). */
 export function uploadHandling(app: App, bodyLimit: number, idleTimeoutMs: number): UploadHandling {
   return {
@@ -89,6 +111,7 @@ export function uploadHandling(app: App, bodyLimit: number, idleTimeoutMs: numbe
         return recordPolicy(app, request, bodyLimit);
       }
       if (route === BATCH && request.method === 'POST') return batchPolicy(app, bodyLimit);
+      if (route === BACKUP_UPLOAD && request.method === 'POST') return backupPolicy();
       return null;
     },
     newSet(request) {

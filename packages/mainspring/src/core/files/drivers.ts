@@ -88,7 +88,39 @@ export class SettingsFileStore implements FileStore {
   }
 
   delete(target: DeleteTarget): Promise<void> {
+    if (this.held !== null) {
+      this.held.push(target);
+      return Promise.resolve();
+    }
     return this.driver().delete(target);
+  }
+
+  /** Deletions asked for while a hold is on: done when the last hold ends. */
+  private held: DeleteTarget[] | null = null;
+  private holds = 0;
+
+  /**
+   * Holds deletions until the answer is called: a backup copies the
+   * database at one moment and the files after, so a file its records name
+   * must still be there when it is read. Deletions only ever follow a commit
+   * (the record no longer names the file), so doing them later changes
+   * nothing anyone reads.
+   */
+  holdDeletes(): () => void {
+    this.holds++;
+    this.held ??= [];
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      const targets = this.held ?? [];
+      this.held = null;
+      for (const t of targets)
+        this.driver()
+          .delete(t)
+          .catch(() => {});
+    };
   }
 
   /** Closes the S3 driver's connections (at shutdown). */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ApiError, type ErrorData, Errors } from '../errors.js';
 import type {
+  BackupEvent,
   BootstrapEvent,
   FileDownloadRequestEvent,
   FileTokenRequestEvent,
@@ -96,6 +97,10 @@ export interface Mainspring {
   onFileDownloadRequest(handler: Handler<FileDownloadRequestEvent>, ...collections: string[]): number;
   /** A file token about to be issued; limited to the caller's auth collections named. */
   onFileTokenRequest(handler: Handler<FileTokenRequestEvent>, ...collections: string[]): number;
+  /** A backup about to be made: `e.name` is its key; throwing refuses it. */
+  onBackupCreate(handler: Handler<BackupEvent>): number;
+  /** A backup about to be restored: throwing refuses it. */
+  onBackupRestore(handler: Handler<BackupEvent>): number;
   /** Removes a handler by the id an `on…` returned. */
   off(id: number): void;
 
@@ -202,6 +207,8 @@ export function createHooksApi(deps: {
     onRecordAuthWithPasswordRequest: bind(hooks.recordAuthWithPasswordRequest),
     onFileDownloadRequest: bind(hooks.fileDownloadRequest),
     onFileTokenRequest: bind(hooks.fileTokenRequest),
+    onBackupCreate: bind(hooks.backupCreate),
+    onBackupRestore: bind(hooks.backupRestore),
     off(id) {
       owners.get(id)?.unbind(id);
       owners.delete(id);

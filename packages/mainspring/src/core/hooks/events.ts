@@ -130,6 +130,16 @@ export interface FileTokenRequestEvent extends HookEvent {
   token: string;
 }
 
+/**
+ * A backup being made (`onBackupCreate`) or restored (`onBackupRestore`):
+ * `name` is the archive's key; throwing refuses it. After `next()` the
+ * archive is stored (create) or staged and checked, its restore to follow
+ * with the restart (restore).
+ */
+export interface BackupEvent extends HookEvent {
+  name: string;
+}
+
 /** `auth-with-password`, before the password is checked: `identity` may be changed; after `next()`, `record` is who signed in. */
 export interface RecordAuthWithPasswordRequestEvent extends RequestEventBase {
   identity: string;

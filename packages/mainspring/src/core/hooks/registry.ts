@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AuthState } from '../rules/request-info.js';
 import type {
+  BackupEvent,
   BootstrapEvent,
   FileDownloadRequestEvent,
   FileTokenRequestEvent,
@@ -81,6 +82,8 @@ export class Hooks {
   readonly recordAuthWithPasswordRequest = new Hook<RecordAuthWithPasswordRequestEvent>();
   readonly fileDownloadRequest = new Hook<FileDownloadRequestEvent>();
   readonly fileTokenRequest = new Hook<FileTokenRequestEvent>();
+  readonly backupCreate = new Hook<BackupEvent>();
+  readonly backupRestore = new Hook<BackupEvent>();
 
   readonly routes: CustomRoute[] = [];
 

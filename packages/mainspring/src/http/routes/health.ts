@@ -18,7 +18,7 @@ const COMMON_PROXY_HEADERS = ['CF-Connecting-IP', 'Fly-Client-IP', 'X-Forwarded-
 function superuserData(app: App, request: FastifyRequest): Record<string, unknown> {
   const headers = [...app.settings.get().trustedProxy.headers, ...COMMON_PROXY_HEADERS];
   const possibleProxyHeader = headers.find((name) => Boolean(request.headers[name.toLowerCase()])) ?? '';
-  return { canBackup: false, realIP: clientIp(app, request), possibleProxyHeader };
+  return { canBackup: app.backups.idle, realIP: clientIp(app, request), possibleProxyHeader };
 }
 
 const NOT_READY = {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import {
   type ChangeChannel,
+  type DatabaseBackup,
   DatabaseUnavailableError,
   type Engine,
   EngineBusyError,
@@ -16,6 +17,7 @@ import {
   StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
+import { postgresBackup } from './backup.js';
 import { postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
 import { connect, describeOn, isStalePlan, poolQuery, query, retiring, translate, types } from './pool.js';
@@ -123,6 +125,7 @@ export class PostgresEngine implements Engine {
   /** Several instances share the database. */
   readonly shared = true;
   readonly renameShortenedNames = renameShortenedNames;
+  readonly backup: DatabaseBackup;
   private closed = false;
   /** Calls started and not yet settled: close() waits for them (see {@link track}). */
   private running = 0;
@@ -137,7 +140,9 @@ export class PostgresEngine implements Engine {
     private readonly timeoutMs: number,
     private readonly waitMs: number,
     private readonly readTurns: Turns,
-  ) {}
+  ) {
+    this.backup = postgresBackup(url);
+  }
 
   /** Connects (retrying as the options say) and returns the engine. */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresEngine> {

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import {
+  type DatabaseBackup,
   type Engine,
   EngineBusyError,
   type EngineStats,
@@ -13,6 +14,7 @@ import {
   StatementTimeoutError,
   statementTimeoutMs,
 } from '../engine.js';
+import { sqliteBackup } from './backup.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { Connection, type Statement } from './connection.js';
 import { sqliteDialect } from './dialect.js';
@@ -93,7 +95,10 @@ export class SqliteEngine implements Engine {
   /** The thread that checkpoints the WAL, when there is one. */
   readonly checkpointer: Checkpointer | null;
 
+  readonly backup: DatabaseBackup;
+
   constructor(file: string, options: SqliteOptions = {}) {
+    this.backup = sqliteBackup(file);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     const synchronous = options.synchronous ?? 'NORMAL';
     const writer = new Database(file);
