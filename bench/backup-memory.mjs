@@ -51,7 +51,12 @@ async function main() {
     peak = Math.max(peak, rssBytes(server.proc.pid) ?? 0);
   }, 50);
   const started = Date.now();
-  await api(base, 'POST', '/api/backups', { token: su, body: { name: 'big.zip' } });
+  const res = await fetch(`${base}/api/backups`, {
+    method: 'POST',
+    headers: { authorization: su, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'big.zip' }),
+  });
+  if (res.status !== 204) throw new Error(`backup: ${res.status} ${await res.text()}`);
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);
   const size = fs.statSync(path.join(dir, 'backups', 'big.zip')).size;

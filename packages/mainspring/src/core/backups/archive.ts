@@ -32,10 +32,12 @@ export interface Manifest {
 export async function archiveStream(manifest: Manifest, databaseCopy: string, storageDir: string | null): Promise<Readable> {
   const zip = new yazl.ZipFile();
   zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2)), MANIFEST);
-  // already compact; compressing a large database costs more CPU than the disk it saves
+  // stored, not deflated: uploads are mostly compressed already (images, video, archives), and deflating a
+  // large data folder would cost a core for minutes on a server that is serving meanwhile
   zip.addFile(databaseCopy, manifest.database, { compress: false });
   if (storageDir)
-    for await (const file of walk(storageDir)) zip.addFile(file, `${STORAGE}/${relative(storageDir, file).split(sep).join('/')}`);
+    for await (const file of walk(storageDir))
+      zip.addFile(file, `${STORAGE}/${relative(storageDir, file).split(sep).join('/')}`, { compress: false });
   zip.end();
   return zip.outputStream as Readable;
 }
