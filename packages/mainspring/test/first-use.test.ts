@@ -30,8 +30,8 @@ import { TEST_ENGINE } from './helpers/server.js';
 const REPO = resolve(import.meta.dirname, '../../..');
 const PACKAGE = join(REPO, 'packages/mainspring');
 const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'));
-/** What the published package may weigh: the tarball, and unpacked. */
-const MAX_PACKED = 400_000;
+/** What the published package may weigh: the tarball, and unpacked (wave 2's S3, backups and metrics brought it to ~401 kB / 1.3 MB). */
+const MAX_PACKED = 460_000;
 const MAX_UNPACKED = 1_500_000;
 
 let work: string;

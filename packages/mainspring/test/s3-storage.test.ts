@@ -74,8 +74,12 @@ describe('the s3 settings', () => {
     for (const key of ['endpoint', 'region', 'accessKey', 'secret']) expect(res.body.data.s3[key]?.code, key).toBe('validation_required');
     expect(res.body.data.s3.bucket).toBeUndefined();
     expect(s.app.settings.get().s3.enabled).toBe(false);
-    // backups are not built yet: still refused
-    expect((await call('PATCH', '/api/settings', { backups: { s3: { ...s3.settings(), enabled: true } } })).status).toBe(400);
+    // the backups' bucket follows the same rule, and stays off
+    const backups = await call('PATCH', '/api/settings', { backups: { s3: { enabled: true, endpoint: s3.settings().endpoint } } });
+    expect(backups.status).toBe(400);
+    for (const key of ['bucket', 'region', 'accessKey', 'secret'])
+      expect(backups.body.data.backups.s3[key]?.code, key).toBe('validation_required');
+    expect(s.app.settings.get().backups.s3.enabled).toBe(false);
   });
 
   test('POST /api/settings/test/s3: not enabled, then a working bucket (204, nothing left in it), then wrong ones (400 naming the failure)', async () => {
