@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
+import PocketBase from 'pocketbase';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { App } from '../src/core/app.js';
 import { SU, withSuperuser } from './helpers/crash.js';
@@ -59,6 +60,31 @@ describe('on a test server', () => {
     expect(all.filter((k) => /^@auto_ms_backup_\d{14}\.zip$/.test(k))).toHaveLength(2);
     expect(all).toContain('by-hand.zip');
   }, 30_000);
+
+  test("the official SDK's pb.backups works unchanged", async () => {
+    const pb = new PocketBase(s.url);
+    pb.authStore.save(su, null);
+    expect(await pb.backups.create('sdk.zip')).toBe(true);
+    const listed = await pb.backups.getFullList();
+    expect(listed.find((b) => b.key === 'sdk.zip')).toMatchObject({
+      key: 'sdk.zip',
+      size: expect.any(Number),
+      modified: expect.any(String),
+    });
+    const res = await fetch(pb.backups.getDownloadURL(await pb.files.getToken(), 'sdk.zip'));
+    expect(res.status).toBe(200);
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(0, 2)
+        .toString(),
+    ).toBe('PK');
+    const zip = new Blob([Buffer.from(await (await fetch(pb.backups.getDownloadURL(await pb.files.getToken(), 'sdk.zip'))).arrayBuffer())]);
+    expect(await pb.backups.upload({ file: new File([zip], 'sdk-copy.zip', { type: 'application/zip' }) })).toBe(true);
+    expect((await pb.backups.getFullList()).map((b) => b.key)).toContain('sdk-copy.zip');
+    expect(await pb.backups.delete('sdk.zip')).toBe(true);
+    expect(await pb.backups.delete('sdk-copy.zip')).toBe(true);
+    await expect(pb.backups.delete('sdk.zip')).rejects.toMatchObject({ status: 400 });
+  });
 
   test('a hook refuses a backup: a 400, nothing stored', async () => {
     const res = await s.request('POST', '/api/backups', { token: su, body: { name: 'refused.zip' } });
