@@ -159,20 +159,7 @@ export class App {
     this.rateLimiter = rateLimiterFor(engine, logger);
     this.mail.addressAllowed = mailLimit(this.settings, this.rateLimiter);
     this.idempotency = new IdempotencyStore(engine, this.instance);
-    const workDir = join(dataDir, BACKUP_WORK_DIR, this.instance.id);
-    const backupsDir = new LocalBackupStore(join(dataDir, 'backups'), workDir);
-    this.backups = new BackupService({
-      dataDir,
-      engine,
-      store: chosenBackupStore(backupsDir, workDir, () => this.settings.get().backups.s3),
-      workDir,
-      hooks: this.hooks,
-      logger,
-      holdFileDeletes: () => files.holdDeletes(),
-    });
-    this.events.on((e) => {
-      if (e.type === 'settings') this.scheduleBackups();
-    });
+    this.backups = this.backupService(files);
     const deps = {
       engine,
       registry: this.collections.registry,
@@ -208,6 +195,24 @@ export class App {
       metrics: this.metrics,
     });
     this.api = this.hooksApi();
+  }
+
+  /** Backups: in `<dataDir>/backups` or the bucket of `backups.s3`, worked on in this instance's folder; the cron follows the settings. */
+  private backupService(files: SettingsFileStore): BackupService {
+    const workDir = join(this.dataDir, BACKUP_WORK_DIR, this.instance.id);
+    const local = new LocalBackupStore(join(this.dataDir, 'backups'), workDir);
+    this.events.on((e) => {
+      if (e.type === 'settings') this.scheduleBackups();
+    });
+    return new BackupService({
+      dataDir: this.dataDir,
+      engine: this.engine,
+      store: chosenBackupStore(local, workDir, () => this.settings.get().backups.s3),
+      workDir,
+      hooks: this.hooks,
+      logger: this.logger,
+      holdFileDeletes: () => files.holdDeletes(),
+    });
   }
 
   /** The backup cron of the settings (`backups.cron`, keeping `cronMaxKeep` of its own backups), or none. */

@@ -51,7 +51,7 @@ export interface Settings {
   };
   /** Where record files go: S3 when enabled, else `<dataDir>/storage` (the environment's `MS_S3_*` win: core/files/drivers.ts). */
   s3: S3Settings;
-  /** PocketBase's automatic backups: a cron, how many to keep, where (not available yet). */
+  /** PocketBase's automatic backups: a cron, how many of its backups to keep, where (core/backups). */
   backups: { cron: string; cronMaxKeep: number; s3: S3Settings };
   batch: { enabled: boolean; maxRequests: number; timeout: number; maxBodySize: number };
   rateLimits: { enabled: boolean; rules: RateLimitRule[] };

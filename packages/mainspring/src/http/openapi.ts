@@ -415,8 +415,14 @@ function authPaths(c: Collection, name: string): Json {
   return routes;
 }
 
+/** The paths that belong to no collection: health, batch, realtime, files, sessions. */
 function sharedPaths(): Json {
   const tags = ['system'];
+  return { ...healthPaths(tags), ...batchPaths(tags), ...realtimePaths(tags), ...filePaths(tags), ...sessionPaths() };
+}
+
+/** The shared paths: `/api/health`. */
+function healthPaths(tags: string[]): Json {
   return {
     '/api/health': {
       get: {
@@ -435,7 +441,7 @@ function sharedPaths(): Json {
                 data: {
                   type: 'object',
                   properties: {
-                    canBackup: { type: 'boolean', description: 'Whether a backup may start now (false: backups are not available yet).' },
+                    canBackup: { type: 'boolean', description: 'Whether a backup may start now (false while a backup or restore runs).' },
                     realIP: { ...string, description: 'The client IP as the server reads it (trusted proxy headers applied).' },
                     possibleProxyHeader: { ...string, description: "The first proxy header the request carries, or ''." },
                   },
@@ -448,6 +454,12 @@ function sharedPaths(): Json {
         },
       },
     },
+  };
+}
+
+/** The shared paths: `/api/batch`. */
+function batchPaths(tags: string[]): Json {
+  return {
     '/api/batch': {
       post: {
         operationId: 'batch',
@@ -489,6 +501,12 @@ function sharedPaths(): Json {
         },
       },
     },
+  };
+}
+
+/** The shared paths: `/api/realtime`: the SSE stream and its subscriptions. */
+function realtimePaths(tags: string[]): Json {
+  return {
     '/api/realtime': {
       get: {
         operationId: 'realtimeConnect',
@@ -519,6 +537,12 @@ function sharedPaths(): Json {
         responses: { 204: noContent, 400: responseRef('BadRequest'), 403: responseRef('Forbidden'), 404: responseRef('NotFound') },
       },
     },
+  };
+}
+
+/** The shared paths: File tokens and downloads. */
+function filePaths(tags: string[]): Json {
+  return {
     '/api/files/token': {
       post: {
         operationId: 'fileToken',
@@ -561,6 +585,12 @@ function sharedPaths(): Json {
         },
       },
     },
+  };
+}
+
+/** The shared paths: Mainspring's refresh-token sessions (`/api/ms/sessions`, `logout-all`). */
+function sessionPaths(): Json {
+  return {
     '/api/ms/sessions': {
       get: {
         operationId: 'listSessions',
