@@ -7,6 +7,7 @@ import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AuthAlerts } from './auth/alerts.js';
+import { OAuth2Service } from './auth/oauth2/service.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
@@ -95,6 +96,8 @@ export class App {
   readonly auth: AuthService;
   readonly recovery: RecoveryService;
   readonly otp: OtpService;
+  /** OAuth2 sign-in: providers, tickets, linking (core/auth/oauth2/). */
+  readonly oauth2: OAuth2Service;
   readonly alerts: AuthAlerts;
   readonly sessions: SessionService;
   readonly hooks: Hooks;
@@ -173,6 +176,7 @@ export class App {
     this.auth = new AuthService(deps);
     this.recovery = new RecoveryService(deps, this.auth);
     this.otp = new OtpService(deps, this.auth);
+    this.oauth2 = new OAuth2Service(deps, this.auth, this.files, this.uploadsDir);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);

@@ -77,6 +77,14 @@ export interface Settings {
   queryLimits: QueryLimits & { collections: ({ collection: string } & Partial<QueryLimits>)[] };
   /** Mainspring: lists one caller (an auth record, else an IP) may have running and waiting at once (core/fair-share.ts). */
   fairShare: FairShareLimits;
+  /**
+   * Mainspring: OAuth2 sign-in (core/auth/oauth2/). `redirectURLs`: where a
+   * provider may send users back besides `{appURL}/api/oauth2-redirect`
+   * (exact, or a prefix ending in `*`); `trustedHosts`: `host[:port]`
+   * OAuth2 may reach on private or loopback addresses (an identity server
+   * on the internal network).
+   */
+  oauth2: { redirectURLs: string[]; trustedHosts: string[] };
 }
 
 /**
@@ -117,6 +125,7 @@ export function defaultSettings(): Settings {
     logs: { maxDays: 5, minLevel: 0, logIP: true, logAuthId: true },
     queryLimits: { ...DEFAULT_QUERY_LIMITS, collections: [] },
     fairShare: { ...DEFAULT_FAIR_SHARE },
+    oauth2: { redirectURLs: [], trustedHosts: [] },
   };
 }
 
@@ -179,6 +188,18 @@ function nested(errors: ErrorData): ErrorData {
   return out as ErrorData;
 }
 
+/** Each redirect URL an absolute http(s) URL (a prefix ending in `*` after its path's first `/`), each trusted host a short name. */
+function checkOAuth2(o: Settings['oauth2'], errors: ErrorData): void {
+  const urlOk = (u: unknown) =>
+    typeof u === 'string' && u.length <= 2000 && /^https?:\/\/[^/\s*]+\/[^\s]*$/.test(u) && !u.slice(0, -1).includes('*');
+  if (o.redirectURLs.length > 100 || !o.redirectURLs.every(urlOk)) {
+    invalid(errors, 'oauth2.redirectURLs', 'Must be at most 100 http(s) URLs with a path; only a final * is a wildcard.');
+  }
+  if (o.trustedHosts.length > 100 || !o.trustedHosts.every((h) => typeof h === 'string' && /^[A-Za-z0-9.\-:[\]]{1,300}$/.test(h))) {
+    invalid(errors, 'oauth2.trustedHosts', 'Must be at most 100 host or host:port names.');
+  }
+}
+
 /** Checks merged settings value by value (their types are checked by {@link mergeTyped}). */
 function validate(s: Settings, errors: ErrorData): void {
   checkMeta(s.meta, errors);
@@ -189,6 +210,7 @@ function validate(s: Settings, errors: ErrorData): void {
   between(errors, 'batch.timeout', s.batch.timeout, 0, 600);
   between(errors, 'batch.maxBodySize', s.batch.maxBodySize, 0, 1 << 30);
   checkRateLimits(s.rateLimits.rules, errors);
+  checkOAuth2(s.oauth2, errors);
   if (s.trustedProxy.headers.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(h)))
     invalid(errors, 'trustedProxy.headers', 'Must be header names.');
   between(errors, 'sessions.refreshTokenDuration', s.sessions.refreshTokenDuration, 60, 10 * 365 * 86_400);

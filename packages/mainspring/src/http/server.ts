@@ -26,6 +26,7 @@ import { installRoutes } from './routes/ms-install.js';
 import { metricsRoutes } from './routes/ms-metrics.js';
 import { openApiRoutes } from './routes/ms-openapi.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
+import { oauth2Routes } from './routes/oauth2.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
 import { settingsRoutes } from './routes/settings.js';
@@ -178,6 +179,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(healthRoutes);
   plugin(collectionRoutes);
   plugin(authRoutes);
+  plugin(oauth2Routes);
   plugin(settingsRoutes);
   plugin(sessionRoutes);
   plugin((scope) => realtimeRoutes(scope, app, options.realtime));

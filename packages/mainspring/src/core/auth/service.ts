@@ -38,7 +38,7 @@ export class MfaRequiredError extends ApiError {
 }
 
 /** How the caller proved who they are, as `@request.context` and MFA see it. */
-export type AuthMethod = 'password' | 'otp' | 'refresh' | 'impersonate';
+export type AuthMethod = 'password' | 'otp' | 'oauth2' | 'refresh' | 'impersonate';
 
 /** What the auth services share. */
 export interface AuthDeps {
@@ -346,7 +346,7 @@ export class AuthService {
     const info: RequestInfo = {
       auth: { collection: c, record },
       method: 'POST',
-      context: method === 'otp' ? 'otp' : method === 'password' ? 'password' : 'default',
+      context: method === 'otp' || method === 'password' || method === 'oauth2' ? method : 'default',
       query: {},
       headers: {},
       body: {},

@@ -1,3 +1,4 @@
+import { mergeOAuth2, publicOAuth2 } from '../auth/oauth2/options.js';
 import type { ErrorData } from '../errors.js';
 import { fieldError } from '../errors.js';
 import { randomString } from '../ids.js';
@@ -107,7 +108,7 @@ export function mergeAuthOptions(current: AuthOptions, input: Record<string, unk
     next.authAlert.emailTemplate = readTemplate('authAlert', authAlert.emailTemplate, next.authAlert.emailTemplate, errors);
   }
   const oauth2 = optionObject('oauth2', input.oauth2, errors);
-  if (oauth2?.enabled === true) invalid(errors, 'oauth2', 'OAuth2 sign-in is not available yet.');
+  if (oauth2) next.oauth2 = mergeOAuth2(next.oauth2, oauth2, errors);
   return next;
 }
 
@@ -196,5 +197,6 @@ function mergeOtp(next: AuthOptions['otp'], raw: Record<string, unknown>, errors
 export function publicAuthOptions(options: AuthOptions): Record<string, unknown> {
   const out: Record<string, unknown> = { ...options };
   for (const key of TOKEN_KEYS) out[key] = { duration: options[key].duration };
+  out.oauth2 = publicOAuth2(options.oauth2);
   return out;
 }

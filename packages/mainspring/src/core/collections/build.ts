@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { compileFilter, FilterError, parseFilter, SqlParams } from '../../query/index.js';
 import type { Dialect } from '../../storage/engine.js';
+import { checkMappedFields } from '../auth/oauth2/options.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import { isRelation, kindOf } from '../fields/index.js';
@@ -73,6 +74,13 @@ export class CollectionBuilder {
     if (collection.auth?.passwordAuth.enabled && !errors.passwordAuth) {
       const error = identityFieldsError(collection);
       if (error) errors.passwordAuth = { identityFields: error };
+    }
+    if (collection.auth && !errors.oauth2) {
+      checkMappedFields(collection.auth.oauth2, new Set(collection.fields.map((f) => f.name)), errors);
+      // PocketBase's rule: superusers never sign in with a provider
+      if (collection.name === '_superusers' && collection.auth.oauth2.enabled) {
+        errors.oauth2 = { enabled: fieldError('validation_invalid_value', 'Superusers cannot sign in with OAuth2.') };
+      }
     }
     if (Object.keys(errors).length === 0 && collection.type !== 'view') this.checkRules(collection, pending, errors);
     if (Object.keys(errors).length > 0) {

@@ -1,3 +1,5 @@
+import type { OAuth2Options } from '../auth/oauth2/options.js';
+
 /**
  * The shape of collections and their fields, as the API shows them
  * (PocketBase v0.23+ JSON). A collection is stored as one JSON document in
@@ -176,7 +178,7 @@ export interface AuthOptions {
   authRule: string | null;
   manageRule: string | null;
   authAlert: { enabled: boolean; emailTemplate: EmailTemplate };
-  oauth2: { enabled: boolean; mappedFields: Record<string, string>; providers: unknown[] };
+  oauth2: OAuth2Options;
   passwordAuth: { enabled: boolean; identityFields: string[] };
   mfa: { enabled: boolean; duration: number; rule: string };
   otp: { enabled: boolean; duration: number; length: number; emailTemplate: EmailTemplate };

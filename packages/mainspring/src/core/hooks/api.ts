@@ -7,6 +7,7 @@ import type {
   FileTokenRequestEvent,
   RecordAfterEvent,
   RecordAuthRequestEvent,
+  RecordAuthWithOAuth2RequestEvent,
   RecordAuthWithPasswordRequestEvent,
   RecordDeleteRequestEvent,
   RecordEvent,
@@ -93,6 +94,8 @@ export interface Mainspring {
   onRecordDeleteRequest(handler: Handler<RecordDeleteRequestEvent>, ...collections: string[]): number;
   onRecordAuthRequest(handler: Handler<RecordAuthRequestEvent>, ...collections: string[]): number;
   onRecordAuthWithPasswordRequest(handler: Handler<RecordAuthWithPasswordRequestEvent>, ...collections: string[]): number;
+  /** An OAuth2 sign-in before its account is linked or made (see {@link RecordAuthWithOAuth2RequestEvent}). */
+  onRecordAuthWithOAuth2Request(handler: Handler<RecordAuthWithOAuth2RequestEvent>, ...collections: string[]): number;
   /** A file download, after the file was found and access checked (see {@link FileDownloadRequestEvent}). */
   onFileDownloadRequest(handler: Handler<FileDownloadRequestEvent>, ...collections: string[]): number;
   /** A file token about to be issued; limited to the caller's auth collections named. */
@@ -205,6 +208,7 @@ export function createHooksApi(deps: {
     onRecordDeleteRequest: bind(hooks.recordDeleteRequest),
     onRecordAuthRequest: bind(hooks.recordAuthRequest),
     onRecordAuthWithPasswordRequest: bind(hooks.recordAuthWithPasswordRequest),
+    onRecordAuthWithOAuth2Request: bind(hooks.recordAuthWithOAuth2Request),
     onFileDownloadRequest: bind(hooks.fileDownloadRequest),
     onFileTokenRequest: bind(hooks.fileTokenRequest),
     onBackupCreate: bind(hooks.backupCreate),

@@ -1,3 +1,4 @@
+import type { OAuth2User } from '../auth/oauth2/provider.js';
 import type { Collection } from '../collections/model.js';
 import type { ListResult } from '../records/reads.js';
 import type { AuthState, RecordData, RequestInfo } from '../rules/request-info.js';
@@ -141,6 +142,21 @@ export interface BackupEvent extends HookEvent {
 }
 
 /** `auth-with-password`, before the password is checked: `identity` may be changed; after `next()`, `record` is who signed in. */
+/**
+ * `POST …/auth-with-oauth2`, once the provider's profile is read and the
+ * account it signs in to is found (`record`, null while a new one would be
+ * made). Before `next()` a handler may change `record` (another account),
+ * `createData` or `oauth2User`, or throw to refuse; `next()` links or
+ * creates the account and answers.
+ */
+export interface RecordAuthWithOAuth2RequestEvent extends RequestEventBase {
+  readonly providerName: string;
+  oauth2User: OAuth2User;
+  createData: Record<string, unknown>;
+  record: RecordData | null;
+  isNewRecord: boolean;
+}
+
 export interface RecordAuthWithPasswordRequestEvent extends RequestEventBase {
   identity: string;
   identityField: string;

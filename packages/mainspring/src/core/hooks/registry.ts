@@ -7,6 +7,7 @@ import type {
   FileTokenRequestEvent,
   RecordAfterEvent,
   RecordAuthRequestEvent,
+  RecordAuthWithOAuth2RequestEvent,
   RecordAuthWithPasswordRequestEvent,
   RecordDeleteRequestEvent,
   RecordEvent,
@@ -80,6 +81,7 @@ export class Hooks {
   readonly recordDeleteRequest = new Hook<RecordDeleteRequestEvent>();
   readonly recordAuthRequest = new Hook<RecordAuthRequestEvent>();
   readonly recordAuthWithPasswordRequest = new Hook<RecordAuthWithPasswordRequestEvent>();
+  readonly recordAuthWithOAuth2Request = new Hook<RecordAuthWithOAuth2RequestEvent>();
   readonly fileDownloadRequest = new Hook<FileDownloadRequestEvent>();
   readonly fileTokenRequest = new Hook<FileTokenRequestEvent>();
   readonly backupCreate = new Hook<BackupEvent>();

@@ -151,6 +151,19 @@ export class RealtimeBroker {
     this.clients.delete(client.id);
   }
 
+  /**
+   * Sends `data` to client `clientId` under `topic` once, if the client
+   * subscribed to it (PocketBase's `@oauth2`), and ends that subscription:
+   * a second message to it, or one to a client that never asked, is
+   * refused (false).
+   */
+  sendOnce(clientId: string, topic: string, data: string): boolean {
+    const client = this.clients.get(clientId);
+    if (!client?.subscriptions.some((s) => s.name === topic)) return false;
+    client.subscriptions = client.subscriptions.filter((s) => s.name !== topic);
+    return client.sink.send(topic, data);
+  }
+
   /** `POST /api/realtime`: replaces a client's subscriptions (PocketBase's checks and statuses). */
   setSubscriptions(body: Record<string, unknown>, caller: AuthState | null, token: string | null, ip: string): void {
     const { clientId, subscriptions } = body;

@@ -23,7 +23,15 @@ const ANSWER_KEYS = new Set(['*', 'token', 'record', 'meta']);
  * fields.ts picks it); as for records, it may name only what the answer
  * has, and its `record.` part only fields the caller sees.
  */
-async function signedIn(app: App, request: FastifyRequest, c: Collection, record: RecordData, method: AuthMethod, token?: string) {
+export async function signedIn(
+  app: App,
+  request: FastifyRequest,
+  c: Collection,
+  record: RecordData,
+  method: AuthMethod,
+  token?: string,
+  meta?: Record<string, unknown>,
+) {
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
   const query = queryOf(request);
   await app.auth.secondFactor(c, record, method, body.mfaId ?? query.mfaId);
@@ -50,7 +58,7 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
   };
   const hook = app.hooks.recordAuthRequest;
   const tags = [c.id, c.name];
-  if (!hook.has(tags)) return answer(record, token ?? app.auth.newToken(c, record));
+  if (!hook.has(tags)) return answer(record, token ?? app.auth.newToken(c, record), meta);
   const e = {
     collection: c,
     request: requestLike(app, request),
@@ -58,7 +66,7 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
     authMethod: method,
     record,
     token: token ?? app.auth.newToken(c, record),
-    meta: undefined as Record<string, unknown> | undefined,
+    meta,
   };
   let out: Awaited<ReturnType<typeof answer>> | undefined;
   await hook.trigger(
@@ -76,7 +84,7 @@ async function signedIn(app: App, request: FastifyRequest, c: Collection, record
 type AuthRequest = FastifyRequest<{ Params: Params }>;
 
 /** The auth collection the route names, once the request is within the rate limits of `tags` on it. */
-async function authCollectionFor(app: App, request: AuthRequest, ...tags: string[]): Promise<Collection> {
+export async function authCollectionFor(app: App, request: AuthRequest, ...tags: string[]): Promise<Collection> {
   const c = app.auth.authCollection(request.params.collection);
   await enforceRateLimit(app, request, tags, c.name);
   return c;
@@ -86,7 +94,7 @@ async function authCollectionFor(app: App, request: AuthRequest, ...tags: string
 export function authRoutes(server: FastifyInstance, app: App): void {
   const base = '/api/collections/:collection';
   server.get<{ Params: Params }>(`${base}/auth-methods`, async (request) =>
-    authMethods(await authCollectionFor(app, request, 'listAuthMethods')),
+    authMethods(app, await authCollectionFor(app, request, 'listAuthMethods')),
   );
   server.post<{ Params: Params }>(`${base}/auth-with-password`, (request, reply) => withPassword(app, request, reply));
   server.post<{ Params: Params }>(`${base}/auth-refresh`, (request) => refresh(app, request));
@@ -114,12 +122,13 @@ export function authRoutes(server: FastifyInstance, app: App): void {
 }
 
 /** `auth-methods`: which ways of signing in the collection offers. */
-function authMethods(c: Collection) {
+async function authMethods(app: App, c: Collection) {
   const a = c.auth as NonNullable<Collection['auth']>;
+  const providers = await app.oauth2.providers(c);
   return {
     // as PocketBase: a disabled method names no identity fields
     password: { enabled: a.passwordAuth.enabled, identityFields: a.passwordAuth.enabled ? a.passwordAuth.identityFields : [] },
-    oauth2: { enabled: false, providers: [] },
+    oauth2: { enabled: a.oauth2.enabled, providers },
     mfa: { enabled: a.mfa.enabled, duration: a.mfa.enabled ? a.mfa.duration : 0 },
     otp: { enabled: a.otp.enabled, duration: a.otp.enabled ? a.otp.duration : 0 },
   };
