@@ -125,3 +125,32 @@ export async function authorize(authURL: string, redirectPrefix: string, account
   }
   throw new Error('too many steps at the provider');
 }
+
+/** Turns OAuth2 on for `users` with `op` as its `oidc` provider (client `ms-app`), trusting `hosts` and allowing `redirect`. */
+export async function useOidc(
+  request: (m: string, p: string, o?: { body?: unknown; token?: string }) => Promise<{ status: number; body: any }>,
+  admin: string,
+  op: TestOidc,
+  redirect: string,
+  hosts: string[] = [],
+  mappedFields: Record<string, string> = {},
+): Promise<void> {
+  const settings = await request('PATCH', '/api/settings', {
+    token: admin,
+    body: { oauth2: { redirectURLs: [redirect], trustedHosts: [op.host, ...hosts] } },
+  });
+  if (settings.status !== 200) throw new Error(`settings: ${JSON.stringify(settings.body)}`);
+  const res = await request('PATCH', '/api/collections/users', {
+    token: admin,
+    body: {
+      oauth2: {
+        enabled: true,
+        mappedFields,
+        providers: [
+          { name: 'oidc', clientId: 'ms-app', clientSecret: 'ms-app-secret', displayName: 'Test OP', extra: { issuer: op.issuer } },
+        ],
+      },
+    },
+  });
+  if (res.status !== 200) throw new Error(`collection: ${JSON.stringify(res.body)}`);
+}
