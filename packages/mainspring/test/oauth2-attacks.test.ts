@@ -113,7 +113,7 @@ describe(`OAuth2 attacks (${TEST_ENGINE})`, () => {
     const before = await usersCount();
     const res = await post({ provider: 'oidc', code, codeVerifier: p.codeVerifier, redirectURL: APP_REDIRECT });
     expect(res.status).toBe(400);
-    expect(res.body.message).toMatch(/^Failed to fetch OAuth2 token: the provider refused the code \(invalid_grant\)$/);
+    expect(res.body.message).toMatch(/^Failed to fetch OAuth2 token: the provider refused the code \(invalid_grant\)\.$/);
     expect(await usersCount()).toBe(before);
   });
 

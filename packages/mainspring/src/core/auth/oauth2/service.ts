@@ -54,7 +54,7 @@ export interface OAuth2Request {
 }
 
 const failed = (what: string, err: unknown): ApiError => {
-  const reason = err instanceof ProviderError || err instanceof OutboundError ? `: ${err.message}` : '.';
+  const reason = err instanceof ProviderError || err instanceof OutboundError ? `: ${err.message}.` : '.';
   return Errors.badRequest(`${what}${reason}`);
 };
 
