@@ -19,9 +19,8 @@ import { eventually } from './helpers/uploads.js';
  *
  * Known gaps, not tested here (later issues):
  * - backups (`pb.backups`, /api/backups*) and S3 storage itself;
- * - OAuth2 sign-in (auth-with-oauth2, the oauth2-redirect route,
- *   `pb.collections.getAllOAuth2Providers`; `listExternalAuths` and
- *   `unlinkExternalAuth` answer, over no links) and Apple's client secret;
+ * - OAuth2 sign-in: its own suites (test/oauth2-*.test.ts);
+ *   `pb.collections.getAllOAuth2Providers` is not built;
  * - the SQL service (`pb.sql`, POST /api/sql);
  * - `pb.logs.truncate()` (DELETE /api/logs): the SDK has it, PocketBase's
  *   server does not (the route is a 404 on both).

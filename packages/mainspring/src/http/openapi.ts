@@ -360,6 +360,37 @@ function authPaths(c: Collection, name: string): Json {
       obj({ otpId: string, password: { ...string, description: 'The code.' } }, ['otpId', 'password']),
       { 200: signedIn, 400: responseRef('BadRequest'), 429: responseRef('TooManyRequests') },
     ),
+    [`${base}/auth-with-oauth2`]: post(
+      'authWithOAuth2',
+      'Sign in (or up) with an OAuth2 provider',
+      obj(
+        {
+          provider: { ...string, description: 'A provider name of auth-methods.' },
+          code: { ...string, description: 'The code the provider sent back.' },
+          codeVerifier: { ...string, description: "The provider's codeVerifier from auth-methods (the signed sign-in ticket)." },
+          redirectURL: {
+            ...string,
+            description:
+              'The redirect URL given to the provider: this server’s /api/oauth2-redirect or one of settings oauth2.redirectURLs.',
+          },
+          state: { ...string, description: 'Optional: the state the provider sent back, checked against the ticket.' },
+          createData: {
+            type: 'object',
+            description: 'Values of a new account (the create rule applies, with @request.context = "oauth2").',
+          },
+        },
+        ['provider', 'code', 'codeVerifier', 'redirectURL'],
+      ),
+      {
+        200: signedIn,
+        400: responseRef('BadRequest'),
+        401: json(ref('Error'), "MFA required: the answer's `mfaId` (beside the error) goes with the second sign-in."),
+        403: responseRef('Forbidden'),
+        429: responseRef('TooManyRequests'),
+      },
+      OPTIONAL_AUTH,
+      [EXPAND, AUTH_FIELDS],
+    ),
     [`${base}/request-verification`]: post('requestVerification', 'Mail a verification link', obj({ email: string }, ['email']), accepted),
     [`${base}/confirm-verification`]: post(
       'confirmVerification',
@@ -412,6 +443,7 @@ function authPaths(c: Collection, name: string): Json {
     for (const route of ['auth-with-password', 'request-password-reset', 'confirm-password-reset']) delete routes[`${base}/${route}`];
   }
   if (!c.auth?.otp.enabled) for (const route of ['request-otp', 'auth-with-otp']) delete routes[`${base}/${route}`];
+  if (!c.auth?.oauth2.enabled) delete routes[`${base}/auth-with-oauth2`];
   return routes;
 }
 
@@ -506,7 +538,28 @@ function batchPaths(tags: string[]): Json {
 
 /** The shared paths: `/api/realtime`: the SSE stream and its subscriptions. */
 function realtimePaths(tags: string[]): Json {
+  const redirectPage = {
+    200: { description: 'The code went to the waiting client.', content: { 'text/plain': { schema: { type: 'string' } } } },
+    400: { description: 'No waiting client, no code, or the provider’s error.', content: { 'text/plain': { schema: { type: 'string' } } } },
+  };
+  const redirectQuery = ['state', 'code', 'error'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
   return {
+    '/api/oauth2-redirect': {
+      get: {
+        operationId: 'oauth2Redirect',
+        summary: 'Where a provider sends the user back in the all-in-one OAuth2 flow',
+        description: 'Sends `{state, code, error?}` once to the realtime client whose id is `state`, if it subscribed to `@oauth2`.',
+        tags,
+        parameters: redirectQuery,
+        responses: redirectPage,
+      },
+      post: {
+        operationId: 'oauth2RedirectFormPost',
+        summary: 'The same, for `response_mode=form_post` (Apple)',
+        tags,
+        responses: redirectPage,
+      },
+    },
     '/api/realtime': {
       get: {
         operationId: 'realtimeConnect',
