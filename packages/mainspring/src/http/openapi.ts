@@ -539,8 +539,11 @@ function batchPaths(tags: string[]): Json {
 /** The shared paths: `/api/realtime`: the SSE stream and its subscriptions. */
 function realtimePaths(tags: string[]): Json {
   const redirectPage = {
-    200: { description: 'The code went to the waiting client.', content: { 'text/plain': { schema: { type: 'string' } } } },
-    400: { description: 'No waiting client, no code, or the provider’s error.', content: { 'text/plain': { schema: { type: 'string' } } } },
+    200: {
+      description:
+        'A page telling the person whether the code went to a waiting client (no waiting client, no code, or the provider’s error: it did not).',
+      content: { 'text/plain': { schema: { type: 'string' } } },
+    },
   };
   const redirectQuery = ['state', 'code', 'error'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
   return {

@@ -104,7 +104,8 @@ async function redirectPage(app: App, request: FastifyRequest, reply: FastifyRep
   const error = text(raw.error).slice(0, 200);
   const page = (ok: boolean) =>
     reply
-      .status(ok ? 200 : 400)
+      // 200 either way, as PocketBase's page without its UI: the text tells the person, the SDK hears through realtime
+      .status(200)
       .header('content-type', 'text/plain; charset=utf-8')
       .header('cache-control', 'no-store')
       .send(ok ? PAGE_OK : PAGE_FAILED);
