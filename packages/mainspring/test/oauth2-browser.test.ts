@@ -57,7 +57,8 @@ describe.skipIf(!haveChromium)(`OAuth2 all-in-one flow in Chromium (${TEST_ENGIN
     await page.addScriptTag({ path: SDK });
     const popupOpened = context.waitForEvent('page');
     const result = page.evaluate(async () => {
-      const pb = new (window as unknown as { PocketBase: new (url: string) => any }).PocketBase(location.origin);
+      const w = globalThis as any;
+      const pb = new w.PocketBase(w.location.origin);
       const auth = await pb.collection('users').authWithOAuth2({ provider: 'oidc' });
       return { email: auth.record.email, name: auth.record.name, isNew: auth.meta.isNew, valid: pb.authStore.isValid };
     });
@@ -72,8 +73,8 @@ describe.skipIf(!haveChromium)(`OAuth2 all-in-one flow in Chromium (${TEST_ENGIN
     await page.goto(`${s.url}/api/health`);
     await page.addScriptTag({ path: SDK });
     const clientId = await page.evaluate(async () => {
-      const w = window as unknown as { PocketBase: new (url: string) => any; heard: unknown[] };
-      const pb = new w.PocketBase(location.origin);
+      const w = globalThis as any;
+      const pb = new w.PocketBase(w.location.origin);
       w.heard = [];
       await pb.realtime.subscribe('@oauth2', (e: unknown) => w.heard.push(e));
       return pb.realtime.clientId as string;
@@ -83,9 +84,9 @@ describe.skipIf(!haveChromium)(`OAuth2 all-in-one flow in Chromium (${TEST_ENGIN
     expect(await hit('not-a-client')).toContain('Failed to sign in');
     expect(await hit(clientId)).toContain('Signed in');
     expect(await hit(clientId)).toContain('Failed to sign in');
-    await page.waitForFunction(() => (window as unknown as { heard: unknown[] }).heard.length > 0);
+    await page.waitForFunction(() => (globalThis as any).heard.length > 0);
     await new Promise((r) => setTimeout(r, 200));
-    expect(await page.evaluate(() => (window as unknown as { heard: unknown[] }).heard)).toEqual([{ state: clientId, code: 'the-code' }]);
+    expect(await page.evaluate(() => (globalThis as any).heard)).toEqual([{ state: clientId, code: 'the-code' }]);
     await page.close();
   });
 });
