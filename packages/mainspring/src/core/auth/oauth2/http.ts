@@ -122,16 +122,22 @@ function send(url: URL, options: OutboundOptions, allowPrivate: boolean): Promis
     const req = make(url, { method: options.method ?? 'GET', headers, lookup: guardedLookup(allowPrivate), timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let over = false;
       res.on('data', (chunk: Buffer) => {
+        if (over) return;
         size += chunk.length;
         if (size > maxBytes) {
-          req.destroy(new OutboundError(`the answer is larger than ${maxBytes} bytes`));
+          over = true;
+          reject(new OutboundError(`the answer is larger than ${maxBytes} bytes`));
+          res.destroy();
           return;
         }
         chunks.push(chunk);
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
+      res.on('end', () => {
+        if (!over) resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      });
+      res.on('error', (err) => reject(new OutboundError(err.message)));
     });
     const deadline = setTimeout(() => req.destroy(new OutboundError('timed out')), timeoutMs);
     req.on('close', () => clearTimeout(deadline));
