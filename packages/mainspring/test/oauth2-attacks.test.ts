@@ -146,6 +146,9 @@ describe(`OAuth2 attacks (${TEST_ENGINE})`, () => {
       expect(res.status, redirectURL).toBe(400);
       expect(res.body.data.redirectURL.code).toBe('validation_redirect_url_not_allowed');
     }
+    // PocketBase's old spelling is read too, and checked the same
+    const legacy = await post({ provider: 'oidc', code: 'x', codeVerifier: p.codeVerifier, redirectUrl: 'https://evil.example/callback' });
+    expect(legacy.body.data.redirectURL.code).toBe('validation_redirect_url_not_allowed');
   });
 
   it('hostile bodies get PocketBase’s 400s, never a 500', async () => {

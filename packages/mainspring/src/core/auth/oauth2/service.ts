@@ -178,7 +178,9 @@ export class OAuth2Service {
     const provider = text('provider', true, 100);
     const code = text('code', true, 4000);
     const codeVerifier = text('codeVerifier', false, 200);
-    const redirectURL = text('redirectURL', true, 2000) || text('redirectUrl', false, 2000);
+    // PocketBase still reads the old spelling `redirectUrl` when `redirectURL` is not sent
+    const legacy = body.redirectURL === undefined ? text('redirectUrl', false, 2000) : '';
+    const redirectURL = legacy !== '' ? legacy : text('redirectURL', true, 2000);
     const state = text('state', false, 200);
     const config = c.auth?.oauth2.providers.find((p) => p.name === provider);
     if (provider !== '' && !config) {
@@ -187,7 +189,6 @@ export class OAuth2Service {
         `Provider with name "${provider.slice(0, 100)}" is missing or is not enabled.`,
       );
     }
-    if (redirectURL === '' && errors.redirectURL && body.redirectUrl) delete errors.redirectURL;
     const createData = body.createData ?? {};
     if (!isObject(createData)) errors.createData = fieldError('validation_invalid_value', 'Must be an object.');
     if (Object.keys(errors).length > 0) throw Errors.validation('An error occurred while validating the submitted data.', errors);
