@@ -189,6 +189,17 @@ describe(`OAuth2 with a real OpenID provider (${TEST_ENGINE})`, () => {
     // and from then on the identity signs in to that account without a token
     const again = await signIn('mallory');
     expect(again.record.id).toBe(auth.record.id);
+    // a second identity of the same provider is refused while the first is linked
+    op.accounts.set('frank', {
+      sub: 'frank',
+      email: 'frank@example.com',
+      email_verified: true,
+      name: 'Frank',
+      preferred_username: 'frank',
+    });
+    const second = await signIn('frank', carol).catch((e: ClientResponseError) => e);
+    expect((second as ClientResponseError).status).toBe(400);
+    expect((second as ClientResponseError).message).toContain('linked to another oidc identity');
   });
 
   it('unlinks through the records API: the owner deletes the link, another user cannot', async () => {

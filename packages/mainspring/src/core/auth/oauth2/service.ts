@@ -67,7 +67,7 @@ const failed = (what: string, err: unknown): ApiError => {
  * `_externalAuths`.
  */
 export class OAuth2Service {
-  private readonly linkSql: { find: string; insert: string };
+  private readonly linkSql: { find: string; ofRecord: string; insert: string };
   /** Names Apple sent beside a code through the redirect page, by code, for a minute. */
   private readonly redirectNames = new Map<string, { name: string; until: number }>();
 
@@ -81,6 +81,7 @@ export class OAuth2Service {
     const t = q(EXTERNAL_AUTHS);
     this.linkSql = {
       find: `SELECT ${q('recordRef')} AS "recordRef" FROM ${t} WHERE ${q('collectionRef')} = $1 AND provider = $2 AND ${q('providerId')} = $3`,
+      ofRecord: `SELECT 1 AS found FROM ${t} WHERE ${q('collectionRef')} = $1 AND ${q('recordRef')} = $2 AND provider = $3`,
       insert: `INSERT INTO ${t} (id, ${q('collectionRef')}, ${q('recordRef')}, provider, ${q('providerId')}, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
     };
   }
@@ -300,8 +301,14 @@ export class OAuth2Service {
           }
         }
         const linked = await tx.get<{ recordRef: string }>(this.linkSql.find, [c.id, a.providerName, user.id]);
-        if (!linked) await tx.run(this.linkSql.insert, [newRecordId(), c.id, record.id, a.providerName, user.id, nowString()]);
-        else if (linked.recordRef !== record.id) throw Errors.badRequest('The OAuth2 identity is linked to another account.');
+        if (linked && linked.recordRef !== record.id) throw Errors.badRequest('The OAuth2 identity is linked to another account.');
+        if (!linked) {
+          // one identity per provider and account (PocketBase's unique index): say so rather than fail on the index
+          if (await tx.get(this.linkSql.ofRecord, [c.id, record.id, a.providerName])) {
+            throw Errors.badRequest(`The account is linked to another ${a.providerName} identity already: unlink it first.`);
+          }
+          await tx.run(this.linkSql.insert, [newRecordId(), c.id, record.id, a.providerName, user.id, nowString()]);
+        }
         return record;
       });
     });
