@@ -6,6 +6,7 @@ import { postgresBackup } from '../storage/postgres/backup.js';
 import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import type { FolderLock } from '../storage/sqlite/folder-lock.js';
+import { AppMigrations } from './app-migrations/service.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
 import { RecoveryService } from './auth/recovery.js';
@@ -59,6 +60,16 @@ export interface AppOptions {
   hooksDir?: string;
   /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
   hooks?: HooksModule[];
+  /**
+   * The app's migrations folder (`ms_migrations/`): its pending migrations
+   * are applied as the app opens (a failure is a `MigrationError` and
+   * changes nothing further). Default: none.
+   */
+  migrationsDir?: string;
+  /** Apply the pending migrations of {@link migrationsDir} as the app opens (default true; `migrate down` and `status` do not). */
+  applyMigrations?: boolean;
+  /** Write a migration into {@link migrationsDir} for each collection change made through the API (default false). */
+  automigrate?: boolean;
   /**
    * This process serves the data folder: on SQLite, take the folder's lock
    * and refuse to open while another process holds it (core/instance.ts).
@@ -123,6 +134,8 @@ export class App {
   readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
+  /** The app's migrations (`ms_migrations/`), when the app was opened with a folder of them. */
+  migrations: AppMigrations | null = null;
   /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
   readiness: Readiness = 'ready';
 
@@ -345,6 +358,7 @@ export class App {
           else if (event.type === 'settings') await app.settings.load();
         });
       }
+      if (options.migrationsDir) await app.openMigrations(options.migrationsDir, options);
       if (options.hooksDir) {
         const loaded = await loadHooks(options.hooksDir, join(dataDir, '.hooks'), app.api);
         if (loaded.length > 0) logger.info({ files: loaded, routes: app.hooks.routes.map((r) => `${r.method} ${r.path}`) }, 'hooks loaded');
@@ -359,6 +373,22 @@ export class App {
       await engine.close();
       throw err;
     }
+  }
+
+  /** The app's migrations in `dir`, the pending ones applied unless `options.applyMigrations` is false. */
+  private async openMigrations(dir: string, options: AppOptions): Promise<void> {
+    this.migrations = new AppMigrations({
+      engine: this.engine,
+      collections: this.collections,
+      records: this.records,
+      logger: this.logger,
+      dir,
+      buildDir: join(this.dataDir, '.migrations'),
+      automigrate: options.automigrate === true,
+    });
+    if (options.applyMigrations === false) return;
+    const applied = await this.migrations.up();
+    if (applied.length > 0) this.logger.info({ files: applied }, `applied ${applied.length} migration(s) from ${dir}`);
   }
 
   private orphanSweep: NodeJS.Timeout | null = null;
