@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, run, startProgram, stopPrograms, userEnv } from './helpers/processes.js';
+import { freePort, run, startProgram, stopPrograms } from './helpers/processes.js';
 import { TEST_ENGINE } from './helpers/server.js';
 
 /**
@@ -108,6 +108,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(pkg.scripts.start).toBe('mainspring serve');
     expect(readFileSync(join(app, '.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules/', 'ms_data/']));
     expect(readdirSync(join(app, 'ms_hooks'))).toEqual(expect.arrayContaining(['_types.ts', 'posts.ts']));
+    expect(readdirSync(join(app, 'ms_migrations'))).toEqual(['1767225600_created_posts.ts']);
     expect(readFileSync(join(app, 'README.md'), 'utf8')).toMatch(/^# .+\n\n```sh\nnpm install && npm start\n```/);
   }, 150_000);
 
@@ -136,7 +137,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(narrower, `our engines.node ${ours} is wider than these packages'`).toEqual([]);
   }, 900_000);
 
-  test("npm start serves the app, its hooks type-checked against the installed declarations; the README's schema steps work", async () => {
+  test('npm start serves the app, its hooks and migration type-checked against the installed declarations; the migration makes the schema', async () => {
     const admin = ['admin@example.com', 'admin-password-1'];
     await run('npm', ['run', 'superuser', '--', ...admin], { cwd: app });
     const port = await freePort();
@@ -147,8 +148,11 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ code: 200, message: 'API is healthy.' });
     expect((await fetch(`${url}/_/`)).headers.get('content-type')).toMatch(/^text\/html/);
-    const env = userEnv({ MS_URL: url, MS_SUPERUSER_EMAIL: admin[0] as string, MS_SUPERUSER_PASSWORD: admin[1] as string });
-    expect((await run('npm', ['run', '--silent', 'migrate'], { cwd: app, env })).stdout).toBe('created posts\n');
+    // the template's migration made its collection as the server opened
+    expect(server.output()).toContain('applied 1 migration(s)');
+    expect((await run('npm', ['run', '--silent', 'migrate', '--', 'status'], { cwd: app })).stdout).toMatch(
+      /^1767225600_created_posts\.ts\tapplied \d{4}-/,
+    );
     expect(await (await fetch(`${url}/api/posts/count`)).json()).toEqual({ published: 0 }); // the template's hook route
     await server.stop();
   }, 120_000);
