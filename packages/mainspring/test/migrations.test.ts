@@ -165,6 +165,40 @@ describe(`automigrate (${TEST_ENGINE})`, () => {
     expect(bad.status).toBe(400);
     expect(files(migrations)).toEqual([]);
   });
+  test('migrate collections: a project with collections and no files gets one file that makes them all on a fresh database', async () => {
+    const { migrations } = project();
+    const s = await server(migrations, false);
+    const token = await superuserToken(s);
+    // relations both ways: only an import can make these in one step
+    const body = {
+      collections: [
+        {
+          id: 'pbc_authors',
+          name: 'authors',
+          type: 'base',
+          fields: [{ name: 'favorite', type: 'relation', collectionId: 'pbc_books', maxSelect: 1 }],
+        },
+        {
+          id: 'pbc_books',
+          name: 'books',
+          type: 'base',
+          listRule: '',
+          fields: [{ name: 'author', type: 'relation', collectionId: 'pbc_authors', maxSelect: 1 }],
+        },
+      ],
+    };
+    expect((await s.request('PUT', '/api/collections/import', { token, body })).status).toBe(204);
+    const mig = s.app.migrations as NonNullable<App['migrations']>;
+    const path = await mig.snapshotAll();
+    expect(path).toMatch(/\/\d{10}_collections_snapshot\.ts$/);
+    expect((await mig.status()).map((m) => m.applied !== null)).toEqual([true]);
+    const fresh = await server(migrations);
+    const shape = (c: any) => ({ ...c, created: undefined, updated: undefined });
+    for (const name of ['authors', 'books', 'users']) {
+      const want = s.app.collections.toJSON(s.app.collections.registry.find(name) as any);
+      expect(shape(fresh.app.collections.toJSON(fresh.app.collections.registry.find(name) as any)), name).toEqual(shape(want));
+    }
+  });
 });
 
 describe(`migration files (${TEST_ENGINE})`, () => {

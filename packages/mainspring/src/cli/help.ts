@@ -38,6 +38,7 @@ Commands:
   migrate down [N]                          revert the N newest applied migrations (default 1)
   migrate create NAME                       write an empty migration ms_migrations/<time>_NAME.ts
   migrate status                            each migration: applied, pending, or applied with its file gone
+  migrate collections                       write a migration of every collection as it is now
   migrate history-sync                      forget applied migrations whose file is gone
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
@@ -77,7 +78,7 @@ ${DIR}
 ${DB}
 `,
   migrate: `Usage: mainspring migrate [up] [options]
-       mainspring migrate down [N] | create NAME | status | history-sync [options]
+       mainspring migrate down [N] | create NAME | status | collections | history-sync [options]
 
 The app's schema as files in ms_migrations/ (PocketBase's pb_migrations).
 Each file exports { up(app), down(app) }; serve applies the pending ones at
@@ -91,6 +92,8 @@ a teammate's serve applies it.
   down [N]                  run down() of the N newest applied migrations, newest first (default 1)
   create NAME               write an empty migration <unix time>_NAME.ts (NAME: letters, digits, _ and -)
   status                    list each migration: applied (when), pending, or applied but its file is gone
+  collections               write a migration of every collection as it is now, recorded as applied here
+                            (start using migrations in an app that has collections but no files)
   history-sync              forget applied migrations whose file is gone
 
 Options:

@@ -33,8 +33,8 @@ export async function migrateCommand(args: string[], where: MigrateWhere): Promi
     console.log(`Created ${shown(path)}.`);
     return;
   }
-  if (!['up', 'down', 'status', 'history-sync'].includes(action)) {
-    throw new CliError(`unknown migrate action "${action}"; expected up, down, create, status or history-sync`, 2);
+  if (!['up', 'down', 'status', 'history-sync', 'collections'].includes(action)) {
+    throw new CliError(`unknown migrate action "${action}"; expected up, down, create, status, collections or history-sync`, 2);
   }
   if (action !== 'down' && arg !== undefined) throw new CliError(`unexpected argument "${arg}"`, 2);
   const count = arg === undefined ? 1 : Number(arg);
@@ -79,6 +79,9 @@ async function act(migrations: AppMigrations, action: string, count: number): Pr
       }
       return;
     }
+    case 'collections':
+      console.log(`Created ${shown(await migrations.snapshotAll())} (recorded as applied here).`);
+      return;
     default: {
       const forgotten = await migrations.historySync();
       for (const file of forgotten) console.log(`Forgot ${file}.`);

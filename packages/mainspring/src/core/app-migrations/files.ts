@@ -121,3 +121,22 @@ export default {
 } satisfies Migration;
 `;
 }
+
+/**
+ * `mainspring migrate collections`: every collection as it is, imported (created, or updated where one has
+ * its id) so relations among them resolve in any order. `down` does nothing: a snapshot has no earlier state
+ * to go back to (PocketBase's does the same).
+ */
+export function snapshotMigration(all: CollectionJSON[]): string {
+  return `${HEADER}
+// Written by \`mainspring migrate collections\`: the app's collections as they were.
+export default {
+  async up(app) {
+    await app.collections.import(${literal(all.map(snapshot), 2)});
+  },
+  async down() {
+    // nothing: there is no earlier schema to return to
+  },
+} satisfies Migration;
+`;
+}

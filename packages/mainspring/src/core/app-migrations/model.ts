@@ -24,6 +24,11 @@ export interface MigrationApp {
     update(idOrName: string, changes: CollectionJSON): Promise<CollectionJSON>;
     /** Deletes a collection and its table (refused while another collection relates to it). */
     delete(idOrName: string): Promise<void>;
+    /**
+     * As `PUT /api/collections/import`: each collection created, or updated where one has its id (else its
+     * name); with `deleteMissing`, the other non-system collections deleted. Relations among them may point either way.
+     */
+    import(collections: CollectionJSON[], deleteMissing?: boolean): Promise<void>;
   };
   /** Records, acting as the system (no rules), in the migration's transaction: seed data, backfills. */
   readonly records: TxRecords;

@@ -8,7 +8,15 @@ import { bundleFiles, describe, shown } from '../hooks/loader.js';
 import { TxRecords } from '../hooks/transaction.js';
 import { typeErrorsApart } from '../hooks/typecheck.js';
 import type { RecordService } from '../records/service.js';
-import { type CollectionChange, changeMigration, changeSuffix, isFileName, migrationFiles, writeMigrationFile } from './files.js';
+import {
+  type CollectionChange,
+  changeMigration,
+  changeSuffix,
+  isFileName,
+  migrationFiles,
+  snapshotMigration,
+  writeMigrationFile,
+} from './files.js';
 import { type CollectionJSON, type Migration, type MigrationApp, MigrationError, type MigrationState } from './model.js';
 
 /** The table system migrations are recorded in (core/migrations.ts); app migrations are recorded there by file name, as PocketBase does. */
@@ -154,6 +162,20 @@ export class AppMigrations {
     return result;
   }
 
+  /**
+   * PocketBase's `migrate collections`: a migration of every non-system collection as it is now (an import,
+   * so a fresh database gets them all), recorded as applied here; how a project that has collections but no
+   * files starts using them. Answers its path.
+   */
+  async snapshotAll(): Promise<string> {
+    const path = writeMigrationFile(this.dir, 'collections_snapshot', snapshotMigration([...this.snapshot().values()]));
+    await this.deps.engine.run(`INSERT INTO ${MIGRATIONS_TABLE} (file, applied) VALUES ($1, $2)`, [
+      path.slice(this.dir.length + 1),
+      Date.now(),
+    ]);
+    return path;
+  }
+
   /** The non-system collections as the API shows them, by id. */
   private snapshot(): Map<string, CollectionJSON> {
     const { collections } = this.deps;
@@ -230,6 +252,7 @@ export class AppMigrations {
         create: async (input) => json(await collections.createInTx(tx, input)),
         update: async (idOrName, input) => json(await collections.updateInTx(tx, String(idOrName), input)),
         delete: (idOrName) => collections.deleteInTx(tx, String(idOrName)),
+        import: (list, deleteMissing = false) => collections.importInTx(tx, { collections: list, deleteMissing }),
       },
       records: new TxRecords(records, tx),
       db: {

@@ -217,6 +217,12 @@ export class CollectionService implements SchemaListeners {
     await this.load(tx);
   }
 
+  /** Imports collections inside `tx`, as {@link importAll}; see {@link createInTx}. */
+  async importInTx(tx: Executor, input: unknown): Promise<void> {
+    await applyImport(this.schema, this.registry, planImport(input, this.registry, this.builder), tx);
+    await this.load(tx);
+  }
+
   /** Inserts a built collection and creates its table, inside `tx`. Used by system migrations too. */
   createIn(tx: Executor, c: Collection): Promise<void> {
     return this.schema.createIn(tx, c);
