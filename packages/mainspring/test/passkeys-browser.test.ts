@@ -42,6 +42,8 @@ let main: Awaited<ReturnType<typeof addAuthenticator>>;
 let origin = '';
 let su = '';
 const authMethods: string[] = [];
+/** Set: the hook refuses every sign-in. */
+let refuseInHook = false;
 
 /** A server over `databaseUrl` ('' for SQLite in a new folder), with the test page and a hook that notes each sign-in's method. */
 async function serve(databaseUrl: string) {
@@ -55,6 +57,7 @@ async function serve(databaseUrl: string) {
       (ms) => {
         ms.onRecordAuthRequest(async (e) => {
           authMethods.push(e.authMethod);
+          if (refuseInHook) throw new ms.ForbiddenError('Not today.');
           await e.next();
         }, 'users');
       },
@@ -242,6 +245,37 @@ describe.runIf(hasBrowser)('passkeys in Chromium', () => {
     await s.request('PATCH', '/api/collections/users', { token: su, body: { passkeys: saved } });
     expect(foreign.status).toBe(400);
     expect(foreign.body.message).toMatch(/origin/i);
+  });
+
+  test('another collection on the same rp id: its challenge, and a users passkey, do not sign in there', async () => {
+    const staff = await s.request('POST', '/api/collections', {
+      token: su,
+      body: { name: 'staff', type: 'auth', passkeys: { enabled: true, rpID: 'localhost', origins: [origin] } },
+    });
+    expect(staff.status, JSON.stringify(staff.body)).toBe(200);
+    // an answer to a users challenge, sent to staff
+    const forUsers = (await call(page, 'testAssertion', 'users')).ok;
+    expect((await post('/api/ms/passkeys/staff/auth-with-passkey', { credential: forUsers })).body.message).toMatch(/used or expired/);
+    // ann's passkey answering a staff challenge: no staff record has it
+    const forStaff = (await call(page, 'testAssertion', 'staff')).ok;
+    const crossed = await post('/api/ms/passkeys/staff/auth-with-passkey', { credential: forStaff });
+    expect(crossed.status).toBe(400);
+    expect(crossed.body.message).toMatch(/Unknown passkey/);
+  });
+
+  test('the authRule and the recordAuthRequest hook can refuse a passkey sign-in', async () => {
+    await s.request('PATCH', '/api/collections/users', { token: su, body: { authRule: 'verified = true' } });
+    const unverified = await call(page, 'testSignIn');
+    await s.request('PATCH', '/api/collections/users', { token: su, body: { authRule: '' } });
+    expect(unverified.error?.status).toBe(400);
+
+    refuseInHook = true;
+    const hooked = await call(page, 'testSignIn').finally(() => {
+      refuseInHook = false;
+    });
+    expect(hooked.error?.status).toBe(403);
+    expect(hooked.error.data.message).toBe('Not today.');
+    expect((await call(page, 'testSignIn')).ok?.record.id).toBe(ann.id);
   });
 
   test('MFA: a passkey is one method, as OTP is; a password completes it, or it completes a password', async () => {

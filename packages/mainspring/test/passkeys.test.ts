@@ -241,4 +241,20 @@ describe('hostile input', () => {
     refused(await s.request('GET', `/api/ms/passkeys/users?recordId=${'a'.repeat(200)}`, { token: su }), 400);
     expect((await s.request('GET', `/api/ms/passkeys/users?recordId=${ann.id}`, { token: su })).body).toEqual({ items: [] });
   });
+
+  test('the routes are rate limited as sign-ins are (`*:auth`, per address)', async () => {
+    const guarded = await startServer({ protections: true });
+    try {
+      const token = await superuserToken(guarded);
+      const body = { passkeys: { enabled: true, rpID: 'localhost', origins: [ORIGIN] } };
+      expect((await guarded.request('PATCH', '/api/collections/users', { token, body })).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await guarded.request('POST', '/api/ms/passkeys/users/authentication-options')).status);
+      expect(statuses.slice(0, 9).every((x) => x === 200)).toBe(true);
+      expect(statuses.at(-1)).toBe(429);
+      refused(await guarded.request('POST', '/api/ms/passkeys/users/auth-with-passkey', { body: {} }), 429);
+    } finally {
+      await guarded.close();
+    }
+  });
 });
