@@ -206,6 +206,10 @@ describe.runIf(hasBrowser)('passkeys in Chromium', () => {
     const replay = await post(AUTH, { credential: answer });
     expect(replay.status).toBe(400);
     expect(replay.body.message).toMatch(/used or expired/);
+    // two copies of one answer at once: one signs in
+    const twice = (await call(page, 'testAssertion', 'users')).ok;
+    const raced = await Promise.all([post(AUTH, { credential: twice }), post(AUTH, { credential: twice })]);
+    expect(raced.map((r) => r.status).sort()).toEqual([200, 400]);
 
     // a registration's challenge does not sign in
     const created = (await call(page, 'testAttestation', bob.token)).ok;
