@@ -83,14 +83,15 @@ export function pathCompletion(paths) {
     const seen = new Set();
     const options = [];
     for (const p of paths()) {
+      // by prefix, not CodeMirror's fuzzy match (which offers `author.updated` for `true`);
       // a field completes among fields, an `@` macro among macros
-      if (!p.startsWith(base) || p === word.text || p.startsWith('@') !== word.text.startsWith('@')) continue;
+      if (!p.startsWith(word.text) || p === word.text || p.startsWith('@') !== word.text.startsWith('@')) continue;
       const rest = p.slice(base.length);
-      if (rest === '' || seen.has(rest)) continue;
+      if (seen.has(rest)) continue;
       seen.add(rest);
       options.push({ label: rest, type: p.startsWith('@') ? (base === '' ? 'keyword' : 'property') : 'variable' });
     }
-    return options.length ? { from: word.from + dot + 1, options, validFor: /^[\w.:]*$/ } : null;
+    return options.length ? { from: word.from + dot + 1, options, filter: false } : null;
   };
 }
 

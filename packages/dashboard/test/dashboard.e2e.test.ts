@@ -159,9 +159,9 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     expect(authPaths).not.toContain('title');
     expect(authPaths).not.toContain('password');
     expect(authPaths).not.toContain('tokenKey');
+    await shot('collection-rules-complete');
     await page.type('#rule-createRule', 'veri');
     await expect.poll(completions).toEqual(['verified']);
-    await shot('collection-rules-complete');
     await pick('verified');
     await page.type('#rule-createRule', ' = true && @collection.');
     // @collection. completes the collections and their fields
