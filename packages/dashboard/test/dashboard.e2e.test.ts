@@ -272,6 +272,9 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     await page.waitForSelector('[role=dialog]', { state: 'detached' });
     await page.keyboard.press('ArrowDown');
     expect(await activeRow()).toBe(2);
+    // Enter from the page itself (focus nowhere) opens the row the keyboard is on
+    await page.click('#records-title');
+    expect(await page.evaluate(() => document.activeElement === document.body)).toBe(true);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#f-title');
     expect(await page.inputValue('#f-title')).toBe('second post');
