@@ -30,9 +30,13 @@ import { TEST_ENGINE } from './helpers/server.js';
 const REPO = resolve(import.meta.dirname, '../../..');
 const PACKAGE = join(REPO, 'packages/mainspring');
 const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'));
-/** What the published package may weigh: the tarball, and unpacked (wave 2's S3, backups and metrics brought it to ~401 kB / 1.3 MB). */
-const MAX_PACKED = 460_000;
-const MAX_UNPACKED = 1_500_000;
+/**
+ * What the published package may weigh: the tarball, and unpacked. Wave 2's S3, backups and metrics brought
+ * it to ~401 kB / 1.3 MB; the dashboard's code editor (CodeMirror 6, a chunk loaded only when a rule or JSON
+ * editor opens: ~101 kB gzip, 314 kB minified) to ~505 kB / 1.63 MB, so the ceilings rose by 70 kB / 300 kB.
+ */
+const MAX_PACKED = 530_000;
+const MAX_UNPACKED = 1_800_000;
 
 let work: string;
 let app: string;

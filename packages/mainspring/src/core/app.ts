@@ -9,6 +9,7 @@ import type { FolderLock } from '../storage/sqlite/folder-lock.js';
 import { AppMigrations } from './app-migrations/service.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OtpService } from './auth/otp.js';
+import { PasskeyService } from './auth/passkeys.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
@@ -108,6 +109,7 @@ export class App {
   readonly otp: OtpService;
   readonly alerts: AuthAlerts;
   readonly sessions: SessionService;
+  readonly passkeys: PasskeyService;
   readonly hooks: Hooks;
   readonly crons: CronService;
   /** The request log behind `/api/logs`. */
@@ -188,6 +190,7 @@ export class App {
     this.otp = new OtpService(deps, this.auth);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
+    this.passkeys = new PasskeyService(deps, this.auth);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
     this.fileServing = new FileServing({
       store: this.files,

@@ -25,6 +25,7 @@ import { fieldTypeRoutes } from './routes/ms-field-types.js';
 import { installRoutes } from './routes/ms-install.js';
 import { metricsRoutes } from './routes/ms-metrics.js';
 import { openApiRoutes } from './routes/ms-openapi.js';
+import { passkeyRoutes } from './routes/ms-passkeys.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
@@ -180,6 +181,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(authRoutes);
   plugin(settingsRoutes);
   plugin(sessionRoutes);
+  plugin(passkeyRoutes);
   plugin((scope) => realtimeRoutes(scope, app, options.realtime));
   plugin(fileRoutes);
   plugin((scope) => cronRoutes(scope, app.crons, app));

@@ -3,6 +3,7 @@ import { fieldError } from '../errors.js';
 import { randomString } from '../ids.js';
 import { isObject } from '../json.js';
 import type { AuthOptions, EmailTemplate, TokenConfig } from './model.js';
+import { defaultPasskeyOptions, mergePasskeyOptions, passkeyOptionsOf } from './passkey-options.js';
 
 /**
  * Auth collection options: their defaults (PocketBase's durations) and how a
@@ -68,6 +69,7 @@ export function defaultAuthOptions(authTokenDuration = 604_800): AuthOptions {
     verificationTemplate: DEFAULT_TEMPLATES.verification,
     resetPasswordTemplate: DEFAULT_TEMPLATES.resetPassword,
     confirmEmailChangeTemplate: DEFAULT_TEMPLATES.confirmEmailChange,
+    passkeys: defaultPasskeyOptions(),
   };
 }
 
@@ -108,6 +110,7 @@ export function mergeAuthOptions(current: AuthOptions, input: Record<string, unk
   }
   const oauth2 = optionObject('oauth2', input.oauth2, errors);
   if (oauth2?.enabled === true) invalid(errors, 'oauth2', 'OAuth2 sign-in is not available yet.');
+  next.passkeys = mergePasskeyOptions(passkeyOptionsOf(next), input.passkeys, errors);
   return next;
 }
 
@@ -196,5 +199,6 @@ function mergeOtp(next: AuthOptions['otp'], raw: Record<string, unknown>, errors
 export function publicAuthOptions(options: AuthOptions): Record<string, unknown> {
   const out: Record<string, unknown> = { ...options };
   for (const key of TOKEN_KEYS) out[key] = { duration: options[key].duration };
+  out.passkeys = passkeyOptionsOf(options);
   return out;
 }

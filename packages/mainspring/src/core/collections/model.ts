@@ -1,3 +1,5 @@
+import type { PasskeyOptions } from './passkey-options.js';
+
 /**
  * The shape of collections and their fields, as the API shows them
  * (PocketBase v0.23+ JSON). A collection is stored as one JSON document in
@@ -188,6 +190,8 @@ export interface AuthOptions {
   verificationTemplate: EmailTemplate;
   resetPasswordTemplate: EmailTemplate;
   confirmEmailChangeTemplate: EmailTemplate;
+  /** Mainspring's passkeys (WebAuthn); absent on collections saved before it existed (read through `passkeyOptionsOf`). */
+  passkeys?: PasskeyOptions;
 }
 
 /** The five record rules: `null` superusers only, `""` anyone, else a filter expression. */
