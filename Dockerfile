@@ -24,7 +24,8 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     MS_HTTP=0.0.0.0:8090 \
     MS_DATA_DIR=/data \
-    MS_HOOKS_DIR=/app/ms_hooks
+    MS_HOOKS_DIR=/app/ms_hooks \
+    MS_MIGRATIONS_DIR=/app/ms_migrations
 WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
@@ -32,7 +33,7 @@ COPY --from=build /src/packages/mainspring/package.json ./packages/mainspring/
 COPY --from=build /src/packages/mainspring/bin ./packages/mainspring/bin
 COPY --from=build /src/packages/mainspring/dist ./packages/mainspring/dist
 COPY --from=build /src/packages/mainspring/dashboard ./packages/mainspring/dashboard
-RUN mkdir -p /data /app/ms_hooks && chown node:node /data
+RUN mkdir -p /data /app/ms_hooks /app/ms_migrations && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 8090

@@ -33,6 +33,9 @@ export default defineConfig({
     // most test time is spent waiting (HTTP round trips, bcrypt, PostgreSQL, Chromium): two files at once
     // even on a two-core machine, where Vitest's default (cores - 1) would run them one after another
     maxWorkers: 2,
+    // a server the tests start never writes migration files (automigrate is on by default in `serve`): its data
+    // folders sit in the system's temporary folder, so the files would land in one every test's server reads
+    env: { MS_AUTOMIGRATE: 'off' },
     projects: [
       { extends: true, test: { name: 'suite', include: INCLUDE, exclude: [...FIRST_USE, ...LATENCY], sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'latency', include: LATENCY, fileParallelism: false, sequence: { groupOrder: 1 } } },

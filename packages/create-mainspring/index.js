@@ -18,7 +18,8 @@ const TEMPLATE = [join(here, 'template'), join(here, '../../templates/app')].fin
 const USAGE = `Usage: npm create mainspring@latest [folder]
 
 Creates a Mainspring app in a new folder (my-app by default): a package.json
-depending on mainspring, typed hooks in ms_hooks/, a schema and a README.`;
+depending on mainspring, typed hooks in ms_hooks/, the schema as migrations in
+ms_migrations/, and a README.`;
 
 /**
  * An npm package name made of a folder's name: lower case, and any run of

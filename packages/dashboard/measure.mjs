@@ -16,16 +16,26 @@ const here = new URL('.', import.meta.url).pathname;
 const dist = join(here, '../mainspring/dashboard');
 const server = join(here, '../mainspring/dist');
 
-const files = [join(dist, 'index.html'), ...readdirSync(join(dist, 'assets')).map((f) => join(dist, 'assets', f))];
-let raw = 0;
-let gz = 0;
-for (const f of files) {
-  const body = readFileSync(f);
-  raw += body.length;
-  gz += gzipSync(body, { level: 9 }).length;
-}
+// what the first screen loads, apart from the code editor's chunk (fetched when a rule or JSON editor opens)
+const assets = readdirSync(join(dist, 'assets'));
+const size = (names) => {
+  let raw = 0;
+  let gz = 0;
+  for (const f of names) {
+    const body = readFileSync(f);
+    raw += body.length;
+    gz += gzipSync(body, { level: 9 }).length;
+  }
+  return { raw, gz };
+};
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-console.log(`bundle: ${files.length} files, ${kb(raw)} raw, ${kb(gz)} gzip (index.html + JS + CSS)`);
+const first = [join(dist, 'index.html'), ...assets.filter((f) => !f.startsWith('editor-')).map((f) => join(dist, 'assets', f))];
+const lazy = assets.filter((f) => f.startsWith('editor-')).map((f) => join(dist, 'assets', f));
+const a = size(first);
+const b = size(lazy);
+console.log(
+  `bundle: ${first.length} files, ${kb(a.raw)} raw, ${kb(a.gz)} gzip (index.html + JS + CSS); code editor chunk, loaded on demand: ${kb(b.raw)} raw, ${kb(b.gz)} gzip`,
+);
 
 const { App } = await import(join(server, 'core/app.js'));
 const { buildServer } = await import(join(server, 'http/server.js'));

@@ -22,9 +22,46 @@ pb.afterSend = (response, data) => {
   return data;
 };
 
+/** The claims of a JWT (not verified: only to read when it expires), or {} for anything else. */
+export function claimsOf(token) {
+  try {
+    const part = token.split('.')[1].replaceAll('-', '+').replaceAll('_', '/');
+    const claims = JSON.parse(atob(part));
+    return claims && typeof claims === 'object' ? claims : {};
+  } catch {
+    return {};
+  }
+}
+
+let refreshTimer = 0;
+/**
+ * Renews the superuser's token silently before it expires (auth-refresh, a fifth of its remaining life
+ * ahead, at most 5 min and at least 2 s), and again after each renewal; a sign-in, a sign-out or another
+ * tab's renewal reschedules it. A refused renewal ends the session (afterSend), a failed one is tried
+ * again in 30 s while the token lasts.
+ */
+export function keepSessionFresh() {
+  clearTimeout(refreshTimer);
+  const { exp } = claimsOf(pb.authStore.token ?? '');
+  if (typeof exp !== 'number' || pb.authStore.record?.collectionName !== SUPERUSERS) return;
+  const left = exp - Date.now() / 1000;
+  if (left <= 0) return;
+  const lead = Math.min(300, Math.max(2, left / 5));
+  const wait = Math.min(Math.max(0, left - lead) * 1000, 2 ** 31 - 1);
+  refreshTimer = setTimeout(() => {
+    pb.collection(SUPERUSERS)
+      .authRefresh()
+      .catch(() => {
+        if (pb.authStore.isValid) refreshTimer = setTimeout(keepSessionFresh, 30_000);
+      });
+  }, wait);
+}
+pb.authStore.onChange(() => keepSessionFresh());
+
 let timer = 0;
 /** Ends the session when its token expires (checked every 15 s; tabs may sleep). */
 export function watchExpiry() {
+  keepSessionFresh();
   clearInterval(timer);
   timer = setInterval(() => {
     if (pb.authStore.token && !pb.authStore.isValid) {

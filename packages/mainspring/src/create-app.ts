@@ -28,6 +28,18 @@ export interface CreateAppOptions {
   hooksDir?: string | false;
   /** Hooks given as functions; they run after the folder's. */
   hooks?: HooksModule[];
+  /**
+   * The migrations folder, whose pending migrations apply as the app opens;
+   * `false` for none. Default `MS_MIGRATIONS_DIR`, else `ms_migrations`
+   * beside the data directory (PocketBase's `pb_migrations`).
+   */
+  migrationsDir?: string | false;
+  /**
+   * Write a migration file into the migrations folder for each collection
+   * change made through the API or the dashboard. Default `MS_AUTOMIGRATE`
+   * (`on`/`off`), else off (`mainspring serve` turns it on outside production).
+   */
+  automigrate?: boolean;
   /** Allowed CORS origins. Default `MS_CORS_ORIGINS` (comma-separated), else `*`. */
   corsOrigins?: string[];
   /** Default: pino at `MS_LOG_LEVEL` (info) on stdout. */
@@ -74,6 +86,24 @@ export function hooksDirOf(option: string | undefined, dataDir: string): string 
   return option ?? process.env.MS_HOOKS_DIR ?? join(dirname(resolve(dataDir)), 'ms_hooks');
 }
 
+/** The migrations folder: the option, else `MS_MIGRATIONS_DIR`, else `ms_migrations` beside the data directory. */
+export function migrationsDirOf(option: string | undefined, dataDir: string): string {
+  return option ?? process.env.MS_MIGRATIONS_DIR ?? join(dirname(resolve(dataDir)), 'ms_migrations');
+}
+
+/** `on`/`off` (and `true`/`false`, `1`/`0`) as a boolean; undefined for anything else. */
+export function switchOf(text: string | undefined): boolean | undefined {
+  const t = text?.trim().toLowerCase();
+  if (t === 'on' || t === 'true' || t === '1') return true;
+  if (t === 'off' || t === 'false' || t === '0') return false;
+  return undefined;
+}
+
+/** Automigrate: the option, else `MS_AUTOMIGRATE`, else `fallback`. */
+export function automigrateOf(option: boolean | undefined, fallback: boolean): boolean {
+  return option ?? switchOf(process.env.MS_AUTOMIGRATE) ?? fallback;
+}
+
 /** CORS origins: the option, else `MS_CORS_ORIGINS` (comma-separated), else none given (the server's `*`). */
 export function corsOriginsOf(option: string[] | string | undefined): string[] | undefined {
   const raw = option ?? process.env.MS_CORS_ORIGINS;
@@ -87,6 +117,8 @@ export interface MainspringApp {
   readonly dataDir: string;
   /** The hooks folder (absolute), or null for none. */
   readonly hooksDir: string | null;
+  /** The migrations folder (absolute), or null for none. */
+  readonly migrationsDir: string | null;
   /** Adds hooks (record events, routes, crons) given as a function; before the app is started. */
   use(module: HooksModule): this;
   /** Adds a route, as `ms.routerAdd` in a hooks file; before the app is started. */
@@ -131,6 +163,7 @@ export function createApp(options: CreateAppOptions = {}): MainspringApp {
 class EmbeddedApp implements MainspringApp {
   readonly dataDir: string;
   readonly hooksDir: string | null;
+  readonly migrationsDir: string | null;
   private readonly modules: HooksModule[];
   private started: Promise<{ app: App; server: FastifyInstance }> | null = null;
   private opened: { app: App; server: FastifyInstance } | null = null;
@@ -144,6 +177,7 @@ class EmbeddedApp implements MainspringApp {
   constructor(private readonly options: CreateAppOptions) {
     this.dataDir = resolve(dataDirOf(options.dataDir));
     this.hooksDir = options.hooksDir === false ? null : resolve(hooksDirOf(options.hooksDir, this.dataDir));
+    this.migrationsDir = options.migrationsDir === false ? null : resolve(migrationsDirOf(options.migrationsDir, this.dataDir));
     this.modules = [...(options.hooks ?? [])];
     // the methods work detached too, as they did on a plain object (`process.once('SIGTERM', app.close)`)
     for (const name of ['use', 'routerAdd', 'ready', 'listen', 'handler', 'close'] as const) {
@@ -223,6 +257,7 @@ class EmbeddedApp implements MainspringApp {
       connectTimeoutMs: options.connectTimeoutMs ?? 0,
       logger: options.logger ?? pino({ level: process.env.MS_LOG_LEVEL ?? 'info' }),
       ...(this.hooksDir ? { hooksDir: this.hooksDir } : {}),
+      ...(this.migrationsDir ? { migrationsDir: this.migrationsDir, automigrate: automigrateOf(options.automigrate, false) } : {}),
       hooks: this.modules,
       // one process serves a SQLite folder: a second one refuses to start, naming the first
       exclusive: true,

@@ -3,6 +3,7 @@
  * build its HTTP server.
  */
 export { App, type AppOptions } from './core/app.js';
+export type { CollectionJSON, Migration, MigrationApp } from './core/app-migrations/model.js';
 export { ApiError, Errors } from './core/errors.js';
 export type { HooksModule, Mainspring } from './core/hooks/api.js';
 export type {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { App } from '../src/core/app.js';
 import { SU, withSuperuser } from './helpers/crash.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
-import { freshDatabase, startServer, superuserToken, type TestServer } from './helpers/server.js';
+import { freshDatabase, startServer, superuserToken, TEST_ENGINE, type TestServer } from './helpers/server.js';
 
 /**
  * Backups beyond the routes (backups.test.ts): the cron of the settings and
@@ -91,6 +91,22 @@ describe('on a test server', () => {
     expect(res.status).toBe(400);
     expect(await keys()).not.toContain('refused.zip');
   });
+
+  test.skipIf(TEST_ENGINE !== 'postgres')(
+    'PostgreSQL without pg_dump on the PATH: a 400 saying what to install, nothing stored (skipped on SQLite, which needs no tool)',
+    async () => {
+      const path = process.env.PATH;
+      process.env.PATH = '/nonexistent';
+      try {
+        const res = await s.request('POST', '/api/backups', { token: su, body: { name: 'no-tool.zip' } });
+        expect(res.status).toBe(400);
+        expect(res.body.message).toMatch(/pg_dump is not installed.*postgresql-client/);
+      } finally {
+        process.env.PATH = path;
+      }
+      expect(await keys()).not.toContain('no-tool.zip');
+    },
+  );
 
   test('backups.s3: archives go to the bucket, are listed, downloaded and deleted from it', async () => {
     const local = await keys();

@@ -166,13 +166,14 @@ describe('the Dockerfile', () => {
     for (const inst of final('ENV')) {
       for (const m of (inst.getArgumentsContent() ?? '').matchAll(/([A-Z_]+)=(\S+)/g)) env[m[1] as string] = m[2] as string;
     }
-    expect(Object.keys(env).sort()).toEqual(['MS_DATA_DIR', 'MS_HOOKS_DIR', 'MS_HTTP', 'NODE_ENV']);
+    expect(Object.keys(env).sort()).toEqual(['MS_DATA_DIR', 'MS_HOOKS_DIR', 'MS_HTTP', 'MS_MIGRATIONS_DIR', 'NODE_ENV']);
     const port = await freePort();
     const serverEnv = userEnv({
       ...env,
       MS_HTTP: `127.0.0.1:${port}`,
       MS_DATA_DIR: join(image, 'data'),
       MS_HOOKS_DIR: join(image, 'hooks'),
+      MS_MIGRATIONS_DIR: join(image, 'migrations'),
       MS_LOG_LEVEL: 'warn',
     });
     const [program, ...args] = words;

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { freePort, run, startProgram, stopPrograms, userEnv } from './helpers/processes.js';
+import { freePort, run, startProgram, stopPrograms } from './helpers/processes.js';
 import { TEST_ENGINE } from './helpers/server.js';
 
 /**
@@ -30,9 +30,13 @@ import { TEST_ENGINE } from './helpers/server.js';
 const REPO = resolve(import.meta.dirname, '../../..');
 const PACKAGE = join(REPO, 'packages/mainspring');
 const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'));
-/** What the published package may weigh: the tarball, and unpacked (wave 2's S3, backups and metrics brought it to ~401 kB / 1.3 MB). */
-const MAX_PACKED = 460_000;
-const MAX_UNPACKED = 1_500_000;
+/**
+ * What the published package may weigh: the tarball, and unpacked. Wave 2's S3, backups and metrics brought
+ * it to ~401 kB / 1.3 MB; the dashboard's code editor (CodeMirror 6, a chunk loaded only when a rule or JSON
+ * editor opens: ~101 kB gzip, 314 kB minified) to ~505 kB / 1.63 MB, so the ceilings rose by 70 kB / 300 kB.
+ */
+const MAX_PACKED = 530_000;
+const MAX_UNPACKED = 1_800_000;
 
 let work: string;
 let app: string;
@@ -108,6 +112,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(pkg.scripts.start).toBe('mainspring serve');
     expect(readFileSync(join(app, '.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['node_modules/', 'ms_data/']));
     expect(readdirSync(join(app, 'ms_hooks'))).toEqual(expect.arrayContaining(['_types.ts', 'posts.ts']));
+    expect(readdirSync(join(app, 'ms_migrations'))).toEqual(['1767225600_created_posts.ts']);
     expect(readFileSync(join(app, 'README.md'), 'utf8')).toMatch(/^# .+\n\n```sh\nnpm install && npm start\n```/);
   }, 150_000);
 
@@ -136,7 +141,7 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(narrower, `our engines.node ${ours} is wider than these packages'`).toEqual([]);
   }, 900_000);
 
-  test("npm start serves the app, its hooks type-checked against the installed declarations; the README's schema steps work", async () => {
+  test('npm start serves the app, its hooks and migration type-checked against the installed declarations; the migration makes the schema', async () => {
     const admin = ['admin@example.com', 'admin-password-1'];
     await run('npm', ['run', 'superuser', '--', ...admin], { cwd: app });
     const port = await freePort();
@@ -147,8 +152,11 @@ describe.skipIf(skip)('npm create mainspring, then the packed mainspring install
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ code: 200, message: 'API is healthy.' });
     expect((await fetch(`${url}/_/`)).headers.get('content-type')).toMatch(/^text\/html/);
-    const env = userEnv({ MS_URL: url, MS_SUPERUSER_EMAIL: admin[0] as string, MS_SUPERUSER_PASSWORD: admin[1] as string });
-    expect((await run('npm', ['run', '--silent', 'migrate'], { cwd: app, env })).stdout).toBe('created posts\n');
+    // the template's migration made its collection as the server opened
+    expect(server.output()).toContain('applied 1 migration(s)');
+    expect((await run('npm', ['run', '--silent', 'migrate', '--', 'status'], { cwd: app })).stdout).toMatch(
+      /^1767225600_created_posts\.ts\tapplied \d{4}-/,
+    );
     expect(await (await fetch(`${url}/api/posts/count`)).json()).toEqual({ published: 0 }); // the template's hook route
     await server.stop();
   }, 120_000);

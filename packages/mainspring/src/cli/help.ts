@@ -17,6 +17,10 @@ ${DIR}
 ${DB}
   --origins=a,b             allowed CORS origins (default: MS_CORS_ORIGINS, else *)
   --hooksDir=PATH           the TypeScript hooks folder (default: MS_HOOKS_DIR, else ms_hooks beside the data directory)
+  --migrationsDir=PATH      the migrations folder, applied in order at start
+                            (default: MS_MIGRATIONS_DIR, else ms_migrations beside the data directory)
+  --automigrate=on|off      write a migration file for each collection change made in the dashboard or API
+                            (default: MS_AUTOMIGRATE, else on unless NODE_ENV=production)
   --log-level=LEVEL         trace, debug, info, warn, error, fatal or silent (default: MS_LOG_LEVEL, else info)
   --shutdown-timeout=TIME   how long SIGTERM/SIGINT may take to drain, e.g. 10, 10s, 500ms
                             (default: MS_SHUTDOWN_TIMEOUT, else 10 s)
@@ -30,7 +34,12 @@ Commands:
   superuser create EMAIL PASSWORD [--dir]   create a superuser
   superuser update EMAIL PASSWORD [--dir]   change a superuser's password
   superuser delete EMAIL [--dir]            delete a superuser
-  migrate [up] [--dir=PATH]                 apply pending system migrations
+  migrate [up] [--dir] [--migrationsDir]    apply pending migrations (system ones and ms_migrations/)
+  migrate down [N]                          revert the N newest applied migrations (default 1)
+  migrate create NAME                       write an empty migration ms_migrations/<time>_NAME.ts
+  migrate status                            each migration: applied, pending, or applied with its file gone
+  migrate collections                       write a migration of every collection as it is now
+  migrate history-sync                      forget applied migrations whose file is gone
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
   doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
@@ -69,10 +78,26 @@ ${DIR}
 ${DB}
 `,
   migrate: `Usage: mainspring migrate [up] [options]
+       mainspring migrate down [N] | create NAME | status | collections | history-sync [options]
 
-Applies pending system migrations (serve does so at each start).
+The app's schema as files in ms_migrations/ (PocketBase's pb_migrations).
+Each file exports { up(app), down(app) }; serve applies the pending ones at
+each start, in filename order, each in one transaction, recorded in the
+_migrations table so each runs once per database. With automigrate on (the
+default outside NODE_ENV=production), each collection change made in the
+dashboard or the API writes such a file, recorded as applied: commit it, and
+a teammate's serve applies it.
+
+  up                        apply the pending migrations (system ones, then the folder's); the default
+  down [N]                  run down() of the N newest applied migrations, newest first (default 1)
+  create NAME               write an empty migration <unix time>_NAME.ts (NAME: letters, digits, _ and -)
+  status                    list each migration: applied (when), pending, or applied but its file is gone
+  collections               write a migration of every collection as it is now, recorded as applied here
+                            (start using migrations in an app that has collections but no files)
+  history-sync              forget applied migrations whose file is gone
 
 Options:
+  --migrationsDir=PATH      the migrations folder (default: MS_MIGRATIONS_DIR, else ms_migrations beside the data directory)
 ${DIR}
 ${DB}
 `,

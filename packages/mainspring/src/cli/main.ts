@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
-import { App, DataDirError } from '../core/app.js';
+import { DataDirError } from '../core/app.js';
 import { ApiError } from '../core/errors.js';
-import { dataDirOf as dataDirOrDefault, durationMs } from '../create-app.js';
+import { dataDirOf as dataDirOrDefault, durationMs, switchOf } from '../create-app.js';
 import { DatabaseUnavailableError } from '../storage/engine.js';
 import { backupCommand } from './backup.js';
 import { doctor } from './doctor.js';
 import { CliError } from './errors.js';
 import { exportPostman } from './export-postman.js';
 import { commandHelp, USAGE, unknownFlag, version } from './help.js';
+import { migrateCommand } from './migrate.js';
 import { migrateData } from './migrate-data.js';
 import { serve } from './serve.js';
 import { superuserCommand } from './superuser.js';
@@ -54,6 +55,8 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
       http: { type: 'string' },
       origins: { type: 'string' },
       hooksDir: { type: 'string' },
+      migrationsDir: { type: 'string' },
+      automigrate: { type: 'string' },
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
     });
@@ -63,11 +66,17 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
     if (shutdownTimeoutMs === null || shutdownTimeoutMs === 0) {
       throw new CliError(`invalid --shutdown-timeout "${timeout}"; expected seconds such as 10, 10s or 500ms`, 2);
     }
+    const automigrate = text(values, 'automigrate');
+    if (automigrate !== undefined && switchOf(automigrate) === undefined) {
+      throw new CliError(`invalid --automigrate "${automigrate}"; expected on or off`, 2);
+    }
     await serve({
       http: text(values, 'http'),
       ...where(values),
       origins: text(values, 'origins'),
       hooksDir: text(values, 'hooksDir'),
+      migrationsDir: text(values, 'migrationsDir'),
+      automigrate: switchOf(automigrate),
       logLevel: text(values, 'log-level'),
       ...(shutdownTimeoutMs !== undefined ? { shutdownTimeoutMs } : {}),
     });
@@ -78,14 +87,8 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
     await superuserCommand(positionals, dir, db);
   },
   async migrate(rest) {
-    const { values, positionals } = parse('migrate', rest, DIR_OPTION);
-    if (positionals.length > 1 || (positionals[0] !== undefined && positionals[0] !== 'up')) {
-      throw new CliError('migrate takes only "up" (the default)', 2);
-    }
-    const { dir, db } = where(values);
-    const app = await App.open({ dataDir: dir, databaseUrl: db });
-    await app.close();
-    console.log(`Migrations are up to date in ${app.dataDir}.`);
+    const { values, positionals } = parse('migrate', rest, { ...DIR_OPTION, migrationsDir: { type: 'string' } });
+    await migrateCommand(positionals, { ...where(values), migrationsDir: text(values, 'migrationsDir') });
   },
   async typegen(rest) {
     const { values, positionals } = parse('typegen', rest, { ...DIR_OPTION, out: { type: 'string' }, for: { type: 'string' } });

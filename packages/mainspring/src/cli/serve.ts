@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import type { Logger } from 'pino';
 import { HooksLoadError } from '../core/hooks/loader.js';
-import { createApp, type MainspringApp, shutdownTimeoutOf } from '../create-app.js';
+import { automigrateOf, createApp, type MainspringApp, shutdownTimeoutOf } from '../create-app.js';
 import { linkHost, parseHttpAddress } from './address.js';
 import { CliError } from './errors.js';
 import { cliLogger, logLevelOf } from './logger.js';
@@ -38,6 +38,9 @@ export async function serve(options: {
   db?: string;
   origins: string | undefined;
   hooksDir?: string;
+  migrationsDir?: string | undefined;
+  /** Automigrate: on/off as given; else MS_AUTOMIGRATE; else on outside NODE_ENV=production. */
+  automigrate?: boolean | undefined;
   logLevel?: string;
   shutdownTimeoutMs?: number;
 }): Promise<void> {
@@ -52,6 +55,9 @@ export async function serve(options: {
     logger,
     shutdownTimeoutMs,
     ...(options.hooksDir !== undefined ? { hooksDir: options.hooksDir } : {}),
+    ...(options.migrationsDir !== undefined ? { migrationsDir: options.migrationsDir } : {}),
+    // PocketBase's automigrate is on by default; here only while developing, so a production server never writes into its folder
+    automigrate: automigrateOf(options.automigrate, process.env.NODE_ENV !== 'production'),
     ...(options.origins !== undefined ? { corsOrigins: options.origins.split(',') } : {}),
   });
   await readyWaitingForHooks(ms, logger);

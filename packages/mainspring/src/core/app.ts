@@ -6,9 +6,11 @@ import { postgresBackup } from '../storage/postgres/backup.js';
 import { sqliteBackup } from '../storage/sqlite/backup.js';
 import { SqliteEngine } from '../storage/sqlite/engine.js';
 import type { FolderLock } from '../storage/sqlite/folder-lock.js';
+import { AppMigrations } from './app-migrations/service.js';
 import { AuthAlerts } from './auth/alerts.js';
 import { OAuth2Service } from './auth/oauth2/service.js';
 import { OtpService } from './auth/otp.js';
+import { PasskeyService } from './auth/passkeys.js';
 import { RecoveryService } from './auth/recovery.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
@@ -61,6 +63,16 @@ export interface AppOptions {
   /** Hooks given as functions (for apps mounted in code, and tests); they run after the folder's. */
   hooks?: HooksModule[];
   /**
+   * The app's migrations folder (`ms_migrations/`): its pending migrations
+   * are applied as the app opens (a failure is a `MigrationError` and
+   * changes nothing further). Default: none.
+   */
+  migrationsDir?: string;
+  /** Apply the pending migrations of {@link migrationsDir} as the app opens (default true; `migrate down` and `status` do not). */
+  applyMigrations?: boolean;
+  /** Write a migration into {@link migrationsDir} for each collection change made through the API (default false). */
+  automigrate?: boolean;
+  /**
    * This process serves the data folder: on SQLite, take the folder's lock
    * and refuse to open while another process holds it (core/instance.ts).
    * The CLI's one-shot commands do not take it.
@@ -100,6 +112,7 @@ export class App {
   readonly oauth2: OAuth2Service;
   readonly alerts: AuthAlerts;
   readonly sessions: SessionService;
+  readonly passkeys: PasskeyService;
   readonly hooks: Hooks;
   readonly crons: CronService;
   /** The request log behind `/api/logs`. */
@@ -126,6 +139,8 @@ export class App {
   readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
+  /** The app's migrations (`ms_migrations/`), when the app was opened with a folder of them. */
+  migrations: AppMigrations | null = null;
   /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
   readiness: Readiness = 'ready';
 
@@ -179,6 +194,7 @@ export class App {
     this.oauth2 = new OAuth2Service(deps, this.auth, this.files, this.uploadsDir);
     this.alerts = new AuthAlerts(deps);
     this.sessions = new SessionService(deps, this.auth);
+    this.passkeys = new PasskeyService(deps, this.auth);
     this.install = new InstallService(engine, this.collections.registry, this.records, this.auth);
     this.fileServing = new FileServing({
       store: this.files,
@@ -349,6 +365,7 @@ export class App {
           else if (event.type === 'settings') await app.settings.load();
         });
       }
+      if (options.migrationsDir) await app.openMigrations(options.migrationsDir, options);
       if (options.hooksDir) {
         const loaded = await loadHooks(options.hooksDir, join(dataDir, '.hooks'), app.api);
         if (loaded.length > 0) logger.info({ files: loaded, routes: app.hooks.routes.map((r) => `${r.method} ${r.path}`) }, 'hooks loaded');
@@ -363,6 +380,22 @@ export class App {
       await engine.close();
       throw err;
     }
+  }
+
+  /** The app's migrations in `dir`, the pending ones applied unless `options.applyMigrations` is false. */
+  private async openMigrations(dir: string, options: AppOptions): Promise<void> {
+    this.migrations = new AppMigrations({
+      engine: this.engine,
+      collections: this.collections,
+      records: this.records,
+      logger: this.logger,
+      dir,
+      buildDir: join(this.dataDir, '.migrations'),
+      automigrate: options.automigrate === true,
+    });
+    if (options.applyMigrations === false) return;
+    const applied = await this.migrations.up();
+    if (applied.length > 0) this.logger.info({ files: applied }, `applied ${applied.length} migration(s) from ${dir}`);
   }
 
   private orphanSweep: NodeJS.Timeout | null = null;

@@ -1,6 +1,7 @@
 import type { Dialect, Engine, Executor, Row, SqlValue } from '../storage/engine.js';
 import { LOGIN_FAILURES_TABLE } from './auth/lockout.js';
 import { USED_TOKENS_TABLE } from './auth/one-time.js';
+import { passkeyTablesDDL } from './auth/passkey-store.js';
 import { SESSIONS_TABLE } from './auth/service.js';
 import { REFRESH_TOKENS_TABLE } from './auth/sessions.js';
 import { defaultAuthOptions } from './collections/auth-options.js';
@@ -405,6 +406,13 @@ const MIGRATIONS: readonly Migration[] = [
       );
       // '' for claims taken before: no instance has that id, so a claim left by a crash is free at once
       await tx.run(d.addColumn(IDEMPOTENCY_TABLE, { name: 'owner', kind: 'text' }));
+    },
+  },
+  {
+    // passkeys (WebAuthn): registered credentials and the challenges handed out, in the shared database
+    name: '0015_passkeys',
+    async up(tx, engine) {
+      for (const sql of passkeyTablesDDL(engine.dialect)) await tx.run(sql);
     },
   },
 ];

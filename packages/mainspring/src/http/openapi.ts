@@ -3,6 +3,7 @@ import { isMultiple } from '../core/collections/model.js';
 import { EXTERNAL_AUTHS, isAuthRefCollection } from '../core/collections/system.js';
 import { typeNames } from '../core/collections/typegen.js';
 import { type SchemaContext as FieldSchemaContext, isFile, isPrimaryKey, type JsonSchema, kindOf, REFERS } from '../core/fields/index.js';
+import { passkeyPaths } from './openapi-passkeys.js';
 
 /**
  * The OpenAPI 3.1 document of an app's live schema: every collection's
@@ -749,6 +750,11 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
         oauth2: { type: 'object', properties: { enabled: { type: 'boolean' }, providers: { type: 'array', items: {} } } },
         mfa: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
         otp: { type: 'object', properties: { enabled: { type: 'boolean' }, duration: { type: 'integer' } } },
+        passkeys: {
+          type: 'object',
+          properties: { enabled: { type: 'boolean' } },
+          description: "Mainspring's; present only where enabled.",
+        },
       },
       required: ['password', 'oauth2', 'mfa', 'otp'],
     },
@@ -793,7 +799,7 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
         properties: { token: string, record: ref(`${name}Record`), meta: { type: 'object', additionalProperties: true } },
         required: ['token', 'record'],
       };
-      paths = { ...paths, ...authPaths(c, name) };
+      paths = { ...paths, ...authPaths(c, name), ...passkeyPaths(c, name) };
     }
   }
   paths = { ...paths, ...sharedPaths() };

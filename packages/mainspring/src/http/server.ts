@@ -25,6 +25,7 @@ import { fieldTypeRoutes } from './routes/ms-field-types.js';
 import { installRoutes } from './routes/ms-install.js';
 import { metricsRoutes } from './routes/ms-metrics.js';
 import { openApiRoutes } from './routes/ms-openapi.js';
+import { passkeyRoutes } from './routes/ms-passkeys.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
 import { oauth2Routes } from './routes/oauth2.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
@@ -182,6 +183,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(oauth2Routes);
   plugin(settingsRoutes);
   plugin(sessionRoutes);
+  plugin(passkeyRoutes);
   plugin((scope) => realtimeRoutes(scope, app, options.realtime));
   plugin(fileRoutes);
   plugin((scope) => cronRoutes(scope, app.crons, app));

@@ -74,6 +74,9 @@ export interface TestServerOptions extends ServerOptions {
   /** Hooks to load, as functions or from a folder. */
   hooks?: AppOptions['hooks'];
   hooksDir?: string;
+  /** A migrations folder to apply, and whether API changes write files into it (AppOptions). */
+  migrationsDir?: string;
+  automigrate?: boolean;
   /** Where the app logs (default: nowhere, or MS_TEST_LOG's level on stdout). */
   logger?: Logger;
   /** The data directory to use (default: a new temporary one, removed on close). */
@@ -82,7 +85,7 @@ export interface TestServerOptions extends ServerOptions {
 
 /** Starts a server in a new temporary data directory. */
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { hooks, hooksDir, dir: givenDir, logger, protections: _, ...serverOptions } = options;
+  const { hooks, hooksDir, migrationsDir, automigrate, dir: givenDir, logger, protections: _, ...serverOptions } = options;
   const dir = givenDir ?? mkdtempSync(join(tmpdir(), 'ms-test-'));
   const db = await freshDatabase();
   let app: App;
@@ -93,6 +96,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       logger: logger ?? pino({ level: process.env.MS_TEST_LOG ?? 'silent' }),
       hooks,
       hooksDir,
+      ...(migrationsDir ? { migrationsDir, automigrate: automigrate === true } : {}),
     });
   } catch (err) {
     await db.drop();

@@ -38,7 +38,7 @@ export class MfaRequiredError extends ApiError {
 }
 
 /** How the caller proved who they are, as `@request.context` and MFA see it. */
-export type AuthMethod = 'password' | 'otp' | 'oauth2' | 'refresh' | 'impersonate';
+export type AuthMethod = 'password' | 'otp' | 'oauth2' | 'refresh' | 'impersonate' | 'passkey';
 
 /** What the auth services share. */
 export interface AuthDeps {

@@ -4,6 +4,7 @@ import { fieldError } from '../errors.js';
 import { randomString } from '../ids.js';
 import { isObject } from '../json.js';
 import type { AuthOptions, EmailTemplate, TokenConfig } from './model.js';
+import { defaultPasskeyOptions, mergePasskeyOptions, passkeyOptionsOf } from './passkey-options.js';
 
 /**
  * Auth collection options: their defaults (PocketBase's durations) and how a
@@ -69,6 +70,7 @@ export function defaultAuthOptions(authTokenDuration = 604_800): AuthOptions {
     verificationTemplate: DEFAULT_TEMPLATES.verification,
     resetPasswordTemplate: DEFAULT_TEMPLATES.resetPassword,
     confirmEmailChangeTemplate: DEFAULT_TEMPLATES.confirmEmailChange,
+    passkeys: defaultPasskeyOptions(),
   };
 }
 
@@ -109,6 +111,7 @@ export function mergeAuthOptions(current: AuthOptions, input: Record<string, unk
   }
   const oauth2 = optionObject('oauth2', input.oauth2, errors);
   if (oauth2) next.oauth2 = mergeOAuth2(next.oauth2, oauth2, errors);
+  next.passkeys = mergePasskeyOptions(passkeyOptionsOf(next), input.passkeys, errors);
   return next;
 }
 
@@ -198,5 +201,6 @@ export function publicAuthOptions(options: AuthOptions): Record<string, unknown>
   const out: Record<string, unknown> = { ...options };
   for (const key of TOKEN_KEYS) out[key] = { duration: options[key].duration };
   out.oauth2 = publicOAuth2(options.oauth2);
+  out.passkeys = passkeyOptionsOf(options);
   return out;
 }

@@ -1,3 +1,4 @@
+import type { Executor } from '../../storage/engine.js';
 import { ApiError, type ErrorData, Errors, type FieldError, fieldError } from '../errors.js';
 import { isObject } from '../json.js';
 import type { CollectionBuilder } from './build.js';
@@ -58,8 +59,11 @@ export function planImport(input: unknown, registry: CollectionRegistry, builder
   return { steps, removed };
 }
 
-/** Applies a checked import in one transaction: deletions, then each collection in order, the views around them. */
-export async function applyImport(schema: SchemaWriter, registry: CollectionRegistry, plan: ImportPlan): Promise<void> {
+/**
+ * Applies a checked import in one transaction (`tx`, else one of its own): deletions, then each collection in
+ * order, the views around them.
+ */
+export async function applyImport(schema: SchemaWriter, registry: CollectionRegistry, plan: ImportPlan, tx?: Executor): Promise<void> {
   const { steps, removed } = plan;
   const gone = new Set(removed.map((c) => c.id));
   const after = [
@@ -67,16 +71,16 @@ export async function applyImport(schema: SchemaWriter, registry: CollectionRegi
     ...steps.map((step) => step.next),
   ];
   const views = steps.filter((step) => step.next.type === 'view').map((step) => step.next.id);
-  await schema.applying(IMPORT_FAILED, (tx) =>
-    schema.withViews(tx, IMPORT_FAILED, after, views, async () => {
-      for (const c of removed) await schema.deleteIn(tx, c);
+  const apply = (db: Executor) =>
+    schema.withViews(db, IMPORT_FAILED, after, views, async () => {
+      for (const c of removed) await schema.deleteIn(db, c);
       for (const step of steps) {
         if (step.next.type === 'view') continue;
-        if (step.current) await schema.migrateIn(tx, step.current, step.next);
-        else await schema.createIn(tx, step.next);
+        if (step.current) await schema.migrateIn(db, step.current, step.next);
+        else await schema.createIn(db, step.next);
       }
-    }),
-  );
+    });
+  await (tx ? apply(tx) : schema.applying(IMPORT_FAILED, apply));
 }
 
 /** The import body's shape: a non-empty list of at most 1000 collections, and `deleteMissing` a boolean if given. */

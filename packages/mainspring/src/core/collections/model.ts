@@ -1,4 +1,5 @@
 import type { OAuth2Options } from '../auth/oauth2/options.js';
+import type { PasskeyOptions } from './passkey-options.js';
 
 /**
  * The shape of collections and their fields, as the API shows them
@@ -190,6 +191,8 @@ export interface AuthOptions {
   verificationTemplate: EmailTemplate;
   resetPasswordTemplate: EmailTemplate;
   confirmEmailChangeTemplate: EmailTemplate;
+  /** Mainspring's passkeys (WebAuthn); absent on collections saved before it existed (read through `passkeyOptionsOf`). */
+  passkeys?: PasskeyOptions;
 }
 
 /** The five record rules: `null` superusers only, `""` anyone, else a filter expression. */

@@ -1,4 +1,5 @@
 import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
+import { deleteCollectionPasskeys } from '../auth/passkey-store.js';
 import { type ErrorData, Errors, fieldError } from '../errors.js';
 import { isFile, isPrimaryKey, kindOf } from '../fields/index.js';
 import type { CollectionBuilder } from './build.js';
@@ -97,7 +98,7 @@ export class SchemaWriter {
   /**
    * An auth collection's rows in the system collections that point at its
    * records (MFA sessions, OTPs, external auths, auth origins) go with it,
-   * in the same transaction, as PocketBase deletes them.
+   * in the same transaction, as PocketBase deletes them; so do its passkeys.
    */
   private async deleteAuthRefs(tx: Executor, c: Collection): Promise<void> {
     const d = this.engine.dialect;
@@ -105,6 +106,7 @@ export class SchemaWriter {
       const refs = this.registry.find(name);
       if (refs?.system) await tx.run(`DELETE FROM ${d.ident(refs.name)} WHERE ${d.ident('collectionRef')} = $1`, [c.id]);
     }
+    await deleteCollectionPasskeys(tx, c.id);
   }
 
   /** Before a file field's column goes: the files it holds are deleted once the change commits. */

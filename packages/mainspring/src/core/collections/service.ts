@@ -165,6 +165,64 @@ export class CollectionService implements SchemaListeners {
     });
   }
 
+  /**
+   * Runs `fn` with schema changes shut out: in this process and, on a shared
+   * database, across instances; then the schema is read again and every
+   * listener told (an app migration's changes, made through {@link createInTx} and its kin).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialize(async () => {
+      try {
+        return await fn();
+      } finally {
+        await this.changed();
+      }
+    });
+  }
+
+  /**
+   * Creates a collection inside `tx` (an app migration's), checked as {@link create}
+   * checks it; the registry then holds the schema as `tx` sees it, so the next change
+   * in `tx` builds on this one. Only inside {@link exclusive}.
+   */
+  async createInTx(tx: Executor, input: unknown): Promise<Collection> {
+    const message = 'Failed to create collection.';
+    const c = this.buildChecked(input, undefined, message);
+    if (c.type === 'view') await this.schema.withViews(tx, message, [...this.registry.all(), c], [c.id]);
+    else await this.schema.createIn(tx, c);
+    await this.load(tx);
+    return this.registry.find(c.id) as Collection;
+  }
+
+  /** Updates a collection inside `tx`, as {@link update}; see {@link createInTx}. */
+  async updateInTx(tx: Executor, idOrName: string, input: unknown): Promise<Collection> {
+    const current = this.registry.find(idOrName);
+    if (!current) throw Errors.notFound(`No collection "${idOrName}".`);
+    const message = 'Failed to update collection.';
+    const next = this.buildChecked(input, current, message);
+    const after = this.registry.all().map((o) => (o.id === next.id ? next : o));
+    if (next.type === 'view') await this.schema.withViews(tx, message, after, [next.id]);
+    else await this.schema.withViews(tx, message, after, [], () => this.schema.migrateIn(tx, current, next));
+    await this.load(tx);
+    return this.registry.find(next.id) as Collection;
+  }
+
+  /** Deletes a collection inside `tx`, as {@link delete}; see {@link createInTx}. */
+  async deleteInTx(tx: Executor, idOrName: string): Promise<void> {
+    const c = this.registry.find(idOrName);
+    if (!c) throw Errors.notFound(`No collection "${idOrName}".`);
+    this.builder.assertDeletable(c, []);
+    const after = this.registry.all().filter((o) => o.id !== c.id);
+    await this.schema.withViews(tx, 'Failed to delete collection.', after, [], () => this.schema.deleteIn(tx, c));
+    await this.load(tx);
+  }
+
+  /** Imports collections inside `tx`, as {@link importAll}; see {@link createInTx}. */
+  async importInTx(tx: Executor, input: unknown): Promise<void> {
+    await applyImport(this.schema, this.registry, planImport(input, this.registry, this.builder), tx);
+    await this.load(tx);
+  }
+
   /** Inserts a built collection and creates its table, inside `tx`. Used by system migrations too. */
   createIn(tx: Executor, c: Collection): Promise<void> {
     return this.schema.createIn(tx, c);

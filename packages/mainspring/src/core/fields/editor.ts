@@ -1,7 +1,7 @@
 import type { EditorField } from '../collections/model.js';
 import { fieldError } from '../errors.js';
 import type { FieldKind } from './kind.js';
-import { asString, DEFAULT_EDITOR_MAX_SIZE, noDeclarations, option, REQUIRED_OPTION, required, STRING } from './values.js';
+import { DEFAULT_EDITOR_MAX_SIZE, noDeclarations, option, PLAIN_STRING, REQUIRED_OPTION, required, STRING } from './values.js';
 
 /** Rich text: HTML, limited in bytes. */
 export const editor: FieldKind<EditorField> = {
@@ -11,9 +11,7 @@ export const editor: FieldKind<EditorField> = {
     maxSize: r.int('maxSize', 0),
     convertURLs: r.bool('convertURLs'),
   }),
-  column: () => 'text',
-  empty: () => '',
-  prepare: (_f, raw, source) => asString(raw, source),
+  ...PLAIN_STRING,
   validate: (f, v) => {
     const value = v as string;
     if (value === '') return f.required ? required() : null;
@@ -25,9 +23,7 @@ export const editor: FieldKind<EditorField> = {
   },
   output: 'stored',
   write: 'value',
-  modifiers: null,
   mustSend: (f) => f.required,
-  filter: { valueType: 'text', list: false, json: null },
   identity: null,
   openApi: {
     value: () => ({ ...STRING }),

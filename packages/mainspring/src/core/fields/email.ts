@@ -1,7 +1,7 @@
 import type { EmailField } from '../collections/model.js';
 import { fieldError } from '../errors.js';
 import type { FieldKind } from './kind.js';
-import { asString, checkDomain, noDeclarations, option, REQUIRED_OPTION, required, STRING } from './values.js';
+import { asString, checkDomain, noDeclarations, option, PLAIN_STRING, REQUIRED_OPTION, required, STRING } from './values.js';
 
 const EMAIL =
   /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
@@ -14,8 +14,7 @@ export const email: FieldKind<EmailField> = {
     exceptDomains: r.stringList('exceptDomains'),
     onlyDomains: r.stringList('onlyDomains'),
   }),
-  column: () => 'text',
-  empty: () => '',
+  ...PLAIN_STRING,
   prepare: (_f, raw, source) => {
     const s = asString(raw, source);
     return typeof s === 'string' ? s.trim() : s;
@@ -28,9 +27,7 @@ export const email: FieldKind<EmailField> = {
   },
   output: 'stored',
   write: 'value',
-  modifiers: null,
   mustSend: (f) => f.required,
-  filter: { valueType: 'text', list: false, json: null },
   identity: 'caseless',
   openApi: {
     value: () => ({ ...STRING }),

@@ -2,12 +2,12 @@ import type { PasswordField } from '../collections/model.js';
 import { fieldError } from '../errors.js';
 import type { FieldKind } from './kind.js';
 import {
-  asString,
   lengthOf,
   MAX_PASSWORD_BYTES,
   matches,
   noDeclarations,
   option,
+  PLAIN_STRING,
   REQUIRED_OPTION,
   required,
   STRING,
@@ -26,9 +26,7 @@ export const password: FieldKind<PasswordField> = {
     pattern: r.regex('pattern'),
     cost: r.int('cost', 0, 0, 14),
   }),
-  column: () => 'text',
-  empty: () => '',
-  prepare: (_f, raw, source) => asString(raw, source),
+  ...PLAIN_STRING,
   // checks the plain password; the stored value is its bcrypt hash
   validate: (f, v) => {
     const plain = v as string;
@@ -47,9 +45,7 @@ export const password: FieldKind<PasswordField> = {
   },
   output: 'never',
   write: 'secret',
-  modifiers: null,
   mustSend: (f) => f.required,
-  filter: { valueType: 'text', list: false, json: null },
   identity: null,
   openApi: {
     value: () => ({ ...STRING }),

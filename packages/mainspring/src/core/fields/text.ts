@@ -2,7 +2,7 @@ import type { TextField } from '../collections/model.js';
 import { fieldError } from '../errors.js';
 import { parseAutogeneratePattern } from '../ids.js';
 import type { FieldKind } from './kind.js';
-import { asString, checkText, DEFAULT_TEXT_MAX, noDeclarations, option, REQUIRED_OPTION, STRING, textInputSchema } from './values.js';
+import { checkText, DEFAULT_TEXT_MAX, noDeclarations, option, PLAIN_STRING, REQUIRED_OPTION, STRING, textInputSchema } from './values.js';
 
 /** Plain text, with length limits, a pattern, and a pattern its empty value is generated from. */
 export const text: FieldKind<TextField> = {
@@ -25,16 +25,12 @@ export const text: FieldKind<TextField> = {
     }
     return field;
   },
-  column: () => 'text',
-  empty: () => '',
-  prepare: (_f, raw, source) => asString(raw, source),
+  ...PLAIN_STRING,
   validate: (f, v) => checkText(v as string, f),
   output: 'stored',
   write: 'value',
-  modifiers: null,
   // a generated value fills an empty one
   mustSend: (f) => f.required && f.autogeneratePattern === '',
-  filter: { valueType: 'text', list: false, json: null },
   identity: 'exact',
   openApi: {
     value: () => ({ ...STRING }),

@@ -1,7 +1,7 @@
 import type { UrlField } from '../collections/model.js';
 import { fieldError } from '../errors.js';
 import type { FieldKind } from './kind.js';
-import { asString, checkDomain, noDeclarations, option, REQUIRED_OPTION, required, STRING } from './values.js';
+import { checkDomain, noDeclarations, option, PLAIN_STRING, REQUIRED_OPTION, required, STRING } from './values.js';
 
 const invalidUrl = () => fieldError('validation_invalid_url', 'Must be a valid url.');
 
@@ -13,9 +13,7 @@ export const url: FieldKind<UrlField> = {
     exceptDomains: r.stringList('exceptDomains'),
     onlyDomains: r.stringList('onlyDomains'),
   }),
-  column: () => 'text',
-  empty: () => '',
-  prepare: (_f, raw, source) => asString(raw, source),
+  ...PLAIN_STRING,
   validate: (f, v) => {
     const value = v as string;
     if (value === '') return f.required ? required() : null;
@@ -30,9 +28,7 @@ export const url: FieldKind<UrlField> = {
   },
   output: 'stored',
   write: 'value',
-  modifiers: null,
   mustSend: (f) => f.required,
-  filter: { valueType: 'text', list: false, json: null },
   identity: null,
   openApi: {
     value: () => ({ ...STRING }),

@@ -162,3 +162,17 @@ export const REQUIRED_OPTION = option('required', 'bool', false);
 
 /** The kind's TypeScript declarations when it declares none. */
 export const noDeclarations = (): string[] => [];
+
+/**
+ * What every field holding one plain string shares (text, email, url,
+ * editor, password): a text column, '' when empty, set as a whole (no
+ * modifiers), compared as text by filters. Each kind spreads it and says
+ * the rest.
+ */
+export const PLAIN_STRING = {
+  column: () => 'text' as const,
+  empty: () => '',
+  prepare: (_f: unknown, raw: unknown, source: ValueSource) => asString(raw, source),
+  modifiers: null,
+  filter: { valueType: 'text', list: false, json: null } as const,
+};

@@ -74,7 +74,7 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
   const root = resolve(dir);
   const entries = hookEntries(root);
   if (entries.length === 0) return [];
-  const outputs = await bundle(root, entries, resolve(buildDir));
+  const outputs = await bundleFiles(root, entries, resolve(buildDir), 'hooks', (m) => new HooksLoadError(m));
   // syntax first (esbuild says it best), then types, before anything runs
   if (process.env.MS_HOOKS_TYPECHECK !== 'off') {
     const errors = await typeErrorsApart(root);
@@ -88,15 +88,21 @@ export async function loadHooks(dir: string, buildDir: string, api: Mainspring):
 }
 
 /** A path as the person who started the server would type it. */
-const shown = (file: string) => relative(process.cwd(), file) || file;
+export const shown = (file: string) => relative(process.cwd(), file) || file;
 
 /**
- * Bundles each hooks file (its own imports inlined, npm packages left as
- * imports of the project's copy) into `buildDir`; answers the bundles in the
- * order of `entries`. A file that does not build is a {@link HooksLoadError}
- * with esbuild's message.
+ * Bundles each file (its own imports inlined, npm packages left as imports
+ * of the project's copy) into `buildDir`; answers the bundles in the order of
+ * `entries`. A file that does not build is the error `fail` makes of
+ * esbuild's message, which names `what` (the hooks, the migrations) and the folder.
  */
-async function bundle(root: string, entries: string[], buildDir: string): Promise<string[]> {
+export async function bundleFiles(
+  root: string,
+  entries: string[],
+  buildDir: string,
+  what: string,
+  fail: (message: string) => Error,
+): Promise<string[]> {
   const esbuild = await import('esbuild');
   const outdir = join(buildDir, BUILD_NAME);
   removeStaleBuilds(buildDir);
@@ -118,16 +124,17 @@ async function bundle(root: string, entries: string[], buildDir: string): Promis
       metafile: true,
       plugins: [packagesFromProject],
     });
-    return Object.entries(result.metafile.outputs)
-      .filter(([, o]) => o.entryPoint !== undefined)
-      .map(([file, o]) => [resolve(root, file), o.entryPoint as string] as const)
-      .sort((a, b) => a[1].localeCompare(b[1]))
-      .map(([file]) => file);
+    // each entry's bundle, found by its entry point (relative to the working directory, root)
+    const byEntry = new Map<string, string>();
+    for (const [file, o] of Object.entries(result.metafile.outputs)) {
+      if (o.entryPoint !== undefined) byEntry.set(resolve(root, o.entryPoint), resolve(root, file));
+    }
+    return entries.map((e) => byEntry.get(resolve(e)) as string);
   } catch (err) {
     const failure = err as { errors?: import('esbuild').Message[] };
-    if (!failure.errors) throw new HooksLoadError(`building the hooks in ${shown(root)} failed: ${(err as Error).message}`);
+    if (!failure.errors) throw fail(`building the ${what} in ${shown(root)} failed: ${(err as Error).message}`);
     const text = await esbuild.formatMessages(failure.errors, { kind: 'error', color: false });
-    throw new HooksLoadError(`the hooks in ${shown(root)} do not build:\n\n${text.join('\n').trimEnd()}`);
+    throw fail(`the ${what} in ${shown(root)} do not build:\n\n${text.join('\n').trimEnd()}`);
   }
 }
 
@@ -168,7 +175,7 @@ async function run(source: string, out: string, api: Mainspring): Promise<void> 
 }
 
 /** The error and its frames inside the hooks (not Mainspring's loader), at their places in the hooks' own files. */
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const frames = (err.stack ?? '')
     .split('\n')

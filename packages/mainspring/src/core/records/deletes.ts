@@ -1,4 +1,5 @@
 import type { Executor } from '../../storage/engine.js';
+import { deleteRecordPasskeys } from '../auth/passkey-store.js';
 import { type Collection, isMultiple, type RelationField } from '../collections/model.js';
 import { AUTH_REF_COLLECTIONS } from '../collections/system.js';
 import { ApiError, Errors } from '../errors.js';
@@ -108,7 +109,10 @@ export class RecordDeletes {
       }
     }
     await tx.run(`DELETE FROM ${d.ident(c.name)} WHERE ${d.ident('id')} = $1`, [record.id]);
-    if (c.type === 'auth') await this.authRefs(tx, c, record, seen, info);
+    if (c.type === 'auth') {
+      await this.authRefs(tx, c, record, seen, info);
+      await deleteRecordPasskeys(tx, c.id, record.id);
+    }
     this.ctx.files.forgetRecord(tx, c, record);
     // after commit: caches (an auth record's tokens) forget it, subscribers hear of it
     this.flow.publish(tx, 'delete', c, record);

@@ -52,6 +52,25 @@ function splitKey(key: string): { name: string; mod: Modifier } {
 
 const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : v ? [v as string] : []);
 
+/** What applying input builds up, step by step (see {@link applyInput}). */
+interface InputState {
+  c: Collection;
+  current: RecordData | null;
+  isNew: boolean;
+  isAuth: boolean;
+  access: WriteAccess;
+  data: Record<string, unknown>;
+  errors: ErrorData;
+  body: Record<string, unknown>;
+  submitted: Set<string>;
+  /** File fields' entries (names and uploads) while keys apply, settled after. */
+  files: Map<string, FileEntry[]>;
+  uploads: FieldUpload[];
+  newPassword?: string;
+  passwordConfirm?: string;
+  oldPassword?: string;
+}
+
 /**
  * Applies `input` to `current` (null for a new record) and validates the
  * result. Unknown keys are ignored, as PocketBase does; hidden fields are
@@ -64,40 +83,61 @@ export function applyInput(
   source: ValueSource,
   access: WriteAccess,
 ): PreparedInput {
-  const isNew = current === null;
-  const errors: ErrorData = {};
   const data: Record<string, unknown> = {};
   for (const f of c.fields) data[f.name] = current ? current[f.name] : kindOf(f).empty(f);
-  const body: Record<string, unknown> = {};
-  const submitted = new Set<string>();
-  const isAuth = c.type === 'auth';
-  let newPassword: string | undefined;
-  let passwordConfirm: string | undefined;
-  let oldPassword: string | undefined;
-
-  const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
-  const readString = (key: string, v: unknown): string | undefined => {
-    if (v === undefined || v === null) return undefined;
-    if (typeof v === 'string') return v;
-    errors[key] = fieldError('validation_invalid_type', 'Invalid value type: expected a string.');
-    return undefined;
+  const st: InputState = {
+    c,
+    current,
+    isNew: current === null,
+    isAuth: c.type === 'auth',
+    access,
+    data,
+    errors: {},
+    body: {},
+    submitted: new Set(),
+    files: new Map(),
+    uploads: [],
   };
+  applyKeys(st, input, source);
+  settleFiles(st);
+  fillSystemValues(st);
+  if (st.isAuth) checkAuthInput(st);
+  validateFields(st);
 
-  // file fields' entries (names and uploads) while keys apply, settled after
-  const files = new Map<string, FileEntry[]>();
-  const uploads: FieldUpload[] = [];
+  const prepared: PreparedInput = {
+    data: data as RecordData,
+    errors: st.errors,
+    body: st.body,
+    submitted: st.submitted,
+    uploads: st.uploads,
+  };
+  if (st.newPassword !== undefined) prepared.newPassword = st.newPassword;
+  if (st.oldPassword !== undefined) prepared.oldPassword = st.oldPassword;
+  return prepared;
+}
 
-  // plain assignments first, then modifiers, so `tags` and `tags+` compose
+/** A string input, or undefined (null and absent alike); anything else is an error on `key`. */
+function readString(st: InputState, key: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  st.errors[key] = fieldError('validation_invalid_type', 'Invalid value type: expected a string.');
+  return undefined;
+}
+
+/** Each submitted key onto the record: plain assignments first, then modifiers, so `tags` and `tags+` compose. */
+function applyKeys(st: InputState, input: Record<string, unknown>, source: ValueSource): void {
+  const { c, current, isNew, isAuth, access, data, errors, body, submitted, files } = st;
+  const fieldsByName = new Map(c.fields.map((f) => [f.name, f]));
   const keys = Object.keys(input).sort((a, b) => Number(splitKey(a).mod !== '') - Number(splitKey(b).mod !== ''));
   for (const key of keys) {
     const raw = input[key];
     if (isAuth && key === 'passwordConfirm') {
-      passwordConfirm = readString(key, raw);
+      st.passwordConfirm = readString(st, key, raw);
       body[key] = raw;
       continue;
     }
     if (isAuth && key === 'oldPassword') {
-      oldPassword = readString(key, raw);
+      st.oldPassword = readString(st, key, raw);
       body[key] = raw;
       continue;
     }
@@ -115,8 +155,7 @@ export function applyInput(
       continue;
     }
     if (write === 'files') {
-      const state = files.get(field.name) ?? fileNames(data[field.name]);
-      const next = applyFileInput(state, raw, mod);
+      const next = applyFileInput(files.get(field.name) ?? fileNames(data[field.name]), raw, mod);
       if (next instanceof Invalid) errors[field.name] = next.error;
       else files.set(field.name, next);
       submitted.add(field.name);
@@ -124,8 +163,8 @@ export function applyInput(
     }
     if (write === 'secret') {
       if (mod) continue;
-      const plain = readString(key, raw);
-      if (plain !== undefined && plain !== '') newPassword = plain;
+      const plain = readString(st, key, raw);
+      if (plain !== undefined && plain !== '') st.newPassword = plain;
       submitted.add(field.name);
       continue;
     }
@@ -144,18 +183,23 @@ export function applyInput(
     body[field.name] = value;
     submitted.add(field.name);
   }
+}
 
-  for (const [name, entries] of files) {
-    const field = fieldsByName.get(name);
-    if (!isFile(field) || errors[name]) continue;
-    const settled = settleFileField(field, entries, fileNames(current?.[name]));
-    data[name] = settled.value;
-    body[name] = settled.value;
-    if (settled.error) errors[name] = settled.error;
-    for (const file of settled.uploads) uploads.push({ field: name, file });
+/** File fields' final names: kept, removed and uploaded, within the field's limits. */
+function settleFiles(st: InputState): void {
+  for (const [name, entries] of st.files) {
+    const field = st.c.fields.find((f) => f.name === name);
+    if (!isFile(field) || st.errors[name]) continue;
+    const settled = settleFileField(field, entries, fileNames(st.current?.[name]));
+    st.data[name] = settled.value;
+    st.body[name] = settled.value;
+    if (settled.error) st.errors[name] = settled.error;
+    for (const file of settled.uploads) st.uploads.push({ field: name, file });
   }
+}
 
-  // system values
+/** The id and autogenerated values of a new record, and the autodates of every write. */
+function fillSystemValues({ c, isNew, data }: InputState): void {
   if (isNew) {
     if (data.id === '' || data.id === undefined) data.id = newRecordId();
     for (const f of c.fields) {
@@ -169,31 +213,35 @@ export function applyInput(
   for (const f of c.fields) {
     if (isAutodate(f) && ((isNew && f.onCreate) || (!isNew && f.onUpdate))) data[f.name] = now;
   }
+}
 
-  if (isAuth) {
-    if (!access.manage) {
-      if (!isNew && data.email !== current?.email) {
-        errors.email = fieldError(
-          'validation_values_mismatch',
-          'Only a superuser or a manager can change the email directly; use request-email-change.',
-        );
-      }
-      if (data.verified !== (isNew ? false : current?.verified)) {
-        errors.verified = fieldError('validation_values_mismatch', 'Only a superuser or a manager can change the verified state.');
-      }
+/** An auth record's email, verified state and password trio, as only managers may change them. */
+function checkAuthInput({ current, isNew, access, data, errors, newPassword, passwordConfirm, oldPassword }: InputState): void {
+  if (!access.manage) {
+    if (!isNew && data.email !== current?.email) {
+      errors.email = fieldError(
+        'validation_values_mismatch',
+        'Only a superuser or a manager can change the email directly; use request-email-change.',
+      );
     }
-    // PocketBase's rules (forms/record_upsert.go), an empty string counting as not sent: each of the three
-    // is required once another is given (or, for the first two, on create), and the confirmation must match
-    const password = newPassword ?? '';
-    const confirm = passwordConfirm ?? '';
-    const old = oldPassword ?? '';
-    const blank = () => fieldError('validation_required', 'Cannot be blank.');
-    if (!password && (isNew || confirm || old)) errors.password = blank();
-    if (!confirm && (isNew || password || old)) errors.passwordConfirm = blank();
-    else if (confirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
-    if (!old && !isNew && !access.manage && (password || confirm)) errors.oldPassword = blank();
+    if (data.verified !== (isNew ? false : current?.verified)) {
+      errors.verified = fieldError('validation_values_mismatch', 'Only a superuser or a manager can change the verified state.');
+    }
   }
+  // PocketBase's rules (forms/record_upsert.go), an empty string counting as not sent: each of the three
+  // is required once another is given (or, for the first two, on create), and the confirmation must match
+  const password = newPassword ?? '';
+  const confirm = passwordConfirm ?? '';
+  const old = oldPassword ?? '';
+  const blank = () => fieldError('validation_required', 'Cannot be blank.');
+  if (!password && (isNew || confirm || old)) errors.password = blank();
+  if (!confirm && (isNew || password || old)) errors.passwordConfirm = blank();
+  else if (confirm !== password) errors.passwordConfirm = fieldError('validation_values_mismatch', "Values don't match.");
+  if (!old && !isNew && !access.manage && (password || confirm)) errors.oldPassword = blank();
+}
 
+/** Every field of the result validated by its kind (a password as the plain text given). */
+function validateFields({ c, isAuth, data, errors, newPassword }: InputState): void {
   for (const f of c.fields) {
     if (errors[f.name]) continue;
     if (kindOf(f).write === 'secret') {
@@ -210,11 +258,6 @@ export function applyInput(
     const err = kindOf(f).validate(f, data[f.name]);
     if (err) errors[f.name] = err;
   }
-
-  const prepared: PreparedInput = { data: data as RecordData, errors, body, submitted, uploads };
-  if (newPassword !== undefined) prepared.newPassword = newPassword;
-  if (oldPassword !== undefined) prepared.oldPassword = oldPassword;
-  return prepared;
 }
 
 /** One field's new value after a plain set or a modifier; undefined when nothing changes. */

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../../core/app.js';
 import type { AuthMethod } from '../../core/auth/service.js';
 import type { Collection } from '../../core/collections/model.js';
+import { passkeyOptionsOf } from '../../core/collections/passkey-options.js';
 import { Errors } from '../../core/errors.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, type FieldsPick } from '../../core/records/output.js';
@@ -21,7 +22,8 @@ const ANSWER_KEYS = new Set(['*', 'token', 'record', 'meta']);
  * the caller sees itself (email included), expanded as asked. `fields`
  * applies to the whole answer, as PocketBase's (`token,record.email`;
  * fields.ts picks it); as for records, it may name only what the answer
- * has, and its `record.` part only fields the caller sees.
+ * has, and its `record.` part only fields the caller sees. Every way of
+ * signing in ends here (passkeys too: `ms-passkeys.ts`).
  */
 export async function signedIn(
   app: App,
@@ -131,6 +133,8 @@ async function authMethods(app: App, c: Collection) {
     oauth2: { enabled: a.oauth2.enabled, providers },
     mfa: { enabled: a.mfa.enabled, duration: a.mfa.enabled ? a.mfa.duration : 0 },
     otp: { enabled: a.otp.enabled, duration: a.otp.enabled ? a.otp.duration : 0 },
+    // Mainspring's (/api/ms/passkeys/{collection}), named only where enabled: PocketBase's answer stays as it was
+    ...(passkeyOptionsOf(a).enabled ? { passkeys: { enabled: true } } : {}),
   };
 }
 

@@ -8,6 +8,9 @@ type Params = { collection: string };
 
 /** The collections API, superusers only: list, view, create, update, delete, truncate, import, scaffolds. */
 export function collectionRoutes(server: FastifyInstance, app: App): void {
+  // with automigrate on, each change made here is written as a migration file (core/app-migrations)
+  const recorded = <T>(change: () => Promise<T>) => (app.migrations ? app.migrations.recording(change) : change());
+
   server.get('/api/collections', async (request) => {
     await requireSuperuser(app, request);
     return listCollections(app.engine, app.collections, queryOf(request));
@@ -22,17 +25,17 @@ export function collectionRoutes(server: FastifyInstance, app: App): void {
 
   server.post('/api/collections', async (request) => {
     await requireSuperuser(app, request);
-    return app.collections.toJSON(await app.collections.create(bodyObject(request)));
+    return app.collections.toJSON(await recorded(() => app.collections.create(bodyObject(request))));
   });
 
   server.patch<{ Params: Params }>('/api/collections/:collection', async (request) => {
     await requireSuperuser(app, request);
-    return app.collections.toJSON(await app.collections.update(request.params.collection, bodyObject(request)));
+    return app.collections.toJSON(await recorded(() => app.collections.update(request.params.collection, bodyObject(request))));
   });
 
   server.delete<{ Params: Params }>('/api/collections/:collection', async (request, reply) => {
     await requireSuperuser(app, request);
-    await app.collections.delete(request.params.collection);
+    await recorded(() => app.collections.delete(request.params.collection));
     return reply.status(204).send();
   });
 
@@ -51,7 +54,7 @@ export function collectionRoutes(server: FastifyInstance, app: App): void {
 
   server.put('/api/collections/import', async (request, reply) => {
     await requireSuperuser(app, request);
-    await app.collections.importAll(bodyObject(request));
+    await recorded(() => app.collections.importAll(bodyObject(request)));
     return reply.status(204).send();
   });
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcessError, runChild } from '../child.js';
 import { BackupCheckError, BackupToolError, type DatabaseBackup } from '../engine.js';
 
 /**
@@ -44,31 +44,18 @@ export function postgresBackup(databaseUrl: string): DatabaseBackup {
 }
 
 /** Runs a PostgreSQL client tool; resolves with its output, rejects with the last line it wrote to stderr. */
-function runTool(name: 'pg_dump' | 'pg_restore', args: string[], env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(name, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      reject(
-        e.code === 'ENOENT'
-          ? new BackupToolError(
-              `${name} is not installed: backups on PostgreSQL need PostgreSQL's client tools (Debian: apt-get install postgresql-client)`,
-            )
-          : e,
-      ),
-    );
-    child.on('close', (code) => {
-      if (code === 0) return resolve(out);
-      const last = err.trim().split('\n').pop() ?? '';
-      // a pg_dump older than the server refuses with "server version mismatch"
-      reject(/version mismatch/.test(err) ? new BackupToolError(`${name}: ${last}`) : new Error(`${name}: ${last || `exit code ${code}`}`));
-    });
-  });
+async function runTool(name: 'pg_dump' | 'pg_restore', args: string[], env: Record<string, string>): Promise<string> {
+  try {
+    return await runChild(name, args, env);
+  } catch (err) {
+    if (!(err instanceof ChildProcessError)) throw err;
+    if (err.spawnCode === 'ENOENT') {
+      throw new BackupToolError(
+        `${name} is not installed: backups on PostgreSQL need PostgreSQL's client tools (Debian: apt-get install postgresql-client)`,
+      );
+    }
+    // a pg_dump older than the server refuses with "server version mismatch"
+    if (/version mismatch/.test(err.stderr)) throw new BackupToolError(`${name}: ${err.message}`);
+    throw new Error(`${name}: ${err.message}`);
+  }
 }

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
+import { runChild } from '../child.js';
 import { BackupCheckError, type DatabaseBackup } from '../engine.js';
 
 const driver = createRequire(import.meta.url).resolve('better-sqlite3');
@@ -40,22 +40,7 @@ try {
 
 /** Runs one of the scripts above; resolves with what it printed, rejects with what it said on stderr. */
 function run(script: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], {
-      env: { ...process.env, MS_SQLITE_DRIVER: driver, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(err.trim().split('\n').pop() || `exit code ${code}`))));
-  });
+  return runChild(process.execPath, ['-e', script], { MS_SQLITE_DRIVER: driver, ...env });
 }
 
 /** The files of one SQLite database: the file, its write-ahead log and its shared memory. */
