@@ -235,6 +235,7 @@ describe('mainspring CLI', () => {
     }
   });
 
+  // eight processes, each opening the app: it can take a minute on a loaded machine
   test('migrate applies the schema; superuser upsert creates, updates and deletes', async () => {
     const data = join(dir, 'app');
     expect((await run(['migrate', `--dir=${data}`])).stdout).toContain('Migrations are up to date');
@@ -271,7 +272,7 @@ describe('mainspring CLI', () => {
       'Created superuser',
     );
     expect((await run(['superuser', 'delete', 'root@example.com', `--dir=${data}`])).stdout).toContain('Deleted superuser');
-  });
+  }, 120_000);
 
   test('SIGTERM lets an in-flight request finish, then exits cleanly', async () => {
     const port = await freePort();
