@@ -1,13 +1,6 @@
-import type { Collection } from '../core/collections/model.js';
-import { passkeyOptionsOf } from '../core/collections/passkey-options.js';
-import type { JsonSchema as Json } from '../core/fields/index.js';
-
-const string: Json = { type: 'string' };
-const responseRef = (name: string): Json => ({ $ref: `#/components/responses/${name}` });
-const json = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
-const jsonBody = (schema: Json): Json => ({ required: true, content: { 'application/json': { schema } } });
-const OPTIONAL_AUTH: Json[] = [{}, { authToken: [] }];
-const REQUIRED_AUTH: Json[] = [{ authToken: [] }];
+import type { Collection } from '../../core/collections/model.js';
+import { passkeyOptionsOf } from '../../core/collections/passkey-options.js';
+import { idParameter, type Json, json, jsonBody, noContent, OPTIONAL_AUTH, REQUIRED_AUTH, responseRef, string } from './parts.js';
 
 /** A passkey as the list, rename and register routes show it. */
 const PASSKEY: Json = {
@@ -61,7 +54,13 @@ export function passkeyPaths(c: Collection, name: string): Json {
     ...(body ? { requestBody: jsonBody(body) } : {}),
     responses: { ...responses, ...errors, 429: responseRef('TooManyRequests') },
   });
-  const idParameter = { name: 'id', in: 'path', required: true, schema: string, description: "The passkey's id." };
+  return { ...flowPaths(base, c, name, op), ...managePaths(base, op) };
+}
+
+type PasskeyOp = (id: string, summary: string, security: Json[], responses: Json, body?: Json) => Json;
+
+/** Registering a passkey and signing in with one: options, then the browser's answer. */
+function flowPaths(base: string, c: Collection, name: string, op: PasskeyOp): Json {
   return {
     [`${base}/registration-options`]: {
       post: op('passkeyRegistrationOptions', `Options to register a passkey for the signed-in ${c.name} record`, REQUIRED_AUTH, {
@@ -102,6 +101,13 @@ export function passkeyPaths(c: Collection, name: string): Json {
         { type: 'object', properties: { credential: CREDENTIAL, mfaId: string }, required: ['credential'] },
       ),
     },
+  };
+}
+
+/** The caller's passkeys: list, rename, remove. */
+function managePaths(base: string, op: PasskeyOp): Json {
+  const passkeyId = idParameter('passkey');
+  return {
     [base]: {
       get: {
         ...op('listPasskeys', "The caller's passkeys", REQUIRED_AUTH, {
@@ -123,11 +129,11 @@ export function passkeyPaths(c: Collection, name: string): Json {
             required: ['name'],
           },
         ),
-        parameters: [idParameter],
+        parameters: [passkeyId],
       },
       delete: {
-        ...op('deletePasskey', 'Remove one of them', REQUIRED_AUTH, { 204: { description: 'Done; no body.' } }),
-        parameters: [idParameter],
+        ...op('deletePasskey', 'Remove one of them', REQUIRED_AUTH, { 204: noContent }),
+        parameters: [passkeyId],
       },
     },
   };
