@@ -57,6 +57,29 @@ describe(`the oauth2 option (${TEST_ENGINE})`, () => {
     expect(new URL(methods.body.oauth2.providers[0].authURL).searchParams.get('client_id')).toBe('gid-2');
   });
 
+  it("keeps Apple's signing key (extra.privateKey) as a secret: never answered, kept when a form sends the provider back without it", async () => {
+    const key = '-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----';
+    const apple = { name: 'apple', clientId: 'com.example.app', extra: { teamId: 'TEAM', keyId: 'KEY', privateKey: key } };
+    const set = await patch({ oauth2: { enabled: true, providers: [apple] } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    expect(set.body.oauth2.providers[0].extra).toEqual({ teamId: 'TEAM', keyId: 'KEY' });
+    for (const path of ['/api/collections', '/api/collections/users']) {
+      expect(JSON.stringify((await s.request('GET', path, { token: admin })).body)).not.toContain('not-a-real-key');
+    }
+    // the form sends back what it was shown: the key stays, so Apple's check (a key or a secret) still passes
+    const again = await patch({
+      oauth2: { providers: [{ name: 'apple', clientId: 'com.example.app', extra: { teamId: 'TEAM2', keyId: 'KEY' } }] },
+    });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    const stored = s.app.collections.registry.find('users')?.auth?.oauth2.providers[0];
+    expect(stored?.extra).toEqual({ teamId: 'TEAM2', keyId: 'KEY', privateKey: key });
+    // a new key replaces it
+    const replaced = await patch({ oauth2: { providers: [{ ...apple, extra: { ...apple.extra, privateKey: 'another-key' } }] } });
+    expect(replaced.status).toBe(200);
+    expect(s.app.collections.registry.find('users')?.auth?.oauth2.providers[0]?.extra.privateKey).toBe('another-key');
+    expect((await patch({ oauth2: { enabled: false, providers: [] } })).status).toBe(200);
+  });
+
   it('refuses bad redirect URLs and trusted hosts in the settings', async () => {
     for (const oauth2 of [
       { redirectURLs: ['https://a.example*'] },

@@ -127,6 +127,11 @@ function readProvider(item: unknown, stored: OAuth2ProviderConfig[], e: ErrorDat
       e.extra = fieldError('validation_invalid_value', 'Must be an object of at most 20 strings.');
     } else p.extra = { ...(x as Record<string, string>) };
   }
+  // a secret of `extra` (Apple's signing key) comes back from no answer either: not sent, the stored one stays
+  for (const key of SECRET_EXTRA_KEYS) {
+    const kept = before?.extra[key];
+    if (!p.extra[key] && kept) p.extra[key] = kept;
+  }
   if (p.clientId === '') e.clientId = fieldError('validation_required', 'Cannot be blank.');
   const missing = providerModule(name)?.check?.(p);
   if (missing) Object.assign(e, missing);
@@ -143,9 +148,19 @@ export function isHttpUrl(value: string): boolean {
   }
 }
 
-/** The option as answers show it: every provider without its client secret. */
+/** The keys of a provider's `extra` that are secrets, kept as the client secret is: Apple's ES256 signing key. */
+const SECRET_EXTRA_KEYS = ['privateKey'] as const;
+
+/** The option as answers show it: every provider without its client secret or the secrets of its `extra`. */
 export function publicOAuth2(o: OAuth2Options): Record<string, unknown> {
-  return { ...o, providers: o.providers.map(({ clientSecret: _secret, ...rest }) => rest) };
+  return {
+    ...o,
+    providers: o.providers.map(({ clientSecret: _secret, extra, ...rest }) => {
+      const shown = { ...extra };
+      for (const key of SECRET_EXTRA_KEYS) delete shown[key];
+      return { ...rest, extra: shown };
+    }),
+  };
 }
 
 /** Checks that need the collection's fields: each mapped field must exist (PocketBase's rule). */
