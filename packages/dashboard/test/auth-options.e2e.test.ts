@@ -113,7 +113,8 @@ test.runIf(existsSync(CHROMIUM) || process.env.CI === 'true')(
     await expect.poll(() => dialog().locator('.error').count()).toBe(0);
     await dialog().locator('.oauth2').scrollIntoViewIfNeeded();
     await shot('collection-auth-oauth2');
-    await dialog().locator('.passkeys').scrollIntoViewIfNeeded();
+    // (the panel's footer sticks over the bottom: centred, the whole section shows)
+    await page.locator('.passkeys').evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await shot('collection-auth-passkeys');
     await page.click('text=Review changes');
     await page.waitForSelector('.preview >> text=~ oauth2');
