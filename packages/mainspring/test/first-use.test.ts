@@ -33,10 +33,11 @@ const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'))
 /**
  * What the published package may weigh: the tarball, and unpacked. Wave 2's S3, backups and metrics brought
  * it to ~401 kB / 1.3 MB; the dashboard's code editor (CodeMirror 6, a chunk loaded only when a rule or JSON
- * editor opens: ~101 kB gzip, 314 kB minified) to ~505 kB / 1.63 MB, so the ceilings rose by 70 kB / 300 kB.
+ * editor opens: ~101 kB gzip, 314 kB minified) to ~505 kB / 1.63 MB; OAuth2 (eight providers), passkeys and
+ * migration files to ~557 kB / 1.80 MB, so the ceilings are 600 kB / 2 MB.
  */
-const MAX_PACKED = 530_000;
-const MAX_UNPACKED = 1_800_000;
+const MAX_PACKED = 600_000;
+const MAX_UNPACKED = 2_000_000;
 
 let work: string;
 let app: string;
