@@ -97,18 +97,15 @@ export function changeMigration(change: CollectionChange): string {
   const c = (after ?? before) as CollectionJSON;
   const id = JSON.stringify(String(c.id));
   const action = before === null ? 'created' : after === null ? 'deleted' : 'updated';
-  const up =
-    after === null
+  // up goes from before to after, down back: the same step either way
+  const step = (from: CollectionJSON | null, to: CollectionJSON | null): string =>
+    to === null
       ? `await app.collections.delete(${id});`
-      : before === null
-        ? `await app.collections.create(${literal(snapshot(after), 2)});`
-        : `await app.collections.update(${id}, ${literal(snapshot(after), 2)});`;
-  const down =
-    before === null
-      ? `await app.collections.delete(${id});`
-      : after === null
-        ? `await app.collections.create(${literal(snapshot(before), 2)});`
-        : `await app.collections.update(${id}, ${literal(snapshot(before), 2)});`;
+      : from === null
+        ? `await app.collections.create(${literal(snapshot(to), 2)});`
+        : `await app.collections.update(${id}, ${literal(snapshot(to), 2)});`;
+  const up = step(before, after);
+  const down = step(after, before);
   return `${HEADER}
 // Written by Mainspring when the collection ${JSON.stringify(String(c.name))} was ${action} (automigrate).
 export default {
