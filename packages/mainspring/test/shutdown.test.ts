@@ -154,8 +154,13 @@ describe('SIGTERM under load', () => {
     const taken = entries.filter((e) => e.msg === 'request' && e.path === '/api/collections/items/records');
     expect(taken.filter((e) => e.status !== 200)).toEqual([]);
     expect(result.succeeded, JSON.stringify(result.networkErrors)).toBe(taken.length);
-    // and no connection the server had taken was closed under a request (http/connections.ts)
-    expect(Object.keys(result.networkErrors).filter((c) => c !== 'connect ECONNREFUSED' && c !== 'connect ECONNRESET')).toEqual([]);
+    // and no connection the server had taken was closed under a request (http/connections.ts: that was
+    // undici's "other side closed"). A reset is a connection the kernel had completed in the listener's
+    // backlog when it closed: the client had already written its request (so it is no "connect" error),
+    // the server never read it (taken and succeeded agree above). Slower answers (PostgreSQL) leave
+    // more of those waiting at the close.
+    const neverTaken = new Set(['connect ECONNREFUSED', 'connect ECONNRESET', 'ECONNRESET']);
+    expect(Object.keys(result.networkErrors).filter((c) => !neverTaken.has(c))).toEqual([]);
 
     await s.restart();
     const stored = await allItems(s);
