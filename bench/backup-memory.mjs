@@ -23,7 +23,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-backup-memory-'));
   stack.cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', 'su@example.com', 'password-123', `--dir=${dir}`], {
-    env: { ...process.env, MS_LOG_LEVEL: 'warn' },
+    env: { ...process.env, MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off' },
   });
   // 64 MiB files of random bytes (so the archive cannot compress them away)
   const chunk = Buffer.alloc(64 << 20);
@@ -36,7 +36,7 @@ async function main() {
   const port = await freePort('127.0.0.1');
   const base = `http://127.0.0.1:${port}`;
   const server = startChild(stack, 'mainspring', [process.execPath, [CLI, 'serve', `--http=127.0.0.1:${port}`, `--dir=${dir}`]], {
-    env: { MS_LOG_LEVEL: 'warn' },
+    env: { MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off' },
   });
   await waitForHealth(base, () => (server.exit ? server.describeExit() : undefined));
   const su = (

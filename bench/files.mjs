@@ -149,7 +149,11 @@ function startServer(dir, port, databaseUrl, s3Env = {}) {
   const proc = spawn(
     process.execPath,
     [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${path.join(dir, 'no-hooks')}`],
-    { cwd: ROOT, env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, ...s3Env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: ROOT,
+      env: { ...process.env, MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl, ...s3Env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const server = { proc, tail: [], exit: undefined };
   const keep = (chunk) => {
@@ -406,7 +410,7 @@ async function main() {
   const databaseUrl = await benchDatabase(opts);
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
     cwd: ROOT,
-    env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
+    env: { ...process.env, MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl },
     timeout: 60_000,
   });
   const port = await freePort(HOST);

@@ -129,7 +129,7 @@ async function startServer({ dir, port, databaseUrl, hooksDir }) {
   const args = [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${hooksDir}`];
   const server = startChild(stack, 'mainspring', onServerCores(args), {
     cwd: ROOT,
-    env: { MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
+    env: { MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl },
   });
   await waitForHealth(`http://${HOST}:${port}`, () => (server.exit ? server.describeExit() : undefined));
   return server;
@@ -144,7 +144,7 @@ async function setUp(opts) {
   // The superuser is written straight to the data dir, so the server must not be running yet.
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
     cwd: ROOT,
-    env: { ...process.env, MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl },
+    env: { ...process.env, MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl },
     timeout: 60_000,
   });
 

@@ -78,7 +78,7 @@ async function setUp(opts) {
   const databaseUrl = opts.postgresUrl
     ? await freshDatabase(opts.postgresUrl, `ms_soak_${Date.now().toString(36)}`, (undo) => stack.cleanups.push(undo))
     : '';
-  const env = { MS_LOG_LEVEL: 'warn', DATABASE_URL: databaseUrl, MS_METRICS_TOKEN: METRICS_TOKEN };
+  const env = { MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl, MS_METRICS_TOKEN: METRICS_TOKEN };
   await promisify(execFile)(process.execPath, [CLI, 'superuser', 'upsert', SU_EMAIL, PASSWORD, `--dir=${dir}`], {
     cwd: ROOT,
     env: { ...process.env, ...env },
