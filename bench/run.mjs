@@ -47,7 +47,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick             10,000 records, 3 s per scenario (default 100,000 and 10 s)
   --records=N         number of posts to seed
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
-  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
+  --scenario=NAME     run only NAME, or NAME,NAME… (${ALL_SCENARIOS.join(', ')}); bare always runs too
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
   --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
   --connections=N     concurrent connections (default 50)
@@ -83,11 +83,15 @@ function readOptions(argv) {
     process.exit(0);
   }
   const quick = values.quick;
-  if (values.scenario !== undefined && !ALL_SCENARIOS.includes(values.scenario)) {
-    throw new Error(`unknown --scenario "${values.scenario}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
+  // Several scenarios (view,list,create) share one seeding, and one bare ceiling.
+  const asked = values.scenario === undefined ? undefined : values.scenario.split(',').filter((name) => name !== '');
+  for (const name of asked ?? []) {
+    if (!ALL_SCENARIOS.includes(name)) {
+      throw new Error(`unknown --scenario "${name}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
+    }
   }
   // The ratio needs the ceiling from the same run, so bare always runs first.
-  const scenarios = values.scenario === undefined ? ALL_SCENARIOS : [...new Set(['bare', values.scenario])];
+  const scenarios = asked === undefined ? ALL_SCENARIOS : [...new Set(['bare', ...asked])];
   const records = positiveInt('records', values.records, quick ? 10_000 : 100_000);
   if (records < LIST_WINDOW + PAGE) throw new Error(`--records must be at least ${LIST_WINDOW + PAGE}`);
   return {

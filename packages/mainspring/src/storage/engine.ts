@@ -178,6 +178,14 @@ export interface ReadOptions {
    * PostgreSQL: without waiting for the slow reads' share of the pool).
    */
   readonly light?: boolean;
+  /**
+   * What a light read's time is remembered under (a list's collection). An
+   * engine that runs light reads on the event loop sends the light reads of
+   * a key apart for a while once one of them held the loop past a budget: a
+   * light read walks one index, but how many entries it walks depends on the
+   * data, which no check before running can know.
+   */
+  readonly lightKey?: string;
 }
 
 /** A table's name and the names of its columns and indexes, as the schema gives them. */

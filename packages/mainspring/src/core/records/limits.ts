@@ -70,21 +70,38 @@ const LITERALS = new Set(['true', 'false', 'null']);
 /** An operand that names a field of the collection (or a path), not a value, a macro or a request value. */
 const isField = (o: Operand) => o.kind === 'ident' && !o.name.startsWith('@') && !LITERALS.has(o.name.toLowerCase());
 
+/** Operators an index can seek with: the rows they admit are one run of the index. */
+const SEEKS = new Set(['=', '>', '>=', '<', '<=']);
+
 /**
- * True when every comparison of `exprs` (the rule's and the filter's, no
- * joins) and every sort key reads a column an index leads with, plainly
- * (no `~`, no modifier): such a list walks at most one index, so it may run
- * where reads are cheapest instead of apart (Engine.read's `light`).
+ * True when the rows of a list are found by walking one index, and every
+ * sort key reads a column an index leads with: `exprs` (the rule's and the
+ * filter's, no joins, all ANDed) compare the collection's own columns with
+ * values, plainly (no `~`, no function, no modifier, no path), and either
+ * every comparison reads an indexed column, or one ANDed at the top seeks
+ * an index (`author = me && n >= 10 && n < 20`: the rows of the range on
+ * `n`, with `author` checked on each). Such a list walks at most one index,
+ * so it may run where reads are cheapest instead of apart (Engine.read's
+ * `light`); how long that walk is depends on the data, which
+ * Engine.read's `lightKey` watches.
  */
 export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sortKeys: readonly string[]): boolean {
   const leading = indexedColumns(c);
-  const indexed = (name: string) => leading.has(name);
+  const indexed = (o: Operand) => isField(o) && leading.has((o as { name: string }).name);
+  const own = (o: Operand) => o.kind !== 'call' && (!isField(o) || !/[.:]/.test((o as { name: string }).name));
   const plain = (node: Expr): boolean => {
     if (node.kind !== 'cmp') return node.items.every(plain);
-    if (node.op.includes('~')) return false;
-    return [node.left, node.right].every((o) => o.kind !== 'call' && (!isField(o) || indexed((o as { name: string }).name)));
+    return !node.op.includes('~') && own(node.left) && own(node.right);
   };
-  return exprs.every((e) => e === null || plain(e)) && sortKeys.every(indexed);
+  const allIndexed = (node: Expr): boolean =>
+    node.kind === 'cmp' ? [node.left, node.right].every((o) => !isField(o) || indexed(o)) : node.items.every(allIndexed);
+  const seeks = (node: Expr): boolean =>
+    node.kind === 'cmp'
+      ? SEEKS.has(node.op) && (indexed(node.left) ? !isField(node.right) : indexed(node.right) && !isField(node.left))
+      : node.kind === 'and' && node.items.some(seeks);
+  const present = exprs.filter((e): e is Expr => e !== null);
+  if (!present.every(plain) || !sortKeys.every((k) => leading.has(k))) return false;
+  return present.every(allIndexed) || present.some(seeks);
 }
 
 /**

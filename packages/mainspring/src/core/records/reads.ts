@@ -102,8 +102,9 @@ export class RecordReads {
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table: it is guarded by the engine's deadline, checked once per row. A plain scan is
     // linear and does without it (it would cost a function call per row). A view runs its own query for
-    // every read: it is guarded too. A list whose every condition and sort key an index serves walks at
-    // most one index: it is read where reads are cheapest (light).
+    // every read: it is guarded too. A list whose rows one index finds, sorted by indexed columns, walks at
+    // most one index (conditions on other columns are checked on the rows it walks): it is read where reads
+    // are cheapest (light), until one of the collection's light lists turns out long (Engine.read's lightKey).
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
     const source: PageSource = {
@@ -113,6 +114,7 @@ export class RecordReads {
       order,
       params: scope.params,
       light,
+      lightKey: c.id,
       guarded,
       arrays: true,
     };
