@@ -356,6 +356,9 @@ describe(`ranked full-text search on ${TEST_ENGINE}`, () => {
       { filter: 'search(nope, "x")' },
       { filter: 'title ~ "x"', sort: '-@rank' },
       { filter: `search(title, "${'w '.repeat(33)}")` },
+      // a call alone must be a condition: search() is, a distance or a date text is not
+      { filter: 'geoDistance(1, 2, 3, 4)' },
+      { filter: 'strftime("%Y")' },
     ];
     for (const q of bad) {
       const res = await s.request('GET', `/api/collections/indexed/records?${new URLSearchParams(q)}`, { token: su });

@@ -238,7 +238,7 @@ class FilterCompiler {
 
   /** A node of the tree: a comparison, or items joined by AND or OR. */
   expression(node: Expr): string {
-    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right);
+    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right, node.bare === true);
     const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
     return `(${node.items.map((item) => this.expression(item)).join(joiner)})`;
   }
@@ -406,9 +406,13 @@ class FilterCompiler {
     return `EXISTS (SELECT 1 FROM ${from.join(' CROSS JOIN ')} WHERE ${cond})`;
   }
 
-  private comparison(op: Operator, leftOperand: Operand, rightOperand: Operand): string {
+  private comparison(op: Operator, leftOperand: Operand, rightOperand: Operand, bare = false): string {
     const left = this.resolve(leftOperand);
     const right = this.resolve(rightOperand);
+    if (bare && !(left.kind === 'sql' && left.predicate)) {
+      const name = leftOperand.kind === 'call' ? leftOperand.name : 'it';
+      throw new FilterError(`${name}(…) alone is not a condition: compare it, as in ${name}(…) > 1`);
+    }
     if (
       (op === '=' || op === '!=') &&
       left.kind === 'sql' &&

@@ -414,10 +414,10 @@ describe('function calls', () => {
 
   test('a call alone is a condition: it means `= true` (search(…)), and joins as any comparison', () => {
     const call = { kind: 'call', name: 'search', args: [id('title'), text('x')] };
-    expect(parseFilter('search(title, "x")')).toEqual({ kind: 'cmp', op: '=', left: call, right: id('true') });
+    expect(parseFilter('search(title, "x")')).toEqual({ kind: 'cmp', op: '=', left: call, right: id('true'), bare: true });
     expect(parseFilter('search(title, "x") && a = 1')).toEqual({
       kind: 'and',
-      items: [{ kind: 'cmp', op: '=', left: call, right: id('true') }, cmp(id('a'), '=', num(1))],
+      items: [{ kind: 'cmp', op: '=', left: call, right: id('true'), bare: true }, cmp(id('a'), '=', num(1))],
     });
     rejects('search(title, "x") 1');
     rejects('1 search(title, "x")');

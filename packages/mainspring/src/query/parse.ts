@@ -221,7 +221,7 @@ class Parser {
       if (++this.comparisons > this.limits.maxComparisons) {
         throw new FilterError(`the filter has more than ${this.limits.maxComparisons} comparisons`);
       }
-      return { kind: 'cmp', op: '=', left, right: { kind: 'ident', name: 'true' } };
+      return { kind: 'cmp', op: '=', left, right: { kind: 'ident', name: 'true' }, bare: true };
     }
     const opTok = this.next();
     if (opTok.t !== 'op') throw new FilterError(`expected an operator at ${describe(opTok)}`);
