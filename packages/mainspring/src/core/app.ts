@@ -317,6 +317,7 @@ export class App {
         await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
           connectTimeoutMs: options.connectTimeoutMs ?? 0,
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+          onWarning: (message) => logger.warn(message),
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
     let logsEngine: Engine | null = null;

@@ -112,6 +112,8 @@ export interface IndexSpec {
   readonly columns: readonly { readonly name: string; readonly desc?: boolean; readonly nocase?: boolean }[];
   /** Skip rows where this column is '' (as PocketBase's unique email index does). */
   readonly whereNotEmpty?: string;
+  /** A search index over text columns ({@link Dialect.createSearchIndex}), not a B-tree. */
+  readonly search?: boolean;
 }
 
 /** Runs SQL: the engine itself, or one transaction of it. */
@@ -345,6 +347,16 @@ export interface Dialect {
   dropTable(table: string): string;
   createIndex(index: IndexSpec): string;
   dropIndex(name: string): string;
+  /**
+   * The statements that create a search index (`index.search`) over text
+   * columns and fill it from the rows already there: a trigram index that
+   * {@link likeIndexed} (or the engine's own LIKE) uses, and a full-text
+   * index for {@link SqlFlavor}'s `fullText`; kept in step with every
+   * write, inside its transaction, by the engine itself.
+   */
+  createSearchIndex(index: IndexSpec): string[];
+  /** The statements that drop what {@link createSearchIndex} made. */
+  dropSearchIndex(index: IndexSpec): string[];
   /** Statements that convert a column between one value (`text`) and a JSON list (`array`). */
   convertColumn(table: string, column: string, to: 'text' | 'array'): string[];
   /** The SQL that lists every table (Mainspring's and collections') as rows `{ name }`. */
@@ -384,6 +396,19 @@ export interface Dialect {
 
   /** Case-insensitive `LIKE` with `\` as escape. */
   like(left: string, right: string, negate: boolean): string;
+  /**
+   * {@link like} with a bound pattern over a column a search index holds,
+   * served by the index with the same answers; null when the index cannot
+   * serve the pattern. Absent where the engine's LIKE uses the index itself.
+   */
+  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndexSql, param: (value: SqlValue) => string): string | null;
+  /**
+   * Ranked full-text search over a search index's columns: `match` holds
+   * for rows with every word of `query` (the user's text, quoted here so
+   * none of it is the engine's query syntax); `rank` is larger for better
+   * matches.
+   */
+  fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string };
   /** Null-safe (in)equality. */
   same(left: string, right: string, negate: boolean): string;
   isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
@@ -446,6 +471,22 @@ export interface StrftimeSql {
     | { readonly kind: 'shift'; readonly amount: number; readonly unit: string; readonly text: string }
     | { readonly kind: 'start'; readonly unit: string; readonly text: string }
   )[];
+}
+
+/** A column a search index holds, where a filter reads it (mirrors `query/`'s `TextIndex`). */
+export interface TextIndexSql {
+  readonly index: string;
+  readonly column: string;
+  /** The row's rowid, as SQL. */
+  readonly row: string;
+}
+
+/** The columns of a search index `search()` reads (mirrors `query/`'s `FullTextIndex`). */
+export interface FullTextSql {
+  readonly index: string;
+  readonly table: string;
+  readonly columns: readonly { readonly sql: string; readonly name: string }[];
+  readonly row: string;
 }
 
 export type FilterValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';

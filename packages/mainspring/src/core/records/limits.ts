@@ -1,5 +1,5 @@
 import type { Expr, Operand } from '../../query/index.js';
-import { parseIndex } from '../collections/indexes.js';
+import { parseIndex, searchColumns } from '../collections/indexes.js';
 import type { Collection } from '../collections/model.js';
 import { ApiError } from '../errors.js';
 import type { ResolverCost } from '../rules/resolver.js';
@@ -55,12 +55,12 @@ function refused(message: string): ApiError {
   return new ApiError(400, 'query_limit', `The filter asks too much of the database: ${message}`);
 }
 
-/** The columns of `c` an index leads with, and `id`. */
+/** The columns of `c` a B-tree index leads with, and `id` (a search index serves only `~`). */
 function indexedColumns(c: Collection): Set<string> {
   const leading = new Set(['id']);
   for (const sql of c.indexes) {
     const p = parseIndex(sql);
-    if (typeof p !== 'string' && p.columns[0]) leading.add(p.columns[0].name);
+    if (typeof p !== 'string' && !p.search && p.columns[0]) leading.add(p.columns[0].name);
   }
   return leading;
 }
@@ -111,9 +111,17 @@ export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sor
  */
 export function unindexedOrTerms(expr: Expr, c: Collection): number {
   const leading = indexedColumns(c);
-  const unindexed = (o: Operand) => isField(o) && !leading.has((o as { name: string }).name.split(':')[0] as string);
+  const searchable = searchColumns(c);
+  const unindexed = (o: Operand, like: boolean) => {
+    if (!isField(o)) return false;
+    const name = (o as { name: string }).name;
+    return !leading.has(name.split(':')[0] as string) && !(like && searchable.has(name));
+  };
   const count = (node: Expr, inOr: boolean): number => {
-    if (node.kind === 'cmp') return inOr && (unindexed(node.left) || unindexed(node.right)) ? 1 : 0;
+    if (node.kind === 'cmp') {
+      const like = node.op === '~' || node.op === '!~';
+      return inOr && (unindexed(node.left, like) || unindexed(node.right, like)) ? 1 : 0;
+    }
     let n = 0;
     for (const item of node.items) n += count(item, inOr || node.kind === 'or');
     return n;

@@ -38,6 +38,8 @@ export interface PostgresOptions {
    */
   connectTimeoutMs?: number;
   onRetry?: (message: string, delayMs: number) => void;
+  /** Told the warnings our own statements raise (`RAISE WARNING 'mainspring: …'`: a search index without pg_trgm). */
+  onWarning?: (message: string) => void;
   /**
    * How long a statement or transaction waits for a pooled connection, in
    * ms (default 10,000, as long as a SQLite write waits for the writer);
@@ -163,7 +165,16 @@ export class PostgresEngine implements Engine {
     // ended it between two queries (a restart, pg_terminate_backend), which
     // without a listener is an uncaught exception; its next query fails, the
     // transaction releases it as broken, and the pool drops it
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      const warn = options.onWarning;
+      if (warn) {
+        client.on('notice', (notice) => {
+          if (notice.severity === 'WARNING' && notice.message?.startsWith('mainspring: '))
+            warn(notice.message.slice('mainspring: '.length));
+        });
+      }
+    });
     const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       try {
