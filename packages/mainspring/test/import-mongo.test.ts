@@ -291,6 +291,24 @@ describe('odd dumps', () => {
     }
   });
 
+  test('data that breaks a unique index of the metadata is an error naming it, and nothing is written', async () => {
+    const dir = join(work, 'dupes');
+    const data = await shop();
+    const products = data.products?.docs ?? [];
+    (products[2] as { sku: string }).sku = 'MUG-1';
+    writeBsonDump(dir, data);
+    const s = await startServer();
+    try {
+      await expect(runImport(s, dir)).rejects.toThrow(
+        /^products \(byte 0 to byte \d+\): two records have the same .*sku.*; nothing was imported$/,
+      );
+      const pb = await superuserClient(s);
+      await expect(pb.collections.getOne('products')).rejects.toMatchObject({ status: 404 });
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a collection of that name holding other records is refused', async () => {
     const dir = join(work, 'taken');
     writeBsonDump(dir, await shop());

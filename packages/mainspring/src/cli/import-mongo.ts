@@ -24,12 +24,15 @@ export interface ImportMongoOptions {
 function progress(out: NodeJS.WritableStream) {
   const tty = (out as NodeJS.WriteStream).isTTY === true;
   let shown = false;
+  let last = 0;
   return {
     step(collection: string, done: number) {
+      if (done === last) return;
       if (tty) {
         out.write(`\r  ${collection}: ${done} records`);
         shown = true;
-      } else if (done % 10_000 === 0) out.write(`  ${collection}: ${done} records\n`);
+      } else if (Math.floor(done / 10_000) > Math.floor(last / 10_000)) out.write(`  ${collection}: ${done} records\n`);
+      last = done;
     },
     end() {
       if (shown) out.write('\r\x1b[K');

@@ -4,9 +4,9 @@ import { hashPassword } from '../../core/auth/passwords.js';
 import { parseIndex } from '../../core/collections/indexes.js';
 import type { Collection } from '../../core/collections/model.js';
 import { randomString } from '../../core/ids.js';
-import { encodeValue, writeStatements } from '../../core/records/rows.js';
 import type { Executor } from '../../storage/engine.js';
 import { CliError } from '../errors.js';
+import { RowBatch } from './batch.js';
 import { documentsOf } from './dump.js';
 import { type CollectionPlan, MONGO_ID } from './plan.js';
 import { Misfits, type RecordContext, recordOf } from './records.js';
@@ -72,17 +72,23 @@ function collectionsJson(plans: CollectionPlan[], find: (name: string) => Collec
   });
 }
 
-/** A collection already there is imported into only when it is of the planned type and empty, or imported into before. */
-async function checkExisting(db: Executor, app: App, plan: CollectionPlan): Promise<void> {
+/**
+ * A collection already there is imported into only when it is of the planned type and empty, or imported
+ * into before; true when it holds rows (records of an earlier run, which this one replaces).
+ */
+async function checkExisting(db: Executor, app: App, plan: CollectionPlan): Promise<boolean> {
   const c = app.collections.registry.find(plan.name);
-  if (!c) return;
+  if (!c) return false;
   const d = app.engine.dialect;
   const hint = 'give the import a --prefix, or remove that collection';
   if (c.type !== plan.type)
     throw new CliError(`a ${c.type} collection "${c.name}" exists, and ${plan.stats.source.collection} would be ${plan.type}; ${hint}`);
-  if (c.fields.some((f) => f.name === MONGO_ID)) return;
   const row = await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${d.ident(c.name)}`);
-  if (Number(row?.n ?? 0) > 0) throw new CliError(`the collection "${c.name}" exists and holds records the import did not write; ${hint}`);
+  const rows = Number(row?.n ?? 0);
+  if (rows > 0 && !c.fields.some((f) => f.name === MONGO_ID)) {
+    throw new CliError(`the collection "${c.name}" exists and holds records the import did not write; ${hint}`);
+  }
+  return rows > 0;
 }
 
 /** The emails an auth collection holds already (lowercased → record id), so an import never takes one. */
@@ -103,18 +109,15 @@ async function writeCollection(
   tx: Executor,
   app: App,
   plan: CollectionPlan,
-  byMongoName: Map<string, CollectionStats>,
-  lockedHash: string,
+  context: { byMongoName: Map<string, CollectionStats>; lockedHash: string; replacing: boolean },
   onProgress: (done: number) => void,
 ): Promise<{ written: number; misfits: Misfits }> {
   const collection = app.collections.registry.find(plan.name) as Collection;
-  const d = app.engine.dialect;
-  const insert = writeStatements(collection, d).insert;
-  const remove = `DELETE FROM ${d.ident(collection.name)} WHERE ${d.ident('id')} = $1`;
   const emails = await emailsOf(tx, app, collection);
+  const { byMongoName, lockedHash } = context;
   const ctx: RecordContext = { plan, collection, byMongoName, emails, lockedHash, misfits: new Misfits() };
+  const batch = new RowBatch(tx, app.engine.dialect, collection, context.replacing, plan.stats.source.collection);
   const seen = new Set<string>();
-  let written = 0;
   for await (const { doc, at } of documentsOf(plan.stats.source)) {
     const data = recordOf(ctx, doc);
     if (!data || seen.has(data.id as string)) {
@@ -123,24 +126,12 @@ async function writeCollection(
       continue;
     }
     seen.add(data.id as string);
-    await tx.run(remove, [data.id as string]);
-    try {
-      await tx.run(
-        insert,
-        collection.fields.map((f) => encodeValue(f, data[f.name], d)),
-      );
-    } catch (err) {
-      const unique = d.uniqueViolation(err);
-      if (!unique) throw err;
-      const what = unique.columns?.join(', ') ?? unique.index ?? 'a unique index';
-      throw new CliError(
-        `${plan.stats.source.collection} (${at}, _id ${data[MONGO_ID]}): another record has the same ${what}; nothing was imported`,
-      );
-    }
-    written++;
-    if (written % 1000 === 0) onProgress(written);
+    await batch.add(data, at);
+    onProgress(batch.written);
   }
-  return { written, misfits: ctx.misfits };
+  await batch.flush();
+  onProgress(batch.written);
+  return { written: batch.written, misfits: ctx.misfits };
 }
 
 /**
@@ -161,13 +152,16 @@ export async function applyPlan(
       app.engine.transaction(async (tx) => {
         // afresh on each attempt: PostgreSQL may run the transaction again after a serialization failure
         await app.collections.load(tx);
-        for (const plan of plans) await checkExisting(tx, app, plan);
+        // a collection that holds no row yet needs no delete ahead of its inserts
+        const replacing = new Set<string>();
+        for (const plan of plans) if (await checkExisting(tx, app, plan)) replacing.add(plan.name);
         const find = (name: string) => app.collections.registry.find(name);
         await app.collections.importInTx(tx, { collections: collectionsJson(plans, find), deleteMissing: false });
         const outcome: Outcome = { written: new Map(), misfits: new Map() };
         for (const plan of plans) {
           const progress = (done: number) => options.onProgress(plan.name, done);
-          const { written, misfits } = await writeCollection(tx, app, plan, byMongoName, lockedHash, progress);
+          const context = { byMongoName, lockedHash, replacing: replacing.has(plan.name) };
+          const { written, misfits } = await writeCollection(tx, app, plan, context, progress);
           outcome.written.set(plan.name, written);
           outcome.misfits.set(plan.name, misfits);
         }
