@@ -72,6 +72,13 @@ describe('what mongodump and mongoexport write', () => {
     expect(() => listDump(d)).toThrow(/admin, shop/);
   });
 
+  test('a file given as the folder (a mongodump --archive) is refused with what to do', () => {
+    const d = folderWith('shop.archive', 'archive bytes');
+    expect(() => listDump(join(d, 'shop.archive'))).toThrow(
+      /is not a folder \(a mongodump --archive file is not read: dump with --out=DIR instead\)/,
+    );
+  });
+
   test("system collections and mongodump's own files are set aside", () => {
     const d = folderWith('system.views.bson', doc(1));
     writeFileSync(join(d, 'prelude.json'), '{}');

@@ -69,7 +69,9 @@ function collectionName(stem: string): string {
 export function listDump(dir: string): DumpListing {
   let names: string[];
   try {
-    if (!statSync(dir).isDirectory()) throw new DumpError(`${dir} is not a folder`);
+    if (!statSync(dir).isDirectory()) {
+      throw new DumpError(`${dir} is not a folder (a mongodump --archive file is not read: dump with --out=DIR instead)`);
+    }
     names = readdirSync(dir).sort();
   } catch (err) {
     if (err instanceof DumpError) throw err;
