@@ -277,6 +277,33 @@ describe('odd dumps', () => {
     }
   });
 
+  test('a collection of 1,000 distinct keys: the 900 most common get fields, the rest one JSON object', async () => {
+    const dir = join(work, 'wide');
+    const wide: Record<string, unknown> = { _id: 1 };
+    for (let i = 0; i < 1000; i++) wide[`k${i}`] = i;
+    // k999 to k950 are in both documents: among the most common whatever their order
+    const other: Record<string, unknown> = { _id: 2 };
+    for (let i = 950; i < 1000; i++) other[`k${i}`] = -i;
+    writeBsonDump(dir, { wide: { docs: [wide, other] } });
+    const s = await startServer();
+    try {
+      const { report } = await runImport(s, dir);
+      expect(report).toContain('100 rarer keys (past 900 fields) → mongo_extra (json)');
+      const pb = await superuserClient(s);
+      const names = (await pb.collections.getOne('wide')).fields.map((f) => f.name);
+      for (const n of ['k0', 'k849', 'k950', 'k999', 'mongo_extra']) expect(names).toContain(n);
+      expect(names).not.toContain('k850');
+      const [first, second] = await pb.collection('wide').getFullList({ sort: 'mongo_id' });
+      expect(first?.k0).toBe(0);
+      expect(first?.k999).toBe(999);
+      expect(second?.k999).toBe(-999);
+      expect(first?.mongo_extra).toEqual(Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${850 + i}`, 850 + i])));
+      expect(second?.mongo_extra).toBeNull();
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a corrupt file stops the import before anything is written', async () => {
     const dir = join(work, 'corrupt');
     writeBsonDump(dir, await shop());

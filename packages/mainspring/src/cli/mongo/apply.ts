@@ -8,7 +8,7 @@ import type { Executor } from '../../storage/engine.js';
 import { CliError } from '../errors.js';
 import { RowBatch } from './batch.js';
 import { documentsOf } from './dump.js';
-import { type CollectionPlan, MONGO_ID } from './plan.js';
+import { type CollectionPlan, MONGO_EXTRA, MONGO_ID } from './plan.js';
 import { Misfits, type RecordContext, recordOf } from './records.js';
 import type { CollectionStats } from './stats.js';
 
@@ -61,6 +61,10 @@ function collectionsJson(plans: CollectionPlan[], find: (name: string) => Collec
     const fields: Record<string, unknown>[] = current ? current.fields.map((f) => ({ ...f })) : [];
     const has = (name: string) => fields.some((f) => String(f.name).toLowerCase() === name.toLowerCase());
     if (!has(MONGO_ID)) fields.push({ name: MONGO_ID, type: 'text', max: 0 });
+    if (plan.keys.some((k) => k.target.to === 'extra') && !has(MONGO_EXTRA)) {
+      // a document is at most 16 MiB of BSON; as JSON its rarer keys can take a few times that
+      fields.push({ name: MONGO_EXTRA, type: 'json', maxSize: 64 * 1024 * 1024 });
+    }
     for (const k of plan.keys) {
       if (k.target.to !== 'field' || has(k.target.field.name)) continue;
       const field: Record<string, unknown> = { ...k.target.field };

@@ -20,7 +20,9 @@ export type Target =
   | { to: 'field'; field: Record<string, unknown> & { name: string; type: FieldType }; refers?: string }
   /** an auth collection's own fields, and the record's dates */
   | { to: 'email' | 'password' | 'verified' | 'created' | 'updated' }
-  | { to: 'skip'; reason: string };
+  | { to: 'skip'; reason: string }
+  /** one of the rarest keys of a collection with more than {@link MAX_KEY_FIELDS}: kept in {@link MONGO_EXTRA} */
+  | { to: 'extra' };
 
 /** One top-level key and what it becomes. */
 export interface KeyPlan {
@@ -50,6 +52,10 @@ export interface CollectionPlan {
 
 /** The field every imported collection gets: the document's original `_id`. */
 export const MONGO_ID = 'mongo_id';
+/** The JSON field that holds, per record, the keys past {@link MAX_KEY_FIELDS}. */
+export const MONGO_EXTRA = 'mongo_extra';
+/** Top-level keys that get a field of their own (a collection holds at most 1,000 fields); the rarer ones share one. */
+export const MAX_KEY_FIELDS = 900;
 
 /** Choices given on the command line. */
 export interface PlanOptions {
@@ -66,7 +72,7 @@ const CREATED_KEY = /^(createdat|created_at|created)$/i;
 const UPDATED_KEY = /^(updatedat|updated_at|updated|modifiedat|modified_at)$/i;
 /** Names an auth collection's own fields take, and those of every record. */
 const AUTH_NAMES = ['password', 'tokenkey', 'email', 'emailvisibility', 'verified', 'passwordconfirm', 'oldpassword'];
-const RECORD_NAMES = ['id', 'created', 'updated', MONGO_ID];
+const RECORD_NAMES = ['id', 'created', 'updated', MONGO_ID, MONGO_EXTRA];
 /** Past PocketBase's default text limit a text field gets room for what the dump holds. */
 const DEFAULT_TEXT_MAX = 5000;
 const DEFAULT_JSON_MAX = 1024 * 1024;
@@ -205,11 +211,14 @@ function planKeys(c: CollectionStats, auth: boolean, existing: Collection | unde
   const names = new Names(reserved);
   const used = new Set<string>();
   const plans: KeyPlan[] = [];
+  // the most common keys get fields (a stable sort: among equals, the first seen)
+  const byUse = [...c.keys].sort((a, b) => b[1].present - a[1].present);
+  const own = new Set(byUse.slice(0, MAX_KEY_FIELDS).map(([key]) => key));
   for (const [key, s] of c.keys) {
     const seen = seenOf(s.kinds, s.present);
     const special = specialTarget(key, s, auth, used);
-    if (special) {
-      plans.push({ key, seen, present: s.present, target: special });
+    if (special || !own.has(key)) {
+      plans.push({ key, seen, present: s.present, target: special ?? { to: 'extra' } });
       continue;
     }
     const { target, note } = fieldFor(s, names.take(key), all);

@@ -4,7 +4,7 @@ import { formatDate, nowString } from '../../core/dates.js';
 import { Invalid, kindOf } from '../../core/fields/index.js';
 import { newTokenKey } from '../../core/records/writes.js';
 import type { CollectionPlan, KeyPlan, Target } from './plan.js';
-import { MONGO_ID } from './plan.js';
+import { MONGO_EXTRA, MONGO_ID } from './plan.js';
 import type { CollectionStats } from './stats.js';
 import {
   bcryptOf,
@@ -141,6 +141,16 @@ function putField(ctx: RecordContext, data: Record<string, unknown>, plan: KeyPl
   data[field.name] = prepared;
 }
 
+/** One of the rarer keys, into the record's {@link MONGO_EXTRA} object (a key such as "__proto__" stays a key). */
+function putExtra(ctx: RecordContext, extra: Record<string, unknown>, key: string, v: unknown, mongoId: string): void {
+  try {
+    Object.defineProperty(extra, key, { value: plain(v), enumerable: true, writable: true, configurable: true });
+  } catch (err) {
+    if (!(err instanceof TooDeep)) throw err;
+    ctx.misfits.add(key, mongoId, err.message);
+  }
+}
+
 /** An auth document's own values (email, password hash, verified); false when the document cannot be an account. */
 function putAuth(ctx: RecordContext, data: Record<string, unknown>, plan: KeyPlan, v: unknown, mongoId: string): boolean {
   const { misfits } = ctx;
@@ -185,11 +195,13 @@ export function recordOf(ctx: RecordContext, doc: Document): Record<string, unkn
     data.password = ctx.lockedHash;
   }
   let emailSeen = false;
+  const extra: Record<string, unknown> = {};
   for (const keyPlan of plan.keys) {
     const v = Object.hasOwn(doc, keyPlan.key) ? doc[keyPlan.key] : undefined;
     if (mongoKind(v) === 'null') continue;
     const to = keyPlan.target.to;
     if (to === 'field') putField(ctx, data, keyPlan, v, mongoId);
+    else if (to === 'extra') putExtra(ctx, extra, keyPlan.key, v, mongoId);
     else if (to === 'created' || to === 'updated') {
       const date = dateOf(v);
       if (date) data[to] = date;
@@ -203,6 +215,7 @@ export function recordOf(ctx: RecordContext, doc: Document): Record<string, unkn
     ctx.misfits.add('email', mongoId, 'no email: the document is not imported');
     return null;
   }
+  if (Object.keys(extra).length > 0) data[MONGO_EXTRA] = extra;
   if (data.updated === made && data.created !== made) data.updated = data.created;
   return data;
 }

@@ -1,6 +1,6 @@
 import type { Outcome } from './apply.js';
 import type { DumpListing } from './dump.js';
-import { type CollectionPlan, type KeyPlan, MONGO_ID } from './plan.js';
+import { type CollectionPlan, type KeyPlan, MAX_KEY_FIELDS, MONGO_EXTRA, MONGO_ID } from './plan.js';
 
 /**
  * What the import prints: for each collection, where each key went and
@@ -42,7 +42,12 @@ export function describePlan(plans: CollectionPlan[], listing: DumpListing): str
     lines.push(`${plan.stats.source.collection} → ${plan.name} (${plan.type}, ${how}): ${plan.stats.documents} documents`);
     const width = Math.min(24, Math.max(8, ...plan.keys.map((k) => k.key.length + 2)));
     lines.push(`  ${pad('_id', width)}${pad('', 20)} → id (derived from it) and ${MONGO_ID} (kept as text)`);
-    for (const k of plan.keys) lines.push(`  ${pad(k.key, width)}${pad(k.seen, 20)} → ${destination(k, plans)}`);
+    const extra = plan.keys.filter((k) => k.target.to === 'extra');
+    for (const k of plan.keys) {
+      if (k.target.to !== 'extra') lines.push(`  ${pad(k.key, width)}${pad(k.seen, 20)} → ${destination(k, plans)}`);
+    }
+    if (extra.length > 0)
+      lines.push(`  ${extra.length} rarer keys (past ${MAX_KEY_FIELDS} fields) → ${MONGO_EXTRA} (json), one object per record`);
     const indexes = plan.indexes.map((sql) => /INDEX `([^`]+)`/.exec(sql)?.[1] ?? sql);
     if (indexes.length > 0) lines.push(`  indexes: ${indexes.join(', ')}`);
     for (const note of plan.notes) lines.push(`  ${note}`);
