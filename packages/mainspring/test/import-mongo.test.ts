@@ -381,6 +381,8 @@ describe('the command', () => {
       const env = { DATABASE_URL: db.url };
       const help = await cli(['import-mongo', '--help'], env);
       expect(help.stdout).toContain('Usage: mainspring import-mongo --from=DIR');
+      // its flags, as the CLI suite checks every command's (kept here: that test spawns one process per command)
+      for (const flag of ['--from=', '--dry-run', '--auth=', '--prefix=', '--dir=', '--db=']) expect(help.stdout).toContain(`  ${flag}`);
       const missing = await cli(['import-mongo', `--dir=${dataDir}`], env);
       expect(missing.code).toBe(2);
       expect(missing.stderr).toContain('import-mongo needs --from=DIR');

@@ -121,7 +121,6 @@ describe('mainspring CLI', () => {
       superuser: ['--dir=', '--db='],
       migrate: ['--dir=', '--db='],
       'migrate-data': ['--from=', '--to='],
-      'import-mongo': ['--from=', '--dry-run', '--auth=', '--prefix=', '--dir=', '--db='],
       typegen: ['--out=', '--for=', '--dir=', '--db='],
       'export-postman': ['--url=', '--environment=', '--identity=', '--authCollection=', '--dir=', '--db='],
     };
