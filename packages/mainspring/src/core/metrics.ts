@@ -86,12 +86,12 @@ export class Metrics {
     gauge(registers, 'mainspring_realtime_clients', 'Connected realtime (SSE) clients of this instance.', () => state.realtime().clients);
     gauge(registers, 'mainspring_realtime_subscriptions', 'Realtime subscriptions of this instance.', () => state.realtime().subscriptions);
     engine.observeCommits?.((writes) => this.groupCommit.observe(writes));
-    if (stats().replication)
-      standbyMetrics(
-        registers,
-        () => stats().replication?.standbys ?? [],
-        () => stats().replication?.readsOnPrimary ?? 0,
-      );
+    // declared without standbys too, so a dashboard's queries stay valid: no standby series, and 0 reads on the primary
+    standbyMetrics(
+      registers,
+      () => stats().replication?.standbys ?? [],
+      () => stats().replication?.readsOnPrimary ?? 0,
+    );
     // started now, so the event-loop lag is measured from the start, not from the first scrape
     processRegistry();
   }
@@ -159,7 +159,7 @@ function counterOf(registers: Registers, name: string, help: string, read: () =>
   });
 }
 
-/** Each standby's health, labelled by its `host:port/database`, and where reads went (PostgreSQL with standbys). */
+/** Each standby's health, labelled by its `host:port/database`, and where reads went (PostgreSQL with standbys; empty without). */
 function standbyMetrics(registers: Registers, standbys: () => readonly StandbyStats[], onPrimary: () => number): void {
   const gaugeOf = (name: string, help: string, read: (s: StandbyStats) => number | null) =>
     new Gauge({
