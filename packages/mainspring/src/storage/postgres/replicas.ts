@@ -89,6 +89,8 @@ class Standby {
   failed = false;
   inRotation = false;
   reads = 0;
+  /** Why the last check failed, said once until it changes or a check answers. */
+  lastError = '';
   readonly name: string;
 
   constructor(
@@ -298,12 +300,17 @@ export class ReplicaSet {
       s.reachable = recovering;
       s.replayed = replayed;
       s.failed = false;
+      s.lastError = '';
       if (primaryLsn !== null) {
         s.lagBytes = Math.max(0, primaryLsn - replayed);
         s.lagSeconds = this.lagSeconds(replayed, primaryLsn);
       }
-    } catch {
+    } catch (err) {
       s.reachable = false;
+      // a standby that never answers (a wrong URL, a database not there) is said once, not at every check
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== s.lastError) this.options.onChange?.(`standby ${s.name} does not answer: ${why}`);
+      s.lastError = why;
     }
     s.inRotation = s.reachable && !s.failed && s.lagSeconds !== null && s.lagSeconds * 1000 <= this.maxLagMs;
     if (was !== s.inRotation) {
