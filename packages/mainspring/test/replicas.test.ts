@@ -172,6 +172,32 @@ describe.skipIf(WHY !== '')('PostgreSQL read replicas', () => {
     expect(got.sort()).toEqual(made.sort());
   }, 60_000);
 
+  test('a standby lagging past the bound leaves the rotation while writes go on, and returns once caught up', async () => {
+    // a second server on the same cluster, whose bound (300 ms) the standbys' one-second delay exceeds under writes
+    process.env.MS_REPLICA_MAX_LAG_MS = '300';
+    const strict = await startReplicatedServer(cluster).finally(() => {
+      delete process.env.MS_REPLICA_MAX_LAG_MS;
+    });
+    try {
+      const inRotation = () => (strict.app.engine.stats().replication?.standbys ?? []).filter((x) => x.inRotation).length;
+      expect(inRotation()).toBe(2);
+      let writing = true;
+      const writes = (async () => {
+        while (writing) await strict.app.engine.run('CREATE TABLE IF NOT EXISTS lag_probe (n int); INSERT INTO lag_probe VALUES (1)');
+      })();
+      const started = Date.now();
+      await waitFor(() => inRotation() === 0, 5000, 'both standbys out of rotation');
+      const outAfterMs = Date.now() - started;
+      writing = false;
+      await writes;
+      await waitFor(() => inRotation() === 2, 10_000, 'both standbys back once caught up');
+      // out within the delay plus a few checks
+      expect(outAfterMs).toBeLessThan(APPLY_DELAY_MS + 2000);
+    } finally {
+      await strict.close();
+    }
+  }, 60_000);
+
   test('a standby stopped under load costs no request, and leaves the rotation within seconds', async () => {
     const failures: string[] = [];
     let done = 0;
