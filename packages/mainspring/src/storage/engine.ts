@@ -236,9 +236,9 @@ export interface StandbyStats {
   readonly reachable: boolean;
   /** It gets reads now: reachable, lagging within the bound, and no read failed on it since the last check. */
   readonly inRotation: boolean;
-  /** WAL bytes the primary wrote that it has not replayed yet (null before a check answered). */
+  /** WAL bytes the primary wrote that it has not replayed yet (null until a check answers, and while it does not). */
   readonly lagBytes: number | null;
-  /** How long ago the primary was where it is now, in seconds (0 when caught up; null before a check answered). */
+  /** How long ago the primary was where it is now, in seconds (0 when caught up; null while unknown). */
   readonly lagSeconds: number | null;
   /** Reads it served since the start. */
   readonly reads: number;

@@ -307,6 +307,9 @@ export class ReplicaSet {
       }
     } catch (err) {
       s.reachable = false;
+      // its lag is unknown now, not what it was when it last answered
+      s.lagBytes = null;
+      s.lagSeconds = null;
       // a standby that never answers (a wrong URL, a database not there) is said once, not at every check
       const why = err instanceof Error ? err.message : String(err);
       if (why !== s.lastError) this.options.onChange?.(`standby ${s.name} does not answer: ${why}`);
