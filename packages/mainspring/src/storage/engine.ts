@@ -42,9 +42,9 @@ export class EngineBusyError extends Error {
  * An {@link Executor} whose reads go through {@link Engine.read}: for code
  * that takes an executor (expanding records) and may read much.
  */
-export function readingExecutor(engine: Engine): Executor {
+export function readingExecutor(engine: Engine, options: ReadOptions = {}): Executor {
   const one = async (sql: string, params: readonly SqlValue[] | undefined, arrays: boolean) =>
-    (await engine.read([{ sql, params, arrays }]))[0] as unknown[];
+    (await engine.read([{ sql, params, arrays }], options))[0] as unknown[];
   return {
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false)) as T[],
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false))[0] as T | undefined,
@@ -230,6 +230,29 @@ export class BackupToolError extends Error {
   override readonly name = 'BackupToolError';
 }
 
+/** One standby (a read replica) as the engine last checked it. */
+export interface StandbyStats {
+  /** `host:port/database`, never the credentials. */
+  readonly name: string;
+  /** It answered the last check, as a standby in recovery. */
+  readonly reachable: boolean;
+  /** It gets reads now: reachable, lagging within the bound, and no read failed on it since the last check. */
+  readonly inRotation: boolean;
+  /** WAL bytes the primary wrote that it has not replayed yet (null until a check answers, and while it does not). */
+  readonly lagBytes: number | null;
+  /** How long ago the primary was where it is now, in seconds (0 when caught up; null while unknown). */
+  readonly lagSeconds: number | null;
+  /** Reads it served since the start. */
+  readonly reads: number;
+}
+
+/** Reads spread over standbys (PostgreSQL with `DATABASE_REPLICA_URLS`). */
+export interface ReplicationStats {
+  readonly standbys: readonly StandbyStats[];
+  /** Reads that went to the primary since the start: no caller, no standby fresh enough, or a standby's read failed. */
+  readonly readsOnPrimary: number;
+}
+
 /** What an engine is doing at one moment: gauges for metrics. */
 export interface EngineStats {
   /** Writes waiting for their turn: for SQLite's one writer; on PostgreSQL, callers waiting for a pooled connection. */
@@ -238,6 +261,8 @@ export interface EngineStats {
   pool: { size: number; idle: number; waiting: number };
   /** Reads running apart now (Engine.read), and how many have been stopped at their time limit since the start. */
   reads: { running: number; stopped: number };
+  /** Standbys and where reads went; absent without standbys. */
+  replication?: ReplicationStats;
 }
 
 /** A database Mainspring can run on. */
@@ -265,9 +290,18 @@ export interface Engine extends Executor {
    * answers each statement's rows. SQLite runs them together in a reader
    * process, on one snapshot; PostgreSQL on a pooled connection, at most
    * some of the pool's connections at once so that these reads never take
-   * every connection from writes and cheap reads.
+   * every connection from writes and cheap reads; with standbys, on one
+   * that has replayed the caller's last commit (see {@link asCaller}).
    */
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
+  /**
+   * Runs `fn` on behalf of `caller` (a signed-in record, else a client
+   * address): with standbys, {@link read} then reads where the caller's own
+   * committed transactions are visible (read-your-writes), and a read
+   * outside any caller goes to the primary. Absent where every read sees
+   * every commit (one database).
+   */
+  asCaller?<T>(caller: string, fn: () => T): T;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**

@@ -155,18 +155,28 @@ export class RecordReads {
     const superuser = isSuperuser(info);
     if (c.viewRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
-    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule);
+    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule, true);
     if (!record) throw Errors.notFound();
     // expanding reads other collections through their rules: away from the event loop
     const reader = shape.expand && db === this.ctx.engine ? this.ctx.reads : db;
     return (await this.output(reader, c, [record], shape, info))[0] as Record<string, unknown>;
   }
 
-  /** The stored record `id` if `rule` admits it (null: no rule); a rule that cannot compile admits nothing. */
-  async find(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null): Promise<RecordData | undefined> {
+  /**
+   * The stored record `id` if `rule` admits it (null: no rule); a rule that
+   * cannot compile admits nothing. `view`: a client's view (RecordAccess.findOne).
+   */
+  async find(
+    db: Executor,
+    c: Collection,
+    id: string,
+    info: RequestInfo | null,
+    rule: string | null,
+    view = false,
+  ): Promise<RecordData | undefined> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
     try {
-      return await this.ctx.access.findOne(db, c, id, info, rule);
+      return await this.ctx.access.findOne(db, c, id, info, rule, view);
     } catch (err) {
       // a rule that cannot compile (a field since removed) denies
       if (err instanceof FilterError) return undefined;

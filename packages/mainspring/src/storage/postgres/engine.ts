@@ -21,6 +21,7 @@ import { postgresBackup } from './backup.js';
 import { postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
 import { connect, describeOn, isStalePlan, poolQuery, query, retiring, translate, types } from './pool.js';
+import { ReplicaSet, replicaUrlsFromEnv } from './replicas.js';
 import { renameShortenedNames } from './shortened-names.js';
 import { type Attempt, attempt } from './transaction.js';
 import { LocalLane, Turns } from './turns.js';
@@ -53,6 +54,10 @@ export interface PostgresOptions {
    * PostgreSQL's CPU, to writes and cheap reads.
    */
   readShare?: number;
+  /** Hot standbys of this primary that take {@link PostgresEngine.read}'s reads (default `DATABASE_REPLICA_URLS`). */
+  replicaUrls?: readonly string[];
+  /** Told when a standby goes in or out of rotation (logged by the app). */
+  onReplicaChange?: (message: string) => void;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -135,6 +140,10 @@ export class PostgresEngine implements Engine {
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly lane = new LocalLane();
+  /** The standbys reads go to, when any are configured. */
+  private replicas: ReplicaSet | null = null;
+  /** Present with standbys: see {@link Engine.asCaller}. */
+  asCaller?: <T>(caller: string, fn: () => T) => T;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -198,7 +207,22 @@ export class PostgresEngine implements Engine {
     const share =
       options.readShare ??
       (Number(process.env.MS_PG_READ_SHARE) || Math.max(1, Math.min(Math.floor((poolMax * 3) / 4), 2 * availableParallelism())));
-    return new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
+    const engine = new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
+    const replicaUrls = options.replicaUrls ?? replicaUrlsFromEnv();
+    if (replicaUrls.length > 0) engine.attachReplicas(replicaUrls, options);
+    return engine;
+  }
+
+  /** Standbys for reads: each an engine of its own (its pool and share of reads), checked by the replica set. */
+  private attachReplicas(urls: readonly string[], options: PostgresOptions): void {
+    const replicas = new ReplicaSet(this, {
+      urls,
+      // a standby that does not answer is left quickly: its reads go to the primary meanwhile
+      open: (url) => PostgresEngine.open(url, { ...options, replicaUrls: [], connectTimeoutMs: 0, poolWaitMs: 2000 }),
+      onChange: options.onReplicaChange,
+    });
+    this.replicas = replicas;
+    this.asCaller = (caller, fn) => replicas.asCaller(caller, fn);
   }
 
   /**
@@ -234,6 +258,8 @@ export class PostgresEngine implements Engine {
     return this.track(async () => (await poolQuery(this.pool, sql, params)).rowCount ?? 0);
   }
   read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+    const replicas = this.replicas;
+    if (replicas) return this.track(() => replicas.read(statements, options, () => this.readNow(statements, options)));
     return this.track(() => this.readNow(statements, options));
   }
 
@@ -285,6 +311,7 @@ export class PostgresEngine implements Engine {
       writesWaiting: waitingCount,
       pool: { size: totalCount, idle: idleCount, waiting: waitingCount },
       reads: { running: this.readTurns.taken, stopped: this.readsStopped },
+      ...(this.replicas ? { replication: this.replicas.stats() } : {}),
     };
   }
 
@@ -320,7 +347,29 @@ export class PostgresEngine implements Engine {
    * after the commit.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    const replicas = this.replicas;
+    if (replicas?.tracking) return this.track(() => this.transactionNoted(replicas, fn));
     return this.track(() => this.transactionNow(fn));
+  }
+
+  /**
+   * A caller's transaction with standbys: the primary's position after its
+   * commit is noted for the caller before its `afterCommit` callbacks run, so
+   * the reads they start (realtime rule checks) find what it wrote too.
+   */
+  private async transactionNoted<T>(replicas: ReplicaSet, fn: (tx: Executor) => Promise<T>): Promise<T> {
+    let later: (() => void)[] = [];
+    const result = await this.transactionNow((tx) => {
+      // each attempt starts with no callbacks: a failed attempt's are dropped
+      const mine: (() => void)[] = [];
+      later = mine;
+      const deferring: Executor = Object.create(tx);
+      deferring.afterCommit = (cb) => mine.push(cb);
+      return fn(deferring);
+    });
+    await replicas.noteCommit();
+    for (const cb of later) cb();
+    return result;
   }
 
   private async transactionNow<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -452,6 +501,7 @@ export class PostgresEngine implements Engine {
       });
     }
     this.closed = true;
+    await this.replicas?.close();
     await this.pool.end();
   }
 }
