@@ -22,6 +22,8 @@ const SCRIPT = new URL('../../../../deploy/replicas/cluster.sh', import.meta.url
  * `postgres` user the clusters then belong to.
  */
 export function replicasUnavailable(): string {
+  // PostgreSQL's own tests: once, in the PostgreSQL leg, not again beside SQLite's
+  if (!process.env.MS_TEST_POSTGRES_URL) return 'replica tests run with the PostgreSQL tests (set MS_TEST_POSTGRES_URL)';
   const root = '/usr/lib/postgresql';
   const bins = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_basebackup'))) : [];
   if (bins.length === 0) return 'no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)';
