@@ -68,7 +68,7 @@ function typeErrors(files: string[]): string[] {
 }
 
 const CLIENT = `import PocketBase from 'pocketbase';
-import type { PostsCreate, PostsResponse, PostsUpdate, TypedPocketBase, UsersResponse } from './types.js';
+import type { AggregatePage, PostsCreate, PostsResponse, PostsUpdate, TypedPocketBase, UsersResponse } from './types.js';
 
 export async function demo(url: string): Promise<string> {
   const pb = new PocketBase(url) as TypedPocketBase;
@@ -83,7 +83,10 @@ export async function demo(url: string): Promise<string> {
   const flags: ('hot' | 'new' | 'old')[] = post.flags;
   const member = await pb.collection('members').authWithPassword('a@example.com', 'password-123');
   const level: 'bronze' | 'silver' | 'gold' | '' = member.record.level;
-  return [post.title.toUpperCase(), status, flags.join(), author?.name ?? '', level, post.collectionName].join(' ');
+  const query = { groupBy: "strftime('%Y-%m', published) as month", fields: 'sum(score) as total' };
+  const months = await pb.send<AggregatePage<{ month: string; total: number }>>('/api/ms/collections/posts/aggregate', { query });
+  const total: number = months.items[0]?.total ?? 0;
+  return [post.title.toUpperCase(), status, flags.join(), author?.name ?? '', level, post.collectionName, total].join(' ');
 }
 `;
 
@@ -136,6 +139,7 @@ describe('typegen', { timeout: TSC_TIMEOUT_MS }, () => {
     const otpCreate = types.slice(types.indexOf('export type OtpsCreate = {'), types.indexOf('export type OtpsUpdate'));
     expect(otpCreate).toContain('  password: string;\n');
     expect(types).toContain('  collection(idOrName: "_authOrigins"): RecordService<AuthOriginsResponse>;');
+    expect(types).toContain('export type AggregatePage<Row extends AggregateRow = AggregateRow> = {');
   });
 
   test('compiles with tsc --strict, with a client of the official SDK', async () => {

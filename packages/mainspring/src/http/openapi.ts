@@ -1,6 +1,7 @@
 import type { Collection } from '../core/collections/model.js';
 import { typeNames } from '../core/collections/typegen.js';
 import { REFERS } from '../core/fields/index.js';
+import { aggregatePaths, aggregateSchemas } from './openapi/aggregate-paths.js';
 import { authPaths } from './openapi/auth-paths.js';
 import { type Audience, errorResponse, type Json, ref, type SchemaContext, STRING_LIST, string } from './openapi/parts.js';
 import { passkeyPaths } from './openapi/passkey-paths.js';
@@ -91,7 +92,7 @@ function collectionSchemas(c: Collection, name: string, audience: Audience, ctx:
 export function openApiDocument(collections: readonly Collection[], options: OpenApiOptions): Json {
   // the schemas take the names typegen gives the types: PostsRecord, PostsCreate…
   const names = typeNames(collections);
-  const schemas: Json = baseSchemas();
+  const schemas: Json = { ...baseSchemas(), ...aggregateSchemas() };
   let paths: Json = {};
   const tags: Json[] = [];
   const visible = collections.filter(
@@ -110,7 +111,7 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
     Object.assign(schemas, collectionSchemas(c, name, options.audience, ctx));
     const kind = { auth: 'Auth', base: 'Base', view: 'View (read-only)' }[c.type];
     tags.push({ name: c.name, description: `${kind} collection \`${c.name}\` (id \`${c.id}\`).` });
-    paths = { ...paths, ...recordPaths(c, name, options.audience) };
+    paths = { ...paths, ...recordPaths(c, name, options.audience), ...aggregatePaths(c, name, options.audience) };
     if (c.type === 'auth') {
       paths = { ...paths, ...authPaths(c, name), ...passkeyPaths(c, name) };
     }

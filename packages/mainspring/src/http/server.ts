@@ -22,6 +22,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes } from './routes/logs.js';
+import { aggregateRoutes } from './routes/ms-aggregate.js';
 import { fieldTypeRoutes } from './routes/ms-field-types.js';
 import { installRoutes } from './routes/ms-install.js';
 import { metricsRoutes } from './routes/ms-metrics.js';
@@ -194,6 +195,7 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(installRoutes);
   plugin(openApiRoutes);
   plugin(fieldTypeRoutes);
+  plugin(aggregateRoutes);
   plugin((scope) => metricsRoutes(scope, app, options.metricsToken ?? process.env.MS_METRICS_TOKEN));
   plugin((scope) => dashboardRoutes(scope));
   plugin((scope) => {

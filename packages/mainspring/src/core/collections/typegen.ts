@@ -89,6 +89,12 @@ export function typescriptTypes(collections: readonly Collection[], options: Typ
   for (const c of collections) collectionTypes(c, names, byId, line);
   line('/** Any record as the API answers it. */');
   line('export type BaseResponse = { id: RecordIdString; collectionId: string; collectionName: string; expand?: unknown };');
+  line('/** One group of `GET /api/ms/collections/{c}/aggregate`: its keys and values, under the aliases the request gave. */');
+  line('export type AggregateRow = Record<string, string | number | boolean | null>;');
+  line('/** A page of groups: `pb.send<AggregatePage<{ month: string; total: number }>>(path, { query })`. */');
+  line('export type AggregatePage<Row extends AggregateRow = AggregateRow> = {');
+  line('  page: number;\n  perPage: number;\n  totalItems: number;\n  totalPages: number;\n  items: Row[];');
+  line('};');
   line();
   const map = (title: string, suffix: string) => {
     line(`/** ${title}, by collection name. */`);

@@ -68,35 +68,13 @@ export class RecordReads {
   /** `GET /records`: a page of what the list rule and the filter admit. */
   async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
     const superuser = isSuperuser(info);
-    if (c.listRule === null && !superuser) throw Errors.superusersOnly();
-    if (!superuser) {
-      for (const v of [q.filter, q.sort]) {
-        for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
-      }
-    }
+    this.checkListAccess(c, [q.filter, q.sort], info);
     // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
     pageOf(q, LIST_LIMITS);
     const shape = this.shape(c, q, info);
-    const { access, engine } = this.ctx;
+    const { engine } = this.ctx;
     const d = engine.dialect;
-    const scope = access.scope(info);
-
-    const where: string[] = [];
-    const exprs: (Expr | null)[] = [];
-    try {
-      if (!superuser && c.listRule) {
-        where.push(access.rule(scope, c, c.listRule));
-        exprs.push(parseFilterCached(c.listRule));
-      }
-      if (q.filter !== undefined && q.filter.trim() !== '') {
-        const filter = parseClientFilter(q.filter);
-        where.push(access.filter(scope, c, filter, superuser, this.ctx.limits(c)));
-        exprs.push(filter);
-      }
-    } catch (err) {
-      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
-      throw err;
-    }
+    const { scope, where, exprs } = this.listWhere(c, q.filter, info);
     const order = this.order(scope, c, q.sort, superuser);
 
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
@@ -121,6 +99,48 @@ export class RecordReads {
     const page = await readPage(engine, source, q, LIST_LIMITS);
     const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], d), shape, info);
     return { ...page, items };
+  }
+
+  /**
+   * Who may list `c` at all (null rule: superusers only, a 403), and the
+   * request names only superusers may filter or sort by; `texts` are the
+   * caller's filter and sort (and an aggregate's names), each judged alike.
+   */
+  checkListAccess(c: Collection, texts: readonly (string | undefined)[], info: RequestInfo | null): void {
+    if (isSuperuser(info)) return;
+    if (c.listRule === null) throw Errors.superusersOnly();
+    for (const v of texts) {
+      for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
+    }
+  }
+
+  /**
+   * The list rule and the caller's filter as one WHERE (its conditions,
+   * ANDed, their values in `scope.params`), the filter's cost checked
+   * against the query limits: what a list reads, and what an aggregate
+   * groups (core/records/aggregate.ts), so the two admit the same rows.
+   */
+  listWhere(c: Collection, filter: string | undefined, info: RequestInfo | null) {
+    const superuser = isSuperuser(info);
+    const { access } = this.ctx;
+    const scope = access.scope(info);
+    const where: string[] = [];
+    const exprs: (Expr | null)[] = [];
+    try {
+      if (!superuser && c.listRule) {
+        where.push(access.rule(scope, c, c.listRule));
+        exprs.push(parseFilterCached(c.listRule));
+      }
+      if (filter !== undefined && filter.trim() !== '') {
+        const parsed = parseClientFilter(filter);
+        where.push(access.filter(scope, c, parsed, superuser, this.ctx.limits(c)));
+        exprs.push(parsed);
+      }
+    } catch (err) {
+      if (err instanceof FilterError) throw Errors.invalidFilter(err.message);
+      throw err;
+    }
+    return { scope, where, exprs, superuser };
   }
 
   /** The ORDER BY terms of `sort`, then insertion order (so paging is stable). */

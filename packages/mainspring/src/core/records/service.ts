@@ -6,7 +6,9 @@ import type { EventBus } from '../events.js';
 import type { Hooks } from '../hooks/registry.js';
 import { type FindOptions, TxRecords } from '../hooks/transaction.js';
 import type { RecordData, RequestInfo } from '../rules/request-info.js';
+import type { Page } from '../search/provider.js';
 import { RecordAccess } from './access.js';
+import { type AggregateQuery, type AggregateRow, RecordAggregates } from './aggregate.js';
 import type { RecordContext } from './context.js';
 import { RecordDeletes } from './deletes.js';
 import type { RecordFiles } from './files.js';
@@ -36,6 +38,7 @@ export class RecordService {
   private readonly writes: RecordWrites;
   private readonly deletes: RecordDeletes;
   private readonly server: ServerReads;
+  private readonly aggregates: RecordAggregates;
 
   constructor(
     private readonly engine: Engine,
@@ -52,6 +55,7 @@ export class RecordService {
     this.deletes = new RecordDeletes(ctx, this.reads, flow);
     this.writes = new RecordWrites(ctx, this.reads, new RowWrites(ctx), this.deletes, flow);
     this.server = new ServerReads(ctx, this.reads);
+    this.aggregates = new RecordAggregates(ctx, this.reads);
   }
 
   /** The collection, or PocketBase's 404 "Missing collection context.". */
@@ -64,6 +68,11 @@ export class RecordService {
   /** `GET /records`: a page of what the list rule and the filter admit. */
   list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
     return this.reads.list(c, q, info);
+  }
+
+  /** `GET /api/ms/collections/{c}/aggregate`: groups and totals over what the list rule and the filter admit. */
+  aggregate(c: Collection, q: AggregateQuery, info: RequestInfo | null): Promise<Page<AggregateRow>> {
+    return this.aggregates.aggregate(c, q, info);
   }
 
   /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */

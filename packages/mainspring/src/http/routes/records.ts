@@ -11,7 +11,7 @@ import { requestLike } from './custom.js';
 type Params = { collection: string; id: string };
 
 /** Who takes turns for a request's reads: its auth record, else its address. */
-function callerKey(app: App, request: FastifyRequest, info: RequestInfo): string {
+export function callerKey(app: App, request: FastifyRequest, info: RequestInfo): string {
   const auth = info.auth;
   return auth ? `${auth.collection.id}/${auth.record.id}` : `ip ${clientIp(app, request)}`;
 }
