@@ -34,6 +34,7 @@ Commands:
   superuser create EMAIL PASSWORD [--dir]   create a superuser
   superuser update EMAIL PASSWORD [--dir]   change a superuser's password
   superuser delete EMAIL [--dir]            delete a superuser
+  superuser ips [clear | CIDR...] [--dir]   show or set the superuser IP allow-list
   migrate [up] [--dir] [--migrationsDir]    apply pending migrations (system ones and ms_migrations/)
   migrate down [N]                          revert the N newest applied migrations (default 1)
   migrate create NAME                       write an empty migration ms_migrations/<time>_NAME.ts
@@ -71,8 +72,13 @@ Options:
 ${SERVE_OPTIONS}`,
   superuser: `Usage: mainspring superuser upsert|create|update EMAIL PASSWORD [options]
        mainspring superuser delete EMAIL [options]
+       mainspring superuser ips [clear | ADDRESS_OR_CIDR...] [options]
 
-Creates, updates or deletes a superuser (the dashboard's accounts).
+Creates, updates or deletes a superuser (the dashboard's accounts). \`ips\`
+shows the superuser IP allow-list (settings' superuserIPs), replaces it with
+the addresses and networks given, or clears it (any address): it works on the
+database, not through HTTP, so it recovers from a list that shuts every
+superuser out.
 
 Options:
 ${DIR}

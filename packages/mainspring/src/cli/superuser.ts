@@ -1,5 +1,6 @@
 import { App } from '../core/app.js';
 import type { Collection } from '../core/collections/model.js';
+import { ApiError } from '../core/errors.js';
 import { EMPTY_REQUEST, type RequestInfo, SUPERUSERS } from '../core/rules/request-info.js';
 import { CliError } from './errors.js';
 
@@ -8,10 +9,38 @@ function cliSuperuser(superusers: Collection): RequestInfo {
   return { ...EMPTY_REQUEST, method: 'POST', auth: { collection: superusers, record: { id: '' } } };
 }
 
-/** `mainspring superuser upsert|create|update|delete EMAIL [PASSWORD]`. */
+/**
+ * `mainspring superuser ips [clear | ADDRESS_OR_CIDR…]`: shows, replaces or
+ * clears the superuser IP allow-list. It works on the database itself, not
+ * through HTTP, so it is the way back in when a wrong list shuts every
+ * superuser out of the API; a server running on the same data folder or
+ * database reads the new list at once.
+ */
+async function superuserIps(entries: string[], dataDir: string, databaseUrl: string): Promise<void> {
+  const app = await App.open({ dataDir, databaseUrl });
+  try {
+    if (entries.length > 0) {
+      const superuserIPs = entries.length === 1 && entries[0] === 'clear' ? [] : entries;
+      try {
+        await app.settings.update({ superuserIPs });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        const detail = (err.data as { superuserIPs?: { message?: string } }).superuserIPs?.message ?? err.message;
+        throw new CliError(`superuser ips: ${detail}`, 2);
+      }
+    }
+    const list = app.settings.get().superuserIPs;
+    console.log(list.length === 0 ? 'Superusers may sign in from any address.' : `Superusers may sign in only from: ${list.join(' ')}`);
+  } finally {
+    await app.close();
+  }
+}
+
+/** `mainspring superuser upsert|create|update|delete EMAIL [PASSWORD]`, and `superuser ips`. */
 export async function superuserCommand(positionals: string[], dataDir: string, databaseUrl = ''): Promise<void> {
   const [action, email, password, ...extra] = positionals;
-  const actions = ['upsert', 'create', 'update', 'delete'];
+  if (action === 'ips') return superuserIps(positionals.slice(1), dataDir, databaseUrl);
+  const actions = ['upsert', 'create', 'update', 'delete', 'ips'];
   if (!action || !actions.includes(action)) throw new CliError(`superuser needs one of: ${actions.join(', ')}`, 2);
   if (!email) throw new CliError(`superuser ${action} needs an EMAIL`, 2);
   if (action !== 'delete' && !password) throw new CliError(`superuser ${action} needs an EMAIL and a PASSWORD`, 2);

@@ -4,6 +4,7 @@ import { nowString } from './dates.js';
 import { type ErrorData, Errors, fieldError } from './errors.js';
 import type { EventBus } from './events.js';
 import { DEFAULT_FAIR_SHARE, type FairShareLimits } from './fair-share.js';
+import { ipEntryProblem, MAX_IP_LIST } from './ip-lists.js';
 import { isObject } from './json.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './records/limits.js';
 
@@ -54,8 +55,16 @@ export interface Settings {
   /** PocketBase's automatic backups: a cron, how many of its backups to keep, where (core/backups). */
   backups: { cron: string; cronMaxKeep: number; s3: S3Settings };
   batch: { enabled: boolean; maxRequests: number; timeout: number; maxBodySize: number };
-  rateLimits: { enabled: boolean; rules: RateLimitRule[] };
+  /** `excludedIPs`: addresses and CIDR networks no rate limit counts (core/ip-lists.ts), read as `trustedProxy` says. */
+  rateLimits: { enabled: boolean; rules: RateLimitRule[]; excludedIPs: string[] };
   trustedProxy: { headers: string[]; useLeftmostIP: boolean };
+  /**
+   * PocketBase's superuser IP allow-list: when not empty, superusers may
+   * sign in and act only from these addresses and CIDR networks (the client
+   * address as `trustedProxy` says). The CLI works on the database, not
+   * through HTTP, so a wrong list never locks it out (`mainspring superuser ips`).
+   */
+  superuserIPs: string[];
   /** Mainspring: refresh-token sessions under /api/ms/sessions. */
   sessions: { refreshTokenDuration: number; reuseGraceSeconds: number };
   /**
@@ -118,8 +127,10 @@ export function defaultSettings(): Settings {
         // mails to one address (verification, reset, OTP, email change, alerts), whoever asks for them
         { label: '*:mail', maxRequests: 5, duration: 3600, audience: '' },
       ],
+      excludedIPs: [],
     },
     trustedProxy: { headers: [], useLeftmostIP: false },
+    superuserIPs: [],
     sessions: { refreshTokenDuration: 30 * 86_400, reuseGraceSeconds: 10 },
     loginProtection: { maxFailures: 5, maxFailuresPerIdentity: 50, lockSeconds: 30, maxLockSeconds: 900 },
     logs: { maxDays: 5, minLevel: 0, logIP: true, logAuthId: true },
@@ -210,6 +221,8 @@ function validate(s: Settings, errors: ErrorData): void {
   between(errors, 'batch.timeout', s.batch.timeout, 0, 600);
   between(errors, 'batch.maxBodySize', s.batch.maxBodySize, 0, 1 << 30);
   checkRateLimits(s.rateLimits.rules, errors);
+  checkIpList(s.rateLimits.excludedIPs, 'rateLimits.excludedIPs', errors);
+  checkIpList(s.superuserIPs, 'superuserIPs', errors);
   checkOAuth2(s.oauth2, errors);
   if (s.trustedProxy.headers.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(h)))
     invalid(errors, 'trustedProxy.headers', 'Must be header names.');
@@ -266,6 +279,19 @@ function checkRateLimits(rules: RateLimitRule[], errors: ErrorData): void {
       );
   });
   if (rules.length > 100) invalid(errors, 'rateLimits.rules', 'At most 100 rules.');
+}
+
+/** A list of addresses and CIDR networks: the first entry that is not one is named. */
+function checkIpList(list: unknown[], key: string, errors: ErrorData): void {
+  if (list.length > MAX_IP_LIST) {
+    invalid(errors, key, `At most ${MAX_IP_LIST} entries.`);
+    return;
+  }
+  const i = list.findIndex((entry) => ipEntryProblem(entry) !== null);
+  if (i < 0) return;
+  const entry = list[i];
+  const shown = typeof entry === 'string' ? `"${entry.slice(0, 50)}"` : `Entry ${i + 1}`;
+  invalid(errors, key, `${shown} ${ipEntryProblem(entry)} (such as 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32).`);
 }
 
 /** The range of each query limit, in the settings and in a collection's override. */

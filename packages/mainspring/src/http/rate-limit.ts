@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../core/app.js';
 import { Errors } from '../core/errors.js';
+import { ipListOf } from '../core/ip-lists.js';
 import { isSuperuserAuth } from '../core/rules/request-info.js';
 import type { RateLimitRule } from '../core/settings.js';
 import { callerOf } from './context.js';
@@ -8,7 +9,8 @@ import { callerOf } from './context.js';
 /**
  * Per-client-IP request limits, PocketBase's rule format: a rule's label is
  * `collection:tag`, `*:tag` or a path prefix; the most specific matching rule
- * applies; counters are core/rate-limits.ts's. Superusers are never limited.
+ * applies; counters are core/rate-limits.ts's. Superusers are never limited,
+ * nor the addresses and networks of `rateLimits.excludedIPs`.
  */
 
 /** The client's IP: the socket's, or the configured proxy header's when one is trusted. */
@@ -57,6 +59,8 @@ function findRule(rules: RateLimitRule[], collection: string | undefined, tags: 
 export async function enforceRateLimit(app: App, request: FastifyRequest, tags: string[], collection?: string, weight = 1): Promise<void> {
   const settings = app.settings.get().rateLimits;
   if (!settings.enabled || settings.rules.length === 0 || weight <= 0) return;
+  // addresses the settings exclude (a monitor, an office, the app's own backend) are never counted
+  if (settings.excludedIPs.length > 0 && ipListOf(settings.excludedIPs).has(clientIp(app, request))) return;
   const path = request.url.split('?', 1)[0] ?? '';
   const rule = findRule(settings.rules, collection, tags, path);
   if (!rule) return;

@@ -33,6 +33,7 @@ import { oauth2Routes } from './routes/oauth2.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
 import { settingsRoutes } from './routes/settings.js';
+import { registerSuperuserIps } from './superuser-ips.js';
 import { DEFAULT_UPLOAD_IDLE_TIMEOUT_MS, registerUploadCleanup, uploadHandling } from './uploads.js';
 
 /** Options of the HTTP server. */
@@ -145,6 +146,7 @@ function registerGlobal(server: FastifyInstance, app: App, options: ServerOption
   registerErrorHandlers(server);
   registerCors(server, options.corsOrigins ?? ['*']);
   registerFieldsPicking(server);
+  registerSuperuserIps(server, app);
 
   server.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('X-Content-Type-Options', NOSNIFF);

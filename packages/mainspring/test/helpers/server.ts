@@ -53,6 +53,8 @@ export interface TestServer {
   app: App;
   server: FastifyInstance;
   dir: string;
+  /** Its PostgreSQL database's URL ('' on SQLite), for a second process or app on the same data. */
+  databaseUrl?: string;
   /** The S3 server its files go to, when they go to S3 ({@link testFileDriver}). */
   s3?: TestS3;
   /** Sends a request and parses the JSON answer. */
@@ -116,6 +118,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     app,
     server,
     dir,
+    databaseUrl: db.url,
     s3,
     request: requester(url),
     async close() {

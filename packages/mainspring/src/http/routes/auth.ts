@@ -6,10 +6,11 @@ import { passkeyOptionsOf } from '../../core/collections/passkey-options.js';
 import { Errors } from '../../core/errors.js';
 import { parseExpand, serializeWithExpand } from '../../core/records/expand.js';
 import { checkFields, type FieldsPick } from '../../core/records/output.js';
-import type { RecordData, RequestInfo } from '../../core/rules/request-info.js';
+import { type RecordData, type RequestInfo, SUPERUSERS } from '../../core/rules/request-info.js';
 import { abandonSignal, bearerToken, bodyObject, callerOf, queryOf } from '../context.js';
 import { fieldsOf } from '../fields.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
+import { superuserIpAllowed, superuserIpRefused } from '../superuser-ips.js';
 import { requestLike } from './custom.js';
 
 type Params = { collection: string };
@@ -34,6 +35,8 @@ export async function signedIn(
   token?: string,
   meta?: Record<string, unknown>,
 ) {
+  // the allow-list's last word on every way of signing in (http/superuser-ips.ts)
+  if (c.name === SUPERUSERS && !superuserIpAllowed(app, request)) throw superuserIpRefused();
   const body = typeof request.body === 'object' && request.body !== null ? (request.body as Record<string, unknown>) : {};
   const query = queryOf(request);
   await app.auth.secondFactor(c, record, method, body.mfaId ?? query.mfaId);

@@ -3,8 +3,10 @@ import type { App } from '../../core/app.js';
 import { peekToken } from '../../core/auth/tokens.js';
 import { Errors } from '../../core/errors.js';
 import { publicRecord } from '../../core/records/output.js';
+import { SUPERUSERS } from '../../core/rules/request-info.js';
 import { bearerToken, bodyObject, callerOf } from '../context.js';
 import { clientIp, enforceRateLimit } from '../rate-limit.js';
+import { superuserIpAllowed, superuserIpRefused } from '../superuser-ips.js';
 
 /**
  * Mainspring's sessions, beside PocketBase's dialect:
@@ -36,6 +38,7 @@ export function sessionRoutes(server: FastifyInstance, app: App): void {
   server.post('/api/ms/sessions/refresh', async (request) => {
     await enforceRateLimit(app, request, ['refresh', 'auth']);
     const result = await app.sessions.refresh(bodyObject(request).refreshToken);
+    if (result.collection.name === SUPERUSERS && !superuserIpAllowed(app, request)) throw superuserIpRefused();
     const self = {
       auth: { collection: result.collection, record: result.record },
       method: 'POST',
