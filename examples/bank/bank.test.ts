@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signedUpUser, startServer, superuserToken, type TestServer } from '../../packages/mainspring/test/helpers/server.js';
-import { openAccount, setupBank } from './setup.mjs';
+import { monthlyTotals, openAccount, setupBank } from './setup.mjs';
 
 /**
  * The bank's routes (ms_hooks/bank.ts) on a real server set up by the
@@ -75,6 +75,48 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await s?.close();
+});
+
+describe('monthly totals (the aggregate endpoint)', () => {
+  test("each account's net and entries per month equal what its owner's ledger adds up to; nobody else's count", async () => {
+    const eve = await newUser();
+    const fay = await newUser();
+    const eveMain = await open(eve, 9_000, 'Main');
+    const eveSpare = await open(eve, 1_000, 'Spare');
+    const fayAcc = await open(fay, 300);
+    for (const [from, to, amount] of [
+      [eveMain, fayAcc, 1_250],
+      [eveMain, eveSpare, 700],
+      [eveSpare, fayAcc, 5],
+    ] as const) {
+      expect((await transfer(eve, { from, to, amount })).status).toBe(200);
+    }
+    expect((await transfer(fay, { from: fayAcc, to: eveMain, amount: 55 })).status).toBe(200);
+
+    for (const who of [eve, fay]) {
+      // the owner's ledger as the list API shows it, added up here
+      const ledger = await s.request('GET', '/api/collections/ledger/records?perPage=1000', { token: who.token });
+      const groups = new Map<string, { account: string; month: string; net: number; entries: number }>();
+      for (const e of ledger.body.items) {
+        const month = (e.created as string).slice(0, 7);
+        const g = groups.get(`${e.account} ${month}`) ?? { account: e.account, month, net: 0, entries: 0 };
+        g.net += e.amount;
+        g.entries++;
+        groups.set(`${e.account} ${month}`, g);
+      }
+      const expected = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, g]) => g);
+      expect(await monthlyTotals(s.url, who.token)).toEqual(expected);
+    }
+    // every account's months add up to its balance
+    const eveTotals = await monthlyTotals(s.url, eve.token);
+    for (const acc of [eveMain, eveSpare]) {
+      const net = eveTotals.filter((t: { account: string }) => t.account === acc).reduce((n: number, t: { net: number }) => n + t.net, 0);
+      expect(net).toBe(await balance(acc));
+    }
+    expect(eveTotals.some((t: { account: string }) => t.account === fayAcc)).toBe(false);
+    // a guest groups nothing
+    expect(await monthlyTotals(s.url, '')).toEqual([]);
+  });
 });
 
 describe('a transfer', () => {

@@ -105,6 +105,25 @@ export async function openAccount(url, token, { owner, name, opening = 0 }) {
   return res.body;
 }
 
+/**
+ * Each account's net movement and number of ledger entries per month, from
+ * the aggregate endpoint (`GET /api/ms/collections/ledger/aggregate`): it
+ * groups only the entries the caller may list, so a user gets their own
+ * accounts' months and a superuser everyone's. Rows come sorted by account,
+ * then month: `{account, month: '2026-11', net, entries}`.
+ */
+export async function monthlyTotals(url, token) {
+  const query = new URLSearchParams({
+    groupBy: "account,strftime('%Y-%m', created) as month",
+    fields: 'sum(amount) as net,count() as entries',
+    sort: 'account,month',
+    perPage: '1000',
+  });
+  const res = await call(url, 'GET', `/api/ms/collections/ledger/aggregate?${query}`, token);
+  if (res.status !== 200) throw new Error(`monthly totals: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.items;
+}
+
 if (isMain(import.meta.url)) {
   const { url, token } = await superuserFromArgs('setup.mjs');
   await setupBank(url, token);
