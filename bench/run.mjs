@@ -39,6 +39,7 @@ const ALL_SCENARIOS = [
   'view_during_slow_filter',
   'realtime',
   'transfers',
+  'aggregate',
 ];
 const BATCH_SIZE = 50; // the server's default batch.maxRequests
 const SEED_IN_FLIGHT = 4; // batches sent at once while seeding
@@ -315,6 +316,10 @@ async function seedBank(base, suToken, count) {
 // the parameters from dataset.mjs that the peers use too.
 
 const json = { 'content-type': 'application/json' };
+const AGGREGATE_PATH = `/api/ms/collections/posts/aggregate?${new URLSearchParams({
+  groupBy: "strftime('%Y-%m', created) as month",
+  fields: 'count(),sum(score) as total,avg(score) as mean,max(n) as last',
+})}`;
 const recordsPath = (query) => `/api/collections/posts/records?${new URLSearchParams(query)}`;
 
 function defineScenarios(ctx, records) {
@@ -383,6 +388,9 @@ function defineScenarios(ctx, records) {
       },
     },
     ...(ctx.bank && { transfers: { requests: transferRequests(ctx.bank.accounts) } }),
+    // a dashboard's question: every post (all the bench user's, admitted by the owner rule) grouped by
+    // month of creation, with totals; each request scans the whole table, away from the event loop
+    aggregate: { requests: [get(AGGREGATE_PATH)], connections: SLOW_CONNECTIONS },
   };
 }
 
@@ -437,6 +445,9 @@ async function checkScenarios(ctx, defs, records) {
   await send(defs.create.requests[0]);
   await send(defs.update.requests[0]);
   if (defs.transfers) await send(defs.transfers.requests[0]);
+  const grouped = await send(defs.aggregate.requests[0]);
+  const counted = grouped.items.reduce((n, g) => n + g.count, 0);
+  if (counted !== records) throw new Error(`aggregate counted ${counted} posts, not ${records}: ${JSON.stringify(grouped).slice(0, 300)}`);
   return JSON.stringify(view);
 }
 
