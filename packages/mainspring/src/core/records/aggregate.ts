@@ -1,6 +1,6 @@
 import { FilterError } from '../../query/index.js';
 import { parseStrftimeFormat, parseStrftimeModifier } from '../../query/strftime.js';
-import type { ColumnKind, Dialect } from '../../storage/engine.js';
+import type { ColumnKind, Dialect, SqlValue } from '../../storage/engine.js';
 import { type Collection, type Field, fieldByName } from '../collections/model.js';
 import { Errors } from '../errors.js';
 import { isRelation, kindOf } from '../fields/index.js';
@@ -92,7 +92,7 @@ export class RecordAggregates {
 
   async aggregate(c: Collection, q: AggregateQuery, info: RequestInfo | null): Promise<Page<AggregateRow>> {
     this.reads.checkListAccess(c, [q.filter, q.sort, q.groupBy, q.fields], info);
-    pageOf(q, AGGREGATE_PAGE_LIMITS);
+    const { page: pageNumber, perPage, skipTotal } = pageOf(q, AGGREGATE_PAGE_LIMITS);
     const keys = judged('groupBy', () => parseGroupBy(q.groupBy));
     const fields = judged('fields', () => parseAggregateFields(q.fields));
     const sort = judged('sort', () => parseAggregateSort(q.sort));
@@ -136,7 +136,9 @@ export class RecordAggregates {
       guarded: false,
       arrays: true,
     };
-    const page = await readPage(this.ctx.engine, source, q, AGGREGATE_PAGE_LIMITS);
+    const bound = scope.params.values.length;
+    const page = await readPage(this.ctx.engine, source, { ...q, skipTotal: '1' }, AGGREGATE_PAGE_LIMITS);
+    if (!skipTotal) await this.count(page, source.from, scope.params.values.slice(0, bound), pageNumber, perPage);
     const items = (page.items as unknown[][]).map((row) => {
       // aliases are the caller's words: `__proto__` is a key like any other here
       const item: AggregateRow = Object.create(null);
@@ -146,6 +148,24 @@ export class RecordAggregates {
       return item;
     });
     return { ...page, items };
+  }
+
+  /**
+   * Sets the page's count of groups. Counting groups groups every row again,
+   * so the page is read alone, and when it holds the last group (fewer than
+   * `perPage`, as a dashboard's one page does) it tells the count itself;
+   * else the count is a read of its own (its own snapshot: a write in
+   * between may show in one and not in the other).
+   */
+  private async count(page: Page<unknown>, from: string, params: SqlValue[], pageNumber: number, perPage: number): Promise<void> {
+    const seen = page.items.length;
+    let total = (pageNumber - 1) * perPage + seen;
+    if (seen > 0 ? seen >= perPage : pageNumber > 1) {
+      const [counted] = await this.ctx.engine.read([{ sql: `SELECT COUNT(*) AS n FROM ${from}`, params }]);
+      total = Number((counted?.[0] as { n?: number | string } | undefined)?.n ?? 0);
+    }
+    page.totalItems = total;
+    page.totalPages = Math.ceil(total / perPage);
   }
 
   /** A group key's SQL: the path's value, or its strftime bucket. */
