@@ -67,16 +67,25 @@ export class RecordReads {
 
   /** `GET /records`: a page of what the list rule and the filter admit. */
   async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
-    const superuser = isSuperuser(info);
-    if (c.listRule === null && !superuser) throw Errors.superusersOnly();
-    if (!superuser) {
-      for (const v of [q.filter, q.sort]) {
-        for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
-      }
-    }
+    this.admit(c, q, info);
     // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
     pageOf(q, LIST_LIMITS);
     const shape = this.shape(c, q, info);
+    const source = this.source(c, q, info);
+    const page = await readPage(this.ctx.engine, source, q, LIST_LIMITS);
+    const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], this.ctx.engine.dialect), shape, info);
+    return { ...page, items };
+  }
+
+  /**
+   * What a list reads: the rows the list rule and the caller's filter admit,
+   * in the sort asked for; a list rule of superusers only, a filter a
+   * non-superuser may not write, or one over the query limits is refused
+   * here. Lists page through it; exports walk it in insertion order.
+   */
+  source(c: Collection, q: { filter?: string; sort?: string }, info: RequestInfo | null): PageSource {
+    this.admit(c, q, info);
+    const superuser = isSuperuser(info);
     const { access, engine } = this.ctx;
     const d = engine.dialect;
     const scope = access.scope(info);
@@ -106,7 +115,7 @@ export class RecordReads {
     // most one index: it is read where reads are cheapest (light).
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
-    const source: PageSource = {
+    return {
       from: `${d.ident(c.name)} ${RECORD_ALIAS}`,
       select: selectList(c, d),
       where,
@@ -116,9 +125,16 @@ export class RecordReads {
       guarded,
       arrays: true,
     };
-    const page = await readPage(engine, source, q, LIST_LIMITS);
-    const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], d), shape, info);
-    return { ...page, items };
+  }
+
+  /** A list of superusers only, or a filter or sort naming what only superusers may: refused (403). */
+  private admit(c: Collection, q: { filter?: string; sort?: string }, info: RequestInfo | null): void {
+    const superuser = isSuperuser(info);
+    if (c.listRule === null && !superuser) throw Errors.superusersOnly();
+    if (superuser) return;
+    for (const v of [q.filter, q.sort]) {
+      for (const special of ['@collection.', '@request.']) if (v?.includes(special)) throw Errors.superuserFilterOnly(special);
+    }
   }
 
   /** The ORDER BY terms of `sort`, then insertion order (so paging is stable). */

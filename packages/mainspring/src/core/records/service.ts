@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type Engine, type Executor, readingExecutor } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
@@ -9,8 +10,10 @@ import type { RecordData, RequestInfo } from '../rules/request-info.js';
 import { RecordAccess } from './access.js';
 import type { RecordContext } from './context.js';
 import { RecordDeletes } from './deletes.js';
+import { type ExportQuery, prepareExport, type RecordExport } from './export.js';
 import type { RecordFiles } from './files.js';
 import { WriteFlow } from './flow.js';
+import { type ImportOptions, type ImportReport, RecordImports } from './import.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.js';
 import { type ListQuery, type ListResult, RecordReads, type ShapeQuery } from './reads.js';
 import { RowWrites } from './row-writes.js';
@@ -36,6 +39,8 @@ export class RecordService {
   private readonly writes: RecordWrites;
   private readonly deletes: RecordDeletes;
   private readonly server: ServerReads;
+  private readonly ctx: RecordContext;
+  private readonly imports: RecordImports;
 
   constructor(
     private readonly engine: Engine,
@@ -50,8 +55,11 @@ export class RecordService {
     const flow = new WriteFlow(ctx, (tx) => new TxRecords(this, tx));
     this.reads = new RecordReads(ctx);
     this.deletes = new RecordDeletes(ctx, this.reads, flow);
-    this.writes = new RecordWrites(ctx, this.reads, new RowWrites(ctx), this.deletes, flow);
+    const rows = new RowWrites(ctx);
+    this.writes = new RecordWrites(ctx, this.reads, rows, this.deletes, flow);
     this.server = new ServerReads(ctx, this.reads);
+    this.ctx = ctx;
+    this.imports = new RecordImports(ctx, this.reads, rows, flow);
   }
 
   /** The collection, or PocketBase's 404 "Missing collection context.". */
@@ -64,6 +72,21 @@ export class RecordService {
   /** `GET /records`: a page of what the list rule and the filter admit. */
   list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
     return this.reads.list(c, q, info);
+  }
+
+  /** `GET /api/ms/collections/{c}/export.csv`: checked now, its rows read as the stream asks (export.ts). */
+  export(c: Collection, q: ExportQuery, info: RequestInfo | null): RecordExport {
+    return prepareExport(this.ctx, this.reads, c, q, info);
+  }
+
+  /** `POST /api/ms/collections/{c}/import`'s options, checked before the body is read. */
+  checkImport(c: Collection, options: ImportOptions): void {
+    this.imports.check(c, options);
+  }
+
+  /** `POST /api/ms/collections/{c}/import`: rows of a CSV or JSON-lines stream written as `options` say (import.ts). */
+  import(c: Collection, input: Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
+    return this.imports.run(c, input, options, info);
   }
 
   /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */
