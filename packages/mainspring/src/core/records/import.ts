@@ -90,7 +90,8 @@ interface ReadyRow {
   current: RecordData | null;
 }
 
-type RowOutcome = 'created' | 'updated' | RowError;
+/** A row written (its record, and the one it replaced), or its error. */
+type RowOutcome = { record: RecordData; current: RecordData | null } | RowError;
 
 export class RecordImports {
   constructor(
@@ -188,7 +189,13 @@ export class RecordImports {
     for (const e of done.errors) noteError(report, e);
   }
 
-  /** Judges and writes a batch's rows in `tx`, each write in a savepoint; failures go to the report. */
+  /**
+   * Judges and writes a batch's rows in `tx`; failures go to the report.
+   * First in one savepoint for the whole batch (a round trip per row
+   * fewer than a savepoint each); if the database refuses a row, the batch
+   * is rolled back to it and written again with a savepoint per row, so the
+   * refused row alone fails and the rows after it are still judged.
+   */
   private async writeBatch(
     tx: Executor,
     c: Collection,
@@ -197,30 +204,58 @@ export class RecordImports {
     info: RequestInfo,
     report: ImportReport,
   ) {
-    for (const item of batch) {
+    let outcomes: RowOutcome[] | null = null;
+    if (batch.length > 1) {
+      await tx.run('SAVEPOINT ms_import_batch');
+      try {
+        outcomes = [];
+        for (const item of batch) outcomes.push(await this.writeRow(tx, c, item, options, info, false));
+        await tx.run('RELEASE SAVEPOINT ms_import_batch');
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status >= 500) throw err;
+        await tx.run('ROLLBACK TO SAVEPOINT ms_import_batch');
+        await tx.run('RELEASE SAVEPOINT ms_import_batch');
+        outcomes = null;
+      }
+    }
+    if (outcomes === null) {
+      outcomes = [];
+      for (const item of batch) outcomes.push(await this.writeRow(tx, c, item, options, info, true));
+    }
+    for (const outcome of outcomes) {
       report.rows++;
-      const outcome = await this.writeRow(tx, c, item, options, info);
-      if (outcome === 'created') report.created++;
-      else if (outcome === 'updated') report.updated++;
-      else {
+      if ('record' in outcome) {
+        if (outcome.current) report.updated++;
+        else report.created++;
+        if (!options.dryRun) this.flow.publish(tx, outcome.current ? 'update' : 'create', c, outcome.record);
+      } else {
         report.skipped++;
         noteError(report, outcome);
       }
     }
   }
 
-  private async writeRow(tx: Executor, c: Collection, item: SourceRow, options: ImportOptions, info: RequestInfo): Promise<RowOutcome> {
+  /** One row judged and written; `guarded`, in a savepoint of its own, so that a refusal is its error alone. */
+  private async writeRow(
+    tx: Executor,
+    c: Collection,
+    item: SourceRow,
+    options: ImportOptions,
+    info: RequestInfo,
+    guarded: boolean,
+  ): Promise<RowOutcome> {
     const at = { row: item.row, line: item.line };
     if ('error' in item) return { ...at, message: item.error };
     const current = await this.existing(tx, c, item.values, options.upsert);
     const judged = await this.judge(c, item, current, options.separator);
     if ('errors' in judged) return { ...at, data: judged.errors };
     const ready = judged.ready;
+    if (!guarded) return { record: await this.write(tx, c, ready, options.dryRun, info), current };
     await tx.run('SAVEPOINT ms_import_row');
     try {
-      await this.write(tx, c, ready, options.dryRun, info);
+      const record = await this.write(tx, c, ready, options.dryRun, info);
       await tx.run('RELEASE SAVEPOINT ms_import_row');
-      return current ? 'updated' : 'created';
+      return { record, current };
     } catch (err) {
       if (!(err instanceof ApiError) || err.status >= 500) throw err;
       await tx.run('ROLLBACK TO SAVEPOINT ms_import_row');
@@ -229,17 +264,19 @@ export class RecordImports {
     }
   }
 
-  /** Writes one judged row: through the record hook (unless a dry run), its event published on commit. */
-  private async write(tx: Executor, c: Collection, ready: ReadyRow, dryRun: boolean, info: RequestInfo): Promise<void> {
+  /** Writes one judged row, through the record hook unless a dry run; its event is the caller's to publish. */
+  private async write(tx: Executor, c: Collection, ready: ReadyRow, dryRun: boolean, info: RequestInfo): Promise<RecordData> {
     const { data, current } = ready;
     const put = async (record: RecordData) => {
       if (current) await this.rows.update(tx, c, record, current, undefined, async () => true);
       else await this.rows.insert(tx, c, record);
     };
-    if (dryRun) return put(data);
+    if (dryRun) {
+      await put(data);
+      return data;
+    }
     const hook = current ? this.ctx.hooks.recordUpdate : this.ctx.hooks.recordCreate;
-    const record = await this.flow.withHook(hook, tx, c, data, current, info, put);
-    this.flow.publish(tx, current ? 'update' : 'create', c, record);
+    return this.flow.withHook(hook, tx, c, data, current, info, put);
   }
 
   /** The stored record the row updates, when upserting and one matches. */

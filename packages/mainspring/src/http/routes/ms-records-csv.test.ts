@@ -361,6 +361,13 @@ describe('import', () => {
     expect(dup.status).toBe(400);
     expect(dup.body.data.errors).toEqual([{ row: 2, line: 2, data: { code: expect.objectContaining({ code: 'validation_not_unique' }) } }]);
     expect((await importCsv('keyed', 'code,n\nk9,1\n', '?upsert=n')).status).toBe(400);
+    // a refusal in the middle of a batch names its row alone; the rows around it are judged and not written
+    const mixed = await importCsv('keyed', 'code,n\nk5,1\nk2,2\nk6,3\n');
+    expect(mixed.status).toBe(400);
+    expect(mixed.body.data).toMatchObject({ rows: 3, created: 0, skipped: 3 });
+    expect(mixed.body.data.errors.map((e: { row: number }) => e.row)).toEqual([3]);
+    const dry = await importCsv('keyed', 'code,n\nk5,1\nk2,2\nk6,3\n', '?dryRun=true');
+    expect(dry.body).toMatchObject({ rows: 3, created: 2, skipped: 1 });
   });
 
   test('JSON lines: typed values, row numbers are lines', async () => {
