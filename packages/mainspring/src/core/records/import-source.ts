@@ -3,7 +3,7 @@ import { type CsvError, parse } from 'csv-parse';
 import { isObject } from '../json.js';
 
 /**
- * The rows of an import (core/records/import.ts) as they arrive: CSV read
+ * The rows of an import (core/records/import.ts), read a row at a time: CSV read
  * by csv-parse (a byte order mark dropped, CRLF or LF, quoted cells over
  * several lines), or JSON lines, one object a line. Nothing is held but
  * the row being read: a cell or a line past {@link MAX_ROW_BYTES} ends the

@@ -19,7 +19,8 @@ import { newTokenKey } from './writes.js';
 
 /**
  * Records from a file (`POST /api/ms/collections/{c}/import`, superusers):
- * CSV or JSON lines read as they arrive (import-source.ts), in batches of
+ * CSV or JSON lines (the body, written to a file first by the route) read
+ * a row at a time (import-source.ts), in batches of
  * `batchSize` rows. Each row is judged as a superuser's create (or update,
  * with `upsert`) is, and written with its relations and unique indexes
  * checked; an error names the row. Unlike a create, what an export wrote
@@ -113,8 +114,12 @@ export class RecordImports {
     if (!unique) throw Errors.invalidQuery('upsert', `"${key.slice(0, 50)}" is not id or a field with a unique index of its own`);
   }
 
-  /** Reads `input` and writes its rows as `options` say; the report says what happened to each. */
-  async run(c: Collection, input: Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
+  /**
+   * Reads the rows `open` gives (a file the body was written to: it can be
+   * read again should the engine run the transaction again) and writes them
+   * as `options` say; the report says what happened to each.
+   */
+  async run(c: Collection, open: () => Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
     this.check(c, options);
     const report: ImportReport = {
       dryRun: options.dryRun,
@@ -127,11 +132,14 @@ export class RecordImports {
       errorsTruncated: false,
       stopped: null,
     };
-    const source = options.format === 'csv' ? csvRows(input, (names) => this.checkHeader(c, names)) : jsonLines(input);
-    const batches = inBatches(source, options.batchSize);
+    const batches = () => {
+      const input = open();
+      const source = options.format === 'csv' ? csvRows(input, (names) => this.checkHeader(c, names)) : jsonLines(input);
+      return inBatches(source, options.batchSize);
+    };
     try {
       if (options.mode === 'all') await this.allOrNothing(c, batches, options, info, report);
-      else for await (const batch of batches) await this.oneBatch(c, batch, options, info, report);
+      else for await (const batch of batches()) await this.oneBatch(c, batch, options, info, report);
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
       report.stopped = { line: err.line, message: err.message };
@@ -147,22 +155,24 @@ export class RecordImports {
   /** Every row in one transaction, rolled back if any failed (or the file broke off, or it is a dry run). */
   private async allOrNothing(
     c: Collection,
-    batches: AsyncGenerator<SourceRow[]>,
+    batches: () => AsyncGenerator<SourceRow[]>,
     options: ImportOptions,
     info: RequestInfo,
     report: ImportReport,
   ): Promise<void> {
-    let attempts = 0;
+    let outcome: ImportReport | null = null;
     await this.ctx.engine
       .transaction(async (tx) => {
-        // the rows were read from the request as they came: they cannot be read a second time
-        if (++attempts > 1)
-          throw new ApiError(409, 'import_conflict', 'The import met concurrent writes and was rolled back; send it again.');
-        for await (const batch of batches) await this.writeBatch(tx, c, batch, options, info, report);
-        if (options.dryRun || report.errors.length > 0) throw new RollBack();
+        // an engine may run the transaction again: each attempt reads the file and counts afresh
+        outcome = { ...report, errors: [] };
+        for await (const batch of batches()) await this.writeBatch(tx, c, batch, options, info, outcome);
+        if (options.dryRun || outcome.errors.length > 0) throw new RollBack();
       })
       .catch((err) => {
         if (!(err instanceof RollBack)) throw err;
+      })
+      .finally(() => {
+        if (outcome) Object.assign(report, outcome);
       });
   }
 

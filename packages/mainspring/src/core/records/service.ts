@@ -84,9 +84,9 @@ export class RecordService {
     this.imports.check(c, options);
   }
 
-  /** `POST /api/ms/collections/{c}/import`: rows of a CSV or JSON-lines stream written as `options` say (import.ts). */
-  import(c: Collection, input: Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
-    return this.imports.run(c, input, options, info);
+  /** `POST /api/ms/collections/{c}/import`: rows of a CSV or JSON-lines file written as `options` say (import.ts). */
+  import(c: Collection, open: () => Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
+    return this.imports.run(c, open, options, info);
   }
 
   /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */

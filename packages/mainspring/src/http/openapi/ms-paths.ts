@@ -33,7 +33,7 @@ export function csvPaths(c: Collection, audience: Audience): Json {
         operationId: `import_${c.name}`,
         summary: `Import ${c.name} records from CSV or JSON lines`,
         description:
-          'Superusers only. Read as it arrives, written in batches; `mode=all` writes every row or none, `mode=batch` commits each batch without a failed row. `dryRun` reports without writing. An import with failed rows answers 400 with the report in `data`.',
+          'Superusers only. Written to a file as it arrives, then read and written in batches; `mode=all` writes every row or none, `mode=batch` commits each batch without a failed row. `dryRun` reports without writing. An import with failed rows answers 400 with the report in `data`.',
         tags: [c.name],
         security: REQUIRED_AUTH,
         parameters: [
