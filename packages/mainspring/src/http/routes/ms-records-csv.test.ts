@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startServer, superuserToken, type TestServer } from '../../../test/helpers/server.js';
@@ -270,6 +271,8 @@ describe('import', () => {
       expect(original).toHaveLength(3);
       expect(await list(target)).toEqual(original);
     }
+    // the body was written to a file of the uploads folder for the import, and removed after it
+    expect(readdirSync(s.app.uploadsDir).filter((f) => f.startsWith('import-'))).toEqual([]);
   });
 
   test('BOM and CRLF are read as a spreadsheet writes them', async () => {
