@@ -3,7 +3,8 @@
 // very same questions about the very same records. Deterministic: the same
 // record count gives the same rows on every run and every server.
 //
-// posts: title (text, not indexed: the `~` search scans it), n (number,
+// posts: title (text, unindexed for `search_scan`; declared searchable by the
+// `search` and `search_ranked` scenarios), n (number,
 // indexed: 0..records-1, unique), score (number, not indexed), author (the
 // bench user) and category (one of CATEGORIES categories).
 

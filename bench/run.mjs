@@ -16,6 +16,7 @@ import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, SLOW_CON
 import { api, cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
 import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from './load.mjs';
 import { runRealtime } from './realtime.mjs';
+import { clusterCpuSeconds, startReplicaCluster, waitForStandbys } from './replicas.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
@@ -28,7 +29,9 @@ const ALL_SCENARIOS = [
   'list',
   'list_expand',
   'list_skip_total',
+  'search_scan',
   'search',
+  'search_ranked',
   'create',
   'update',
   'login',
@@ -47,7 +50,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick             10,000 records, 3 s per scenario (default 100,000 and 10 s)
   --records=N         number of posts to seed
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
-  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
+  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}), or several: NAME,NAME; bare always runs too
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
   --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
   --connections=N     concurrent connections (default 50)
@@ -56,6 +59,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --postgres          run the server on PostgreSQL: a fresh database on the server named by
                       --postgres-url (default MS_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres),
                       dropped at the end
+  --replicas=N        PostgreSQL on a primary and N hot standbys made for the run (deploy/replicas/cluster.sh):
+                      view and list (unless --scenario) on the primary alone, then again with the standbys
+                      taking the reads, each with the primary's CPU per request
 `;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -75,6 +81,7 @@ function readOptions(argv) {
       warmup: { type: 'string' },
       postgres: { type: 'boolean', default: false },
       'postgres-url': { type: 'string' },
+      replicas: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -83,11 +90,15 @@ function readOptions(argv) {
     process.exit(0);
   }
   const quick = values.quick;
-  if (values.scenario !== undefined && !ALL_SCENARIOS.includes(values.scenario)) {
-    throw new Error(`unknown --scenario "${values.scenario}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
+  const asked = values.scenario?.split(',').map((s) => s.trim());
+  for (const name of asked ?? []) {
+    if (!ALL_SCENARIOS.includes(name)) throw new Error(`unknown --scenario "${name}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
   }
-  // The ratio needs the ceiling from the same run, so bare always runs first.
-  const scenarios = values.scenario === undefined ? ALL_SCENARIOS : [...new Set(['bare', values.scenario])];
+  // The ratio needs the ceiling from the same run, so bare always runs first; the others in their usual order.
+  const replicas = values.replicas === undefined ? 0 : positiveInt('replicas', values.replicas, 2);
+  // with standbys, the reads they take (view, list) are what is compared
+  const wanted = asked ?? (replicas > 0 ? ['view', 'list'] : ALL_SCENARIOS);
+  const scenarios = ALL_SCENARIOS.filter((name) => name === 'bare' || wanted.includes(name));
   const records = positiveInt('records', values.records, quick ? 10_000 : 100_000);
   if (records < LIST_WINDOW + PAGE) throw new Error(`--records must be at least ${LIST_WINDOW + PAGE}`);
   return {
@@ -98,7 +109,8 @@ function readOptions(argv) {
     duration: positiveInt('duration', values.duration, quick ? 3 : 10),
     warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
     scenarios,
-    postgres: values.postgres || values['postgres-url'] !== undefined,
+    postgres: values.postgres || values['postgres-url'] !== undefined || replicas > 0,
+    replicas,
     postgresUrl: values['postgres-url'] ?? process.env.MS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
 }
@@ -114,6 +126,11 @@ const { cleanups, exit, abort } = stack;
 async function benchDatabase(opts) {
   if (!opts.postgres) return '';
   const name = `ms_bench_${Date.now().toString(36)}_${process.pid}`;
+  if (opts.replicas > 0) {
+    // a cluster of the run's own: the database goes with it
+    opts.cluster = await startReplicaCluster(stack, opts.replicas, name, log);
+    return opts.cluster.primaryUrl;
+  }
   const url = await freshDatabase(opts.postgresUrl, name, (drop) => cleanups.push(drop));
   log(`PostgreSQL database ${name} on ${new URL(url).host}`);
   return url;
@@ -123,13 +140,13 @@ async function benchDatabase(opts) {
 // Setup
 
 /** Starts `mainspring serve` on the servers' cores and waits until it answers. */
-async function startServer({ dir, port, databaseUrl, hooksDir }) {
+async function startServer({ dir, port, databaseUrl, hooksDir, replicaUrls = [] }) {
   // MS_BENCH_NODE_ARGS passes node flags to the server only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
   const nodeArgs = (process.env.MS_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const args = [...nodeArgs, CLI, 'serve', `--http=${HOST}:${port}`, `--dir=${dir}`, `--hooksDir=${hooksDir}`];
   const server = startChild(stack, 'mainspring', onServerCores(args), {
     cwd: ROOT,
-    env: { MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl },
+    env: { MS_LOG_LEVEL: 'warn', MS_AUTOMIGRATE: 'off', DATABASE_URL: databaseUrl, DATABASE_REPLICA_URLS: replicaUrls.join(',') },
   });
   await waitForHealth(`http://${HOST}:${port}`, () => (server.exit ? server.describeExit() : undefined));
   return server;
@@ -213,7 +230,7 @@ async function setUp(opts) {
   log(`restarted on the seeded data (pid ${server.proc.pid}); idle RSS ${idleRssMib} MiB`);
   // signed in after the restart, so that the user's token is as any client's would be
   const userToken = (await signIn(base, BENCH_USER.email)).token;
-  return { base, server, su, userToken, userId, ids, categories, bank, idleRssMib };
+  return { base, server, serverOptions, su, userToken, userId, ids, categories, bank, idleRssMib };
 }
 
 async function signIn(base, email) {
@@ -306,6 +323,7 @@ function defineScenarios(ctx, records) {
   const get = (path) => ({ method: 'GET', path, headers: auth });
   const view = params.view.map((i) => get(`/api/collections/posts/records/${ctx.ids[i]}`));
   const window = ({ from }) => `(n >= ${from} && n < ${from + LIST_WINDOW})`;
+  const search = params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` })));
   const login = {
     method: 'POST',
     path: '/api/collections/users/auth-with-password',
@@ -321,9 +339,14 @@ function defineScenarios(ctx, records) {
     },
     // the same page without the total (skipTotal=1, as the SDK's getFullList pages): what the count costs
     list_skip_total: { requests: params.list.map((p) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: window(p), skipTotal: 1 }))) },
-    search: {
-      requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-n', filter: `title ~ '${word}'` }))),
-      connections: SLOW_CONNECTIONS,
+    // `title ~ word` with no index: a LIKE over every title
+    search_scan: { requests: search, connections: SLOW_CONNECTIONS },
+    // the same requests once `title` is declared searchable (a trigram index), as a user would declare it
+    search: { requests: search, searchIndex: true },
+    // ranked full-text search: the posts with the word, best first (bm25 / ts_rank), with the total
+    search_ranked: {
+      requests: params.search.map((word) => get(recordsPath({ perPage: PAGE, sort: '-@rank', filter: `search(title, '${word}')` }))),
+      searchIndex: true,
     },
     create: {
       requests: params.create.map((p) => ({
@@ -402,8 +425,8 @@ async function checkScenarios(ctx, defs, records) {
   const word = scenarioParams(records).search[0];
   let found = 0;
   for (let i = 0; i < records; i++) if (post(i).title.includes(word)) found++;
-  const expected = { list: LIST_WINDOW, list_expand: LIST_WINDOW, search: found };
-  for (const name of ['list', 'list_expand', 'search']) {
+  const expected = { list: LIST_WINDOW, list_expand: LIST_WINDOW, search_scan: found };
+  for (const name of ['list', 'list_expand', 'search_scan']) {
     const page = await send(defs[name].requests[0]);
     if (page.totalItems !== expected[name]) throw new Error(`${name} counted ${page.totalItems}, not ${expected[name]}`);
     if (page.items.length !== Math.min(PAGE, expected[name])) throw new Error(`${name} returned ${page.items.length} items`);
@@ -417,8 +440,35 @@ async function checkScenarios(ctx, defs, records) {
   return JSON.stringify(view);
 }
 
+/** The search index the search scenarios declare on `posts.title`, as a user would (docs: "Searchable fields"). */
+const SEARCH_INDEX = 'CREATE INDEX idx_posts_title_search ON posts USING search (title)';
+
+/**
+ * Declares `posts.title` searchable, or takes the declaration back, through
+ * the collections API (the migration builds the index from the rows there:
+ * its time is logged); then checks that the search scenarios' first
+ * requests count what a scan counts.
+ */
+async function setSearchIndex(ctx, defs, records, wanted) {
+  if ((ctx.searchIndex ?? false) === wanted) return;
+  const started = Date.now();
+  const indexes = ['CREATE INDEX idx_posts_n ON posts (n)', ...(wanted ? [SEARCH_INDEX] : [])];
+  await api(ctx.base, 'PATCH', '/api/collections/posts', { token: ctx.su, body: { indexes } });
+  ctx.searchIndex = wanted;
+  log(`${wanted ? 'declared posts.title searchable: the index was built' : 'took the search index back'} in ${Date.now() - started} ms`);
+  if (!wanted) return;
+  const word = scenarioParams(records).search[0];
+  let found = 0;
+  for (let i = 0; i < records; i++) if (post(i).title.includes(word)) found++;
+  for (const name of ['search', 'search_ranked']) {
+    const r = defs[name].requests[0];
+    const page = await api(ctx.base, 'GET', r.path, { token: r.headers.authorization });
+    if (page.json.totalItems !== found) throw new Error(`${name} counted ${page.json.totalItems}, not ${found}`);
+  }
+}
+
 async function runScenario(name, def, opts, ctx) {
-  const { beside: besideDef, url = ctx.base, pid = ctx.server.proc.pid, ...rest } = def;
+  const { beside: besideDef, url = ctx.base, pid = ctx.server.proc.pid, searchIndex: _, ...rest } = def;
   const { what, expectStatus, ...beside } = besideDef ?? {};
   const load = { url, connections: opts.connections, ...rest };
   if (opts.warmup > 0) {
@@ -430,10 +480,17 @@ async function runScenario(name, def, opts, ctx) {
   log(
     `${name}: measuring ${opts.duration} s with ${load.connections} connections${besideDef ? `, with ${what} beside it on ${beside.connections} more` : ''}`,
   );
+  const primaryCpuBefore = opts.cluster ? clusterCpuSeconds(opts.cluster.primaryData) : undefined;
   const [r, besideResult] = await Promise.all([
     measure({ ...load, duration: opts.duration, pid }),
     besideDef ? measure({ url, ...beside, duration: opts.duration }) : undefined,
   ]);
+  if (primaryCpuBefore !== undefined && r.total > 0) {
+    // PostgreSQL's primary: every backend's CPU, whichever instance or standby the reads went to
+    const cpu = clusterCpuSeconds(opts.cluster.primaryData) - primaryCpuBefore;
+    r.primary_cpu_us_per_request = Math.round((cpu * 1e6) / r.total);
+    r.primary_cpu_percent = Math.round((cpu / opts.duration) * 100);
+  }
   if (ctx.server.exit) throw new Error(ctx.server.describeExit());
   if (ctx.bare.child.exit) throw new Error(ctx.bare.child.describeExit());
   if (besideResult) {
@@ -461,7 +518,8 @@ async function main() {
     120_000 +
     opts.records * 5 +
     (opts.scenarios.includes('transfers') ? opts.accounts * 200 : 0) +
-    opts.scenarios.length * (opts.duration + opts.warmup + 15) * 1000;
+    opts.scenarios.length * (opts.replicas > 0 ? 2 : 1) * (opts.duration + opts.warmup + 15) * 1000 +
+    (opts.replicas > 0 ? 240_000 : 0);
   setTimeout(() => abort(`time limit of ${Math.round(limitMs / 1000)} s reached`, 1), limitMs).unref();
 
   const machine = `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -497,6 +555,8 @@ async function main() {
       if (line.missed_events > 0) log(`realtime: ${line.missed_events} events never arrived`);
       continue;
     }
+    // the search scenarios declare their index; every other scenario runs on the table as it always was
+    if (name !== 'bare') await setSearchIndex(ctx, defs, opts.records, defs[name].searchIndex === true);
     const r = await runScenario(name, defs[name], opts, ctx);
     if (name === 'bare') bareRps = r.requests_per_sec;
     const line = resultLine({ target: 'mainspring', engine, scenario: name }, r, bareRps);
@@ -514,9 +574,11 @@ async function main() {
       line.errors += r.beside.errors;
     }
     if (line.errors > 0 || line.non2xx > 0) line.detail = { status_codes: r.status_codes, beside: r.beside?.status_codes };
+    withPrimaryCpu(line, r);
     process.stdout.write(`${JSON.stringify(line)}\n`);
     rows.push(line);
   }
+  if (opts.replicas > 0) rows.push(...(await withStandbys(ctx, defs, opts, rows)));
 
   // Anything the server logged at warn level or above during the run.
   const logged = ctx.server.tail.filter((l) => !l.includes('Mainspring is serving'));
@@ -547,6 +609,45 @@ async function main() {
     return 1;
   }
   return 0;
+}
+
+function withPrimaryCpu(line, r) {
+  if (r.primary_cpu_us_per_request === undefined) return;
+  line.primary_cpu_us_per_request = r.primary_cpu_us_per_request;
+  line.primary_cpu_percent = r.primary_cpu_percent;
+}
+
+/**
+ * The reads again with the standbys taking them: the server restarted with
+ * DATABASE_REPLICA_URLS, once every standby is in rotation. Each line has the
+ * ratio of its requests/s and of the primary's CPU per request to the same
+ * scenario on the primary alone.
+ */
+async function withStandbys(ctx, defs, opts, alone) {
+  await ctx.server.stop();
+  ctx.server = await startServer({ ...ctx.serverOptions, replicaUrls: opts.cluster.replicaUrls });
+  ctx.server.onUnexpectedExit = stopLoad;
+  await waitForStandbys(ctx.base, ctx.su, opts.replicas);
+  log(`restarted with ${opts.replicas} standbys taking the reads (pid ${ctx.server.proc.pid})`);
+  const engine = `PostgreSQL + ${opts.replicas} standbys`;
+  const bareRps = alone.find((row) => row.scenario === 'bare')?.requests_per_sec;
+  const rows = [];
+  for (const name of opts.scenarios.filter((n) => n !== 'bare' && n !== 'realtime')) {
+    const r = await runScenario(name, defs[name], opts, ctx);
+    const line = resultLine({ target: 'mainspring', engine, scenario: name }, r, bareRps);
+    withPrimaryCpu(line, r);
+    const before = alone.find((row) => row.scenario === name);
+    if (before) {
+      line.rps_vs_primary_alone = Math.round((line.requests_per_sec / before.requests_per_sec) * 100) / 100;
+      if (before.primary_cpu_us_per_request) {
+        line.primary_cpu_vs_primary_alone = Math.round((line.primary_cpu_us_per_request / before.primary_cpu_us_per_request) * 100) / 100;
+      }
+    }
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    // the table's rows are told apart by their scenario's name
+    rows.push({ ...line, scenario: `${name}, ${opts.replicas} standbys` });
+  }
+  return rows;
 }
 
 /** The other arguments when the run asks for the files scenario (`--scenario=files` or `--scenario files`), else null. */

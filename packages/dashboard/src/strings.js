@@ -131,6 +131,9 @@ export const t = {
   moveDown: 'Move down',
   removeField: 'Remove field',
   addIndex: 'Add index',
+  addSearchIndex: 'Add search index',
+  searchIndexHelp:
+    'A search index (USING search) over text, editor, email or url fields makes ~ on them fast and gives search(field, …, "words") with sort=-@rank.',
   indexPlaceholder: 'CREATE INDEX idx_name ON table (column)',
   ruleLocked: 'Superusers only',
   ruleUnlock: 'Set a rule',

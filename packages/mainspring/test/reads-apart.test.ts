@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { ReaderPool } from '../src/storage/sqlite/readers.js';
+import { LoopBudget, type ReaderPool } from '../src/storage/sqlite/readers.js';
 import { startServer, superuserToken, TEST_ENGINE, type TestServer } from './helpers/server.js';
 
 /*
@@ -59,12 +59,21 @@ test.skipIf(TEST_ENGINE !== 'sqlite')(
     expect(await apart({ filter: 'n >= 5 && n < 8', sort: '-n' })).toBe(false);
     expect(await apart({ filter: 'id != ""', sort: 'n' })).toBe(false);
     expect(await apart({})).toBe(false);
+    // a range of the index finds the rows; the unindexed title is checked on each of them
+    expect(await apart({ filter: 'n >= 5 && n < 8 && title != "item 6"', sort: '-n' })).toBe(false);
+    expect((await list({ filter: 'n >= 5 && n < 8 && title != "item 6"', sort: '-n' })).items.map((r: { n: number }) => r.n)).toEqual([
+      7, 5,
+    ]);
     // none of them needed a reader: none was started
     expect(pool.stats().readers).toBe(0);
     // text matching and an unindexed field scan, a relation path joins, a sort on an unindexed field sorts every row
     const scans: Record<string, string>[] = [
       { filter: 'title ~ "item 1"' },
       { filter: 'title = "item 3"' },
+      // no seek ANDed at the top: an OR of an indexed and an unindexed column scans, as does `!=`
+      { filter: 'n = 3 || title = "item 4"' },
+      { filter: 'n != 3 && title != "item 4"' },
+      { filter: 'n >= 5 && n < 8 && title ~ "item"' },
       { filter: 'parent.n > 0' },
       { sort: 'title' },
     ];
@@ -72,5 +81,33 @@ test.skipIf(TEST_ENGINE !== 'sqlite')(
       expect(await apart(query), JSON.stringify(query)).toBe(true);
     }
     expect((await list({ filter: 'title ~ "item 1"' })).totalItems).toBe(11);
+  },
+);
+
+test.skipIf(TEST_ENGINE !== 'sqlite')(
+  'SQLite: once a light list of a collection held the event loop past its budget, its light lists run apart for a while',
+  async () => {
+    const pool = readers();
+    if (!pool) throw new Error('the SQLite engine has no reader pool');
+    const engine = s.app.engine as unknown as { loopBudget: LoopBudget };
+    const kept = engine.loopBudget;
+    let now = 1_000_000;
+    // a budget of 0 ms: the first light list counts as long
+    engine.loopBudget = new LoopBudget(0, 60_000, () => now);
+    try {
+      const runs = () => pool.stats().runs;
+      const before = runs();
+      await list({ filter: 'n >= 5 && n < 8', sort: '-n' });
+      expect(runs()).toBe(before);
+      const second = await list({ filter: 'n >= 5 && n < 8', sort: '-n' });
+      expect(runs()).toBe(before + 1);
+      expect(second.totalItems).toBe(3);
+      // the cool-down over, the loop is tried again
+      now += 60_001;
+      await list({ filter: 'n >= 5 && n < 8', sort: '-n' });
+      expect(runs()).toBe(before + 1);
+    } finally {
+      engine.loopBudget = kept;
+    }
   },
 );

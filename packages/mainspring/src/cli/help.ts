@@ -41,6 +41,7 @@ Commands:
   migrate collections                       write a migration of every collection as it is now
   migrate history-sync                      forget applied migrations whose file is gone
   migrate-data --from=DIR --to=postgres://…  copy a SQLite app into PostgreSQL (checked, safe to re-run)
+  import-mongo --from=DIR [--dry-run]       import a mongodump folder or mongoexport files (collections, records, users)
   typegen [--out=FILE] [--for=sdk,hooks]    TypeScript types of every collection's records (stdout by default)
   doctor [--fix] [--grace=MINUTES] [--dir]  list stored files no record names; --fix removes those
                                             older than the grace period (default 60)
@@ -109,6 +110,30 @@ copied PostgreSQL database, and checks the row counts; safe to run again.
 Options:
   --from=DIR                the SQLite app's data directory
   --to=postgres://…         the PostgreSQL database
+`,
+  'import-mongo': `Usage: mainspring import-mongo --from=DIR [options]
+
+Imports a MongoDB database from what mongodump writes (a folder of .bson
+files and their .metadata.json, gzipped or not) or from mongoexport files
+(.json: Extended JSON, canonical or relaxed, a document per line or an
+array). Every document is read once to choose each collection's fields:
+numbers, dates, booleans, text, emails, arrays of a few distinct strings as
+multi-selects, ObjectIds naming documents of an imported collection as
+relations, anything else as JSON. Each _id becomes a record id (the same
+every run) and is kept in the mongo_id field. A collection of users (an
+email and a password key) becomes an auth collection; bcrypt hashes are
+kept, so users sign in with their passwords. Everything is written in one
+transaction, then a report says what was and was not imported. Run again,
+it replaces the records it wrote. On SQLite, stop the server first.
+
+Options:
+  --from=DIR                the dump: one database's folder (mongodump --out=DIR writes DIR/<db>/)
+  --dry-run                 check everything and print the report; write nothing
+  --auth=a,b                the collections to import as auth collections ('' for none;
+                            default: those with an email and a password key)
+  --prefix=NAME             put NAME before every collection's name (when names are taken)
+${DIR}
+${DB}
 `,
   typegen: `Usage: mainspring typegen [options]
 

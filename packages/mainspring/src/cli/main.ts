@@ -121,6 +121,25 @@ const COMMANDS: Record<string, (rest: string[]) => Promise<void>> = {
     noArguments('doctor', positionals);
     await doctor({ ...where(values), fix: values.fix === true, grace: text(values, 'grace') });
   },
+  async 'import-mongo'(rest) {
+    const { values, positionals } = parse('import-mongo', rest, {
+      ...DIR_OPTION,
+      from: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      auth: { type: 'string' },
+      prefix: { type: 'string' },
+    });
+    noArguments('import-mongo', positionals);
+    // loaded only here: the bson package is for this command alone
+    const { importMongo } = await import('./import-mongo.js');
+    await importMongo({
+      ...where(values),
+      from: text(values, 'from'),
+      dryRun: values['dry-run'] === true,
+      auth: text(values, 'auth'),
+      prefix: text(values, 'prefix'),
+    });
+  },
   async 'migrate-data'(rest) {
     const { values, positionals } = parse('migrate-data', rest, { from: { type: 'string' }, to: { type: 'string' } });
     noArguments('migrate-data', positionals);

@@ -53,6 +53,8 @@ export interface AppOptions {
    * files and mails); '' the embedded SQLite file. Default: `DATABASE_URL`.
    */
   databaseUrl?: string;
+  /** PostgreSQL standbys that take reads (default: `DATABASE_REPLICA_URLS`, comma separated). */
+  replicaUrls?: readonly string[];
   /** How long to keep trying to reach PostgreSQL at start-up, in ms (default 0: fail at once). */
   connectTimeoutMs?: number;
   logger?: Logger;
@@ -321,6 +323,9 @@ export class App {
         await (await import('../storage/postgres/engine.js')).PostgresEngine.open(url, {
           connectTimeoutMs: options.connectTimeoutMs ?? 0,
           onRetry: (message, delay) => logger.warn(`${message}; trying again in ${Math.round(delay / 100) / 10} s`),
+          onWarning: (message) => logger.warn(message),
+          replicaUrls: options.replicaUrls,
+          onReplicaChange: (message) => logger.warn(message),
         })
       : new SqliteEngine(join(dataDir, 'data.db'));
     let logsEngine: Engine | null = null;

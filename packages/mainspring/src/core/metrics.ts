@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Engine } from '../storage/engine.js';
+import type { Engine, StandbyStats } from '../storage/engine.js';
 
 /**
  * What an operator alerts on, in Prometheus's text format (served at
@@ -86,6 +86,12 @@ export class Metrics {
     gauge(registers, 'mainspring_realtime_clients', 'Connected realtime (SSE) clients of this instance.', () => state.realtime().clients);
     gauge(registers, 'mainspring_realtime_subscriptions', 'Realtime subscriptions of this instance.', () => state.realtime().subscriptions);
     engine.observeCommits?.((writes) => this.groupCommit.observe(writes));
+    // declared without standbys too, so a dashboard's queries stay valid: no standby series, and 0 reads on the primary
+    standbyMetrics(
+      registers,
+      () => stats().replication?.standbys ?? [],
+      () => stats().replication?.readsOnPrimary ?? 0,
+    );
     // started now, so the event-loop lag is measured from the start, not from the first scrape
     processRegistry();
   }
@@ -151,6 +157,41 @@ function counterOf(registers: Registers, name: string, help: string, read: () =>
       this.inc(read());
     },
   });
+}
+
+/** Each standby's health, labelled by its `host:port/database`, and where reads went (PostgreSQL with standbys; empty without). */
+function standbyMetrics(registers: Registers, standbys: () => readonly StandbyStats[], onPrimary: () => number): void {
+  const gaugeOf = (name: string, help: string, read: (s: StandbyStats) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['standby'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of standbys()) {
+          const value = read(s);
+          if (value !== null) this.set({ standby: s.name }, value);
+        }
+      },
+    });
+  gaugeOf('mainspring_db_standby_up', 'A standby answered its last check (1) or not (0).', (s) => (s.reachable ? 1 : 0));
+  gaugeOf('mainspring_db_standby_in_rotation', 'A standby gets reads (1): reachable and within the lag bound.', (s) =>
+    s.inRotation ? 1 : 0,
+  );
+  gaugeOf('mainspring_db_standby_lag_bytes', 'WAL bytes the primary wrote that a standby has not replayed.', (s) => s.lagBytes);
+  gaugeOf('mainspring_db_standby_lag_seconds', 'How far behind the primary a standby is, in seconds.', (s) => s.lagSeconds);
+  new Counter({
+    name: 'mainspring_db_standby_reads_total',
+    help: 'Reads a standby served.',
+    labelNames: ['standby'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of standbys()) this.inc({ standby: s.name }, s.reads);
+    },
+  });
+  counterOf(registers, 'mainspring_db_reads_on_primary_total', 'Reads that went to the primary while standbys are configured.', onPrimary);
 }
 
 let processMetricsRegistry: Registry | null = null;

@@ -4,6 +4,7 @@ import type { App } from '../core/app.js';
 import { randomString } from '../core/ids.js';
 import { Admission } from './admission.js';
 import { registerBodyParsers } from './body.js';
+import { registerCallers } from './callers.js';
 import { closeOnlyQuietConnections } from './connections.js';
 import { registerCors } from './cors.js';
 import { registerErrorHandlers, toApiError } from './errors.js';
@@ -138,6 +139,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
  */
 function registerGlobal(server: FastifyInstance, app: App, options: ServerOptions, bodyLimit: number): void {
   const idleTimeoutMs = options.uploadIdleTimeoutMs ?? (Number(process.env.MS_UPLOAD_IDLE_TIMEOUT_MS) || DEFAULT_UPLOAD_IDLE_TIMEOUT_MS);
+  registerCallers(server, app);
   registerBodyParsers(server, bodyLimit, uploadHandling(app, bodyLimit, idleTimeoutMs));
   registerUploadCleanup(server);
   registerRefusedBodyDrain(server);

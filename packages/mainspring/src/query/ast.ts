@@ -15,7 +15,14 @@ export type Operand =
 
 /** A node of the expression tree. */
 export type Expr =
-  | { readonly kind: 'cmp'; readonly op: Operator; readonly left: Operand; readonly right: Operand }
+  | {
+      readonly kind: 'cmp';
+      readonly op: Operator;
+      readonly left: Operand;
+      readonly right: Operand;
+      /** A function call written alone (`search(title, "x")`), read as `= true`: the call must be a condition. */
+      readonly bare?: true;
+    }
   | { readonly kind: 'and' | 'or'; readonly items: readonly Expr[] };
 
 const ANY_OPS: ReadonlySet<Operator> = new Set(['?=', '?!=', '?>', '?>=', '?<', '?<=', '?~', '?!~']);

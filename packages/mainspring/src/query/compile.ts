@@ -31,6 +31,23 @@ export interface SqlFlavor {
   unify?(left: string, leftType: ValueType, right: string, rightType: ValueType): [string, string];
   /** Case-insensitive `left LIKE right ESCAPE '\'`, negated for `!~`. */
   like(left: string, right: string, negate: boolean): string;
+  /**
+   * {@link like} over a column a search index holds, with the very same
+   * answers, served by the index; null when the index cannot serve
+   * `pattern` (a LIKE pattern, as {@link likePattern} writes it: one with no
+   * run of 3 characters between its wildcards), and the caller scans.
+   * Absent where the engine's own LIKE uses the index (pg_trgm).
+   */
+  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndex, param: (value: SqlValue) => string): string | null;
+  /**
+   * Ranked full-text search (the `search()` filter function) over the
+   * columns of one search index: `match` is true for the rows that hold
+   * every word of `query`, `rank` is larger for better matches (NULL on
+   * rows that do not match). `query` is the user's text as it is: the
+   * engine quotes it, so its syntax (FTS5's `"`, `NEAR(`, `*`, `-`) is never
+   * the engine's.
+   */
+  fullText(index: FullTextIndex, query: string, param: (value: SqlValue) => string): { match: string; rank: string };
   /** Null-safe equality (`IS`), negated for inequality (`IS NOT`). */
   same(left: string, right: string, negate: boolean): string;
   /** True when `sql` holds the "empty" value of its type (`''` or NULL); negated for non-empty. */
@@ -41,6 +58,28 @@ export interface SqlFlavor {
   asText(sql: string, type: ValueType): string;
   /** PocketBase's `strftime()`, its arguments checked (query/strftime.ts); `param` binds a value. */
   strftime(call: StrftimeCall, param: (value: SqlValue) => string): string;
+}
+
+/** A column that a search index holds, where a filter reads it (see {@link SqlFlavor.likeIndexed}). */
+export interface TextIndex {
+  /** The index's name, as the collection declares it. */
+  readonly index: string;
+  /** The column's name, unquoted. */
+  readonly column: string;
+  /** The SQL of the row's rowid, valid where the operand's SQL is. */
+  readonly row: string;
+}
+
+/** The columns of one search index, as `search()` reads them. */
+export interface FullTextIndex {
+  /** The index's name, as the collection declares it. */
+  readonly index: string;
+  /** The table, unquoted. */
+  readonly table: string;
+  /** The columns' SQL (valid where the filter is) and names, in the index's order. */
+  readonly columns: readonly { readonly sql: string; readonly name: string }[];
+  /** The SQL of the row's rowid. */
+  readonly row: string;
 }
 
 /**
@@ -79,12 +118,27 @@ export type Resolved =
       readonly any?: () => MultiMatch;
       /** Wraps the finished comparison, e.g. to add `AND emailVisibility`. */
       readonly wrap?: (comparison: string) => string;
+      /** Set when a search index holds this column: `~` and `!~` may use it. */
+      readonly textIndex?: TextIndex;
+      /**
+       * Set when the SQL is a condition that is never NULL (`search()`):
+       * `= true` is the condition itself, which the engine's planner may
+       * then use to find the rows (an index, a subquery), and `= false` its negation.
+       */
+      readonly predicate?: boolean;
     };
 
 /** Maps the names in a filter (`title`, `author.name`, `@request.auth.id`) to SQL. */
 export interface Resolver {
   /** Throws {@link FilterError} for a name the caller may not use or that does not exist. */
   resolve(name: string): Resolved;
+  /**
+   * The search index that holds every one of `names` (fields of the
+   * resolver's own record), for `search()`; throws {@link FilterError}
+   * when none does or a name cannot be used. Absent where there is no
+   * record (no search).
+   */
+  fullTextIndex?(names: readonly string[]): FullTextIndex;
   /**
    * False when `name` certainly does not resolve. Lets a literal such as
    * `false` in a rule skip the thrown error of a failed resolve, which costs
@@ -97,6 +151,11 @@ export interface Resolver {
 export class SqlParams {
   readonly values: SqlValue[] = [];
   private aliases = 0;
+  /**
+   * The rank of the statement's `search()`, for `sort=@rank`: the SQL of
+   * its first call (a filter with several is ranked by the first).
+   */
+  rank: string | null = null;
   constructor(private readonly flavor: SqlFlavor) {}
 
   /**
@@ -179,7 +238,7 @@ class FilterCompiler {
 
   /** A node of the tree: a comparison, or items joined by AND or OR. */
   expression(node: Expr): string {
-    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right);
+    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right, node.bare === true);
     const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
     return `(${node.items.map((item) => this.expression(item)).join(joiner)})`;
   }
@@ -193,7 +252,7 @@ class FilterCompiler {
       case 'call': {
         const fn = Object.hasOwn(FILTER_FUNCTIONS, operand.name) ? FILTER_FUNCTIONS[operand.name] : undefined;
         if (!fn) throw new FilterError(`unknown function "${operand.name}"`);
-        return fn(operand.args, { resolve: this.resolve, params: this.params, flavor: this.flavor });
+        return fn(operand.args, { resolve: this.resolve, params: this.params, flavor: this.flavor, resolver: this.resolver });
       }
       case 'ident':
         return this.name(operand.name);
@@ -275,7 +334,14 @@ class FilterCompiler {
       return flavor.like(l, 'NULL', negate);
     }
     const l = flavor.asText(this.sqlOf(left), this.typeOf(left));
-    if (right.kind === 'value') return flavor.like(l, this.params.add(likePattern(String(right.value))), negate);
+    if (right.kind === 'value') {
+      const pattern = likePattern(String(right.value));
+      if (left.kind === 'sql' && left.textIndex && flavor.likeIndexed) {
+        const indexed = flavor.likeIndexed(l, pattern, negate, left.textIndex, (v) => this.params.add(v));
+        if (indexed !== null) return indexed;
+      }
+      return flavor.like(l, this.params.add(pattern), negate);
+    }
     return flavor.like(l, `('%' || ${flavor.asText(right.sql, right.type)} || '%')`, negate);
   }
 
@@ -340,9 +406,22 @@ class FilterCompiler {
     return `EXISTS (SELECT 1 FROM ${from.join(' CROSS JOIN ')} WHERE ${cond})`;
   }
 
-  private comparison(op: Operator, leftOperand: Operand, rightOperand: Operand): string {
+  private comparison(op: Operator, leftOperand: Operand, rightOperand: Operand, bare = false): string {
     const left = this.resolve(leftOperand);
     const right = this.resolve(rightOperand);
+    if (bare && !(left.kind === 'sql' && left.predicate)) {
+      const name = leftOperand.kind === 'call' ? leftOperand.name : 'it';
+      throw new FilterError(`${name}(…) alone is not a condition: compare it, as in ${name}(…) > 1`);
+    }
+    if (
+      (op === '=' || op === '!=') &&
+      left.kind === 'sql' &&
+      left.predicate &&
+      right.kind === 'value' &&
+      typeof right.value === 'boolean'
+    ) {
+      return (op === '=') === right.value ? left.sql : `NOT ${left.sql}`;
+    }
     const base = baseOp(op);
     let sql: string;
     if (isAnyOp(op) && (left.any || right.any)) {

@@ -5,6 +5,7 @@
 export { baseOp, countComparisons, type Expr, isAnyOp, type Operand, type Operator } from './ast.js';
 export {
   compileFilter,
+  type FullTextIndex,
   likePattern,
   type MultiMatch,
   type Resolved,
@@ -12,6 +13,7 @@ export {
   type SqlFlavor,
   SqlParams,
   type SqlValue,
+  type TextIndex,
   type ValueType,
 } from './compile.js';
 export { FilterError } from './errors.js';

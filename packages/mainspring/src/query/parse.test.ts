@@ -412,6 +412,17 @@ describe('function calls', () => {
     expect(single('a = f(1)').right).toEqual({ kind: 'call', name: 'f', args: [num(1)] });
   });
 
+  test('a call alone is a condition: it means `= true` (search(…)), and joins as any comparison', () => {
+    const call = { kind: 'call', name: 'search', args: [id('title'), text('x')] };
+    expect(parseFilter('search(title, "x")')).toEqual({ kind: 'cmp', op: '=', left: call, right: id('true'), bare: true });
+    expect(parseFilter('search(title, "x") && a = 1')).toEqual({
+      kind: 'and',
+      items: [{ kind: 'cmp', op: '=', left: call, right: id('true'), bare: true }, cmp(id('a'), '=', num(1))],
+    });
+    rejects('search(title, "x") 1');
+    rejects('1 search(title, "x")');
+  });
+
   test('calls nest a little', () => {
     expect(single('f(g(1), h(i(2))) = 1').left).toEqual({
       kind: 'call',
@@ -440,7 +451,6 @@ describe('function calls', () => {
     'f((1)) = 1',
     'f(1) (2) = 1',
     'f(1) = ',
-    'f(1)',
     '@request.auth.id(1) = 1 && f(',
   ])('a malformed call is a FilterError: %s', (src) => {
     rejects(src);

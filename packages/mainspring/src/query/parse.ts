@@ -216,6 +216,13 @@ class Parser {
 
   private comparison(): Expr {
     const left = this.operand(0);
+    if (left.kind === 'call' && this.peek().t !== 'op') {
+      // a function call alone is a condition (`search(title, "words")`): it means `= true`
+      if (++this.comparisons > this.limits.maxComparisons) {
+        throw new FilterError(`the filter has more than ${this.limits.maxComparisons} comparisons`);
+      }
+      return { kind: 'cmp', op: '=', left, right: { kind: 'ident', name: 'true' }, bare: true };
+    }
     const opTok = this.next();
     if (opTok.t !== 'op') throw new FilterError(`expected an operator at ${describe(opTok)}`);
     const right = this.operand(0);

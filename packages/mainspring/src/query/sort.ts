@@ -2,7 +2,7 @@ import { FilterError } from './errors.js';
 
 /** One key of a `sort` parameter. */
 export interface SortKey {
-  /** The field path as written, without the `-`/`+` prefix; `@random` for random order. */
+  /** The field path as written, without the `-`/`+` prefix; `@random` for random order, `@rank` for the rank of the filter's `search()`. */
   readonly name: string;
   readonly desc: boolean;
 }
@@ -10,7 +10,7 @@ export interface SortKey {
 /** The most sort keys one request may give. */
 export const MAX_SORT_KEYS = 8;
 
-const SORT_NAME = /^(@random|@rowid|[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:(length|lower))?)$/;
+const SORT_NAME = /^(@random|@rowid|@rank|[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:(length|lower))?)$/;
 
 /**
  * Parses PocketBase's `sort` parameter (`-created,title`, `@random`) into keys.

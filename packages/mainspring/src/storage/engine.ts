@@ -42,9 +42,9 @@ export class EngineBusyError extends Error {
  * An {@link Executor} whose reads go through {@link Engine.read}: for code
  * that takes an executor (expanding records) and may read much.
  */
-export function readingExecutor(engine: Engine): Executor {
+export function readingExecutor(engine: Engine, options: ReadOptions = {}): Executor {
   const one = async (sql: string, params: readonly SqlValue[] | undefined, arrays: boolean) =>
-    (await engine.read([{ sql, params, arrays }]))[0] as unknown[];
+    (await engine.read([{ sql, params, arrays }], options))[0] as unknown[];
   return {
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false)) as T[],
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false))[0] as T | undefined,
@@ -112,6 +112,8 @@ export interface IndexSpec {
   readonly columns: readonly { readonly name: string; readonly desc?: boolean; readonly nocase?: boolean }[];
   /** Skip rows where this column is '' (as PocketBase's unique email index does). */
   readonly whereNotEmpty?: string;
+  /** A search index over text columns ({@link Dialect.createSearchIndex}), not a B-tree. */
+  readonly search?: boolean;
 }
 
 /** Runs SQL: the engine itself, or one transaction of it. */
@@ -178,6 +180,14 @@ export interface ReadOptions {
    * PostgreSQL: without waiting for the slow reads' share of the pool).
    */
   readonly light?: boolean;
+  /**
+   * What a light read's time is remembered under (a list's collection). An
+   * engine that runs light reads on the event loop sends the light reads of
+   * a key apart for a while once one of them held the loop past a budget: a
+   * light read walks one index, but how many entries it walks depends on the
+   * data, which no check before running can know.
+   */
+  readonly lightKey?: string;
 }
 
 /** One statement a superuser typed in the SQL console (core/sql-console.ts), and how to run it. */
@@ -248,6 +258,29 @@ export class BackupToolError extends Error {
   override readonly name = 'BackupToolError';
 }
 
+/** One standby (a read replica) as the engine last checked it. */
+export interface StandbyStats {
+  /** `host:port/database`, never the credentials. */
+  readonly name: string;
+  /** It answered the last check, as a standby in recovery. */
+  readonly reachable: boolean;
+  /** It gets reads now: reachable, lagging within the bound, and no read failed on it since the last check. */
+  readonly inRotation: boolean;
+  /** WAL bytes the primary wrote that it has not replayed yet (null until a check answers, and while it does not). */
+  readonly lagBytes: number | null;
+  /** How long ago the primary was where it is now, in seconds (0 when caught up; null while unknown). */
+  readonly lagSeconds: number | null;
+  /** Reads it served since the start. */
+  readonly reads: number;
+}
+
+/** Reads spread over standbys (PostgreSQL with `DATABASE_REPLICA_URLS`). */
+export interface ReplicationStats {
+  readonly standbys: readonly StandbyStats[];
+  /** Reads that went to the primary since the start: no caller, no standby fresh enough, or a standby's read failed. */
+  readonly readsOnPrimary: number;
+}
+
 /** What an engine is doing at one moment: gauges for metrics. */
 export interface EngineStats {
   /** Writes waiting for their turn: for SQLite's one writer; on PostgreSQL, callers waiting for a pooled connection. */
@@ -256,6 +289,8 @@ export interface EngineStats {
   pool: { size: number; idle: number; waiting: number };
   /** Reads running apart now (Engine.read), and how many have been stopped at their time limit since the start. */
   reads: { running: number; stopped: number };
+  /** Standbys and where reads went; absent without standbys. */
+  replication?: ReplicationStats;
 }
 
 /** A database Mainspring can run on. */
@@ -283,7 +318,8 @@ export interface Engine extends Executor {
    * answers each statement's rows. SQLite runs them together in a reader
    * process, on one snapshot; PostgreSQL on a pooled connection, at most
    * some of the pool's connections at once so that these reads never take
-   * every connection from writes and cheap reads.
+   * every connection from writes and cheap reads; with standbys, on one
+   * that has replayed the caller's last commit (see {@link asCaller}).
    */
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
   /**
@@ -294,6 +330,14 @@ export interface Engine extends Executor {
    * keep its message.
    */
   console(statement: ConsoleStatement): Promise<ConsoleAnswer>;
+  /**
+   * Runs `fn` on behalf of `caller` (a signed-in record, else a client
+   * address): with standbys, {@link read} then reads where the caller's own
+   * committed transactions are visible (read-your-writes), and a read
+   * outside any caller goes to the primary. Absent where every read sees
+   * every commit (one database).
+   */
+  asCaller?<T>(caller: string, fn: () => T): T;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**
@@ -373,6 +417,16 @@ export interface Dialect {
   dropTable(table: string): string;
   createIndex(index: IndexSpec): string;
   dropIndex(name: string): string;
+  /**
+   * The statements that create a search index (`index.search`) over text
+   * columns and fill it from the rows already there: a trigram index that
+   * {@link likeIndexed} (or the engine's own LIKE) uses, and a full-text
+   * index for {@link SqlFlavor}'s `fullText`; kept in step with every
+   * write, inside its transaction, by the engine itself.
+   */
+  createSearchIndex(index: IndexSpec): string[];
+  /** The statements that drop what {@link createSearchIndex} made. */
+  dropSearchIndex(index: IndexSpec): string[];
   /** Statements that convert a column between one value (`text`) and a JSON list (`array`). */
   convertColumn(table: string, column: string, to: 'text' | 'array'): string[];
   /** The SQL that lists every table (Mainspring's and collections') as rows `{ name }`. */
@@ -412,6 +466,19 @@ export interface Dialect {
 
   /** Case-insensitive `LIKE` with `\` as escape. */
   like(left: string, right: string, negate: boolean): string;
+  /**
+   * {@link like} with a bound pattern over a column a search index holds,
+   * served by the index with the same answers; null when the index cannot
+   * serve the pattern. Absent where the engine's LIKE uses the index itself.
+   */
+  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndexSql, param: (value: SqlValue) => string): string | null;
+  /**
+   * Ranked full-text search over a search index's columns: `match` holds
+   * for rows with every word of `query` (the user's text, quoted here so
+   * none of it is the engine's query syntax); `rank` is larger for better
+   * matches.
+   */
+  fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string };
   /** Null-safe (in)equality. */
   same(left: string, right: string, negate: boolean): string;
   isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
@@ -474,6 +541,22 @@ export interface StrftimeSql {
     | { readonly kind: 'shift'; readonly amount: number; readonly unit: string; readonly text: string }
     | { readonly kind: 'start'; readonly unit: string; readonly text: string }
   )[];
+}
+
+/** A column a search index holds, where a filter reads it (mirrors `query/`'s `TextIndex`). */
+export interface TextIndexSql {
+  readonly index: string;
+  readonly column: string;
+  /** The row's rowid, as SQL. */
+  readonly row: string;
+}
+
+/** The columns of a search index `search()` reads (mirrors `query/`'s `FullTextIndex`). */
+export interface FullTextSql {
+  readonly index: string;
+  readonly table: string;
+  readonly columns: readonly { readonly sql: string; readonly name: string }[];
+  readonly row: string;
 }
 
 export type FilterValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';

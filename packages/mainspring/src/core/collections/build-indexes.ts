@@ -44,10 +44,25 @@ export function buildIndexes(
   return parsed.map((p) => formatIndex(p, c.name));
 }
 
+/** The field types a search index (`USING search`) may hold: those stored as one text. */
+const SEARCHABLE_TYPES: ReadonlySet<string> = new Set(['text', 'editor', 'email', 'url']);
+
 /** What is wrong with a parsed index of `c`, given the ones accepted before it; null when nothing. */
 function indexProblem(registry: CollectionRegistry, p: ParsedIndex, accepted: ParsedIndex[], c: Collection): FieldError | null {
   for (const col of [...p.columns.map((x) => x.name), ...(p.whereNotEmpty ? [p.whereNotEmpty] : [])]) {
     if (!c.fields.some((f) => f.name === col)) return fieldError('validation_invalid_index_expression', `Unknown column "${col}".`);
+  }
+  if (p.search) {
+    if (c.type === 'view') return fieldError('validation_invalid_index_expression', 'A view collection cannot have a search index.');
+    for (const col of p.columns) {
+      const type = c.fields.find((f) => f.name === col.name)?.type;
+      if (!SEARCHABLE_TYPES.has(type ?? '')) {
+        return fieldError(
+          'validation_invalid_index_expression',
+          `A search index takes text, editor, email and url fields; "${col.name}" is ${type ?? 'unknown'}.`,
+        );
+      }
+    }
   }
   const lower = p.name.toLowerCase();
   if (accepted.some((q) => q.name.toLowerCase() === lower)) {

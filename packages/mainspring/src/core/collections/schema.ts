@@ -1,4 +1,4 @@
-import type { ColumnSpec, Engine, Executor, Row } from '../../storage/engine.js';
+import type { ColumnSpec, Dialect, Engine, Executor, Row } from '../../storage/engine.js';
 import { deleteCollectionPasskeys } from '../auth/passkey-store.js';
 import { type ErrorData, Errors, fieldError } from '../errors.js';
 import { isFile, isPrimaryKey, kindOf } from '../fields/index.js';
@@ -58,7 +58,7 @@ export class SchemaWriter {
     const d = this.engine.dialect;
     await this.insertRow(tx, c);
     await tx.run(d.createTable(c.name, c.fields.map(columnOf)));
-    for (const sql of c.indexes) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, c.name)));
+    for (const sql of c.indexes) for (const stmt of createIndexSql(d, sql, c.name)) await tx.run(stmt);
   }
 
   /** The collection's row in `_collections`. */
@@ -89,6 +89,8 @@ export class SchemaWriter {
   async deleteIn(tx: Executor, c: Collection): Promise<void> {
     await tx.run(`DELETE FROM ${COLLECTIONS_TABLE} WHERE id = $1`, [c.id]);
     if (c.type === 'view') return; // its view went before the change (withViews)
+    // a search index's FTS5 tables are tables of their own on SQLite: they do not go with the table
+    for (const sql of c.indexes) for (const stmt of dropSearchIndexSql(this.engine.dialect, sql, c.name)) await tx.run(stmt);
     await tx.run(this.engine.dialect.dropTable(c.name));
     if (c.type === 'auth') await this.deleteAuthRefs(tx, c);
     const deleted = this.listeners.onDeleted;
@@ -143,7 +145,7 @@ export class SchemaWriter {
     }
     await this.migrateColumns(tx, from, to);
     for (const sql of to.indexes) {
-      if (!kept.has(sql)) await tx.run(d.createIndex(indexSpec(parseIndex(sql) as ParsedIndex, to.name)));
+      if (!kept.has(sql)) for (const stmt of createIndexSql(d, sql, to.name)) await tx.run(stmt);
     }
     await this.updateRow(tx, to);
   }
@@ -156,10 +158,14 @@ export class SchemaWriter {
   private async dropStaleIndexes(tx: Executor, from: Collection, to: Collection): Promise<Set<string>> {
     const wanted = new Set(to.indexes);
     const kept = new Set<string>();
+    const d = this.engine.dialect;
     for (const sql of from.indexes) {
       const renamed = renameIndexColumns(sql, from, to);
-      if (wanted.has(renamed)) kept.add(renamed);
-      else await tx.run(this.engine.dialect.dropIndex((parseIndex(sql) as ParsedIndex).name));
+      const search = (parseIndex(sql) as ParsedIndex).search === true;
+      // a search index names its table and columns in its triggers and FTS5 tables (SQLite): renamed, it is made anew
+      if (wanted.has(renamed) && (!search || (renamed === sql && from.name === to.name))) kept.add(renamed);
+      else if (search) for (const stmt of dropSearchIndexSql(d, sql, from.name)) await tx.run(stmt);
+      else await tx.run(d.dropIndex((parseIndex(sql) as ParsedIndex).name));
     }
     return kept;
   }
@@ -258,6 +264,18 @@ export class SchemaWriter {
       this.registry.all().filter((c) => c.type === 'view'),
     );
   }
+}
+
+/** The statements that create the index `sql` declares, on `table`. */
+function createIndexSql(d: Dialect, sql: string, table: string): string[] {
+  const spec = indexSpec(parseIndex(sql) as ParsedIndex, table);
+  return spec.search ? d.createSearchIndex(spec) : [d.createIndex(spec)];
+}
+
+/** The statements that drop the index `sql` declares on `table`, if it is a search index (none otherwise). */
+function dropSearchIndexSql(d: Dialect, sql: string, table: string): string[] {
+  const p = parseIndex(sql);
+  return typeof p !== 'string' && p.search ? d.dropSearchIndex(indexSpec(p, table)) : [];
 }
 
 /** The column that stores a field. */

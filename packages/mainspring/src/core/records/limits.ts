@@ -1,5 +1,5 @@
 import type { Expr, Operand } from '../../query/index.js';
-import { parseIndex } from '../collections/indexes.js';
+import { parseIndex, searchColumns } from '../collections/indexes.js';
 import type { Collection } from '../collections/model.js';
 import { ApiError } from '../errors.js';
 import type { ResolverCost } from '../rules/resolver.js';
@@ -55,12 +55,12 @@ function refused(message: string): ApiError {
   return new ApiError(400, 'query_limit', `The filter asks too much of the database: ${message}`);
 }
 
-/** The columns of `c` an index leads with, and `id`. */
+/** The columns of `c` a B-tree index leads with, and `id` (a search index serves only `~`). */
 function indexedColumns(c: Collection): Set<string> {
   const leading = new Set(['id']);
   for (const sql of c.indexes) {
     const p = parseIndex(sql);
-    if (typeof p !== 'string' && p.columns[0]) leading.add(p.columns[0].name);
+    if (typeof p !== 'string' && !p.search && p.columns[0]) leading.add(p.columns[0].name);
   }
   return leading;
 }
@@ -70,21 +70,38 @@ const LITERALS = new Set(['true', 'false', 'null']);
 /** An operand that names a field of the collection (or a path), not a value, a macro or a request value. */
 const isField = (o: Operand) => o.kind === 'ident' && !o.name.startsWith('@') && !LITERALS.has(o.name.toLowerCase());
 
+/** Operators an index can seek with: the rows they admit are one run of the index. */
+const SEEKS = new Set(['=', '>', '>=', '<', '<=']);
+
 /**
- * True when every comparison of `exprs` (the rule's and the filter's, no
- * joins) and every sort key reads a column an index leads with, plainly
- * (no `~`, no modifier): such a list walks at most one index, so it may run
- * where reads are cheapest instead of apart (Engine.read's `light`).
+ * True when the rows of a list are found by walking one index, and every
+ * sort key reads a column an index leads with: `exprs` (the rule's and the
+ * filter's, no joins, all ANDed) compare the collection's own columns with
+ * values, plainly (no `~`, no function, no modifier, no path), and either
+ * every comparison reads an indexed column, or one ANDed at the top seeks
+ * an index (`author = me && n >= 10 && n < 20`: the rows of the range on
+ * `n`, with `author` checked on each). Such a list walks at most one index,
+ * so it may run where reads are cheapest instead of apart (Engine.read's
+ * `light`); how long that walk is depends on the data, which
+ * Engine.read's `lightKey` watches.
  */
 export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sortKeys: readonly string[]): boolean {
   const leading = indexedColumns(c);
-  const indexed = (name: string) => leading.has(name);
+  const indexed = (o: Operand) => isField(o) && leading.has((o as { name: string }).name);
+  const own = (o: Operand) => o.kind !== 'call' && (!isField(o) || !/[.:]/.test((o as { name: string }).name));
   const plain = (node: Expr): boolean => {
     if (node.kind !== 'cmp') return node.items.every(plain);
-    if (node.op.includes('~')) return false;
-    return [node.left, node.right].every((o) => o.kind !== 'call' && (!isField(o) || indexed((o as { name: string }).name)));
+    return !node.op.includes('~') && own(node.left) && own(node.right);
   };
-  return exprs.every((e) => e === null || plain(e)) && sortKeys.every(indexed);
+  const allIndexed = (node: Expr): boolean =>
+    node.kind === 'cmp' ? [node.left, node.right].every((o) => !isField(o) || indexed(o)) : node.items.every(allIndexed);
+  const seeks = (node: Expr): boolean =>
+    node.kind === 'cmp'
+      ? SEEKS.has(node.op) && (indexed(node.left) ? !isField(node.right) : indexed(node.right) && !isField(node.left))
+      : node.kind === 'and' && node.items.some(seeks);
+  const present = exprs.filter((e): e is Expr => e !== null);
+  if (!present.every(plain) || !sortKeys.every((k) => leading.has(k))) return false;
+  return present.every(allIndexed) || present.some(seeks);
 }
 
 /**
@@ -94,9 +111,17 @@ export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sor
  */
 export function unindexedOrTerms(expr: Expr, c: Collection): number {
   const leading = indexedColumns(c);
-  const unindexed = (o: Operand) => isField(o) && !leading.has((o as { name: string }).name.split(':')[0] as string);
+  const searchable = searchColumns(c);
+  const unindexed = (o: Operand, like: boolean) => {
+    if (!isField(o)) return false;
+    const name = (o as { name: string }).name;
+    return !leading.has(name.split(':')[0] as string) && !(like && searchable.has(name));
+  };
   const count = (node: Expr, inOr: boolean): number => {
-    if (node.kind === 'cmp') return inOr && (unindexed(node.left) || unindexed(node.right)) ? 1 : 0;
+    if (node.kind === 'cmp') {
+      const like = node.op === '~' || node.op === '!~';
+      return inOr && (unindexed(node.left, like) || unindexed(node.right, like)) ? 1 : 0;
+    }
     let n = 0;
     for (const item of node.items) n += count(item, inOr || node.kind === 'or');
     return n;

@@ -111,8 +111,9 @@ export class RecordReads {
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table: it is guarded by the engine's deadline, checked once per row. A plain scan is
     // linear and does without it (it would cost a function call per row). A view runs its own query for
-    // every read: it is guarded too. A list whose every condition and sort key an index serves walks at
-    // most one index: it is read where reads are cheapest (light).
+    // every read: it is guarded too. A list whose rows one index finds, sorted by indexed columns, walks at
+    // most one index (conditions on other columns are checked on the rows it walks): it is read where reads
+    // are cheapest (light), until one of the collection's light lists turns out long (Engine.read's lightKey).
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
     return {
@@ -122,6 +123,7 @@ export class RecordReads {
       order,
       params: scope.params,
       light,
+      lightKey: c.id,
       guarded,
       arrays: true,
     };
@@ -169,18 +171,28 @@ export class RecordReads {
     const superuser = isSuperuser(info);
     if (c.viewRule === null && !superuser) throw Errors.superusersOnly();
     const shape = this.shape(c, q, info);
-    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule);
+    const record = await this.find(db, c, id, info, superuser ? null : c.viewRule, true);
     if (!record) throw Errors.notFound();
     // expanding reads other collections through their rules: away from the event loop
     const reader = shape.expand && db === this.ctx.engine ? this.ctx.reads : db;
     return (await this.output(reader, c, [record], shape, info))[0] as Record<string, unknown>;
   }
 
-  /** The stored record `id` if `rule` admits it (null: no rule); a rule that cannot compile admits nothing. */
-  async find(db: Executor, c: Collection, id: string, info: RequestInfo | null, rule: string | null): Promise<RecordData | undefined> {
+  /**
+   * The stored record `id` if `rule` admits it (null: no rule); a rule that
+   * cannot compile admits nothing. `view`: a client's view (RecordAccess.findOne).
+   */
+  async find(
+    db: Executor,
+    c: Collection,
+    id: string,
+    info: RequestInfo | null,
+    rule: string | null,
+    view = false,
+  ): Promise<RecordData | undefined> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
     try {
-      return await this.ctx.access.findOne(db, c, id, info, rule);
+      return await this.ctx.access.findOne(db, c, id, info, rule, view);
     } catch (err) {
       // a rule that cannot compile (a field since removed) denies
       if (err instanceof FilterError) return undefined;

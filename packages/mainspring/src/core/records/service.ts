@@ -51,7 +51,7 @@ export class RecordService {
     limits: (c: Collection) => QueryLimits = () => DEFAULT_QUERY_LIMITS,
   ) {
     this.access = new RecordAccess(engine, registry);
-    const ctx: RecordContext = { engine, registry, events, hooks, files, access: this.access, reads: readingExecutor(engine), limits };
+    const ctx: RecordContext = { engine, registry, events, hooks, files, access: this.access, reads: this.access.reads, limits };
     const flow = new WriteFlow(ctx, (tx) => new TxRecords(this, tx));
     this.reads = new RecordReads(ctx);
     this.deletes = new RecordDeletes(ctx, this.reads, flow);

@@ -2,15 +2,18 @@ import {
   compileFilter,
   type Expr,
   FilterError,
+  type FullTextIndex,
   type MultiMatch,
   parseFilterCached,
   type Resolved,
   type Resolver,
   type SqlParams,
   type SqlValue,
+  type TextIndex,
   type ValueType,
 } from '../../query/index.js';
 import type { Dialect } from '../../storage/engine.js';
+import { searchColumns, searchIndexOf } from '../collections/indexes.js';
 import { type Collection, type Field, fieldByName, isMultiple, type RelationField } from '../collections/model.js';
 import { isRelation, kindOf } from '../fields/index.js';
 import type { RequestInfo } from './request-info.js';
@@ -174,6 +177,28 @@ export class RecordResolver implements Resolver {
     if (props[0] === '@collection') return this.resolveCollection(name, props);
     if (props[0]?.startsWith('@')) throw new FilterError(`unknown name "${name}"`);
     return this.walk(this.base, this.baseAlias, this.aliasPrefix, props, null, 0);
+  }
+
+  /**
+   * The search index of this collection that holds every one of `names`,
+   * for `search()`: its columns as this record's SQL, in the index's order
+   * (where PostgreSQL's expression index is written in it).
+   */
+  fullTextIndex(names: readonly string[]): FullTextIndex {
+    for (const name of names) this.checkField(this.base, name);
+    const p = this.base.type === 'view' ? undefined : searchIndexOf(this.base, names);
+    if (!p) {
+      throw new FilterError(
+        `no search index of "${this.base.name}" holds ${names.join(', ')}: a superuser may declare one (CREATE INDEX name ON ${this.base.name} USING search (${names.join(', ')}))`,
+      );
+    }
+    const ordered = p.columns.filter((c) => names.includes(c.name));
+    return {
+      index: p.name,
+      table: this.base.name,
+      columns: ordered.map((c) => ({ name: c.name, sql: this.col(this.baseAlias, c.name) })),
+      row: `${this.baseAlias}.rowid`,
+    };
   }
 
   /** Counts one hop of the path being resolved. */
@@ -551,9 +576,11 @@ export class RecordResolver implements Resolver {
       mmSql = `LOWER(${this.d.asText(mmSql, resultType)})`;
       resultType = 'text';
     }
+    const textIndex = modifier === undefined && !multi ? this.textIndex(collection, field, alias) : undefined;
     const resolved = withMulti(sql, resultType, mmSql, {
       ...(type === 'json' ? { nullFallback: 'disabled' } : {}),
       ...(any ? { any } : {}),
+      ...(textIndex ? { textIndex } : {}),
     });
     if (name === 'email' && collection.type === 'auth' && !this.allowHidden) {
       // a non-superuser may match emails only of records that show them
@@ -561,6 +588,16 @@ export class RecordResolver implements Resolver {
       return { ...resolved, wrap: (cmp: string) => `(${cmp} AND ${visible})` } as Resolved;
     }
     return resolved;
+  }
+
+  /**
+   * The search index that holds `field`'s column, for `~` on it: the column
+   * itself, read once per row (a list's values are compared one by one, and scan).
+   */
+  private textIndex(collection: Collection, field: Field, alias: string): TextIndex | undefined {
+    if (isMultiple(field) || collection.type === 'view') return undefined;
+    const index = searchColumns(collection).get(field.name);
+    return index === undefined ? undefined : { index, column: field.name, row: `${alias}.rowid` };
   }
 
   /** The items of a stored list (a multi select, relation or file field), for the `?` operators. */
@@ -585,6 +622,11 @@ export class RecordResolver implements Resolver {
    */
   resolveSort(name: string): string {
     if (name === '@random') return this.d.random();
+    if (name === '@rank') {
+      // the rank of the filter's search(), compiled before the sort
+      if (this.scope.params.rank === null) throw new FilterError('sorting by @rank needs a search(…) in the filter');
+      return this.scope.params.rank;
+    }
     // a view has no rowid; its ids are what orders its rows
     if (name === '@rowid') return this.base.type === 'view' ? this.col(this.baseAlias, 'id') : 'rowid';
     const props = name.split('.');

@@ -38,6 +38,8 @@ export interface PageSource {
   readonly params: SqlParams;
   /** Read where reads are cheapest (see Engine.read's `light`): the statements walk at most one index. */
   readonly light: boolean;
+  /** What the time of a light read is remembered under (Engine.read's `lightKey`). */
+  readonly lightKey?: string;
   /** Lead the WHERE with the engine's deadline: conditions whose work may grow faster than the table. */
   readonly guarded: boolean;
   /** Rows as arrays in select-list order (cheaper to read), else as objects. */
@@ -99,7 +101,7 @@ export async function readPage(engine: Engine, source: PageSource, q: PageQuery,
     },
   ];
   if (!skipTotal) statements.push({ sql: `SELECT COUNT(*) AS n FROM ${source.from}${whereSql}`, params: countParams });
-  const [rows = [], counted] = await engine.read(statements, { light: source.light });
+  const [rows = [], counted] = await engine.read(statements, { light: source.light, lightKey: source.lightKey });
   if (!counted) return { page, perPage, totalItems: -1, totalPages: -1, items: rows };
   const totalItems = Number((counted[0] as { n?: number | string } | undefined)?.n ?? 0);
   return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items: rows };

@@ -1,3 +1,4 @@
+import { searchColumns } from '../../core/collections/indexes.js';
 import type { Collection } from '../../core/collections/model.js';
 import { isFile } from '../../core/fields/index.js';
 import {
@@ -51,7 +52,10 @@ export function recordPaths(c: Collection, name: string, audience: Audience): Js
   const collectionPath: Json = {};
   if (allowed('listRule')) {
     const page = json(ref(`${name}List`), 'A page of records.');
-    collectionPath.get = op('list', `List ${c.name} records`, 'listRule', [...LIST_PARAMETERS, EXPAND, FIELDS], { 200: page, ...refused });
+    collectionPath.get = op('list', `List ${c.name} records`, 'listRule', [...listParameters(c), EXPAND, FIELDS], {
+      200: page,
+      ...refused,
+    });
   }
   if (writable('createRule')) {
     const created = json(ref(`${name}Record`), 'The record created.');
@@ -83,4 +87,31 @@ export function recordPaths(c: Collection, name: string, audience: Audience): Js
   }
   if (Object.keys(recordPath).length > 0) paths[`${base}/{id}`] = recordPath;
   return paths;
+}
+
+/** The list parameters, where the collection has searchable fields with what `filter` and `sort` then take. */
+function listParameters(c: Collection): Json[] {
+  const columns = searchColumns(c);
+  if (columns.size === 0) return LIST_PARAMETERS;
+  const fields = [...columns.keys()].join(', ');
+  // search() takes the fields of one index: the first's, as the example
+  const first = [...columns.values()][0];
+  const example = [...columns]
+    .filter(([, index]) => index === first)
+    .map(([name]) => name)
+    .join(', ');
+  return LIST_PARAMETERS.map((p) => {
+    if (p.name === 'filter') {
+      return {
+        ...p,
+        description: `${p.description as string} Searchable fields (${fields}): \`~\` uses their index, and \`search(${example}, "words")\` (the fields of one search index) finds the records holding every word.`,
+      };
+    }
+    if (p.name === 'sort')
+      return {
+        ...p,
+        description: `${p.description as string} With a \`search(…)\` in the filter, \`-@rank\` puts the best matches first.`,
+      };
+    return p;
+  });
 }

@@ -13,12 +13,17 @@ const COMMON_PROXY_HEADERS = ['CF-Connecting-IP', 'Fly-Client-IP', 'X-Forwarded-
  * What PocketBase tells superusers beside the health: whether a backup may
  * start (no backups can be made yet, so false), the client IP as the server
  * reads it, and the first proxy header the request carries ('' if none), so
- * a dashboard can warn that trusted proxy headers are not set up.
+ * a dashboard can warn that trusted proxy headers are not set up. With
+ * standbys, `replication` beside them: each one's health and lag.
  */
 function superuserData(app: App, request: FastifyRequest): Record<string, unknown> {
   const headers = [...app.settings.get().trustedProxy.headers, ...COMMON_PROXY_HEADERS];
   const possibleProxyHeader = headers.find((name) => Boolean(request.headers[name.toLowerCase()])) ?? '';
-  return { canBackup: app.backups.idle, realIP: clientIp(app, request), possibleProxyHeader };
+  const data: Record<string, unknown> = { canBackup: app.backups.idle, realIP: clientIp(app, request), possibleProxyHeader };
+  // beside PocketBase's fields: each standby's reachability and lag, where reads go to standbys
+  const replication = app.engine.stats().replication;
+  if (replication) data.replication = replication;
+  return data;
 }
 
 const NOT_READY = {

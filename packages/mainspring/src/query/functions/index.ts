@@ -1,6 +1,7 @@
 import type { Operand } from '../ast.js';
-import type { Resolved, SqlFlavor, SqlParams } from '../compile.js';
+import type { Resolved, Resolver, SqlFlavor, SqlParams } from '../compile.js';
 import { geoDistance } from './geo-distance.js';
+import { search } from './search.js';
 import { strftime } from './strftime.js';
 
 /** What a filter function works with: its arguments resolved as any operand, the statement's parameters, the engine's SQL. */
@@ -9,6 +10,8 @@ export interface FilterFunctionContext {
   resolve(operand: Operand): Resolved;
   readonly params: SqlParams;
   readonly flavor: SqlFlavor;
+  /** The names of the statement's record, for a function that needs more than an operand (`search()`'s index). */
+  readonly resolver: Resolver;
 }
 
 /**
@@ -23,4 +26,4 @@ export type FilterFunction = (args: readonly Operand[], ctx: FilterFunctionConte
  * its module beside these and name it here; engine-specific SQL goes
  * through a method of {@link SqlFlavor} that each dialect implements.
  */
-export const FILTER_FUNCTIONS: Readonly<Record<string, FilterFunction>> = { geoDistance, strftime };
+export const FILTER_FUNCTIONS: Readonly<Record<string, FilterFunction>> = { geoDistance, search, strftime };

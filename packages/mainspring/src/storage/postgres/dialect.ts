@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, InsertParts, SqlValue, StrftimeSql } from '../engine.js';
 import { asPoint, decodeStored } from '../values.js';
+import { createSearchIndex, dropSearchIndex, fullText } from './search.js';
 
 /**
  * PostgreSQL's SQL. Text columns use the "C" collation, so text sorts and
@@ -307,6 +308,10 @@ class PostgresDialect implements Dialect {
   dropIndex(name: string): string {
     return `DROP INDEX IF EXISTS ${ident(name)}`;
   }
+  // search indexes: search.ts
+  readonly createSearchIndex = createSearchIndex;
+  readonly dropSearchIndex = dropSearchIndex;
+  readonly fullText = fullText;
   convertColumn(table: string, column: string, to: 'text' | 'array'): string[] {
     const t = ident(table);
     const c = ident(column);

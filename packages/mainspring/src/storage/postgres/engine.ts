@@ -24,6 +24,7 @@ import { runConsoleStatement } from './console.js';
 import { postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
 import { connect, describeOn, isStalePlan, poolQuery, query, retiring, translate, types } from './pool.js';
+import { ReplicaSet, replicaUrlsFromEnv } from './replicas.js';
 import { renameShortenedNames } from './shortened-names.js';
 import { type Attempt, attempt } from './transaction.js';
 import { LocalLane, Turns } from './turns.js';
@@ -41,6 +42,8 @@ export interface PostgresOptions {
    */
   connectTimeoutMs?: number;
   onRetry?: (message: string, delayMs: number) => void;
+  /** Told the warnings our own statements raise (`RAISE WARNING 'mainspring: …'`: a search index without pg_trgm). */
+  onWarning?: (message: string) => void;
   /**
    * How long a statement or transaction waits for a pooled connection, in
    * ms (default 10,000, as long as a SQLite write waits for the writer);
@@ -54,6 +57,10 @@ export interface PostgresOptions {
    * PostgreSQL's CPU, to writes and cheap reads.
    */
   readShare?: number;
+  /** Hot standbys of this primary that take {@link PostgresEngine.read}'s reads (default `DATABASE_REPLICA_URLS`). */
+  replicaUrls?: readonly string[];
+  /** Told when a standby goes in or out of rotation (logged by the app). */
+  onReplicaChange?: (message: string) => void;
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -136,6 +143,10 @@ export class PostgresEngine implements Engine {
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
   private readonly lane = new LocalLane();
+  /** The standbys reads go to, when any are configured. */
+  private replicas: ReplicaSet | null = null;
+  /** Present with standbys: see {@link Engine.asCaller}. */
+  asCaller?: <T>(caller: string, fn: () => T) => T;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -166,7 +177,16 @@ export class PostgresEngine implements Engine {
     // ended it between two queries (a restart, pg_terminate_backend), which
     // without a listener is an uncaught exception; its next query fails, the
     // transaction releases it as broken, and the pool drops it
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      const warn = options.onWarning;
+      if (warn) {
+        client.on('notice', (notice) => {
+          if (notice.severity === 'WARNING' && notice.message?.startsWith('mainspring: '))
+            warn(notice.message.slice('mainspring: '.length));
+        });
+      }
+    });
     const deadline = Date.now() + (options.connectTimeoutMs ?? 0);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -190,7 +210,22 @@ export class PostgresEngine implements Engine {
     const share =
       options.readShare ??
       (Number(process.env.MS_PG_READ_SHARE) || Math.max(1, Math.min(Math.floor((poolMax * 3) / 4), 2 * availableParallelism())));
-    return new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
+    const engine = new PostgresEngine(pool, url, timeout, options.poolWaitMs ?? 10_000, new Turns(share));
+    const replicaUrls = options.replicaUrls ?? replicaUrlsFromEnv();
+    if (replicaUrls.length > 0) engine.attachReplicas(replicaUrls, options);
+    return engine;
+  }
+
+  /** Standbys for reads: each an engine of its own (its pool and share of reads), checked by the replica set. */
+  private attachReplicas(urls: readonly string[], options: PostgresOptions): void {
+    const replicas = new ReplicaSet(this, {
+      urls,
+      // a standby that does not answer is left quickly: its reads go to the primary meanwhile
+      open: (url) => PostgresEngine.open(url, { ...options, replicaUrls: [], connectTimeoutMs: 0, poolWaitMs: 2000 }),
+      onChange: options.onReplicaChange,
+    });
+    this.replicas = replicas;
+    this.asCaller = (caller, fn) => replicas.asCaller(caller, fn);
   }
 
   /**
@@ -226,6 +261,8 @@ export class PostgresEngine implements Engine {
     return this.track(async () => (await poolQuery(this.pool, sql, params)).rowCount ?? 0);
   }
   read(statements: readonly ReadStatement[], options: ReadOptions = {}): Promise<unknown[][]> {
+    const replicas = this.replicas;
+    if (replicas) return this.track(() => replicas.read(statements, options, () => this.readNow(statements, options)));
     return this.track(() => this.readNow(statements, options));
   }
 
@@ -281,6 +318,7 @@ export class PostgresEngine implements Engine {
       writesWaiting: waitingCount,
       pool: { size: totalCount, idle: idleCount, waiting: waitingCount },
       reads: { running: this.readTurns.taken, stopped: this.readsStopped },
+      ...(this.replicas ? { replication: this.replicas.stats() } : {}),
     };
   }
 
@@ -316,7 +354,29 @@ export class PostgresEngine implements Engine {
    * after the commit.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
+    const replicas = this.replicas;
+    if (replicas?.tracking) return this.track(() => this.transactionNoted(replicas, fn));
     return this.track(() => this.transactionNow(fn));
+  }
+
+  /**
+   * A caller's transaction with standbys: the primary's position after its
+   * commit is noted for the caller before its `afterCommit` callbacks run, so
+   * the reads they start (realtime rule checks) find what it wrote too.
+   */
+  private async transactionNoted<T>(replicas: ReplicaSet, fn: (tx: Executor) => Promise<T>): Promise<T> {
+    let later: (() => void)[] = [];
+    const result = await this.transactionNow((tx) => {
+      // each attempt starts with no callbacks: a failed attempt's are dropped
+      const mine: (() => void)[] = [];
+      later = mine;
+      const deferring: Executor = Object.create(tx);
+      deferring.afterCommit = (cb) => mine.push(cb);
+      return fn(deferring);
+    });
+    await replicas.noteCommit();
+    for (const cb of later) cb();
+    return result;
   }
 
   private async transactionNow<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -448,6 +508,7 @@ export class PostgresEngine implements Engine {
       });
     }
     this.closed = true;
+    await this.replicas?.close();
     await this.pool.end();
   }
 }

@@ -1,5 +1,6 @@
 import type { ColumnKind, ColumnSpec, Dialect, FilterValueType, IndexSpec, SqlValue } from '../engine.js';
 import { asPoint, decodeStored } from '../values.js';
+import { createSearchIndex, dropSearchIndex, fullText, likeIndexed, SEARCH_TABLE_PREFIX } from './search.js';
 
 const COLUMN_TYPES: Record<ColumnKind, string> = {
   text: "TEXT DEFAULT '' NOT NULL",
@@ -64,6 +65,8 @@ export const sqliteDialect: Dialect = {
     return `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${ident(index.name)} ON ${ident(index.table)} (${cols})${where}`;
   },
   dropIndex: (name) => `DROP INDEX IF EXISTS ${ident(name)}`,
+  createSearchIndex,
+  dropSearchIndex,
   convertColumn: (table, column, to) => {
     const c = ident(column);
     return to === 'array'
@@ -74,7 +77,9 @@ export const sqliteDialect: Dialect = {
           `UPDATE ${ident(table)} SET ${c} = CASE WHEN json_valid(${c}) AND json_type(${c}) = 'array' THEN COALESCE(json_extract(${c}, '$[#-1]'), '') ELSE COALESCE(${c}, '') END`,
         ];
   },
-  listTables: () => "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name",
+  // a search index's FTS5 tables are an index's, rebuilt where the collection is made, never data to copy
+  listTables: () =>
+    `SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_' AND substr(name, 1, ${SEARCH_TABLE_PREFIX.length}) <> '${SEARCH_TABLE_PREFIX}' ORDER BY name`,
   // rowid is SQLite's own: the next one is always past the largest
   syncRowid: () => null,
   listIndexes: (table) => ({
@@ -122,6 +127,8 @@ export const sqliteDialect: Dialect = {
   },
 
   like: (left, right, negate) => `${left} ${negate ? 'NOT LIKE' : 'LIKE'} ${right} ESCAPE '\\'`,
+  likeIndexed,
+  fullText,
   same: (left, right, negate) => `${left} ${negate ? 'IS NOT' : 'IS'} ${right}`,
   isEmpty: (sql, _type: FilterValueType, negate) =>
     negate ? `(${sql} IS NOT '' AND ${sql} IS NOT NULL)` : `(${sql} = '' OR ${sql} IS NULL)`,

@@ -21,7 +21,7 @@ import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGE
 import { Connection, type Statement } from './connection.js';
 import { runConsoleStatement } from './console.js';
 import { sqliteDialect } from './dialect.js';
-import { ReaderPool } from './readers.js';
+import { LoopBudget, ReaderPool } from './readers.js';
 
 /** Options of the embedded engine. */
 export interface SqliteOptions {
@@ -356,13 +356,27 @@ export class SqliteEngine implements Engine {
 
   private async readNow(statements: readonly ReadStatement[], options: ReadOptions): Promise<unknown[][]> {
     if (this.closed) throw new Error('the database is closed');
-    if (!this.readers || options.light) {
-      // on the event loop too, the caller's timeoutMs is the statements' limit (found by the engine contract:
-      // light reads, and every read without reader processes, ran to the engine's own timeout instead)
-      const t = options.timeoutMs;
-      return statements.map((s) => (s.arrays ? this.reader.valuesSync(s.sql, s.params, t) : this.reader.allSync(s.sql, s.params, t)));
+    if (!this.readers) return this.readOnLoop(statements, options.timeoutMs);
+    if (!options.light || !this.loopBudget.allows(options.lightKey)) {
+      return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);
     }
-    return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);
+    const started = performance.now();
+    try {
+      return this.readOnLoop(statements, options.timeoutMs);
+    } finally {
+      this.loopBudget.spent(options.lightKey, performance.now() - started);
+    }
+  }
+
+  /** Light reads that held the event loop too long, by their key. */
+  private readonly loopBudget = new LoopBudget();
+
+  private readOnLoop(statements: readonly ReadStatement[], timeoutMs: number | undefined): unknown[][] {
+    // on the event loop too, the caller's timeoutMs is the statements' limit (found by the engine contract:
+    // light reads, and every read without reader processes, ran to the engine's own timeout instead)
+    return statements.map((s) =>
+      s.arrays ? this.reader.valuesSync(s.sql, s.params, timeoutMs) : this.reader.allSync(s.sql, s.params, timeoutMs),
+    );
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.reader.getSync<T>(sql, params);

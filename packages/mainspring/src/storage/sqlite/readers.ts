@@ -48,6 +48,43 @@ export function killAfterMs(timeoutMs: number): number {
 }
 
 /**
+ * Which light reads (Engine.read's `light`) may still run on the event loop.
+ * A light read walks one index, but how far is the data's to say: a range
+ * on an index can hold every row, each then checked against the other
+ * conditions. Once a read of a key (a list's collection) held the loop
+ * longer than {@link LoopBudget.budgetMs}, that key's light reads run in
+ * the readers for {@link LoopBudget.coolMs}, then may try the loop again:
+ * such a collection costs the event loop one long read per cool-down, not
+ * one per request.
+ */
+export class LoopBudget {
+  private readonly heavyUntil = new Map<string, number>();
+
+  constructor(
+    readonly budgetMs = 25,
+    readonly coolMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether a light read of `key` may run on the event loop now. */
+  allows(key: string | undefined): boolean {
+    const until = key === undefined ? undefined : this.heavyUntil.get(key);
+    if (until === undefined) return true;
+    if (this.now() < until) return false;
+    this.heavyUntil.delete(key as string);
+    return true;
+  }
+
+  /** Records that a light read of `key` held the event loop `ms`. */
+  spent(key: string | undefined, ms: number): void {
+    if (key === undefined || ms <= this.budgetMs) return;
+    // keys are collections, few; the bound only keeps a caller inventing keys from growing the map
+    if (this.heavyUntil.size >= 10_000) this.heavyUntil.clear();
+    this.heavyUntil.set(key, this.now() + this.coolMs);
+  }
+}
+
+/**
  * The reader's code: CommonJS run with `-e`, so it is the same from src/
  * (tests) and dist/. Statements are cached per text; each request is one
  * read transaction under its own deadline.

@@ -1,0 +1,149 @@
+import type { FullTextSql, IndexSpec, SqlValue, TextIndexSql } from '../engine.js';
+
+/**
+ * SQLite's search indexes (`USING search`): two FTS5 tables over the
+ * collection's table (external content: they hold only the index, and read
+ * the text from the table), kept in step by triggers, so inside the very
+ * transaction of every write. One has the trigram tokenizer and serves `~`
+ * and `!~`; the other has words (unicode61) and serves `search()` with bm25.
+ * Their names end in `$…`, a character no index name has, so that one
+ * index's tables and FTS5's shadow tables (`<name>_data`, …) never meet
+ * another's.
+ */
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const text = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Every table a search index makes starts with this (tables that listTables leaves out). */
+export const SEARCH_TABLE_PREFIX = '_ms_fts_';
+
+const trigramTable = (index: string) => `${SEARCH_TABLE_PREFIX}${index}$t`;
+const wordsTable = (index: string) => `${SEARCH_TABLE_PREFIX}${index}$w`;
+const trigger = (index: string, what: 'i' | 'd' | 'u') => `${SEARCH_TABLE_PREFIX}${index}$${what}`;
+
+/** The statements that create an index's FTS5 tables and triggers, and fill the tables from the rows there. */
+export function createSearchIndex(index: IndexSpec): string[] {
+  const table = ident(index.table);
+  const cols = index.columns.map((c) => ident(c.name));
+  const list = cols.join(', ');
+  const tables = [
+    { name: ident(trigramTable(index.name)), tokenize: 'trigram' },
+    { name: ident(wordsTable(index.name)), tokenize: 'unicode61 remove_diacritics 2' },
+  ];
+  const put = (row: 'new' | 'old', del: boolean) =>
+    tables
+      .map(
+        (t) =>
+          `INSERT INTO ${t.name}(${del ? `${t.name}, ` : ''}rowid, ${list}) VALUES (${del ? "'delete', " : ''}${row}.rowid, ${cols.map((c) => `${row}.${c}`).join(', ')});`,
+      )
+      .join(' ');
+  const changed = cols.map((c) => `old.${c} IS NOT new.${c}`).join(' OR ');
+  return [
+    ...tables.map(
+      (t) =>
+        `CREATE VIRTUAL TABLE ${t.name} USING fts5(${list}, content=${text(index.table)}, content_rowid='rowid', tokenize=${text(t.tokenize)})`,
+    ),
+    `CREATE TRIGGER ${ident(trigger(index.name, 'i'))} AFTER INSERT ON ${table} BEGIN ${put('new', false)} END`,
+    `CREATE TRIGGER ${ident(trigger(index.name, 'd'))} AFTER DELETE ON ${table} BEGIN ${put('old', true)} END`,
+    `CREATE TRIGGER ${ident(trigger(index.name, 'u'))} AFTER UPDATE ON ${table} WHEN ${changed} BEGIN ${put('old', true)} ${put('new', false)} END`,
+    // the rows already there: a search declared on existing data is built by the migration that declares it
+    ...tables.map((t) => `INSERT INTO ${t.name}(${t.name}) VALUES ('rebuild')`),
+  ];
+}
+
+/** The statements that drop an index's triggers and tables. */
+export function dropSearchIndex(index: IndexSpec): string[] {
+  return [
+    ...(['i', 'd', 'u'] as const).map((w) => `DROP TRIGGER IF EXISTS ${ident(trigger(index.name, w))}`),
+    `DROP TABLE IF EXISTS ${ident(trigramTable(index.name))}`,
+    `DROP TABLE IF EXISTS ${ident(wordsTable(index.name))}`,
+  ];
+}
+
+/** An FTS5 string: always quoted, so nothing in it is FTS5's syntax (`"`, `NEAR(`, `*`, `-`, `AND`). */
+const ftsString = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+/** The most runs of a pattern the trigram query asks for. */
+const MAX_RUNS = 8;
+
+/**
+ * The FTS5 query (trigram phrases ANDed) whose matches include every text
+ * that the LIKE `pattern` (escape `\`) matches, ignoring case as FTS5's
+ * trigram tokenizer does (all of Unicode, a superset of LIKE's ASCII): each
+ * run of at least 3 characters between wildcards must occur. Null when no
+ * run is that long (the index cannot narrow anything), or when SQLite's LIKE
+ * would read the pattern otherwise than as written: a NUL ends its text,
+ * and a trailing escape matches nothing.
+ */
+export function trigramQuery(pattern: string): string | null {
+  if (pattern.includes('\0')) return null;
+  const runs: string[] = [];
+  let run: string[] = [];
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i] as string;
+    if (c === '\\') {
+      const next = chars[++i];
+      if (next === undefined) return null;
+      run.push(next);
+    } else if (c === '%' || c === '_') {
+      runs.push(run.join(''));
+      run = [];
+    } else {
+      run.push(c);
+    }
+  }
+  runs.push(run.join(''));
+  // the longest few narrow enough; each more is a level of FTS5's expression tree, which stops at 256
+  const long = runs
+    .filter((r) => [...r].length >= 3)
+    .sort((a, b) => b.length - a.length)
+    .slice(0, MAX_RUNS);
+  return long.length === 0 ? null : long.map(ftsString).join(' AND ');
+}
+
+/**
+ * LIKE over a column a search index holds: the trigram index gives the
+ * rows that may match, LIKE itself decides, so the answers are LIKE's. The
+ * negation is true where LIKE's is (a NULL column is neither).
+ */
+export function likeIndexed(
+  left: string,
+  pattern: string,
+  negate: boolean,
+  index: TextIndexSql,
+  param: (value: SqlValue) => string,
+): string | null {
+  const q = trigramQuery(pattern);
+  if (q === null) return null;
+  const t = ident(trigramTable(index.index));
+  const candidates = `SELECT rowid FROM ${t} WHERE ${t} MATCH ${param(`{${ftsString(index.column)}} : (${q})`)}`;
+  const p = param(pattern);
+  return negate
+    ? `(${left} IS NOT NULL AND (${index.row} NOT IN (${candidates}) OR ${left} NOT LIKE ${p} ESCAPE '\\'))`
+    : `(${index.row} IN (${candidates}) AND ${left} LIKE ${p} ESCAPE '\\')`;
+}
+
+/** The words of a `search()` query as FTS5 phrases, ANDed; null when it has none. */
+export function wordsQuery(query: string): string | null {
+  const words = query.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w));
+  return words.length === 0 ? null : words.map(ftsString).join(' AND ');
+}
+
+/**
+ * `search()`: rows whose indexed columns hold every word of `query`,
+ * ranked by bm25 (negated, so larger is better). Both are subqueries
+ * SQLite runs once per statement, not per row.
+ */
+export function fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string } {
+  const q = wordsQuery(query);
+  if (q === null) return { match: 'FALSE', rank: 'NULL' };
+  const w = ident(wordsTable(index.index));
+  const cols = index.columns.map((c) => ftsString(c.name)).join(' ');
+  const bound = param(`{${cols}} : (${q})`);
+  return {
+    match: `${index.row} IN (SELECT rowid FROM ${w} WHERE ${w} MATCH ${bound})`,
+    // a materialized CTE: SQLite would otherwise flatten it into a full-text query per row
+    rank: `(WITH __ms_rank AS MATERIALIZED (SELECT rowid AS id, -bm25(${w}) AS r FROM ${w} WHERE ${w} MATCH ${bound}) SELECT r FROM __ms_rank WHERE id = ${index.row})`,
+  };
+}
