@@ -42,6 +42,7 @@ import { RealtimeBroker } from './realtime/broker.js';
 import { RecordFiles } from './records/files.js';
 import { RecordService } from './records/service.js';
 import { queryLimitsFor, SettingsService } from './settings.js';
+import { SqlConsole } from './sql-console.js';
 
 /** How to open an app. */
 export interface AppOptions {
@@ -141,6 +142,8 @@ export class App {
   readonly backups: BackupService;
   /** Counters, gauges and histograms for `GET /api/ms/metrics`. */
   readonly metrics: Metrics;
+  /** The superusers' SQL console. */
+  readonly sqlConsole: SqlConsole;
   /** The app's migrations (`ms_migrations/`), when the app was opened with a folder of them. */
   migrations: AppMigrations | null = null;
   /** Ready unless the code that serves the app says otherwise (`createApp` while it starts and drains). */
@@ -162,6 +165,7 @@ export class App {
     this.fairShare = new FairShare(() => this.settings.get().fairShare);
     this.logs = new LogService(logsEngine ?? engine, this.settings, logger, logsEngine !== null);
     this.hooks = new Hooks(logger);
+    this.sqlConsole = new SqlConsole(engine, this.settings, logger, this.logs);
     this.crons = new CronService(engine, logger, this.metrics);
     const files = new SettingsFileStore(dataDir, () => this.settings.get());
     this.files = files;

@@ -73,6 +73,8 @@ export interface RequestLogEntry {
   auth: string;
   authId: string;
   error: string;
+  /** The entry's message, when it is not the request's method and path (an audit entry). */
+  message?: string;
 }
 
 /** A stored row, as read. */
@@ -233,7 +235,7 @@ export class LogService {
       at: now,
       hour: Math.floor(now / HOUR),
       level,
-      message: `${entry.method} ${entry.url.split('?', 1)[0]}`.slice(0, 500),
+      message: (entry.message ?? `${entry.method} ${entry.url.split('?', 1)[0]}`).slice(0, 500),
       method: entry.method,
       url: entry.url,
       status: entry.status,

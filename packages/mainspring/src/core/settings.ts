@@ -94,6 +94,12 @@ export interface Settings {
    * on the internal network).
    */
   oauth2: { redirectURLs: string[]; trustedHosts: string[] };
+  /**
+   * Mainspring: the superusers' SQL console (core/sql-console.ts). Statements
+   * run read-only unless `allowWrites` is on and the request asks to write;
+   * each is stopped after `timeoutMs`.
+   */
+  sqlConsole: { allowWrites: boolean; timeoutMs: number };
 }
 
 /**
@@ -137,6 +143,7 @@ export function defaultSettings(): Settings {
     queryLimits: { ...DEFAULT_QUERY_LIMITS, collections: [] },
     fairShare: { ...DEFAULT_FAIR_SHARE },
     oauth2: { redirectURLs: [], trustedHosts: [] },
+    sqlConsole: { allowWrites: false, timeoutMs: 5000 },
   };
 }
 
@@ -243,6 +250,7 @@ function validate(s: Settings, errors: ErrorData): void {
   checkQueryLimitOverrides(s.queryLimits.collections, errors);
   between(errors, 'logs.minLevel', s.logs.minLevel, -1000, 1000);
   checkS3AndBackups(s, errors);
+  between(errors, 'sqlConsole.timeoutMs', s.sqlConsole.timeoutMs, 100, 600_000);
 }
 
 function invalid(errors: ErrorData, key: string, message: string): void {

@@ -3,6 +3,7 @@ import { typeNames } from '../core/collections/typegen.js';
 import { REFERS } from '../core/fields/index.js';
 import { aggregatePaths, aggregateSchemas } from './openapi/aggregate-paths.js';
 import { authPaths } from './openapi/auth-paths.js';
+import { csvPaths, msSchemas, sqlConsolePaths } from './openapi/ms-paths.js';
 import { type Audience, errorResponse, type Json, ref, type SchemaContext, STRING_LIST, string } from './openapi/parts.js';
 import { passkeyPaths } from './openapi/passkey-paths.js';
 import { recordPaths } from './openapi/record-paths.js';
@@ -111,12 +112,18 @@ export function openApiDocument(collections: readonly Collection[], options: Ope
     Object.assign(schemas, collectionSchemas(c, name, options.audience, ctx));
     const kind = { auth: 'Auth', base: 'Base', view: 'View (read-only)' }[c.type];
     tags.push({ name: c.name, description: `${kind} collection \`${c.name}\` (id \`${c.id}\`).` });
-    paths = { ...paths, ...recordPaths(c, name, options.audience), ...aggregatePaths(c, name, options.audience) };
+    paths = {
+      ...paths,
+      ...recordPaths(c, name, options.audience),
+      ...aggregatePaths(c, name, options.audience),
+      ...csvPaths(c, options.audience),
+    };
     if (c.type === 'auth') {
       paths = { ...paths, ...authPaths(c, name), ...passkeyPaths(c, name) };
     }
   }
-  paths = { ...paths, ...sharedPaths() };
+  paths = { ...paths, ...sharedPaths(), ...(options.audience === 'superuser' ? sqlConsolePaths() : {}) };
+  Object.assign(schemas, msSchemas());
   tags.push(
     { name: 'system', description: 'Batch, realtime, files and health.' },
     { name: 'sessions', description: "Mainspring's rotating refresh tokens." },

@@ -107,8 +107,8 @@ function entriesOf(doc: Json): Entry[] {
   for (const [path, item] of Object.entries(doc.paths as Json)) {
     for (const method of METHODS) {
       const op = (item as Json)[method] as Operation | undefined;
-      // the stream never ends (a runner would wait for ever), and subscribing needs its client id
-      if (!op || op.operationId.startsWith('realtime')) continue;
+      // the stream never ends (a runner would wait for ever), and subscribing needs its client id; an import needs a file
+      if (!op || op.operationId.startsWith('realtime') || op.operationId.startsWith('import_')) continue;
       const collection = /^\/api\/collections\/([^/]+)\//.exec(path)?.[1];
       entries.push({ path, method, op, collection: collection ? decodeURIComponent(collection) : null });
     }

@@ -28,7 +28,9 @@ import { installRoutes } from './routes/ms-install.js';
 import { metricsRoutes } from './routes/ms-metrics.js';
 import { openApiRoutes } from './routes/ms-openapi.js';
 import { passkeyRoutes } from './routes/ms-passkeys.js';
+import { recordsCsvRoutes } from './routes/ms-records-csv.js';
 import { sessionRoutes } from './routes/ms-sessions.js';
+import { sqlConsoleRoutes } from './routes/ms-sql.js';
 import { oauth2Routes } from './routes/oauth2.js';
 import { type RealtimeOptions, realtimeRoutes } from './routes/realtime.js';
 import { recordRoutes } from './routes/records.js';
@@ -198,6 +200,8 @@ function registerRoutes(server: FastifyInstance, app: App, options: ServerOption
   plugin(openApiRoutes);
   plugin(fieldTypeRoutes);
   plugin(aggregateRoutes);
+  plugin(sqlConsoleRoutes);
+  plugin(recordsCsvRoutes);
   plugin((scope) => metricsRoutes(scope, app, options.metricsToken ?? process.env.MS_METRICS_TOKEN));
   plugin((scope) => dashboardRoutes(scope));
   plugin((scope) => {

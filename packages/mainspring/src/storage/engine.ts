@@ -190,6 +190,34 @@ export interface ReadOptions {
   readonly lightKey?: string;
 }
 
+/** One statement a superuser typed in the SQL console (core/sql-console.ts), and how to run it. */
+export interface ConsoleStatement {
+  readonly sql: string;
+  /** Rows to skip, then at most `limit` rows answered (a page). */
+  readonly offset: number;
+  readonly limit: number;
+  /** Stop after this long, in ms, whatever the statement does. */
+  readonly timeoutMs: number;
+  /**
+   * Whether the statement may change the database. False: it runs where
+   * nothing can be written (SQLite: a read-only `query_only` connection of
+   * its own that refuses anything but a statement returning rows, so no
+   * ATTACH, PRAGMA assignment or VACUUM INTO; PostgreSQL: a READ ONLY
+   * transaction, rolled back).
+   */
+  readonly write: boolean;
+}
+
+/** What a console statement answered: a page of rows, as arrays in column order. */
+export interface ConsoleAnswer {
+  readonly columns: string[];
+  readonly rows: unknown[][];
+  /** More rows follow the page. */
+  readonly more: boolean;
+  /** Rows a write changed (null for a statement that returns rows). */
+  readonly changes: number | null;
+}
+
 /** A table's name and the names of its columns and indexes, as the schema gives them. */
 export interface StoredNames {
   readonly table: string;
@@ -294,6 +322,14 @@ export interface Engine extends Executor {
    * that has replayed the caller's last commit (see {@link asCaller}).
    */
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
+  /**
+   * Runs one statement of the SQL console on a connection of its own, never
+   * one that serves the API, stopped at `timeoutMs`. A statement the
+   * console refuses (more than one, or one that writes when `write` is
+   * false) throws {@link QueryRejectedError}; the database's own errors
+   * keep its message.
+   */
+  console(statement: ConsoleStatement): Promise<ConsoleAnswer>;
   /**
    * Runs `fn` on behalf of `caller` (a signed-in record, else a client
    * address): with standbys, {@link read} then reads where the caller's own

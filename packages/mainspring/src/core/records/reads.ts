@@ -67,11 +67,25 @@ export class RecordReads {
 
   /** `GET /records`: a page of what the list rule and the filter admit. */
   async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
-    const superuser = isSuperuser(info);
     this.checkListAccess(c, [q.filter, q.sort], info);
     // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
     pageOf(q, LIST_LIMITS);
     const shape = this.shape(c, q, info);
+    const source = this.source(c, q, info);
+    const page = await readPage(this.ctx.engine, source, q, LIST_LIMITS);
+    const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], this.ctx.engine.dialect), shape, info);
+    return { ...page, items };
+  }
+
+  /**
+   * What a list reads: the rows the list rule and the caller's filter admit,
+   * in the sort asked for; a list rule of superusers only, a filter a
+   * non-superuser may not write, or one over the query limits is refused
+   * here. Lists page through it; exports walk it in insertion order.
+   */
+  source(c: Collection, q: { filter?: string; sort?: string }, info: RequestInfo | null): PageSource {
+    this.checkListAccess(c, [q.filter, q.sort], info);
+    const superuser = isSuperuser(info);
     const { engine } = this.ctx;
     const d = engine.dialect;
     const { scope, where, exprs } = this.listWhere(c, q.filter, info);
@@ -85,7 +99,7 @@ export class RecordReads {
     // are cheapest (light), until one of the collection's light lists turns out long (Engine.read's lightKey).
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
-    const source: PageSource = {
+    return {
       from: `${d.ident(c.name)} ${RECORD_ALIAS}`,
       select: selectList(c, d),
       where,
@@ -96,9 +110,6 @@ export class RecordReads {
       guarded,
       arrays: true,
     };
-    const page = await readPage(engine, source, q, LIST_LIMITS);
-    const items = await this.output(this.ctx.reads, c, decodeRecords(c, page.items as unknown[][], d), shape, info);
-    return { ...page, items };
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type Engine, type Executor, readingExecutor } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
@@ -11,8 +12,10 @@ import { RecordAccess } from './access.js';
 import { type AggregateQuery, type AggregateRow, RecordAggregates } from './aggregate.js';
 import type { RecordContext } from './context.js';
 import { RecordDeletes } from './deletes.js';
+import { type ExportQuery, prepareExport, type RecordExport } from './export.js';
 import type { RecordFiles } from './files.js';
 import { WriteFlow } from './flow.js';
+import { type ImportOptions, type ImportReport, RecordImports } from './import.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.js';
 import { type ListQuery, type ListResult, RecordReads, type ShapeQuery } from './reads.js';
 import { RowWrites } from './row-writes.js';
@@ -39,6 +42,8 @@ export class RecordService {
   private readonly deletes: RecordDeletes;
   private readonly server: ServerReads;
   private readonly aggregates: RecordAggregates;
+  private readonly ctx: RecordContext;
+  private readonly imports: RecordImports;
 
   constructor(
     private readonly engine: Engine,
@@ -53,9 +58,12 @@ export class RecordService {
     const flow = new WriteFlow(ctx, (tx) => new TxRecords(this, tx));
     this.reads = new RecordReads(ctx);
     this.deletes = new RecordDeletes(ctx, this.reads, flow);
-    this.writes = new RecordWrites(ctx, this.reads, new RowWrites(ctx), this.deletes, flow);
+    const rows = new RowWrites(ctx);
+    this.writes = new RecordWrites(ctx, this.reads, rows, this.deletes, flow);
     this.server = new ServerReads(ctx, this.reads);
     this.aggregates = new RecordAggregates(ctx, this.reads);
+    this.ctx = ctx;
+    this.imports = new RecordImports(ctx, this.reads, rows, flow);
   }
 
   /** The collection, or PocketBase's 404 "Missing collection context.". */
@@ -73,6 +81,21 @@ export class RecordService {
   /** `GET /api/ms/collections/{c}/aggregate`: groups and totals over what the list rule and the filter admit. */
   aggregate(c: Collection, q: AggregateQuery, info: RequestInfo | null): Promise<Page<AggregateRow>> {
     return this.aggregates.aggregate(c, q, info);
+  }
+
+  /** `GET /api/ms/collections/{c}/export.csv`: checked now, its rows read as the stream asks (export.ts). */
+  export(c: Collection, q: ExportQuery, info: RequestInfo | null): RecordExport {
+    return prepareExport(this.ctx, this.reads, c, q, info);
+  }
+
+  /** `POST /api/ms/collections/{c}/import`'s options, checked before the body is read. */
+  checkImport(c: Collection, options: ImportOptions): void {
+    this.imports.check(c, options);
+  }
+
+  /** `POST /api/ms/collections/{c}/import`: rows of a CSV or JSON-lines file written as `options` say (import.ts). */
+  import(c: Collection, open: () => Readable, options: ImportOptions, info: RequestInfo): Promise<ImportReport> {
+    return this.imports.run(c, open, options, info);
   }
 
   /** `GET /records/:id`: the record, if the view rule admits it (404 otherwise). */

@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import {
   type ChangeChannel,
+  type ConsoleAnswer,
+  type ConsoleStatement,
   type DatabaseBackup,
   DatabaseUnavailableError,
   type Engine,
@@ -18,6 +20,7 @@ import {
   statementTimeoutMs,
 } from '../engine.js';
 import { postgresBackup } from './backup.js';
+import { runConsoleStatement } from './console.js';
 import { postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
 import { connect, describeOn, isStalePlan, poolQuery, query, retiring, translate, types } from './pool.js';
@@ -304,6 +307,10 @@ export class PostgresEngine implements Engine {
 
   /** Reads stopped at their time limit since the start. */
   private readsStopped = 0;
+
+  console(statement: ConsoleStatement): Promise<ConsoleAnswer> {
+    return this.track(() => runConsoleStatement(this.url, statement));
+  }
 
   stats(): EngineStats {
     const { totalCount, idleCount, waitingCount } = this.pool;

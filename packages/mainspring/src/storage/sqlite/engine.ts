@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import {
+  type ConsoleAnswer,
+  type ConsoleStatement,
   type DatabaseBackup,
   type Engine,
   EngineBusyError,
@@ -17,6 +19,7 @@ import {
 import { sqliteBackup } from './backup.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES, SQLITE_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { Connection, type Statement } from './connection.js';
+import { runConsoleStatement } from './console.js';
 import { sqliteDialect } from './dialect.js';
 import { LoopBudget, ReaderPool } from './readers.js';
 
@@ -97,7 +100,10 @@ export class SqliteEngine implements Engine {
 
   readonly backup: DatabaseBackup;
 
-  constructor(file: string, options: SqliteOptions = {}) {
+  constructor(
+    private readonly file: string,
+    options: SqliteOptions = {},
+  ) {
     this.backup = sqliteBackup(file);
     this.busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     const synchronous = options.synchronous ?? 'NORMAL';
@@ -315,6 +321,11 @@ export class SqliteEngine implements Engine {
 
   observeCommits(listener: (writes: number) => void): void {
     this.commitListeners.push(listener);
+  }
+
+  console(statement: ConsoleStatement): Promise<ConsoleAnswer> {
+    if (this.closed) return Promise.reject(new Error('the database is closed'));
+    return runConsoleStatement(this.file, statement, this.busyTimeoutMs);
   }
 
   stats(): EngineStats {
