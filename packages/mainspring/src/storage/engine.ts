@@ -42,17 +42,32 @@ export class EngineBusyError extends Error {
  * An {@link Executor} whose reads go through {@link Engine.read}: for code
  * that takes an executor (expanding records) and may read much.
  */
-export function readingExecutor(engine: Engine): Executor {
-  const one = async (sql: string, params: readonly SqlValue[] | undefined, arrays: boolean) =>
-    (await engine.read([{ sql, params, arrays }]))[0] as unknown[];
-  return {
-    all: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false)) as T[],
-    get: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false))[0] as T | undefined,
-    values: async (sql: string, params?: readonly SqlValue[]) => (await one(sql, params, true)) as unknown[][],
-    run: () => Promise.reject(new Error('a reading executor does not write')),
-    describe: (sql: string) => engine.describe(sql),
-    afterCommit: (fn: () => void) => fn(),
+export function readingExecutor(engine: Engine): ReadingExecutor {
+  const reads = (light: boolean): Executor => {
+    const options = { light };
+    const one = async (sql: string, params: readonly SqlValue[] | undefined, arrays: boolean) =>
+      (await engine.read([{ sql, params, arrays }], options))[0] as unknown[];
+    return {
+      all: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false)) as T[],
+      get: async <T>(sql: string, params?: readonly SqlValue[]) => (await one(sql, params, false))[0] as T | undefined,
+      values: async (sql: string, params?: readonly SqlValue[]) => (await one(sql, params, true)) as unknown[][],
+      run: () => Promise.reject(new Error('a reading executor does not write')),
+      describe: (sql: string) => engine.describe(sql),
+      afterCommit: (fn: () => void) => fn(),
+    };
   };
+  return Object.assign(reads(false), { light: reads(true) });
+}
+
+/** A {@link readingExecutor}. */
+export interface ReadingExecutor extends Executor {
+  /** The same reads where reads are cheapest (Engine.read's `light`): for statements that walk at most one index. */
+  readonly light: Executor;
+}
+
+/** The light reads of `db` when it is a {@link readingExecutor} (not a transaction, whose reads must stay in it). */
+export function lightReads(db: Executor): Executor | undefined {
+  return 'light' in db ? (db as ReadingExecutor).light : undefined;
 }
 
 /** How long one statement may run, in ms: the engine's option, else `MS_STATEMENT_TIMEOUT_MS`, else 5 s. */
@@ -165,6 +180,17 @@ export interface ReadStatement {
   readonly params?: readonly SqlValue[];
   /** Rows as arrays of values in select-list order (as {@link Executor.values}), else as objects. */
   readonly arrays?: boolean;
+  /**
+   * Run only when the earlier statement `statement` of the same read
+   * answered one of `rowCounts` rows; otherwise this one is answered with no
+   * rows, unrun (a page's count, not needed when the page came back short).
+   */
+  readonly when?: { readonly statement: number; readonly rowCounts: readonly number[] };
+}
+
+/** Whether statement `s` of a read runs, given the rows its earlier statements answered. */
+export function shouldRun(s: ReadStatement, answered: readonly unknown[][]): boolean {
+  return s.when === undefined || s.when.rowCounts.includes(answered[s.when.statement]?.length ?? -1);
 }
 
 /** How {@link Engine.read} runs its statements. */
@@ -258,6 +284,16 @@ export interface Engine extends Executor {
    * every connection from writes and cheap reads.
    */
   read(statements: readonly ReadStatement[], options?: ReadOptions): Promise<unknown[][]>;
+  /**
+   * A token that changes whenever a commit may have changed what reads see,
+   * the moment that commit is visible to any read. Read it before and after
+   * {@link read}: the same both times, the read saw the database as it is at
+   * that token (an exact count read so may be kept under it). Present only
+   * where this process learns of every commit at once (SQLite: it owns the
+   * file, and another process's commits show in `PRAGMA data_version`);
+   * absent where other instances commit and this one hears of it later.
+   */
+  readVersion?(): string;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**
@@ -310,6 +346,14 @@ export interface Dialect {
   param(n: number, value?: SqlValue, hint?: FilterValueType): string;
   /** Bind filter booleans as parameters (see {@link param}) rather than TRUE/FALSE. */
   readonly bindBooleans?: boolean;
+  /**
+   * A page's total is cheaper as a column of the page's own statement (a
+   * scalar subquery, run once) than as a statement beside it: where each
+   * statement is a round trip to a server. Where statements cost no round
+   * trip (SQLite), two are cheaper, and the count can be skipped when the
+   * page comes back short.
+   */
+  readonly totalInPage?: boolean;
   /** Makes two filter operands of different types comparable; absent where the engine compares across types itself. */
   unify?(left: string, leftType: FilterValueType, right: string, rightType: FilterValueType): [string, string];
   /** A quoted identifier; `name` must come from the schema registry. */
