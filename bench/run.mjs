@@ -47,8 +47,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick             10,000 records, 3 s per scenario (default 100,000 and 10 s)
   --records=N         number of posts to seed
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
-  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}); bare always runs too
+  --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}), or NAME,NAME…; bare always runs too
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
+  --pocketbase-shapes PocketBase's published scenarios beside its figures: bench/pocketbase-shapes.mjs (--help there)
   --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
@@ -83,11 +84,12 @@ function readOptions(argv) {
     process.exit(0);
   }
   const quick = values.quick;
-  if (values.scenario !== undefined && !ALL_SCENARIOS.includes(values.scenario)) {
-    throw new Error(`unknown --scenario "${values.scenario}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
+  const asked = values.scenario?.split(',');
+  for (const name of asked ?? []) {
+    if (!ALL_SCENARIOS.includes(name)) throw new Error(`unknown --scenario "${name}"; expected one of ${ALL_SCENARIOS.join(', ')}`);
   }
   // The ratio needs the ceiling from the same run, so bare always runs first.
-  const scenarios = values.scenario === undefined ? ALL_SCENARIOS : [...new Set(['bare', values.scenario])];
+  const scenarios = asked === undefined ? ALL_SCENARIOS : [...new Set(['bare', ...asked])];
   const records = positiveInt('records', values.records, quick ? 10_000 : 100_000);
   if (records < LIST_WINDOW + PAGE) throw new Error(`--records must be at least ${LIST_WINDOW + PAGE}`);
   return {
@@ -557,9 +559,13 @@ function filesScenarioArgs(argv) {
 }
 
 const filesArgs = filesScenarioArgs(process.argv.slice(2));
-if (filesArgs) {
-  // bench/files.mjs starts its own server on a 1 GiB file and cleans up after itself: hand it the run
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/files.mjs'), ...filesArgs], { cwd: ROOT, stdio: 'inherit' });
+// PocketBase's published scenarios: a data set and a client of their own (bench/pocketbase-shapes.mjs)
+const handOff = process.argv.includes('--pocketbase-shapes')
+  ? ['bench/pocketbase-shapes.mjs', process.argv.slice(2)]
+  : filesArgs && ['bench/files.mjs', filesArgs];
+if (handOff) {
+  // the script starts its own server and cleans up after itself: hand it the run
+  const child = spawn(process.execPath, [path.join(ROOT, handOff[0]), ...handOff[1]], { cwd: ROOT, stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
