@@ -77,3 +77,38 @@ export function scenarioParams(records) {
 }
 
 export const BENCH_USER = { email: 'bench-user@example.com', password: 'bench-password-123' };
+
+// ---------------------------------------------------------------------------
+// PocketBase's own benchmark data (github.com/pocketbase/benchmarks), for
+// `npm run bench -- --pocketbase-shapes` (pocketbase-shapes.mjs): users with
+// one password, and a `posts10k` collection whose posts each have a random
+// author, two random `type`s of four, a public flag and one long description.
+// Random there; here the same seeded generator as above, so every run (and
+// the expected counts the script checks) is the same.
+
+/** Users PocketBase's benchmark creates (250 and 250 more); the first signs in. */
+export const PB_USERS = 500;
+/** Posts of its `posts10k` collection. */
+export const PB_POSTS = 10_000;
+/** Every user's password (PocketBase's benchmark uses this one). */
+export const PB_PASSWORD = '1234567890';
+/** The values of the multi-select `type`. */
+export const PB_TYPES = ['a', 'b', 'c', 'd'];
+const PB_DESCRIPTION =
+  'Lorem ipsum dolor sit amet, consectetur adipiscing elit. Donec sit amet sodales nisl, quis pretium nunc. Suspendisse vel auctor velit, sed luctus lectus. Phasellus rhoncus imperdiet feugiat. Duis et laoreet felis, ut facilisis enim. Quisque aliquet aliquam magna eget eleifend. Duis sed tellus nibh. Nunc ac lacus auctor, scelerisque magna congue, euismod purus. Fusce sollicitudin pharetra egestas. Quisque pulvinar augue nec aliquam placerat. Suspendisse dapibus ornare sodales.';
+
+/** User `i`'s e-mail, as PocketBase's benchmark names them. */
+export const pbUserEmail = (i) => `users${i}@example.com`;
+
+/** The posts: each with `author` as an index into the users, and `type` two picks of PB_TYPES (once each). */
+export function pbPosts(count = PB_POSTS, users = PB_USERS) {
+  const rnd = random(7);
+  const pick = (list) => list[Math.floor(rnd() * list.length)];
+  return Array.from({ length: count }, (_, i) => ({
+    title: `posts10k${i}`,
+    description: PB_DESCRIPTION,
+    public: i % 2 === 1,
+    type: [...new Set([pick(PB_TYPES), pick(PB_TYPES)])],
+    author: Math.floor(rnd() * users),
+  }));
+}

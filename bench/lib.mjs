@@ -152,6 +152,28 @@ export function cpuSeconds(pid) {
 }
 
 /**
+ * CPU seconds of a process and every process under it (SQLite's reader
+ * processes, which do a list's SQL), the live ones from /proc and the ended
+ * ones as their parent counted them; undefined where /proc is not.
+ */
+export function treeCpuSeconds(pid) {
+  const own = cpuSeconds(pid);
+  if (own === undefined) return undefined;
+  let total = own;
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    total += (Number(fields[13]) + Number(fields[14])) / 100; // cutime + cstime: children that ended
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const child of children ? children.split(' ') : []) total += treeCpuSeconds(Number(child)) ?? 0;
+    }
+  } catch {
+    // a process that ended meanwhile
+  }
+  return total;
+}
+
+/**
  * Spawns `command args` (see `onServerCores` in load.mjs), keeps the tail of
  * its output for error reports, and stops it when `stack` cleans up.
  * `child.onUnexpectedExit` is called if it exits before it is stopped.

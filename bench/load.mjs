@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { cpuSeconds, rssBytes } from './lib.mjs';
+import { cpuSeconds, rssBytes, treeCpuSeconds } from './lib.mjs';
 
 /**
  * A request of a scenario. Every `{n}` in its path, header values and body is
@@ -66,9 +66,11 @@ export function stopLoad() {
  */
 export async function measure({ url, requests, connections, duration, pid, runKey = Date.now().toString(36) }) {
   const cpuBefore = pid && cpuSeconds(pid);
+  const treeBefore = pid && treeCpuSeconds(pid);
   const peakRss = pid ? rssSampler(pid) : () => null;
   const r = await (WRK ? runWrk : runAutocannon)({ url, requests, connections, duration, runKey });
   const cpuAfter = pid && cpuSeconds(pid);
+  const treeAfter = pid && treeCpuSeconds(pid);
   const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
   return {
     requests_per_sec: Math.round(r.total / r.seconds),
@@ -84,6 +86,9 @@ export async function measure({ url, requests, connections, duration, pid, runKe
     // the answering process's CPU: time per request (steadier than req/s on a shared machine) and share of one core
     server_cpu_us_per_request: cpu === undefined || r.total === 0 ? null : Math.round((cpu * 1e6) / r.total),
     server_cpu_percent: cpu === undefined ? null : Math.round((cpu / r.seconds) * 100),
+    // with the processes under it (SQLite's readers run a list's SQL)
+    server_tree_cpu_us_per_request:
+      treeBefore === undefined || treeAfter === undefined || r.total === 0 ? null : Math.round(((treeAfter - treeBefore) * 1e6) / r.total),
     server_peak_rss_mib: peakRss(),
   };
 }
@@ -106,6 +111,7 @@ export function resultLine(identity, r, bareRps) {
     errors: r.errors,
     non2xx: r.non2xx,
     server_cpu_us_per_request: r.server_cpu_us_per_request,
+    server_tree_cpu_us_per_request: r.server_tree_cpu_us_per_request,
     server_cpu_percent: r.server_cpu_percent,
     server_peak_rss_mib: r.server_peak_rss_mib,
     bare_requests_per_sec: bareRps,

@@ -53,6 +53,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --accounts=N        bank accounts the transfers scenario moves money between (default 100, 5 per owner)
   --scenario=NAME     run only NAME (${ALL_SCENARIOS.join(', ')}), or several: NAME,NAME; bare always runs too
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
+  --pocketbase-shapes PocketBase's published scenarios beside its figures: bench/pocketbase-shapes.mjs (--help there)
   --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
@@ -670,9 +671,13 @@ function filesScenarioArgs(argv) {
 }
 
 const filesArgs = filesScenarioArgs(process.argv.slice(2));
-if (filesArgs) {
-  // bench/files.mjs starts its own server on a 1 GiB file and cleans up after itself: hand it the run
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/files.mjs'), ...filesArgs], { cwd: ROOT, stdio: 'inherit' });
+// PocketBase's published scenarios: a data set and a client of their own (bench/pocketbase-shapes.mjs)
+const handOff = process.argv.includes('--pocketbase-shapes')
+  ? ['bench/pocketbase-shapes.mjs', process.argv.slice(2)]
+  : filesArgs && ['bench/files.mjs', filesArgs];
+if (handOff) {
+  // the script starts its own server and cleans up after itself: hand it the run
+  const child = spawn(process.execPath, [path.join(ROOT, handOff[0]), ...handOff[1]], { cwd: ROOT, stdio: 'inherit' });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {

@@ -6,6 +6,7 @@ import {
   type Executor,
   type FilterValueType,
   QueryRejectedError,
+  type ReadStatement,
   type SqlValue,
   StatementTimeoutError,
 } from './engine.js';
@@ -604,6 +605,30 @@ export function runEngineContract(subject: ContractSubject): void {
       test('a read whose statement fails rejects, and the engine goes on serving', async () => {
         await expect(engine.read([...statements(), { sql: 'SELECT no_such_column FROM nowhere' }])).rejects.toThrow();
         expect(await engine.read(statements())).toEqual(answers);
+      });
+
+      test('a statement with `when` runs only if the earlier one answered one of its row counts', async () => {
+        const [page, count] = statements();
+        for (const light of [false, true]) {
+          const ran = await engine.read([page, { ...count, when: { statement: 0, rowCounts: [3] } }] as ReadStatement[], { light });
+          expect(ran).toEqual([answers[0], answers[1]]);
+          const skipped = await engine.read([page, { ...count, when: { statement: 0, rowCounts: [2, 0] } }] as ReadStatement[], { light });
+          expect(skipped).toEqual([answers[0], []]);
+        }
+      });
+
+      test('readVersion(), where there is one, stays while nothing commits and moves with every commit', async () => {
+        if (!engine.readVersion) return; // the engine cannot tell at once (PostgreSQL behind several instances)
+        const t = fresh('read_versions');
+        await createTable(t);
+        const before = engine.readVersion();
+        await engine.read(statements());
+        expect(engine.readVersion()).toBe(before);
+        await engine.run(`INSERT INTO ${d.ident(t)} (id) VALUES ('v1')`);
+        const afterRun = engine.readVersion();
+        expect(afterRun).not.toBe(before);
+        await engine.transaction((tx) => tx.run(`INSERT INTO ${d.ident(t)} (id) VALUES ('v2')`));
+        expect(engine.readVersion()).not.toBe(afterRun);
       });
     });
 

@@ -167,6 +167,17 @@ export interface ReadStatement {
   readonly params?: readonly SqlValue[];
   /** Rows as arrays of values in select-list order (as {@link Executor.values}), else as objects. */
   readonly arrays?: boolean;
+  /**
+   * Run only when the earlier statement `statement` of the same read
+   * answered one of `rowCounts` rows; otherwise this one is answered with no
+   * rows, unrun (a page's count, not needed when the page came back short).
+   */
+  readonly when?: { readonly statement: number; readonly rowCounts: readonly number[] };
+}
+
+/** Whether statement `s` of a read runs, given the rows its earlier statements answered. */
+export function shouldRun(s: ReadStatement, answered: readonly unknown[][]): boolean {
+  return s.when === undefined || s.when.rowCounts.includes(answered[s.when.statement]?.length ?? -1);
 }
 
 /** How {@link Engine.read} runs its statements. */
@@ -338,6 +349,16 @@ export interface Engine extends Executor {
    * every commit (one database).
    */
   asCaller?<T>(caller: string, fn: () => T): T;
+  /**
+   * A token that changes whenever a commit may have changed what reads see,
+   * the moment that commit is visible to any read. Read it before and after
+   * {@link read}: the same both times, the read saw the database as it is at
+   * that token (an exact count read so may be kept under it). Present only
+   * where this process learns of every commit at once (SQLite: it owns the
+   * file, and another process's commits show in `PRAGMA data_version`);
+   * absent where other instances commit and this one hears of it later.
+   */
+  readVersion?(): string;
   /** A channel to the other processes of this database; absent where only one process opens it. */
   channel?(): ChangeChannel;
   /**
@@ -390,6 +411,14 @@ export interface Dialect {
   param(n: number, value?: SqlValue, hint?: FilterValueType): string;
   /** Bind filter booleans as parameters (see {@link param}) rather than TRUE/FALSE. */
   readonly bindBooleans?: boolean;
+  /**
+   * A page's total is cheaper as a column of the page's own statement (a
+   * scalar subquery, run once) than as a statement beside it: where each
+   * statement is a round trip to a server. Where statements cost no round
+   * trip (SQLite), two are cheaper, and the count can be skipped when the
+   * page comes back short.
+   */
+  readonly totalInPage?: boolean;
   /** Makes two filter operands of different types comparable; absent where the engine compares across types itself. */
   unify?(left: string, leftType: FilterValueType, right: string, rightType: FilterValueType): [string, string];
   /** A quoted identifier; `name` must come from the schema registry. */

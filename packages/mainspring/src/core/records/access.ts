@@ -180,7 +180,9 @@ export class RecordAccess {
     if (rule) where += ` AND (${this.rule(scope, c, rule)})`;
     // asked to read apart, a rule without joins or subqueries need not: the rows are the ids' few, found by
     // the primary key, as for findOne
-    const from = db === this.reads && scope.params.aliasCount === 0 ? this.byIdReads : db;
+    // (a view's rows are its query's, which may be long: it stays apart)
+    const from =
+      db === this.reads && scope.params.aliasCount === 0 && c.type !== 'view' && ids.length <= LIGHT_LOOKUP_IDS ? this.byIdReads : db;
     return readRecords(
       from,
       c,
@@ -190,6 +192,9 @@ export class RecordAccess {
     );
   }
 }
+
+/** At most this many ids are looked up where reads are cheapest (see {@link RecordAccess.findMany}). */
+const LIGHT_LOOKUP_IDS = 1000;
 
 /** A compiled `findOne` statement: its SQL and the values bound after the id. */
 interface CachedStatement {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Engine, type Executor, readingExecutor } from '../../storage/engine.js';
+import type { Engine, Executor } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import type { CollectionRegistry } from '../collections/registry.js';
 import { Errors } from '../errors.js';

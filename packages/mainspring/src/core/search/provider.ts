@@ -82,27 +82,100 @@ export function pageOf(q: PageQuery, limits: PageLimits): { page: number; perPag
   };
 }
 
-/** Reads one page of `source` and, unless `skipTotal`, the count of every row it admits, on one snapshot. */
+/** Exact counts a read kept, per engine, under the engine's read version (see {@link readPage}). */
+const COUNTS = new WeakMap<Engine, Map<string, { version: string; total: number }>>();
+/** Counts kept per engine, the least recently used dropped first. */
+export const COUNT_CACHE_SIZE = 1000;
+/** A count statement longer than this (with its parameters) is not kept: its key would cost more than it saves. */
+const COUNT_KEY_MAX = 4096;
+
+function countCache(engine: Engine): Map<string, { version: string; total: number }> {
+  let cache = COUNTS.get(engine);
+  if (!cache) {
+    cache = new Map();
+    COUNTS.set(engine, cache);
+  }
+  return cache;
+}
+
+/**
+ * Reads one page of `source` and, unless `skipTotal`, the count of every row it admits, in one read.
+ *
+ * The total costs as little as it can: none when the page came back short (then it is the offset plus
+ * the rows; a page past the end at an offset is counted, as PocketBase counts it), a column of the
+ * page's statement where statements are round trips (`dialect.totalInPage`), and a count kept from an
+ * earlier read where the engine can tell that nothing was committed since (`Engine.readVersion`: the
+ * same token before and after the read that counted, and the same again now). The total is then exact
+ * at one moment during the request, as two statements on a pool always were.
+ */
 export async function readPage(engine: Engine, source: PageSource, q: PageQuery, limits: PageLimits): Promise<Page<unknown>> {
   const { page, perPage, skipTotal } = pageOf(q, limits);
   const d = engine.dialect;
   const conditions = source.guarded ? [d.deadline(), ...source.where.map((w) => `(${w})`)] : source.where.map((w) => `(${w})`);
   const whereSql = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-  const params = source.params.values;
-  const countParams = [...params];
+  const countParams = [...source.params.values];
   const limit = source.params.add(perPage);
   // a page past any possible row is simply empty
-  const offset = source.params.add(Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER));
-  const statements: ReadStatement[] = [
-    {
-      sql: `SELECT ${source.select} FROM ${source.from}${whereSql} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`,
-      params: source.params.values,
-      arrays: source.arrays,
-    },
-  ];
-  if (!skipTotal) statements.push({ sql: `SELECT COUNT(*) AS n FROM ${source.from}${whereSql}`, params: countParams });
-  const [rows = [], counted] = await engine.read(statements, { light: source.light, lightKey: source.lightKey });
-  if (!counted) return { page, perPage, totalItems: -1, totalPages: -1, items: rows };
-  const totalItems = Number((counted[0] as { n?: number | string } | undefined)?.n ?? 0);
-  return { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items: rows };
+  const skipped = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
+  const offset = source.params.add(skipped);
+  const tail = ` FROM ${source.from}${whereSql} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`;
+  const pageStatement: ReadStatement = { sql: `SELECT ${source.select}${tail}`, params: source.params.values, arrays: source.arrays };
+  const options = { light: source.light, lightKey: source.lightKey };
+  const done = (items: unknown[], totalItems: number): Page<unknown> =>
+    totalItems < 0
+      ? { page, perPage, totalItems: -1, totalPages: -1, items }
+      : { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
+  if (skipTotal) return done((await engine.read([pageStatement], options))[0] ?? [], -1);
+
+  const count: ReadStatement = { sql: `SELECT COUNT(*) AS n FROM ${source.from}${whereSql}`, params: countParams };
+  const version = engine.readVersion?.();
+  const key = version === undefined ? undefined : `${count.sql}\0${JSON.stringify(countParams)}`;
+  const cache = key !== undefined && key.length <= COUNT_KEY_MAX ? countCache(engine) : undefined;
+  const kept = cache?.get(key as string);
+  if (kept !== undefined && kept.version === version) {
+    // most recently used last
+    cache?.delete(key as string);
+    cache?.set(key as string, kept);
+    return done((await engine.read([pageStatement], options))[0] ?? [], kept.total);
+  }
+
+  let rows: unknown[];
+  let total: number;
+  let counted = false;
+  if (d.totalInPage && source.arrays) {
+    // one statement: the count a scalar subquery the engine runs once, its value the last column of each row
+    const [withTotal = []] = await engine.read(
+      [{ ...pageStatement, sql: `SELECT ${source.select}, (${count.sql}) AS ms_total${tail}` }],
+      options,
+    );
+    rows = withTotal.map((r) => (r as unknown[]).slice(0, -1));
+    const first = withTotal[0] as unknown[] | undefined;
+    if (first !== undefined) {
+      total = Number(first[first.length - 1]);
+      counted = true;
+    } else if (skipped === 0) total = 0;
+    else {
+      // past the end: PocketBase still tells the total
+      total = countOf((await engine.read([count], options))[0]);
+      counted = true;
+    }
+  } else {
+    // the count only when the page is full, or empty at an offset (past the end)
+    const when = { statement: 0, rowCounts: skipped > 0 ? [perPage, 0] : [perPage] };
+    const [pageRows = [], countRows = []] = await engine.read([pageStatement, { ...count, when }], options);
+    rows = pageRows;
+    counted = countRows.length > 0;
+    total = counted ? countOf(countRows) : skipped + rows.length;
+  }
+  // kept only if nothing was committed while it was read
+  if (cache && counted && engine.readVersion?.() === version) {
+    if (cache.size >= COUNT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    cache.set(key as string, { version: version as string, total });
+  }
+  return done(rows, total);
+}
+
+/** The number a `SELECT COUNT(*) AS n` answered (PostgreSQL's bigint comes as text). */
+function countOf(rows: unknown[] | undefined): number {
+  return Number((rows?.[0] as { n?: number | string } | undefined)?.n ?? 0);
 }

@@ -248,6 +248,7 @@ class PostgresDialect implements Dialect {
   readonly name = 'postgres' as const;
   readonly title = 'PostgreSQL';
   readonly bindBooleans = true;
+  readonly totalInPage = true;
 
   param(n: number, value?: SqlValue, hint?: FilterValueType): string {
     return typedParam(n, value, hint);

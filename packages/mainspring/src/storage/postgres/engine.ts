@@ -17,6 +17,7 @@ import {
   type Row,
   type SqlValue,
   StatementTimeoutError,
+  shouldRun,
   statementTimeoutMs,
 } from '../engine.js';
 import { postgresBackup } from './backup.js';
@@ -283,7 +284,7 @@ export class PostgresEngine implements Engine {
   private async readStatements(statements: readonly ReadStatement[], options: ReadOptions): Promise<unknown[][]> {
     if (options.timeoutMs === undefined || options.timeoutMs === this.timeoutMs) {
       const out: unknown[][] = [];
-      for (const s of statements) out.push((await poolQuery(this.pool, s.sql, s.params, s.arrays === true)).rows);
+      for (const s of statements) out.push(shouldRun(s, out) ? (await poolQuery(this.pool, s.sql, s.params, s.arrays === true)).rows : []);
       return out;
     }
     // a limit of its own: the statements share a read-only transaction that sets it
@@ -292,7 +293,7 @@ export class PostgresEngine implements Engine {
     try {
       await client.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.floor(options.timeoutMs))}`);
       const out: unknown[][] = [];
-      for (const s of statements) out.push((await query(client, s.sql, s.params, s.arrays === true, true)).rows);
+      for (const s of statements) out.push(shouldRun(s, out) ? (await query(client, s.sql, s.params, s.arrays === true, true)).rows : []);
       await client.query('COMMIT');
       return out;
     } catch (err) {

@@ -121,7 +121,10 @@ export class Connection implements Executor {
   /** A statement as a reader process takes it: `?` placeholders and their values in order. */
   static forReader(statement: ReadStatement): ReaderStatement {
     const p = positional(statement.sql);
-    return { sql: p.sql, args: Connection.bind(p.order, statement.params) as SqlValue[], arrays: statement.arrays === true };
+    const args = Connection.bind(p.order, statement.params) as SqlValue[];
+    return statement.when
+      ? { sql: p.sql, args, arrays: statement.arrays === true, when: statement.when }
+      : { sql: p.sql, args, arrays: statement.arrays === true };
   }
 
   static bind(order: number[], params: readonly SqlValue[] | undefined): unknown[] {

@@ -14,6 +14,7 @@ import {
   type Row,
   type SqlValue,
   StatementTimeoutError,
+  shouldRun,
   statementTimeoutMs,
 } from '../engine.js';
 import { sqliteBackup } from './backup.js';
@@ -231,6 +232,7 @@ export class SqliteEngine implements Engine {
       // something ended the group's transaction between two writes: its writes are lost
       const lost = this.group;
       this.group = null;
+      this.commits++;
       for (const d of lost.done) d.write.reject(new Error('the transaction was rolled back'));
     }
     const first = this.group === null;
@@ -295,6 +297,8 @@ export class SqliteEngine implements Engine {
       for (const d of group.done) d.write.reject(err);
       return;
     }
+    // in the tick of the commit: no read's answer is handled between the two (see readVersion)
+    this.commits++;
     for (const listener of this.commitListeners) listener(group.done.length);
     for (const d of group.done) {
       try {
@@ -308,6 +312,8 @@ export class SqliteEngine implements Engine {
 
   /** Ends the writer's transaction, if one is still open. */
   private rollback(): void {
+    // counted as a commit too: a transaction a write's own SQL ended may have committed what it held
+    this.commits++;
     try {
       if (this.writer.db.inTransaction) this.writer.db.exec('ROLLBACK');
     } catch {
@@ -316,6 +322,30 @@ export class SqliteEngine implements Engine {
   }
 
   private readonly commitListeners: ((writes: number) => void)[] = [];
+  /** Transactions the writer ended (see {@link readVersion}). */
+  private commits = 0;
+  /** `PRAGMA data_version` of the writer: changes when another connection (a CLI beside the server) commits. */
+  private dataVersion: Statement | null = null;
+  private seenDataVersion = 0;
+
+  /**
+   * The writer's commits and the file's `data_version`. A commit here is
+   * counted in the tick it ran in, and better-sqlite3 runs it on the event
+   * loop, so no read's answer can be handled between the two; another
+   * process's commit changes `data_version` at once. The event loop's
+   * shared snapshot (Connection) is ended when the latter moves, so a light
+   * read after this call cannot see an older file than its token says.
+   */
+  readVersion(): string {
+    if (this.closed) return `closed.${this.commits}`;
+    this.dataVersion ??= this.writer.db.prepare('PRAGMA data_version').pluck() as unknown as Statement;
+    const seen = Number(this.dataVersion.get());
+    if (seen !== this.seenDataVersion) {
+      this.seenDataVersion = seen;
+      this.reader.endSnapshot();
+    }
+    return `${this.commits}.${seen}`;
+  }
   /** Reads stopped at their time limit since the start. */
   private readsStopped = 0;
 
@@ -374,9 +404,12 @@ export class SqliteEngine implements Engine {
   private readOnLoop(statements: readonly ReadStatement[], timeoutMs: number | undefined): unknown[][] {
     // on the event loop too, the caller's timeoutMs is the statements' limit (found by the engine contract:
     // light reads, and every read without reader processes, ran to the engine's own timeout instead)
-    return statements.map((s) =>
-      s.arrays ? this.reader.valuesSync(s.sql, s.params, timeoutMs) : this.reader.allSync(s.sql, s.params, timeoutMs),
-    );
+    const out: unknown[][] = [];
+    for (const s of statements) {
+      if (!shouldRun(s, out)) out.push([]);
+      else out.push(s.arrays ? this.reader.valuesSync(s.sql, s.params, timeoutMs) : this.reader.allSync(s.sql, s.params, timeoutMs));
+    }
+    return out;
   }
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     return this.reader.getSync<T>(sql, params);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { EngineBusyError, type SqlValue, StatementTimeoutError } from '../engine.js';
+import { EngineBusyError, type ReadStatement, type SqlValue, StatementTimeoutError } from '../engine.js';
 
 /**
  * Reads that may take long, run in reader processes instead of on the event
@@ -30,6 +30,8 @@ export interface ReaderStatement {
   readonly args: readonly SqlValue[];
   /** Rows as arrays of values in select-list order, else as objects. */
   readonly arrays: boolean;
+  /** See ReadStatement.when. */
+  readonly when?: ReadStatement['when'];
 }
 
 /** Options of the pool. */
@@ -120,7 +122,12 @@ process.on('message', (m) => {
     const results = [];
     begin.run();
     try {
-      for (const s of m.statements) results.push(prepare(s.sql, s.arrays).all(...s.args));
+      for (const s of m.statements) {
+        const when = s.when;
+        // a statement that waits on an earlier one's row count (a page's total, unneeded when the page is short)
+        if (when && !when.rowCounts.includes(results[when.statement] ? results[when.statement].length : -1)) results.push([]);
+        else results.push(prepare(s.sql, s.arrays).all(...s.args));
+      }
     } finally {
       if (db.inTransaction) end.run();
     }
