@@ -55,6 +55,30 @@ export function readingExecutor(engine: Engine, options: ReadOptions = {}): Exec
   };
 }
 
+/**
+ * Runs a transaction's last writes and commits with them where the executor
+ * can ({@link Executor.commitAhead}: every statement and the COMMIT sent
+ * together, one round trip on PostgreSQL); elsewhere runs them in turn and
+ * leaves the commit to the transaction. Answers each write's result. A
+ * failure is the first in the writes' order, never the aborted
+ * transaction's echo in the statements after it.
+ */
+export async function commitWith<T extends readonly unknown[]>(
+  tx: Executor,
+  writes: { readonly [K in keyof T]: () => Promise<T[K]> },
+): Promise<T> {
+  if (!tx.commitAhead) {
+    const out: unknown[] = [];
+    for (const write of writes) out.push(await write());
+    return out as unknown as T;
+  }
+  const sent: Promise<unknown>[] = writes.map((write) => write());
+  sent.push(tx.commitAhead());
+  const settled = await Promise.allSettled(sent);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.slice(0, writes.length).map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** How long one statement may run, in ms: the engine's option, else `MS_STATEMENT_TIMEOUT_MS`, else 5 s. */
 export function statementTimeoutMs(option?: number): number {
   return option ?? (Number(process.env.MS_STATEMENT_TIMEOUT_MS) || 5000);
@@ -130,6 +154,17 @@ export interface Executor {
   values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]>;
   /** Runs a statement and returns how many rows it changed. */
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
+   * Sends the COMMIT behind the statements already sent, without waiting
+   * for their answers (PostgreSQL: one round trip for the last write and the
+   * commit); resolves once it committed, rejects when it did not (a
+   * statement before it failed, which made it a ROLLBACK, or the commit
+   * itself failed). Absent where a commit costs no round trip (SQLite) and
+   * outside a transaction. After it the transaction's fate is the COMMIT's:
+   * statements run outside it (reads for the answer), and the caller must
+   * not fail for a reason that should have undone its writes.
+   */
+  commitAhead?(): Promise<void>;
   /**
    * The columns a query would answer, found without reading its rows (SQLite
    * compiles it; PostgreSQL runs it with `LIMIT 0` under the statement

@@ -1,5 +1,5 @@
 import { FilterError } from '../../query/index.js';
-import type { Executor, SqlValue } from '../../storage/engine.js';
+import { commitWith, type Executor, type SqlValue } from '../../storage/engine.js';
 import { parseIndex } from '../collections/indexes.js';
 import type { Collection } from '../collections/model.js';
 import { checkAuthRefs } from '../collections/system.js';
@@ -47,37 +47,14 @@ export class RowWrites {
    * itself) is left to the caller: inside the inserting statement it would
    * not see the new row.
    */
-  async insert(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean | undefined> {
+  async insert(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck, last = false): Promise<boolean | undefined> {
     verifySuperuser(c, data);
     const d = this.ctx.engine.dialect;
     const statements = writeStatements(c, d);
     const values: SqlValue[] = c.fields.map((f) => encodeValue(f, data[f.name], d));
     const errors: ErrorData = {};
     await checkAuthRefs(tx, d, this.ctx.registry, c, data, errors);
-    if (d.insertChecked && c.type !== 'auth') {
-      // the row's values are $1…$n; the relation ids and the rule's own parameters follow them
-      const scope = this.ctx.access.scope(check?.info ? { ...check.info, body: check.body } : null);
-      scope.params.values.push(...values);
-      const relations = this.relationCounts(c, data, errors, undefined, (v) => scope.params.add(v));
-      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
-      let condition: string | null = null;
-      if (check) {
-        try {
-          condition = this.ctx.access.rule(scope, c, check.rule);
-        } catch (err) {
-          // a rule that does not compile denies; the caller's own check says so
-          if (!(err instanceof FilterError)) throw err;
-        }
-        if (scope.tables.has(c.id)) condition = null;
-      }
-      const sql = d.insertChecked(statements.insertParts, relations.counts, relations.expected, RECORD_ALIAS, condition);
-      const [row] = await this.uniqueChecked(c, () => tx.values(sql, scope.params.values));
-      relations.fields.forEach((field, i) => {
-        if (Number(row?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
-      });
-      if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
-      return condition === null ? undefined : row?.[relations.fields.length] === true;
-    }
+    if (d.insertChecked && c.type !== 'auth') return this.insertChecked(tx, c, values, data, errors, check, last);
     await this.checkRelations(tx, c, data, errors);
     if (c.type === 'auth' && (await this.idTakenByOtherAuth(tx, c, data.id))) {
       errors.id = fieldError('validation_invalid_auth_id', 'Invalid or duplicated auth record id.');
@@ -85,6 +62,71 @@ export class RowWrites {
     if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
     await this.uniqueChecked(c, () => tx.run(statements.insert, values));
     return undefined;
+  }
+
+  /**
+   * The insert of {@link insert} as one statement that also counts the
+   * relations and, given `check`, judges the rule on the new row. As the
+   * transaction's `last` write (nothing follows that could undo it) on an
+   * engine that can, the COMMIT goes with it, and the rule is judged by a
+   * statement of its own sent behind the insert, which deletes the row again
+   * unless the rule admits it: a refused create commits nothing.
+   */
+  private async insertChecked(
+    tx: Executor,
+    c: Collection,
+    values: SqlValue[],
+    data: RecordData,
+    errors: ErrorData,
+    check: RuleCheck | undefined,
+    last: boolean,
+  ): Promise<boolean | undefined> {
+    const d = this.ctx.engine.dialect;
+    if (!d.insertChecked) throw new Error('the dialect has no insertChecked');
+    // the row's values are $1…$n; the relation ids and the rule's own parameters follow them
+    const scope = this.ctx.access.scope(check?.info ? { ...check.info, body: check.body } : null);
+    scope.params.values.push(...values);
+    const relations = this.relationCounts(c, data, errors, undefined, (v) => scope.params.add(v));
+    if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+    let rule: string | null = null;
+    if (check) {
+      try {
+        rule = this.ctx.access.rule(scope, c, check.rule);
+      } catch (err) {
+        // a rule that does not compile denies; the caller's own check says so
+        if (!(err instanceof FilterError)) throw err;
+      }
+    }
+    const committing = last && tx.commitAhead !== undefined && (!check || rule !== null);
+    // inside the inserting statement a rule that reads this collection's own table would not see the new row
+    const inline = committing || scope.tables.has(c.id) ? null : rule;
+    const sql = d.insertChecked(writeStatements(c, d).insertParts, relations.counts, relations.expected, RECORD_ALIAS, inline);
+    const params = scope.params.values;
+    const refusal = committing && rule !== null ? this.unlessAdmitted(c, rule) : null;
+    const [rows, refused] = await this.uniqueChecked(c, () =>
+      committing
+        ? commitWith(tx, [() => tx.values(sql, params), () => (refusal ? tx.run(refusal, params) : Promise.resolve(0))] as const)
+        : Promise.all([tx.values(sql, params), 0] as const),
+    );
+    const row = rows[0];
+    relations.fields.forEach((field, i) => {
+      if (Number(row?.[i] ?? 0) !== relations.expected[i]) errors[field] = missingRelations();
+    });
+    if (Object.keys(errors).length > 0) throw Errors.createFailed(errors);
+    if (refusal) return refused === 0;
+    return inline === null ? undefined : row?.[relations.fields.length] === true;
+  }
+
+  /**
+   * A DELETE of the row just inserted unless `rule` admits it, judged on the
+   * stored row as an update's rule is. Its id is among the row's parameters
+   * ($1…$n in field order), which the statement shares with the insert.
+   */
+  private unlessAdmitted(c: Collection, rule: string): string {
+    const d = this.ctx.engine.dialect;
+    const id = d.ident('id');
+    const at = d.param(c.fields.findIndex((f) => f.name === 'id') + 1);
+    return `DELETE FROM ${d.ident(c.name)} WHERE ${id} = ${at} AND NOT EXISTS (SELECT 1 FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${id} = ${at} AND (${rule}))`;
   }
 
   /**
@@ -102,6 +144,7 @@ export class RowWrites {
     before: RecordData,
     check: RuleCheck | undefined,
     ruleAdmits: (check: RuleCheck) => Promise<boolean>,
+    last = false,
   ): Promise<boolean> {
     verifySuperuser(c, data);
     const errors: ErrorData = {};
@@ -111,17 +154,21 @@ export class RowWrites {
       if (check && !(await ruleAdmits(check))) throw Errors.notFound();
       throw Errors.updateFailed(errors);
     }
-    return this.uniqueChecked(c, () => this.updateRow(tx, c, data, check), Errors.updateFailed);
+    return this.uniqueChecked(c, () => this.updateRow(tx, c, data, check, last), Errors.updateFailed);
   }
 
-  private async updateRow(tx: Executor, c: Collection, data: RecordData, check?: RuleCheck): Promise<boolean> {
+  /** The UPDATE, guarded by the rule when given; as the transaction's `last` write, with its COMMIT where the engine can. */
+  private async updateRow(tx: Executor, c: Collection, data: RecordData, check: RuleCheck | undefined, last: boolean): Promise<boolean> {
     const d = this.ctx.engine.dialect;
+    // a guarded UPDATE that the rule refuses writes nothing, so committing it is committing nothing
+    const write = async (sql: string, params: SqlValue[]) =>
+      last ? (await commitWith(tx, [() => tx.run(sql, params)] as const))[0] : tx.run(sql, params);
     const update = writeStatements(c, d).update;
     const values: SqlValue[] = [];
     for (const f of c.fields) if (f.name !== 'id') values.push(encodeValue(f, data[f.name], d));
     values.push(data.id);
     if (!check) {
-      await tx.run(update, values);
+      await write(update, values);
       return true;
     }
     const scope = this.ctx.access.scope(check.info ? { ...check.info, body: check.body } : null);
@@ -137,7 +184,7 @@ export class RowWrites {
     }
     // the subquery reads the row as the statement found it: the rule sees the stored record, as a check before would
     const guard = `EXISTS (SELECT 1 FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = ${d.param(values.length)} AND (${condition}))`;
-    return (await tx.run(`${update} AND ${guard}`, scope.params.values)) > 0;
+    return (await write(`${update} AND ${guard}`, scope.params.values)) > 0;
   }
 
   /**

@@ -87,11 +87,13 @@ export class RecordWrites {
     // Its files are put before the transaction (a slow store holds no writer) once the input is valid;
     // the rule can only be judged on the inserted row, so a refused create puts them for nothing.
     const putFiles = () => this.ctx.files.put(c, data.id, prepared.uploads);
+    // nothing after the insert can undo it (no hook, no file to place): it may carry the COMMIT
+    const last = !db && !hooks.recordCreate.has([c.id, c.name]) && prepared.uploads.length === 0;
     const written = await this.flow.reported(AFTER_CREATE, c, data, { db, before: putFiles }, async (tx) => {
       // the create rule's verdict when the insert gave it
       let admitted: boolean | undefined;
       const record = await this.flow.withHook(hooks.recordCreate, tx, c, data, null, info, async (record) => {
-        admitted = await this.rows.insert(tx, c, record, checkOnInsert);
+        admitted = await this.rows.insert(tx, c, record, checkOnInsert, last);
         // refused by the rule the insert checked: nothing more to do, the transaction rolls back
         if (admitted === false) throw Errors.createFailed();
         await this.ctx.files.place(tx, c, record, prepared.uploads);
@@ -204,8 +206,10 @@ export class RecordWrites {
       const checkInWrite = check && !invalid && !hooks.recordUpdate.has([c.id, c.name]) ? check : undefined;
       if (check && !checkInWrite && !(await this.ruleAdmits(tx, c, id, check))) throw Errors.notFound();
       if (invalid) throw Errors.updateFailed(prepared.errors);
+      // without update hooks nothing after the UPDATE can undo it (no files, no auth records here): it may carry the COMMIT
+      const last = !hooks.recordUpdate.has([c.id, c.name]) && prepared.uploads.length === 0;
       const record = await this.flow.withHook(hooks.recordUpdate, tx, c, prepared.data, current, info, (record) =>
-        this.writeUpdate(tx, c, record, current, prepared.uploads, checkInWrite),
+        this.writeUpdate(tx, c, record, current, prepared.uploads, checkInWrite, last),
       );
       return { record, original: current, out: await this.answer(tx, c, record, shape, info) };
     });
@@ -247,8 +251,17 @@ export class RecordWrites {
     before: RecordData,
     uploads: readonly FieldUpload[] = [],
     check?: RuleCheck,
+    last = false,
   ): Promise<void> {
-    const admitted = await this.rows.update(tx, c, data, before, check, (k) => this.ruleAdmits(tx, c, data.id, k));
+    const admitted = await this.rows.update(
+      tx,
+      c,
+      data,
+      before,
+      check,
+      (k) => this.ruleAdmits(tx, c, data.id, k),
+      last && c.type !== 'auth',
+    );
     if (!admitted) throw Errors.notFound();
     await this.ctx.files.place(tx, c, data, uploads);
     this.ctx.files.forgetRemoved(tx, c, before, data);

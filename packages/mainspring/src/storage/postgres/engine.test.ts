@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freshDatabase, TEST_POSTGRES_URL } from '../../../test/helpers/server.js';
-import { EngineBusyError } from '../engine.js';
+import { commitWith, EngineBusyError, type Executor } from '../engine.js';
 import { PostgresEngine } from './engine.js';
 
 /*
@@ -121,4 +121,87 @@ describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, named statements', () =>
     );
     expect(held?.n).toBeLessThanOrEqual(500);
   });
+});
+
+/*
+ * A transaction's last write may carry the COMMIT (Executor.commitAhead,
+ * through commitWith): one round trip for both. What a caller sees must be
+ * what a COMMIT of its own would give, and a failure must be the
+ * statement's.
+ */
+describe.skipIf(!TEST_POSTGRES_URL)('PostgreSQL engine, the COMMIT sent with the last write', () => {
+  let engine: PostgresEngine;
+  let drop: () => Promise<void>;
+  const insert = (tx: Executor, id: string, n: number) => tx.run('INSERT INTO w (id, n) VALUES ($1, $2)', [id, n]);
+  const ids = async () => (await engine.all<{ id: string }>('SELECT id FROM w ORDER BY id')).map((r) => r.id);
+
+  beforeAll(async () => {
+    const db = await freshDatabase();
+    drop = db.drop;
+    engine = await PostgresEngine.open(db.url, { poolMax: 4 });
+    await engine.run('CREATE TABLE w (id TEXT PRIMARY KEY, n INTEGER NOT NULL)');
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    await drop?.();
+  });
+
+  test('committed once the write answers; statements after it run outside the transaction; callbacks run once', async () => {
+    const events: string[] = [];
+    const level = await engine.transaction(async (tx) => {
+      tx.afterCommit(() => events.push('committed'));
+      expect(await commitWith(tx, [() => insert(tx, 'a', 1)] as const)).toEqual([1]);
+      // another connection sees it already
+      expect(await engine.get('SELECT n FROM w WHERE id = $1', ['a'])).toEqual({ n: 1 });
+      return tx.get<{ level: string }>("SELECT current_setting('transaction_isolation') AS level");
+    });
+    expect(level).toEqual({ level: 'read committed' });
+    expect(events).toEqual(['committed']);
+  });
+
+  test("a failed write makes the COMMIT a ROLLBACK: nothing of the transaction stays, and the error is the statement's", async () => {
+    const failing = engine.transaction(async (tx) => {
+      await insert(tx, 'b', 1);
+      await commitWith(tx, [() => insert(tx, 'a', 2), () => insert(tx, 'c', 3)] as const);
+    });
+    await expect(failing).rejects.toMatchObject({ code: '23505' });
+    expect(await ids()).toEqual(['a']);
+  });
+
+  test('a body that fails after its COMMIT went: the write stands, its callbacks run, and it is not run again', async () => {
+    let runs = 0;
+    const events: string[] = [];
+    const late = engine.transaction(async (tx) => {
+      runs++;
+      tx.afterCommit(() => events.push('committed'));
+      await commitWith(tx, [() => insert(tx, 'd', 1)] as const);
+      // even an error the engine would otherwise retry
+      throw Object.assign(new Error('late'), { code: '40001' });
+    });
+    await expect(late).rejects.toThrow('late');
+    expect(runs).toBe(1);
+    expect(events).toEqual(['committed']);
+    expect(await ids()).toEqual(['a', 'd']);
+  });
+
+  test('a body that swallows its failed last write does not pass for committed', async () => {
+    const swallowed = engine.transaction(async (tx) => {
+      await insert(tx, 'e', 1);
+      await commitWith(tx, [() => insert(tx, 'a', 1)] as const).catch(() => {});
+    });
+    await expect(swallowed).rejects.toThrow(/ROLLBACK/);
+    expect(await ids()).toEqual(['a', 'd']);
+  });
+
+  test('100 concurrent read-modify-writes whose write carries the COMMIT: conflicts found at COMMIT run again, none is lost', async () => {
+    await engine.run(`INSERT INTO w (id, n) VALUES ('counter', 0)`);
+    const increment = () =>
+      engine.transaction(async (tx) => {
+        const row = await tx.get<{ n: number }>('SELECT n FROM w WHERE id = $1', ['counter']);
+        await commitWith(tx, [() => tx.run('UPDATE w SET n = $1 WHERE id = $2', [Number(row?.n) + 1, 'counter'])] as const);
+      });
+    await Promise.all(Array.from({ length: 100 }, increment));
+    expect(await engine.get('SELECT n FROM w WHERE id = $1', ['counter'])).toEqual({ n: 100 });
+  }, 60_000);
 });

@@ -122,6 +122,16 @@ export function describeConnectError(err: unknown, url: string): string {
   }
 }
 
+/**
+ * A body that failed after its last write committed with it
+ * ({@link Executor.commitAhead}): the write stands, so its callbacks (the events
+ * of what it wrote) run, and the error is the caller's. Never run again.
+ */
+function settleCommitted(callbacks: readonly (() => void)[], err: unknown): never {
+  for (const cb of callbacks) cb();
+  throw translate(err);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -171,6 +181,9 @@ export class PostgresEngine implements Engine {
       idle_in_transaction_session_timeout: 60_000,
       options: '-c TimeZone=UTC -c DateStyle=ISO,YMD',
       connectionTimeoutMillis: options.poolWaitMs ?? 10_000,
+      // a statement goes out without waiting for the one before: a transaction's BEGIN travels with its
+      // first statement, its COMMIT with its last write (TxConnection)
+      pipeline: true,
     });
     // an idle connection that breaks (server restart) must not crash the process
     pool.on('error', () => {});
@@ -384,11 +397,12 @@ export class PostgresEngine implements Engine {
     let first = await this.attemptOnce(fn, true);
     // a named statement's plan went stale (a schema change): its connection is closed, and the
     // transaction runs again with unnamed statements (other connections may hold the same stale plan)
-    if (!first.ok && isStalePlan(first.err)) first = await this.attemptOnce(fn, false);
+    if (!first.ok && !first.committed && isStalePlan(first.err)) first = await this.attemptOnce(fn, false);
     if (first.ok) {
       for (const cb of first.callbacks) cb();
       return first.result;
     }
+    if (first.committed) return settleCommitted(first.committed, first.err);
     if (!isRetryable(first.err)) throw translate(first.err);
     return this.retryInLane(fn);
   }
@@ -433,8 +447,8 @@ export class PostgresEngine implements Engine {
           throw translate(outcome.err);
         }
         // after a stale plan (a schema change meanwhile) the attempts left go unnamed; unnamed, no error is one
-        if (!outcome.ok && isStalePlan(outcome.err)) named = false;
-        else if (outcome.ok || outcome.broken || !isRetryable(outcome.err)) break;
+        if (!outcome.ok && !outcome.committed && isStalePlan(outcome.err)) named = false;
+        else if (outcome.ok || outcome.broken || outcome.committed || !isRetryable(outcome.err)) break;
         if (n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
         // the first attempts it lost to get a moment to commit, so the next snapshot starts after them
         await sleep(Math.random() * Math.min(LANE_BACKOFF_MS, 2 ** n));
@@ -456,6 +470,7 @@ export class PostgresEngine implements Engine {
       for (const cb of outcome.callbacks) cb();
       return outcome.result;
     }
+    if (outcome.committed) return settleCommitted(outcome.committed, outcome.err);
     if (isRetryable(outcome.err) || isStalePlan(outcome.err)) throw new EngineBusyError('the database is busy; try again');
     throw translate(outcome.err);
   }
