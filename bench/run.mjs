@@ -416,7 +416,7 @@ function transferRequests(accounts) {
 }
 
 /** Sends each scenario's first request once and fails fast if the answer is not what the scenario means to measure. */
-async function checkScenarios(ctx, defs, records) {
+async function checkScenarios(ctx, defs, records, scenarios) {
   const send = async (r) => {
     const res = await fetch(ctx.base + r.path.replaceAll('{n}', `check-${Date.now()}`), {
       method: r.method,
@@ -443,10 +443,13 @@ async function checkScenarios(ctx, defs, records) {
       throw new Error(`list_expand did not expand: ${JSON.stringify(page.items[0]).slice(0, 300)}`);
     }
   }
-  // before the create below adds one
-  const grouped = await send(defs.aggregate.requests[0]);
-  const counted = grouped.items.reduce((n, g) => n + g.count, 0);
-  if (counted !== records) throw new Error(`aggregate counted ${counted} posts, not ${records}: ${JSON.stringify(grouped).slice(0, 300)}`);
+  // before the create below adds one; only when it runs (a build from before aggregates, in an A/B, has none)
+  if (scenarios.includes('aggregate')) {
+    const grouped = await send(defs.aggregate.requests[0]);
+    const counted = grouped.items.reduce((n, g) => n + g.count, 0);
+    if (counted !== records)
+      throw new Error(`aggregate counted ${counted} posts, not ${records}: ${JSON.stringify(grouped).slice(0, 300)}`);
+  }
   await send(defs.create.requests[0]);
   await send(defs.update.requests[0]);
   if (defs.transfers) await send(defs.transfers.requests[0]);
@@ -544,7 +547,7 @@ async function main() {
   );
   const ctx = await setUp(opts);
   const defs = defineScenarios(ctx, opts.records);
-  const sample = await checkScenarios(ctx, defs, opts.records);
+  const sample = await checkScenarios(ctx, defs, opts.records, opts.scenarios);
   ctx.bare = await startBare(stack, sample, onServerCores);
   // the bare endpoint gets the view's requests, so the load generator does the same work for both
   defs.bare = { url: ctx.bare.url, requests: defs.view.requests, pid: ctx.bare.child.proc.pid };
