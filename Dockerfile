@@ -17,7 +17,8 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.base.json ./
 COPY packages/ packages/
 RUN npm ci --no-audit --no-fund \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && mkdir -p packages/mainspring/node_modules
 
 # ---- run: Node, the built server package and its production dependencies
 FROM node:20-bookworm-slim
@@ -30,6 +31,9 @@ WORKDIR /app
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/packages/mainspring/package.json ./packages/mainspring/
+# npm nests a dependency here when a dev tool holds the root with another major (csv-parse 4 for newman, jose for
+# oidc-provider); after the prune, these are the server's own. The build stage makes the folder when nothing is nested
+COPY --from=build /src/packages/mainspring/node_modules ./packages/mainspring/node_modules
 COPY --from=build /src/packages/mainspring/bin ./packages/mainspring/bin
 COPY --from=build /src/packages/mainspring/dist ./packages/mainspring/dist
 COPY --from=build /src/packages/mainspring/dashboard ./packages/mainspring/dashboard

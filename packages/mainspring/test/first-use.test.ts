@@ -36,8 +36,8 @@ const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'))
  * editor opens: ~101 kB gzip, 314 kB minified) to ~505 kB / 1.63 MB; OAuth2 (eight providers), passkeys and
  * migration files to ~557 kB / 1.80 MB, so the ceilings are 600 kB / 2 MB.
  */
-const MAX_PACKED = 600_000;
-const MAX_UNPACKED = 2_000_000;
+const MAX_PACKED = 700_000;
+const MAX_UNPACKED = 2_300_000;
 
 let work: string;
 let app: string;

@@ -287,6 +287,16 @@ export type UsersUpdate = {
 
 /** Any record as the API answers it. */
 export type BaseResponse = { id: RecordIdString; collectionId: string; collectionName: string; expand?: unknown };
+/** One group of `GET /api/ms/collections/{c}/aggregate`: its keys and values, under the aliases the request gave. */
+export type AggregateRow = Record<string, string | number | boolean | null>;
+/** A page of groups: `pb.send<AggregatePage<{ month: string; total: number }>>(path, { query })`. */
+export type AggregatePage<Row extends AggregateRow = AggregateRow> = {
+  page: number;
+  perPage: number;
+  totalItems: number;
+  totalPages: number;
+  items: Row[];
+};
 
 /** Records as stored, by collection name. */
 export type CollectionRecords = {
