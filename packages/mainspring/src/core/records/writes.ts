@@ -87,8 +87,9 @@ export class RecordWrites {
     // Its files are put before the transaction (a slow store holds no writer) once the input is valid;
     // the rule can only be judged on the inserted row, so a refused create puts them for nothing.
     const putFiles = () => this.ctx.files.put(c, data.id, prepared.uploads);
-    // nothing after the insert can undo it (no hook, no file to place): it may carry the COMMIT
-    const last = !db && !hooks.recordCreate.has([c.id, c.name]) && prepared.uploads.length === 0;
+    // nothing after the insert can undo it (no hook, no file to place, no expand, whose names are judged only as it
+    // reads: a 400 there must leave nothing written): it may carry the COMMIT
+    const last = !db && !hooks.recordCreate.has([c.id, c.name]) && prepared.uploads.length === 0 && shape.expand === null;
     const written = await this.flow.reported(AFTER_CREATE, c, data, { db, before: putFiles }, async (tx) => {
       // the create rule's verdict when the insert gave it
       let admitted: boolean | undefined;
@@ -206,8 +207,9 @@ export class RecordWrites {
       const checkInWrite = check && !invalid && !hooks.recordUpdate.has([c.id, c.name]) ? check : undefined;
       if (check && !checkInWrite && !(await this.ruleAdmits(tx, c, id, check))) throw Errors.notFound();
       if (invalid) throw Errors.updateFailed(prepared.errors);
-      // without update hooks nothing after the UPDATE can undo it (no files, no auth records here): it may carry the COMMIT
-      const last = !hooks.recordUpdate.has([c.id, c.name]) && prepared.uploads.length === 0;
+      // without update hooks nothing after the UPDATE can undo it (no files, no auth records here, no expand, which
+      // may still refuse its names): it may carry the COMMIT
+      const last = !hooks.recordUpdate.has([c.id, c.name]) && prepared.uploads.length === 0 && shape.expand === null;
       const record = await this.flow.withHook(hooks.recordUpdate, tx, c, prepared.data, current, info, (record) =>
         this.writeUpdate(tx, c, record, current, prepared.uploads, checkInWrite, last),
       );
