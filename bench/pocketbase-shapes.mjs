@@ -17,15 +17,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { PB_PASSWORD, PB_POSTS, PB_TYPES, PB_USERS, pbPosts, pbUserEmail } from './dataset.mjs';
-import { api, cleanupStack, freePort, freshDatabase, positiveInt, startChild, waitForHealth } from './lib.mjs';
+import { api, batchCreate, cleanupStack, freePort, freshDatabase, positiveInt, SEED_IN_FLIGHT, startChild, waitForHealth } from './lib.mjs';
 import { cores, onServerCores, pinSelf } from './load.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'packages/mainspring/dist/cli/main.js');
 const HOST = '127.0.0.1';
 const SU = { email: 'bench-admin@example.com', password: 'bench-admin-password-1' };
-const BATCH_SIZE = 50;
-const SEED_IN_FLIGHT = 4;
 
 /** Where PocketBase's figures come from. */
 export const SOURCE = {
@@ -214,6 +212,7 @@ async function setUp(opts) {
     su,
     'posts10k',
     posts.map((p) => ({ ...p, author: userIds[p.author] })),
+    log,
   );
   const signedIn = (
     await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: pbUserEmail(0), password: PB_PASSWORD } })
@@ -240,28 +239,6 @@ async function createUsers(base, su, count) {
   }
   await Promise.all(Array.from({ length: SEED_IN_FLIGHT }, worker));
   log(`created ${count} users in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return ids;
-}
-
-/** Creates `bodies` in `collection` through /api/batch, BATCH_SIZE a transaction, SEED_IN_FLIGHT at once; the ids in order. */
-async function batchCreate(base, su, collection, bodies) {
-  const ids = new Array(bodies.length);
-  const started = Date.now();
-  let next = 0;
-  async function worker() {
-    while (next < bodies.length) {
-      const first = next;
-      next = Math.min(next + BATCH_SIZE, bodies.length);
-      const requests = bodies.slice(first, next).map((body) => ({ method: 'POST', url: `/api/collections/${collection}/records`, body }));
-      const { json } = await api(base, 'POST', '/api/batch', { token: su, body: { requests } });
-      json.forEach((item, k) => {
-        if (item.status !== 200) throw new Error(`batch item failed: ${JSON.stringify(item).slice(0, 300)}`);
-        ids[first + k] = item.body.id;
-      });
-    }
-  }
-  await Promise.all(Array.from({ length: SEED_IN_FLIGHT }, worker));
-  log(`seeded ${bodies.length} ${collection} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return ids;
 }
 

@@ -13,7 +13,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { openAccount, setupBank } from '../examples/bank/setup.mjs';
 import { BENCH_USER, CATEGORIES, categoryName, LIST_WINDOW, PAGE, post, SLOW_CONNECTIONS, scenarioParams } from './dataset.mjs';
-import { api, cleanupStack, freePort, freshDatabase, positiveInt, rssBytes, startBare, startChild, waitForHealth } from './lib.mjs';
+import {
+  api,
+  batchCreate,
+  cleanupStack,
+  freePort,
+  freshDatabase,
+  positiveInt,
+  rssBytes,
+  startBare,
+  startChild,
+  waitForHealth,
+} from './lib.mjs';
 import { cores, generator, measure, onServerCores, pinSelf, resultLine, resultsTable, stopLoad } from './load.mjs';
 import { runRealtime } from './realtime.mjs';
 import { clusterCpuSeconds, startReplicaCluster, waitForStandbys } from './replicas.mjs';
@@ -41,8 +52,6 @@ const ALL_SCENARIOS = [
   'transfers',
   'aggregate',
 ];
-const BATCH_SIZE = 50; // the server's default batch.maxRequests
-const SEED_IN_FLIGHT = 4; // batches sent at once while seeding
 const SU_EMAIL = 'bench-admin@example.com';
 const PASSWORD = BENCH_USER.password;
 
@@ -239,41 +248,13 @@ async function signIn(base, email) {
   return (await api(base, 'POST', '/api/collections/users/auth-with-password', { body: { identity: email, password: PASSWORD } })).json;
 }
 
-/** Sends `creates` (each a posts body) as /api/batch transactions of BATCH_SIZE, SEED_IN_FLIGHT at a time; resolves with the ids in order. */
-async function batchCreate(base, suToken, collection, creates, label) {
-  const ids = new Array(creates.length);
-  const started = Date.now();
-  let next = 0;
-  let done = 0;
-  let nextReport = Math.ceil(creates.length / 10);
-  async function worker() {
-    while (next < creates.length) {
-      const first = next;
-      next = Math.min(next + BATCH_SIZE, creates.length);
-      const requests = creates.slice(first, next).map((body) => ({ method: 'POST', url: `/api/collections/${collection}/records`, body }));
-      const { json } = await api(base, 'POST', '/api/batch', { token: suToken, body: { requests } });
-      json.forEach((item, k) => {
-        if (item.status !== 200) throw new Error(`batch item failed: ${JSON.stringify(item).slice(0, 300)}`);
-        ids[first + k] = item.body.id;
-      });
-      done += json.length;
-      if (done >= nextReport || done === creates.length) {
-        log(`seeded ${done}/${creates.length} ${label} (${Math.round(done / ((Date.now() - started) / 1000))} records/s)`);
-        nextReport += Math.ceil(creates.length / 10);
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: SEED_IN_FLIGHT }, worker));
-  return ids;
-}
-
 function seedCategories(base, suToken) {
   return batchCreate(
     base,
     suToken,
     'categories',
     Array.from({ length: CATEGORIES }, (_, c) => ({ name: categoryName(c) })),
-    'categories',
+    log,
   );
 }
 
@@ -283,7 +264,7 @@ function seedPosts(base, suToken, userId, categories, count) {
     const p = post(i);
     return { title: p.title, n: p.n, score: p.score, author: userId, category: categories[p.category] };
   });
-  return batchCreate(base, suToken, 'posts', creates, 'posts');
+  return batchCreate(base, suToken, 'posts', creates, log);
 }
 
 /** Money for the transfers scenario: far more than it can move, so every transfer succeeds. */
