@@ -313,6 +313,44 @@ describe(`ranked full-text search on ${TEST_ENGINE}`, () => {
     expect(guest.body.items.map((r: { k: number }) => r.k)).toEqual([26]);
   });
 
+  test('best first pages through the ranked matches whole: ranks, ties, the rule, pages, and search() under || or = false', async () => {
+    // ten words each; "fox" k times among them at most, so more foxes rank higher on both engines; equal titles tie
+    const title = (foxes: number) => [...Array(foxes).fill('fox'), ...Array(10 - foxes).fill('dog')].join(' ');
+    const foxes = [1, 5, 3, 5, 2, 0, 4, 3, 1, 6]; // the rows' k is their place here, 1 to 10
+    await ok('POST', '/api/collections', {
+      name: 'ranked',
+      type: 'base',
+      listRule: 'public = true',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'k', type: 'number' },
+        { name: 'public', type: 'bool' },
+      ],
+      indexes: ['CREATE INDEX idx_ranked_title ON ranked USING search (title)'],
+    });
+    for (const [i, n] of foxes.entries()) {
+      await ok('POST', '/api/collections/ranked/records', { title: title(n), k: i + 1, public: i + 1 !== 7 });
+    }
+    // most foxes first; equal ranks (2 and 4, 3 and 8, 1 and 9) newest first, as the tiebreak follows the last key
+    expect(await ks('ranked', 'search(title, "fox")', '-@rank')).toEqual([10, 4, 2, 7, 8, 3, 5, 9, 1]);
+    expect(await ks('ranked', 'search(title, "fox")', '@rank')).toEqual([1, 9, 5, 3, 8, 7, 2, 4, 10]);
+    // a guest through the rule (7 is not public), a page at a time: each row once, the total on every page
+    const pages: number[][] = [];
+    for (const page of [1, 2, 3, 4]) {
+      const q = new URLSearchParams({ filter: 'search(title, "fox") && k > 0', sort: '-@rank', perPage: '3', page: String(page) });
+      const res = await s.request('GET', `/api/collections/ranked/records?${q}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ page, perPage: 3, totalItems: 8, totalPages: 3 });
+      pages.push(res.body.items.map((r: { k: number }) => r.k));
+    }
+    expect(pages).toEqual([[10, 4, 2], [8, 3, 5], [9, 1], []]);
+    // under ||, rows that do not match are still listed (they have no rank); = false is the rows without the words
+    expect((await ks('ranked', 'search(title, "fox") || k = 6', '-@rank')).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await ks('ranked', 'search(title, "fox") = false', '-@rank')).toEqual([6]);
+    // two searches (ranked per row, as the join takes one): by the first, every row meeting both (only 6 has no fox, and every row a dog)
+    expect(await ks('ranked', 'search(title, "fox") && search(title, "dog")', '-@rank')).toEqual([10, 4, 2, 7, 8, 3, 5, 9, 1]);
+  });
+
   test('hostile text is words, never query syntax: 200s, never a 500', async () => {
     const texts = [
       '"',

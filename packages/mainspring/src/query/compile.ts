@@ -47,7 +47,7 @@ export interface SqlFlavor {
    * engine quotes it, so its syntax (FTS5's `"`, `NEAR(`, `*`, `-`) is never
    * the engine's.
    */
-  fullText(index: FullTextIndex, query: string, param: (value: SqlValue) => string): { match: string; rank: string };
+  fullText(index: FullTextIndex, query: string, param: (value: SqlValue) => string): FullTextMatch;
   /** Null-safe equality (`IS`), negated for inequality (`IS NOT`). */
   same(left: string, right: string, negate: boolean): string;
   /** True when `sql` holds the "empty" value of its type (`''` or NULL); negated for non-empty. */
@@ -128,6 +128,32 @@ export type Resolved =
       readonly predicate?: boolean;
     };
 
+/** What a `search()` compiles to (SqlFlavor.fullText). */
+export interface FullTextMatch {
+  /** True for the rows that hold every word. */
+  readonly match: string;
+  /** The row's rank, larger for better matches: an expression over the record's row. */
+  readonly rank: string;
+  /**
+   * Where the engine can rank the matches apart from the rows: a FROM item
+   * (`from`) giving each match's row id (`row`) and rank (`key`) in the
+   * order `key DESC, row DESC`, and the condition (`on`) joining it to the
+   * record's row. A page sorted best first then reads its rows in that
+   * order and stops at the page's end, instead of reading, ranking and
+   * sorting every match. Only rows that match come out of it: it may be
+   * joined only where the search is a condition every row must meet.
+   */
+  readonly ranked?: RankedSource;
+}
+
+/** See {@link FullTextMatch.ranked}. */
+export interface RankedSource {
+  readonly from: string;
+  readonly on: string;
+  readonly row: string;
+  readonly key: string;
+}
+
 /** Maps the names in a filter (`title`, `author.name`, `@request.auth.id`) to SQL. */
 export interface Resolver {
   /** Throws {@link FilterError} for a name the caller may not use or that does not exist. */
@@ -156,6 +182,14 @@ export class SqlParams {
    * its first call (a filter with several is ranked by the first).
    */
   rank: string | null = null;
+  /**
+   * The ranked source of that first call, if its engine has one and its
+   * owner lets the page join it (see {@link FullTextMatch.ranked}); the
+   * owner clears it when the search is not a condition every row meets.
+   */
+  ranked: RankedSource | null = null;
+  /** Set when a sort used {@link ranked}'s key: the page must join its source. */
+  rankJoined = false;
   constructor(private readonly flavor: SqlFlavor) {}
 
   /**

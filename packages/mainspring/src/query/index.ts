@@ -6,8 +6,10 @@ export { baseOp, countComparisons, type Expr, isAnyOp, type Operand, type Operat
 export {
   compileFilter,
   type FullTextIndex,
+  type FullTextMatch,
   likePattern,
   type MultiMatch,
+  type RankedSource,
   type Resolved,
   type Resolver,
   type SqlFlavor,
@@ -17,5 +19,6 @@ export {
   type ValueType,
 } from './compile.js';
 export { FilterError } from './errors.js';
+export { searchRequired } from './functions/search.js';
 export { DEFAULT_PARSE_LIMITS, type ParseLimits, parseFilter, parseFilterCached } from './parse.js';
 export { MAX_SORT_KEYS, parseSort, type SortKey } from './sort.js';

@@ -542,7 +542,7 @@ export interface Dialect {
    * none of it is the engine's query syntax); `rank` is larger for better
    * matches.
    */
-  fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string };
+  fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): FullTextSqlMatch;
   /** Null-safe (in)equality. */
   same(left: string, right: string, negate: boolean): string;
   isEmpty(sql: string, type: FilterValueType, negate: boolean): string;
@@ -621,6 +621,17 @@ export interface FullTextSql {
   readonly table: string;
   readonly columns: readonly { readonly sql: string; readonly name: string }[];
   readonly row: string;
+}
+
+/**
+ * A `search()`'s SQL (the filter language's FullTextMatch): the condition,
+ * the rank per row, and where the engine has one, its matches ranked apart
+ * from the rows, for a page sorted best first to join.
+ */
+export interface FullTextSqlMatch {
+  readonly match: string;
+  readonly rank: string;
+  readonly ranked?: { readonly from: string; readonly on: string; readonly row: string; readonly key: string };
 }
 
 export type FilterValueType = 'text' | 'number' | 'bool' | 'date' | 'json' | 'unknown';

@@ -1,4 +1,4 @@
-import { type Expr, FilterError, parseFilterCached, parseSort } from '../../query/index.js';
+import { type Expr, FilterError, parseFilterCached, parseSort, searchRequired } from '../../query/index.js';
 import type { Executor } from '../../storage/engine.js';
 import type { Collection } from '../collections/model.js';
 import { Errors } from '../errors.js';
@@ -89,7 +89,11 @@ export class RecordReads {
     const { engine } = this.ctx;
     const d = engine.dialect;
     const { scope, where, exprs } = this.listWhere(c, q.filter, info);
+    // a search's ranked matches hold only the rows that match: joined only where every row must
+    if (!searchRequired(exprs)) scope.params.ranked = null;
     const order = this.order(scope, c, q.sort, superuser);
+    const from = `${d.ident(c.name)} ${RECORD_ALIAS}`;
+    const ranked = scope.params.rankJoined ? scope.params.ranked : null;
 
     // Subqueries (relations, @collection, every-value checks) can make a statement's work grow with the
     // square of a table: it is guarded by the engine's deadline, checked once per row. A plain scan is
@@ -100,7 +104,9 @@ export class RecordReads {
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
     const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
     return {
-      from: `${d.ident(c.name)} ${RECORD_ALIAS}`,
+      from,
+      // the ranked matches first, so the page's rows are read in rank order (CROSS JOIN: SQLite keeps the order written)
+      pageFrom: ranked ? `${ranked.from} CROSS JOIN ${from} ON ${ranked.on}` : undefined,
       select: selectList(c, d),
       where,
       order,
@@ -170,8 +176,11 @@ export class RecordReads {
       if (err instanceof FilterError) throw Errors.invalidQuery('sort', err.message);
       throw err;
     }
-    // a view has no rowid: its id, which its query must give, keeps paging stable
-    order.push(d.orderBy(`${RECORD_ALIAS}.${c.type === 'view' ? d.ident('id') : 'rowid'}`, keys[keys.length - 1]?.desc ?? false));
+    // a view has no rowid: its id, which its query must give, keeps paging stable; joined ranked
+    // matches give the same rowid in their own order, which then needs no sort
+    const { ranked, rankJoined } = scope.params;
+    const tiebreak = rankJoined && ranked ? ranked.row : `${RECORD_ALIAS}.${c.type === 'view' ? d.ident('id') : 'rowid'}`;
+    order.push(d.orderBy(tiebreak, keys[keys.length - 1]?.desc ?? false));
     return order;
   }
 

@@ -624,8 +624,12 @@ export class RecordResolver implements Resolver {
     if (name === '@random') return this.d.random();
     if (name === '@rank') {
       // the rank of the filter's search(), compiled before the sort
-      if (this.scope.params.rank === null) throw new FilterError('sorting by @rank needs a search(…) in the filter');
-      return this.scope.params.rank;
+      const { params } = this.scope;
+      if (params.rank === null) throw new FilterError('sorting by @rank needs a search(…) in the filter');
+      if (params.ranked === null) return params.rank;
+      // the page joins the ranked matches (core/records/reads.ts)
+      params.rankJoined = true;
+      return params.ranked.key;
     }
     // a view has no rowid; its ids are what orders its rows
     if (name === '@rowid') return this.base.type === 'view' ? this.col(this.baseAlias, 'id') : 'rowid';

@@ -29,6 +29,8 @@ export interface PageLimits {
 export interface PageSource {
   /** The FROM item: a table with its alias. */
   readonly from: string;
+  /** The page's FROM, where it joins more than the count needs (a search's ranked matches); else {@link from}. */
+  readonly pageFrom?: string;
   /** The select list of a page's rows. */
   readonly select: string;
   /** Conditions, ANDed; their values are in {@link params}. */
@@ -118,7 +120,7 @@ export async function readPage(engine: Engine, source: PageSource, q: PageQuery,
   // a page past any possible row is simply empty
   const skipped = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
   const offset = source.params.add(skipped);
-  const tail = ` FROM ${source.from}${whereSql} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`;
+  const tail = ` FROM ${source.pageFrom ?? source.from}${whereSql} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`;
   const pageStatement: ReadStatement = { sql: `SELECT ${source.select}${tail}`, params: source.params.values, arrays: source.arrays };
   const options = { light: source.light, lightKey: source.lightKey };
   const done = (items: unknown[], totalItems: number): Page<unknown> =>

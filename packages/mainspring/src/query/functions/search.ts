@@ -1,4 +1,4 @@
-import type { Operand } from '../ast.js';
+import type { Expr, Operand } from '../ast.js';
 import type { Resolved } from '../compile.js';
 import { FilterError } from '../errors.js';
 import type { FilterFunctionContext } from './index.js';
@@ -33,7 +33,40 @@ export function search(args: readonly Operand[], ctx: FilterFunctionContext): Re
   const index = ctx.resolver.fullTextIndex(fields);
   const query = text.value === null ? '' : String(text.value);
   if (query.split(/\s+/).filter((w) => w !== '').length > MAX_WORDS) throw new FilterError(`search looks for at most ${MAX_WORDS} words`);
-  const { match, rank } = ctx.flavor.fullText(index, query, (v) => ctx.params.add(v));
-  if (ctx.params.rank === null) ctx.params.rank = rank;
+  const { match, rank, ranked } = ctx.flavor.fullText(index, query, (v) => ctx.params.add(v));
+  if (ctx.params.rank === null) {
+    ctx.params.rank = rank;
+    ctx.params.ranked = ranked ?? null;
+  }
   return { kind: 'sql', sql: `(${match})`, type: 'bool', nullFallback: 'disabled', predicate: true };
+}
+
+/**
+ * True when the statement whose conditions are `exprs` (ANDed: a list rule,
+ * a filter) holds one `search()` and every row must meet it: reached from
+ * the top through `&&` only, written alone or `= true`. Only then may a
+ * page join the search's ranked matches (FullTextMatch.ranked), which hold
+ * no other row; under `||` or `= false` it ranks by the per-row expression.
+ */
+export function searchRequired(exprs: readonly (Expr | null)[]): boolean {
+  let calls = 0;
+  const countIn = (o: Operand): void => {
+    if (o.kind !== 'call') return;
+    if (o.name === 'search') calls++;
+    for (const a of o.args) countIn(a);
+  };
+  const visit = (e: Expr): void => {
+    if (e.kind === 'cmp') {
+      countIn(e.left);
+      countIn(e.right);
+    } else for (const item of e.items) visit(item);
+  };
+  const required = (e: Expr): boolean =>
+    e.kind === 'cmp'
+      ? e.left.kind === 'call' &&
+        e.left.name === 'search' &&
+        (e.bare === true || (e.op === '=' && e.right.kind === 'ident' && e.right.name === 'true'))
+      : e.kind === 'and' && e.items.some(required);
+  for (const e of exprs) if (e) visit(e);
+  return calls === 1 && exprs.some((e) => e !== null && required(e));
 }

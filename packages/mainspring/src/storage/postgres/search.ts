@@ -1,4 +1,4 @@
-import type { FullTextSql, IndexSpec, SqlValue } from '../engine.js';
+import type { FullTextSql, FullTextSqlMatch, IndexSpec, SqlValue } from '../engine.js';
 import { storedName } from './dialect.js';
 
 /**
@@ -44,7 +44,7 @@ export function dropSearchIndex(index: IndexSpec): string[] {
  * (`plainto_tsquery`: the text is words, never query syntax), ranked by
  * `ts_rank`. The index serves it when the columns are the index's, in its order.
  */
-export function fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string } {
+export function fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): FullTextSqlMatch {
   // a typed NULL: PostgreSQL refuses an untyped constant in ORDER BY
   if (!/[\p{L}\p{N}]/u.test(query)) return { match: 'FALSE', rank: 'CAST(NULL AS double precision)' };
   const doc = document(index.columns.map((c) => c.sql));

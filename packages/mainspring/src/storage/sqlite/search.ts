@@ -1,4 +1,4 @@
-import type { FullTextSql, IndexSpec, SqlValue, TextIndexSql } from '../engine.js';
+import type { FullTextSql, FullTextSqlMatch, IndexSpec, SqlValue, TextIndexSql } from '../engine.js';
 
 /**
  * SQLite's search indexes (`USING search`): two FTS5 tables over the
@@ -130,12 +130,21 @@ export function wordsQuery(query: string): string | null {
   return words.length === 0 ? null : words.map(ftsString).join(' AND ');
 }
 
+/** The alias of a page's ranked matches (see `ranked` below). */
+const RANKED = '__ms_ranked';
+
 /**
  * `search()`: rows whose indexed columns hold every word of `query`,
  * ranked by bm25 (negated, so larger is better). Both are subqueries
- * SQLite runs once per statement, not per row.
+ * SQLite runs once per statement, not per row. `ranked`: the matches with
+ * their rank, sorted best first by FTS5 alone (no row of the table read);
+ * a page sorted by `-@rank` joins it first (CROSS JOIN keeps it the outer
+ * loop), so SQLite reads the table's rows in rank order and stops at the
+ * page's end: over 2,084 matches of 100k, 3.4 ms of CPU for the page
+ * against 10 ms for the rank subquery per row and a sort of every match
+ * (bm25 alone costs 2.2; measured under load).
  */
-export function fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): { match: string; rank: string } {
+export function fullText(index: FullTextSql, query: string, param: (value: SqlValue) => string): FullTextSqlMatch {
   const q = wordsQuery(query);
   if (q === null) return { match: 'FALSE', rank: 'NULL' };
   const w = ident(wordsTable(index.index));
@@ -145,5 +154,12 @@ export function fullText(index: FullTextSql, query: string, param: (value: SqlVa
     match: `${index.row} IN (SELECT rowid FROM ${w} WHERE ${w} MATCH ${bound})`,
     // a materialized CTE: SQLite would otherwise flatten it into a full-text query per row
     rank: `(WITH __ms_rank AS MATERIALIZED (SELECT rowid AS id, -bm25(${w}) AS r FROM ${w} WHERE ${w} MATCH ${bound}) SELECT r FROM __ms_rank WHERE id = ${index.row})`,
+    ranked: {
+      // LIMIT -1 keeps it a subquery of its own, whose order the outer ORDER BY can take as it is
+      from: `(SELECT rowid AS id, -bm25(${w}) AS k FROM ${w} WHERE ${w} MATCH ${bound} ORDER BY k DESC, id DESC LIMIT -1) ${RANKED}`,
+      on: `${index.row} = ${RANKED}.id`,
+      row: `${RANKED}.id`,
+      key: `${RANKED}.k`,
+    },
   };
 }
