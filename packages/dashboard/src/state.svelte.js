@@ -8,6 +8,8 @@ export const app = $state({
   note: '',
   noteKind: 'info',
   expired: false,
+  /** Why the collections could not be read (a 403 of the superuser IP allow-list, the server gone): shown until they can. */
+  loadError: '',
 });
 
 /** `#/collections/posts?x` → `['collections', 'posts']`. */
@@ -32,4 +34,5 @@ export function note(text, kind = 'info') {
 
 export async function loadCollections() {
   app.collections = await pb.collections.getFullList({ sort: 'name' });
+  app.loadError = '';
 }

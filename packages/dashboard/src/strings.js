@@ -67,8 +67,18 @@ export const t = {
   csvLine: 'Line',
   csvProblem: 'Problem',
   csvMoreErrors: 'More rows failed than are listed.',
-  csvReport: (r) =>
-    `${r.rows} rows read: ${r.created} ${r.dryRun ? 'would be created' : 'created'}, ${r.updated} ${r.dryRun ? 'would be updated' : 'updated'}, ${r.errors.length} with errors.`,
+  csvReport: (r) => {
+    const failed = `${r.errors.length}${r.errorsTruncated ? '+' : ''} with errors`;
+    const read = `${r.rows} row${r.rows === 1 ? '' : 's'} read`;
+    return r.dryRun
+      ? `${read}: ${r.created + r.updated} without errors (${r.created} to create, ${r.updated} to update), ${failed}.`
+      : `${read}: ${r.created} created, ${r.updated} updated, ${failed}.`;
+  },
+  // what a dry run's failed rows mean for the real run, by its mode
+  csvHeldBack: {
+    all: 'As it stands the import writes nothing: every row or none, and some rows fail.',
+    batch: 'A batch that holds a failed row will not be written; the other batches will.',
+  },
   csvStopped: (line, message) => `Reading stopped at line ${line}: ${message}`,
   csvImported: (created, updated) => `Imported: ${created} created, ${updated} updated.`,
   // the SQL console
@@ -267,6 +277,14 @@ export const t = {
   rateMax: 'Max requests',
   rateDuration: 'Per seconds',
   addRule: 'Add rule',
+  excludedIPs: 'Never limited: addresses and CIDR networks, one a line',
+  ipList: 'Addresses and CIDR networks, one a line',
+  ipListPlaceholder: '203.0.113.7\n10.0.0.0/8\n2001:db8::/32',
+  superuserIPs: 'Superuser IP allow-list',
+  superuserIPsHelp:
+    'When not empty, superusers may sign in and act only from these addresses; from anywhere else they get a 403. Empty lets every address in. Locked out? “mainspring superuser ips clear” on the server empties it.',
+  confirmSuperuserIPs:
+    'Superusers will be refused from every address not in the list, this session too if its address is left out (behind a proxy, the address the trusted proxy header gives). Save?',
   logsSettings: 'Request logs',
   logsMaxDays: 'Keep for days (0: off)',
   sessions: 'Refresh sessions',
