@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import {
   type ChangeChannel,
@@ -7,7 +8,6 @@ import {
   type DatabaseBackup,
   DatabaseUnavailableError,
   type Engine,
-  EngineBusyError,
   type EngineStats,
   type Executor,
   type QueryColumn,
@@ -24,11 +24,11 @@ import { postgresBackup } from './backup.js';
 import { runConsoleStatement } from './console.js';
 import { postgresDialect } from './dialect.js';
 import { PgChangeChannel } from './notify.js';
-import { connect, describeOn, isStalePlan, poolQuery, query, retiring, translate, types } from './pool.js';
+import { connect, describeOn, poolQuery, query, retiring, types } from './pool.js';
 import { ReplicaSet, replicaUrlsFromEnv } from './replicas.js';
+import { SerializableTransactions } from './serializable.js';
 import { renameShortenedNames } from './shortened-names.js';
-import { type Attempt, attempt } from './transaction.js';
-import { LocalLane, Turns } from './turns.js';
+import { Turns } from './turns.js';
 
 /** Options of the PostgreSQL engine. */
 export interface PostgresOptions {
@@ -64,33 +64,6 @@ export interface PostgresOptions {
   onReplicaChange?: (message: string) => void;
 }
 
-const RETRYABLE = new Set(['40001', '40P01']);
-const isRetryable = (err: unknown) => {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && RETRYABLE.has(code);
-};
-
-/**
- * The retry lane: a transaction that lost once to a serialization failure
- * or a deadlock runs its later attempts holding this session-level advisory
- * lock, so retried transactions take turns across every instance instead of
- * losing to each other again.
- */
-const LANE_KEY = "hashtext('mainspring:retry-lane')";
-/** Attempts inside the lane, where a transaction competes only with others' first attempts. */
-const LANE_ATTEMPTS = 200;
-/** The most a transaction in the lane waits (a random part of it) before its next attempt. */
-const LANE_BACKOFF_MS = 50;
-/** How long a retried transaction waits for its turn in the lane before it fails as busy (a 503). */
-const LANE_WAIT_MS = 30_000;
-/**
- * A lane holder's session idle outside a transaction this long is ended by
- * the server (inside one, `idle_in_transaction_session_timeout` does it), so
- * an instance cut off by the network holds the lane a minute, not until
- * TCP keepalive notices (hours).
- */
-const LANE_IDLE_MS = 60_000;
-
 /** Plain words for why a connection failed. */
 export function describeConnectError(err: unknown, url: string): string {
   const e = err as { code?: string; message?: string };
@@ -123,18 +96,6 @@ export function describeConnectError(err: unknown, url: string): string {
 }
 
 /**
- * A body that failed after its last write committed with it
- * ({@link Executor.commitAhead}): the write stands, so its callbacks (the events
- * of what it wrote) run, and the error is the caller's. Never run again.
- */
-function settleCommitted(callbacks: readonly (() => void)[], err: unknown): never {
-  for (const cb of callbacks) cb();
-  throw translate(err);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
  * The production engine: a pool of PostgreSQL connections. Statements
  * outside a transaction take any connection; a transaction holds one for
  * its whole async body, at SERIALIZABLE isolation (what SQLite's single
@@ -153,7 +114,8 @@ export class PostgresEngine implements Engine {
   /** Called once nothing runs (close() waits so). */
   private idleWaiters: (() => void)[] = [];
   private closing: Promise<void> | null = null;
-  private readonly lane = new LocalLane();
+  /** Runs each transaction, and again after a serialization failure or a deadlock. */
+  private readonly transactions: SerializableTransactions;
   /** The standbys reads go to, when any are configured. */
   private replicas: ReplicaSet | null = null;
   /** Present with standbys: see {@link Engine.asCaller}. */
@@ -167,6 +129,7 @@ export class PostgresEngine implements Engine {
     private readonly readTurns: Turns,
   ) {
     this.backup = postgresBackup(url);
+    this.transactions = new SerializableTransactions(pool);
   }
 
   /** Connects (retrying as the options say) and returns the engine. */
@@ -358,19 +321,14 @@ export class PostgresEngine implements Engine {
 
   /**
    * Runs `fn` in a SERIALIZABLE transaction, again from the start when it
-   * fails with a serialization failure or a deadlock: `fn` must do nothing
-   * outside the database that it cannot do twice. The first attempt runs
-   * alongside everything else; the later ones in the retry lane (one
-   * transaction at a time across every instance, up to
-   * {@link LANE_ATTEMPTS}), so under contention each transaction commits in
-   * its turn instead of losing every retry. `afterCommit` callbacks of
-   * failed attempts are dropped; those of the attempt that commits run once,
-   * after the commit.
+   * fails with a serialization failure or a deadlock (the retry lane:
+   * {@link SerializableTransactions}): `fn` must do nothing outside the
+   * database that it cannot do twice.
    */
   transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
     const replicas = this.replicas;
     if (replicas?.tracking) return this.track(() => this.transactionNoted(replicas, fn));
-    return this.track(() => this.transactionNow(fn));
+    return this.track(() => this.transactions.run(fn));
   }
 
   /**
@@ -380,7 +338,7 @@ export class PostgresEngine implements Engine {
    */
   private async transactionNoted<T>(replicas: ReplicaSet, fn: (tx: Executor) => Promise<T>): Promise<T> {
     let later: (() => void)[] = [];
-    const result = await this.transactionNow((tx) => {
+    const result = await this.transactions.run((tx) => {
       // each attempt starts with no callbacks: a failed attempt's are dropped
       const mine: (() => void)[] = [];
       later = mine;
@@ -391,88 +349,6 @@ export class PostgresEngine implements Engine {
     await replicas.noteCommit();
     for (const cb of later) cb();
     return result;
-  }
-
-  private async transactionNow<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    let first = await this.attemptOnce(fn, true);
-    // a named statement's plan went stale (a schema change): its connection is closed, and the
-    // transaction runs again with unnamed statements (other connections may hold the same stale plan)
-    if (!first.ok && !first.committed && isStalePlan(first.err)) first = await this.attemptOnce(fn, false);
-    if (first.ok) {
-      for (const cb of first.callbacks) cb();
-      return first.result;
-    }
-    if (first.committed) return settleCommitted(first.committed, first.err);
-    if (!isRetryable(first.err)) throw translate(first.err);
-    return this.retryInLane(fn);
-  }
-
-  /** One attempt on a pooled connection, released (or closed) after it. */
-  private async attemptOnce<T>(fn: (tx: Executor) => Promise<T>, named: boolean): Promise<Attempt<T>> {
-    const client = await connect(this.pool);
-    const outcome = await attempt(client, fn, named);
-    client.release((!outcome.ok && outcome.broken) || retiring.has(client));
-    return outcome;
-  }
-
-  /**
-   * The later attempts of a transaction, holding the retry lane: a turn in
-   * this process's queue, then the advisory lock on one pooled connection
-   * (taken in the round trip of the first BEGIN, kept across the attempts,
-   * released in that of the COMMIT, or after the last ROLLBACK). A
-   * connection that fails on the way is destroyed, never returned to the
-   * pool, so the lock cannot outlive its turn.
-   */
-  private async retryInLane<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + LANE_WAIT_MS;
-    const leave = await this.lane.enter(LANE_WAIT_MS);
-    let client: pg.PoolClient | undefined;
-    let broken = false;
-    let outcome: Attempt<T> | undefined;
-    try {
-      client = await connect(this.pool);
-      // the wait is bounded by what is left of the lane's, not by the statement timeout
-      const wait = Math.max(1, deadline - Date.now());
-      // a transaction of its own, committed before the attempt's BEGIN: statements before a BEGIN in one
-      // message would otherwise become part of that transaction, which would then have taken its snapshot
-      const lock = `BEGIN; SET LOCAL statement_timeout = ${wait}; SELECT pg_advisory_lock(${LANE_KEY}); SET idle_session_timeout = ${LANE_IDLE_MS}; COMMIT`;
-      const unlock = `SELECT pg_advisory_unlock(${LANE_KEY}); RESET idle_session_timeout`;
-      let named = true;
-      for (let n = 1; ; n++) {
-        // the lock is taken with the first BEGIN, and dropped with the COMMIT that succeeds
-        outcome = await attempt(client, fn, named, { before: n === 1 ? lock : undefined, after: unlock });
-        if (!outcome.ok && !outcome.begun) {
-          broken = true;
-          if ((outcome.err as { code?: unknown })?.code === '57014') throw new EngineBusyError('the database is busy; try again');
-          throw translate(outcome.err);
-        }
-        // after a stale plan (a schema change meanwhile) the attempts left go unnamed; unnamed, no error is one
-        if (!outcome.ok && !outcome.committed && isStalePlan(outcome.err)) named = false;
-        else if (outcome.ok || outcome.broken || outcome.committed || !isRetryable(outcome.err)) break;
-        if (n >= LANE_ATTEMPTS || Date.now() >= deadline) break;
-        // the first attempts it lost to get a moment to commit, so the next snapshot starts after them
-        await sleep(Math.random() * Math.min(LANE_BACKOFF_MS, 2 ** n));
-      }
-      // a retired connection is closed, which also ends its hold on the lock
-      broken = (!outcome.ok && outcome.broken) || retiring.has(client);
-      if (!broken && !outcome.ok) {
-        try {
-          await client.query(unlock);
-        } catch {
-          broken = true;
-        }
-      }
-    } finally {
-      client?.release(broken);
-      leave();
-    }
-    if (outcome.ok) {
-      for (const cb of outcome.callbacks) cb();
-      return outcome.result;
-    }
-    if (outcome.committed) return settleCommitted(outcome.committed, outcome.err);
-    if (isRetryable(outcome.err) || isStalePlan(outcome.err)) throw new EngineBusyError('the database is busy; try again');
-    throw translate(outcome.err);
   }
 
   /** A session-level advisory lock on one connection, held while `fn` runs. */
