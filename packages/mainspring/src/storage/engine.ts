@@ -204,15 +204,21 @@ export interface ReadStatement {
   readonly arrays?: boolean;
   /**
    * Run only when the earlier statement `statement` of the same read
-   * answered one of `rowCounts` rows; otherwise this one is answered with no
-   * rows, unrun (a page's count, not needed when the page came back short).
+   * answered one of `rowCounts` rows (several statements: their rows
+   * together, an unrun one answering none); otherwise this one is answered
+   * with no rows, unrun (a page's count, not needed when the page came back
+   * short; a page of one plan, not needed when a probe chose the other).
    */
-  readonly when?: { readonly statement: number; readonly rowCounts: readonly number[] };
+  readonly when?: { readonly statement: number | readonly number[]; readonly rowCounts: readonly number[] };
 }
 
 /** Whether statement `s` of a read runs, given the rows its earlier statements answered. */
 export function shouldRun(s: ReadStatement, answered: readonly unknown[][]): boolean {
-  return s.when === undefined || s.when.rowCounts.includes(answered[s.when.statement]?.length ?? -1);
+  if (s.when === undefined) return true;
+  const rows = (i: number) => answered[i]?.length ?? Number.NaN;
+  const { statement } = s.when;
+  const n = typeof statement === 'number' ? rows(statement) : statement.reduce((sum, i) => sum + rows(i), 0);
+  return s.when.rowCounts.includes(n);
 }
 
 /** How {@link Engine.read} runs its statements. */
@@ -535,7 +541,13 @@ export interface Dialect {
    * served by the index with the same answers; null when the index cannot
    * serve the pattern. Absent where the engine's LIKE uses the index itself.
    */
-  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndexSql, param: (value: SqlValue) => string): string | null;
+  likeIndexed?(
+    left: string,
+    pattern: string,
+    negate: boolean,
+    index: TextIndexSql,
+    param: (value: SqlValue) => string,
+  ): IndexedLikeSql | null;
   /**
    * Ranked full-text search over a search index's columns: `match` holds
    * for rows with every word of `query` (the user's text, quoted here so
@@ -610,9 +622,21 @@ export interface StrftimeSql {
 /** A column a search index holds, where a filter reads it (mirrors `query/`'s `TextIndex`). */
 export interface TextIndexSql {
   readonly index: string;
+  /** The table, unquoted. */
+  readonly table: string;
   readonly column: string;
   /** The row's rowid, as SQL. */
   readonly row: string;
+}
+
+/** An indexed `~`'s SQL (mirrors `query/`'s `IndexedLike`): the condition, and the page's walk where it may take one. */
+export interface IndexedLikeSql {
+  readonly sql: string;
+  readonly walk?: {
+    readonly term: string;
+    readonly walkTerm: string;
+    probe(need: string, total?: string): string;
+  };
 }
 
 /** The columns of a search index `search()` reads (mirrors `query/`'s `FullTextIndex`). */
