@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { RecordReads } from '../src/core/records/reads.js';
 import type { SqlValue } from '../src/storage/engine.js';
 import { startServer, superuserToken, TEST_ENGINE, type TestServer } from './helpers/server.js';
 
@@ -298,6 +299,136 @@ describe(`searchable fields on ${TEST_ENGINE}`, () => {
   });
 });
 
+describe(`a page sorted by an index walks it or reads the candidates, alike on ${TEST_ENGINE}`, () => {
+  // 600 rows in each of two collections, one searchable: "dense" in every third title (200, some in capitals),
+  // "middle" in every thirtieth (20), "rare" in 3; n sorts them in another order than insertion, two rows to each
+  // n (ties go to the insertion order); a guest's rule hides every fourth
+  const ROWS = 600;
+  const title = (i: number) =>
+    [i % 3 === 0 ? (i % 9 === 0 ? 'DENSE' : 'dense') : 'dens e', i % 30 === 0 ? 'middle' : '', i % 200 === 7 ? 'rare' : ''].join(' ');
+  const row = (i: number) => ({ title: title(i), n: Math.floor(((i * 37) % ROWS) / 2), k: i, public: i % 4 !== 1 });
+
+  beforeAll(async () => {
+    for (const suffix of ['plain', 'indexed']) {
+      const name = `walk_${suffix}`;
+      await ok('POST', '/api/collections', {
+        name,
+        type: 'base',
+        listRule: 'public = true',
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'n', type: 'number' },
+          { name: 'k', type: 'number' },
+          { name: 'public', type: 'bool' },
+        ],
+        indexes: [
+          `CREATE INDEX idx_${name}_n ON ${name} (n)`,
+          ...(suffix === 'indexed' ? [`CREATE INDEX idx_${name}_s ON ${name} USING search (title)`] : []),
+        ],
+      });
+      for (let from = 1; from <= ROWS; from += 50) {
+        const requests = Array.from({ length: 50 }, (_, j) => ({
+          method: 'POST',
+          url: `/api/collections/${name}/records`,
+          body: row(from + j),
+        }));
+        await ok('POST', '/api/batch', { requests });
+      }
+    }
+  }, 120_000);
+
+  /** The `k` of a page's records and its total, as the collection of `suffix` answers `q`. */
+  async function page(suffix: string, q: Record<string, string>, token?: string) {
+    const res = await s.request('GET', `/api/collections/walk_${suffix}/records?${new URLSearchParams(q)}`, { token });
+    if (res.status !== 200) throw new Error(`${JSON.stringify(q)}: ${res.status} ${JSON.stringify(res.body)}`);
+    return { total: res.body.totalItems, ks: res.body.items.map((r: { k: number }) => r.k) };
+  }
+
+  /** Both collections answer `q` alike, for a superuser and for a guest (through the rule); returns the superuser's answer. */
+  async function alike(q: Record<string, string>) {
+    let first: { total: number; ks: number[] } | undefined;
+    for (const token of [su, undefined]) {
+      const plain = await page('plain', q, token);
+      expect(await page('indexed', q, token), `${JSON.stringify(q)} as ${token ? 'superuser' : 'guest'}`).toEqual(plain);
+      first ??= plain;
+    }
+    return first as { total: number; ks: number[] };
+  }
+
+  test('dense and rare words, sorted by the indexed field either way, page after page', async () => {
+    for (const word of ['dense', 'middle', 'rare', 'DeNsE', 'nowhere'])
+      for (const sort of ['n', '-n', 'n,-k'])
+        for (const [perPage, pageNo] of [
+          [5, 1],
+          [5, 3],
+          [7, 20],
+          [50, 2],
+          [40, 100],
+          [1000, 1],
+        ]) {
+          await alike({ filter: `title ~ "${word}"`, sort, perPage: String(perPage), page: String(pageNo) });
+        }
+    // a few worked out by hand: every third row has "dense"; n = floor((37k mod 600) / 2), ties by insertion
+    const dense = Array.from({ length: ROWS }, (_, i) => i + 1).filter((k) => k % 3 === 0);
+    const byN = (a: number, b: number) => row(a).n - row(b).n || a - b;
+    const first = await alike({ filter: 'title ~ "dense"', sort: '-n', perPage: '5', page: '3' });
+    expect(first).toEqual({ total: 200, ks: [...dense].sort(byN).reverse().slice(10, 15) });
+    expect(await alike({ filter: 'title ~ "rare"', sort: 'n', perPage: '2' })).toEqual({
+      total: 3,
+      ks: [7, 207, 407].sort(byN).slice(0, 2),
+    });
+  }, 300_000);
+
+  test('beside other conditions, under ||, negated, twice: the same answers', async () => {
+    const filters = [
+      'title ~ "dense" && k > 100',
+      'k < 300 && title ~ "middle"',
+      'title !~ "dense"',
+      'title ~ "dense" || k = 5',
+      '(title ~ "dense" || title ~ "rare") && k < 300',
+      'title ~ "dense" && title ~ "middle"',
+      'title ~ "dense" && title !~ "middle"',
+    ];
+    for (const filter of filters)
+      for (const sort of ['-n', 'n'])
+        for (const [perPage, pageNo] of [
+          [5, 1],
+          [5, 4],
+          [30, 3],
+        ]) {
+          await alike({ filter, sort, perPage: String(perPage), page: String(pageNo) });
+        }
+  }, 120_000);
+
+  test('the page walks only where it may, and the probe chooses by the candidates and the page', async () => {
+    if (TEST_ENGINE !== 'sqlite') return; // PostgreSQL's planner chooses from pg_trgm's statistics
+    const reads = (s.app.records as unknown as { reads: RecordReads }).reads;
+    const c = s.app.records.collection('walk_indexed');
+    const source = (filter: string, sort?: string) => reads.source(c, { filter, sort }, null);
+    // a page of 5 ending at row `need` walks where C² > need·N/30, N = 600 rows: 200 and 20 walk at 5, 20 not at 50
+    const walks = async (filter: string, need: number) => {
+      const walk = source(filter, '-n').walk;
+      if (!walk) throw new Error(`${filter}: no walk`);
+      const [rows = []] = await s.app.engine.read([{ sql: walk.probe(String(need)), params: source(filter, '-n').params.values }]);
+      return rows.length === 1;
+    };
+    expect(await walks('title ~ "dense"', 5)).toBe(true);
+    expect(await walks('title ~ "middle"', 5)).toBe(true);
+    expect(await walks('title ~ "middle"', 50)).toBe(false);
+    expect(await walks('title ~ "rare"', 5)).toBe(false);
+    expect(await walks('k > 3 && title ~ "dense"', 5)).toBe(true);
+    // no walk: not sorted by an index, negated, under ||, two of them, beside search(), too short for the index
+    expect(source('title ~ "dense"', '-n').walk).toBeDefined();
+    expect(source('title ~ "dense"', 'k').walk).toBeUndefined();
+    expect(source('title ~ "dense"').walk).toBeUndefined();
+    expect(source('title !~ "dense"', 'n').walk).toBeUndefined();
+    expect(source('title ~ "dense" || k = 5', 'n').walk).toBeUndefined();
+    expect(source('title ~ "dense" && title ~ "middle"', 'n').walk).toBeUndefined();
+    expect(source('title ~ "dense" && search(title, "middle")', 'n').walk).toBeUndefined();
+    expect(source('title ~ "de"', 'n').walk).toBeUndefined();
+  });
+});
+
 describe(`ranked full-text search on ${TEST_ENGINE}`, () => {
   test('search() finds the records that hold every word, through the list rule, best first with -@rank', async () => {
     // k 26 has "apple" three times in three words, k 27 once among many: 26 ranks first; k 5's body "pure apple"
@@ -421,8 +552,9 @@ describe(`the index is what serves \`~\` on ${TEST_ENGINE}`, () => {
         params.push(v);
         return d.param(params.length);
       };
-      const cond = d.likeIndexed('t."title"', '%hello%', false, { index: 'idx_indexed_text', column: 'title', row: 't.rowid' }, param);
-      const plan = await e.all<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT t.k FROM indexed t WHERE ${cond}`, params);
+      const index = { index: 'idx_indexed_text', table: 'indexed', column: 'title', row: 't.rowid' };
+      const cond = d.likeIndexed('t."title"', '%hello%', false, index, param);
+      const plan = await e.all<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT t.k FROM indexed t WHERE ${cond?.sql}`, params);
       expect(plan.map((p) => p.detail).join('\n')).toMatch(/VIRTUAL TABLE INDEX/);
       // and a list request goes through it: emptied, the index finds nothing, even where LIKE would
       const fts = '"_ms_fts_idx_indexed_text$t"';

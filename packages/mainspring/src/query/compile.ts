@@ -3,6 +3,7 @@ import { FilterError } from './errors.js';
 import { FILTER_FUNCTIONS } from './functions/index.js';
 import { macroValue } from './macros.js';
 import type { StrftimeCall } from './strftime.js';
+import type { FullTextIndex, FullTextMatch, IndexedLike, LikeWalk, RankedSource, TextIndex } from './text-index.js';
 
 /** A value that is sent to the database as a bound parameter. */
 export type SqlValue = string | number | boolean | null;
@@ -38,7 +39,7 @@ export interface SqlFlavor {
    * run of 3 characters between its wildcards), and the caller scans.
    * Absent where the engine's own LIKE uses the index (pg_trgm).
    */
-  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndex, param: (value: SqlValue) => string): string | null;
+  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndex, param: (value: SqlValue) => string): IndexedLike | null;
   /**
    * Ranked full-text search (the `search()` filter function) over the
    * columns of one search index: `match` is true for the rows that hold
@@ -58,28 +59,6 @@ export interface SqlFlavor {
   asText(sql: string, type: ValueType): string;
   /** PocketBase's `strftime()`, its arguments checked (query/strftime.ts); `param` binds a value. */
   strftime(call: StrftimeCall, param: (value: SqlValue) => string): string;
-}
-
-/** A column that a search index holds, where a filter reads it (see {@link SqlFlavor.likeIndexed}). */
-export interface TextIndex {
-  /** The index's name, as the collection declares it. */
-  readonly index: string;
-  /** The column's name, unquoted. */
-  readonly column: string;
-  /** The SQL of the row's rowid, valid where the operand's SQL is. */
-  readonly row: string;
-}
-
-/** The columns of one search index, as `search()` reads them. */
-export interface FullTextIndex {
-  /** The index's name, as the collection declares it. */
-  readonly index: string;
-  /** The table, unquoted. */
-  readonly table: string;
-  /** The columns' SQL (valid where the filter is) and names, in the index's order. */
-  readonly columns: readonly { readonly sql: string; readonly name: string }[];
-  /** The SQL of the row's rowid. */
-  readonly row: string;
 }
 
 /**
@@ -128,32 +107,6 @@ export type Resolved =
       readonly predicate?: boolean;
     };
 
-/** What a `search()` compiles to (SqlFlavor.fullText). */
-export interface FullTextMatch {
-  /** True for the rows that hold every word. */
-  readonly match: string;
-  /** The row's rank, larger for better matches: an expression over the record's row. */
-  readonly rank: string;
-  /**
-   * Where the engine can rank the matches apart from the rows: a FROM item
-   * (`from`) giving each match's row id (`row`) and rank (`key`) in the
-   * order `key DESC, row DESC`, and the condition (`on`) joining it to the
-   * record's row. A page sorted best first then reads its rows in that
-   * order and stops at the page's end, instead of reading, ranking and
-   * sorting every match. Only rows that match come out of it: it may be
-   * joined only where the search is a condition every row must meet.
-   */
-  readonly ranked?: RankedSource;
-}
-
-/** See {@link FullTextMatch.ranked}. */
-export interface RankedSource {
-  readonly from: string;
-  readonly on: string;
-  readonly row: string;
-  readonly key: string;
-}
-
 /** Maps the names in a filter (`title`, `author.name`, `@request.auth.id`) to SQL. */
 export interface Resolver {
   /** Throws {@link FilterError} for a name the caller may not use or that does not exist. */
@@ -190,6 +143,8 @@ export class SqlParams {
   ranked: RankedSource | null = null;
   /** Set when a sort used {@link ranked}'s key: the page must join its source. */
   rankJoined = false;
+  /** How many `~` a search index serves (not `!~`), and the walk of the only one, if it must hold for every row. */
+  private likes = { count: 0, walk: null as LikeWalk | null };
   constructor(private readonly flavor: SqlFlavor) {}
 
   /**
@@ -207,6 +162,22 @@ export class SqlParams {
    */
   get aliasCount(): number {
     return this.aliases;
+  }
+
+  /**
+   * The walk a page may take ({@link LikeWalk}): that of the statement's
+   * only indexed `~`, where every row must meet it (reached through `&&`
+   * only); null where there is none, or more than one, since a planner
+   * would read the rows from another one's candidates.
+   */
+  get walk(): LikeWalk | null {
+    return this.likes.count === 1 ? this.likes.walk : null;
+  }
+
+  /** Notes an indexed `~` the compiler wrote; `required`: every row must meet it. */
+  noteIndexedLike(walk: LikeWalk | undefined, required: boolean): void {
+    this.likes.count++;
+    this.likes.walk = required && walk ? walk : null;
   }
 
   /** Binds a value and returns its placeholder; `hint` is the type of what it is compared with. */
@@ -264,17 +235,23 @@ export function compileFilter(expr: Expr, resolver: Resolver, flavor: SqlFlavor,
 
 /** One compilation: the resolver, the engine's SQL and the statement's parameters, and a method per step. */
 class FilterCompiler {
+  /** Whether every row must meet the comparison being compiled: it is reached through `&&` only. */
+  private required = true;
+
   constructor(
     private readonly resolver: Resolver,
     private readonly flavor: SqlFlavor,
     private readonly params: SqlParams,
   ) {}
 
-  /** A node of the tree: a comparison, or items joined by AND or OR. */
-  expression(node: Expr): string {
-    if (node.kind === 'cmp') return this.comparison(node.op, node.left, node.right, node.bare === true);
+  /** A node of the tree: a comparison, or items joined by AND or OR; `required`: reached through AND only. */
+  expression(node: Expr, required = true): string {
+    if (node.kind === 'cmp') {
+      this.required = required;
+      return this.comparison(node.op, node.left, node.right, node.bare === true);
+    }
     const joiner = node.kind === 'and' ? ' AND ' : ' OR ';
-    return `(${node.items.map((item) => this.expression(item)).join(joiner)})`;
+    return `(${node.items.map((item) => this.expression(item, required && node.kind === 'and')).join(joiner)})`;
   }
 
   /** An operand: a literal value, a call of a filter function, a macro, or a name the resolver knows. */
@@ -372,7 +349,10 @@ class FilterCompiler {
       const pattern = likePattern(String(right.value));
       if (left.kind === 'sql' && left.textIndex && flavor.likeIndexed) {
         const indexed = flavor.likeIndexed(l, pattern, negate, left.textIndex, (v) => this.params.add(v));
-        if (indexed !== null) return indexed;
+        if (indexed !== null) {
+          if (!negate) this.params.noteIndexedLike(indexed.walk, this.required);
+          return indexed.sql;
+        }
       }
       return flavor.like(l, this.params.add(pattern), negate);
     }

@@ -614,6 +614,17 @@ export function runEngineContract(subject: ContractSubject): void {
           expect(ran).toEqual([answers[0], answers[1]]);
           const skipped = await engine.read([page, { ...count, when: { statement: 0, rowCounts: [2, 0] } }] as ReadStatement[], { light });
           expect(skipped).toEqual([answers[0], []]);
+          // several statements: their rows together, an unrun one answering none
+          const both = { statement: [0, 1], rowCounts: [3] };
+          const sum = await engine.read(
+            [page, { ...page, when: { statement: 0, rowCounts: [0] } }, { ...count, when: both }] as ReadStatement[],
+            {
+              light,
+            },
+          );
+          expect(sum).toEqual([answers[0], [], answers[1]]);
+          const none = await engine.read([page, page, { ...count, when: both }] as ReadStatement[], { light });
+          expect(none).toEqual([answers[0], answers[0], []]);
         }
       });
 

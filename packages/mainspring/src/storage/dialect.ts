@@ -150,7 +150,13 @@ export interface Dialect {
    * served by the index with the same answers; null when the index cannot
    * serve the pattern. Absent where the engine's LIKE uses the index itself.
    */
-  likeIndexed?(left: string, pattern: string, negate: boolean, index: TextIndexSql, param: (value: SqlValue) => string): string | null;
+  likeIndexed?(
+    left: string,
+    pattern: string,
+    negate: boolean,
+    index: TextIndexSql,
+    param: (value: SqlValue) => string,
+  ): IndexedLikeSql | null;
   /**
    * Ranked full-text search over a search index's columns: `match` holds
    * for rows with every word of `query` (the user's text, quoted here so
@@ -224,9 +230,21 @@ export interface StrftimeSql {
 /** A column a search index holds, where a filter reads it (mirrors `query/`'s `TextIndex`). */
 export interface TextIndexSql {
   readonly index: string;
+  /** The table, unquoted. */
+  readonly table: string;
   readonly column: string;
   /** The row's rowid, as SQL. */
   readonly row: string;
+}
+
+/** An indexed `~`'s SQL (mirrors `query/`'s `IndexedLike`): the condition, and the page's walk where it may take one. */
+export interface IndexedLikeSql {
+  readonly sql: string;
+  readonly walk?: {
+    readonly term: string;
+    readonly walkTerm: string;
+    probe(need: string, total?: string): string;
+  };
 }
 
 /** The columns of a search index `search()` reads (mirrors `query/`'s `FullTextIndex`). */

@@ -20,6 +20,7 @@ export type {
   FilterValueType,
   FullTextSql,
   FullTextSqlMatch,
+  IndexedLikeSql,
   IndexSpec,
   InsertParts,
   StrftimeSql,
@@ -187,15 +188,21 @@ export interface ReadStatement {
   readonly arrays?: boolean;
   /**
    * Run only when the earlier statement `statement` of the same read
-   * answered one of `rowCounts` rows; otherwise this one is answered with no
-   * rows, unrun (a page's count, not needed when the page came back short).
+   * answered one of `rowCounts` rows (several statements: their rows
+   * together, an unrun one answering none); otherwise this one is answered
+   * with no rows, unrun (a page's count, not needed when the page came back
+   * short; a page of one plan, not needed when a probe chose the other).
    */
-  readonly when?: { readonly statement: number; readonly rowCounts: readonly number[] };
+  readonly when?: { readonly statement: number | readonly number[]; readonly rowCounts: readonly number[] };
 }
 
 /** Whether statement `s` of a read runs, given the rows its earlier statements answered. */
 export function shouldRun(s: ReadStatement, answered: readonly unknown[][]): boolean {
-  return s.when === undefined || s.when.rowCounts.includes(answered[s.when.statement]?.length ?? -1);
+  if (s.when === undefined) return true;
+  const rows = (i: number) => answered[i]?.length ?? Number.NaN;
+  const { statement } = s.when;
+  const n = typeof statement === 'number' ? rows(statement) : statement.reduce((sum, i) => sum + rows(i), 0);
+  return s.when.rowCounts.includes(n);
 }
 
 /** How {@link Engine.read} runs its statements. */

@@ -105,6 +105,22 @@ export function readsByIndex(c: Collection, exprs: readonly (Expr | null)[], sor
 }
 
 /**
+ * True when the first of `sortKeys` is `id` or the first column of a
+ * B-tree index of `c` that serves any row in SQL's order (not partial, not
+ * NOCASE): a page so sorted can walk that index and stop at the page's end.
+ */
+export function sortWalksIndex(c: Collection, sortKeys: readonly string[]): boolean {
+  const first = sortKeys[0];
+  if (first === undefined) return false;
+  if (first === 'id') return true;
+  return c.indexes.some((sql) => {
+    const p = parseIndex(sql);
+    const lead = typeof p === 'string' || p.search || p.whereNotEmpty !== undefined ? undefined : p.columns[0];
+    return lead !== undefined && lead.name === first && !lead.nocase;
+  });
+}
+
+/**
  * How many comparisons inside `||` groups read a field no index of the
  * collection leads with (or a path through a relation, which no index of
  * this table serves); `id` is always indexed.

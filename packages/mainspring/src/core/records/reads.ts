@@ -8,7 +8,7 @@ import { type PageLimits, type PageSource, pageOf, readPage } from '../search/pr
 import { parseClientFilter } from './access.js';
 import type { RecordContext } from './context.js';
 import { type ExpandTree, parseExpand, serializeWithExpand } from './expand.js';
-import { checkQueryCost, readsByIndex } from './limits.js';
+import { checkQueryCost, readsByIndex, sortWalksIndex } from './limits.js';
 import { checkFields, type FieldsPick, parseFields, pickFields } from './output.js';
 import { decodeRecords, RECORD_ALIAS, selectList } from './rows.js';
 
@@ -102,7 +102,12 @@ export class RecordReads {
     // most one index (conditions on other columns are checked on the rows it walks): it is read where reads
     // are cheapest (light), until one of the collection's light lists turns out long (Engine.read's lightKey).
     const guarded = c.type === 'view' || scope.params.aliasCount > 0;
-    const light = !guarded && readsByIndex(c, exprs, q.sort ? parseSort(q.sort).map((k) => k.name) : []);
+    const sortKeys = q.sort ? parseSort(q.sort).map((k) => k.name) : [];
+    const light = !guarded && readsByIndex(c, exprs, sortKeys);
+    // A `~` every row must meet, served by a search index, on the row itself (no join: nothing is wrapped in a
+    // subquery), with no search() beside it to drive the read: a page sorted by an index may walk it instead
+    const like = scope.params.walk;
+    const walk = like && !guarded && scope.params.rank === null && sortWalksIndex(c, sortKeys) ? like : null;
     return {
       from,
       // the ranked matches first, so the page's rows are read in rank order (CROSS JOIN: SQLite keeps the order written)
@@ -115,6 +120,8 @@ export class RecordReads {
       lightKey: c.id,
       guarded,
       arrays: true,
+      // the term holds its own parameter: it occurs once
+      walk: walk ? { where: where.map((w) => w.split(walk.term).join(walk.walkTerm)), probe: walk.probe } : undefined,
     };
   }
 

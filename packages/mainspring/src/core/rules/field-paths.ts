@@ -389,7 +389,7 @@ export abstract class FieldPathResolver {
   private textIndex(collection: Collection, field: Field, alias: string): TextIndex | undefined {
     if (isMultiple(field) || collection.type === 'view') return undefined;
     const index = searchColumns(collection).get(field.name);
-    return index === undefined ? undefined : { index, column: field.name, row: `${alias}.rowid` };
+    return index === undefined ? undefined : { index, table: collection.name, column: field.name, row: `${alias}.rowid` };
   }
 
   /** The items of a stored list (a multi select, relation or file field), for the `?` operators. */

@@ -1,5 +1,5 @@
 import type { SqlParams } from '../../query/index.js';
-import type { Engine, ReadStatement } from '../../storage/engine.js';
+import type { Dialect, Engine, ReadStatement } from '../../storage/engine.js';
 import { Errors } from '../errors.js';
 
 /**
@@ -46,6 +46,14 @@ export interface PageSource {
   readonly guarded: boolean;
   /** Rows as arrays in select-list order (cheaper to read), else as objects. */
   readonly arrays: boolean;
+  /**
+   * Where the page may walk its sort's index instead of reading the rows a
+   * search index finds (query/'s `LikeWalk`): the page's conditions written
+   * so, and the probe that chooses per page (one row: walk), given the SQL
+   * of the page's end and of the total where one is kept. The count keeps
+   * {@link where}: it reads every row anyway, and the candidates find them.
+   */
+  readonly walk?: { readonly where: readonly string[]; probe(need: string, total?: string): string };
 }
 
 /** A page, PocketBase's list shape; `totalItems` and `totalPages` are -1 with `skipTotal`. */
@@ -109,25 +117,33 @@ function countCache(engine: Engine): Map<string, { version: string; total: numbe
  * earlier read where the engine can tell that nothing was committed since (`Engine.readVersion`: the
  * same token before and after the read that counted, and the same again now). The total is then exact
  * at one moment during the request, as two statements on a pool always were.
+ *
+ * A source that may walk its sort's index (`walk`) leads the read with its probe, which chooses the page's
+ * plan in the read itself (in the reader process, in the page's snapshot, no round trip more).
  */
 export async function readPage(engine: Engine, source: PageSource, q: PageQuery, limits: PageLimits): Promise<Page<unknown>> {
   const { page, perPage, skipTotal } = pageOf(q, limits);
   const d = engine.dialect;
-  const conditions = source.guarded ? [d.deadline(), ...source.where.map((w) => `(${w})`)] : source.where.map((w) => `(${w})`);
-  const whereSql = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+  const whereSql = whereOf(d, source, source.where);
   const countParams = [...source.params.values];
   const limit = source.params.add(perPage);
   // a page past any possible row is simply empty
   const skipped = Math.min((page - 1) * perPage, Number.MAX_SAFE_INTEGER);
   const offset = source.params.add(skipped);
-  const tail = ` FROM ${source.pageFrom ?? source.from}${whereSql} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`;
+  const tailOf = (where: string) =>
+    ` FROM ${source.pageFrom ?? source.from}${where} ORDER BY ${source.order.join(', ')} LIMIT ${limit} OFFSET ${offset}`;
+  const tail = tailOf(whereSql);
   const pageStatement: ReadStatement = { sql: `SELECT ${source.select}${tail}`, params: source.params.values, arrays: source.arrays };
+  const walked = source.walk && `SELECT ${source.select}${tailOf(whereOf(d, source, source.walk.where))}`;
+  const pagesOf = (kept?: number) => pageStatements(source, pageStatement, walked, `${limit} + ${offset}`, kept);
+  const ran = walked ? [1, 2] : [0];
+  const rowsOf = (answers: unknown[][]) => ran.flatMap((i) => answers[i] ?? []);
   const options = { light: source.light, lightKey: source.lightKey };
   const done = (items: unknown[], totalItems: number): Page<unknown> =>
     totalItems < 0
       ? { page, perPage, totalItems: -1, totalPages: -1, items }
       : { page, perPage, totalItems, totalPages: Math.ceil(totalItems / perPage), items };
-  if (skipTotal) return done((await engine.read([pageStatement], options))[0] ?? [], -1);
+  if (skipTotal) return done(rowsOf(await engine.read(pagesOf(), options)), -1);
 
   const count: ReadStatement = { sql: `SELECT COUNT(*) AS n FROM ${source.from}${whereSql}`, params: countParams };
   const version = engine.readVersion?.();
@@ -138,7 +154,7 @@ export async function readPage(engine: Engine, source: PageSource, q: PageQuery,
     // most recently used last
     cache?.delete(key as string);
     cache?.set(key as string, kept);
-    return done((await engine.read([pageStatement], options))[0] ?? [], kept.total);
+    return done(rowsOf(await engine.read(pagesOf(kept.total), options)), kept.total);
   }
 
   let rows: unknown[];
@@ -163,9 +179,11 @@ export async function readPage(engine: Engine, source: PageSource, q: PageQuery,
     }
   } else {
     // the count only when the page is full, or empty at an offset (past the end)
-    const when = { statement: 0, rowCounts: skipped > 0 ? [perPage, 0] : [perPage] };
-    const [pageRows = [], countRows = []] = await engine.read([pageStatement, { ...count, when }], options);
-    rows = pageRows;
+    const when = { statement: ran, rowCounts: skipped > 0 ? [perPage, 0] : [perPage] };
+    const pages = pagesOf();
+    const answers = await engine.read([...pages, { ...count, when }], options);
+    const countRows = answers[pages.length] ?? [];
+    rows = rowsOf(answers);
     counted = countRows.length > 0;
     total = counted ? countOf(countRows) : skipped + rows.length;
   }
@@ -175,6 +193,27 @@ export async function readPage(engine: Engine, source: PageSource, q: PageQuery,
     cache.set(key as string, { version: version as string, total });
   }
   return done(rows, total);
+}
+
+/** The WHERE of `source`'s statements over `where` (its conditions, or its walk's), led by the deadline where it is guarded. */
+function whereOf(d: Dialect, source: PageSource, where: readonly string[]): string {
+  const conditions = source.guarded ? [d.deadline(), ...where.map((w) => `(${w})`)] : where.map((w) => `(${w})`);
+  return conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+}
+
+/**
+ * The statements of a page: `page` alone; or where the source may walk its sort's index, its probe and the
+ * page written either way (`walked`: the walk's SQL), of which the probe's answer runs one. The probe counts
+ * the candidates, or weighs the total where one is `kept`; `need` is the SQL of the page's end.
+ */
+function pageStatements(source: PageSource, page: ReadStatement, walked: string | undefined, need: string, kept?: number): ReadStatement[] {
+  if (!source.walk || walked === undefined) return [page];
+  const total = kept === undefined ? undefined : source.params.add(kept);
+  return [
+    { sql: source.walk.probe(need, total), params: source.params.values },
+    { ...page, sql: walked, when: { statement: 0, rowCounts: [1] } },
+    { ...page, when: { statement: 0, rowCounts: [0] } },
+  ];
 }
 
 /** The number a `SELECT COUNT(*) AS n` answered (PostgreSQL's bigint comes as text). */

@@ -124,8 +124,10 @@ process.on('message', (m) => {
     try {
       for (const s of m.statements) {
         const when = s.when;
-        // a statement that waits on an earlier one's row count (a page's total, unneeded when the page is short)
-        if (when && !when.rowCounts.includes(results[when.statement] ? results[when.statement].length : -1)) results.push([]);
+        // a statement that waits on earlier ones' row counts (a page's total, unneeded when the page is short): shouldRun
+        const rows = (i) => (results[i] ? results[i].length : NaN);
+        const n = when ? (typeof when.statement === 'number' ? rows(when.statement) : when.statement.reduce((a, i) => a + rows(i), 0)) : 0;
+        if (when && !when.rowCounts.includes(n)) results.push([]);
         else results.push(prepare(s.sql, s.arrays).all(...s.args));
       }
     } finally {
