@@ -217,6 +217,7 @@ export async function runRealtime(ctx, { subscribers, writes, perProcess, log })
 
     log(`realtime: ${writes} writes, each to all ${total} subscribers`);
     const sentAt = new Array(writes).fill(0);
+    const answered = new Array(writes).fill(0);
     const done = new Array(writes).fill(0);
     for (const c of clients) c.onGot.add((w) => done[w]++);
     for (let w = 0; w < writes; w++) {
@@ -228,6 +229,7 @@ export async function runRealtime(ctx, { subscribers, writes, perProcess, log })
         body: JSON.stringify({ title: `rt-${w}`, n: -1 - w, author: ctx.userId }),
       });
       if (!res.ok) throw new Error(`write -> ${res.status}`);
+      answered[w] = wallNow() - sentAt[w];
       const until = performance.now() + 10_000;
       while (done[w] < clients.length && performance.now() < until) await sleep(5);
       await sleep(100);
@@ -249,7 +251,11 @@ export async function runRealtime(ctx, { subscribers, writes, perProcess, log })
       missing += total - received;
       lasts.push(last);
     }
+    log(
+      `realtime: per write, ms to its answer / to its last subscriber: ${lasts.map((l, w) => `${Math.round(answered[w])}/${Math.round(l)}`).join(' ')}`,
+    );
     lasts.sort((a, b) => a - b);
+    answered.sort((a, b) => a - b);
     latencies.sort((a, b) => a - b);
     const round = (v) => (Number.isNaN(v) ? null : Math.round(v * 10) / 10);
     return {
@@ -263,6 +269,8 @@ export async function runRealtime(ctx, { subscribers, writes, perProcess, log })
       delivery_p99_ms: round(percentile(latencies, 99)),
       last_subscriber_p50_ms: round(percentile(lasts, 50)),
       last_subscriber_p99_ms: round(percentile(lasts, 99)),
+      write_answer_p50_ms: round(percentile(answered, 50)),
+      write_answer_max_ms: round(answered[answered.length - 1]),
       missed_events: missing,
       rss_per_subscriber_kb:
         Number.isFinite(rssIdle - rssBefore) && total > 0 ? Math.round((rssIdle - rssBefore) / total / 102.4) / 10 : null,
