@@ -32,8 +32,42 @@ const DEFAULTS: Required<RealtimeOptions> = {
  * as the event id, as the SDKs read it) and `POST /api/realtime` (set the
  * client's subscriptions, with the caller's token).
  */
+/** Streams the sweep visits between two turns of the event loop. */
+const SWEEP_SLICE = 1000;
+
 /** An SSE comment, the same bytes for every stream: a chunk of its own, or as is on a stream without chunks (HTTP/1.0). */
 const KEEP_ALIVE = { chunked: Buffer.from('3\r\n:\n\n\r\n'), plain: Buffer.from(':\n\n') };
+
+/** A message framed for the wire with room for the client's id at `idAt`: the same for every client but that id. */
+interface Frame {
+  readonly message: Buffer;
+  readonly chunked: boolean;
+  readonly idLength: number;
+  readonly bytes: Buffer;
+  readonly idAt: number;
+}
+let lastFrame: Frame | undefined;
+
+/**
+ * `id:{clientId}\n` and the message, in a chunk of its own on HTTP/1.1. A
+ * cohort's clients are written one after another, so all but the first
+ * take the frame made for the first and only copy their id in.
+ */
+function framed(message: Buffer, chunked: boolean, idLength: number): Frame {
+  const last = lastFrame;
+  if (last && last.message === message && last.chunked === chunked && last.idLength === idLength) return last;
+  const body = 4 + idLength + message.length;
+  const size = chunked ? `${body.toString(16)}\r\n` : '';
+  const bytes = Buffer.alloc(size.length + body + (chunked ? 2 : 0));
+  let at = bytes.write(`${size}id:`, 0, 'latin1');
+  const idAt = at;
+  at += idLength;
+  bytes[at++] = 10;
+  at += message.copy(bytes, at);
+  if (chunked) bytes.write('\r\n', at, 'latin1');
+  lastFrame = { message, chunked, idLength, bytes, idAt };
+  return lastFrame;
+}
 
 /**
  * One open stream, holding its socket and nothing of the request that
@@ -56,17 +90,11 @@ class SseStream implements ClientSink {
   }
 
   send(message: Buffer): boolean {
-    // `id:{clientId}\n` (an id is 40 ASCII characters), written straight into the message's buffer
     const id = this.client.id;
-    const body = 4 + id.length + message.length;
-    const size = this.chunked ? `${body.toString(16)}\r\n` : '';
-    const out = Buffer.allocUnsafe(size.length + body + (this.chunked ? 2 : 0));
-    let at = out.write(size, 0, 'latin1');
-    at += out.write('id:', at, 'latin1');
-    at += out.write(id, at, 'latin1');
-    out[at++] = 10;
-    at += message.copy(out, at);
-    if (this.chunked) out.write('\r\n', at, 'latin1');
+    const frame = framed(message, this.chunked, id.length);
+    const out = Buffer.allocUnsafe(frame.bytes.length);
+    frame.bytes.copy(out);
+    out.write(id, frame.idAt, 'latin1');
     if (!this.write(out)) return false;
     this.lastMessage = Date.now();
     return true;
@@ -142,10 +170,18 @@ export function realtimeRoutes(server: FastifyInstance, app: App, options: Realt
   const sweepEvery = Math.max(50, Math.min(limits.keepAliveMs, limits.idleTimeoutMs / 2, limits.maxLifetimeMs / 2));
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const stream of open) {
-      if (now - stream.lastMessage > limits.idleTimeoutMs || now - stream.started > limits.maxLifetimeMs) stream.end();
-      else stream.keepAlive();
-    }
+    const streams = [...open];
+    // a write per stream is a syscall (~15 µs measured here): 20,000 in one go would hold every request ~300 ms
+    const slice = (from: number) => {
+      const to = Math.min(streams.length, from + SWEEP_SLICE);
+      for (let i = from; i < to; i++) {
+        const stream = streams[i] as SseStream;
+        if (now - stream.lastMessage > limits.idleTimeoutMs || now - stream.started > limits.maxLifetimeMs) stream.end();
+        else stream.keepAlive();
+      }
+      if (to < streams.length) setImmediate(slice, to);
+    };
+    slice(0);
   }, sweepEvery);
   sweep.unref();
   const ended = (stream: SseStream, tooSlow: boolean) => {
