@@ -64,6 +64,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --scenario=files    file streaming: bench/files.mjs, a script with flags of its own (--help there)
   --pocketbase-shapes PocketBase's published scenarios beside its figures: bench/pocketbase-shapes.mjs (--help there)
   --subscribers=N     SSE subscribers of the realtime scenario (default 5,000, --quick 1,000)
+  --subscribers-per-process=N
+                      at most N streams per client process of the realtime scenario (default 5,000;
+                      a process has its open-file limit, ulimit -n)
+  --instances=N       the realtime scenario on N servers on one PostgreSQL database (needs --postgres),
+                      subscribers spread over them, writes to the first
   --connections=N     concurrent connections (default 50)
   --duration=S        measured seconds per scenario
   --warmup=S          unmeasured seconds before each scenario (default 2, --quick 1)
@@ -84,6 +89,8 @@ function readOptions(argv) {
     options: {
       quick: { type: 'boolean', default: false },
       subscribers: { type: 'string' },
+      'subscribers-per-process': { type: 'string' },
+      instances: { type: 'string' },
       accounts: { type: 'string' },
       records: { type: 'string' },
       scenario: { type: 'string' },
@@ -107,6 +114,9 @@ function readOptions(argv) {
   }
   // The ratio needs the ceiling from the same run, so bare always runs first; the others in their usual order.
   const replicas = values.replicas === undefined ? 0 : positiveInt('replicas', values.replicas, 2);
+  const instances = positiveInt('instances', values.instances, 1);
+  const postgres = values.postgres || values['postgres-url'] !== undefined || replicas > 0;
+  if (instances > 1 && !postgres) throw new Error('--instances needs --postgres: instances share one PostgreSQL database');
   // with standbys, the reads they take (view, list) are what is compared
   const wanted = asked ?? (replicas > 0 ? ['view', 'list'] : ALL_SCENARIOS);
   const scenarios = ALL_SCENARIOS.filter((name) => name === 'bare' || wanted.includes(name));
@@ -116,11 +126,13 @@ function readOptions(argv) {
     records,
     connections: positiveInt('connections', values.connections, 50),
     subscribers: positiveInt('subscribers', values.subscribers, quick ? 1_000 : 5_000),
+    subscribersPerProcess: positiveInt('subscribers-per-process', values['subscribers-per-process'], 5_000),
+    instances,
     accounts: positiveInt('accounts', values.accounts, 100),
     duration: positiveInt('duration', values.duration, quick ? 3 : 10),
     warmup: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
     scenarios,
-    postgres: values.postgres || values['postgres-url'] !== undefined || replicas > 0,
+    postgres,
     replicas,
     postgresUrl: values['postgres-url'] ?? process.env.MS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   };
@@ -242,6 +254,20 @@ async function setUp(opts) {
   // signed in after the restart, so that the user's token is as any client's would be
   const userToken = (await signIn(base, BENCH_USER.email)).token;
   return { base, server, serverOptions, su, userToken, userId, ids, categories, bank, idleRssMib };
+}
+
+/** `count` more servers on the run's database, each with a data dir of its own (instances share nothing else). */
+async function startInstances(ctx, count) {
+  const others = [];
+  for (let k = 1; k <= count; k++) {
+    const dir = path.join(ctx.serverOptions.dir, `instance-${k}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const port = await freePort(HOST);
+    const server = await startServer({ ...ctx.serverOptions, dir, port });
+    others.push({ base: `http://${HOST}:${port}`, server });
+    log(`instance ${k + 1} serving http://${HOST}:${port} (pid ${server.proc.pid})`);
+  }
+  return others;
 }
 
 async function signIn(base, email) {
@@ -516,7 +542,8 @@ async function main() {
     opts.records * 5 +
     (opts.scenarios.includes('transfers') ? opts.accounts * 200 : 0) +
     opts.scenarios.length * (opts.replicas > 0 ? 2 : 1) * (opts.duration + opts.warmup + 15) * 1000 +
-    (opts.replicas > 0 ? 240_000 : 0);
+    (opts.replicas > 0 ? 240_000 : 0) +
+    (opts.scenarios.includes('realtime') ? opts.subscribers * 5 + opts.instances * 30_000 : 0);
   setTimeout(() => abort(`time limit of ${Math.round(limitMs / 1000)} s reached`, 1), limitMs).unref();
 
   const machine = `node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
@@ -546,7 +573,12 @@ async function main() {
   let realtimeLine;
   for (const name of opts.scenarios) {
     if (name === 'realtime') {
-      const line = await runRealtime(ctx, { subscribers: opts.subscribers, writes: 20, log });
+      const others = await startInstances(ctx, opts.instances - 1);
+      const line = await runRealtime(
+        { ...ctx, bases: [ctx.base, ...others.map((o) => o.base)], pids: [ctx.server.proc.pid, ...others.map((o) => o.server.proc.pid)] },
+        { subscribers: opts.subscribers, perProcess: opts.subscribersPerProcess, writes: 20, log },
+      );
+      for (const o of others) await o.server.stop();
       process.stdout.write(`${JSON.stringify({ target: 'mainspring', engine, ...line })}\n`);
       realtimeLine = line;
       if (line.missed_events > 0) log(`realtime: ${line.missed_events} events never arrived`);
@@ -590,9 +622,9 @@ async function main() {
       '',
       ...(realtimeLine
         ? [
-            '| realtime subscribers | writes | delivery p50 ms | delivery p99 ms | last subscriber p50 ms | last subscriber p99 ms | missed | server RSS KB per idle subscriber |',
-            '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-            `| ${realtimeLine.subscribers} | ${realtimeLine.writes} | ${realtimeLine.delivery_p50_ms} | ${realtimeLine.delivery_p99_ms} | ${realtimeLine.last_subscriber_p50_ms} | ${realtimeLine.last_subscriber_p99_ms} | ${realtimeLine.missed_events} | ${realtimeLine.rss_per_subscriber_kb ?? '-'} |`,
+            '| instances | realtime subscribers | client processes | writes | delivery p50 ms | delivery p99 ms | last subscriber p50 ms | last subscriber p99 ms | missed | server RSS KB per idle subscriber |',
+            '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+            `| ${realtimeLine.instances} | ${realtimeLine.subscribers}${realtimeLine.stopped_by ? ` of ${realtimeLine.subscribers_asked} (stopped by ${realtimeLine.stopped_by})` : ''} | ${realtimeLine.client_processes} | ${realtimeLine.writes} | ${realtimeLine.delivery_p50_ms} | ${realtimeLine.delivery_p99_ms} | ${realtimeLine.last_subscriber_p50_ms} | ${realtimeLine.last_subscriber_p99_ms} | ${realtimeLine.missed_events} | ${realtimeLine.rss_per_subscriber_kb ?? '-'} |`,
             '',
           ]
         : []),

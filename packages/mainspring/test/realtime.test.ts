@@ -217,6 +217,86 @@ describe('tokens', () => {
   });
 });
 
+/** A raw client that subscribes to `topic` and then never reads its socket again. */
+async function stuckSubscriber(base: string, topic: string): Promise<ReturnType<typeof connect>> {
+  const url = new URL(base);
+  const socket = connect(Number(url.port), url.hostname);
+  let head = '';
+  await new Promise<void>((resolve) => {
+    socket.on('data', (chunk) => {
+      head += chunk.toString();
+      if (head.includes('PB_CONNECT')) resolve();
+    });
+    socket.write(`GET /api/realtime HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+  });
+  const clientId = /"clientId":"(\w+)"/.exec(head)?.[1] as string;
+  socket.removeAllListeners('data');
+  socket.pause();
+  const sub = await fetch(`${base}/api/realtime`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ clientId, subscriptions: [topic] }),
+  });
+  expect(sub.status).toBe(204);
+  return socket;
+}
+
+/** The value of an unlabelled series in the metrics text. */
+async function metric(name: string): Promise<number> {
+  const res = await fetch(`${s.url}/api/ms/metrics`, { headers: { authorization: admin.authStore.token } });
+  const line = (await res.text()).split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1]);
+}
+
+describe('cohorts', () => {
+  test("subscribers share one check per caller, and each still gets only what its caller's rule admits", async () => {
+    await admin.collections.create({
+      name: 'memos',
+      type: 'base',
+      listRule: 'author = @request.auth.id || public = true',
+      viewRule: 'author = @request.auth.id || public = true',
+      createRule: '@request.auth.id != ""',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'public', type: 'bool' },
+        { name: 'author', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+      ],
+    });
+    const ann = await user('ann');
+    const bob = await user('bob');
+    // ann from five streams, with two tokens; bob from two; two guests
+    const annAgain = await admin.collection('users').impersonate(ann.id, 3600);
+    annAgain.autoCancellation(false);
+    expect(annAgain.authStore.token).not.toBe(ann.pb.authStore.token);
+    const streams = {
+      ann: [ann.pb, annAgain, client(ann.pb.authStore.token), client(ann.pb.authStore.token), client(annAgain.authStore.token)],
+      bob: [bob.pb, client(bob.pb.authStore.token)],
+      guest: [client(), client()],
+    };
+    const got = new Map<PocketBase, string[]>();
+    for (const pb of Object.values(streams).flat()) {
+      got.set(pb, []);
+      await pb.collection('memos').subscribe('*', (e) => got.get(pb)?.push((e as Got).record.title));
+    }
+    const checksBefore = await metric('mainspring_realtime_checks_total');
+
+    await ann.pb.collection('memos').create({ title: 'ann private', author: ann.id });
+    await bob.pb.collection('memos').create({ title: 'bob private', author: bob.id });
+    await ann.pb.collection('memos').create({ title: 'ann public', author: ann.id, public: true });
+
+    const expected = { ann: ['ann private', 'ann public'], bob: ['bob private', 'ann public'], guest: ['ann public'] };
+    for (const [who, pbs] of Object.entries(streams)) {
+      for (const pb of pbs) await eventually(() => expect(got.get(pb)).toEqual(expected[who as keyof typeof expected]));
+    }
+    await settle();
+    for (const [who, pbs] of Object.entries(streams))
+      for (const pb of pbs) expect(got.get(pb)).toEqual(expected[who as keyof typeof expected]);
+    // three events, three callers (ann, bob, a guest): nine checks for the nine streams, not one per stream or token
+    expect((await metric('mainspring_realtime_checks_total')) - checksBefore).toBe(9);
+    for (const pb of Object.values(streams).flat()) pb.realtime.unsubscribe();
+  });
+});
+
 describe('the protocol', () => {
   /** Opens a raw SSE stream and returns its clientId and the text received so far. */
   async function rawStream(): Promise<{ clientId: string; text: () => string; close: () => void }> {
@@ -310,6 +390,56 @@ describe('the protocol', () => {
     }
   });
 
+  test('a subscriber that stops reading delays no one else', async () => {
+    // a limit far above what the test sends: the stuck client stays connected throughout
+    const roomy = await startServer({ realtime: { maxBufferedBytes: 256 << 20 } });
+    try {
+      const su = client(await superuserToken(roomy));
+      su.baseURL = roomy.url;
+      await su.collections.create({
+        name: 'feed',
+        type: 'base',
+        listRule: '',
+        viewRule: '',
+        createRule: '',
+        fields: [{ name: 'text', type: 'text', max: 60_000 }],
+      });
+      const stuck = await stuckSubscriber(roomy.url, 'feed/*');
+      let stuckClosed = false;
+      stuck.on('close', () => {
+        stuckClosed = true;
+      });
+      const listener = new PocketBase(roomy.url);
+      listener.autoCancellation(false);
+      const got: number[] = [];
+      const arrived = new Map<number, number>();
+      await listener.collection('feed').subscribe('*', (e) => {
+        const n = Number.parseInt((e as Got).record.text, 10);
+        got.push(n);
+        arrived.set(n, performance.now());
+      });
+      // 24 MB to each subscriber: more than loopback's socket buffers hold, so the stuck one's backs up in the server
+      const big = 'x'.repeat(59_000);
+      const writer = new PocketBase(roomy.url);
+      writer.autoCancellation(false);
+      const written = new Map<number, number>();
+      for (let i = 0; i < 400; i++) {
+        await writer.collection('feed').create({ text: `${i} ${big}` });
+        written.set(i, performance.now());
+      }
+      await eventually(() => expect(got).toHaveLength(400), 10_000);
+      expect(got).toEqual(Array.from({ length: 400 }, (_, i) => i));
+      // the last events came as fast as the first, whatever the stuck client did not read
+      const lag = (i: number) => (arrived.get(i) as number) - (written.get(i) as number);
+      expect(Math.max(...[399, 398, 397, 396, 395].map(lag))).toBeLessThan(2000);
+      expect(stuckClosed).toBe(false);
+      listener.realtime.unsubscribe();
+      stuck.destroy();
+    } finally {
+      await roomy.close();
+    }
+  });
+
   test('a consumer that stops reading is cut off instead of growing memory', async () => {
     const tight = await startServer({ realtime: { maxBufferedBytes: 64 * 1024 } });
     try {
@@ -323,26 +453,7 @@ describe('the protocol', () => {
         createRule: '',
         fields: [{ name: 'text', type: 'text', max: 60_000 }],
       });
-      // a raw client that subscribes and then never reads its socket
-      const url = new URL(tight.url);
-      const socket = connect(Number(url.port), url.hostname);
-      let head = '';
-      await new Promise<void>((resolve) => {
-        socket.on('data', (chunk) => {
-          head += chunk.toString();
-          if (head.includes('PB_CONNECT')) resolve();
-        });
-        socket.write(`GET /api/realtime HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
-      });
-      const clientId = /"clientId":"(\w+)"/.exec(head)?.[1] as string;
-      socket.removeAllListeners('data');
-      socket.pause();
-      const sub = await fetch(`${tight.url}/api/realtime`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ clientId, subscriptions: ['feed/*'] }),
-      });
-      expect(sub.status).toBe(204);
+      const socket = await stuckSubscriber(tight.url, 'feed/*');
       let closed = false;
       socket.on('close', () => {
         closed = true;

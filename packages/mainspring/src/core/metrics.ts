@@ -59,7 +59,7 @@ export class Metrics {
   /** Each method, route and status's counter and histogram, found once: a label lookup hashes its values. */
   private readonly requestSeries = new Map<string, { count: Counter.Internal; time: Histogram.Internal<'method' | 'route'> }>();
 
-  constructor(engine: Engine, state: { realtime: () => { clients: number; subscriptions: number } }) {
+  constructor(engine: Engine, state: { realtime: () => { clients: number; subscriptions: number; checks: number } }) {
     const registers = [this.registry];
     const stats = () => engine.stats();
     gauge(
@@ -85,6 +85,12 @@ export class Metrics {
     counterOf(registers, 'mainspring_db_reads_stopped_total', 'Reads stopped at their statement timeout.', () => stats().reads.stopped);
     gauge(registers, 'mainspring_realtime_clients', 'Connected realtime (SSE) clients of this instance.', () => state.realtime().clients);
     gauge(registers, 'mainspring_realtime_subscriptions', 'Realtime subscriptions of this instance.', () => state.realtime().subscriptions);
+    counterOf(
+      registers,
+      'mainspring_realtime_checks_total',
+      'Checks of realtime events: one per event, caller, rule and options, however many subscribers share it.',
+      () => state.realtime().checks,
+    );
     engine.observeCommits?.((writes) => this.groupCommit.observe(writes));
     // declared without standbys too, so a dashboard's queries stay valid: no standby series, and 0 reads on the primary
     standbyMetrics(

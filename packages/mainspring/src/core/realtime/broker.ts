@@ -40,22 +40,49 @@ export interface Subscription {
   readonly recordId: string;
   readonly query: Record<string, string>;
   readonly headers: Record<string, string>;
+  /** What its check reads besides the caller (the rule it goes through, its options): equal for subscriptions whose checks agree. */
+  readonly checkKey: string;
 }
 
 /** What a connection does for the broker. */
 export interface ClientSink {
-  /** Writes one SSE message; false when the client is gone or cut off. */
-  send(name: string, data: string): boolean;
+  /**
+   * Writes one SSE message, given as its `event:` and `data:` lines (the
+   * connection adds its `id:`); the same bytes go to every client of a
+   * cohort. False when the client is gone or cut off.
+   */
+  send(message: Buffer): boolean;
+}
+
+/** The lines of one SSE message after its `id:` line. */
+export function sseMessage(name: string, data: string): Buffer {
+  return Buffer.from(`event:${name}\ndata:${data}\n\n`);
+}
+
+/**
+ * The subscribers of one event that share its check and its message: the
+ * same token and the same subscription. `message` is undefined while the
+ * check runs, then the bytes to send, or null when the rule says no.
+ */
+interface Cohort {
+  message: Buffer | null | undefined;
+  /** When the event reached this instance's broker (performance.now()), for the delivery metric. */
+  readonly started: number;
+  readonly members: RealtimeClient[];
 }
 
 export class RealtimeClient {
-  /** This client's messages, in bus order: each event's goes out after the ones before it. */
-  outbox: Promise<void> = Promise.resolve();
+  /**
+   * The cohorts this client waits on, in bus order: a message goes out once
+   * every one before it is decided, so a slow check holds only its own
+   * subscribers, and no promise is made per client and event.
+   */
+  readonly pending: Cohort[] = [];
   /** The bearer token of the last subscription request, checked again at every event. */
   token: string | null = null;
   /** `collectionId/recordId` of the first authenticated subscription request: the auth may not change after. */
   authKey: string | null = null;
-  subscriptions: Subscription[] = [];
+  subscriptions: readonly Subscription[] = [];
 
   constructor(
     readonly id: string,
@@ -84,7 +111,8 @@ export function parseSubscription(raw: string): Subscription | null {
       }
     }
   }
-  return { name: raw, collection, recordId, query, headers };
+  const checkKey = `${recordId === '*' ? 'list' : 'view'}\n${JSON.stringify(query)}\n${JSON.stringify(headers)}`;
+  return { name: raw, collection, recordId, query, headers, checkKey };
 }
 
 function stringValues(raw: unknown, key: (k: string) => string): Record<string, string> {
@@ -112,19 +140,69 @@ export interface BrokerDeps {
   metrics?: Pick<Metrics, 'realtimeDelivered'>;
 }
 
+/**
+ * Tokens and parsed subscriptions, each held once however many clients
+ * have it: thousands of tabs of one app send the same subscription, and
+ * each device of a user the same token, and these were most of a client's
+ * memory. What no client holds any more is dropped once the values have
+ * doubled since the last sweep (amortized, one sweep walks every client).
+ */
+class SharedValues {
+  private tokens = new Map<string, string>();
+  private subscriptions = new Map<string, Subscription>();
+  private sweepAt = 4096;
+
+  /** Whether enough may have been let go since the last sweep that a sweep is due. */
+  get due(): boolean {
+    return this.tokens.size + this.subscriptions.size > this.sweepAt;
+  }
+
+  token(token: string): string {
+    const held = this.tokens.get(token);
+    if (held !== undefined) return held;
+    this.tokens.set(token, token);
+    return token;
+  }
+
+  subscription(raw: string): Subscription | null {
+    const held = this.subscriptions.get(raw);
+    if (held) return held;
+    const sub = parseSubscription(raw);
+    if (sub) this.subscriptions.set(raw, sub);
+    return sub;
+  }
+
+  /** Forgets what none of `clients` holds. */
+  keepOnly(clients: Iterable<RealtimeClient>): void {
+    const tokens = new Map<string, string>();
+    const subscriptions = new Map<string, Subscription>();
+    for (const client of clients) {
+      if (client.token !== null) tokens.set(client.token, client.token);
+      for (const sub of client.subscriptions) subscriptions.set(sub.name, sub);
+    }
+    this.tokens = tokens;
+    this.subscriptions = subscriptions;
+    this.sweepAt = 2 * (tokens.size + subscriptions.size) + 4096;
+  }
+}
+
 /** The default of {@link BrokerDeps.checkTimeoutMs}: a check that takes longer is a filter, or a rule, that asks too much. */
 export const CHECK_TIMEOUT_MS = 1000;
 
 /**
  * The connected clients of this instance and the delivery of record events
  * to them. Each event's checks start at once, away from the event loop
- * (Engine.read), shared by subscribers with the same token and options; each
- * client gets its messages in bus order (its outbox), so a slow check holds
- * only the subscribers it is for, and one past its time limit drops that
- * event for them, with a log line.
+ * (Engine.read) where they join, one per caller, rule and options; each
+ * cohort's message is encoded once and its bytes written to all its
+ * clients. Each client gets its messages in bus order (its queue of
+ * cohorts), so a slow check holds only the subscribers it is for, and one
+ * past its time limit drops that event for them, with a log line.
  */
 export class RealtimeBroker {
   private readonly clients = new Map<string, RealtimeClient>();
+  private readonly shared = new SharedValues();
+  /** Checks run so far (each shared by its cohorts), for metrics. */
+  private checksRun = 0;
   private readonly unsubscribe: () => void;
   private readonly reads: Executor;
 
@@ -161,7 +239,7 @@ export class RealtimeBroker {
     const client = this.clients.get(clientId);
     if (!client?.subscriptions.some((s) => s.name === topic)) return false;
     client.subscriptions = client.subscriptions.filter((s) => s.name !== topic);
-    return client.sink.send(topic, data);
+    return client.sink.send(sseMessage(topic, data));
   }
 
   /** `POST /api/realtime`: replaces a client's subscriptions (PocketBase's checks and statuses). */
@@ -190,14 +268,15 @@ export class RealtimeBroker {
       throw Errors.forbidden("The current and the previous request authorization don't match.");
     }
     client.authKey = key;
-    client.token = caller ? token : null;
     const parsed: Subscription[] = [];
     for (const raw of new Set((subscriptions as string[] | undefined) ?? [])) {
-      const sub = parseSubscription(raw);
+      const sub = this.shared.subscription(raw);
       if (sub) parsed.push(sub);
     }
     for (const sub of parsed) this.checkFilter(sub, caller);
+    client.token = caller && token ? this.shared.token(token) : null;
     client.subscriptions = parsed;
+    if (this.shared.due) this.shared.keepOnly(this.clients.values());
   }
 
   /**
@@ -225,36 +304,89 @@ export class RealtimeBroker {
     }
   }
 
-  /** Sends one committed change to every subscriber allowed to see it. */
+  /**
+   * Sends one committed change to every subscriber allowed to see it. The
+   * subscribers are grouped into cohorts (same token, same subscription),
+   * each with one message; a cohort's check is shared with every cohort of
+   * the same caller (the auth record the token stands for at this moment,
+   * or a guest) and the same rule and options, so the rule runs once per
+   * event for all of them.
+   */
   private broadcast(event: RecordEvent): void {
     const c = this.d.registry.find(event.collectionId);
     if (!c) return;
     const started = performance.now();
-    const metrics = this.d.metrics;
-    // subscribers that share a token and options share the check and the message
-    const verdicts = new Map<string, Promise<string | null>>();
+    // by token, then by subscription: both are shared strings (SharedValues), so no key is built per client
+    const cohorts = new Map<string, Map<string, Cohort>>();
     const callers = new Map<string, Promise<AuthState | null>>();
+    const checks = new Map<string, Promise<string | null>>();
     for (const client of this.clients.values()) {
-      for (const sub of client.subscriptions) {
+      const subs = client.subscriptions;
+      for (let i = 0; i < subs.length; i++) {
+        const sub = subs[i] as Subscription;
         if (sub.collection !== c.name && sub.collection !== c.id) continue;
         if (sub.recordId !== '*' && sub.recordId !== event.record.id) continue;
-        const token = client.token;
-        let caller = callers.get(token ?? '');
-        if (!caller) {
-          caller = token ? this.d.auth.authenticate(token) : Promise.resolve(null);
-          callers.set(token ?? '', caller);
+        let ofToken = cohorts.get(client.token ?? '');
+        if (!ofToken) {
+          ofToken = new Map();
+          cohorts.set(client.token ?? '', ofToken);
         }
-        const key = `${token ?? ''}\n${sub.recordId === '*' ? 'list' : 'view'}\n${JSON.stringify(sub.query)}\n${JSON.stringify(sub.headers)}`;
-        let verdict = verdicts.get(key);
-        if (!verdict) {
-          verdict = caller.then((auth) => this.message(c, event, sub, auth)).catch((err: unknown) => this.dropped(c, event, err));
-          verdicts.set(key, verdict);
+        let cohort = ofToken.get(sub.name);
+        if (!cohort) {
+          const made: Cohort = { message: undefined, started, members: [] };
+          cohort = made;
+          ofToken.set(sub.name, made);
+          this.decide(c, event, sub, this.caller(callers, client.token), checks).then(
+            (data) => this.settle(made, data === null ? null : sseMessage(sub.name, data)),
+            (err: unknown) => this.settle(made, this.dropped(c, event, err)),
+          );
         }
-        const settled = verdict;
-        client.outbox = client.outbox.then(async () => {
-          const data = await settled;
-          if (data !== null && client.sink.send(sub.name, data)) metrics?.realtimeDelivered((performance.now() - started) / 1000);
-        });
+        cohort.members.push(client);
+        client.pending.push(cohort);
+      }
+    }
+  }
+
+  /** The caller a token stands for now (verified again: expired or revoked is a guest), once per event and token. */
+  private caller(callers: Map<string, Promise<AuthState | null>>, token: string | null): Promise<AuthState | null> {
+    let caller = callers.get(token ?? '');
+    if (!caller) {
+      caller = token ? this.d.auth.authenticate(token) : Promise.resolve(null);
+      callers.set(token ?? '', caller);
+    }
+    return caller;
+  }
+
+  /** The event's JSON for a subscription, or null; one check per caller, rule and options, whatever token named the caller. */
+  private async decide(
+    c: Collection,
+    event: RecordEvent,
+    sub: Subscription,
+    caller: Promise<AuthState | null>,
+    checks: Map<string, Promise<string | null>>,
+  ): Promise<string | null> {
+    const auth = await caller;
+    const key = `${auth ? `${auth.collection.id}/${auth.record.id}` : ''}\n${sub.checkKey}`;
+    let check = checks.get(key);
+    if (!check) {
+      this.checksRun++;
+      check = this.message(c, event, sub, auth).catch((err: unknown) => this.dropped(c, event, err));
+      checks.set(key, check);
+    }
+    return check;
+  }
+
+  /** A cohort's check is done: each of its clients gets what is now at the head of its queue. */
+  private settle(cohort: Cohort, message: Buffer | null): void {
+    cohort.message = message;
+    const metrics = this.d.metrics;
+    for (const client of cohort.members) {
+      const pending = client.pending;
+      while (pending.length > 0) {
+        const head = pending[0] as Cohort;
+        if (head.message === undefined) break;
+        pending.shift();
+        if (head.message !== null && client.sink.send(head.message)) metrics?.realtimeDelivered((performance.now() - head.started) / 1000);
       }
     }
   }
@@ -293,11 +425,11 @@ export class RealtimeBroker {
     }
   }
 
-  /** Connected clients and their subscriptions, for metrics. */
-  counts(): { clients: number; subscriptions: number } {
+  /** Connected clients, their subscriptions and the checks run so far, for metrics. */
+  counts(): { clients: number; subscriptions: number; checks: number } {
     let subscriptions = 0;
     for (const client of this.clients.values()) subscriptions += client.subscriptions.length;
-    return { clients: this.clients.size, subscriptions };
+    return { clients: this.clients.size, subscriptions, checks: this.checksRun };
   }
 
   /** Stops listening to the bus; the connections are closed by their routes. */
