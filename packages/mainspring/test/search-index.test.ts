@@ -482,6 +482,33 @@ describe(`ranked full-text search on ${TEST_ENGINE}`, () => {
     expect(await ks('ranked', 'search(title, "fox") && search(title, "dog")', '-@rank')).toEqual([10, 4, 2, 7, 8, 3, 5, 9, 1]);
   });
 
+  test('a list compiled before its search index was dropped is read again against the schema now, not a 500', async () => {
+    await ok('POST', '/api/collections', {
+      name: 'dropping',
+      type: 'base',
+      listRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'k', type: 'number' },
+      ],
+      indexes: ['CREATE INDEX idx_dropping_title ON dropping USING search (title)'],
+    });
+    for (const [k, title] of ['red fox', 'blue fox', 'green owl'].entries()) {
+      await ok('POST', '/api/collections/dropping/records', { title, k: k + 1 });
+    }
+    // the state a request is in when the index goes between its compile and its read: it holds the schema of before
+    const before = s.app.records.collection('dropping');
+    const c = await ok('GET', '/api/collections/dropping');
+    await ok('PATCH', `/api/collections/${c.id}`, { indexes: [] });
+    const page = await s.app.records.list(before, { filter: 'title ~ "fox"', sort: 'k' }, null);
+    expect(page.items.map((r) => r.k)).toEqual([1, 2]);
+    expect(page.totalItems).toBe(2);
+    // deleted meanwhile: a 404, as for a list asked after it
+    const again = s.app.records.collection('dropping');
+    await ok('DELETE', `/api/collections/${c.id}`);
+    await expect(s.app.records.list(again, { filter: 'title ~ "fox"' }, null)).rejects.toMatchObject({ status: 404 });
+  });
+
   test('hostile text is words, never query syntax: 200s, never a 500', async () => {
     const texts = [
       '"',

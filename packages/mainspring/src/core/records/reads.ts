@@ -65,8 +65,25 @@ export class RecordReads {
     return q.fields ? out.map((r) => pickFields(r, q.fields as FieldsPick)) : out;
   }
 
-  /** `GET /records`: a page of what the list rule and the filter admit. */
+  /**
+   * `GET /records`: a page of what the list rule and the filter admit. A
+   * list compiled against a schema that changed before it was read (a
+   * search index or a field dropped meanwhile: "no such table") is read
+   * once more against the schema now, so a schema change costs a reader
+   * no 500; a collection deleted meanwhile is a 404.
+   */
   async list(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
+    try {
+      return await this.listOnce(c, q, info);
+    } catch (err) {
+      const now = this.ctx.registry.find(c.id);
+      if (now === c || !schemaGone(err)) throw err;
+      if (!now) throw Errors.notFound();
+      return this.listOnce(now, q, info);
+    }
+  }
+
+  private async listOnce(c: Collection, q: ListQuery, info: RequestInfo | null): Promise<ListResult> {
     this.checkListAccess(c, [q.filter, q.sort], info);
     // paging is judged first, as it always was (a bad page is its own 400 whatever the filter)
     pageOf(q, LIST_LIMITS);
@@ -230,4 +247,11 @@ export class RecordReads {
       throw err;
     }
   }
+}
+
+/** An engine's error for a table or column that is not there (SQLite's "no such …", PostgreSQL's 42P01 and 42703). */
+function schemaGone(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code === '42P01' || code === '42703') return true;
+  return code === 'SQLITE_ERROR' && typeof message === 'string' && /^no such (table|column)/.test(message);
 }
