@@ -501,7 +501,7 @@ describe(`ranked full-text search on ${TEST_ENGINE}`, () => {
     const c = await ok('GET', '/api/collections/dropping');
     await ok('PATCH', `/api/collections/${c.id}`, { indexes: [] });
     const page = await s.app.records.list(before, { filter: 'title ~ "fox"', sort: 'k' }, null);
-    expect(page.items.map((r) => r.k)).toEqual([1, 2]);
+    expect(page.items.map((r) => (r as { k: number }).k)).toEqual([1, 2]);
     expect(page.totalItems).toBe(2);
     // deleted meanwhile: a 404, as for a list asked after it
     const again = s.app.records.collection('dropping');
