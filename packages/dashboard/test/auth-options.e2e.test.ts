@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { addAuthenticator, call, passkeyPageHooks } from '../../mainspring/test/helpers/passkey-browser.js';
 import { signedUpUser, startServer, superuserToken, type TestServer } from '../../mainspring/test/helpers/server.js';
+import { CHROMIUM, launchChromium, signInDashboard, shot as takeShot, watchProblems } from './browser.js';
 
 /**
  * The dashboard's auth options and a user's sign-in means, in real Chromium
@@ -18,9 +18,6 @@ import { signedUpUser, startServer, superuserToken, type TestServer } from '../.
  * Screenshots as dashboard.e2e.test.ts takes them.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const SHOTS = join(ROOT, process.env.MS_SCREENSHOTS ?? '.vitest-tmp/screenshots');
 const SECRET = 'gh-secret-0f1e2d3c4b5a';
 
 let s: TestServer;
@@ -36,24 +33,16 @@ beforeAll(async () => {
   s = await startServer({ hooks: [passkeyPageHooks()] });
   origin = s.url.replace('127.0.0.1', 'localhost');
   su = await superuserToken(s);
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  watchProblems(page, problems);
   page.on('dialog', (d) => d.accept());
   page.on('response', async (r) => {
     if (r.url().includes('/api/')) answers.push(await r.text().catch(() => ''));
   });
-  const auth = await s.request('POST', '/api/collections/_superusers/auth-with-password', {
-    body: { identity: 'admin@example.com', password: 'admin-password-1' },
-  });
-  await page.goto(`${origin}/_/`);
-  await page.evaluate((a) => localStorage.setItem('ms_dashboard_auth', JSON.stringify({ token: a.token, record: a.record })), auth.body);
+  await signInDashboard(page, s, origin);
 }, 60_000);
 
 afterAll(async () => {
@@ -61,12 +50,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function shot(name: string) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  await page.emulateMedia({ colorScheme: 'dark' });
-  await page.screenshot({ path: join(SHOTS, `${name}-dark.png`) });
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shot = (name: string) => takeShot(page, name);
 const dialog = () => page.locator('[role=dialog]');
 const stored = () => s.app.records.collection('users').auth?.oauth2;
 

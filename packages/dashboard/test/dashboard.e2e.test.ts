@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signedUpUser, startServer, type TestServer } from '../../mainspring/test/helpers/server.js';
+import { CHROMIUM, launchChromium, shot as takeShot, watchProblems } from './browser.js';
 
 /**
  * The dashboard in real Chromium against a real server: the install link,
@@ -20,9 +20,6 @@ import { signedUpUser, startServer, type TestServer } from '../../mainspring/tes
  * refresh the README's).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const SHOTS = join(ROOT, process.env.MS_SCREENSHOTS ?? '.vitest-tmp/screenshots');
 // a 1×1 PNG
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
@@ -33,14 +30,10 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   s = await startServer();
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   // no CSP violation, no uncaught error, no dialog other than the ones we accept
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  watchProblems(page, problems);
   page.on('dialog', (d) => d.accept(d.type() === 'prompt' ? (d.defaultValue() ?? '') : undefined));
 }, 60_000);
 
@@ -49,13 +42,8 @@ afterAll(async () => {
   await s?.close();
 });
 
-/** The screen as it is, in the light theme and in the dark one (the system's preference, emulated). */
-async function shot(name: string, p: Page = page) {
-  await p.screenshot({ path: join(SHOTS, `${name}.png`) });
-  await p.emulateMedia({ colorScheme: 'dark' });
-  await p.screenshot({ path: join(SHOTS, `${name}-dark.png`) });
-  await p.emulateMedia({ colorScheme: 'light' });
-}
+/** The screen as it is, light and dark (browser.ts). */
+const shot = (name: string, p: Page = page) => takeShot(p, name);
 /** The texts of the code editor's completion popup. */
 const completions = () => page.locator('.cm-tooltip-autocomplete li').allInnerTexts();
 /**

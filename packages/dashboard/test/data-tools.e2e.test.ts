@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { superuserCommand } from '../../mainspring/src/cli/superuser.js';
 import { startServer, superuserToken, type TestServer } from '../../mainspring/test/helpers/server.js';
+import { CHROMIUM, launchChromium, signInDashboard, shot as takeShot, watchProblems } from './browser.js';
 
 /**
  * The dashboard's data tools (issue 28), in real Chromium against a real
@@ -17,10 +17,6 @@ import { startServer, superuserToken, type TestServer } from '../../mainspring/t
  * 403, undone with the CLI as the README says). Screenshots as
  * dashboard.e2e.test.ts takes them.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const ROOT = new URL('../../../', import.meta.url).pathname;
-const SHOTS = join(ROOT, process.env.MS_SCREENSHOTS ?? '.vitest-tmp/screenshots');
 
 /** The fixture: ids written here so that the export's rows can be named (an export is in order of id). */
 const BOOKS = [
@@ -56,22 +52,14 @@ beforeAll(async () => {
   });
   expect(created.status, JSON.stringify(created.body)).toBe(200);
   for (const b of BOOKS) expect((await s.request('POST', '/api/collections/books/records', { token: su, body: b })).status).toBe(200);
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
+  watchProblems(page, problems);
   page.on('dialog', (d) => {
     asked.push(d.message());
     return d.accept();
   });
-  const auth = await s.request('POST', '/api/collections/_superusers/auth-with-password', {
-    body: { identity: 'admin@example.com', password: 'admin-password-1' },
-  });
-  await page.goto(`${s.url}/_/`);
-  await page.evaluate((a) => localStorage.setItem('ms_dashboard_auth', JSON.stringify({ token: a.token, record: a.record })), auth.body);
+  await signInDashboard(page, s);
 }, 60_000);
 
 afterAll(async () => {
@@ -79,12 +67,7 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function shot(name: string) {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  await page.emulateMedia({ colorScheme: 'dark' });
-  await page.screenshot({ path: join(SHOTS, `${name}-dark.png`) });
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+const shot = (name: string) => takeShot(page, name);
 const dialog = () => page.locator('[role=dialog]');
 /** The cells of the records table's first data column (the ids), top to bottom. */
 const listedIds = () => page.locator('table.grid tbody button.link').allInnerTexts();
