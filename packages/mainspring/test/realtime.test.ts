@@ -394,16 +394,7 @@ describe('the protocol', () => {
     // a limit far above what the test sends: the stuck client stays connected throughout
     const roomy = await startServer({ realtime: { maxBufferedBytes: 256 << 20 } });
     try {
-      const su = client(await superuserToken(roomy));
-      su.baseURL = roomy.url;
-      await su.collections.create({
-        name: 'feed',
-        type: 'base',
-        listRule: '',
-        viewRule: '',
-        createRule: '',
-        fields: [{ name: 'text', type: 'text', max: 60_000 }],
-      });
+      await createFeed(roomy);
       const stuck = await stuckSubscriber(roomy.url, 'feed/*');
       let stuckClosed = false;
       stuck.on('close', () => {
@@ -443,16 +434,7 @@ describe('the protocol', () => {
   test('a consumer that stops reading is cut off instead of growing memory', async () => {
     const tight = await startServer({ realtime: { maxBufferedBytes: 64 * 1024 } });
     try {
-      const su = client(await superuserToken(tight));
-      su.baseURL = tight.url;
-      await su.collections.create({
-        name: 'feed',
-        type: 'base',
-        listRule: '',
-        viewRule: '',
-        createRule: '',
-        fields: [{ name: 'text', type: 'text', max: 60_000 }],
-      });
+      await createFeed(tight);
       const socket = await stuckSubscriber(tight.url, 'feed/*');
       let closed = false;
       socket.on('close', () => {
@@ -474,3 +456,17 @@ describe('the protocol', () => {
     }
   });
 });
+
+/** A `feed` collection anyone may list, view and write to, with texts up to 60,000 characters (the slow-consumer tests' big events). */
+async function createFeed(server: TestServer): Promise<void> {
+  const su = client(await superuserToken(server));
+  su.baseURL = server.url;
+  await su.collections.create({
+    name: 'feed',
+    type: 'base',
+    listRule: '',
+    viewRule: '',
+    createRule: '',
+    fields: [{ name: 'text', type: 'text', max: 60_000 }],
+  });
+}
