@@ -1,3 +1,4 @@
+import { Agent, get } from 'node:http';
 import { connect } from 'node:net';
 import { EventSource } from 'eventsource';
 import PocketBase from 'pocketbase';
@@ -386,6 +387,38 @@ describe('the protocol', () => {
       await eventually(() => expect(got.map((e) => e.record.text)).toContain('after reconnect'), 5000);
       listener.realtime.unsubscribe();
     } finally {
+      await quick.close();
+    }
+  });
+
+  test('a stream the server ends is not reused: the next request a keep-alive client queued gets its answer', async () => {
+    const quick = await startServer({ realtime: { idleTimeoutMs: 300 } });
+    // one connection, kept alive: the queued request goes on the stream's connection if its answer allows that
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const streamed = new Promise<{ connection: unknown; body: string }>((done, fail) => {
+        get(`${quick.url}/api/realtime`, { agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => done({ connection: res.headers.connection, body }));
+        }).on('error', fail);
+      });
+      const next = new Promise<{ status?: number; body: string }>((done) => {
+        get(`${quick.url}/api/health`, { agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => done({ status: res.statusCode, body }));
+        }).on('error', (err) => done({ body: String(err) }));
+      });
+      const stream = await streamed;
+      expect(stream.body).toContain('event:PB_CONNECT');
+      expect(stream.connection).toBe('close');
+      const answer = await next;
+      expect(answer.status, answer.body).toBe(200);
+    } finally {
+      agent.destroy();
       await quick.close();
     }
   });

@@ -144,7 +144,9 @@ function responseHead(reply: Record<string, unknown>, chunked: boolean): string 
     'cache-control': 'no-store',
     'x-accel-buffering': 'no',
     'x-content-type-options': 'nosniff',
-    connection: chunked ? 'keep-alive' : 'close',
+    // the server ends a stream by closing its connection (SseStream.end): a client told keep-alive would send
+    // its next request on a connection already closing ("other side closed", seen under load at shutdown)
+    connection: 'close',
   });
   if (chunked) headers['transfer-encoding'] = 'chunked';
   const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`);
