@@ -571,6 +571,7 @@ async function main() {
   const rows = [];
   let bareRps;
   let realtimeLine;
+  let realtimeBare;
   for (const name of opts.scenarios) {
     if (name === 'realtime') {
       const others = await startInstances(ctx, opts.instances - 1);
@@ -581,6 +582,16 @@ async function main() {
       for (const o of others) await o.server.stop();
       process.stdout.write(`${JSON.stringify({ target: 'mainspring', engine, ...line })}\n`);
       realtimeLine = line;
+      // the same subscribers on the bare node:http fan-out, one process as ours: the floor of the write per socket
+      if (opts.instances === 1) {
+        log('realtime: the same on the bare node:http fan-out (no rules, no database), the ceiling');
+        const bare = await runRealtime(
+          { ...ctx, bases: [ctx.bare.url], pids: [ctx.bare.child.proc.pid] },
+          { subscribers: opts.subscribers, perProcess: opts.subscribersPerProcess, writes: 20, log },
+        );
+        process.stdout.write(`${JSON.stringify({ target: 'bare', engine: 'none', ...bare })}\n`);
+        realtimeBare = bare;
+      }
       if (line.missed_events > 0) log(`realtime: ${line.missed_events} events never arrived`);
       continue;
     }
@@ -622,9 +633,10 @@ async function main() {
       '',
       ...(realtimeLine
         ? [
-            '| instances | realtime subscribers | client processes | writes | delivery p50 ms | delivery p99 ms | last subscriber p50 ms | last subscriber p99 ms | missed | server RSS KB per idle subscriber |',
-            '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-            `| ${realtimeLine.instances} | ${realtimeLine.subscribers}${realtimeLine.stopped_by ? ` of ${realtimeLine.subscribers_asked} (stopped by ${realtimeLine.stopped_by})` : ''} | ${realtimeLine.client_processes} | ${realtimeLine.writes} | ${realtimeLine.delivery_p50_ms} | ${realtimeLine.delivery_p99_ms} | ${realtimeLine.last_subscriber_p50_ms} | ${realtimeLine.last_subscriber_p99_ms} | ${realtimeLine.missed_events} | ${realtimeLine.rss_per_subscriber_kb ?? '-'} |`,
+            '| server | instances | realtime subscribers | client processes | writes | delivery p50 ms | delivery p99 ms | last subscriber p50 ms | last subscriber p99 ms | missed | server RSS KB per idle subscriber |',
+            '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+            realtimeRow(`Mainspring ${engine}`, realtimeLine),
+            ...(realtimeBare ? [realtimeRow('bare node:http fan-out', realtimeBare)] : []),
             '',
           ]
         : []),
@@ -638,6 +650,12 @@ async function main() {
     return 1;
   }
   return 0;
+}
+
+/** One row of the realtime table. */
+function realtimeRow(server, line) {
+  const stopped = line.stopped_by ? ` of ${line.subscribers_asked} (stopped by ${line.stopped_by})` : '';
+  return `| ${server} | ${line.instances} | ${line.subscribers}${stopped} | ${line.client_processes} | ${line.writes} | ${line.delivery_p50_ms} | ${line.delivery_p99_ms} | ${line.last_subscriber_p50_ms} | ${line.last_subscriber_p99_ms} | ${line.missed_events} | ${line.rss_per_subscriber_kb ?? '-'} |`;
 }
 
 function withPrimaryCpu(line, r) {
