@@ -150,6 +150,40 @@ export function report(lines, { date, machine, command }) {
   );
   out.push('');
 
+  // issue 26 set its targets against the run of 2026-11-30 08:59 UTC (its ratios, quoted here)
+  out.push('## Targets (issue 26, against the ratios of the 2026-11-30 08:59 run)', '');
+  out.push('| target | measured | met |', '| --- | --- | --- |');
+  const BEFORE = {
+    SQLite: { search: 0.0013, list: 0.039, list_expand: 0.025 },
+    PostgreSQL: { search: 0.00062, list: 0.023, list_expand: 0.013 },
+  };
+  for (const engine of ['SQLite', 'PostgreSQL']) {
+    const searched = ms(engine, 'search');
+    const gain = searched ? exact(searched) / BEFORE[engine].search : undefined;
+    target(
+      `indexed search ≥ 30× its ratio before (${BEFORE[engine].search}) on ${engine}`,
+      `${fmt(gain, 1)}× (${r3(searched) ?? '–'})`,
+      gain >= 30,
+    );
+    for (const s of ['list', 'list_expand']) {
+      const l = ms(engine, s);
+      const g = l ? exact(l) / BEFORE[engine][s] : undefined;
+      target(`${s} ≥ 2× its ratio before (${BEFORE[engine][s]}) on ${engine}`, `${fmt(g, 2)}× (${r3(l) ?? '–'})`, g >= 2);
+    }
+  }
+  const ranked = ms('SQLite', 'search_ranked');
+  target(
+    'ranked search ≥ 1,000 req/s on SQLite (100k rows)',
+    ranked ? `${ranked.requests_per_sec} req/s` : '–',
+    ranked && ranked.requests_per_sec >= 1000,
+  );
+  for (const s of ['create', 'update']) {
+    const x = times(ms('PostgreSQL', s), peer('express', s));
+    target(`PostgreSQL ${s} ≥ 1.5× Express + pg`, `${fmt(x, 2)}×`, x === undefined ? undefined : x >= 1.5);
+  }
+  target('realtime: 19,000 subscribers, last p99 < 250 ms, < 5 KB RSS each', 'a run of its own: bench/README.md', undefined);
+  out.push('');
+
   out.push('## Every measurement', '');
   out.push(
     '| server | scenario | req/s | ratio | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | server CPU µs/req | server CPU % | peak RSS MiB |',
@@ -176,17 +210,9 @@ export function report(lines, { date, machine, command }) {
   };
   section(
     'realtime',
-    [
-      'realtime (Mainspring)',
-      'subscribers',
-      'delivery p50 ms',
-      'delivery p99 ms',
-      'last subscriber p99 ms',
-      'missed',
-      'RSS KB per idle subscriber',
-    ],
+    ['realtime', 'subscribers', 'delivery p50 ms', 'delivery p99 ms', 'last subscriber p99 ms', 'missed', 'RSS KB per idle subscriber'],
     (l) => [
-      l.engine,
+      l.target === 'bare' ? 'bare node:http fan-out' : `Mainspring ${l.engine}`,
       l.subscribers,
       l.delivery_p50_ms,
       l.delivery_p99_ms,
