@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { type Collection, type Field, isMultiple } from '../collections/model.js';
 import { nowString } from '../dates.js';
 import { type ErrorData, fieldError } from '../errors.js';
-import { Invalid, isAutodate, isFile, kindOf, type ValueSource } from '../fields/index.js';
+import { Invalid, isAutodate, isFile, isRelation, kindOf, type ValueSource } from '../fields/index.js';
 import { holdsUpload } from '../files/uploads.js';
 import { newRecordId, parseAutogeneratePattern, randomString } from '../ids.js';
 import type { RecordData } from '../rules/request-info.js';
@@ -114,6 +114,43 @@ export function applyInput(
   if (st.newPassword !== undefined) prepared.newPassword = st.newPassword;
   if (st.oldPassword !== undefined) prepared.oldPassword = st.oldPassword;
   return prepared;
+}
+
+/**
+ * The input of an update that can be written without reading the record
+ * first: plain values of value fields (no modifier, file, password or
+ * relation: their result or check needs the stored record), each valid on
+ * its own. Answers the prepared input and the columns to set (the submitted
+ * fields, then the autodates that move on update), or null when the record
+ * must be read: the usual update then judges the input against it, errors
+ * included. The fields left as they are were judged when they were written.
+ */
+export function applyInputUnread(
+  c: Collection,
+  id: string,
+  input: Record<string, unknown>,
+  source: ValueSource,
+  access: WriteAccess,
+): { prepared: PreparedInput; columns: string[] } | null {
+  if (c.type === 'auth') return null;
+  const fields = new Map(c.fields.map((f) => [f.name, f]));
+  for (const key of Object.keys(input)) {
+    const { name, mod } = splitKey(key);
+    const field = fields.get(name);
+    // what the system writes (autodates) is ignored in input, as on the usual path
+    const write = field && kindOf(field).write;
+    if (field && (mod !== '' || write === 'files' || write === 'secret' || isRelation(field))) return null;
+  }
+  // the record as a stand-in holds each field's empty value: errors of fields not submitted come from it, not the input
+  const stand: Record<string, unknown> = {};
+  for (const f of c.fields) stand[f.name] = kindOf(f).empty(f);
+  stand.id = id;
+  const prepared = applyInput(c, stand as RecordData, input, source, access);
+  if (prepared.submitted.size === 0) return null;
+  for (const key of Object.keys(prepared.errors)) if (prepared.submitted.has(key) || !fields.has(key) || key === 'id') return null;
+  const columns = [...prepared.submitted].filter((name) => name !== 'id');
+  for (const f of c.fields) if (isAutodate(f) && f.onUpdate) columns.push(f.name);
+  return { prepared, columns };
 }
 
 /** A string input, or undefined (null and absent alike); anything else is an error on `key`. */

@@ -7,7 +7,7 @@ import { type ErrorData, Errors, fieldError } from '../errors.js';
 import { isRelation } from '../fields/index.js';
 import { type RecordData, type RequestInfo, SUPERUSERS } from '../rules/request-info.js';
 import type { RecordContext } from './context.js';
-import { encodeValue, RECORD_ALIAS, writeStatements } from './rows.js';
+import { decodeValues, encodeValue, RECORD_ALIAS, writeStatements } from './rows.js';
 
 /** A rule to check for a request, with what the rule sees as `@request.body`. */
 export interface RuleCheck {
@@ -160,31 +160,82 @@ export class RowWrites {
   /** The UPDATE, guarded by the rule when given; as the transaction's `last` write, with its COMMIT where the engine can. */
   private async updateRow(tx: Executor, c: Collection, data: RecordData, check: RuleCheck | undefined, last: boolean): Promise<boolean> {
     const d = this.ctx.engine.dialect;
-    // a guarded UPDATE that the rule refuses writes nothing, so committing it is committing nothing
-    const write = async (sql: string, params: SqlValue[]) =>
-      last ? (await commitWith(tx, [() => tx.run(sql, params)] as const))[0] : tx.run(sql, params);
-    const update = writeStatements(c, d).update;
     const values: SqlValue[] = [];
     for (const f of c.fields) if (f.name !== 'id') values.push(encodeValue(f, data[f.name], d));
     values.push(data.id);
-    if (!check) {
-      await write(update, values);
-      return true;
+    const statement = this.guarded(c, writeStatements(c, d).update, values, check);
+    if (!statement) return false;
+    // a guarded UPDATE that the rule refuses writes nothing, so committing it is committing nothing
+    const run = () => tx.run(statement.sql, statement.params);
+    const changed = last ? (await commitWith(tx, [run] as const))[0] : await run();
+    return !check || changed > 0;
+  }
+
+  /**
+   * Sets `columns` of record `id` to their values in `data`, guarded by the
+   * rule when given, and commits with it where the engine can: an update
+   * that read nothing before (writes.ts). Answers the record as written, or
+   * null when there is no such record or the rule refuses it (nothing is
+   * written). A unique index violated is a 400 naming its fields.
+   */
+  async updateColumns(
+    tx: Executor,
+    c: Collection,
+    id: string,
+    data: RecordData,
+    columns: readonly string[],
+    check: RuleCheck | undefined,
+  ): Promise<RecordData | null> {
+    const d = this.ctx.engine.dialect;
+    const byName = new Map(c.fields.map((f) => [f.name, f]));
+    const values: SqlValue[] = [];
+    const sets: string[] = [];
+    for (const name of columns) {
+      const field = byName.get(name);
+      if (!field) continue;
+      values.push(encodeValue(field, data[name], d));
+      sets.push(`${d.ident(name)} = ${d.param(values.length)}`);
     }
+    values.push(id);
+    const update = `UPDATE ${d.ident(c.name)} SET ${sets.join(', ')} WHERE ${d.ident('id')} = ${d.param(values.length)}`;
+    const statement = this.guarded(c, update, values, check);
+    if (!statement) return null;
+    const returning = `${statement.sql} RETURNING ${c.fields.map((f) => d.ident(f.name)).join(', ')}`;
+    const [rows] = await this.uniqueChecked(
+      c,
+      () => commitWith(tx, [() => tx.values(returning, statement.params)] as const),
+      Errors.updateFailed,
+    );
+    const row = rows[0];
+    return row ? decodeValues(c, row, d) : null;
+  }
+
+  /**
+   * `update` (whose last parameter is the record's id, `values` its
+   * parameters) with the rule's check added to its WHERE: the subquery reads
+   * the row as the statement found it, so the rule sees the stored record, as
+   * a check before would. Null when the rule does not compile (it denies).
+   */
+  private guarded(
+    c: Collection,
+    update: string,
+    values: SqlValue[],
+    check: RuleCheck | undefined,
+  ): { sql: string; params: SqlValue[] } | null {
+    if (!check) return { sql: update, params: values };
+    const d = this.ctx.engine.dialect;
     const scope = this.ctx.access.scope(check.info ? { ...check.info, body: check.body } : null);
-    // the row's values are $1…$n of the update (the id last); the rule's own parameters follow them
+    // the statement's own values are $1…$n; the rule's parameters follow them
     scope.params.values.push(...values);
     let condition: string;
     try {
       condition = this.ctx.access.rule(scope, c, check.rule);
     } catch (err) {
-      // a rule that does not compile denies
-      if (err instanceof FilterError) return false;
+      if (err instanceof FilterError) return null;
       throw err;
     }
-    // the subquery reads the row as the statement found it: the rule sees the stored record, as a check before would
     const guard = `EXISTS (SELECT 1 FROM ${d.ident(c.name)} ${RECORD_ALIAS} WHERE ${RECORD_ALIAS}.${d.ident('id')} = ${d.param(values.length)} AND (${condition}))`;
-    return (await write(`${update} AND ${guard}`, scope.params.values)) > 0;
+    return { sql: `${update} AND ${guard}`, params: scope.params.values };
   }
 
   /**
