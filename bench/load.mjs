@@ -61,14 +61,14 @@ export function stopLoad() {
 /**
  * Sends `requests` (cycled, shared by all connections) to `url` for
  * `duration` seconds over `connections` keep-alive connections and measures
- * the server `pid` meanwhile.
- * @param {{ url: string, requests: LoadRequest[], connections: number, duration: number, pid?: number, runKey?: string }} options
+ * the server `pid` meanwhile; a request unanswered after `timeoutS` counts as an error.
+ * @param {{ url: string, requests: LoadRequest[], connections: number, duration: number, pid?: number, timeoutS?: number, runKey?: string }} options
  */
-export async function measure({ url, requests, connections, duration, pid, runKey = Date.now().toString(36) }) {
+export async function measure({ url, requests, connections, duration, pid, timeoutS = 10, runKey = Date.now().toString(36) }) {
   const cpuBefore = pid && cpuSeconds(pid);
   const treeBefore = pid && treeCpuSeconds(pid);
   const peakRss = pid ? rssSampler(pid) : () => null;
-  const r = await (WRK ? runWrk : runAutocannon)({ url, requests, connections, duration, runKey });
+  const r = await (WRK ? runWrk : runAutocannon)({ url, requests, connections, duration, timeoutS, runKey });
   const cpuAfter = pid && cpuSeconds(pid);
   const treeAfter = pid && treeCpuSeconds(pid);
   const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
@@ -80,6 +80,7 @@ export async function measure({ url, requests, connections, duration, pid, runKe
     // the slowest answer: a stall (a long event-loop turn, a connection accepted late) shows here first
     max_ms: round2(r.max_ms),
     errors: r.errors, // connection errors and timeouts
+    ...(r.errors > 0 && r.error_kinds && { error_kinds: r.error_kinds }),
     non2xx: r.non2xx,
     status_codes: r.status_codes,
     total: r.total,
@@ -209,11 +210,11 @@ end
 `;
 }
 
-async function runWrk({ url, requests, connections, duration, runKey }) {
+async function runWrk({ url, requests, connections, duration, timeoutS, runKey }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mainspring-wrk-'));
   const script = path.join(dir, 'load.lua');
   fs.writeFileSync(script, wrkScript(requests, runKey));
-  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '-s', script, url];
+  const args = ['-t1', `-c${connections}`, `-d${duration}s`, '--timeout', `${timeoutS}s`, '-s', script, url];
   const [cmd, cmdArgs] = cores ? [TASKSET, ['-c', cores.load, WRK, ...args]] : [WRK, args];
   try {
     const [stdout, stderr] = await new Promise((resolve, reject) => {
@@ -241,6 +242,7 @@ async function runWrk({ url, requests, connections, duration, runKey }) {
       p99_ms: w.p99_us / 1000,
       max_ms: w.max_us / 1000,
       errors: w.connect + w.read + w.write + w.timeout,
+      error_kinds: { connect: w.connect, read: w.read, write: w.write, timeout: w.timeout },
       non2xx,
       status_codes: w.status_codes,
     };
@@ -252,7 +254,7 @@ async function runWrk({ url, requests, connections, duration, runKey }) {
 // ---------------------------------------------------------------------------
 // autocannon: in this process, with the same request cycle.
 
-function runAutocannon({ url, requests, connections, duration, runKey }) {
+function runAutocannon({ url, requests, connections, duration, timeoutS, runKey }) {
   let i = 0;
   let n = 0;
   const fill = (s) => (s === undefined ? undefined : s.replaceAll('{n}', `${runKey}-${n}`));
@@ -270,7 +272,7 @@ function runAutocannon({ url, requests, connections, duration, runKey }) {
     },
   ];
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration, timeout: 10, requests: templates }, (err, r) => {
+    const instance = autocannon({ url, connections, duration, timeout: timeoutS, requests: templates }, (err, r) => {
       running.delete(instance);
       if (err) return reject(err);
       const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
