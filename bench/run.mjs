@@ -619,7 +619,12 @@ async function main() {
       line.errors += r.beside.errors;
     }
     if (line.errors > 0 || line.non2xx > 0) {
-      line.detail = { status_codes: r.status_codes, beside: r.beside?.status_codes, errors: r.error_kinds, beside_errors: r.beside?.error_kinds };
+      line.detail = {
+        status_codes: r.status_codes,
+        beside: r.beside?.status_codes,
+        errors: r.error_kinds,
+        beside_errors: r.beside?.error_kinds,
+      };
     }
     withPrimaryCpu(line, r);
     process.stdout.write(`${JSON.stringify(line)}\n`);
