@@ -391,10 +391,12 @@ export class SqliteEngine implements Engine {
       return this.readers.run(statements.map(Connection.forReader), options.timeoutMs ?? this.timeoutMs);
     }
     const started = performance.now();
+    const cpu = process.cpuUsage();
     try {
       return this.readOnLoop(statements, options.timeoutMs);
     } finally {
-      this.loopBudget.spent(options.lightKey, performance.now() - started);
+      const used = process.cpuUsage(cpu);
+      this.loopBudget.spent(options.lightKey, performance.now() - started, (used.user + used.system) / 1000);
     }
   }
 
