@@ -120,10 +120,11 @@ export function applyInput(
  * The input of an update that can be written without reading the record
  * first: plain values of value fields (no modifier, file, password or
  * relation: their result or check needs the stored record), each valid on
- * its own. Answers the prepared input and the columns to set (the submitted
- * fields, then the autodates that move on update), or null when the record
- * must be read: the usual update then judges the input against it, errors
- * included. The fields left as they are were judged when they were written.
+ * its own, in a collection that is neither auth nor system. Answers the
+ * prepared input and the columns to set (the submitted fields, then the
+ * autodates that move on update), or null when the record must be read:
+ * the usual update then judges the input against it, errors included. The
+ * fields left as they are were judged when they were written.
  */
 export function applyInputUnread(
   c: Collection,
@@ -132,7 +133,8 @@ export function applyInputUnread(
   source: ValueSource,
   access: WriteAccess,
 ): { prepared: PreparedInput; columns: string[] } | null {
-  if (c.type === 'auth') return null;
+  // auth records and the system collections (refs to auth records checked against the database) are read first
+  if (c.type === 'auth' || c.system) return null;
   const fields = new Map(c.fields.map((f) => [f.name, f]));
   for (const key of Object.keys(input)) {
     const { name, mod } = splitKey(key);
