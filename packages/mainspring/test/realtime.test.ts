@@ -396,22 +396,8 @@ describe('the protocol', () => {
     // one connection, kept alive: the queued request goes on the stream's connection if its answer allows that
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const streamed = new Promise<{ connection: unknown; body: string }>((done, fail) => {
-        get(`${quick.url}/api/realtime`, { agent }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => done({ connection: res.headers.connection, body }));
-        }).on('error', fail);
-      });
-      const next = new Promise<{ status?: number; body: string }>((done) => {
-        get(`${quick.url}/api/health`, { agent }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (body += d));
-          res.on('end', () => done({ status: res.statusCode, body }));
-        }).on('error', (err) => done({ body: String(err) }));
-      });
+      const streamed = whole(`${quick.url}/api/realtime`, agent);
+      const next = whole(`${quick.url}/api/health`, agent);
       const stream = await streamed;
       expect(stream.body).toContain('event:PB_CONNECT');
       expect(stream.connection).toBe('close');
@@ -489,6 +475,18 @@ describe('the protocol', () => {
     }
   });
 });
+
+/** GET `url` through `agent`, read to its end: its status, its Connection header and its body (or the error, as the body). */
+function whole(url: string, agent: Agent): Promise<{ status?: number; connection?: string; body: string }> {
+  return new Promise((done) => {
+    get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => done({ status: res.statusCode, connection: res.headers.connection, body }));
+    }).on('error', (err) => done({ body: String(err) }));
+  });
+}
 
 /** A `feed` collection anyone may list, view and write to, with texts up to 60,000 characters (the slow-consumer tests' big events). */
 async function createFeed(server: TestServer): Promise<void> {

@@ -238,7 +238,7 @@ export class RecordReads {
     rule: string | null,
     view = false,
   ): Promise<RecordData | undefined> {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
+    if (!mayBeRecordId(id)) return undefined;
     try {
       return await this.ctx.access.findOne(db, c, id, info, rule, view);
     } catch (err) {
@@ -247,6 +247,11 @@ export class RecordReads {
       throw err;
     }
   }
+}
+
+/** Whether `id` could name a record at all (a non-empty string of at most 100 characters); no record has any other. */
+export function mayBeRecordId(id: unknown): id is string {
+  return typeof id === 'string' && id.length > 0 && id.length <= 100;
 }
 
 /** An engine's error for a table or column that is not there (SQLite's "no such …", PostgreSQL's 42P01 and 42703). */

@@ -15,7 +15,7 @@ import { type RecordDeletes, writable } from './deletes.js';
 import type { FieldUpload } from './files.js';
 import { AFTER_CREATE, AFTER_UPDATE, type WriteFlow } from './flow.js';
 import { applyInput, applyInputUnread, type PreparedInput, type WriteAccess } from './input.js';
-import type { RecordReads, Shape, ShapeQuery } from './reads.js';
+import { mayBeRecordId, type RecordReads, type Shape, type ShapeQuery } from './reads.js';
 import type { RowWrites, RuleCheck } from './row-writes.js';
 
 /** A write's submitted data and where it came from. */
@@ -202,7 +202,7 @@ export class RecordWrites {
     const tags = [c.id, c.name];
     const [success] = AFTER_UPDATE;
     if (shape.expand !== null || hooks.recordUpdate.has(tags) || hooks[success].has(tags)) return undefined;
-    if (typeof id !== 'string' || id.length === 0 || id.length > 100) return undefined;
+    if (!mayBeRecordId(id)) return undefined;
     const superuser = isSuperuser(info);
     const unread = applyInputUnread(c, id, input.data, input.source, { superuser, manage: false });
     if (!unread) return undefined;
