@@ -177,6 +177,14 @@ describe('totals under concurrent writers', () => {
     };
     su = await superuserToken(servers[0] as TestServer);
     await ok('POST', '/api/collections', { ...NOTES, name: 'notes2', indexes: ['CREATE INDEX idx_notes2_n ON notes2 (n)'] }, servers[0]);
+    // the other instance hears of the new collection through the event bus, after the answer (CI read it before once: a 404)
+    const reader = servers[1] as TestServer;
+    for (const until = Date.now() + 10_000; ; ) {
+      const res = await reader.request('GET', '/api/collections/notes2/records?perPage=1', { token: su });
+      if (res.status === 200) break;
+      if (Date.now() > until) throw new Error(`notes2 never reached the second instance: ${res.status}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }, 60_000);
   afterAll(async () => {
     await cleanup();
